@@ -1,0 +1,105 @@
+# tidemark: the one entry point. `make help` lists the targets.
+#
+# Each module directory (engine, store, pitr, export, import, restore, lifecycle) becomes one
+# static archive in build/; each bin/<prog>.c becomes build/bin/<prog>; each
+# tests/unit/<mod>_test.c becomes a cmocka binary. New .c files are picked up automatically.
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+WERROR   ?= -Werror
+OPT      ?= -O2
+CFLAGS   ?= -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(WERROR)
+PKGS      = lmdb libzstd liblz4 libxxhash libcjson libcurl libarchive libcrypto zlib libdeflate
+CPPFLAGS += -D_GNU_SOURCE -I. -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+BUILD    ?= build
+
+# Dependency order (left depends on right); linked as a group anyway.
+MODULES   = restore import export lifecycle pitr store engine
+LIBS      = $(foreach m,$(MODULES),$(if $(wildcard $(m)/*.c),$(BUILD)/lib$(m).a))
+PROGS     = $(patsubst bin/%.c,$(BUILD)/bin/%,$(wildcard bin/*.c))
+UNITS     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*_test.c))
+FUZZ      = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*_fuzz.c))
+
+.PHONY: all deps demo test unit cli fuzz-replay check fuzz bench soak install clean help
+all: $(PROGS) ## build every program into build/bin
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
+
+deps: ## install what is missing (Debian 12, apt-get; npm for test peers)
+	@scripts/deps.sh
+
+demo: deps ## install, build, run the main scenario on a local directory
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+test: deps ## build with -Werror, run every unit, fuzz-corpus and CLI test
+	@$(MAKE) --no-print-directory all units fuzz-replay
+	@scripts/run-tests.sh $(BUILD)
+
+units: $(UNITS) $(FUZZ)
+
+unit: units ## run the unit tests only
+	@scripts/run-tests.sh $(BUILD) unit
+
+cli: all ## run the CLI scenario tests only
+	@scripts/run-tests.sh $(BUILD) cli
+
+fuzz-replay: $(FUZZ)
+
+check: deps ## sanitizers (ASan/UBSan) build + unit tests, then valgrind on the unit tests
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  CFLAGS_EXTRA="-fsanitize=address,undefined -fno-omit-frame-pointer" all units
+	@ASAN_OPTIONS=detect_leaks=1 scripts/run-tests.sh build-asan unit
+	@$(MAKE) --no-print-directory all units
+	@scripts/run-tests.sh $(BUILD) valgrind
+
+fuzz: ## build the libFuzzer targets with clang and run each for FUZZ_SECONDS (default 60)
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+bench: all ## benchmarks against the references, measured in the same run
+	@bench/run.sh
+
+soak: all ## long tests (many more crash points, bigger histories)
+	@SOAK=1 scripts/run-tests.sh $(BUILD)
+
+install: all ## install the programs into $(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
+
+clean: ## remove build outputs
+	rm -rf build build-asan build-fuzz
+
+CFLAGS += $(CFLAGS_EXTRA)
+LDFLAGS += $(CFLAGS_EXTRA)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+define module_rule
+$(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
+
+LINK = -Wl,--start-group $(LIBS) -Wl,--end-group $(LDLIBS)
+
+$(BUILD)/bin/%: $(BUILD)/bin/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK)
+
+# A unit test may define __wrap_<fn> to inject faults; the flags are collected from its source.
+wraps = $(patsubst %,-Wl$(comma)--wrap=%,$(shell grep -o '__wrap_[a-z_0-9]*' $(1) | sed 's/__wrap_//' | sort -u))
+comma := ,
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(call wraps,tests/unit/$*.c) -o $@ $< $(LINK) $(shell pkg-config --libs cmocka)
+
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/driver.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fuzz/driver.o $(LINK)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,104 @@
+/* log.h: the change log of one table: segment files of records, recovery, readers by seq and
+ * by time, forward and backward.
+ *
+ * Every change is a record {seq, time, op, key, old image, new image, checksum}. Sequence numbers
+ * rise by exactly 1 across segments; times never go backwards (the writer ensures it). The active
+ * segment is appended raw; past a size it is sealed: compressed (LZ4, or zstd for cold
+ * segments) with a header holding its first/last seq and time, so readers find a time without
+ * reading older segments. The byte formats are specified at the top of log.c.
+ *
+ * Processes: one writer at a time (the caller holds the table's write lock - LMDB's write
+ * transaction - around log_begin .. log_commit); any number of readers at once. */
+#ifndef TIDEMARK_LOG_H
+#define TIDEMARK_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Stored on disk: never renumber. */
+typedef enum log_op { LOG_OP_PUT = 1, LOG_OP_UPDATE = 2, LOG_OP_DELETE = 3 } log_op;
+typedef enum log_codec { LOG_CODEC_RAW = 0, LOG_CODEC_LZ4 = 1, LOG_CODEC_ZSTD = 2 } log_codec;
+typedef enum log_sync_mode { LOG_SYNC_FULL = 0, LOG_SYNC_NONE = 1 } log_sync_mode;
+
+typedef struct log_record {
+    uint64_t seq;
+    int64_t time_us;
+    uint8_t op;                              /* log_op */
+    const void *key;     uint32_t key_len;   /* encoded key (key.h) */
+    const void *old_img; uint32_t old_len;   /* binary item (item.h); old_len 0: absent */
+    const void *new_img; uint32_t new_len;   /* binary item; new_len 0: absent (delete) */
+} log_record;
+
+typedef struct log_options {
+    log_sync_mode sync;       /* LOG_SYNC_FULL: fdatasync in log_commit; NONE: never */
+    uint64_t segment_bytes;   /* seal the active segment once it is larger than this */
+    log_codec seal_codec;     /* codec for newly sealed segments */
+} log_options;
+#define LOG_OPTIONS_INIT {LOG_SYNC_FULL, 32u << 20, LOG_CODEC_LZ4}
+
+/* What log_begin found and repaired. */
+typedef struct log_recovery {
+    int truncated;            /* 1 if a torn tail was cut off */
+    char segment[64];         /* the segment it was in */
+    uint64_t offset;          /* where the valid data ended */
+    uint64_t bytes;           /* how many bytes were cut */
+} log_recovery;
+
+typedef struct log log;
+
+/* Opens (creating dir if needed) the log for writing. Cheap: no scan until log_begin. */
+int log_open(const char *dir, const log_options *opt, log **out);
+/* Call holding the table's write lock, before appending. Catches up with what other processes
+ * appended or sealed since, and truncates a torn tail of the active segment (reported in *rec,
+ * which may be NULL). A bad record followed by valid ones is TM_ECORRUPT naming segment and
+ * offset: the log refuses to continue. */
+int log_begin(log *l, log_recovery *rec);
+uint64_t log_last_seq(const log *l);      /* 0 for an empty log; valid after log_begin */
+int64_t log_last_time(const log *l);      /* 0 for an empty log */
+/* Buffers one record. rec->seq must be log_last_seq()+1, rec->time_us >= log_last_time(). */
+int log_append(log *l, const log_record *rec);
+/* Writes buffered records and makes them durable as the sync mode says (one fdatasync covers
+ * every record since the last commit: group commit); seals the segment if it is too big. */
+int log_commit(log *l);
+/* Forgets buffered records not yet committed (the caller's transaction failed). */
+void log_abort(log *l);
+void log_close(log *l);                   /* NULL is fine; does not commit */
+
+/* ---- readers ---- */
+enum { LOG_FORWARD = 0, LOG_BACKWARD = 1 };
+typedef struct log_reader log_reader;
+/* Records with from_seq <= seq <= to_seq, ascending or descending. to_seq UINT64_MAX means the
+ * last valid record. A gap (a missing segment) is TM_EMISSING naming the seqs; an invalid record
+ * before to_seq is TM_ECORRUPT naming segment and offset. */
+int log_reader_open(const char *dir, uint64_t from_seq, uint64_t to_seq, int direction,
+                    log_reader **out);
+/* 1: *rec holds the next record (pointers valid until the next call or close); 0: end; <0 err. */
+int log_reader_next(log_reader *r, log_record *rec);
+void log_reader_close(log_reader *r);
+
+/* ---- segments (planner, lifecycle, verify) ---- */
+typedef struct log_segment {
+    char name[64];            /* file name inside dir */
+    uint64_t first_seq, last_seq;
+    int64_t first_time, last_time;
+    uint64_t bytes;           /* size on disk */
+    uint64_t raw_bytes;       /* uncompressed record bytes */
+    int sealed;
+    log_codec codec;
+} log_segment;
+
+/* Every segment, ascending by first_seq. *out is malloc'd (free()). An empty active segment is
+ * omitted. */
+int log_list(const char *dir, log_segment **out, size_t *n);
+/* The seq of the last record with time <= t; 0 when there is none. Reads at most one segment. */
+int log_seq_at_time(const char *dir, int64_t t_us, uint64_t *seq);
+/* Checks every record and segment; calls report() for each problem with the segment, offset and
+ * what is wrong. Returns 0 if all is well, TM_ECORRUPT if anything was reported. */
+typedef void (*log_report_fn)(void *ctx, const char *segment, uint64_t offset, const char *what);
+int log_verify(const char *dir, log_report_fn report, void *ctx, uint64_t *records);
+/* Removes one sealed segment (retention); the caller has checked that no plan needs it. */
+int log_remove_segment(const char *dir, const char *name);
+/* Re-compresses a sealed segment with another codec (cold days: zstd). Atomic. */
+int log_recompress(const char *dir, const char *name, log_codec codec);
+
+#endif

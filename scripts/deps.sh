@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what tidemark needs to build and test, on Debian 12: libraries with apt-get, the test
+# peers (s3rver, DuckDB's node API) with npm into .deps/. Idempotent and quiet when all is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=(build-essential pkg-config liblmdb-dev lmdb-utils libzstd-dev liblz4-dev libxxhash-dev
+      libcjson-dev libcurl4-openssl-dev libarchive-dev libssl-dev zlib1g-dev libdeflate-dev
+      libcmocka-dev valgrind python3 python3-boto3 awscli nodejs npm sqlite3 pigz zstd lz4 gzip
+      curl ca-certificates)
+missing=()
+for d in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "install ok installed" || missing+=("$d")
+done
+# nodejs from another source may ship npm itself; do not fight it.
+if command -v npm >/dev/null 2>&1; then
+  missing=("${missing[@]/npm}")
+fi
+want=()
+for m in "${missing[@]}"; do [ -n "$m" ] && want+=("$m"); done
+if [ ${#want[@]} -gt 0 ]; then
+  echo "deps: installing ${want[*]}" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${want[@]}" >/dev/null
+fi
+
+# Test peers, pinned. Only needed by tests; never by tidemark itself.
+if [ ! -f .deps/node_modules/s3rver/package.json ] || [ ! -d .deps/node_modules/@duckdb/node-api ]; then
+  echo "deps: installing s3rver@3.7.1 and @duckdb/node-api into .deps/" >&2
+  mkdir -p .deps
+  (cd .deps && [ -f package.json ] || echo '{"name":"tidemark-test-peers","private":true}' > package.json)
+  (cd .deps && npm install --silent --no-audit --no-fund s3rver@3.7.1 @duckdb/node-api >/dev/null 2>&1) ||
+    echo "deps: warning: npm install of test peers failed; S3 tests will fail" >&2
+fi
