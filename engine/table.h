@@ -1,0 +1,165 @@
+/* table.h: tables and their items: catalog, LMDB item store, the write path, reads, snapshots,
+ * PITR settings, and staging builders for restore and import.
+ *
+ * Layout under the data directory (home):
+ *   tables/<name>/table.json    key schema, tableId, creation time, PITR and durability settings
+ *   tables/<name>/items/        LMDB environment: items + meta (applied log seq, count, bytes)
+ *   tables/<name>/log/          the change log (log.h)
+ *   tables/<name>/snapshots/<seq 16 hex>/   base snapshots (data.mdb + snap.json)
+ * Names starting with '.' under tables/ are staging or trash and never listed.
+ *
+ * Write path, per call or per batch: LMDB write txn (the cross-process lock) -> log_begin ->
+ * read old image -> build new -> log_append {seq, time, op, key, old, new} -> log_commit (durable,
+ * one fsync for the batch) -> apply to LMDB with the seq -> commit -> acknowledge.
+ * Times: max(clock_now_us(), last write + 1 µs): strictly increasing per table. */
+#ifndef TIDEMARK_TABLE_H
+#define TIDEMARK_TABLE_H
+
+#include "engine/item.h"
+#include "engine/key.h"
+#include "engine/log.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define TABLE_NAME_MAX 255
+#define TABLE_PITR_MAX_DAYS 35
+
+typedef struct table_info {
+    char name[TABLE_NAME_MAX + 1];
+    key_schema ks;
+    char table_id[40];            /* UUID, fixed at creation */
+    int64_t created_us;
+    uint64_t item_count;
+    uint64_t size_bytes;          /* sum of item_size() */
+    uint64_t applied_seq;         /* last log seq applied to the items */
+    int64_t last_write_us;        /* time of that write (0 if none) */
+    int pitr_enabled;
+    int pitr_period_days;         /* 1..35 */
+    int64_t pitr_enabled_us;      /* when PITR was last enabled */
+    log_sync_mode durability;
+    int64_t snapshot_every_s;     /* snapshot policy: 0 = only on demand */
+    uint64_t snapshot_every_writes;
+} table_info;
+
+typedef struct table table;
+
+/* Table names: 3..255 of [A-Za-z0-9_.-] (DynamoDB's rule). TM_EINVAL naming the name. */
+int table_check_name(const char *name);
+/* Path helpers: <home>/tables/<name>[/sub]. */
+void table_path(const char *home, const char *name, const char *sub, char *out, size_t n);
+
+typedef struct table_create_opts {
+    log_sync_mode durability;
+    int64_t snapshot_every_s;
+    uint64_t snapshot_every_writes;
+} table_create_opts;
+#define TABLE_CREATE_OPTS_INIT {LOG_SYNC_FULL, 86400, 0}
+
+/* Creates an empty table atomically (staged under a '.' name, then renamed). TM_EEXIST. */
+int table_create(const char *home, const char *name, const key_schema *ks,
+                 const table_create_opts *opts, table_info *out);
+/* Every table name, sorted. *names is malloc'd; free each and the array with table_names_free. */
+int table_list(const char *home, char ***names, size_t *n);
+void table_names_free(char **names, size_t n);
+/* Deletes the table and its log, snapshots and items (renamed away first, then removed). */
+int table_delete(const char *home, const char *name);
+
+#define TABLE_RDONLY 0x1   /* readers (export, restore): no recovery, no write lock */
+/* Opens a table. A writer open recovers: truncates a torn log tail (reported on stderr-free
+ * channel: see table_recovery) and replays log records above the applied seq. */
+int table_open(const char *home, const char *name, unsigned flags, table **out);
+void table_close(table *t);
+/* Fresh info (counts and positions read from LMDB now). */
+int table_describe(table *t, table_info *out);
+const char *table_dir(const table *t);
+const char *table_log_dir(const table *t);
+/* What the last writer open repaired (torn tail truncated, records replayed). */
+typedef struct table_recovery {
+    log_recovery log;
+    uint64_t replayed;
+} table_recovery;
+const table_recovery *table_last_recovery(const table *t);
+
+/* ---- single writes ----
+ * check(ctx, old) decides a condition against the current item (old is NULL if absent): return
+ * 0 to go on or TM_ECONDITION to refuse. mutate(ctx, it) edits a copy of the current item (or a
+ * new item holding only the key) for update. *old_out / *new_out are optional (NULL to skip). */
+typedef int (*table_check_fn)(void *ctx, const item *old);
+typedef int (*table_mutate_fn)(void *ctx, item *it);
+
+int table_get(table *t, const item *key, item **out);   /* TM_ENOTFOUND if absent */
+int table_put(table *t, const item *it, table_check_fn check, void *ctx, item **old_out);
+int table_delete_item(table *t, const item *key, table_check_fn check, void *ctx, item **old_out);
+int table_update(table *t, const item *key, table_mutate_fn mutate, table_check_fn check,
+                 void *ctx, item **new_out);
+
+/* ---- batches: one write txn and one durable log commit for many writes ---- */
+typedef struct table_batch table_batch;
+int table_batch_begin(table *t, table_batch **out);
+int table_batch_put(table_batch *b, const item *it);
+int table_batch_delete(table_batch *b, const item *key);
+/* Raw forms for callers that already hold encodings (rollback, apply of incrementals). */
+int table_batch_put_bin(table_batch *b, const void *key, size_t kn, const void *img, size_t in);
+int table_batch_delete_bin(table_batch *b, const void *key, size_t kn);
+int table_batch_commit(table_batch *b);   /* frees b, whatever the outcome */
+void table_batch_abort(table_batch *b);
+
+/* ---- reads: one consistent LMDB snapshot, while writers go on ---- */
+typedef struct table_read table_read;
+int table_read_begin(table *t, table_read **out);
+uint64_t table_read_seq(const table_read *r);       /* log seq the snapshot reflects */
+int64_t table_read_time(const table_read *r);       /* time of that write */
+uint64_t table_read_count(const table_read *r);
+/* fn gets each item whose key hash lies in [hash_lo, hash_hi] in key order; the pointers are
+ * valid only during the call. fn returns 0 to go on, >0 to stop (returned), <0 error. */
+typedef int (*table_raw_fn)(void *ctx, const void *key, size_t kn, const void *img, size_t in);
+int table_read_scan(table_read *r, uint32_t hash_lo, uint32_t hash_hi, table_raw_fn fn, void *ctx);
+/* Keys in [lo, hi) (hi NULL: to the end), forward or backward. */
+int table_read_range(table_read *r, const void *lo, size_t lon, const void *hi, size_t hin,
+                     int backward, table_raw_fn fn, void *ctx);
+int table_read_get(table_read *r, const void *key, size_t kn, const void **img, size_t *in);
+void table_read_end(table_read *r);
+
+/* ---- snapshots ---- */
+typedef struct snap_info {
+    char name[32];           /* directory name: 16 hex digits of seq */
+    uint64_t seq;            /* log position the snapshot reflects */
+    int64_t time_us;         /* time of the write at seq (0 if none) */
+    uint64_t item_count;
+    uint64_t bytes;          /* size of data.mdb */
+} snap_info;
+/* Takes a consistent snapshot now (LMDB copy, compacted), atomically. */
+int table_snapshot(table *t, snap_info *out);
+/* Snapshots of a table directory, ascending by seq. *out malloc'd (free()). */
+int snap_list(const char *table_dir, snap_info **out, size_t *n);
+int snap_remove(const char *table_dir, const char *name);
+/* Path of a snapshot's LMDB data file. */
+void snap_data_path(const char *table_dir, const char *name, char *out, size_t n);
+
+/* ---- PITR settings ---- */
+int table_set_pitr(table *t, int enabled, int period_days);   /* TM_EINVAL outside 1..35 */
+/* Earliest and latest restorable times per FORMATS.md section 5; TM_ENOTFOUND... when disabled
+ * (*earliest = *latest = 0). */
+int table_pitr_window(table *t, int64_t *earliest, int64_t *latest);
+int table_set_durability(table *t, log_sync_mode mode);
+/* Applies retention: with PITR off, log segments already durable in LMDB are removed; with it on,
+ * segments and snapshots wholly before the window that no plan needs. Returns removed count. */
+int table_retain(table *t, int *removed);
+
+/* ---- builders: a new table staged under a hidden name, published only when complete ---- */
+typedef struct table_builder table_builder;
+/* TM_EEXIST if name exists. The staging table has an empty log; PITR disabled. */
+int table_builder_open(const char *home, const char *name, const key_schema *ks,
+                       table_builder **out);
+/* Seeds the staging items from an LMDB data file (a snapshot's data.mdb) or from the live table
+ * (consistent copy). *seq receives the log position of the seed. Only before any put. */
+int table_builder_seed_file(table_builder *b, const char *data_mdb, uint64_t *seq);
+int table_builder_seed_table(table_builder *b, table *src, uint64_t *seq, int64_t *time_us);
+int table_builder_put(table_builder *b, const item *it);        /* later put of a key wins */
+int table_builder_put_bin(table_builder *b, const void *key, size_t kn, const void *img, size_t in);
+int table_builder_delete_bin(table_builder *b, const void *key, size_t kn);
+/* Durable, then renamed into place; frees b whatever the outcome. */
+int table_builder_commit(table_builder *b, table_info *out);
+void table_builder_abort(table_builder *b);                    /* removes the staging dir */
+
+#endif
