@@ -37,7 +37,11 @@ int err_wrap(int code, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err_buf, sizeof old);
-    snprintf(err_buf, sizeof err_buf, "%s%s", prefix, old);
+    size_t pl = strlen(prefix);
+    memcpy(err_buf, prefix, pl);
+    size_t ol = strnlen(old, sizeof err_buf - 1 - pl);
+    memcpy(err_buf + pl, old, ol);
+    err_buf[pl + ol] = '\0';
     return code;
 }
 
