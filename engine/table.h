@@ -68,6 +68,8 @@ int table_delete(const char *home, const char *name);
 /* Opens a table. A writer open recovers: truncates a torn log tail (reported on stderr-free
  * channel: see table_recovery) and replays log records above the applied seq. */
 int table_open(const char *home, const char *name, unsigned flags, table **out);
+/* Opens a table by its directory (hidden temporary tables made by pitr/ for export at a time). */
+int table_open_dir(const char *dir, unsigned flags, table **out);
 void table_close(table *t);
 /* Fresh info (counts and positions read from LMDB now). */
 int table_describe(table *t, table_info *out);
@@ -148,9 +150,12 @@ int table_retain(table *t, int *removed);
 
 /* ---- builders: a new table staged under a hidden name, published only when complete ---- */
 typedef struct table_builder table_builder;
-/* TM_EEXIST if name exists. The staging table has an empty log; PITR disabled. */
+/* TM_EEXIST if name exists. The staging table has an empty log; PITR disabled.
+ * name NULL: a hidden temporary table (tables/.tmp-<pid>-<n>); commit leaves it hidden and
+ * table_builder_dir() tells where it is (open it with table_open_dir, drop it with fsx_rmtree). */
 int table_builder_open(const char *home, const char *name, const key_schema *ks,
                        table_builder **out);
+const char *table_builder_dir(const table_builder *b);
 /* Seeds the staging items from an LMDB data file (a snapshot's data.mdb) or from the live table
  * (consistent copy). *seq receives the log position of the seed. Only before any put. */
 int table_builder_seed_file(table_builder *b, const char *data_mdb, uint64_t *seq);
