@@ -8,7 +8,7 @@ CC       ?= cc
 PREFIX   ?= /usr/local
 WERROR   ?= -Werror
 OPT      ?= -O2
-CFLAGS   ?= -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(WERROR)
+CFLAGS   ?= -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation $(WERROR)
 PKGS      = lmdb libzstd liblz4 libxxhash libcjson libcurl libarchive libcrypto zlib libdeflate
 CPPFLAGS += -D_GNU_SOURCE -I. -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm

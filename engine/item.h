@@ -67,7 +67,7 @@ int item_bin_write_json(const void *p, size_t n, buf *out);
 /* Binary -> the DynamoDB JSON of only the named attributes, in the order given (export Keys). */
 int item_bin_write_keys_json(const void *p, size_t n, const char *const *names, int count, buf *out);
 /* Finds a top-level attribute in a binary item without decoding all of it. NULL if absent.
- * *vp/*vn receive the encoded value (type byte included); decode with av_decode_bin. */
+ * vp and vn receive the encoded value (type byte included); decode with av_decode_bin. */
 int item_bin_find(const void *p, size_t n, const char *name, size_t name_len,
                   const void **vp, size_t *vn);
 
