@@ -1,0 +1,1634 @@
+/* table.c: tables and their items: catalog, the LMDB item store, the write path, consistent
+ * reads, snapshots, PITR settings and retention, and staging builders (see table.h).
+ *
+ * ITEMS ENVIRONMENT (tables/<name>/items/, LMDB, one per table)
+ *   named db "items":  key = encoded key (key.h)
+ *                      value = u32le DynamoDB item size | canonical binary item (item.h)
+ *                      (the size prefix keeps TableSizeBytes exact without decoding old images)
+ *   named db "meta":   "applied_seq" u64le  last log seq applied to the items
+ *                      "last_time"   i64le  time of that write (µs)
+ *                      "bytes"       u64le  sum of item sizes
+ *   Opened with MDB_NOMETASYNC: data pages are flushed at commit, the meta page is not, so a
+ *   system crash may undo the last commits but never corrupts; the change log, made durable
+ *   before each commit, replays them (recovery in txn_begin).
+ *
+ * table.json (atomic replace): {"TableName","TableId","CreationTime"(µs),"KeySchema":{...},
+ *   "Pitr":{"Enabled","RecoveryPeriodInDays","EnabledTime"},"Durability":"sync"|"none",
+ *   "SnapshotEverySeconds","SnapshotEveryWrites","LogSegmentBytes"}
+ *
+ * SNAPSHOTS (tables/<name>/snapshots/<seq as 16 hex>/): data.mdb (a compacted LMDB copy taken
+ *   in one read txn, so it reflects exactly one log position) + snap.json {"Seq","Time",
+ *   "ItemCount","Bytes"}. Written under a ".tmp-" name and renamed: a directory with the final
+ *   name is complete.
+ *
+ * LMDB may not be opened twice in one process (its POSIX locks would break), so environments are
+ * shared through a small registry keyed by directory. */
+#include "engine/table.h"
+#include "engine/clock.h"
+#include "engine/err.h"
+#include "engine/fsx.h"
+
+#include <cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define TABLE_MAPSIZE ((size_t)1 << 40)  /* address space only; the file grows as needed */
+#define TABLE_JSON_MAX (1 << 20)
+#define BUILDER_TXN_OPS 20000
+
+/* ================================================================ environments ==== */
+
+typedef struct env_ref {
+    char dir[PATH_MAX];
+    MDB_env *env;
+    MDB_dbi items, meta;
+    int refs;
+    struct env_ref *next;
+} env_ref;
+
+static pthread_mutex_t env_mu = PTHREAD_MUTEX_INITIALIZER;
+static env_ref *env_list;
+
+static int lmdb_err(int rc, const char *what, const char *dir)
+{
+    if (rc == MDB_MAP_FULL) return err_set(TM_ELIMIT, "%s: %s: %s", dir, what, mdb_strerror(rc));
+    return err_set(TM_EIO, "%s: %s: %s", dir, what, mdb_strerror(rc));
+}
+
+static int env_open_raw(const char *dir, unsigned extra, env_ref **out)
+{
+    env_ref *e = calloc(1, sizeof *e);
+    MDB_txn *txn = NULL;
+    int rc;
+    if (!e) return err_set(TM_ENOMEM, "out of memory");
+    snprintf(e->dir, sizeof e->dir, "%s", dir);
+    if ((rc = mdb_env_create(&e->env))) goto lmdb_fail;
+    mdb_env_set_maxdbs(e->env, 4);
+    mdb_env_set_mapsize(e->env, TABLE_MAPSIZE);
+    mdb_env_set_maxreaders(e->env, 254);
+    if ((rc = mdb_env_open(e->env, dir, MDB_NOTLS | MDB_NOMETASYNC | extra, 0644))) goto lmdb_fail;
+    int dead;
+    mdb_reader_check(e->env, &dead);
+    if ((rc = mdb_txn_begin(e->env, NULL, 0, &txn))) goto lmdb_fail;
+    if ((rc = mdb_dbi_open(txn, "items", MDB_CREATE, &e->items))) goto lmdb_fail;
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &e->meta))) goto lmdb_fail;
+    if ((rc = mdb_txn_commit(txn))) {
+        txn = NULL;
+        goto lmdb_fail;
+    }
+    e->refs = 1;
+    *out = e;
+    return 0;
+lmdb_fail:
+    if (txn) mdb_txn_abort(txn);
+    if (e->env) mdb_env_close(e->env);
+    free(e);
+    return lmdb_err(rc, "open items", dir);
+}
+
+static int env_acquire(const char *dir, env_ref **out)
+{
+    char real[PATH_MAX];
+    if (!realpath(dir, real)) return err_sys(TM_EIO, errno, "%s", dir);
+    pthread_mutex_lock(&env_mu);
+    for (env_ref *e = env_list; e; e = e->next)
+        if (!strcmp(e->dir, real)) {
+            e->refs++;
+            *out = e;
+            pthread_mutex_unlock(&env_mu);
+            return 0;
+        }
+    int rc = env_open_raw(real, 0, out);
+    if (!rc) {
+        (*out)->next = env_list;
+        env_list = *out;
+    }
+    pthread_mutex_unlock(&env_mu);
+    return rc;
+}
+
+static void env_release(env_ref *e)
+{
+    if (!e) return;
+    pthread_mutex_lock(&env_mu);
+    if (--e->refs == 0) {
+        for (env_ref **p = &env_list; *p; p = &(*p)->next)
+            if (*p == e) {
+                *p = e->next;
+                break;
+            }
+        mdb_env_close(e->env);
+        free(e);
+    }
+    pthread_mutex_unlock(&env_mu);
+}
+
+/* ---- meta values ---- */
+
+static uint64_t meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *name)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    if (mdb_get(txn, meta, &k, &v) || v.mv_size != 8) return 0;
+    return rd_u64le(v.mv_data);
+}
+
+static int meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *name, uint64_t val)
+{
+    unsigned char b[8];
+    wr_u64le(b, val);
+    MDB_val k = {strlen(name), (void *)name}, v = {8, b};
+    return mdb_put(txn, meta, &k, &v, 0);
+}
+
+/* ================================================================ catalog ==== */
+
+int table_check_name(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n < 3 || n > TABLE_NAME_MAX)
+        return err_set(TM_EINVAL, "table name '%s': must be 3 to 255 characters", name ? name : "");
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return err_set(TM_EINVAL, "table name '%s': only A-Z a-z 0-9 _ - . are allowed", name);
+    }
+    if (name[0] == '.') return err_set(TM_EINVAL, "table name '%s': must not start with '.'", name);
+    return 0;
+}
+
+void table_path(const char *home, const char *name, const char *sub, char *out, size_t n)
+{
+    if (sub) snprintf(out, n, "%s/tables/%s/%s", home, name, sub);
+    else snprintf(out, n, "%s/tables/%s", home, name);
+}
+
+static const char *type_letter(av_type t)
+{
+    return t == AV_S ? "S" : t == AV_N ? "N" : t == AV_B ? "B" : "?";
+}
+
+static av_type type_of_letter(const char *s)
+{
+    if (!s) return 0;
+    return !strcmp(s, "S") ? AV_S : !strcmp(s, "N") ? AV_N : !strcmp(s, "B") ? AV_B : 0;
+}
+
+/* The configuration part of table_info lives in table.json; counts live in LMDB. */
+typedef struct table_conf {
+    table_info info;
+    uint64_t segment_bytes;
+} table_conf;
+
+static int conf_write(const char *dir, const table_conf *c)
+{
+    const table_info *i = &c->info;
+    cJSON *o = cJSON_CreateObject(), *ks, *p;
+    char path[PATH_MAX];
+    int rc = 0;
+    if (!o) return err_set(TM_ENOMEM, "out of memory");
+    cJSON_AddStringToObject(o, "TableName", i->name);
+    cJSON_AddStringToObject(o, "TableId", i->table_id);
+    cJSON_AddNumberToObject(o, "CreationTime", (double)i->created_us);
+    ks = cJSON_AddObjectToObject(o, "KeySchema");
+    cJSON_AddStringToObject(ks, "HashName", i->ks.hash_name);
+    cJSON_AddStringToObject(ks, "HashType", type_letter(i->ks.hash_type));
+    if (i->ks.range_type) {
+        cJSON_AddStringToObject(ks, "RangeName", i->ks.range_name);
+        cJSON_AddStringToObject(ks, "RangeType", type_letter(i->ks.range_type));
+    }
+    p = cJSON_AddObjectToObject(o, "Pitr");
+    cJSON_AddBoolToObject(p, "Enabled", i->pitr_enabled);
+    cJSON_AddNumberToObject(p, "RecoveryPeriodInDays", i->pitr_period_days);
+    cJSON_AddNumberToObject(p, "EnabledTime", (double)i->pitr_enabled_us);
+    cJSON_AddStringToObject(o, "Durability", i->durability == LOG_SYNC_NONE ? "none" : "sync");
+    cJSON_AddNumberToObject(o, "SnapshotEverySeconds", (double)i->snapshot_every_s);
+    cJSON_AddNumberToObject(o, "SnapshotEveryWrites", (double)i->snapshot_every_writes);
+    cJSON_AddNumberToObject(o, "LogSegmentBytes", (double)c->segment_bytes);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!text) return err_set(TM_ENOMEM, "out of memory");
+    snprintf(path, sizeof path, "%s/table.json", dir);
+    rc = fsx_write_atomic(path, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+static int conf_read(const char *dir, table_conf *c)
+{
+    char path[PATH_MAX];
+    buf b = BUF_INIT;
+    int rc;
+    snprintf(path, sizeof path, "%s/table.json", dir);
+    if ((rc = fsx_read_file(path, TABLE_JSON_MAX, &b))) return rc;
+    cJSON *o = cJSON_ParseWithLength(b.data, b.len), *ks, *p;
+    buf_free(&b);
+    if (!o) return err_set(TM_ECORRUPT, "%s: not valid JSON", path);
+    memset(c, 0, sizeof *c);
+    table_info *i = &c->info;
+    const char *s;
+    s = cJSON_GetStringValue(cJSON_GetObjectItem(o, "TableName"));
+    snprintf(i->name, sizeof i->name, "%s", s ? s : "");
+    s = cJSON_GetStringValue(cJSON_GetObjectItem(o, "TableId"));
+    snprintf(i->table_id, sizeof i->table_id, "%s", s ? s : "");
+    i->created_us = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "CreationTime"));
+    ks = cJSON_GetObjectItem(o, "KeySchema");
+    s = cJSON_GetStringValue(cJSON_GetObjectItem(ks, "HashName"));
+    snprintf(i->ks.hash_name, sizeof i->ks.hash_name, "%s", s ? s : "");
+    i->ks.hash_type = type_of_letter(cJSON_GetStringValue(cJSON_GetObjectItem(ks, "HashType")));
+    s = cJSON_GetStringValue(cJSON_GetObjectItem(ks, "RangeName"));
+    snprintf(i->ks.range_name, sizeof i->ks.range_name, "%s", s ? s : "");
+    i->ks.range_type = type_of_letter(cJSON_GetStringValue(cJSON_GetObjectItem(ks, "RangeType")));
+    p = cJSON_GetObjectItem(o, "Pitr");
+    i->pitr_enabled = cJSON_IsTrue(cJSON_GetObjectItem(p, "Enabled"));
+    i->pitr_period_days = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(p, "RecoveryPeriodInDays"));
+    i->pitr_enabled_us = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(p, "EnabledTime"));
+    s = cJSON_GetStringValue(cJSON_GetObjectItem(o, "Durability"));
+    i->durability = s && !strcmp(s, "none") ? LOG_SYNC_NONE : LOG_SYNC_FULL;
+    i->snapshot_every_s = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "SnapshotEverySeconds"));
+    i->snapshot_every_writes =
+        (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "SnapshotEveryWrites"));
+    c->segment_bytes = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "LogSegmentBytes"));
+    cJSON_Delete(o);
+    if (!i->ks.hash_type || !i->name[0]) return err_set(TM_ECORRUPT, "%s: missing key schema", path);
+    if (i->pitr_period_days < 1) i->pitr_period_days = TABLE_PITR_MAX_DAYS;
+    return 0;
+}
+
+static void make_uuid(char *out, size_t n)
+{
+    unsigned char r[16];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, r, sizeof r) != (ssize_t)sizeof r) {
+        uint64_t x = (uint64_t)clock_now_us() ^ ((uint64_t)getpid() << 32);
+        for (int i = 0; i < 16; i++) r[i] = (unsigned char)(x >> (i % 8 * 8)) ^ (unsigned char)(i * 37);
+    }
+    if (fd >= 0) close(fd);
+    r[6] = (r[6] & 0x0f) | 0x40;
+    r[8] = (r[8] & 0x3f) | 0x80;
+    snprintf(out, n, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
+             r[14], r[15]);
+}
+
+static uint64_t segment_bytes_default(void)
+{
+    const char *e = getenv("TIDEMARK_SEGMENT_BYTES"); /* testing knob: tiny segments */
+    if (e && *e) return strtoull(e, NULL, 10);
+    log_options lo = LOG_OPTIONS_INIT;
+    return lo.segment_bytes;
+}
+
+/* Creates a table's directories, table.json and items env under dir (not yet published). */
+static int table_init_dir(const char *dir, const table_conf *c)
+{
+    char sub[PATH_MAX];
+    int rc;
+    const char *subs[] = {"items", "log", "snapshots"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(sub, sizeof sub, "%s/%s", dir, subs[i]);
+        if ((rc = fsx_mkdirs(sub, 0755))) return rc;
+    }
+    if ((rc = conf_write(dir, c))) return rc;
+    return 0;
+}
+
+static unsigned long stage_counter;
+
+static void stage_name(const char *home, const char *tag, char *out, size_t n)
+{
+    unsigned long k = __atomic_add_fetch(&stage_counter, 1, __ATOMIC_RELAXED);
+    snprintf(out, n, "%s/tables/.%s-%d-%lu-%" PRId64, home, tag, (int)getpid(), k, clock_now_us() % 1000000);
+}
+
+static int publish_dir(const char *from, const char *to)
+{
+    /* RENAME_NOREPLACE: two creators racing for one name cannot both win. */
+    if (syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */) < 0) {
+        if (errno == EEXIST || errno == ENOTEMPTY) return err_set(TM_EEXIST, "table %s already exists", to);
+        if (errno != EINVAL && errno != ENOSYS) return err_sys(TM_EIO, errno, "rename %s to %s", from, to);
+        if (fsx_exists(to)) return err_set(TM_EEXIST, "table %s already exists", to);
+        if (rename(from, to) < 0) return err_sys(TM_EIO, errno, "rename %s to %s", from, to);
+    }
+    return fsx_fsync_parent(to);
+}
+
+int table_create(const char *home, const char *name, const key_schema *ks,
+                 const table_create_opts *opts, table_info *out)
+{
+    table_create_opts def = TABLE_CREATE_OPTS_INIT;
+    table_conf c;
+    char stage[PATH_MAX], final[PATH_MAX], tables[PATH_MAX], items[PATH_MAX];
+    env_ref *e = NULL;
+    int rc;
+    if (!opts) opts = &def;
+    if ((rc = table_check_name(name))) return rc;
+    if (!ks->hash_type || !ks->hash_name[0]) return err_set(TM_EINVAL, "a partition key is required");
+    table_path(home, name, NULL, final, sizeof final);
+    if (fsx_exists(final)) return err_set(TM_EEXIST, "table %s already exists", name);
+    snprintf(tables, sizeof tables, "%s/tables", home);
+    if ((rc = fsx_mkdirs(tables, 0755))) return rc;
+    memset(&c, 0, sizeof c);
+    snprintf(c.info.name, sizeof c.info.name, "%s", name);
+    c.info.ks = *ks;
+    make_uuid(c.info.table_id, sizeof c.info.table_id);
+    c.info.created_us = clock_now_us();
+    c.info.pitr_period_days = TABLE_PITR_MAX_DAYS;
+    c.info.durability = opts->durability;
+    c.info.snapshot_every_s = opts->snapshot_every_s;
+    c.info.snapshot_every_writes = opts->snapshot_every_writes;
+    c.segment_bytes = segment_bytes_default();
+    stage_name(home, "create", stage, sizeof stage);
+    if ((rc = table_init_dir(stage, &c))) goto out;
+    snprintf(items, sizeof items, "%s/items", stage);
+    if ((rc = env_open_raw(items, 0, &e))) goto out;
+    mdb_env_sync(e->env, 1);
+    mdb_env_close(e->env);
+    free(e);
+    if ((rc = publish_dir(stage, final))) goto out;
+    if (out) *out = c.info;
+out:
+    if (rc) fsx_rmtree(stage);
+    return rc;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int table_list(const char *home, char ***names, size_t *n)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/tables", home);
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : err_sys(TM_EIO, errno, "open %s", dir);
+    size_t cap = 0;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **p = realloc(*names, cap * sizeof *p);
+            if (!p) { rc = err_set(TM_ENOMEM, "out of memory"); break; }
+            *names = p;
+        }
+        if (!((*names)[(*n)++] = strdup(e->d_name))) { rc = err_set(TM_ENOMEM, "out of memory"); break; }
+    }
+    closedir(d);
+    if (rc) {
+        table_names_free(*names, *n);
+        *names = NULL;
+        *n = 0;
+        return rc;
+    }
+    if (*n) qsort(*names, *n, sizeof **names, name_cmp);
+    return 0;
+}
+
+void table_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+int table_delete(const char *home, const char *name)
+{
+    char dir[PATH_MAX], trash[PATH_MAX];
+    int rc;
+    if ((rc = table_check_name(name))) return rc;
+    table_path(home, name, NULL, dir, sizeof dir);
+    if (!fsx_exists(dir)) return err_set(TM_ENOTFOUND, "table %s not found", name);
+    stage_name(home, "trash", trash, sizeof trash);
+    if (rename(dir, trash) < 0) return err_sys(TM_EIO, errno, "rename %s", dir);
+    fsx_fsync_parent(dir);
+    return fsx_rmtree(trash);
+}
+
+/* ================================================================ open / close ==== */
+
+struct table {
+    char dir[PATH_MAX];
+    char log_dir[PATH_MAX];
+    table_conf conf;
+    env_ref *env;
+    log *lg;                 /* writers only */
+    unsigned flags;
+    table_recovery recovery;
+    /* snapshot policy state */
+    uint64_t snap_seq;
+    int64_t snap_time;
+    unsigned commits;
+};
+
+static int table_txn_begin(table *t, MDB_txn **txn);
+
+int table_open_dir(const char *dir, unsigned flags, table **out)
+{
+    table *t = calloc(1, sizeof *t);
+    char items[PATH_MAX];
+    int rc;
+    *out = NULL;
+    if (!t) return err_set(TM_ENOMEM, "out of memory");
+    snprintf(t->dir, sizeof t->dir, "%s", dir);
+    snprintf(t->log_dir, sizeof t->log_dir, "%s/log", dir);
+    t->flags = flags;
+    if ((rc = conf_read(dir, &t->conf))) goto out;
+    snprintf(items, sizeof items, "%s/items", dir);
+    if ((rc = env_acquire(items, &t->env))) goto out;
+    snap_info *snaps = NULL;
+    size_t nsnap = 0;
+    if (snap_list(dir, &snaps, &nsnap) == 0 && nsnap) {
+        t->snap_seq = snaps[nsnap - 1].seq;
+        t->snap_time = snaps[nsnap - 1].time_us;
+    }
+    free(snaps);
+    if (!(flags & TABLE_RDONLY)) {
+        log_options lo = LOG_OPTIONS_INIT;
+        lo.sync = t->conf.info.durability;
+        if (t->conf.segment_bytes) lo.segment_bytes = t->conf.segment_bytes;
+        if ((rc = log_open(t->log_dir, &lo, &t->lg))) goto out;
+        /* Recovery: a write txn runs log_begin (torn tail) and replays what LMDB lacks. */
+        MDB_txn *txn;
+        if ((rc = table_txn_begin(t, &txn))) goto out;
+        mdb_txn_abort(txn);
+        log_abort(t->lg);
+    }
+    *out = t;
+    return 0;
+out:
+    table_close(t);
+    return rc;
+}
+
+int table_open(const char *home, const char *name, unsigned flags, table **out)
+{
+    char dir[PATH_MAX];
+    int rc;
+    *out = NULL;
+    if ((rc = table_check_name(name))) return rc;
+    table_path(home, name, NULL, dir, sizeof dir);
+    if (!fsx_exists(dir)) return err_set(TM_ENOTFOUND, "table %s not found (data directory %s)", name, home);
+    return table_open_dir(dir, flags, out);
+}
+
+void table_close(table *t)
+{
+    if (!t) return;
+    log_close(t->lg);
+    env_release(t->env);
+    free(t);
+}
+
+const char *table_dir(const table *t) { return t->dir; }
+const char *table_log_dir(const table *t) { return t->log_dir; }
+const table_recovery *table_last_recovery(const table *t) { return &t->recovery; }
+
+int table_describe(table *t, table_info *out)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    int rc;
+    table_conf c;
+    /* table.json may have been changed by another process (pitr enable). */
+    if (conf_read(t->dir, &c) == 0) t->conf.info = c.info;
+    *out = t->conf.info;
+    if ((rc = mdb_txn_begin(t->env->env, NULL, MDB_RDONLY, &txn))) return lmdb_err(rc, "read", t->dir);
+    mdb_stat(txn, t->env->items, &st);
+    out->item_count = st.ms_entries;
+    out->size_bytes = meta_get_u64(txn, t->env->meta, "bytes");
+    out->applied_seq = meta_get_u64(txn, t->env->meta, "applied_seq");
+    out->last_write_us = (int64_t)meta_get_u64(txn, t->env->meta, "last_time");
+    mdb_txn_abort(txn);
+    return 0;
+}
+
+/* ================================================================ write path ==== */
+
+/* Size of a binary image, for paths that only have the encoding (replay, raw batches). */
+static int img_size(const void *img, size_t n, uint32_t *size)
+{
+    item *it;
+    int rc = item_decode(img, n, &it);
+    if (rc) return rc;
+    *size = (uint32_t)item_size(it);
+    item_free(it);
+    return 0;
+}
+
+typedef struct wstate {
+    table *t;
+    MDB_txn *txn;
+    uint64_t seq;
+    int64_t time;
+    uint64_t bytes;
+    buf val;
+    int writes;
+} wstate;
+
+/* Applies one change to LMDB inside txn (no log). new_img NULL: delete. */
+static int apply_change(table *t, MDB_txn *txn, uint64_t *bytes, const void *key, size_t kn,
+                        const void *new_img, size_t nn, uint32_t new_size, buf *val)
+{
+    MDB_val k = {kn, (void *)key}, v;
+    int rc = mdb_get(txn, t->env->items, &k, &v);
+    if (rc == 0 && v.mv_size >= 4) *bytes -= rd_u32le(v.mv_data);
+    else if (rc && rc != MDB_NOTFOUND) return lmdb_err(rc, "get", t->dir);
+    if (!new_img) {
+        if (rc == 0 && (rc = mdb_del(txn, t->env->items, &k, NULL))) return lmdb_err(rc, "delete", t->dir);
+        return 0;
+    }
+    buf_reset(val);
+    if ((rc = buf_put_u32le(val, new_size)) || (rc = buf_append(val, new_img, nn))) return rc;
+    v.mv_size = val->len;
+    v.mv_data = val->data;
+    if ((rc = mdb_put(txn, t->env->items, &k, &v, 0))) return lmdb_err(rc, "put", t->dir);
+    *bytes += new_size;
+    return 0;
+}
+
+/* Replays log records (applied, last] into txn: what a crash left durable but unapplied. */
+static int replay(table *t, MDB_txn *txn, uint64_t applied, uint64_t last, uint64_t *replayed)
+{
+    log_reader *r = NULL;
+    log_record rec;
+    buf val = BUF_INIT;
+    uint64_t bytes = meta_get_u64(txn, t->env->meta, "bytes"), n = 0;
+    int64_t time = 0;
+    int rc = log_reader_open(t->log_dir, applied + 1, last, LOG_FORWARD, &r);
+    if (rc) goto out;
+    while ((rc = log_reader_next(r, &rec)) == 1) {
+        uint32_t size = 0;
+        if (rec.new_len && (rc = img_size(rec.new_img, rec.new_len, &size))) goto out;
+        if ((rc = apply_change(t, txn, &bytes, rec.key, rec.key_len, rec.new_len ? rec.new_img : NULL,
+                               rec.new_len, size, &val)))
+            goto out;
+        time = rec.time_us;
+        n++;
+    }
+    if (rc < 0) goto out;
+    rc = 0;
+    if (n != last - applied) {
+        rc = err_set(TM_ECORRUPT, "%s: replay found %" PRIu64 " records, expected %" PRIu64, t->log_dir, n,
+                     last - applied);
+        goto out;
+    }
+    if ((rc = meta_put_u64(txn, t->env->meta, "applied_seq", last)) ||
+        (rc = meta_put_u64(txn, t->env->meta, "last_time", (uint64_t)time)) ||
+        (rc = meta_put_u64(txn, t->env->meta, "bytes", bytes))) {
+        rc = lmdb_err(rc, "meta", t->dir);
+        goto out;
+    }
+    *replayed += n;
+out:
+    log_reader_close(r);
+    buf_free(&val);
+    return rc;
+}
+
+/* Takes the write lock (LMDB write txn), catches the log up and recovers. */
+static int table_txn_begin(table *t, MDB_txn **out)
+{
+    MDB_txn *txn;
+    log_recovery lr;
+    int rc;
+    if (!t->lg) return err_set(TM_EINVAL, "table %s was opened read-only", t->conf.info.name);
+    if ((rc = mdb_txn_begin(t->env->env, NULL, 0, &txn))) return lmdb_err(rc, "begin write", t->dir);
+    memset(&lr, 0, sizeof lr);
+    if ((rc = log_begin(t->lg, &lr))) goto fail;
+    if (lr.truncated) t->recovery.log = lr;
+    uint64_t applied = meta_get_u64(txn, t->env->meta, "applied_seq");
+    uint64_t last = log_last_seq(t->lg);
+    if (last > applied) {
+        if ((rc = replay(t, txn, applied, last, &t->recovery.replayed))) goto fail;
+        /* Commit the replay on its own so that the caller's work starts from a clean state. */
+        if ((rc = mdb_txn_commit(txn))) {
+            rc = lmdb_err(rc, "commit replay", t->dir);
+            return rc;
+        }
+        if ((rc = mdb_txn_begin(t->env->env, NULL, 0, &txn))) return lmdb_err(rc, "begin write", t->dir);
+    } else if (last < applied) {
+        rc = err_set(TM_ECORRUPT, "%s: the log ends at seq %" PRIu64 " but the items are at seq %" PRIu64
+                     " (writes acknowledged in durability mode 'none' were lost)", t->log_dir, last, applied);
+        goto fail;
+    }
+    *out = txn;
+    return 0;
+fail:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+static int ws_begin(table *t, wstate *w)
+{
+    int rc;
+    memset(w, 0, sizeof *w);
+    w->t = t;
+    w->val = (buf)BUF_INIT;
+    if ((rc = table_txn_begin(t, &w->txn))) return rc;
+    w->seq = log_last_seq(t->lg);
+    w->time = log_last_time(t->lg);
+    int64_t mt = (int64_t)meta_get_u64(w->txn, t->env->meta, "last_time");
+    if (mt > w->time) w->time = mt;
+    w->bytes = meta_get_u64(w->txn, t->env->meta, "bytes");
+    return 0;
+}
+
+static void ws_abort(wstate *w)
+{
+    if (w->txn) mdb_txn_abort(w->txn);
+    w->txn = NULL;
+    if (w->t && w->t->lg) log_abort(w->t->lg);
+    buf_free(&w->val);
+}
+
+/* One change: log record (buffered) + LMDB update in the open txn. new_img NULL: delete.
+ * A delete of an absent key writes nothing (as DynamoDB). */
+static int ws_change(wstate *w, const void *key, size_t kn, const void *new_img, size_t nn,
+                     uint32_t new_size, const void *old_img_hint, size_t old_hint_n, int have_old)
+{
+    table *t = w->t;
+    MDB_val k = {kn, (void *)key}, v;
+    const void *old = NULL;
+    size_t on = 0;
+    int rc;
+    if (have_old) {
+        old = old_img_hint;
+        on = old_hint_n;
+    } else {
+        rc = mdb_get(w->txn, t->env->items, &k, &v);
+        if (rc == 0) {
+            old = (const char *)v.mv_data + 4;
+            on = v.mv_size - 4;
+        } else if (rc != MDB_NOTFOUND) {
+            return lmdb_err(rc, "get", t->dir);
+        }
+    }
+    if (!new_img && !old) return 0;
+    int64_t now = clock_now_us();
+    log_record rec = {0};
+    rec.seq = w->seq + 1;
+    rec.time_us = now > w->time ? now : w->time + 1;
+    rec.op = !new_img ? LOG_OP_DELETE : old ? LOG_OP_UPDATE : LOG_OP_PUT;
+    rec.key = key;
+    rec.key_len = (uint32_t)kn;
+    rec.old_img = old;
+    rec.old_len = (uint32_t)on;
+    rec.new_img = new_img;
+    rec.new_len = (uint32_t)nn;
+    if ((rc = log_append(t->lg, &rec))) return rc;
+    /* old points into LMDB's map: it stays valid until the put below, which is after append. */
+    if ((rc = apply_change(t, w->txn, &w->bytes, key, kn, new_img, nn, new_size, &w->val))) return rc;
+    w->seq = rec.seq;
+    w->time = rec.time_us;
+    w->writes++;
+    return 0;
+}
+
+static void maybe_housekeep(table *t);
+
+static int ws_commit(wstate *w)
+{
+    table *t = w->t;
+    int rc;
+    if (!w->writes) {
+        ws_abort(w);
+        return 0;
+    }
+    if ((rc = log_commit(t->lg))) goto fail;
+    if ((rc = meta_put_u64(w->txn, t->env->meta, "applied_seq", w->seq)) ||
+        (rc = meta_put_u64(w->txn, t->env->meta, "last_time", (uint64_t)w->time)) ||
+        (rc = meta_put_u64(w->txn, t->env->meta, "bytes", w->bytes))) {
+        rc = lmdb_err(rc, "meta", t->dir);
+        goto fail;
+    }
+    rc = mdb_txn_commit(w->txn);
+    w->txn = NULL;
+    buf_free(&w->val);
+    /* On a failed commit the records are durable in the log: the next writer replays them. */
+    if (rc) return lmdb_err(rc, "commit", t->dir);
+    maybe_housekeep(t);
+    return 0;
+fail:
+    ws_abort(w);
+    return rc;
+}
+
+static int encode_item(const table *t, const item *it, buf *key, buf *val, uint32_t *size)
+{
+    int rc;
+    if ((rc = key_encode_item(&t->conf.info.ks, it, key))) return rc;
+    if ((rc = item_check_size(it))) return rc;
+    *size = (uint32_t)item_size(it);
+    return item_encode(it, val);
+}
+
+static int old_item(const void *img, size_t n, item **out)
+{
+    *out = NULL;
+    return img ? item_decode(img, n, out) : 0;
+}
+
+static int table_write1(table *t, const item *key_item, const item *new_item, int is_update,
+                        table_mutate_fn mutate, table_check_fn check, void *ctx, item **old_out,
+                        item **new_out)
+{
+    wstate w;
+    buf key = BUF_INIT, val = BUF_INIT, key2 = BUF_INIT;
+    item *old = NULL, *upd = NULL;
+    uint32_t size = 0;
+    int rc;
+    if (old_out) *old_out = NULL;
+    if (new_out) *new_out = NULL;
+    if ((rc = key_encode_item(&t->conf.info.ks, key_item, &key))) return rc;
+    if ((rc = ws_begin(t, &w))) goto out_nows;
+    MDB_val k = {key.len, key.data}, v;
+    const void *oimg = NULL;
+    size_t on = 0;
+    rc = mdb_get(w.txn, t->env->items, &k, &v);
+    if (rc == 0) {
+        oimg = (const char *)v.mv_data + 4;
+        on = v.mv_size - 4;
+    } else if (rc != MDB_NOTFOUND) {
+        rc = lmdb_err(rc, "get", t->dir);
+        goto out;
+    }
+    rc = 0;
+    if ((check || is_update || old_out) && (rc = old_item(oimg, on, &old))) goto out;
+    if (check && (rc = check(ctx, old))) goto out;
+    const item *to_write = new_item;
+    if (is_update) {
+        if (old) upd = item_dup(old);
+        else {
+            upd = item_new();
+            if (upd) {
+                const av *pk = item_get(key_item, t->conf.info.ks.hash_name);
+                if (pk) rc = item_put(upd, t->conf.info.ks.hash_name, pk);
+                const av *sk = t->conf.info.ks.range_type ? item_get(key_item, t->conf.info.ks.range_name) : NULL;
+                if (!rc && sk) rc = item_put(upd, t->conf.info.ks.range_name, sk);
+            }
+        }
+        if (!upd) {
+            rc = err_set(TM_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (rc || (rc = mutate(ctx, upd))) goto out;
+        if ((rc = key_encode_item(&t->conf.info.ks, upd, &key2))) goto out;
+        if (key2.len != key.len || memcmp(key2.data, key.data, key.len)) {
+            rc = err_set(TM_EINVAL, "an update must not change the key attributes");
+            goto out;
+        }
+        to_write = upd;
+    }
+    if (to_write) {
+        buf_reset(&key2);
+        if ((rc = encode_item(t, to_write, &key2, &val, &size))) goto out;
+    }
+    if ((rc = ws_change(&w, key.data, key.len, to_write ? val.data : NULL, val.len, size, oimg, on, 1)))
+        goto out;
+    rc = ws_commit(&w);
+    if (!rc) {
+        if (old_out) { *old_out = old; old = NULL; }
+        if (new_out && upd) { *new_out = upd; upd = NULL; }
+    }
+    goto out_nows;
+out:
+    ws_abort(&w);
+out_nows:
+    item_free(old);
+    item_free(upd);
+    buf_free(&key);
+    buf_free(&key2);
+    buf_free(&val);
+    return rc;
+}
+
+int table_get(table *t, const item *key_item, item **out)
+{
+    buf key = BUF_INIT;
+    MDB_txn *txn = NULL;
+    int rc;
+    *out = NULL;
+    if ((rc = key_encode_item(&t->conf.info.ks, key_item, &key))) return rc;
+    if ((rc = mdb_txn_begin(t->env->env, NULL, MDB_RDONLY, &txn))) {
+        rc = lmdb_err(rc, "read", t->dir);
+        goto out;
+    }
+    MDB_val k = {key.len, key.data}, v;
+    rc = mdb_get(txn, t->env->items, &k, &v);
+    if (rc == MDB_NOTFOUND) rc = err_set(TM_ENOTFOUND, "item not found");
+    else if (rc) rc = lmdb_err(rc, "get", t->dir);
+    else rc = item_decode((const char *)v.mv_data + 4, v.mv_size - 4, out);
+out:
+    if (txn) mdb_txn_abort(txn);
+    buf_free(&key);
+    return rc;
+}
+
+int table_put(table *t, const item *it, table_check_fn check, void *ctx, item **old_out)
+{
+    return table_write1(t, it, it, 0, NULL, check, ctx, old_out, NULL);
+}
+
+int table_delete_item(table *t, const item *key, table_check_fn check, void *ctx, item **old_out)
+{
+    return table_write1(t, key, NULL, 0, NULL, check, ctx, old_out, NULL);
+}
+
+int table_update(table *t, const item *key, table_mutate_fn mutate, table_check_fn check, void *ctx,
+                 item **new_out)
+{
+    return table_write1(t, key, NULL, 1, mutate, check, ctx, NULL, new_out);
+}
+
+/* ---- batches ---- */
+
+struct table_batch {
+    wstate w;
+    buf key, val;
+};
+
+int table_batch_begin(table *t, table_batch **out)
+{
+    table_batch *b = calloc(1, sizeof *b);
+    int rc;
+    *out = NULL;
+    if (!b) return err_set(TM_ENOMEM, "out of memory");
+    b->key = (buf)BUF_INIT;
+    b->val = (buf)BUF_INIT;
+    if ((rc = ws_begin(t, &b->w))) {
+        free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+int table_batch_put(table_batch *b, const item *it)
+{
+    uint32_t size;
+    int rc;
+    buf_reset(&b->key);
+    buf_reset(&b->val);
+    if ((rc = encode_item(b->w.t, it, &b->key, &b->val, &size))) return rc;
+    return ws_change(&b->w, b->key.data, b->key.len, b->val.data, b->val.len, size, NULL, 0, 0);
+}
+
+int table_batch_delete(table_batch *b, const item *key)
+{
+    int rc;
+    buf_reset(&b->key);
+    if ((rc = key_encode_item(&b->w.t->conf.info.ks, key, &b->key))) return rc;
+    return ws_change(&b->w, b->key.data, b->key.len, NULL, 0, 0, NULL, 0, 0);
+}
+
+int table_batch_put_bin(table_batch *b, const void *key, size_t kn, const void *img, size_t in)
+{
+    uint32_t size;
+    int rc = img_size(img, in, &size);
+    if (rc) return rc;
+    return ws_change(&b->w, key, kn, img, in, size, NULL, 0, 0);
+}
+
+int table_batch_delete_bin(table_batch *b, const void *key, size_t kn)
+{
+    return ws_change(&b->w, key, kn, NULL, 0, 0, NULL, 0, 0);
+}
+
+int table_batch_commit(table_batch *b)
+{
+    int rc = ws_commit(&b->w);
+    buf_free(&b->key);
+    buf_free(&b->val);
+    free(b);
+    return rc;
+}
+
+void table_batch_abort(table_batch *b)
+{
+    if (!b) return;
+    ws_abort(&b->w);
+    buf_free(&b->key);
+    buf_free(&b->val);
+    free(b);
+}
+
+/* ================================================================ reads ==== */
+
+struct table_read {
+    table *t;
+    MDB_txn *txn;
+    uint64_t seq, count;
+    int64_t time;
+};
+
+int table_read_begin(table *t, table_read **out)
+{
+    table_read *r = calloc(1, sizeof *r);
+    int rc;
+    *out = NULL;
+    if (!r) return err_set(TM_ENOMEM, "out of memory");
+    r->t = t;
+    if ((rc = mdb_txn_begin(t->env->env, NULL, MDB_RDONLY, &r->txn))) {
+        free(r);
+        return lmdb_err(rc, "begin read", t->dir);
+    }
+    MDB_stat st;
+    mdb_stat(r->txn, t->env->items, &st);
+    r->count = st.ms_entries;
+    r->seq = meta_get_u64(r->txn, t->env->meta, "applied_seq");
+    r->time = (int64_t)meta_get_u64(r->txn, t->env->meta, "last_time");
+    *out = r;
+    return 0;
+}
+
+uint64_t table_read_seq(const table_read *r) { return r->seq; }
+int64_t table_read_time(const table_read *r) { return r->time; }
+uint64_t table_read_count(const table_read *r) { return r->count; }
+
+void table_read_end(table_read *r)
+{
+    if (!r) return;
+    mdb_txn_abort(r->txn);
+    free(r);
+}
+
+int table_read_range(table_read *r, const void *lo, size_t lon, const void *hi, size_t hin, int backward,
+                     table_raw_fn fn, void *ctx)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(r->txn, r->t->env->items, &c);
+    if (rc) return lmdb_err(rc, "cursor", r->t->dir);
+    if (!backward) {
+        k.mv_size = lon;
+        k.mv_data = (void *)lo;
+        rc = lon ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    } else if (hi) {
+        /* Last key < hi. */
+        k.mv_size = hin;
+        k.mv_data = (void *)hi;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+        else if (rc == 0) rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+    } else {
+        rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    }
+    int ret = 0;
+    while (rc == 0) {
+        if (!backward && hi) {
+            size_t m = k.mv_size < hin ? k.mv_size : hin;
+            int cmp = memcmp(k.mv_data, hi, m);
+            if (cmp > 0 || (cmp == 0 && k.mv_size >= hin)) break;
+        }
+        if (backward && lo) {
+            size_t m = k.mv_size < lon ? k.mv_size : lon;
+            int cmp = memcmp(k.mv_data, lo, m);
+            if (cmp < 0 || (cmp == 0 && k.mv_size < lon)) break;
+        }
+        if (v.mv_size < 4) {
+            ret = err_set(TM_ECORRUPT, "%s: item value shorter than its header", r->t->dir);
+            break;
+        }
+        if ((ret = fn(ctx, k.mv_data, k.mv_size, (const char *)v.mv_data + 4, v.mv_size - 4))) break;
+        rc = mdb_cursor_get(c, &k, &v, backward ? MDB_PREV : MDB_NEXT);
+    }
+    if (rc && rc != MDB_NOTFOUND && !ret) ret = lmdb_err(rc, "cursor", r->t->dir);
+    mdb_cursor_close(c);
+    return ret;
+}
+
+int table_read_scan(table_read *r, uint32_t hash_lo, uint32_t hash_hi, table_raw_fn fn, void *ctx)
+{
+    unsigned char lo[4], hi[4];
+    lo[0] = (unsigned char)(hash_lo >> 24); lo[1] = (unsigned char)(hash_lo >> 16);
+    lo[2] = (unsigned char)(hash_lo >> 8);  lo[3] = (unsigned char)hash_lo;
+    if (hash_hi == UINT32_MAX) return table_read_range(r, lo, 4, NULL, 0, 0, fn, ctx);
+    uint32_t h = hash_hi + 1;
+    hi[0] = (unsigned char)(h >> 24); hi[1] = (unsigned char)(h >> 16);
+    hi[2] = (unsigned char)(h >> 8);  hi[3] = (unsigned char)h;
+    return table_read_range(r, lo, 4, hi, 4, 0, fn, ctx);
+}
+
+int table_read_get(table_read *r, const void *key, size_t kn, const void **img, size_t *in)
+{
+    MDB_val k = {kn, (void *)key}, v;
+    int rc = mdb_get(r->txn, r->t->env->items, &k, &v);
+    if (rc == MDB_NOTFOUND) return TM_ENOTFOUND;
+    if (rc) return lmdb_err(rc, "get", r->t->dir);
+    *img = (const char *)v.mv_data + 4;
+    *in = v.mv_size - 4;
+    return 0;
+}
+
+/* ================================================================ snapshots ==== */
+
+void snap_data_path(const char *table_dir_, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s/snapshots/%s/data.mdb", table_dir_, name);
+}
+
+static int snap_read_json(const char *dir, snap_info *s)
+{
+    char path[PATH_MAX];
+    buf b = BUF_INIT;
+    int rc;
+    snprintf(path, sizeof path, "%s/snap.json", dir);
+    if ((rc = fsx_read_file(path, 65536, &b))) return rc;
+    cJSON *o = cJSON_ParseWithLength(b.data, b.len);
+    buf_free(&b);
+    if (!o) return err_set(TM_ECORRUPT, "%s: not valid JSON", path);
+    s->seq = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "Seq"));
+    s->time_us = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "Time"));
+    s->item_count = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "ItemCount"));
+    s->bytes = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "Bytes"));
+    cJSON_Delete(o);
+    return 0;
+}
+
+static int snap_cmp(const void *a, const void *b)
+{
+    const snap_info *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int snap_list(const char *tdir, snap_info **out, size_t *n)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/snapshots", tdir);
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : err_sys(TM_EIO, errno, "open %s", dir);
+    size_t cap = 0;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || strlen(e->d_name) != 16) continue;
+        snap_info s;
+        char sdir[PATH_MAX];
+        memset(&s, 0, sizeof s);
+        snprintf(sdir, sizeof sdir, "%s/%s", dir, e->d_name);
+        if (snap_read_json(sdir, &s)) continue; /* not complete: ignored */
+        snprintf(s.name, sizeof s.name, "%s", e->d_name);
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            snap_info *p = realloc(*out, cap * sizeof *p);
+            if (!p) { rc = err_set(TM_ENOMEM, "out of memory"); break; }
+            *out = p;
+        }
+        (*out)[(*n)++] = s;
+    }
+    closedir(d);
+    if (rc) { free(*out); *out = NULL; *n = 0; return rc; }
+    if (*n) qsort(*out, *n, sizeof **out, snap_cmp);
+    return 0;
+}
+
+int snap_remove(const char *tdir, const char *name)
+{
+    char dir[PATH_MAX], trash[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/snapshots/%s", tdir, name);
+    snprintf(trash, sizeof trash, "%s/snapshots/.rm-%s", tdir, name);
+    if (rename(dir, trash) < 0) return err_sys(TM_EIO, errno, "remove snapshot %s", dir);
+    fsx_fsync_parent(dir);
+    return fsx_rmtree(trash);
+}
+
+/* Reads the log position recorded inside an LMDB copy (its own meta db). */
+static int copy_position(const char *items_dir, uint64_t *seq, int64_t *time, uint64_t *count,
+                         uint64_t *bytes)
+{
+    env_ref *e;
+    MDB_txn *txn;
+    int rc = env_open_raw(items_dir, 0, &e);
+    if (rc) return rc;
+    if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn))) {
+        rc = lmdb_err(rc, "read copy", items_dir);
+    } else {
+        MDB_stat st;
+        mdb_stat(txn, e->items, &st);
+        *seq = meta_get_u64(txn, e->meta, "applied_seq");
+        if (time) *time = (int64_t)meta_get_u64(txn, e->meta, "last_time");
+        if (count) *count = st.ms_entries;
+        if (bytes) *bytes = meta_get_u64(txn, e->meta, "bytes");
+        mdb_txn_abort(txn);
+    }
+    mdb_env_close(e->env);
+    free(e);
+    return rc;
+}
+
+int table_snapshot(table *t, snap_info *out)
+{
+    char tmp[PATH_MAX], final[PATH_MAX], path[PATH_MAX];
+    snap_info s;
+    int rc;
+    memset(&s, 0, sizeof s);
+    snprintf(tmp, sizeof tmp, "%s/snapshots/.tmp-%d-%" PRId64, t->dir, (int)getpid(), clock_now_us());
+    if ((rc = fsx_mkdirs(tmp, 0755))) return rc;
+    /* The copy runs in one read txn: it reflects exactly one log position, read back below. */
+    if ((rc = mdb_env_copy2(t->env->env, tmp, MDB_CP_COMPACT))) {
+        rc = lmdb_err(rc, "snapshot copy", tmp);
+        goto out;
+    }
+    if ((rc = copy_position(tmp, &s.seq, &s.time_us, &s.item_count, NULL))) goto out;
+    snprintf(path, sizeof path, "%s/lock.mdb", tmp);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/data.mdb", tmp);
+    struct stat st;
+    if (stat(path, &st) == 0) s.bytes = (uint64_t)st.st_size;
+    {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) { fsync(fd); close(fd); }
+    }
+    snprintf(s.name, sizeof s.name, "%016" PRIx64, s.seq);
+    char json[256];
+    snprintf(json, sizeof json, "{\"Seq\":%" PRIu64 ",\"Time\":%" PRId64 ",\"ItemCount\":%" PRIu64 ",\"Bytes\":%" PRIu64 "}",
+             s.seq, s.time_us, s.item_count, s.bytes);
+    snprintf(path, sizeof path, "%s/snap.json", tmp);
+    if ((rc = fsx_write_atomic(path, json, strlen(json)))) goto out;
+    snprintf(final, sizeof final, "%s/snapshots/%s", t->dir, s.name);
+    if (fsx_exists(final)) { /* nothing written since the last one */
+        fsx_rmtree(tmp);
+        rc = snap_read_json(final, &s);
+        snprintf(s.name, sizeof s.name, "%016" PRIx64, s.seq);
+        goto done;
+    }
+    if (rename(tmp, final) < 0) {
+        rc = err_sys(TM_EIO, errno, "rename %s", tmp);
+        goto out;
+    }
+    fsx_fsync_parent(final);
+done:
+    t->snap_seq = s.seq;
+    t->snap_time = s.time_us;
+    if (out) *out = s;
+    return rc;
+out:
+    fsx_rmtree(tmp);
+    return rc;
+}
+
+/* ================================================================ PITR ==== */
+
+/* Changes table.json under the write lock, so that two processes cannot interleave. */
+static int conf_update(table *t, int (*fn)(table_conf *c, void *ctx), void *ctx)
+{
+    MDB_txn *txn;
+    table_conf c;
+    int rc = mdb_txn_begin(t->env->env, NULL, 0, &txn);
+    if (rc) return lmdb_err(rc, "lock", t->dir);
+    if (!(rc = conf_read(t->dir, &c)) && !(rc = fn(&c, ctx)) && !(rc = conf_write(t->dir, &c))) t->conf = c;
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+typedef struct pitr_args { int enabled, days; int snap; } pitr_args;
+
+static int pitr_fn(table_conf *c, void *ctx)
+{
+    pitr_args *a = ctx;
+    if (a->enabled && !c->info.pitr_enabled) {
+        c->info.pitr_enabled_us = clock_now_us();
+        a->snap = 1;
+    }
+    c->info.pitr_enabled = a->enabled;
+    if (a->days) c->info.pitr_period_days = a->days;
+    return 0;
+}
+
+int table_set_pitr(table *t, int enabled, int period_days)
+{
+    pitr_args a = {enabled, period_days, 0};
+    int rc;
+    if (period_days && (period_days < 1 || period_days > TABLE_PITR_MAX_DAYS))
+        return err_set(TM_EINVAL, "RecoveryPeriodInDays must be between 1 and %d, got %d", TABLE_PITR_MAX_DAYS,
+                       period_days);
+    if ((rc = conf_update(t, pitr_fn, &a))) return rc;
+    /* A base at the enable time gives forward plans a start without any earlier log. */
+    if (a.snap && t->lg) {
+        snap_info s;
+        rc = table_snapshot(t, &s);
+    }
+    return rc;
+}
+
+static int durability_fn(table_conf *c, void *ctx)
+{
+    c->info.durability = *(log_sync_mode *)ctx;
+    return 0;
+}
+
+int table_set_durability(table *t, log_sync_mode mode)
+{
+    return conf_update(t, durability_fn, &mode);
+}
+
+int table_pitr_window(table *t, int64_t *earliest, int64_t *latest)
+{
+    table_info i;
+    int rc = table_describe(t, &i);
+    *earliest = *latest = 0;
+    if (rc) return rc;
+    if (!i.pitr_enabled)
+        return err_set(TM_ENOTFOUND, "point-in-time recovery is not enabled for table %s", i.name);
+    int64_t now = clock_now_us();
+    int64_t e = now - (int64_t)i.pitr_period_days * 86400 * CLOCK_US_PER_SEC;
+    if (e < i.pitr_enabled_us) e = i.pitr_enabled_us;
+    int64_t l = i.last_write_us > i.pitr_enabled_us ? i.last_write_us : i.pitr_enabled_us;
+    /* No write for longer than the period: the state has not changed since, so the window is
+     * the one second of that state that the period still covers. */
+    if (l < e) l = e;
+    *earliest = e;
+    *latest = l;
+    return 0;
+}
+
+/* ================================================================ retention ==== */
+
+static int count_sealed(const char *log_dir)
+{
+    DIR *d = opendir(log_dir);
+    int n = 0;
+    if (!d) return 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *dot = strrchr(e->d_name, '.');
+        if (dot && e->d_name[0] != '.' && (!strcmp(dot, ".lz4") || !strcmp(dot, ".zst"))) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+int table_retain(table *t, int *removed)
+{
+    log_segment *segs = NULL;
+    snap_info *snaps = NULL;
+    size_t nseg = 0, nsnap = 0;
+    table_info info;
+    int rc, n = 0;
+    if (removed) *removed = 0;
+    if ((rc = table_describe(t, &info))) return rc;
+    if ((rc = log_list(t->log_dir, &segs, &nseg))) return rc;
+    if (!info.pitr_enabled) {
+        /* The log is only the write-ahead log: drop what LMDB holds durably. */
+        mdb_env_sync(t->env->env, 1);
+        for (size_t i = 0; i < nseg; i++)
+            if (segs[i].sealed && segs[i].last_seq <= info.applied_seq) {
+                if ((rc = log_remove_segment(t->log_dir, segs[i].name))) goto out;
+                n++;
+            }
+        goto out;
+    }
+    int64_t earliest, latest;
+    if ((rc = table_pitr_window(t, &earliest, &latest))) goto out;
+    if ((rc = snap_list(t->dir, &snaps, &nsnap))) goto out;
+    /* Keep the newest snapshot at or before the window's start as the base for forward plans,
+     * and every segment after it; older snapshots and segments wholly before the window go. */
+    ssize_t base = -1;
+    for (size_t i = 0; i < nsnap; i++)
+        if (snaps[i].time_us <= earliest) base = (ssize_t)i;
+    for (ssize_t i = 0; i < base; i++) {
+        if ((rc = snap_remove(t->dir, snaps[i].name))) goto out;
+        n++;
+    }
+    uint64_t keep_from = base >= 0 ? snaps[base].seq : UINT64_MAX;
+    for (size_t i = 0; i < nseg; i++) {
+        if (!segs[i].sealed || segs[i].last_time >= earliest) continue;
+        if (segs[i].last_seq > keep_from) continue;
+        if (segs[i].last_seq > info.applied_seq) continue;
+        if ((rc = log_remove_segment(t->log_dir, segs[i].name))) goto out;
+        n++;
+    }
+out:
+    free(segs);
+    free(snaps);
+    if (removed) *removed = n;
+    return rc;
+}
+
+/* After a commit: snapshot policy, and retention when segments were sealed. Failures here
+ * never fail the write (it is already durable); the next commit tries again. */
+static void maybe_housekeep(table *t)
+{
+    const table_info *i = &t->conf.info;
+    t->commits++;
+    if (i->snapshot_every_s || i->snapshot_every_writes) {
+        MDB_txn *txn;
+        uint64_t seq = 0;
+        int64_t time = 0;
+        if (mdb_txn_begin(t->env->env, NULL, MDB_RDONLY, &txn) == 0) {
+            seq = meta_get_u64(txn, t->env->meta, "applied_seq");
+            time = (int64_t)meta_get_u64(txn, t->env->meta, "last_time");
+            mdb_txn_abort(txn);
+        }
+        int due = 0;
+        if (i->pitr_enabled && i->snapshot_every_s && t->snap_time &&
+            time - t->snap_time >= i->snapshot_every_s * CLOCK_US_PER_SEC)
+            due = 1;
+        if (i->pitr_enabled && i->snapshot_every_writes && seq - t->snap_seq >= i->snapshot_every_writes)
+            due = 1;
+        if (i->pitr_enabled && !t->snap_time && !t->snap_seq) due = 1;
+        if (due) {
+            snap_info s;
+            table_snapshot(t, &s);
+        }
+    }
+    if (count_sealed(t->log_dir) > (i->pitr_enabled ? 0 : 0) && (!i->pitr_enabled || t->commits % 64 == 0)) {
+        int removed;
+        table_retain(t, &removed);
+    }
+}
+
+/* ================================================================ builders ==== */
+
+struct table_builder {
+    char home[PATH_MAX];
+    char name[TABLE_NAME_MAX + 1];
+    char dir[PATH_MAX];
+    table_conf conf;
+    env_ref *env;
+    MDB_txn *txn;
+    unsigned ops;
+    uint64_t bytes;
+    buf last_key, val;
+    int seeded;
+};
+
+int table_builder_open(const char *home, const char *name, const key_schema *ks, table_builder **out)
+{
+    table_builder *b;
+    char final[PATH_MAX], tables[PATH_MAX];
+    int rc;
+    *out = NULL;
+    if (name) {
+        if ((rc = table_check_name(name))) return rc;
+        table_path(home, name, NULL, final, sizeof final);
+        if (fsx_exists(final)) return err_set(TM_EEXIST, "table %s already exists", name);
+    }
+    snprintf(tables, sizeof tables, "%s/tables", home);
+    if ((rc = fsx_mkdirs(tables, 0755))) return rc;
+    if (!(b = calloc(1, sizeof *b))) return err_set(TM_ENOMEM, "out of memory");
+    snprintf(b->home, sizeof b->home, "%s", home);
+    snprintf(b->name, sizeof b->name, "%s", name ? name : "");
+    stage_name(home, name ? "build" : "tmp", b->dir, sizeof b->dir);
+    b->last_key = (buf)BUF_INIT;
+    b->val = (buf)BUF_INIT;
+    snprintf(b->conf.info.name, sizeof b->conf.info.name, "%s", name ? name : strrchr(b->dir, '/') + 1);
+    b->conf.info.ks = *ks;
+    make_uuid(b->conf.info.table_id, sizeof b->conf.info.table_id);
+    b->conf.info.created_us = clock_now_us();
+    b->conf.info.pitr_period_days = TABLE_PITR_MAX_DAYS;
+    b->conf.info.durability = LOG_SYNC_FULL;
+    b->conf.info.snapshot_every_s = 86400;
+    b->conf.segment_bytes = segment_bytes_default();
+    if ((rc = table_init_dir(b->dir, &b->conf))) {
+        table_builder_abort(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+const char *table_builder_dir(const table_builder *b) { return b->dir; }
+
+static int builder_env(table_builder *b)
+{
+    char items[PATH_MAX];
+    int rc;
+    if (b->env) return 0;
+    snprintf(items, sizeof items, "%s/items", b->dir);
+    /* No sync while building: the whole table is synced once at commit. */
+    if ((rc = env_open_raw(items, MDB_NOSYNC, &b->env))) return rc;
+    MDB_txn *txn;
+    if ((rc = mdb_txn_begin(b->env->env, NULL, MDB_RDONLY, &txn))) return lmdb_err(rc, "read", items);
+    b->bytes = meta_get_u64(txn, b->env->meta, "bytes");
+    mdb_txn_abort(txn);
+    return 0;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+    struct stat st;
+    if (in < 0) return err_sys(errno == ENOENT ? TM_EMISSING : TM_EIO, errno, "open %s", from);
+    if (fstat(in, &st) < 0) { rc = err_sys(TM_EIO, errno, "stat %s", from); goto out; }
+    out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) { rc = err_sys(TM_EIO, errno, "create %s", to); goto out; }
+    off_t left = st.st_size;
+    while (left > 0) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            /* Fall back to read/write where copy_file_range is not supported. */
+            char chunk[1 << 16];
+            ssize_t r = read(in, chunk, sizeof chunk);
+            if (r < 0) { rc = err_sys(TM_EIO, errno, "read %s", from); goto out; }
+            if (r == 0) break;
+            if ((rc = fsx_write_all(out, chunk, (size_t)r))) goto out;
+            n = r;
+        }
+        left -= n;
+    }
+out:
+    if (in >= 0) close(in);
+    if (out >= 0) close(out);
+    return rc;
+}
+
+int table_builder_seed_file(table_builder *b, const char *data_mdb, uint64_t *seq)
+{
+    char to[PATH_MAX], items[PATH_MAX];
+    int rc;
+    if (b->env || b->seeded) return err_set(TM_EINVAL, "a builder can be seeded only once, before any put");
+    snprintf(items, sizeof items, "%s/items", b->dir);
+    snprintf(to, sizeof to, "%s/data.mdb", items);
+    if ((rc = copy_file(data_mdb, to))) return rc;
+    b->seeded = 1;
+    if ((rc = copy_position(items, seq, NULL, NULL, NULL))) return rc;
+    return builder_env(b);
+}
+
+int table_builder_seed_table(table_builder *b, table *src, uint64_t *seq, int64_t *time_us)
+{
+    char items[PATH_MAX];
+    int rc;
+    if (b->env || b->seeded) return err_set(TM_EINVAL, "a builder can be seeded only once, before any put");
+    snprintf(items, sizeof items, "%s/items", b->dir);
+    /* A plain (not compacting) copy runs at disk speed; it is one read txn, so consistent. */
+    if ((rc = mdb_env_copy2(src->env->env, items, 0))) return lmdb_err(rc, "copy", items);
+    b->seeded = 1;
+    if ((rc = copy_position(items, seq, time_us, NULL, NULL))) return rc;
+    return builder_env(b);
+}
+
+static int builder_txn(table_builder *b)
+{
+    int rc;
+    if ((rc = builder_env(b))) return rc;
+    if (b->txn && b->ops >= BUILDER_TXN_OPS) {
+        if ((rc = meta_put_u64(b->txn, b->env->meta, "bytes", b->bytes)) || (rc = mdb_txn_commit(b->txn))) {
+            b->txn = NULL;
+            return lmdb_err(rc, "commit", b->dir);
+        }
+        b->txn = NULL;
+    }
+    if (!b->txn) {
+        b->ops = 0;
+        if ((rc = mdb_txn_begin(b->env->env, NULL, 0, &b->txn))) return lmdb_err(rc, "begin", b->dir);
+    }
+    b->ops++;
+    return 0;
+}
+
+static int builder_put_sized(table_builder *b, const void *key, size_t kn, const void *img, size_t in,
+                             uint32_t size)
+{
+    int rc;
+    if ((rc = builder_txn(b))) return rc;
+    MDB_val k = {kn, (void *)key}, v;
+    unsigned flags = 0;
+    /* Keys arriving in order (sorted import) are appended: no page splits, no searches. */
+    if (b->last_key.len) {
+        size_t m = kn < b->last_key.len ? kn : b->last_key.len;
+        int c = memcmp(key, b->last_key.data, m);
+        if (c > 0 || (c == 0 && kn > b->last_key.len)) flags = MDB_APPEND;
+    } else if (!b->seeded) {
+        flags = MDB_APPEND;
+    }
+    if (!flags) {
+        rc = mdb_get(b->txn, b->env->items, &k, &v);
+        if (rc == 0 && v.mv_size >= 4) b->bytes -= rd_u32le(v.mv_data);
+        else if (rc && rc != MDB_NOTFOUND) return lmdb_err(rc, "get", b->dir);
+    }
+    buf_reset(&b->val);
+    if ((rc = buf_put_u32le(&b->val, size)) || (rc = buf_append(&b->val, img, in))) return rc;
+    v.mv_size = b->val.len;
+    v.mv_data = b->val.data;
+    if ((rc = mdb_put(b->txn, b->env->items, &k, &v, flags))) return lmdb_err(rc, "put", b->dir);
+    b->bytes += size;
+    if (flags) {
+        buf_reset(&b->last_key);
+        if ((rc = buf_append(&b->last_key, key, kn))) return rc;
+    }
+    return 0;
+}
+
+int table_builder_put(table_builder *b, const item *it)
+{
+    buf key = BUF_INIT, val = BUF_INIT;
+    uint32_t size;
+    int rc;
+    if (!b->env) b->env = NULL;
+    table_conf *c = &b->conf;
+    if ((rc = key_encode_item(&c->info.ks, it, &key))) goto out;
+    if ((rc = item_check_size(it))) goto out;
+    size = (uint32_t)item_size(it);
+    if ((rc = item_encode(it, &val))) goto out;
+    rc = builder_put_sized(b, key.data, key.len, val.data, val.len, size);
+out:
+    buf_free(&key);
+    buf_free(&val);
+    return rc;
+}
+
+int table_builder_put_bin(table_builder *b, const void *key, size_t kn, const void *img, size_t in)
+{
+    uint32_t size;
+    int rc = img_size(img, in, &size);
+    if (rc) return rc;
+    return builder_put_sized(b, key, kn, img, in, size);
+}
+
+int table_builder_delete_bin(table_builder *b, const void *key, size_t kn)
+{
+    int rc;
+    if ((rc = builder_txn(b))) return rc;
+    MDB_val k = {kn, (void *)key}, v;
+    rc = mdb_get(b->txn, b->env->items, &k, &v);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc) return lmdb_err(rc, "get", b->dir);
+    if (v.mv_size >= 4) b->bytes -= rd_u32le(v.mv_data);
+    if ((rc = mdb_del(b->txn, b->env->items, &k, NULL))) return lmdb_err(rc, "delete", b->dir);
+    return 0;
+}
+
+int table_builder_commit(table_builder *b, table_info *out)
+{
+    char final[PATH_MAX];
+    int rc;
+    if ((rc = builder_txn(b))) goto out;
+    /* A new table starts a new log: position 0, PITR disabled (as AWS restores). */
+    if ((rc = meta_put_u64(b->txn, b->env->meta, "bytes", b->bytes)) ||
+        (rc = meta_put_u64(b->txn, b->env->meta, "applied_seq", 0)) ||
+        (rc = meta_put_u64(b->txn, b->env->meta, "last_time", 0))) {
+        rc = lmdb_err(rc, "meta", b->dir);
+        goto out;
+    }
+    rc = mdb_txn_commit(b->txn);
+    b->txn = NULL;
+    if (rc) {
+        rc = lmdb_err(rc, "commit", b->dir);
+        goto out;
+    }
+    if ((rc = mdb_env_sync(b->env->env, 1))) {
+        rc = lmdb_err(rc, "sync", b->dir);
+        goto out;
+    }
+    if (out) {
+        MDB_txn *txn;
+        MDB_stat st;
+        *out = b->conf.info;
+        if (mdb_txn_begin(b->env->env, NULL, MDB_RDONLY, &txn) == 0) {
+            mdb_stat(txn, b->env->items, &st);
+            out->item_count = st.ms_entries;
+            out->size_bytes = b->bytes;
+            mdb_txn_abort(txn);
+        }
+    }
+    mdb_env_close(b->env->env);
+    free(b->env);
+    b->env = NULL;
+    if (b->name[0]) {
+        table_path(b->home, b->name, NULL, final, sizeof final);
+        if ((rc = publish_dir(b->dir, final))) goto out;
+        b->dir[0] = '\0';
+    }
+out:
+    if (rc) table_builder_abort(b);
+    else {
+        buf_free(&b->last_key);
+        buf_free(&b->val);
+        free(b);
+    }
+    return rc;
+}
+
+void table_builder_abort(table_builder *b)
+{
+    if (!b) return;
+    if (b->txn) mdb_txn_abort(b->txn);
+    if (b->env) {
+        mdb_env_close(b->env->env);
+        free(b->env);
+    }
+    if (b->dir[0]) fsx_rmtree(b->dir);
+    buf_free(&b->last_key);
+    buf_free(&b->val);
+    free(b);
+}
