@@ -1,0 +1,421 @@
+/* table_test.c: tables end to end against real LMDB and the real log: catalog, writes, batches,
+ * conditional writes, consistent reads, snapshots, PITR window, retention and builders. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "engine/clock.h"
+#include "engine/err.h"
+#include "engine/fsx.h"
+#include "engine/table.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char home[PATH_MAX];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(home, sizeof home, "/tmp/tm-table-test-XXXXXX");
+    assert_non_null(mkdtemp(home));
+    clock_set_us(1762941600000000LL); /* 2025-11-12T10:00:00Z */
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fsx_rmtree(home);
+    clock_set_us(0);
+    return 0;
+}
+
+static item *parse(const char *json)
+{
+    item *it = NULL;
+    int rc = item_parse_json(json, strlen(json), 0, &it);
+    if (rc) fail_msg("parse %s: %s", json, err_msg());
+    return it;
+}
+
+static key_schema schema(const char *pk, av_type pt, const char *sk, av_type st)
+{
+    key_schema ks;
+    memset(&ks, 0, sizeof ks);
+    snprintf(ks.hash_name, sizeof ks.hash_name, "%s", pk);
+    ks.hash_type = pt;
+    if (sk) {
+        snprintf(ks.range_name, sizeof ks.range_name, "%s", sk);
+        ks.range_type = st;
+    }
+    return ks;
+}
+
+static table *make_table(const char *name)
+{
+    key_schema ks = schema("pk", AV_S, "sk", AV_N);
+    table *t = NULL;
+    assert_int_equal(table_create(home, name, &ks, NULL, NULL), 0);
+    assert_int_equal(table_open(home, name, 0, &t), 0);
+    return t;
+}
+
+static void put(table *t, const char *json)
+{
+    item *it = parse(json);
+    int rc = table_put(t, it, NULL, NULL, NULL);
+    if (rc) fail_msg("put %s: %s", json, err_msg());
+    item_free(it);
+}
+
+static char *get_json(table *t, const char *keyjson)
+{
+    item *k = parse(keyjson), *it = NULL;
+    int rc = table_get(t, k, &it);
+    item_free(k);
+    if (rc == TM_ENOTFOUND) return NULL;
+    assert_int_equal(rc, 0);
+    buf b = BUF_INIT;
+    assert_int_equal(item_write_json(it, &b), 0);
+    item_free(it);
+    return buf_detach(&b);
+}
+
+static void test_catalog(void **state)
+{
+    (void)state;
+    key_schema ks = schema("id", AV_S, NULL, 0);
+    table_info info;
+    assert_int_equal(table_create(home, "Orders", &ks, NULL, &info), 0);
+    assert_string_equal(info.name, "Orders");
+    assert_int_equal(strlen(info.table_id), 36);
+    assert_int_equal(table_create(home, "Orders", &ks, NULL, NULL), TM_EEXIST);
+    assert_int_equal(table_create(home, "ab", &ks, NULL, NULL), TM_EINVAL);
+    assert_non_null(strstr(err_msg(), "3 to 255"));
+    assert_int_equal(table_create(home, "bad name", &ks, NULL, NULL), TM_EINVAL);
+    assert_int_equal(table_create(home, "Alpha", &ks, NULL, NULL), 0);
+    char **names;
+    size_t n;
+    assert_int_equal(table_list(home, &names, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "Alpha");
+    assert_string_equal(names[1], "Orders");
+    table_names_free(names, n);
+    assert_int_equal(table_delete(home, "Alpha"), 0);
+    assert_int_equal(table_delete(home, "Alpha"), TM_ENOTFOUND);
+    table *t;
+    assert_int_equal(table_open(home, "Alpha", 0, &t), TM_ENOTFOUND);
+}
+
+static void test_put_get_delete_update(void **state)
+{
+    (void)state;
+    table *t = make_table("Items1");
+    put(t, "{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},\"v\":{\"S\":\"one\"}}");
+    char *j = get_json(t, "{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1.0\"}}");
+    assert_non_null(j);
+    assert_non_null(strstr(j, "\"v\":{\"S\":\"one\"}"));
+    free(j);
+    /* overwrite: old image returned */
+    item *it = parse("{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},\"v\":{\"S\":\"two\"}}"), *old = NULL;
+    assert_int_equal(table_put(t, it, NULL, NULL, &old), 0);
+    assert_non_null(old);
+    assert_string_equal(item_get(old, "v")->u.bytes, "one");
+    item_free(old);
+    item_free(it);
+    /* missing key attribute */
+    it = parse("{\"pk\":{\"S\":\"a\"}}");
+    assert_int_equal(table_put(t, it, NULL, NULL, NULL), TM_EINVAL);
+    assert_non_null(strstr(err_msg(), "sk"));
+    item_free(it);
+    table_info info;
+    assert_int_equal(table_describe(t, &info), 0);
+    assert_int_equal(info.item_count, 1);
+    assert_int_equal(info.applied_seq, 2);
+    assert_true(info.size_bytes > 0);
+    /* delete, then delete again is a no-op that writes nothing */
+    item *k = parse("{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}");
+    assert_int_equal(table_delete_item(t, k, NULL, NULL, NULL), 0);
+    assert_int_equal(table_delete_item(t, k, NULL, NULL, NULL), 0);
+    assert_int_equal(table_describe(t, &info), 0);
+    assert_int_equal(info.item_count, 0);
+    assert_int_equal(info.applied_seq, 3);
+    assert_int_equal(info.size_bytes, 0);
+    item_free(k);
+    assert_null(get_json(t, "{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}"));
+    table_close(t);
+}
+
+static int must_not_exist(void *ctx, const item *old)
+{
+    (void)ctx;
+    return old ? err_set(TM_ECONDITION, "The conditional request failed") : 0;
+}
+
+static int set_v(void *ctx, item *it)
+{
+    av v = {.type = AV_S, .len = (uint32_t)strlen(ctx), .u.bytes = ctx};
+    return item_put(it, "v", &v);
+}
+
+static void test_conditions_and_update(void **state)
+{
+    (void)state;
+    table *t = make_table("Items2");
+    item *it = parse("{\"pk\":{\"S\":\"x\"},\"sk\":{\"N\":\"-5\"}}");
+    assert_int_equal(table_put(t, it, must_not_exist, NULL, NULL), 0);
+    assert_int_equal(table_put(t, it, must_not_exist, NULL, NULL), TM_ECONDITION);
+    item *nw = NULL;
+    assert_int_equal(table_update(t, it, set_v, NULL, "hello", &nw), 0);
+    assert_string_equal(item_get(nw, "v")->u.bytes, "hello");
+    item_free(nw);
+    /* update of an absent item creates it from its key */
+    item *k2 = parse("{\"pk\":{\"S\":\"y\"},\"sk\":{\"N\":\"7\"}}");
+    assert_int_equal(table_update(t, k2, set_v, NULL, "new", NULL), 0);
+    char *j = get_json(t, "{\"pk\":{\"S\":\"y\"},\"sk\":{\"N\":\"7\"}}");
+    assert_non_null(strstr(j, "\"v\":{\"S\":\"new\"}"));
+    free(j);
+    table_info info;
+    assert_int_equal(table_describe(t, &info), 0);
+    assert_int_equal(info.applied_seq, 3); /* the refused put wrote nothing */
+    item_free(it);
+    item_free(k2);
+    table_close(t);
+}
+
+typedef struct scan_ctx { int n; uint32_t last_hash; int ordered; } scan_ctx;
+
+static int count_fn(void *ctx, const void *key, size_t kn, const void *img, size_t in)
+{
+    scan_ctx *c = ctx;
+    (void)kn; (void)img; (void)in;
+    uint32_t h = key_hash_of(key);
+    if (c->n && h < c->last_hash) c->ordered = 0;
+    c->last_hash = h;
+    c->n++;
+    return 0;
+}
+
+static void test_batch_read_snapshot(void **state)
+{
+    (void)state;
+    table *t = make_table("Items3");
+    table_batch *b;
+    char json[256];
+    assert_int_equal(table_batch_begin(t, &b), 0);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(json, sizeof json, "{\"pk\":{\"S\":\"u%d\"},\"sk\":{\"N\":\"%d\"},\"n\":{\"N\":\"%d\"}}", i % 37, i, i);
+        item *it = parse(json);
+        assert_int_equal(table_batch_put(b, it), 0);
+        item_free(it);
+    }
+    assert_int_equal(table_batch_commit(b), 0);
+    /* a read snapshot does not see later writes */
+    table_read *r;
+    assert_int_equal(table_read_begin(t, &r), 0);
+    assert_int_equal(table_read_seq(r), 1000);
+    put(t, "{\"pk\":{\"S\":\"late\"},\"sk\":{\"N\":\"1\"}}");
+    scan_ctx c = {0, 0, 1};
+    assert_int_equal(table_read_scan(r, 0, UINT32_MAX, count_fn, &c), 0);
+    assert_int_equal(c.n, 1000);
+    assert_true(c.ordered);
+    /* hash segments partition the table */
+    int total = 0;
+    for (uint64_t s = 0; s < 4; s++) {
+        scan_ctx cs = {0, 0, 1};
+        uint32_t lo = (uint32_t)(s << 30), hi = (uint32_t)(((s + 1) << 30) - 1);
+        assert_int_equal(table_read_scan(r, lo, hi, count_fn, &cs), 0);
+        total += cs.n;
+    }
+    assert_int_equal(total, 1000);
+    table_read_end(r);
+    /* an aborted batch leaves nothing */
+    assert_int_equal(table_batch_begin(t, &b), 0);
+    item *it = parse("{\"pk\":{\"S\":\"gone\"},\"sk\":{\"N\":\"1\"}}");
+    assert_int_equal(table_batch_put(b, it), 0);
+    item_free(it);
+    table_batch_abort(b);
+    assert_null(get_json(t, "{\"pk\":{\"S\":\"gone\"},\"sk\":{\"N\":\"1\"}}"));
+    /* snapshot reflects one position, and a builder seeded from it holds the same items */
+    snap_info s;
+    assert_int_equal(table_snapshot(t, &s), 0);
+    assert_int_equal(s.seq, 1001);
+    assert_int_equal(s.item_count, 1001);
+    snap_info *list;
+    size_t n;
+    assert_int_equal(snap_list(table_dir(t), &list, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].seq, 1001);
+    char path[PATH_MAX];
+    snap_data_path(table_dir(t), list[0].name, path, sizeof path);
+    free(list);
+    table_builder *tb;
+    key_schema ks = schema("pk", AV_S, "sk", AV_N);
+    assert_int_equal(table_builder_open(home, "Copy3", &ks, &tb), 0);
+    uint64_t seq;
+    assert_int_equal(table_builder_seed_file(tb, path, &seq), 0);
+    assert_int_equal(seq, 1001);
+    table_info ci;
+    assert_int_equal(table_builder_commit(tb, &ci), 0);
+    assert_int_equal(ci.item_count, 1001);
+    table *t2;
+    assert_int_equal(table_open(home, "Copy3", 0, &t2), 0);
+    assert_int_equal(table_describe(t2, &ci), 0);
+    assert_int_equal(ci.applied_seq, 0);
+    assert_int_equal(ci.pitr_enabled, 0);
+    char *j = get_json(t2, "{\"pk\":{\"S\":\"late\"},\"sk\":{\"N\":\"1\"}}");
+    assert_non_null(j);
+    free(j);
+    /* the copy takes writes on its own new log */
+    put(t2, "{\"pk\":{\"S\":\"c\"},\"sk\":{\"N\":\"1\"}}");
+    assert_int_equal(table_describe(t2, &ci), 0);
+    assert_int_equal(ci.applied_seq, 1);
+    assert_int_equal(ci.item_count, 1002);
+    table_close(t2);
+    table_close(t);
+}
+
+static void test_builder(void **state)
+{
+    (void)state;
+    key_schema ks = schema("pk", AV_S, NULL, 0);
+    table_builder *b;
+    assert_int_equal(table_builder_open(home, "Built", &ks, &b), 0);
+    item *x = parse("{\"pk\":{\"S\":\"k1\"},\"v\":{\"N\":\"1\"}}");
+    item *y = parse("{\"pk\":{\"S\":\"k1\"},\"v\":{\"N\":\"2\"}}");
+    assert_int_equal(table_builder_put(b, x), 0);
+    assert_int_equal(table_builder_put(b, y), 0); /* later wins */
+    /* not visible before commit */
+    table *t;
+    assert_int_equal(table_open(home, "Built", 0, &t), TM_ENOTFOUND);
+    table_info info;
+    assert_int_equal(table_builder_commit(b, &info), 0);
+    assert_int_equal(info.item_count, 1);
+    assert_int_equal(table_open(home, "Built", 0, &t), 0);
+    char *j = get_json(t, "{\"pk\":{\"S\":\"k1\"}}");
+    assert_non_null(strstr(j, "\"N\":\"2\""));
+    free(j);
+    table_close(t);
+    /* an existing name is refused up front; an aborted builder leaves nothing */
+    assert_int_equal(table_builder_open(home, "Built", &ks, &b), TM_EEXIST);
+    assert_int_equal(table_builder_open(home, "Aborted", &ks, &b), 0);
+    assert_int_equal(table_builder_put(b, x), 0);
+    table_builder_abort(b);
+    char **names;
+    size_t n;
+    assert_int_equal(table_list(home, &names, &n), 0);
+    for (size_t i = 0; i < n; i++) assert_string_not_equal(names[i], "Aborted");
+    table_names_free(names, n);
+    item_free(x);
+    item_free(y);
+}
+
+static void test_pitr_window(void **state)
+{
+    (void)state;
+    table *t = make_table("Pitr1");
+    int64_t e, l, t0 = clock_now_us();
+    assert_int_equal(table_pitr_window(t, &e, &l), TM_ENOTFOUND);
+    assert_int_equal(table_set_pitr(t, 1, 0), 0);
+    assert_int_equal(table_set_pitr(t, 1, 36), TM_EINVAL);
+    assert_int_equal(table_set_pitr(t, 1, 0 - 1), TM_EINVAL);
+    assert_int_equal(table_pitr_window(t, &e, &l), 0);
+    assert_int_equal(e, t0);
+    clock_set_us(t0 + 3600 * CLOCK_US_PER_SEC);
+    put(t, "{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}");
+    assert_int_equal(table_pitr_window(t, &e, &l), 0);
+    assert_int_equal(e, t0);
+    assert_int_equal(l, t0 + 3600 * CLOCK_US_PER_SEC);
+    /* past the period the earliest moves with the clock */
+    clock_set_us(t0 + 40LL * 86400 * CLOCK_US_PER_SEC);
+    assert_int_equal(table_pitr_window(t, &e, &l), 0);
+    assert_int_equal(e, t0 + 5LL * 86400 * CLOCK_US_PER_SEC);
+    /* disable + enable resets the earliest time */
+    assert_int_equal(table_set_pitr(t, 0, 0), 0);
+    assert_int_equal(table_set_pitr(t, 1, 7), 0);
+    assert_int_equal(table_pitr_window(t, &e, &l), 0);
+    assert_int_equal(e, t0 + 40LL * 86400 * CLOCK_US_PER_SEC);
+    table_info info;
+    assert_int_equal(table_describe(t, &info), 0);
+    assert_int_equal(info.pitr_period_days, 7);
+    table_close(t);
+}
+
+static void test_times_strictly_increase(void **state)
+{
+    (void)state;
+    table *t = make_table("Times1");
+    put(t, "{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}");
+    put(t, "{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"2\"}}");
+    clock_set_us(clock_now_us() - 1000000); /* the clock steps back: clamped */
+    put(t, "{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"3\"}}");
+    log_reader *r;
+    log_record rec;
+    int64_t prev = 0;
+    int n = 0;
+    assert_int_equal(log_reader_open(table_log_dir(t), 1, UINT64_MAX, LOG_FORWARD, &r), 0);
+    while (log_reader_next(r, &rec) == 1) {
+        assert_true(rec.time_us > prev);
+        prev = rec.time_us;
+        n++;
+    }
+    log_reader_close(r);
+    assert_int_equal(n, 3);
+    table_close(t);
+}
+
+static void test_retention_without_pitr(void **state)
+{
+    (void)state;
+    setenv("TIDEMARK_SEGMENT_BYTES", "4096", 1);
+    table *t = make_table("Retain1");
+    unsetenv("TIDEMARK_SEGMENT_BYTES");
+    char json[256];
+    for (int round = 0; round < 20; round++) {
+        table_batch *b;
+        assert_int_equal(table_batch_begin(t, &b), 0);
+        for (int i = 0; i < 50; i++) {
+            snprintf(json, sizeof json, "{\"pk\":{\"S\":\"r%d\"},\"sk\":{\"N\":\"%d\"},\"pad\":{\"S\":\"%0100d\"}}", round, i, i);
+            item *it = parse(json);
+            assert_int_equal(table_batch_put(b, it), 0);
+            item_free(it);
+        }
+        assert_int_equal(table_batch_commit(b), 0);
+    }
+    /* With PITR off, sealed segments are dropped once LMDB holds them. */
+    log_segment *segs;
+    size_t n;
+    assert_int_equal(log_list(table_log_dir(t), &segs, &n), 0);
+    for (size_t i = 0; i < n; i++) assert_false(segs[i].sealed);
+    free(segs);
+    table_info info;
+    assert_int_equal(table_describe(t, &info), 0);
+    assert_int_equal(info.item_count, 1000);
+    table_close(t);
+    /* reopening continues the sequence */
+    assert_int_equal(table_open(home, "Retain1", 0, &t), 0);
+    put(t, "{\"pk\":{\"S\":\"z\"},\"sk\":{\"N\":\"1\"}}");
+    assert_int_equal(table_describe(t, &info), 0);
+    assert_int_equal(info.applied_seq, 1001);
+    table_close(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_catalog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_get_delete_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conditions_and_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_read_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_builder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pitr_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_times_strictly_increase, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_without_pitr, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("table", tests, NULL, NULL);
+}
