@@ -67,9 +67,14 @@ int item_bin_write_json(const void *p, size_t n, buf *out);
 /* Binary -> the DynamoDB JSON of only the named attributes, in the order given (export Keys). */
 int item_bin_write_keys_json(const void *p, size_t n, const char *const *names, int count, buf *out);
 /* Finds a top-level attribute in a binary item without decoding all of it. NULL if absent.
- * vp and vn receive the encoded value (type byte included); decode with av_decode_bin. */
+ * vp and vn receive the encoded value (type byte included); decode with av_decode_bin.
+ * Returns 0 whether found or not (vp NULL and vn 0 when absent), TM_ECORRUPT on bad bytes.
+ * vp points into p and is valid as long as p is. */
 int item_bin_find(const void *p, size_t n, const char *name, size_t name_len,
                   const void **vp, size_t *vn);
+/* Decodes one encoded value (as item_bin_find returns it) into arena_owner's arena, as a
+ * top-level attribute value (nesting level 1). TM_ECORRUPT on bad bytes. */
+int av_decode_bin(const void *p, size_t n, item *arena_owner, av *out);
 
 item *item_new(void);
 void item_free(item *it);
