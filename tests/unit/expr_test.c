@@ -1,0 +1,446 @@
+/* expr_test.c: unit tests of the expression module: update, condition and key-condition
+ * expressions, their error messages, and the key ranges Query reads (checked against key
+ * encodings of sample values, so they hold whatever key.c's exact byte format is). */
+#include "engine/err.h"
+#include "engine/expr.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static item *parse(const char *json)
+{
+    item *it = NULL;
+    int rc = item_parse_json(json, strlen(json), 0, &it);
+    if (rc) fail_msg("parse %s: %s", json, err_msg());
+    return it;
+}
+
+static char *to_json(const item *it)
+{
+    buf b = BUF_INIT;
+    assert_int_equal(item_write_json(it, &b), 0);
+    return buf_detach(&b);
+}
+
+/* ---------------------------------------------------------------- update */
+
+typedef struct ucase {
+    const char *item, *expr, *names, *values;
+    const char *want;      /* resulting item, or NULL when an error is expected */
+    const char *err;       /* substring of the error message */
+} ucase;
+
+static const ucase ucases[] = {
+    {"{\"pk\":{\"S\":\"a\"}}", "SET a = :v, b = :w", NULL,
+     "{\":v\":{\"S\":\"x\"},\":w\":{\"N\":\"2\"}}",
+     "{\"a\":{\"S\":\"x\"},\"b\":{\"N\":\"2\"},\"pk\":{\"S\":\"a\"}}", NULL},
+    {"{\"pk\":{\"S\":\"a\"},\"c\":{\"S\":\"1\"},\"d\":{\"BOOL\":true}}", "REMOVE c, d", NULL, NULL,
+     "{\"pk\":{\"S\":\"a\"}}", NULL},
+    {"{\"pk\":{\"S\":\"a\"},\"c\":{\"S\":\"1\"}}", "set a = :v remove c", NULL, "{\":v\":{\"NULL\":true}}",
+     "{\"a\":{\"NULL\":true},\"pk\":{\"S\":\"a\"}}", NULL},
+    {"{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1.5\"}}", "SET n = n + :d", NULL, "{\":d\":{\"N\":\"-2\"}}",
+     "{\"n\":{\"N\":\"-0.5\"},\"pk\":{\"S\":\"a\"}}", NULL},
+    {"{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"10\"}}", "SET n = n - :d", NULL, "{\":d\":{\"N\":\"0.001\"}}",
+     "{\"n\":{\"N\":\"9.999\"},\"pk\":{\"S\":\"a\"}}", NULL},
+    {"{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"99999999999999999999999999999999999999\"}}", "SET n = n + :d",
+     NULL, "{\":d\":{\"N\":\"1\"}}", NULL, "UpdateExpression"},
+    {"{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"-5\"}}", "SET n = :d - n", NULL, "{\":d\":{\"N\":\"5\"}}",
+     "{\"n\":{\"N\":\"10\"},\"pk\":{\"S\":\"a\"}}", NULL},
+    {"{\"pk\":{\"S\":\"a\"}}", "SET #c = if_not_exists(#c, :z)", "{\"#c\":\"count\"}",
+     "{\":z\":{\"N\":\"0\"}}", "{\"count\":{\"N\":\"0\"},\"pk\":{\"S\":\"a\"}}", NULL},
+    {"{\"pk\":{\"S\":\"a\"},\"count\":{\"N\":\"7\"}}", "SET #c = if_not_exists(#c, :z)",
+     "{\"#c\":\"count\"}", "{\":z\":{\"N\":\"0\"}}", "{\"count\":{\"N\":\"7\"},\"pk\":{\"S\":\"a\"}}", NULL},
+    {"{\"pk\":{\"S\":\"a\"},\"l\":{\"L\":[{\"N\":\"1\"}]}}", "SET l = list_append(l, :m)", NULL,
+     "{\":m\":{\"L\":[{\"S\":\"x\"}]}}", "{\"l\":{\"L\":[{\"N\":\"1\"},{\"S\":\"x\"}]},\"pk\":{\"S\":\"a\"}}",
+     NULL},
+    /* right-hand sides read the item as it was */
+    {"{\"pk\":{\"S\":\"a\"},\"x\":{\"N\":\"1\"},\"y\":{\"N\":\"2\"}}", "SET x = y, y = x", NULL, NULL,
+     "{\"pk\":{\"S\":\"a\"},\"x\":{\"N\":\"2\"},\"y\":{\"N\":\"1\"}}", NULL},
+    {"{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"3\"}}", "ADD n :d, s :s", NULL,
+     "{\":d\":{\"N\":\"4\"},\":s\":{\"SS\":[\"b\",\"a\"]}}",
+     "{\"n\":{\"N\":\"7\"},\"pk\":{\"S\":\"a\"},\"s\":{\"SS\":[\"a\",\"b\"]}}", NULL},
+    {"{\"pk\":{\"S\":\"a\"},\"s\":{\"SS\":[\"a\",\"b\",\"c\"]}}", "DELETE s :s", NULL,
+     "{\":s\":{\"SS\":[\"b\",\"z\"]}}", "{\"pk\":{\"S\":\"a\"},\"s\":{\"SS\":[\"a\",\"c\"]}}", NULL},
+    {"{\"pk\":{\"S\":\"a\"},\"s\":{\"SS\":[\"a\"]}}", "DELETE s :s", NULL, "{\":s\":{\"SS\":[\"a\"]}}",
+     "{\"pk\":{\"S\":\"a\"}}", NULL},
+    /* errors */
+    {"{\"pk\":{\"S\":\"a\"},\"n\":{\"S\":\"x\"}}", "SET n = n + :d", NULL, "{\":d\":{\"N\":\"1\"}}", NULL,
+     "operand type"},
+    {"{\"pk\":{\"S\":\"a\"}}", "SET n = m + :d", NULL, "{\":d\":{\"N\":\"1\"}}", NULL,
+     "does not exist in the item: 'm'"},
+    {"{\"pk\":{\"S\":\"a\"}}", "SET a = :v", NULL, NULL, NULL, "':v' is not defined"},
+    {"{\"pk\":{\"S\":\"a\"}}", "SET #a = :v", NULL, "{\":v\":{\"S\":\"x\"}}", NULL,
+     "'#a' is not defined"},
+    {"{\"pk\":{\"S\":\"a\"}}", "SET a = :v, a = :v", NULL, "{\":v\":{\"S\":\"x\"}}", NULL,
+     "Two document paths overlap"},
+    {"{\"pk\":{\"S\":\"a\"}}", "SET a = :v REMOVE a", NULL, "{\":v\":{\"S\":\"x\"}}", NULL,
+     "Two document paths overlap"},
+    {"{\"pk\":{\"S\":\"a\"}}", "SET a = :v SET b = :v", NULL, "{\":v\":{\"S\":\"x\"}}", NULL,
+     "can only be used once"},
+    {"{\"pk\":{\"S\":\"a\"}}", "SET a == :v", NULL, "{\":v\":{\"S\":\"x\"}}", NULL,
+     "column 8, token \"=\""},
+    {"{\"pk\":{\"S\":\"a\"}}", "SET a = :v,", NULL, "{\":v\":{\"S\":\"x\"}}", NULL, "end of expression"},
+    {"{\"pk\":{\"S\":\"a\"}}", "UPDATE a = :v", NULL, "{\":v\":{\"S\":\"x\"}}", NULL,
+     "expected SET, REMOVE, ADD or DELETE"},
+    {"{\"pk\":{\"S\":\"a\"}}", "SET a.b = :v", NULL, "{\":v\":{\"S\":\"x\"}}", NULL, "top-level"},
+    {"{\"pk\":{\"S\":\"a\"}}", "SET a = :v $", NULL, "{\":v\":{\"S\":\"x\"}}", NULL,
+     "unexpected character"},
+    {"{\"pk\":{\"S\":\"a\"}}", "", NULL, NULL, NULL, "empty"},
+    {"{\"pk\":{\"S\":\"a\"}}", "ADD s :v", NULL, "{\":v\":{\"S\":\"x\"}}", NULL, "operand type: S"},
+};
+
+static void test_update_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof ucases / sizeof *ucases; i++) {
+        const ucase *c = &ucases[i];
+        expr_env *env = NULL;
+        expr_update *u = NULL;
+        item *it = parse(c->item);
+        int rc = expr_env_new(c->names, c->values, &env);
+        if (rc) fail_msg("case %zu: env: %s", i, err_msg());
+        rc = expr_update_parse(c->expr, env, &u);
+        if (!rc) rc = expr_update_apply(u, it);
+        if (c->want) {
+            if (rc) fail_msg("case %zu (%s): %s", i, c->expr, err_msg());
+            char *got = to_json(it);
+            if (strcmp(got, c->want)) fail_msg("case %zu (%s): got %s want %s", i, c->expr, got, c->want);
+            free(got);
+        } else {
+            if (rc != TM_EINVAL) fail_msg("case %zu (%s): rc %d, want EINVAL", i, c->expr, rc);
+            if (!strstr(err_msg(), c->err))
+                fail_msg("case %zu (%s): message '%s' lacks '%s'", i, c->expr, err_msg(), c->err);
+            /* a failed update leaves the item as it was */
+            item *orig = parse(c->item);
+            char *got = to_json(it), *want = to_json(orig);
+            assert_string_equal(got, want);
+            free(got);
+            free(want);
+            item_free(orig);
+        }
+        expr_update_free(u);
+        expr_env_free(env);
+        item_free(it);
+    }
+}
+
+static void test_update_keys(void **state)
+{
+    (void)state;
+    key_schema ks = {"pk", AV_S, "sk", AV_N};
+    expr_env *env = NULL;
+    expr_update *u = NULL;
+    assert_int_equal(expr_env_new(NULL, "{\":v\":{\"N\":\"1\"}}", &env), 0);
+    assert_int_equal(expr_update_parse("SET sk = :v", env, &u), 0);
+    assert_int_equal(expr_update_check_keys(u, &ks), TM_EINVAL);
+    assert_non_null(strstr(err_msg(), "Cannot update attribute sk"));
+    expr_update_free(u);
+    assert_int_equal(expr_update_parse("SET other = :v", env, &u), 0);
+    assert_int_equal(expr_update_check_keys(u, &ks), 0);
+    expr_update_free(u);
+    expr_env_free(env);
+}
+
+/* ---------------------------------------------------------------- conditions */
+
+typedef struct ccase {
+    const char *item;      /* NULL: the item does not exist */
+    const char *expr;
+    int want;              /* 1 true, 0 false, -1 parse error */
+    const char *err;
+} ccase;
+
+static const char *cvalues =
+    "{\":one\":{\"N\":\"1\"},\":ten\":{\"N\":\"10\"},\":x\":{\"S\":\"x\"},\":ab\":{\"S\":\"ab\"},"
+    "\":ts\":{\"S\":\"S\"},\":tn\":{\"S\":\"N\"},\":l\":{\"L\":[]},\":b\":{\"B\":\"AAE=\"}}";
+static const char *citem =
+    "{\"pk\":{\"S\":\"k\"},\"n\":{\"N\":\"5\"},\"s\":{\"S\":\"abc\"},\"m\":{\"M\":{\"in\":{\"N\":\"1\"}}},"
+    "\"l\":{\"L\":[{\"S\":\"x\"},{\"N\":\"10\"}]},\"ss\":{\"SS\":[\"x\",\"y\"]},\"bin\":{\"B\":\"AAEC\"}}";
+
+static const ccase ccases[] = {
+    {NULL, "attribute_not_exists(pk)", 1, NULL},
+    {NULL, "attribute_exists(pk)", 0, NULL},
+    {NULL, "n <> :one", 0, NULL},
+    {"*", "attribute_exists(pk)", 1, NULL},
+    {"*", "attribute_not_exists(pk)", 0, NULL},
+    {"*", "n = :one", 0, NULL},
+    {"*", "n > :one AND n < :ten", 1, NULL},
+    {"*", "n >= :ten OR n <= :one", 0, NULL},
+    {"*", "NOT n = :one", 1, NULL},
+    {"*", "NOT (n > :one AND n < :ten)", 0, NULL},
+    {"*", "n > :one AND (s = :x OR s = :ab)", 0, NULL},
+    {"*", "n BETWEEN :one AND :ten", 1, NULL},
+    {"*", "n IN (:one, :ten)", 0, NULL},
+    {"*", "m.in IN (:one, :ten)", 1, NULL},
+    {"*", "l[1] = :ten", 1, NULL},
+    {"*", "l[5] = :ten", 0, NULL},
+    {"*", "begins_with(s, :ab)", 1, NULL},
+    {"*", "begins_with(s, :x)", 0, NULL},
+    {"*", "begins_with(bin, :b)", 1, NULL},
+    {"*", "contains(s, :ab)", 1, NULL},
+    {"*", "contains(ss, :x)", 1, NULL},
+    {"*", "contains(l, :ten)", 1, NULL},
+    {"*", "attribute_type(s, :ts) and attribute_type(n, :tn)", 1, NULL},
+    {"*", "size(s) = :one", 0, NULL},
+    {"*", "size(l) > :one", 1, NULL},
+    {"*", "n < :x", 0, NULL},             /* different types: false, not an error */
+    {"*", "n <> :x", 1, NULL},
+    {"*", "#s = :x", -1, "'#s' is not defined"},
+    {"*", "n = :nope", -1, "':nope' is not defined"},
+    {"*", "n = :one AND", -1, "end of expression"},
+    {"*", "(n = :one", -1, "expected )"},
+    {"*", "n :one", -1, "column 3"},
+    {"*", "n = :one n = :one", -1, "missing AND/OR"},
+    {"*", "frobnicate(n)", -1, "unknown function"},
+    {"*", "AND = :one", -1, "keyword"},
+    {"*", "n BETWEEN :one :ten", -1, "expected AND"},
+    {"*", "", -1, "empty"},
+};
+
+static void test_condition_table(void **state)
+{
+    (void)state;
+    expr_env *env = NULL;
+    assert_int_equal(expr_env_new("{\"#n\":\"n\"}", cvalues, &env), 0);
+    item *full = parse(citem);
+    for (size_t i = 0; i < sizeof ccases / sizeof *ccases; i++) {
+        const ccase *c = &ccases[i];
+        expr_cond *cond = NULL;
+        int rc = expr_cond_parse(c->expr, env, &cond);
+        if (c->want < 0) {
+            if (rc != TM_EINVAL) fail_msg("case %zu (%s): rc %d, want EINVAL", i, c->expr, rc);
+            if (!strstr(err_msg(), c->err) || !strstr(err_msg(), "Invalid ConditionExpression"))
+                fail_msg("case %zu (%s): message '%s' lacks '%s'", i, c->expr, err_msg(), c->err);
+            continue;
+        }
+        if (rc) fail_msg("case %zu (%s): %s", i, c->expr, err_msg());
+        int got = -1;
+        assert_int_equal(expr_cond_eval(cond, c->item ? full : NULL, &got), 0);
+        if (got != c->want) fail_msg("case %zu (%s): got %d want %d", i, c->expr, got, c->want);
+        /* the write glue says ConditionalCheckFailed exactly when the condition is false */
+        expr_write w = {cond, NULL};
+        rc = expr_write_check(&w, c->item ? full : NULL);
+        assert_int_equal(rc, c->want ? 0 : TM_ECONDITION);
+        expr_cond_free(cond);
+    }
+    item_free(full);
+    expr_env_free(env);
+}
+
+static void test_env(void **state)
+{
+    (void)state;
+    expr_env *env = NULL;
+    assert_int_equal(expr_env_new("[1]", NULL, &env), TM_EINVAL);
+    assert_null(env);
+    assert_int_equal(expr_env_new("{\"n\":\"x\"}", NULL, &env), TM_EINVAL);
+    assert_non_null(strstr(err_msg(), "invalid key 'n'"));
+    assert_int_equal(expr_env_new("{\"#n\":3}", NULL, &env), TM_EINVAL);
+    assert_int_equal(expr_env_new(NULL, "{\"v\":{\"S\":\"x\"}}", &env), TM_EINVAL);
+    assert_non_null(strstr(err_msg(), "invalid key 'v'"));
+    assert_int_equal(expr_env_new(NULL, "{\":v\":{\"Q\":\"x\"}}", &env), TM_EINVAL);
+    assert_non_null(strstr(err_msg(), "ExpressionAttributeValues"));
+    /* unused names and values are refused, as DynamoDB does */
+    assert_int_equal(expr_env_new("{\"#a\":\"a\",\"#b\":\"b\"}", "{\":v\":{\"S\":\"x\"}}", &env), 0);
+    expr_cond *c = NULL;
+    assert_int_equal(expr_cond_parse("#a = :v", env, &c), 0);
+    assert_int_equal(expr_env_check_unused(env), TM_EINVAL);
+    assert_non_null(strstr(err_msg(), "#b"));
+    expr_cond_free(c);
+    assert_int_equal(expr_cond_parse("#b = :v", env, &c), 0);
+    assert_int_equal(expr_env_check_unused(env), 0);
+    expr_cond_free(c);
+    expr_env_free(env);
+}
+
+/* ---------------------------------------------------------------- key conditions */
+
+typedef struct kcase {
+    const char *expr;
+    expr_sk_op op;         /* expected op, or -1 for an error */
+    const char *err;
+} kcase;
+
+static const kcase kcases[] = {
+    {"pk = :p", EXPR_SK_NONE, NULL},
+    {"pk = :p AND sk = :a", EXPR_SK_EQ, NULL},
+    {"sk < :a AND pk = :p", EXPR_SK_LT, NULL},
+    {"pk = :p and sk <= :a", EXPR_SK_LE, NULL},
+    {"pk = :p AND :a < sk", EXPR_SK_GT, NULL},
+    {"(pk = :p) AND (sk >= :a)", EXPR_SK_GE, NULL},
+    {"#p = :p AND #s BETWEEN :a AND :b", EXPR_SK_BETWEEN, NULL},
+    {"pk = :p AND begins_with(sk, :a)", EXPR_SK_BEGINS, NULL},
+    {"sk = :a", -1, "missed key schema element: pk"},
+    {"pk = :p OR sk = :a", -1, "Invalid operator used in KeyConditionExpression: OR"},
+    {"pk = :p AND sk <> :a", -1, "Invalid operator used in KeyConditionExpression: <>"},
+    {"pk = :p AND other = :a", -1, "'other' is not a key attribute"},
+    {"pk < :p", -1, "only takes an equality"},
+    {"pk = :n", -1, "does not match schema type"},
+    {"pk = :p AND sk = :n", -1, "does not match schema type"},
+    {"pk = :p AND sk BETWEEN :b AND :a", -1, "upper bound"},
+    {"pk = :p AND sk = :a AND sk = :b", -1, "at most one"},
+    {"pk = :p AND contains(sk, :a)", -1, "contains"},
+    {"pk = :p AND NOT sk = :a", -1, "NOT"},
+    {"pk = :p AND sk = sk", -1, ":value"},
+};
+
+static void test_keycond_table(void **state)
+{
+    (void)state;
+    key_schema ks = {"pk", AV_S, "sk", AV_S};
+    expr_env *env = NULL;
+    assert_int_equal(expr_env_new("{\"#p\":\"pk\",\"#s\":\"sk\"}",
+                                  "{\":p\":{\"S\":\"u1\"},\":a\":{\"S\":\"a\"},\":b\":{\"S\":\"b\"},"
+                                  "\":n\":{\"N\":\"1\"}}", &env), 0);
+    for (size_t i = 0; i < sizeof kcases / sizeof *kcases; i++) {
+        const kcase *c = &kcases[i];
+        expr_keycond k;
+        int rc = expr_keycond_parse(c->expr, env, &ks, &k);
+        if ((int)c->op < 0) {
+            if (rc != TM_EINVAL) fail_msg("case %zu (%s): rc %d, want EINVAL", i, c->expr, rc);
+            if (!strstr(err_msg(), c->err))
+                fail_msg("case %zu (%s): message '%s' lacks '%s'", i, c->expr, err_msg(), c->err);
+            continue;
+        }
+        if (rc) fail_msg("case %zu (%s): %s", i, c->expr, err_msg());
+        assert_int_equal(k.op, c->op);
+        assert_non_null(k.pk);
+    }
+    expr_env_free(env);
+
+    /* begins_with needs S or B sort keys */
+    key_schema ksn = {"pk", AV_S, "sk", AV_N};
+    expr_keycond k;
+    assert_int_equal(expr_env_new(NULL, "{\":p\":{\"S\":\"u1\"},\":a\":{\"N\":\"1\"}}", &env), 0);
+    assert_int_equal(expr_keycond_parse("pk = :p AND begins_with(sk, :a)", env, &ksn, &k), TM_EINVAL);
+    assert_non_null(strstr(err_msg(), "only allowed on S and B"));
+    expr_env_free(env);
+}
+
+static int buf_lt(const void *a, size_t an, const void *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int c = memcmp(a, b, n);
+    return c ? c < 0 : an < bn;
+}
+
+/* Does encoded key k lie in [lo, hi)? */
+static int in_range(const buf *k, const buf *lo, const buf *hi)
+{
+    if (buf_lt(k->data, k->len, lo->data, lo->len)) return 0;
+    return !hi->len || buf_lt(k->data, k->len, hi->data, hi->len);
+}
+
+static int sk_holds(const expr_keycond *k, const av *pk, const av *v)
+{
+    if (!av_equal(pk, k->pk)) return 0;
+    int c1 = k->sk1 ? av_compare(v, k->sk1) : 0;
+    switch (k->op) {
+    case EXPR_SK_NONE: return 1;
+    case EXPR_SK_EQ: return c1 == 0;
+    case EXPR_SK_LT: return c1 < 0;
+    case EXPR_SK_LE: return c1 <= 0;
+    case EXPR_SK_GT: return c1 > 0;
+    case EXPR_SK_GE: return c1 >= 0;
+    case EXPR_SK_BETWEEN: return c1 >= 0 && av_compare(v, k->sk2) <= 0;
+    case EXPR_SK_BEGINS: return v->len >= k->sk1->len && !memcmp(v->u.bytes, k->sk1->u.bytes, k->sk1->len);
+    }
+    return 0;
+}
+
+/* For every operator and bound drawn from the samples, the range holds exactly the keys whose
+ * sort key satisfies the condition, in every partition of the sample. */
+static void check_ranges(av_type t, const char *const *samples, size_t ns)
+{
+    key_schema ks = {"pk", AV_S, "sk", t};
+    static const char *ops[] = {"", " AND sk = :a", " AND sk < :a", " AND sk <= :a", " AND sk > :a",
+                                " AND sk >= :a", " AND sk BETWEEN :a AND :b",
+                                " AND begins_with(sk, :a)"};
+    static const char *tag[] = {"?", "S", "N", "B"};
+    static const char *pks[] = {"u1", "u2", "u10"};
+    buf vals = BUF_INIT;
+    for (size_t a = 0; a < ns; a++)
+        for (size_t b = 0; b < ns; b++)
+            for (size_t o = 0; o < sizeof ops / sizeof *ops; o++) {
+                if (o == 7 && t == AV_N) continue;
+                buf_reset(&vals);
+                buf_printf(&vals, "{\":p\":{\"S\":\"u1\"},\":a\":{\"%s\":\"%s\"},\":b\":{\"%s\":\"%s\"}}",
+                           tag[t], samples[a], tag[t], samples[b]);
+                expr_env *env = NULL;
+                expr_keycond k;
+                char text[128];
+                snprintf(text, sizeof text, "pk = :p%s", ops[o]);
+                assert_int_equal(expr_env_new(NULL, vals.data, &env), 0);
+                int rc = expr_keycond_parse(text, env, &ks, &k);
+                if (rc == TM_EINVAL && o == 6) { expr_env_free(env); continue; }  /* a > b */
+                if (rc) fail_msg("%s with %s: %s", text, vals.data, err_msg());
+                buf lo = BUF_INIT, hi = BUF_INIT;
+                assert_int_equal(expr_keycond_range(&k, &ks, &lo, &hi), 0);
+                for (size_t p = 0; p < 3; p++)
+                    for (size_t s = 0; s < ns; s++) {
+                        char ij[256];
+                        snprintf(ij, sizeof ij, "{\"pk\":{\"S\":\"%s\"},\"sk\":{\"%s\":\"%s\"}}", pks[p],
+                                 tag[t], samples[s]);
+                        item *it = parse(ij);
+                        buf key = BUF_INIT;
+                        assert_int_equal(key_encode_item(&ks, it, &key), 0);
+                        int want = sk_holds(&k, item_get(it, "pk"), item_get(it, "sk"));
+                        if (in_range(&key, &lo, &hi) != want)
+                            fail_msg("%s with %s: key %s is %s the range", text, vals.data, ij,
+                                     want ? "outside" : "inside");
+                        buf_free(&key);
+                        item_free(it);
+                    }
+                buf_free(&lo);
+                buf_free(&hi);
+                expr_env_free(env);
+            }
+    buf_free(&vals);
+}
+
+static void test_keycond_ranges(void **state)
+{
+    (void)state;
+    static const char *s[] = {"Z", "a", "ab", "abc", "ab\\u0000", "b", "\xc2\xbf", "a\\u00ff",
+                              "\xef\xbf\xbf", "\xef\xbf\xbf\xef\xbf\xbf"};
+    static const char *n[] = {"-1E+20", "-10", "-1.5", "-0.001", "0", "0.001", "1", "1.5", "2", "10",
+                              "12345678901234567890123456789012345678", "1E+125"};
+    static const char *b[] = {"AA==", "AAA=", "AQ==", "AQI=", "/w==", "//8=", "gA==", "f/8="};
+    check_ranges(AV_S, s, sizeof s / sizeof *s);
+    check_ranges(AV_N, n, sizeof n / sizeof *n);
+    check_ranges(AV_B, b, sizeof b / sizeof *b);
+}
+
+static void test_segments(void **state)
+{
+    (void)state;
+    uint32_t lo, hi, prev_hi = 0;
+    for (uint32_t total = 1; total <= 7; total++)
+        for (uint32_t s = 0; s < total; s++) {
+            assert_int_equal(expr_segment_bounds(s, total, &lo, &hi), 0);
+            if (s == 0) assert_int_equal(lo, 0);
+            else assert_int_equal(lo, prev_hi + 1);
+            if (s == total - 1) assert_int_equal(hi, UINT32_MAX);
+            assert_true(hi >= lo);
+            prev_hi = hi;
+        }
+    assert_int_equal(expr_segment_bounds(4, 4, &lo, &hi), TM_EINVAL);
+    assert_int_equal(expr_segment_bounds(0, 0, &lo, &hi), TM_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_update_table),   cmocka_unit_test(test_update_keys),
+        cmocka_unit_test(test_condition_table), cmocka_unit_test(test_env),
+        cmocka_unit_test(test_keycond_table),  cmocka_unit_test(test_keycond_ranges),
+        cmocka_unit_test(test_segments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
