@@ -1,0 +1,320 @@
+/* materialize.c: builds a table's state at a time T as a table: gathers the planner's input
+ * from the source table, makes the plan (plan.c) and executes it with a table_builder.
+ *
+ * Consistency while the source takes writes: the live seed is one LMDB read transaction (a
+ * consistent copy at some seq L' >= the L the plan saw), and only log records <= L' are read.
+ * Snapshot seeds carry their own seq, checked against the plan. Records are checked to arrive
+ * with exactly consecutive seqs, so a gap can never pass silently. */
+#include "pitr/materialize.h"
+#include "engine/cli.h"
+#include "engine/clock.h"
+#include "engine/err.h"
+#include "engine/fsx.h"
+#include "engine/log.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define PROGRESS_EVERY 4096   /* records between progress updates */
+
+/* ================================================================ gathering ==== */
+
+typedef struct gathered {
+    table *src;
+    table_info info;
+    snap_info *snaps;
+    size_t nsnaps;
+    log_segment *segs;
+    size_t nsegs;
+    pitr_input in;
+} gathered;
+
+static void gathered_free(gathered *g)
+{
+    table_close(g->src);
+    free(g->snaps);
+    free(g->segs);
+    memset(g, 0, sizeof *g);
+}
+
+/* S_T: the last seq with time <= T. The log answers for the records it still holds; a snapshot
+ * or the live position at or before T is a lower bound that holds even when older segments are
+ * gone (retention), since seqs and times rise together. */
+static int target_seq(gathered *g, int64_t t_us, uint64_t *out)
+{
+    uint64_t s = 0;
+    int rc = log_seq_at_time(table_log_dir(g->src), t_us, &s);
+    if (rc) return err_wrap(rc, "log of table %s", g->info.name);
+    for (size_t i = 0; i < g->nsnaps; i++)
+        if (g->snaps[i].time_us <= t_us && g->snaps[i].seq > s) s = g->snaps[i].seq;
+    if (g->info.last_write_us && g->info.last_write_us <= t_us && g->info.applied_seq > s)
+        s = g->info.applied_seq;
+    *out = s;
+    return 0;
+}
+
+/* Order matters: the window and the live position are read before the segment list, so the
+ * listed log reaches at least the live seq (records are durable in the log before LMDB). */
+static int gather(const char *home, const char *name, int64_t t_us, gathered *g)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int rc;
+    memset(g, 0, sizeof *g);
+    pitr_input init = PITR_INPUT_INIT;
+    g->in = init;
+    if ((rc = table_open(home, name, TABLE_RDONLY, &g->src))) goto out;
+    int64_t earliest, latest;
+    if ((rc = table_pitr_window(g->src, &earliest, &latest))) goto out;
+    if ((rc = table_describe(g->src, &g->info))) goto out;
+    if (t_us == PITR_LATEST) t_us = latest;
+    snprintf(path, sizeof path, "%s/items/data.mdb", table_dir(g->src));
+    if ((rc = snap_list(table_dir(g->src), &g->snaps, &g->nsnaps))) goto out;
+    if ((rc = log_list(table_log_dir(g->src), &g->segs, &g->nsegs))) goto out;
+    g->in.t_us = t_us;
+    g->in.earliest_us = earliest;
+    g->in.latest_us = latest;
+    g->in.snaps = g->snaps;
+    g->in.nsnaps = g->nsnaps;
+    g->in.segs = g->segs;
+    g->in.nsegs = g->nsegs;
+    g->in.has_live = 1;
+    g->in.live_seq = g->info.applied_seq;
+    g->in.live_time = g->info.last_write_us;
+    g->in.live_bytes = stat(path, &st) == 0 ? (uint64_t)st.st_size : g->info.size_bytes;
+    /* Outside the window the planner says so; S_T is not needed (nor perhaps knowable). */
+    if (t_us >= earliest && t_us <= latest && (rc = target_seq(g, t_us, &g->in.target_seq)))
+        goto out;
+    if (g->in.target_seq > g->in.live_seq) g->in.target_seq = g->in.live_seq;
+out:
+    if (rc) gathered_free(g);
+    return rc;
+}
+
+int pitr_plan_table(const char *home, const char *name, int64_t t_us, pitr_dir direction,
+                    pitr_plan **out)
+{
+    gathered g;
+    *out = NULL;
+    int rc = gather(home, name, t_us, &g);
+    if (rc) return rc;
+    rc = pitr_plan_make(&g.in, direction, out);
+    gathered_free(&g);
+    return rc;
+}
+
+/* ================================================================ execution ==== */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Applies records [from, to] to b: new images ascending (forward) or old images descending
+ * (backward). A missing image means the key did not exist on that side: delete. */
+static int apply_log(table_builder *b, const char *log_dir, uint64_t from, uint64_t to,
+                     pitr_dir dir, progress *prog, pitr_stats *st)
+{
+    log_reader *r = NULL;
+    log_record rec;
+    int backward = dir == PITR_BACKWARD;
+    uint64_t want = backward ? to : from, n = 0, bytes = 0, pn = 0, pb = 0;
+    int rc = log_reader_open(log_dir, from, to, backward ? LOG_BACKWARD : LOG_FORWARD, &r);
+    if (rc) goto out;
+    while ((rc = log_reader_next(r, &rec)) == 1) {
+        if (rec.seq != want) {
+            rc = err_set(rec.seq < want && !backward ? TM_ECORRUPT : TM_EMISSING,
+                         "log %s: expected record %" PRIu64 ", found %" PRIu64 " (records "
+                         "%" PRIu64 "..%" PRIu64 " needed)", log_dir, want, rec.seq, from, to);
+            goto out;
+        }
+        const void *img = backward ? rec.old_img : rec.new_img;
+        uint32_t len = backward ? rec.old_len : rec.new_len;
+        if (len) rc = table_builder_put_bin(b, rec.key, rec.key_len, img, len);
+        else rc = table_builder_delete_bin(b, rec.key, rec.key_len);
+        if (rc) goto out;
+        uint64_t rb = (uint64_t)rec.key_len + rec.old_len + rec.new_len;
+        n++;
+        bytes += rb;
+        pn++;
+        pb += rb;
+        if (pn == PROGRESS_EVERY) {
+            progress_add(prog, pn, pb);
+            pn = pb = 0;
+        }
+        if (backward) {
+            if (want == from) { rc = 0; break; }
+            want--;
+        } else {
+            if (want == to) { rc = 0; break; }
+            want++;
+        }
+    }
+    if (rc < 0) goto out;
+    rc = 0;
+    if (n != to - from + 1)
+        rc = err_set(TM_EMISSING, "log %s: records %" PRIu64 "..%" PRIu64 " are missing (needed "
+                     "%" PRIu64 "..%" PRIu64 ")", log_dir, backward ? from : want,
+                     backward ? want : to, from, to);
+out:
+    progress_add(prog, pn, pb);
+    log_reader_close(r);
+    if (st) {
+        st->records += n;
+        st->log_bytes += bytes;
+    }
+    return rc;
+}
+
+/* Executes plan p: target NULL builds a hidden temporary table whose directory goes to dir. */
+static int execute(const char *home, gathered *g, const pitr_plan *p, const char *target,
+                   const pitr_opts *o, table_info *info, pitr_stats *st, char *dir, size_t dirn)
+{
+    table_builder *b = NULL;
+    char path[PATH_MAX];
+    uint64_t seed_seq = 0;
+    int64_t seed_time = 0;
+    int rc = table_builder_open(home, target, &g->info.ks, &b);
+    if (rc) goto out;
+    if (dir) snprintf(dir, dirn, "%s", table_builder_dir(b));
+    if (p->seed == PITR_SEED_SNAPSHOT) {
+        snap_data_path(table_dir(g->src), p->snap.name, path, sizeof path);
+        if ((rc = table_builder_seed_file(b, path, &seed_seq))) {
+            if (rc == TM_EMISSING || !fsx_exists(path))
+                rc = err_set(TM_EMISSING, "snapshot %s of table %s is gone (%s)", p->snap.name,
+                             g->info.name, err_msg());
+            goto out;
+        }
+        if (seed_seq != p->snap.seq) {
+            rc = err_set(TM_ECORRUPT, "snapshot %s of table %s holds seq %" PRIu64 ", its "
+                         "name says %" PRIu64, p->snap.name, g->info.name, seed_seq, p->snap.seq);
+            goto out;
+        }
+    } else if (p->seed == PITR_SEED_LIVE) {
+        if ((rc = table_builder_seed_table(b, g->src, &seed_seq, &seed_time))) goto out;
+        if (seed_seq < p->target_seq) {
+            rc = err_set(TM_EIO, "live copy of table %s is at seq %" PRIu64 ", before the "
+                         "target seq %" PRIu64, g->info.name, seed_seq, p->target_seq);
+            goto out;
+        }
+    }
+    if (st) st->seed_seq = seed_seq;
+    uint64_t from, to;
+    if (p->direction == PITR_FORWARD) {
+        from = seed_seq + 1;
+        to = p->target_seq;
+    } else {
+        from = p->target_seq + 1;
+        to = seed_seq;
+    }
+    if (from <= to &&
+        (rc = apply_log(b, table_log_dir(g->src), from, to, p->direction, o->prog, st)))
+        goto out;
+    table_info ni;
+    rc = table_builder_commit(b, &ni);
+    b = NULL;
+    if (rc) goto out;
+    if (st) {
+        st->item_count = ni.item_count;
+        st->size_bytes = ni.size_bytes;
+    }
+    if (target && o->copy_settings && g->info.durability != ni.durability) {
+        table *t = NULL;
+        if ((rc = table_open(home, target, TABLE_RDONLY, &t)) == 0)
+            rc = table_set_durability(t, g->info.durability);
+        table_close(t);
+        if (rc) goto out;
+        ni.durability = g->info.durability;
+    }
+    if (info) *info = ni;
+out:
+    table_builder_abort(b);
+    return rc;
+}
+
+static int materialize(const char *home, const char *source, int64_t t_us, const char *target,
+                       const pitr_opts *opts, table_info *info, pitr_stats *st, char *dir,
+                       size_t dirn)
+{
+    pitr_opts def = PITR_OPTS_INIT;
+    pitr_stats local;
+    double t0 = mono_s();
+    int rc = 0;
+    if (!opts) opts = &def;
+    if (!st) st = &local;
+    memset(st, 0, sizeof *st);
+    if (target) {
+        char final[PATH_MAX];
+        if ((rc = table_check_name(target))) return rc;
+        table_path(home, target, NULL, final, sizeof final);
+        if (fsx_exists(final)) return err_set(TM_EEXIST, "table %s already exists", target);
+    }
+    /* A segment or snapshot may vanish between planning and reading (retention): plan again
+     * once; a second failure, or a time that left the window meanwhile, is reported. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        gathered g;
+        pitr_plan *p = NULL;
+        if ((rc = gather(home, source, t_us, &g))) return rc;
+        if ((rc = pitr_plan_make(&g.in, opts->direction, &p))) {
+            gathered_free(&g);
+            return rc;
+        }
+        st->t_us = p->t_us;
+        st->target_seq = p->target_seq;
+        st->direction = p->direction;
+        st->seed = p->seed;
+        st->records = st->log_bytes = 0;
+        if (opts->prog) progress_set_total(opts->prog, p->records);
+        rc = execute(home, &g, p, target, opts, info, st, dir, dirn);
+        pitr_plan_free(p);
+        gathered_free(&g);
+        if (rc != TM_EMISSING) break;
+    }
+    st->seconds = mono_s() - t0;
+    return rc;
+}
+
+/* ================================================================ public ==== */
+
+int pitr_materialize(const char *home, const char *source, int64_t t_us, const char *target,
+                     const pitr_opts *opts, table_info *info, pitr_stats *st)
+{
+    if (!target) return err_set(TM_EINVAL, "restore: a target table name is required");
+    return materialize(home, source, t_us, target, opts, info, st, NULL, 0);
+}
+
+int pitr_materialize_temp_ex(const char *home, const char *source, int64_t t_us,
+                             const pitr_opts *opts, table **out, char *dir, size_t dirn,
+                             pitr_stats *st)
+{
+    char tdir[PATH_MAX] = "";
+    *out = NULL;
+    if (dir && dirn) dir[0] = '\0';
+    int rc = materialize(home, source, t_us, NULL, opts, NULL, st, tdir, sizeof tdir);
+    if (rc) return rc;
+    if ((rc = table_open_dir(tdir, TABLE_RDONLY, out))) {
+        fsx_rmtree(tdir);
+        return rc;
+    }
+    if (dir && dirn) snprintf(dir, dirn, "%s", tdir);
+    return 0;
+}
+
+int pitr_materialize_temp(const char *home, const char *source, int64_t t_us, table **out,
+                          char *dir, size_t dirn)
+{
+    return pitr_materialize_temp_ex(home, source, t_us, NULL, out, dir, dirn, NULL);
+}
+
+void pitr_temp_drop(table *t, const char *dir)
+{
+    table_close(t);
+    if (dir && *dir) fsx_rmtree(dir);
+}

@@ -1,0 +1,58 @@
+/* restore.h: point-in-time restore of a table into a new table (what tidemark-restore runs).
+ *
+ * The new table holds exactly the source's items at the time (every write with time <= T),
+ * with the source's key schema and durability; PITR starts disabled on it (as AWS does). It is
+ * built under a hidden name and appears only when complete. Restoring from a full export is
+ * import's job (tidemark-import), not this module's.
+ *
+ * Errors: TM_ENOTFOUND (no source table, or PITR disabled on it), TM_EEXIST (target exists),
+ * TM_ERANGE (time outside the window: "InvalidRestoreTime: ..."), TM_EMISSING (a segment or
+ * snapshot the plan needs is gone: the detail names the seqs), TM_ECORRUPT (the detail names
+ * the segment and offset), TM_EINVAL (bad names). Nothing is created on any error. */
+#ifndef TIDEMARK_RESTORE_H
+#define TIDEMARK_RESTORE_H
+
+#include "engine/buf.h"
+#include "engine/table.h"
+#include "pitr/materialize.h"
+#include "pitr/plan.h"
+#include <stdint.h>
+
+#define RESTORE_VERSION "0.1.0"
+#define RESTORE_DEFAULT_REGION  "us-east-1"
+#define RESTORE_DEFAULT_ACCOUNT "000000000000"
+
+typedef struct restore_options {
+    const char *home;          /* data directory (cli_home) */
+    const char *source;        /* table to restore */
+    const char *target;        /* new table: must not exist */
+    int64_t time_us;           /* the time, or PITR_LATEST */
+    pitr_dir direction;        /* PITR_AUTO; forcing one is for tests and benchmarks */
+    progress *prog;            /* optional */
+    const char *region;        /* ARN region; NULL: TIDEMARK_REGION, AWS_REGION,
+                                  AWS_DEFAULT_REGION, RESTORE_DEFAULT_REGION */
+    const char *account;       /* ARN account; NULL: TIDEMARK_ACCOUNT, AWS_ACCOUNT_ID,
+                                  RESTORE_DEFAULT_ACCOUNT */
+} restore_options;
+#define RESTORE_OPTIONS_INIT {NULL, NULL, NULL, PITR_LATEST, PITR_AUTO, NULL, NULL, NULL}
+
+typedef struct restore_result {
+    table_info source;         /* the source as it was described when the restore began */
+    table_info table;          /* the new table */
+    pitr_stats stats;
+    char source_arn[600], table_arn[600];
+} restore_result;
+
+/* Checks the names and that the target does not exist, then makes the plan; writes nothing.
+ * *out: pitr_plan_free. */
+int restore_plan(const restore_options *o, pitr_plan **out);
+/* Runs the restore. r is optional. */
+int restore_run(const restore_options *o, restore_result *r);
+/* The RestoreTableToPointInTime response: {"TableDescription":{..., "RestoreSummary":
+ * {"SourceTableArn","RestoreDateTime","RestoreInProgress":false}}}. Times are epoch seconds
+ * (the DynamoDB JSON protocol's form). */
+int restore_response_json(const restore_result *r, buf *out);
+/* arn:aws:dynamodb:<region>:<account>:table/<name> */
+void restore_table_arn(const restore_options *o, const char *name, char *out, size_t n);
+
+#endif
