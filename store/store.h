@@ -22,7 +22,7 @@
  *          itself plays the bucket). store_root() gives the absolute directory path.
  *
  * BACKENDS
- *   Local: a writer fills a temp file in the key's directory (".<name>.store-tmp-XXXXXX", never
+ *   Local: a writer fills a temp file in the key's directory (".store-tmp-XXXXXX", never
  *          listed), fsyncs, renames, fsyncs the directory; directories are created as needed
  *          (the destination directory too). Empty directories are removed on delete.
  *   S3:    libcurl with Signature V4; path-style URLs for a custom endpoint, virtual-hosted for
@@ -80,8 +80,8 @@ typedef struct store_options {
     long timeout_s;              /* a transfer that moves no byte for this long fails (and is
                                     retried); 0: 60 */
     size_t part_size;            /* multipart part size, >= 5 MiB; 0: 8 MiB */
-    size_t multipart_threshold;  /* objects of at least this many bytes go multipart;
-                                    0: part_size */
+    size_t multipart_threshold;  /* objects larger than this go multipart; 0 (or anything
+                                    below part_size): part_size */
     int parallel_parts;          /* parts in flight per writer, >= 1; 0: 4 */
     const char *sse;             /* NULL, "AES256" or "aws:kms" (server-side encryption on put) */
     const char *sse_kms_key_id;  /* with "aws:kms"; NULL: the bucket's default key */
@@ -153,7 +153,8 @@ typedef struct store_object_info {
 /* Streams an object. TM_ENOTFOUND if absent. info (may be NULL) is filled from the response. */
 int store_reader_open(store *s, const char *key, store_object_info *info, store_reader **out);
 /* Streams bytes [offset, offset + len) (len UINT64_MAX: to the end; clipped at the end).
- * An offset at or past the end of a non-empty object is TM_EINVAL. */
+ * An offset > 0 at or past the end of the object is TM_EINVAL; offset 0 of an empty object
+ * reads nothing. */
 int store_reader_open_range(store *s, const char *key, uint64_t offset, uint64_t len,
                             store_object_info *info, store_reader **out);
 /* Reads up to n bytes; *got is 0 only at the end. A dropped S3 connection is resumed from

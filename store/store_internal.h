@@ -1,0 +1,113 @@
+/* store_internal.h: what store.c, the two backends and the S3 helpers share. Not public.
+ *
+ * store.c checks keys and joins them to the prefix; the backends only ever see FULL keys
+ * (relative to the bucket root or the local directory) and strip `strip` bytes off the keys
+ * they hand to list callbacks. */
+#ifndef TIDEMARK_STORE_INTERNAL_H
+#define TIDEMARK_STORE_INTERNAL_H
+
+#include "store/store.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store_s3;
+struct store_local_writer;
+struct store_local_reader;
+struct store_s3_writer;
+struct store_s3_reader;
+
+struct store {
+    int is_s3;
+    char *bucket, *prefix, *root;
+    char *dir;                     /* local: absolute directory, no trailing '/' */
+    struct store_s3 *s3;           /* S3 only */
+    /* Options with their strings owned by the store. */
+    store_options opts;
+    char *own_region, *own_endpoint, *own_profile, *own_ca, *own_sse, *own_kms, *own_class;
+    _Atomic uint64_t n_requests, n_retries, n_up, n_down, n_multipart;
+};
+
+/* ---- digests and encodings (store.c) ---------------------------------------------------- */
+
+void store_hex(const unsigned char *p, size_t n, char *out);            /* 2n + NUL */
+void store_base64(const unsigned char *p, size_t n, char *out);         /* 4 ceil(n/3) + NUL */
+void store_md5(const void *p, size_t n, unsigned char out[16]);
+void store_sha256_hex(const void *p, size_t n, char out[65]);
+/* Appends s percent-encoded: everything but A-Za-z0-9-._~ (and '/' when keep_slash). */
+int store_pct_encode(buf *b, const char *s, int keep_slash);
+/* "Wed, 21 Oct 2015 07:28:00 GMT" or "2015-10-21T07:28:00.000Z" -> Unix seconds; 0 if neither. */
+int64_t store_parse_time(const char *s);
+
+/* Incremental MD5 (OpenSSL EVP under the hood). */
+typedef struct store_md5_ctx store_md5_ctx;
+store_md5_ctx *store_md5_new(void);
+void store_md5_update(store_md5_ctx *c, const void *p, size_t n);
+void store_md5_final(store_md5_ctx *c, unsigned char out[16]);  /* frees c */
+void store_md5_free(store_md5_ctx *c);                          /* accepts NULL */
+
+/* ---- a minimal XML scanner (store_xml.c) ------------------------------------------------ */
+
+/* Finds the next <tag>...</tag> in [*p, end); on success *val and *vlen are the raw inner text and
+ * *p moves past the closing tag. Returns 1 found, 0 not. */
+int store_xml_next(const char **p, const char *end, const char *tag, const char **val,
+                   size_t *vlen);
+/* The first <tag> in [p, end), unescaped into out (appended). Returns 1 found, 0 not, <0 error. */
+int store_xml_get(const char *p, const char *end, const char *tag, buf *out);
+/* Appends s with &, <, >, " escaped. */
+int store_xml_escape(buf *out, const char *s);
+int store_xml_unescape(buf *out, const char *s, size_t n);
+
+/* ---- local backend (store_local.c) ------------------------------------------------------ */
+
+int store_local_open(store *s, const char *path);
+int store_local_writer_open(store *s, const char *fkey, const char *storage_class,
+                            struct store_local_writer **out);
+int store_local_writer_write(struct store_local_writer *w, const void *p, size_t n);
+int store_local_writer_commit(struct store_local_writer *w, const char *md5_hex);
+void store_local_writer_abort(struct store_local_writer *w);
+int store_local_reader_open(store *s, const char *fkey, uint64_t off, uint64_t len,
+                            store_object_info *info, struct store_local_reader **out);
+int store_local_reader_read(struct store_local_reader *r, void *p, size_t n, size_t *got);
+void store_local_reader_close(struct store_local_reader *r);
+int store_local_head(store *s, const char *fkey, store_object_info *info);
+int store_local_list(store *s, const char *fprefix, size_t strip, int dirs, store_list_fn fn,
+                     void *ctx);
+int store_local_delete(store *s, const char *fkey);
+int store_local_copy(store *s, const char *fsrc, const char *fdst, const char *storage_class);
+
+/* ---- S3 backend (store_s3.c) ------------------------------------------------------------ */
+
+int store_s3_open(store *s);
+void store_s3_close(store *s);
+int store_s3_writer_open(store *s, const char *fkey, const store_put_options *po,
+                         struct store_s3_writer **out);
+int store_s3_writer_write(struct store_s3_writer *w, const void *p, size_t n);
+/* Fills etag and parts of res. */
+int store_s3_writer_commit(struct store_s3_writer *w, store_put_result *res);
+void store_s3_writer_abort(struct store_s3_writer *w);
+int store_s3_reader_open(store *s, const char *fkey, uint64_t off, uint64_t len,
+                         store_object_info *info, struct store_s3_reader **out);
+int store_s3_reader_read(struct store_s3_reader *r, void *p, size_t n, size_t *got);
+void store_s3_reader_close(struct store_s3_reader *r);
+int store_s3_head(store *s, const char *fkey, store_object_info *info);
+int store_s3_list(store *s, const char *fprefix, size_t strip, int dirs, store_list_fn fn,
+                  void *ctx);
+int store_s3_delete(store *s, const char *fkey);
+int store_s3_delete_many(store *s, const char *const *fkeys, size_t n);
+int store_s3_copy(store *s, const char *fsrc, const char *fdst, const char *storage_class);
+
+/* ---- S3 configuration (store_s3_config.c) ----------------------------------------------- */
+
+typedef struct store_s3_config {
+    char *access_key, *secret_key, *session_token;
+    char *region, *endpoint, *ca_bundle;
+    int max_attempts;
+} store_s3_config;
+
+/* Resolves options > environment > profile files > defaults. Missing credentials: TM_EINVAL. */
+int store_s3_config_load(const store_options *o, store_s3_config *c);
+void store_s3_config_free(store_s3_config *c);  /* wipes the secrets */
+
+#endif
