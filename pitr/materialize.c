@@ -54,8 +54,33 @@ static int target_seq(gathered *g, int64_t t_us, uint64_t *out)
         if (g->snaps[i].time_us <= t_us && g->snaps[i].seq > s) s = g->snaps[i].seq;
     if (g->info.last_write_us && g->info.last_write_us <= t_us && g->info.applied_seq > s)
         s = g->info.applied_seq;
-    *out = s;
-    return 0;
+    /* s is exact when record s+1 is known to be later than T: present in the log (the lookup
+     * saw it or its segment starts after T), a snapshot's seq, or past the live position.
+     * Otherwise records after s are missing and any of them may be <= T. */
+    uint64_t hi = g->info.applied_seq + 1;     /* first seq known to be later than T */
+    if (g->info.last_write_us <= t_us) hi = UINT64_MAX;
+    size_t after = 0;                          /* index+1 of the first segment past s */
+    for (size_t i = 0; i < g->nsegs; i++) {
+        const log_segment *e = &g->segs[i];
+        if (e->first_seq <= s + 1 && s + 1 <= e->last_seq) { *out = s; return 0; }
+        if (e->first_seq > s && e->first_seq < hi) {
+            hi = e->first_seq;
+            if (!after) after = i + 1;
+        }
+    }
+    for (size_t i = 0; i < g->nsnaps; i++)
+        if (g->snaps[i].time_us > t_us && g->snaps[i].seq > s && g->snaps[i].seq < hi)
+            hi = g->snaps[i].seq;
+    if (hi == UINT64_MAX || hi <= s + 1) {
+        *out = s;
+        return 0;
+    }
+    char t[40];
+    clock_format(t_us, 6, t, sizeof t);
+    return err_set(TM_EMISSING, "log records %" PRIu64 "..%" PRIu64 " of table %s are missing%s%s%s: "
+                   "cannot tell which of them were written by %s", s + 1, hi - 1, g->info.name,
+                   after ? " (before segment " : "", after ? g->segs[after - 1].name : "",
+                   after ? ")" : "", t);
 }
 
 /* Order matters: the window and the live position are read before the segment list, so the
@@ -275,7 +300,7 @@ static int materialize(const char *home, const char *source, int64_t t_us, const
         rc = execute(home, &g, p, target, opts, info, st, dir, dirn);
         pitr_plan_free(p);
         gathered_free(&g);
-        if (rc != TM_EMISSING) break;
+        if (rc != TM_EMISSING && rc != TM_ENOTFOUND) break;
     }
     st->seconds = mono_s() - t0;
     return rc;
