@@ -1,0 +1,192 @@
+/* import_internal.h: what the files of import/ share. Not public (bin/ uses import.h only).
+ *
+ * The pipeline of one import:
+ *   source (import_src.c)   export dir / prefix / single object / archive, local or S3
+ *     -> raw bytes of one data file (store reader or archive entry), MD5 of them on the way
+ *     -> decoder (import_dec.c)    gzip / zstd / none, auto-detected, bounded output
+ *     -> lines (import_lines.c) or CSV records (import_csv.c), bounded length
+ *     -> item validation and key encoding (import.c)
+ *     -> sorter (import_sort.c)    sorted runs spilled to disk, k-way merge, last write wins
+ *     -> table_builder_put_bin in key order -> table_builder_commit (the table appears)
+ * Manifests (import_manifest.c) say which files to read and what each must hash and count to;
+ * the error log (import_errlog.c) records every rejected item AWS-style. */
+#ifndef TIDEMARK_IMPORT_INTERNAL_H
+#define TIDEMARK_IMPORT_INTERNAL_H
+
+#include "engine/buf.h"
+#include "import/import.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- byte streams ----------------------------------------------------------------------- */
+
+/* Reads up to n bytes; *got is 0 only at the end. Returns 0 or a negative TM_E* code. */
+typedef int (*import_read_fn)(void *ctx, void *p, size_t n, size_t *got);
+
+/* ---- decoder: gzip / zstd / none, with limits (import_dec.c) ----------------------------- */
+
+typedef struct import_dec import_dec;
+
+/* Shared across every decoder of one import: the total is summed over all of them. */
+typedef struct import_dec_budget {
+    uint64_t max_total;       /* decompressed bytes over the whole import; 0: no limit */
+    uint64_t max_ratio;       /* decompressed / compressed, per file; 0: no limit */
+    uint64_t ratio_grace;     /* the ratio is checked only past this many output bytes */
+    uint64_t total;           /* decompressed so far (updated by the decoders) */
+} import_dec_budget;
+
+/* Opens a decoder over rd. want: IMPORT_COMP_AUTO detects by magic bytes (gzip 1f 8b, zstd
+ * 28 b5 2f fd, else none), except that a name ending in .gz/.gzip or .zst/.zstd must then hold
+ * that format. Every raw byte read is also fed to an MD5 (import_dec_md5). budget may be NULL.
+ * Errors (not gzip, truncated, limits) are TM_ECORRUPT / TM_ELIMIT with the detail; the caller
+ * adds the file name. */
+int import_dec_open(import_compression want, const char *name, import_read_fn rd, void *ctx,
+                    import_dec_budget *budget, import_dec **out);
+int import_dec_read(import_dec *d, void *p, size_t n, size_t *got);
+/* The format found (after the first read): IMPORT_COMP_GZIP, _ZSTD or _NONE. */
+import_compression import_dec_kind(const import_dec *d);
+uint64_t import_dec_in_bytes(const import_dec *d);    /* raw bytes read so far */
+uint64_t import_dec_out_bytes(const import_dec *d);   /* decoded bytes returned so far */
+/* MD5 of every raw byte read; call at the end (after a read returned *got == 0). */
+void import_dec_md5(import_dec *d, unsigned char out[16]);
+void import_dec_close(import_dec *d);   /* accepts NULL */
+/* One-shot MD5. */
+void import_md5(const void *p, size_t n, unsigned char out[16]);
+/* Reads the rest of the raw stream without decoding it (for the MD5 of a file we stop early). */
+int import_dec_drain(import_dec *d);
+
+/* ---- lines with a maximum length (import_lines.c) --------------------------------------- */
+
+typedef struct import_lines import_lines;
+
+int import_lines_new(size_t max_line, import_lines **out);
+void import_lines_free(import_lines *l);
+/* Starts a new stream (keeps the memory). */
+void import_lines_reset(import_lines *l);
+/* Next line without its "\n" (and "\r"): returns 1 with *line and *len (valid until the next call),
+ * 0 at the end, IMPORT_LINE_TOO_LONG when a line is longer than max_line (*len then holds how
+ * much of it was seen before it was dropped; the rest of it is skipped), or a negative code from
+ * rd. A last line without "\n" is still a line. */
+#define IMPORT_LINE_TOO_LONG 2
+int import_lines_next(import_lines *l, import_read_fn rd, void *ctx, const char **line,
+                      size_t *len);
+/* Lines returned so far, including the one just returned (1-based number of that line). */
+uint64_t import_lines_count(const import_lines *l);
+
+/* ---- CSV records, RFC 4180, streaming (import_csv.c) ------------------------------------- */
+
+typedef struct import_csv import_csv;
+
+typedef struct import_csv_rec {
+    size_t nfields;
+    const char *const *fields;  /* each NUL-terminated too; valid during the callback */
+    const size_t *lens;
+    uint64_t index;             /* 0-based ordinal among the records of this stream */
+    uint64_t line;              /* 1-based line where the record starts */
+    const char *error;          /* non-NULL: the record is malformed (why); fields are empty */
+} import_csv_rec;
+
+/* Called once per record (blank lines are not records). Non-zero return stops the feed and is
+ * returned by it. */
+typedef int (*import_csv_fn)(void *ctx, const import_csv_rec *rec);
+
+#define IMPORT_CSV_MAX_FIELDS 4096
+/* delim: one of , ; : | \t and space. max_record bounds a record's bytes. */
+int import_csv_new(char delim, size_t max_record, import_csv **out);
+void import_csv_free(import_csv *c);
+void import_csv_reset(import_csv *c);   /* a new stream: record index and line back to 0 */
+int import_csv_feed(import_csv *c, const void *p, size_t n, import_csv_fn fn, void *ctx);
+/* End of input: emits the last record if it had no line end; an open quote is an error record. */
+int import_csv_finish(import_csv *c, import_csv_fn fn, void *ctx);
+/* 1 if d is an accepted delimiter. */
+int import_csv_delim_ok(char d);
+
+/* ---- manifests and the tidemark schema file (import_manifest.c) ------------------------ */
+
+typedef struct import_mfile {
+    char *key;                  /* dataFileS3Key as written (from the bucket root) */
+    char *rel;                  /* the same key relative to the export directory */
+    uint64_t item_count;
+    unsigned char md5[16];
+    int have_md5;
+} import_mfile;
+
+typedef struct import_manifest {
+    char *export_prefix;        /* "<prefix>/AWSDynamoDB/<id>/" from the bucket root */
+    char *export_id;
+    char *table_arn;
+    char *output_format;        /* "DYNAMODB_JSON", "ION" */
+    char *export_type;          /* NULL for real full exports */
+    uint64_t item_count;        /* manifest-summary itemCount */
+    import_mfile *files;
+    size_t nfiles;
+} import_manifest;
+
+/* Parses manifest-summary.json (one JSON object). Fills export_prefix from manifestFilesS3Key
+ * (else s3Prefix + exportArn), export_id, table_arn, output_format, item_count. */
+int import_manifest_parse_summary(import_manifest *m, const char *text, size_t n);
+/* Parses manifest-files.json (one object a line) against m->export_prefix: a dataFileS3Key
+ * outside it, or with an empty, "." or ".." segment, is TM_ECORRUPT ("refused"). Checks that the
+ * counts add up to the summary's itemCount. */
+int import_manifest_parse_files(import_manifest *m, const char *text, size_t n);
+/* Checks a JSON file against its .md5 (base64 MD5, 24 chars). TM_ECORRUPT naming name. */
+int import_manifest_check_md5(const char *name, const char *text, size_t n, const char *md5,
+                              size_t md5n);
+void import_manifest_free(import_manifest *m);   /* frees the members; m stays usable */
+/* The index of the file with rel == rel, or -1. */
+long import_manifest_find(const import_manifest *m, const char *rel);
+
+/* Parses tidemark-schema.json into ks (key.h's key_schema, filled by name and type). */
+struct key_schema;
+int import_schema_parse(const char *text, size_t n, struct key_schema *ks, buf *table_name);
+
+/* Names that are never data when found next to data: _started, manifest-*, *.md5,
+ * tidemark-schema.json, and hidden (".") or "_"-prefixed base names. */
+int import_is_marker(const char *key);
+/* 1 if a relative path has no empty, "." or ".." segment and no leading '/' or '\\'. */
+int import_path_safe(const char *path);
+
+/* ---- base64 and JSON text helpers (import_errlog.c) ------------------------------------ */
+
+void import_b64_encode(const unsigned char *p, size_t n, char *out);  /* 4 ceil(n/3) + NUL */
+int import_b64_decode16(const char *s, size_t n, unsigned char out[16]);   /* MD5s only */
+/* Appends s as a JSON string ("..." with escapes; bytes that are not UTF-8 become U+FFFD). */
+int import_json_str(buf *b, const char *s, size_t n);
+/* 1 if p[0..n) is valid UTF-8. */
+int import_utf8_ok(const char *p, size_t n);
+
+/* ---- error log (import_errlog.c) --------------------------------------------------------- */
+
+typedef struct import_errlog import_errlog;
+
+/* path NULL: nothing is written (counts only). */
+int import_errlog_open(const char *path, import_errlog **out);
+/* One line: {"itemS3Pointer":{"bucket":..,"key":..,"itemIndex":N},"errorMessages":[msg]} */
+int import_errlog_add(import_errlog *l, const char *bucket, const char *key, uint64_t index,
+                      const char *msg);
+/* Flushes and fsyncs; frees l whatever the outcome. Accepts NULL. */
+int import_errlog_close(import_errlog *l);
+
+/* ---- external sort of (key, value) records (import_sort.c) ------------------------------ */
+
+typedef struct import_sorter import_sorter;
+
+/* Records are kept in memory up to mem bytes, then sorted and spilled as a run into an unlinked
+ * temp file in tmpdir. */
+int import_sorter_new(const char *tmpdir, size_t mem, import_sorter **out);
+/* seq orders records with equal keys: the highest seq wins. Thread-safe: no (one producer). */
+int import_sorter_add(import_sorter *s, const void *key, size_t kn, const void *val, size_t vn,
+                      uint64_t seq);
+typedef int (*import_sorter_fn)(void *ctx, const void *key, size_t kn, const void *val,
+                                size_t vn);
+/* Calls fn once per distinct key, in key order (memcmp, shorter first), with the value of the
+ * highest seq. Non-zero from fn stops and is returned. */
+int import_sorter_finish(import_sorter *s, import_sorter_fn fn, void *ctx);
+/* The same over several sorters at once (one per producer thread); consumes them. */
+int import_sorter_merge(import_sorter **s, size_t n, import_sorter_fn fn, void *ctx);
+uint64_t import_sorter_runs(const import_sorter *s);      /* runs spilled to disk */
+uint64_t import_sorter_spilled(const import_sorter *s);   /* bytes spilled */
+void import_sorter_free(import_sorter *s);   /* accepts NULL */
+
+#endif
