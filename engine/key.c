@@ -121,7 +121,7 @@ static int enc_num(const av *v, buf *out)
     /* digits without the point; E = number of integer digits (or minus the leading
      * fractional zeros) */
     char dig[NUM_MAX_DIGITS + 2];
-    int nd = 0;
+    int nd = 0, zeros = 0;       /* zeros: pending zero digits, significant only if more follow */
     long e = 0;
     int seen_point = 0, started = 0;
     for (; i < n; i++) {
@@ -135,11 +135,19 @@ static int enc_num(const av *v, buf *out)
         }
         started = 1;
         if (!seen_point) e++;
-        if (nd >= NUM_MAX_DIGITS)
+        if (c == '0') {          /* "100" -> digits "1", E = 3 */
+            zeros++;
+            continue;
+        }
+        if (nd + zeros + 1 > NUM_MAX_DIGITS)
             return err_set(TM_EINVAL, "key number \"%.*s\" has more than 38 digits", (int)n, s);
+        while (zeros) {
+            dig[nd++] = '0';
+            zeros--;
+        }
         dig[nd++] = c;
+        if (e > 1000) e = 1000;
     }
-    while (nd > 0 && dig[nd - 1] == '0') nd--;   /* "100" -> "1", E = 3 */
     if (nd == 0) return buf_putc(out, 0x20);
     if (e < -129 || e > 126)
         return err_set(TM_EINVAL, "key number \"%.*s\" is out of range", (int)n, s);
