@@ -80,6 +80,8 @@ int store_local_copy(store *s, const char *fsrc, const char *fdst, const char *s
 /* ---- S3 backend (store_s3.c) ------------------------------------------------------------ */
 
 int store_s3_open(store *s);
+/* The URL requests start with ("http://host:port/bucket", "https://bucket.s3..."): for tests. */
+const char *store_s3_base_url(const store *s);
 void store_s3_close(store *s);
 int store_s3_writer_open(store *s, const char *fkey, const store_put_options *po,
                          struct store_s3_writer **out);

@@ -47,10 +47,12 @@ static int join(const store *s, const char *fkey, buf *out)
     return rc;
 }
 
-static int missing_root(const store *s)
+/* The directory plays the bucket: its absence is a missing bucket. */
+static int missing_root(const store *s, const char *fkey)
 {
     struct stat st;
     if (stat(s->dir, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+    if (fkey) return err_set(TM_ENOTFOUND, "local store %s: no such directory (key %s)", s->dir, fkey);
     return err_set(TM_ENOTFOUND, "local store %s: no such directory", s->dir);
 }
 
@@ -215,7 +217,7 @@ static int open_key(store *s, const char *fkey, int *fd, struct stat *st)
     *fd = open(p.data, O_RDONLY | O_CLOEXEC);
     if (*fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR) {
-            if (!(rc = missing_root(s)))
+            if (!(rc = missing_root(s, fkey)))
                 rc = err_set(TM_ENOTFOUND, "local store %s: no such key %s", s->dir, fkey);
         } else {
             rc = err_sys(TM_EIO, errno, "local store %s: open key %s", s->dir, fkey);
@@ -383,7 +385,7 @@ int store_local_list(store *s, const char *fprefix, size_t strip, int dirs, stor
 {
     struct keyvec kv = {NULL, 0, 0};
     buf rel = BUF_INIT, path = BUF_INIT;
-    int rc = missing_root(s);
+    int rc = missing_root(s, NULL);
     if (rc) return rc;
     if ((rc = buf_puts(&rel, ""))) goto out;
     if ((rc = walk(s, &rel, fprefix, &kv))) goto out;

@@ -108,6 +108,8 @@ int store_s3_open(store *s)
     return 0;
 }
 
+const char *store_s3_base_url(const store *s) { return s->s3->base; }
+
 void store_s3_close(store *s)
 {
     struct store_s3 *x = s->s3;
