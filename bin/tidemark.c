@@ -1,0 +1,1506 @@
+/* tidemark.c: the tidemark program: tables, items, query and scan, bulk load, PITR settings,
+ * snapshots, log verification and the write timeline. Parses arguments, calls engine/, prints,
+ * and maps errors to exit codes (engine/cli.h); the logic lives in the modules. */
+#include "engine/cli.h"
+#include "engine/clock.h"
+#include "engine/err.h"
+#include "engine/expr.h"
+#include "engine/item.h"
+#include "engine/key.h"
+#include "engine/log.h"
+#include "engine/table.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define PROG "tidemark"
+#define TIDEMARK_VERSION "0.1.0"
+#define LINE_MAX_BYTES ((size_t)8 << 20)   /* one JSON line: a 400 KB item, escaped, fits */
+
+/* ================================================================ options */
+
+enum {
+    O_DATA = 256, O_JSON, O_HELP, O_VERSION, O_TABLE, O_KEY, O_SORT_KEY, O_DURABILITY, O_ITEM,
+    O_COND, O_NAMES, O_VALUES, O_RETURN, O_UPDATE, O_KEYCOND, O_FILTER, O_FORWARD, O_BACKWARD,
+    O_LIMIT, O_ESK, O_SEGMENT, O_TOTAL, O_FILE, O_BATCH, O_PERIOD, O_FROM, O_TO, O_BY,
+    O_PRINT_ACKS, O_CONSISTENT, O_END
+};
+
+static const struct option long_opts[] = {
+    {"data", required_argument, NULL, O_DATA},
+    {"json", no_argument, NULL, O_JSON},
+    {"help", no_argument, NULL, O_HELP},
+    {"version", no_argument, NULL, O_VERSION},
+    {"table", required_argument, NULL, O_TABLE},
+    {"table-name", required_argument, NULL, O_TABLE},
+    {"key", required_argument, NULL, O_KEY},
+    {"sort-key", required_argument, NULL, O_SORT_KEY},
+    {"durability", required_argument, NULL, O_DURABILITY},
+    {"item", required_argument, NULL, O_ITEM},
+    {"condition-expression", required_argument, NULL, O_COND},
+    {"expression-attribute-names", required_argument, NULL, O_NAMES},
+    {"expression-attribute-values", required_argument, NULL, O_VALUES},
+    {"return-values", required_argument, NULL, O_RETURN},
+    {"update-expression", required_argument, NULL, O_UPDATE},
+    {"key-condition-expression", required_argument, NULL, O_KEYCOND},
+    {"key-condition", required_argument, NULL, O_KEYCOND},
+    {"filter-expression", required_argument, NULL, O_FILTER},
+    {"scan-index-forward", no_argument, NULL, O_FORWARD},
+    {"no-scan-index-forward", no_argument, NULL, O_BACKWARD},
+    {"limit", required_argument, NULL, O_LIMIT},
+    {"exclusive-start-key", required_argument, NULL, O_ESK},
+    {"segment", required_argument, NULL, O_SEGMENT},
+    {"total-segments", required_argument, NULL, O_TOTAL},
+    {"file", required_argument, NULL, O_FILE},
+    {"batch-size", required_argument, NULL, O_BATCH},
+    {"recovery-period-in-days", required_argument, NULL, O_PERIOD},
+    {"from", required_argument, NULL, O_FROM},
+    {"to", required_argument, NULL, O_TO},
+    {"by", required_argument, NULL, O_BY},
+    {"print-acks", no_argument, NULL, O_PRINT_ACKS},
+    {"consistent-read", no_argument, NULL, O_CONSISTENT},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct opts {
+    const char *home;
+    const char *arg[O_END - O_DATA];     /* string value per option */
+    int given[O_END - O_DATA];
+    int json, backward;
+    uint64_t limit;
+    uint32_t segment, total;
+    uint64_t batch;
+    int period;
+    const char *cmd;                     /* "put-item", "pitr enable", ... for messages */
+} opts;
+
+#define ARG(o, id) ((o)->arg[(id) - O_DATA])
+#define GIVEN(o, id) ((o)->given[(id) - O_DATA])
+
+static const char *opt_name(int id)
+{
+    for (const struct option *p = long_opts; p->name; p++)
+        if (p->val == id) return p->name;
+    return "?";
+}
+
+/* ================================================================ commands and help */
+
+typedef struct command {
+    const char *name;
+    int (*run)(opts *o);
+    const int *allowed;                  /* O_END-terminated; globals always allowed */
+    const char *usage;
+    const char *help;
+} command;
+
+static int run_create(opts *o), run_describe(opts *o), run_list(opts *o), run_delete_table(opts *o),
+    run_put(opts *o), run_get(opts *o), run_update(opts *o), run_delete_item(opts *o),
+    run_query(opts *o), run_scan(opts *o), run_batch(opts *o), run_pitr_enable(opts *o),
+    run_pitr_disable(opts *o), run_pitr_status(opts *o), run_snapshot(opts *o),
+    run_log_verify(opts *o), run_log_list(opts *o), run_timeline(opts *o);
+
+static const int a_create[] = {O_TABLE, O_KEY, O_SORT_KEY, O_DURABILITY, O_END};
+static const int a_table[] = {O_TABLE, O_END};
+static const int a_none[] = {O_END};
+static const int a_put[] = {O_TABLE, O_ITEM, O_COND, O_NAMES, O_VALUES, O_RETURN, O_END};
+static const int a_get[] = {O_TABLE, O_KEY, O_CONSISTENT, O_END};
+static const int a_update[] = {O_TABLE, O_KEY, O_UPDATE, O_COND, O_NAMES, O_VALUES, O_RETURN, O_END};
+static const int a_delete[] = {O_TABLE, O_KEY, O_COND, O_NAMES, O_VALUES, O_RETURN, O_END};
+static const int a_query[] = {O_TABLE, O_KEYCOND, O_FILTER, O_NAMES, O_VALUES, O_FORWARD, O_BACKWARD,
+                              O_LIMIT, O_ESK, O_CONSISTENT, O_END};
+static const int a_scan[] = {O_TABLE, O_FILTER, O_NAMES, O_VALUES, O_LIMIT, O_ESK, O_SEGMENT, O_TOTAL,
+                             O_CONSISTENT, O_END};
+static const int a_batch[] = {O_TABLE, O_FILE, O_BATCH, O_PRINT_ACKS, O_END};
+static const int a_pitr[] = {O_TABLE, O_PERIOD, O_END};
+static const int a_timeline[] = {O_TABLE, O_FROM, O_TO, O_BY, O_END};
+
+static const command commands[] = {
+    {"create-table", run_create, a_create,
+     "--table T --key NAME:TYPE [--sort-key NAME:TYPE] [--durability sync|none]",
+     "Creates an empty table. TYPE is S, N or B. --durability sync (default) makes every\n"
+     "acknowledged write durable (fsync before the reply, one fsync per batch); none never\n"
+     "fsyncs: faster bulk loads, but a machine crash may lose the latest writes.\n"
+     "Prints the new table's description (DynamoDB CreateTable's TableDescription).\n"
+     "Examples:\n"
+     "  tidemark create-table --table Orders --key OrderId:S\n"
+     "  tidemark create-table --table Chat --key user_id:S --sort-key sk:S\n"},
+    {"describe-table", run_describe, a_table, "--table T",
+     "Prints the table as DynamoDB DescribeTable does ({\"Table\":{...}}): key schema, item count,\n"
+     "size, creation time, id and ARN.\n"
+     "Example:\n  tidemark describe-table --table Orders\n"},
+    {"list-tables", run_list, a_none, "",
+     "Prints {\"TableNames\":[...]}, sorted.\nExample:\n  tidemark --data /srv/tm list-tables\n"},
+    {"delete-table", run_delete_table, a_table, "--table T",
+     "Deletes the table with its items, change log and snapshots. Prints its last description.\n"
+     "Example:\n  tidemark delete-table --table Orders\n"},
+    {"put-item", run_put, a_put,
+     "--table T --item JSON [--condition-expression C] [--expression-attribute-names JSON]\n"
+     "      [--expression-attribute-values JSON] [--return-values NONE|ALL_OLD]",
+     "Writes a whole item (DynamoDB JSON), replacing any item with the same key. With a condition\n"
+     "the write happens only if the current item satisfies it; otherwise it prints\n"
+     "ConditionalCheckFailedException and exits 1.\n"
+     "Examples:\n"
+     "  tidemark put-item --table Orders --item '{\"OrderId\":{\"S\":\"1\"},\"Total\":{\"N\":\"450\"}}'\n"
+     "  tidemark put-item --table Orders --item '{...}' --condition-expression 'attribute_not_exists(OrderId)'\n"},
+    {"get-item", run_get, a_get, "--table T --key JSON",
+     "Prints {\"Item\":{...}}, or {} when there is no such item (as the aws CLI does).\n"
+     "Example:\n  tidemark get-item --table Orders --key '{\"OrderId\":{\"S\":\"1\"}}'\n"},
+    {"update-item", run_update, a_update,
+     "--table T --key JSON --update-expression U [--condition-expression C]\n"
+     "      [--expression-attribute-names JSON] [--expression-attribute-values JSON]\n"
+     "      [--return-values NONE|ALL_NEW]",
+     "Edits an item (creating it when absent) with an UpdateExpression: SET a = :v, b = b + :n,\n"
+     "c = if_not_exists(c, :z), d = list_append(d, :l); REMOVE e; ADD n :num, s :set; DELETE s :set.\n"
+     "Example:\n"
+     "  tidemark update-item --table Orders --key '{\"OrderId\":{\"S\":\"1\"}}' \\\n"
+     "    --update-expression 'SET Total = Total + :t REMOVE Coupon' \\\n"
+     "    --condition-expression 'attribute_exists(OrderId)' \\\n"
+     "    --expression-attribute-values '{\":t\":{\"N\":\"5\"}}' --return-values ALL_NEW\n"},
+    {"delete-item", run_delete_item, a_delete,
+     "--table T --key JSON [--condition-expression C] [--return-values NONE|ALL_OLD] ...",
+     "Deletes an item (deleting an absent item is not an error, as in DynamoDB).\n"
+     "Example:\n  tidemark delete-item --table Orders --key '{\"OrderId\":{\"S\":\"1\"}}'\n"},
+    {"query", run_query, a_query,
+     "--table T --key-condition-expression K [--expression-attribute-values JSON]\n"
+     "      [--expression-attribute-names JSON] [--filter-expression F] [--no-scan-index-forward]\n"
+     "      [--limit N] [--exclusive-start-key JSON]",
+     "Reads one partition in sort-key order (DynamoDB order: N by value, S and B by bytes).\n"
+     "Prints one {\"Item\":{...}} per line; with --json one {\"Items\":[...],\"Count\":N,...} object.\n"
+     "When --limit ends the page, the LastEvaluatedKey is in the --json output, or on stderr as\n"
+     "the --exclusive-start-key to pass for the next page. --key-condition is an alias.\n"
+     "Examples:\n"
+     "  tidemark query --table Orders --key-condition 'OrderId = :p AND Ts BETWEEN :a AND :b' \\\n"
+     "    --expression-attribute-values '{\":p\":{\"S\":\"1\"},\":a\":{\"N\":\"0\"},\":b\":{\"N\":\"99\"}}'\n"
+     "  tidemark query --table Chat --key-condition '#u = :u AND begins_with(sk, :t)' \\\n"
+     "    --expression-attribute-names '{\"#u\":\"user_id\"}' \\\n"
+     "    --expression-attribute-values '{\":u\":{\"S\":\"user#1\"},\":t\":{\"S\":\"thread#7#\"}}' --limit 10\n"},
+    {"scan", run_scan, a_scan,
+     "--table T [--segment S --total-segments N] [--limit N] [--exclusive-start-key JSON]\n"
+     "      [--filter-expression F ...]",
+     "Reads every item from one consistent snapshot, one {\"Item\":{...}} per line (--json: as\n"
+     "DynamoDB Scan's response). Segments split the key-hash space into N equal ranges: run N\n"
+     "scans in parallel, each with its --segment, and together they read every item once.\n"
+     "Examples:\n"
+     "  tidemark scan --table Orders > orders.jsonl\n"
+     "  tidemark scan --table Orders --segment 0 --total-segments 4\n"},
+    {"batch-write", run_batch, a_batch,
+     "--table T --file FILE|- [--batch-size N] [--print-acks]",
+     "Bulk load: one {\"Item\":{...}} or bare item per line (blank lines are skipped), written in\n"
+     "batches of --batch-size (default 1000) items, each batch atomic and, in sync mode, durable\n"
+     "before the next one starts. Progress on a terminal, one summary line otherwise.\n"
+     "A bad line stops the load with exit 1 and a message naming FILE:LINE and the attribute.\n"
+     "Everything before the bad line is loaded and durable (batches already acknowledged are never\n"
+     "lost); nothing after it is. Resume from the fixed line with: tail -n +LINE FILE | tidemark\n"
+     "batch-write --table T --file -\n"
+     "--print-acks prints \"ack batch=B items=N line=L\" on stdout after each durable batch.\n"
+     "Examples:\n"
+     "  tidemark batch-write --table Chat --file items.jsonl\n"
+     "  zcat export/*.json.gz | tidemark batch-write --table Chat --file -\n"},
+    {"pitr enable", run_pitr_enable, a_pitr, "--table T [--recovery-period-in-days N]",
+     "Enables point-in-time recovery: the change log is kept for N days (1..35, default 35).\n"
+     "The window starts now; re-enabling after a disable starts it again.\n"
+     "Example:\n  tidemark pitr enable --table Orders --recovery-period-in-days 7\n"},
+    {"pitr disable", run_pitr_disable, a_table, "--table T",
+     "Disables point-in-time recovery (the log is then kept only until LMDB holds the writes).\n"
+     "Example:\n  tidemark pitr disable --table Orders\n"},
+    {"pitr status", run_pitr_status, a_table, "--table T",
+     "Prints DescribeContinuousBackups' shape with the earliest and latest restorable times\n"
+     "(ISO-8601 UTC with microseconds: tidemark restores to any microsecond).\n"
+     "Example:\n  tidemark pitr status --table Orders\n"},
+    {"snapshot", run_snapshot, a_table, "--table T",
+     "Takes a base snapshot of the table now (a consistent LMDB copy tagged with its log position).\n"
+     "Example:\n  tidemark snapshot --table Orders\n"},
+    {"log verify", run_log_verify, a_table, "--table T",
+     "Checks every record and segment of the change log; prints each problem with its segment and\n"
+     "offset, and exits 1 if there is any.\nExample:\n  tidemark log verify --table Orders\n"},
+    {"log list", run_log_list, a_table, "--table T",
+     "Lists the change log's segments: seqs, times, size, codec and whether sealed.\n"
+     "Example:\n  tidemark log list --table Orders --json\n"},
+    {"timeline", run_timeline, a_timeline,
+     "--table T [--from TIME] [--to TIME] [--by minute|hour] [--json]",
+     "Writes per minute (or hour) from the change log, split into puts (new items), updates\n"
+     "(existing items replaced or edited) and deletes, as a bar chart in UTC. Intervals far above\n"
+     "the usual rate are marked as bursts, with the last second before each: the tool to find\n"
+     "when a bad load began. TIME: 2025-11-12T10:15:00Z, epoch seconds, or relative (-90m).\n"
+     "Examples:\n"
+     "  tidemark timeline --table Chat --from -3h\n"
+     "  tidemark timeline --table Chat --from 2025-11-12T08:00:00Z --by hour --json\n"},
+};
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+static void print_help(void)
+{
+    printf("tidemark %s: a DynamoDB-style table engine with a continuously retained change log.\n\n"
+           "Usage: tidemark [--data DIR] [--json] COMMAND [options]\n\n"
+           "Commands:\n", TIDEMARK_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const char *nl = strchr(commands[i].help, '\n');
+        printf("  %-16s %.*s\n", commands[i].name, (int)(nl ? nl - commands[i].help : 60),
+               commands[i].help);
+    }
+    printf("\nGlobal options:\n"
+           "  --data DIR   data directory (default: $TIDEMARK_HOME, else ~/.tidemark)\n"
+           "  --json       machine-readable output shaped like the DynamoDB API response\n"
+           "  --help       this help; 'tidemark COMMAND --help' for one command\n"
+           "  --version    print the version\n\n"
+           "Items and keys are DynamoDB JSON: '{\"Id\":{\"S\":\"1\"},\"Total\":{\"N\":\"450\"}}'.\n"
+           "Exit status: 0 success, 1 failure (including a failed condition), 2 usage error.\n"
+           "TIDEMARK_CLOCK=2025-11-12T10:00:00Z makes the process take that instant as now\n"
+           "(testing and simulation).\n\n"
+           "Examples:\n"
+           "  tidemark create-table --table Orders --key OrderId:S --sort-key Ts:N\n"
+           "  tidemark put-item --table Orders --item '{\"OrderId\":{\"S\":\"1\"},\"Ts\":{\"N\":\"1\"}}'\n"
+           "  tidemark query --table Orders --key-condition 'OrderId = :p' \\\n"
+           "    --expression-attribute-values '{\":p\":{\"S\":\"1\"}}'\n"
+           "  tidemark batch-write --table Orders --file orders.jsonl\n"
+           "  tidemark pitr enable --table Orders && tidemark timeline --table Orders --from -2h\n");
+}
+
+static void print_command_help(const command *c)
+{
+    printf("Usage: tidemark [--data DIR] %s %s\n\n%s", c->name, c->usage, c->help);
+}
+
+/* ================================================================ shared helpers */
+
+static int usage(const opts *o, const char *fmt, const char *a)
+{
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "%s", o->cmd ? o->cmd : "");
+    if (o->cmd) {
+        fprintf(stderr, "%s: %s: ", PROG, cmd);
+        fprintf(stderr, fmt, a);
+        fprintf(stderr, "\nTry '%s %s --help'.\n", PROG, cmd);
+        return CLI_USAGE;
+    }
+    return cli_usage(PROG, fmt, a);
+}
+
+static int need(const opts *o, int id)
+{
+    if (ARG(o, id)) return 0;
+    char n[64];
+    snprintf(n, sizeof n, "--%s", opt_name(id));
+    return usage(o, "%s is required", n);
+}
+
+static int fail(const opts *o, int rc) { return cli_fail(PROG, o->cmd, rc); }
+
+/* Opens the table; a writer open reports what recovery repaired (torn tail, replayed records). */
+static int open_table(const opts *o, unsigned flags, table **t)
+{
+    int rc = table_open(o->home, ARG(o, O_TABLE), flags, t);
+    if (rc) return rc;
+    if (!(flags & TABLE_RDONLY)) {
+        const table_recovery *r = table_last_recovery(*t);
+        if (r->log.truncated)
+            fprintf(stderr, "%s: recovery: table %s: cut a torn log tail in segment %s at offset %" PRIu64
+                    " (%" PRIu64 " bytes of an unacknowledged write)\n", PROG, ARG(o, O_TABLE),
+                    r->log.segment, r->log.offset, r->log.bytes);
+        if (r->replayed)
+            fprintf(stderr, "%s: recovery: table %s: replayed %" PRIu64 " logged write%s into the items\n",
+                    PROG, ARG(o, O_TABLE), r->replayed, r->replayed == 1 ? "" : "s");
+    }
+    return 0;
+}
+
+static int parse_item_arg(const char *json, const char *what, unsigned flags, item **out)
+{
+    int rc = item_parse_json(json, strlen(json), flags, out);
+    if (rc) err_wrap(rc, "%s", what);
+    return rc;
+}
+
+/* --key: exactly the key attributes of the table. */
+static int parse_key_arg(const char *json, const key_schema *ks, item **out)
+{
+    int rc = parse_item_arg(json, "--key", ITEM_PARSE_NOLIMITS, out);
+    if (rc) return rc;
+    buf k = BUF_INIT;
+    rc = key_encode_item(ks, *out, &k);
+    buf_free(&k);
+    if (!rc && item_count(*out) != (ks->range_type ? 2u : 1u))
+        rc = err_set(TM_EINVAL, "The provided key element does not match the schema: the key is %s%s%s",
+                     ks->hash_name, ks->range_type ? " and " : "", ks->range_type ? ks->range_name : "");
+    if (rc) {
+        if (rc == TM_EINVAL && !strstr(err_msg(), "--key")) err_wrap(rc, "--key");
+        item_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static void print_json(cJSON *j, int pretty)
+{
+    char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+    }
+    free(s);
+}
+
+static void print_item_wrapped(const char *member, const item *it)
+{
+    buf b = BUF_INIT;
+    if (!it) {
+        puts("{}");
+        return;
+    }
+    if (item_write_json(it, &b) == 0) printf("{\"%s\":%s}\n", member, b.data);
+    buf_free(&b);
+}
+
+static const char *type_tag(av_type t) { return t == AV_S ? "S" : t == AV_N ? "N" : t == AV_B ? "B" : "?"; }
+
+static void iso(int64_t us, int digits, char *out, size_t n) { clock_format(us, digits, out, n); }
+
+/* The ARN the table would have in AWS: region from AWS_REGION, account 000000000000. */
+static void table_arn(const char *name, char *out, size_t n)
+{
+    const char *r = getenv("AWS_REGION");
+    if (!r || !*r) r = getenv("AWS_DEFAULT_REGION");
+    snprintf(out, n, "arn:aws:dynamodb:%s:000000000000:table/%s", r && *r ? r : "us-east-1", name);
+}
+
+static cJSON *describe_json(const table_info *i, const char *status)
+{
+    cJSON *t = cJSON_CreateObject(), *ad = cJSON_CreateArray(), *ks = cJSON_CreateArray(), *x;
+    char ts[64], arn[512];
+    x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "AttributeName", i->ks.hash_name);
+    cJSON_AddStringToObject(x, "AttributeType", type_tag(i->ks.hash_type));
+    cJSON_AddItemToArray(ad, x);
+    x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "AttributeName", i->ks.hash_name);
+    cJSON_AddStringToObject(x, "KeyType", "HASH");
+    cJSON_AddItemToArray(ks, x);
+    if (i->ks.range_type) {
+        x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "AttributeName", i->ks.range_name);
+        cJSON_AddStringToObject(x, "AttributeType", type_tag(i->ks.range_type));
+        cJSON_AddItemToArray(ad, x);
+        x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "AttributeName", i->ks.range_name);
+        cJSON_AddStringToObject(x, "KeyType", "RANGE");
+        cJSON_AddItemToArray(ks, x);
+    }
+    cJSON_AddItemToObject(t, "AttributeDefinitions", ad);
+    cJSON_AddStringToObject(t, "TableName", i->name);
+    cJSON_AddItemToObject(t, "KeySchema", ks);
+    cJSON_AddStringToObject(t, "TableStatus", status);
+    iso(i->created_us, 3, ts, sizeof ts);
+    cJSON_AddStringToObject(t, "CreationDateTime", ts);
+    cJSON_AddNumberToObject(t, "TableSizeBytes", (double)i->size_bytes);
+    cJSON_AddNumberToObject(t, "ItemCount", (double)i->item_count);
+    table_arn(i->name, arn, sizeof arn);
+    cJSON_AddStringToObject(t, "TableArn", arn);
+    cJSON_AddStringToObject(t, "TableId", i->table_id);
+    x = cJSON_AddObjectToObject(t, "BillingModeSummary");
+    cJSON_AddStringToObject(x, "BillingMode", "PAY_PER_REQUEST");
+    /* tidemark's own members, beside DynamoDB's */
+    x = cJSON_AddObjectToObject(t, "Tidemark");
+    cJSON_AddStringToObject(x, "Durability", i->durability == LOG_SYNC_NONE ? "none" : "sync");
+    cJSON_AddNumberToObject(x, "LogSeq", (double)i->applied_seq);
+    if (i->last_write_us) {
+        iso(i->last_write_us, 6, ts, sizeof ts);
+        cJSON_AddStringToObject(x, "LastWriteDateTime", ts);
+    }
+    cJSON_AddBoolToObject(x, "PointInTimeRecoveryEnabled", i->pitr_enabled);
+    return t;
+}
+
+/* ================================================================ tables */
+
+static int run_create(opts *o)
+{
+    key_schema ks;
+    table_create_opts co = TABLE_CREATE_OPTS_INIT;
+    table_info info;
+    int rc;
+    memset(&ks, 0, sizeof ks);
+    if ((rc = need(o, O_TABLE)) || (rc = need(o, O_KEY))) return rc;
+    if (key_parse_spec(ARG(o, O_KEY), ks.hash_name, &ks.hash_type))
+        return usage(o, "--key: %s", err_msg());
+    if (ARG(o, O_SORT_KEY)) {
+        if (key_parse_spec(ARG(o, O_SORT_KEY), ks.range_name, &ks.range_type))
+            return usage(o, "--sort-key: %s", err_msg());
+        if (!strcmp(ks.range_name, ks.hash_name))
+            return usage(o, "--sort-key: '%s' is already the partition key", ks.range_name);
+    }
+    if (ARG(o, O_DURABILITY)) {
+        if (!strcmp(ARG(o, O_DURABILITY), "sync")) co.durability = LOG_SYNC_FULL;
+        else if (!strcmp(ARG(o, O_DURABILITY), "none")) co.durability = LOG_SYNC_NONE;
+        else return usage(o, "--durability must be sync or none, not '%s'", ARG(o, O_DURABILITY));
+    }
+    if ((rc = table_create(o->home, ARG(o, O_TABLE), &ks, &co, &info))) return fail(o, rc);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "TableDescription", describe_json(&info, "ACTIVE"));
+    print_json(j, 1);
+    cJSON_Delete(j);
+    return 0;
+}
+
+static int run_describe(opts *o)
+{
+    table *t = NULL;
+    table_info info;
+    int rc = need(o, O_TABLE);
+    if (rc) return rc;
+    if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info))) {
+        table_close(t);
+        return fail(o, rc);
+    }
+    table_close(t);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "Table", describe_json(&info, "ACTIVE"));
+    print_json(j, 1);
+    cJSON_Delete(j);
+    return 0;
+}
+
+static int run_list(opts *o)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = table_list(o->home, &names, &n);
+    if (rc) return fail(o, rc);
+    cJSON *j = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(j, "TableNames");
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(names[i]));
+    print_json(j, 1);
+    cJSON_Delete(j);
+    table_names_free(names, n);
+    return 0;
+}
+
+static int run_delete_table(opts *o)
+{
+    table *t = NULL;
+    table_info info;
+    int rc = need(o, O_TABLE);
+    if (rc) return rc;
+    if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info))) {
+        table_close(t);
+        return fail(o, rc);
+    }
+    table_close(t);
+    if ((rc = table_delete(o->home, ARG(o, O_TABLE)))) return fail(o, rc);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "TableDescription", describe_json(&info, "DELETING"));
+    print_json(j, 1);
+    cJSON_Delete(j);
+    return 0;
+}
+
+/* ================================================================ items */
+
+/* The expressions of one request, parsed against one env. */
+typedef struct request {
+    expr_env *env;
+    expr_cond *cond, *filter;
+    expr_update *update;
+    expr_keycond keycond;
+    expr_write w;
+} request;
+
+static void request_free(request *r)
+{
+    expr_cond_free(r->cond);
+    expr_cond_free(r->filter);
+    expr_update_free(r->update);
+    expr_env_free(r->env);
+}
+
+/* Parses the expression options; keycond needs ks. Returns an engine code. */
+static int request_parse(const opts *o, const key_schema *ks, request *r)
+{
+    int rc;
+    memset(r, 0, sizeof *r);
+    if ((rc = expr_env_new(ARG(o, O_NAMES), ARG(o, O_VALUES), &r->env))) return rc;
+    if (ARG(o, O_COND) && (rc = expr_cond_parse(ARG(o, O_COND), r->env, &r->cond))) return rc;
+    if (ARG(o, O_FILTER) && (rc = expr_cond_parse(ARG(o, O_FILTER), r->env, &r->filter)))
+        return err_wrap(rc, "--filter-expression");
+    if (ARG(o, O_UPDATE)) {
+        if ((rc = expr_update_parse(ARG(o, O_UPDATE), r->env, &r->update))) return rc;
+        if ((rc = expr_update_check_keys(r->update, ks))) return rc;
+    }
+    if (ARG(o, O_KEYCOND) && (rc = expr_keycond_parse(ARG(o, O_KEYCOND), r->env, ks, &r->keycond)))
+        return rc;
+    if ((ARG(o, O_NAMES) || ARG(o, O_VALUES)) && (rc = expr_env_check_unused(r->env))) return rc;
+    r->w.cond = r->cond;
+    r->w.update = r->update;
+    return 0;
+}
+
+static int check_return_values(const opts *o, const char *allowed)
+{
+    const char *v = ARG(o, O_RETURN);
+    if (!v || !strcmp(v, "NONE")) return 0;
+    if (!strcmp(v, allowed)) return 0;
+    char msg[128];
+    snprintf(msg, sizeof msg, "--return-values must be NONE or %s here, not '%%s'", allowed);
+    return usage(o, msg, v);
+}
+
+/* Opens the table for writing and reads its key schema. */
+static int open_writer(const opts *o, table **t, table_info *info)
+{
+    int rc = open_table(o, 0, t);
+    if (!rc) rc = table_describe(*t, info);
+    return rc;
+}
+
+static int run_put(opts *o)
+{
+    table *t = NULL;
+    table_info info;
+    item *it = NULL, *old = NULL;
+    request rq;
+    int rc, ret;
+    memset(&rq, 0, sizeof rq);
+    if ((ret = need(o, O_TABLE)) || (ret = need(o, O_ITEM)) || (ret = check_return_values(o, "ALL_OLD")))
+        return ret;
+    if ((rc = open_writer(o, &t, &info)) || (rc = parse_item_arg(ARG(o, O_ITEM), "--item", 0, &it)) ||
+        (rc = request_parse(o, &info.ks, &rq)))
+        goto out;
+    int want_old = ARG(o, O_RETURN) && !strcmp(ARG(o, O_RETURN), "ALL_OLD");
+    rc = table_put(t, it, rq.cond ? expr_write_check : NULL, &rq.w, want_old ? &old : NULL);
+    if (!rc && want_old) print_item_wrapped("Attributes", old);
+out:
+    ret = rc ? fail(o, rc) : 0;
+    request_free(&rq);
+    item_free(it);
+    item_free(old);
+    table_close(t);
+    return ret;
+}
+
+static int run_get(opts *o)
+{
+    table *t = NULL;
+    table_info info;
+    item *key = NULL, *it = NULL;
+    int rc, ret;
+    if ((ret = need(o, O_TABLE)) || (ret = need(o, O_KEY))) return ret;
+    if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info)) ||
+        (rc = parse_key_arg(ARG(o, O_KEY), &info.ks, &key)))
+        goto out;
+    rc = table_get(t, key, &it);
+    if (rc == TM_ENOTFOUND) rc = 0;
+    if (!rc) print_item_wrapped("Item", it);
+out:
+    ret = rc ? fail(o, rc) : 0;
+    item_free(key);
+    item_free(it);
+    table_close(t);
+    return ret;
+}
+
+static int run_update(opts *o)
+{
+    table *t = NULL;
+    table_info info;
+    item *key = NULL, *nw = NULL;
+    request rq;
+    int rc, ret;
+    memset(&rq, 0, sizeof rq);
+    if ((ret = need(o, O_TABLE)) || (ret = need(o, O_KEY)) || (ret = need(o, O_UPDATE)) ||
+        (ret = check_return_values(o, "ALL_NEW")))
+        return ret;
+    if ((rc = open_writer(o, &t, &info)) || (rc = parse_key_arg(ARG(o, O_KEY), &info.ks, &key)) ||
+        (rc = request_parse(o, &info.ks, &rq)))
+        goto out;
+    int want_new = ARG(o, O_RETURN) && !strcmp(ARG(o, O_RETURN), "ALL_NEW");
+    rc = table_update(t, key, expr_write_mutate, rq.cond ? expr_write_check : NULL, &rq.w,
+                      want_new ? &nw : NULL);
+    if (!rc && want_new) print_item_wrapped("Attributes", nw);
+out:
+    ret = rc ? fail(o, rc) : 0;
+    request_free(&rq);
+    item_free(key);
+    item_free(nw);
+    table_close(t);
+    return ret;
+}
+
+static int run_delete_item(opts *o)
+{
+    table *t = NULL;
+    table_info info;
+    item *key = NULL, *old = NULL;
+    request rq;
+    int rc, ret;
+    memset(&rq, 0, sizeof rq);
+    if ((ret = need(o, O_TABLE)) || (ret = need(o, O_KEY)) || (ret = check_return_values(o, "ALL_OLD")))
+        return ret;
+    if ((rc = open_writer(o, &t, &info)) || (rc = parse_key_arg(ARG(o, O_KEY), &info.ks, &key)) ||
+        (rc = request_parse(o, &info.ks, &rq)))
+        goto out;
+    int want_old = ARG(o, O_RETURN) && !strcmp(ARG(o, O_RETURN), "ALL_OLD");
+    rc = table_delete_item(t, key, rq.cond ? expr_write_check : NULL, &rq.w, want_old ? &old : NULL);
+    if (!rc && want_old) print_item_wrapped("Attributes", old);
+out:
+    ret = rc ? fail(o, rc) : 0;
+    request_free(&rq);
+    item_free(key);
+    item_free(old);
+    table_close(t);
+    return ret;
+}
+
+/* ================================================================ query and scan */
+
+typedef struct out_ctx {
+    int json;
+    const expr_cond *filter;
+    uint64_t printed;
+    buf line;
+    int rc;
+} out_ctx;
+
+static int out_item(void *c, const void *key, size_t kn, const void *img, size_t in)
+{
+    out_ctx *oc = c;
+    (void)key;
+    (void)kn;
+    if (oc->filter) {
+        item *it = NULL;
+        int ok = 0, rc = item_decode(img, in, &it);
+        if (!rc) rc = expr_cond_eval(oc->filter, it, &ok);
+        item_free(it);
+        if (rc) return rc;
+        if (!ok) return 0;
+    }
+    buf_reset(&oc->line);
+    int rc = item_bin_write_json(img, in, &oc->line);
+    if (rc) return rc;
+    if (oc->json) {
+        if (oc->printed) fputc(',', stdout);
+        fwrite(oc->line.data, 1, oc->line.len, stdout);
+    } else {
+        fputs("{\"Item\":", stdout);
+        fwrite(oc->line.data, 1, oc->line.len, stdout);
+        fputs("}\n", stdout);
+    }
+    oc->printed++;
+    if (ferror(stdout)) return err_sys(TM_EIO, errno, "writing the output");
+    return 0;
+}
+
+static int read_page_args(opts *o, const key_schema *ks, expr_page *pg, item **esk)
+{
+    *esk = NULL;
+    pg->backward = o->backward;
+    pg->limit = o->limit;
+    if (ARG(o, O_ESK)) {
+        int rc = parse_item_arg(ARG(o, O_ESK), "--exclusive-start-key", ITEM_PARSE_NOLIMITS, esk);
+        if (rc) return rc;
+        pg->start = *esk;
+    }
+    (void)ks;
+    return 0;
+}
+
+/* Runs a query (keycond) or a scan page and prints it. */
+static int run_read(opts *o, int is_query)
+{
+    table *t = NULL;
+    table_info info;
+    table_read *r = NULL;
+    item *esk = NULL;
+    request rq;
+    expr_page pg = EXPR_PAGE_INIT;
+    buf last = BUF_INIT;
+    out_ctx oc = {o->json, NULL, 0, BUF_INIT, 0};
+    uint64_t scanned = 0;
+    int rc, ret;
+    memset(&rq, 0, sizeof rq);
+    if ((ret = need(o, O_TABLE))) return ret;
+    if (is_query && (ret = need(o, O_KEYCOND))) return ret;
+    if (!is_query && GIVEN(o, O_SEGMENT) != GIVEN(o, O_TOTAL))
+        return usage(o, "%s", "--segment and --total-segments go together");
+    if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info)) ||
+        (rc = request_parse(o, &info.ks, &rq)) || (rc = read_page_args(o, &info.ks, &pg, &esk)))
+        goto out;
+    oc.filter = rq.filter;
+    if ((rc = table_read_begin(t, &r))) goto out;
+    if (o->json) fputs("{\"Items\":[", stdout);
+    if (is_query)
+        rc = expr_query_run(r, &info.ks, &rq.keycond, &pg, out_item, &oc, &last, &scanned);
+    else
+        rc = expr_scan_run(r, &info.ks, GIVEN(o, O_SEGMENT) ? o->segment : 0,
+                           GIVEN(o, O_TOTAL) ? o->total : 1, &pg, out_item, &oc, &last, &scanned);
+    if (rc) {
+        if (o->json) fputs("]}\n", stdout);
+        goto out;
+    }
+    if (o->json) {
+        printf("],\"Count\":%" PRIu64 ",\"ScannedCount\":%" PRIu64, oc.printed, scanned);
+        if (last.len) printf(",\"LastEvaluatedKey\":%s", last.data);
+        fputs("}\n", stdout);
+    } else if (last.len) {
+        fprintf(stderr, "%s: %s: page limit reached; next page: --exclusive-start-key '%s'\n", PROG, o->cmd,
+                last.data);
+    }
+    if (fflush(stdout)) rc = err_sys(TM_EIO, errno, "writing the output");
+out:
+    ret = rc ? fail(o, rc) : 0;
+    table_read_end(r);
+    request_free(&rq);
+    item_free(esk);
+    buf_free(&last);
+    buf_free(&oc.line);
+    table_close(t);
+    return ret;
+}
+
+static int run_query(opts *o) { return run_read(o, 1); }
+static int run_scan(opts *o) { return run_read(o, 0); }
+
+/* ================================================================ batch-write */
+
+/* Line reader with a hard maximum line length. */
+typedef struct lines {
+    FILE *f;
+    char *blk;
+    size_t blen, bpos;
+    buf line;
+    int eof;
+} lines;
+
+#define BLOCK (1 << 20)
+
+/* 1: *p and *n hold the next line (without '\n'); 0: end; <0: error. */
+static int lines_next(lines *L, const char **p, size_t *n)
+{
+    buf_reset(&L->line);
+    for (;;) {
+        if (L->bpos < L->blen) {
+            char *s = L->blk + L->bpos;
+            char *nl = memchr(s, '\n', L->blen - L->bpos);
+            size_t len = nl ? (size_t)(nl - s) : L->blen - L->bpos;
+            if (nl && L->line.len == 0) {
+                L->bpos += len + 1;
+                *p = s;
+                *n = len;
+                return 1;
+            }
+            if (buf_append(&L->line, s, len))
+                return err_set(TM_ELIMIT, "line longer than %zu bytes", LINE_MAX_BYTES);
+            L->bpos += len + (nl ? 1 : 0);
+            if (nl) {
+                *p = L->line.data;
+                *n = L->line.len;
+                return 1;
+            }
+        }
+        if (L->eof) break;
+        L->blen = fread(L->blk, 1, BLOCK, L->f);
+        L->bpos = 0;
+        if (L->blen == 0) {
+            if (ferror(L->f)) return err_sys(TM_EIO, errno, "read");
+            L->eof = 1;
+        }
+    }
+    if (L->line.len) {
+        *p = L->line.data;
+        *n = L->line.len;
+        L->line.len = 0;     /* returned once; the data stays valid until the next call */
+        return 1;
+    }
+    return 0;
+}
+
+static int run_batch(opts *o)
+{
+    table *t = NULL;
+    table_info info;
+    table_batch *b = NULL;
+    lines L = {0};
+    progress *pr = NULL;
+    const char *file = ARG(o, O_FILE), *fname;
+    uint64_t lineno = 0, items = 0, batches = 0, in_batch = 0, bytes = 0, acked_line = 0;
+    int rc = 0, ret;
+    if ((ret = need(o, O_TABLE)) || (ret = need(o, O_FILE))) return ret;
+    fname = strcmp(file, "-") ? file : "stdin";
+    L.line = (buf)BUF_INIT_MAX(LINE_MAX_BYTES);
+    if (!(L.blk = malloc(BLOCK))) return fail(o, err_set(TM_ENOMEM, "out of memory"));
+    if (!strcmp(file, "-")) L.f = stdin;
+    else if (!(L.f = fopen(file, "rb"))) {
+        rc = err_sys(TM_EIO, errno, "%s", file);
+        goto out;
+    }
+    if ((rc = open_writer(o, &t, &info))) goto out;
+    pr = progress_new(PROG, "batch-write", 0);
+    const char *p = NULL;
+    size_t n = 0;
+    int lr;
+    while ((lr = lines_next(&L, &p, &n)) > 0) {
+        lineno++;
+        size_t i = 0;
+        while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r')) i++;
+        if (i == n) continue;
+        item *it = NULL;
+        rc = item_parse_json(p, n, ITEM_PARSE_WRAPPED, &it);
+        if (!rc && !b) rc = table_batch_begin(t, &b);
+        if (!rc) rc = table_batch_put(b, it);
+        item_free(it);
+        if (rc) {
+            err_wrap(rc, "%s:%" PRIu64, fname, lineno);
+            break;
+        }
+        items++;
+        in_batch++;
+        bytes += n + 1;
+        if (in_batch >= o->batch) {
+            rc = table_batch_commit(b);
+            b = NULL;
+            if (rc) break;
+            batches++;
+            acked_line = lineno;
+            progress_add(pr, in_batch, bytes);
+            if (GIVEN(o, O_PRINT_ACKS)) {
+                printf("ack batch=%" PRIu64 " items=%" PRIu64 " line=%" PRIu64 "\n", batches, items, lineno);
+                fflush(stdout);
+            }
+            in_batch = bytes = 0;
+        }
+    }
+    if (lr < 0) {
+        rc = lr;
+        err_wrap(rc, "%s:%" PRIu64, fname, lineno + 1);
+    }
+    /* The lines before a bad one are good: commit them, so that the load resumes at the bad one. */
+    int bad = rc;
+    if (b) {
+        uint64_t last_good = bad ? lineno - 1 : lineno;
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", err_msg());
+        int crc = in_batch ? table_batch_commit(b) : (table_batch_abort(b), 0);
+        b = NULL;
+        if (crc && !bad) rc = crc;
+        if (!crc && in_batch) {
+            batches++;
+            acked_line = last_good;
+            progress_add(pr, in_batch, bytes);
+            if (GIVEN(o, O_PRINT_ACKS)) {
+                printf("ack batch=%" PRIu64 " items=%" PRIu64 " line=%" PRIu64 "\n", batches, items,
+                       last_good);
+                fflush(stdout);
+            }
+        } else if (crc) {
+            items -= in_batch;
+        }
+        if (bad) err_set(bad, "%s", saved);
+    }
+    if (rc) {
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", err_msg());
+        progress_done(pr, "batch-write stopped: %" PRIu64 " items in %" PRIu64 " batches are loaded and "
+                      "durable (input lines 1..%" PRIu64 " of %s); nothing after that was written",
+                      items, batches, acked_line, fname);
+        pr = NULL;
+        err_set(rc, "%s", saved);
+        goto out;
+    }
+    double el = progress_elapsed(pr);
+    progress_done(pr, "loaded %" PRIu64 " items in %" PRIu64 " batches from %s in %.1f s (%.0f items/s)",
+                  items, batches, fname, el, el > 0 ? (double)items / el : 0.0);
+    pr = NULL;
+out:
+    ret = rc ? fail(o, rc) : 0;
+    progress_free(pr);
+    table_batch_abort(b);
+    if (L.f && L.f != stdin) fclose(L.f);
+    free(L.blk);
+    buf_free(&L.line);
+    table_close(t);
+    return ret;
+}
+
+/* ================================================================ PITR, snapshot, log */
+
+static int pitr_print(const opts *o, table *t)
+{
+    table_info info;
+    int64_t e = 0, l = 0;
+    int rc = table_describe(t, &info);
+    if (rc) return rc;
+    cJSON *j = cJSON_CreateObject(), *d = cJSON_AddObjectToObject(j, "ContinuousBackupsDescription");
+    /* As AWS: continuous backups are always ENABLED; PITR is the part that is switched. */
+    cJSON_AddStringToObject(d, "ContinuousBackupsStatus", "ENABLED");
+    cJSON *p = cJSON_AddObjectToObject(d, "PointInTimeRecoveryDescription");
+    cJSON_AddStringToObject(p, "PointInTimeRecoveryStatus", info.pitr_enabled ? "ENABLED" : "DISABLED");
+    if (info.pitr_enabled) {
+        char ts[64];
+        if ((rc = table_pitr_window(t, &e, &l))) {
+            cJSON_Delete(j);
+            return rc;
+        }
+        cJSON_AddNumberToObject(p, "RecoveryPeriodInDays", info.pitr_period_days);
+        /* Microseconds: restore takes any microsecond, and ms would cut the last writes off. */
+        iso(e, 6, ts, sizeof ts);
+        cJSON_AddStringToObject(p, "EarliestRestorableDateTime", ts);
+        iso(l, 6, ts, sizeof ts);
+        cJSON_AddStringToObject(p, "LatestRestorableDateTime", ts);
+    }
+    print_json(j, 1);
+    cJSON_Delete(j);
+    (void)o;
+    return 0;
+}
+
+static int run_pitr_set(opts *o, int enable)
+{
+    table *t = NULL;
+    int rc, ret;
+    if ((ret = need(o, O_TABLE))) return ret;
+    if (GIVEN(o, O_PERIOD) && (o->period < 1 || o->period > TABLE_PITR_MAX_DAYS))
+        return usage(o, "--recovery-period-in-days must be between 1 and 35, not %s", ARG(o, O_PERIOD));
+    if (!(rc = open_table(o, 0, &t)) &&
+        !(rc = table_set_pitr(t, enable, GIVEN(o, O_PERIOD) ? o->period : (enable ? 35 : 0))))
+        rc = pitr_print(o, t);
+    table_close(t);
+    return rc ? fail(o, rc) : 0;
+}
+
+static int run_pitr_enable(opts *o) { return run_pitr_set(o, 1); }
+static int run_pitr_disable(opts *o) { return run_pitr_set(o, 0); }
+
+static int run_pitr_status(opts *o)
+{
+    table *t = NULL;
+    int rc, ret;
+    if ((ret = need(o, O_TABLE))) return ret;
+    if (!(rc = open_table(o, TABLE_RDONLY, &t))) rc = pitr_print(o, t);
+    table_close(t);
+    return rc ? fail(o, rc) : 0;
+}
+
+static int run_snapshot(opts *o)
+{
+    table *t = NULL;
+    snap_info s;
+    int rc, ret;
+    if ((ret = need(o, O_TABLE))) return ret;
+    if (!(rc = open_table(o, 0, &t)) && !(rc = table_snapshot(t, &s))) {
+        char ts[64];
+        cJSON *j = cJSON_CreateObject(), *x = cJSON_AddObjectToObject(j, "Snapshot");
+        cJSON_AddStringToObject(x, "TableName", ARG(o, O_TABLE));
+        cJSON_AddStringToObject(x, "Name", s.name);
+        cJSON_AddNumberToObject(x, "LogSeq", (double)s.seq);
+        iso(s.time_us, 6, ts, sizeof ts);
+        cJSON_AddStringToObject(x, "DateTime", s.time_us ? ts : "");
+        cJSON_AddNumberToObject(x, "ItemCount", (double)s.item_count);
+        cJSON_AddNumberToObject(x, "Bytes", (double)s.bytes);
+        print_json(j, 1);
+        cJSON_Delete(j);
+    }
+    table_close(t);
+    return rc ? fail(o, rc) : 0;
+}
+
+static int table_log_path(const opts *o, char *dir, size_t n)
+{
+    char tdir[PATH_MAX];
+    int rc = table_check_name(ARG(o, O_TABLE));
+    if (rc) return rc;
+    table_path(o->home, ARG(o, O_TABLE), NULL, tdir, sizeof tdir);
+    if (access(tdir, F_OK))
+        return err_set(TM_ENOTFOUND, "table %s not found (data directory %s)", ARG(o, O_TABLE), o->home);
+    table_path(o->home, ARG(o, O_TABLE), "log", dir, n);
+    return 0;
+}
+
+typedef struct verify_ctx {
+    const char *table;
+    uint64_t problems;
+} verify_ctx;
+
+static void verify_report(void *c, const char *segment, uint64_t offset, const char *what)
+{
+    verify_ctx *v = c;
+    v->problems++;
+    printf("%s: log verify: table %s: segment %s offset %" PRIu64 ": %s\n", PROG, v->table, segment,
+           offset, what);
+    fflush(stdout);
+}
+
+static int run_log_verify(opts *o)
+{
+    char dir[PATH_MAX];
+    verify_ctx v = {ARG(o, O_TABLE), 0};
+    uint64_t records = 0;
+    log_segment *segs = NULL;
+    size_t nseg = 0;
+    int rc, ret;
+    if ((ret = need(o, O_TABLE))) return ret;
+    if ((rc = table_log_path(o, dir, sizeof dir))) return fail(o, rc);
+    log_list(dir, &segs, &nseg);
+    free(segs);
+    rc = log_verify(dir, verify_report, &v, &records);
+    if (rc == TM_ECORRUPT || v.problems) {
+        printf("%s: log verify: table %s: %" PRIu64 " problem%s found (%" PRIu64 " valid records)\n", PROG,
+               v.table, v.problems, v.problems == 1 ? "" : "s", records);
+        return CLI_FAIL;
+    }
+    if (rc) return fail(o, rc);
+    printf("%s: log verify: table %s: OK, %" PRIu64 " records in %zu segment%s\n", PROG, v.table, records,
+           nseg, nseg == 1 ? "" : "s");
+    return 0;
+}
+
+static int run_log_list(opts *o)
+{
+    char dir[PATH_MAX], a[64], b[64];
+    log_segment *segs = NULL;
+    size_t n = 0;
+    int rc, ret;
+    static const char *codec[] = {"raw", "lz4", "zstd"};
+    if ((ret = need(o, O_TABLE))) return ret;
+    if ((rc = table_log_path(o, dir, sizeof dir)) || (rc = log_list(dir, &segs, &n))) return fail(o, rc);
+    cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "Segments");
+    for (size_t i = 0; i < n; i++) {
+        const log_segment *s = &segs[i];
+        iso(s->first_time, 6, a, sizeof a);
+        iso(s->last_time, 6, b, sizeof b);
+        const char *cd = (unsigned)s->codec <= LOG_CODEC_ZSTD ? codec[s->codec] : "?";
+        if (o->json) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "Name", s->name);
+            cJSON_AddNumberToObject(x, "FirstSeq", (double)s->first_seq);
+            cJSON_AddNumberToObject(x, "LastSeq", (double)s->last_seq);
+            cJSON_AddStringToObject(x, "FirstTime", a);
+            cJSON_AddStringToObject(x, "LastTime", b);
+            cJSON_AddNumberToObject(x, "Bytes", (double)s->bytes);
+            cJSON_AddNumberToObject(x, "RawBytes", (double)s->raw_bytes);
+            cJSON_AddBoolToObject(x, "Sealed", s->sealed);
+            cJSON_AddStringToObject(x, "Codec", cd);
+            cJSON_AddItemToArray(arr, x);
+        } else {
+            printf("%-28s seq %10" PRIu64 "..%-10" PRIu64 " %s .. %s %10" PRIu64 " bytes %-6s %s\n",
+                   s->name, s->first_seq, s->last_seq, a, b, s->bytes, s->sealed ? "sealed" : "active", cd);
+        }
+    }
+    if (o->json) print_json(j, 1);
+    cJSON_Delete(j);
+    free(segs);
+    return 0;
+}
+
+/* ================================================================ timeline */
+
+typedef struct tl_bucket {
+    uint64_t puts, updates, deletes;
+    int64_t first, last;
+    int burst;
+} tl_bucket;
+
+#define TL_MAX_BUCKETS 200000
+
+static uint64_t tl_writes(const tl_bucket *b) { return b->puts + b->updates + b->deletes; }
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int term_width(void)
+{
+    struct winsize ws;
+    const char *c = getenv("COLUMNS");
+    if (c && atoi(c) > 40) return atoi(c);
+    if (isatty(1) && ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 40) return ws.ws_col;
+    return 100;
+}
+
+static void tl_label(int64_t us, int hour, char *out, size_t n)
+{
+    char full[64];
+    clock_format(us, 0, full, sizeof full);   /* 2025-11-12T10:15:00Z -> 2025-11-12T10:15Z */
+    if (hour) snprintf(out, n, "%.13s:00Z", full);
+    else snprintf(out, n, "%.16sZ", full);
+}
+
+static void put_bar(int glyph_idx, uint64_t cells)
+{
+    static const char *glyph[] = {"\xe2\x96\x88", "\xe2\x96\x93", "\xe2\x96\x91"};   /* █ ▓ ░ */
+    for (uint64_t i = 0; i < cells; i++) fputs(glyph[glyph_idx], stdout);
+}
+
+static int run_timeline(opts *o)
+{
+    char dir[PATH_MAX];
+    log_segment *segs = NULL;
+    size_t nseg = 0;
+    log_reader *rd = NULL;
+    tl_bucket *bk = NULL;
+    uint64_t *nz = NULL;
+    int64_t from = 0, to = 0, width;
+    int rc, ret, hour = 0;
+    cJSON *j = NULL;
+    if ((ret = need(o, O_TABLE))) return ret;
+    if (ARG(o, O_BY)) {
+        if (!strcmp(ARG(o, O_BY), "hour")) hour = 1;
+        else if (strcmp(ARG(o, O_BY), "minute")) return usage(o, "--by must be minute or hour, not '%s'", ARG(o, O_BY));
+    }
+    if (ARG(o, O_FROM) && clock_parse(ARG(o, O_FROM), &from)) return usage(o, "--from: %s", err_msg());
+    if (ARG(o, O_TO) && clock_parse(ARG(o, O_TO), &to)) return usage(o, "--to: %s", err_msg());
+    if ((rc = table_log_path(o, dir, sizeof dir)) || (rc = log_list(dir, &segs, &nseg))) goto out;
+    if (!nseg) {
+        if (o->json) printf("{\"TableName\":\"%s\",\"Intervals\":[],\"Bursts\":[]}\n", ARG(o, O_TABLE));
+        else printf("table %s: no writes in the change log\n", ARG(o, O_TABLE));
+        goto out;
+    }
+    if (!ARG(o, O_FROM)) from = segs[0].first_time;
+    if (!ARG(o, O_TO)) to = segs[nseg - 1].last_time;
+    if (to < from) {
+        rc = usage(o, "%s", "--to is before --from");
+        free(segs);
+        return rc;
+    }
+    /* Without --by, minutes unless that makes more than two days of rows. */
+    if (!ARG(o, O_BY) && to - from > 48LL * 3600 * CLOCK_US_PER_SEC) hour = 1;
+    width = (hour ? 3600LL : 60LL) * CLOCK_US_PER_SEC;
+    int64_t start = from - ((from % width) + width) % width;
+    uint64_t nb = (uint64_t)((to - start) / width) + 1;
+    if (nb > TL_MAX_BUCKETS) {
+        rc = usage(o, "%s", "the range holds too many intervals: narrow --from/--to or use --by hour");
+        free(segs);
+        return rc;
+    }
+    if (!(bk = calloc(nb, sizeof *bk)) || !(nz = calloc(nb, sizeof *nz))) {
+        rc = err_set(TM_ENOMEM, "out of memory");
+        goto out;
+    }
+    uint64_t from_seq = 0, to_seq = 0;
+    if ((rc = log_seq_at_time(dir, from - 1, &from_seq)) || (rc = log_seq_at_time(dir, to, &to_seq))) goto out;
+    from_seq++;
+    if (from_seq < segs[0].first_seq) from_seq = segs[0].first_seq;
+    if (to_seq >= from_seq) {
+        if ((rc = log_reader_open(dir, from_seq, to_seq, LOG_FORWARD, &rd))) goto out;
+        log_record rec;
+        while ((rc = log_reader_next(rd, &rec)) > 0) {
+            if (rec.time_us < from || rec.time_us > to) continue;
+            tl_bucket *b = &bk[(rec.time_us - start) / width];
+            if (rec.op == LOG_OP_PUT) b->puts++;
+            else if (rec.op == LOG_OP_UPDATE) b->updates++;
+            else b->deletes++;
+            if (!b->first) b->first = rec.time_us;
+            b->last = rec.time_us;
+        }
+        if (rc < 0) goto out;
+        rc = 0;
+    }
+    /* Usual rate: the median of the non-empty intervals; a burst is far above it. */
+    uint64_t nnz = 0, max = 0, total = 0, tp = 0, tu = 0, td = 0;
+    for (uint64_t i = 0; i < nb; i++) {
+        uint64_t w = tl_writes(&bk[i]);
+        if (w) nz[nnz++] = w;
+        if (w > max) max = w;
+        total += w;
+        tp += bk[i].puts;
+        tu += bk[i].updates;
+        td += bk[i].deletes;
+    }
+    qsort(nz, nnz, sizeof *nz, cmp_u64);
+    uint64_t median = nnz ? nz[nnz / 2] : 0;
+    uint64_t threshold = median * 5 > 50 ? median * 5 : 50;
+    for (uint64_t i = 0; i < nb; i++) bk[i].burst = nnz > 1 && tl_writes(&bk[i]) >= threshold;
+
+    /* Bursts: runs of burst intervals (quiet intervals inside a run do not split it). */
+    j = cJSON_CreateObject();
+    cJSON *bursts = cJSON_CreateArray();
+    int64_t last_before = 0;   /* time of the last write before the current interval */
+    for (uint64_t i = 0; i < nb;) {
+        if (!bk[i].burst) {
+            if (bk[i].last) last_before = bk[i].last;
+            i++;
+            continue;
+        }
+        uint64_t k = i, w = 0, pu = 0, up = 0, de = 0;
+        int64_t first = bk[i].first, last = 0;
+        for (; k < nb && (bk[k].burst || !tl_writes(&bk[k])); k++) {
+            if (!tl_writes(&bk[k])) {
+                uint64_t q = k;
+                while (q < nb && !tl_writes(&bk[q])) q++;
+                if (q == nb || !bk[q].burst) break;
+                continue;
+            }
+            w += tl_writes(&bk[k]);
+            pu += bk[k].puts;
+            up += bk[k].updates;
+            de += bk[k].deletes;
+            last = bk[k].last;
+        }
+        char ts[64];
+        cJSON *x = cJSON_CreateObject();
+        iso(first, 6, ts, sizeof ts);
+        cJSON_AddStringToObject(x, "FirstWrite", ts);
+        iso(last, 6, ts, sizeof ts);
+        cJSON_AddStringToObject(x, "LastWrite", ts);
+        cJSON_AddNumberToObject(x, "Writes", (double)w);
+        cJSON_AddNumberToObject(x, "Puts", (double)pu);
+        cJSON_AddNumberToObject(x, "Updates", (double)up);
+        cJSON_AddNumberToObject(x, "Deletes", (double)de);
+        /* The state just before the burst: exact, and as a whole second when one exists that no
+         * earlier write follows (restore --to <that second> then keeps every good write). */
+        iso(first - 1, 6, ts, sizeof ts);
+        cJSON_AddStringToObject(x, "LastGoodTime", ts);
+        int64_t sec = (first - 1) - ((first - 1) % CLOCK_US_PER_SEC);
+        if (last_before <= sec) {
+            iso(sec, 0, ts, sizeof ts);
+            cJSON_AddStringToObject(x, "LastGoodSecond", ts);
+        } else {
+            cJSON_AddNullToObject(x, "LastGoodSecond");
+        }
+        cJSON_AddItemToArray(bursts, x);
+        last_before = last;
+        i = k;
+    }
+
+    if (o->json) {
+        char ts[64];
+        cJSON_AddStringToObject(j, "TableName", ARG(o, O_TABLE));
+        cJSON_AddStringToObject(j, "By", hour ? "hour" : "minute");
+        iso(from, 6, ts, sizeof ts);
+        cJSON_AddStringToObject(j, "From", ts);
+        iso(to, 6, ts, sizeof ts);
+        cJSON_AddStringToObject(j, "To", ts);
+        cJSON_AddNumberToObject(j, "Writes", (double)total);
+        cJSON_AddNumberToObject(j, "Puts", (double)tp);
+        cJSON_AddNumberToObject(j, "Updates", (double)tu);
+        cJSON_AddNumberToObject(j, "Deletes", (double)td);
+        cJSON_AddNumberToObject(j, "UsualWritesPerInterval", (double)median);
+        cJSON *arr = cJSON_AddArrayToObject(j, "Intervals");
+        for (uint64_t i = 0; i < nb; i++) {
+            cJSON *x = cJSON_CreateObject();
+            iso(start + (int64_t)i * width, 0, ts, sizeof ts);
+            cJSON_AddStringToObject(x, "Start", ts);
+            cJSON_AddNumberToObject(x, "Writes", (double)tl_writes(&bk[i]));
+            cJSON_AddNumberToObject(x, "Puts", (double)bk[i].puts);
+            cJSON_AddNumberToObject(x, "Updates", (double)bk[i].updates);
+            cJSON_AddNumberToObject(x, "Deletes", (double)bk[i].deletes);
+            if (bk[i].first) {
+                iso(bk[i].first, 6, ts, sizeof ts);
+                cJSON_AddStringToObject(x, "FirstWrite", ts);
+                iso(bk[i].last, 6, ts, sizeof ts);
+                cJSON_AddStringToObject(x, "LastWrite", ts);
+            }
+            cJSON_AddBoolToObject(x, "Burst", bk[i].burst);
+            cJSON_AddItemToArray(arr, x);
+        }
+        cJSON_AddItemToObject(j, "Bursts", bursts);
+        print_json(j, 0);
+        goto out;
+    }
+
+    /* The chart. */
+    int tty = isatty(1);
+    const char *red = tty ? "\033[1;31m" : "", *dim = tty ? "\033[2m" : "", *off = tty ? "\033[0m" : "";
+    int barw = term_width() - 18 - 12 - 34;
+    if (barw < 20) barw = 20;
+    if (barw > 60) barw = 60;
+    char a[64], b2[64];
+    iso(from, 0, a, sizeof a);
+    iso(to, 0, b2, sizeof b2);
+    printf("writes per %s, table %s, %s .. %s (UTC)\n", hour ? "hour" : "minute", ARG(o, O_TABLE), a, b2);
+    printf("%s\xe2\x96\x88 puts (new items)  \xe2\x96\x93 updates (existing items replaced or edited)  "
+           "\xe2\x96\x91 deletes%s\n\n", dim, off);
+    for (uint64_t i = 0; i < nb; i++) {
+        uint64_t w = tl_writes(&bk[i]);
+        char lbl[32];
+        if (!w) {
+            uint64_t k = i;
+            while (k < nb && !tl_writes(&bk[k])) k++;
+            if (k - i >= 3) {
+                printf("%s%17s   \xc2\xb7 %" PRIu64 " quiet %s%s%s\n", dim, "", k - i, hour ? "hours" : "minutes",
+                       "", off);
+                i = k - 1;
+                continue;
+            }
+        }
+        tl_label(start + (int64_t)i * width, hour, lbl, sizeof lbl);
+        uint64_t cells = max ? (w * (uint64_t)barw + max - 1) / max : 0;
+        uint64_t cp = w ? cells * bk[i].puts / w : 0, cu = w ? cells * bk[i].updates / w : 0;
+        uint64_t cd = cells - cp - cu;
+        printf("%-17s %s", lbl, bk[i].burst ? red : "");
+        put_bar(0, cp);
+        put_bar(1, cu);
+        put_bar(2, cd);
+        printf("%s%*s %8" PRIu64, bk[i].burst ? off : "", (int)(barw - (int)cells), "", w);
+        if (w) printf("  %s(+%" PRIu64 " ~%" PRIu64 " -%" PRIu64 ")%s", dim, bk[i].puts, bk[i].updates,
+                      bk[i].deletes, off);
+        if (bk[i].burst)
+            printf("  %s\xe2\x97\x80 BURST x%.0f%s", red, median ? (double)w / (double)median : 0.0, off);
+        putchar('\n');
+    }
+    printf("\n%" PRIu64 " writes (%" PRIu64 " puts, %" PRIu64 " updates, %" PRIu64 " deletes); usual rate "
+           "%" PRIu64 " per %s\n", total, tp, tu, td, median, hour ? "hour" : "minute");
+    for (cJSON *x = bursts->child; x; x = x->next) {
+        cJSON *g = cJSON_GetObjectItem(x, "LastGoodSecond");
+        printf("%sburst%s: %s .. %s, %.0f writes; state before it: %s\n", red, off,
+               cJSON_GetObjectItem(x, "FirstWrite")->valuestring,
+               cJSON_GetObjectItem(x, "LastWrite")->valuestring,
+               cJSON_GetObjectItem(x, "Writes")->valuedouble,
+               cJSON_IsString(g) ? g->valuestring : cJSON_GetObjectItem(x, "LastGoodTime")->valuestring);
+    }
+    cJSON_AddItemToObject(j, "Bursts", bursts);
+out:
+    cJSON_Delete(j);
+    log_reader_close(rd);
+    free(segs);
+    free(bk);
+    free(nz);
+    return rc ? fail(o, rc) : 0;
+}
+
+/* ================================================================ main */
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-') return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    int c, help = 0;
+    memset(&o, 0, sizeof o);
+    o.batch = 1000;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+:h", long_opts, NULL)) != -1) {
+        /* "+": stop at the command; its own options are parsed below with the same table. */
+        if (c == O_HELP || c == 'h') help = 1;
+        else if (c == O_VERSION) { printf("tidemark %s\n", TIDEMARK_VERSION); return 0; }
+        else if (c == O_DATA) ARG(&o, O_DATA) = optarg;
+        else if (c == O_JSON) o.json = 1;
+        else if (c == '?') return cli_usage(PROG, "unknown option '%s'", argv[optind - 1]);
+        else if (c == ':') return cli_usage(PROG, "option '%s' needs a value", argv[optind - 1]);
+        else return cli_usage(PROG, "option '%s' goes after the command", argv[optind - 1]);
+    }
+    if (optind >= argc) {
+        if (help) { print_help(); return 0; }
+        return cli_usage(PROG, "%s", "no command given");
+    }
+    /* The command: one word, or two for pitr and log. */
+    const command *cmd = NULL;
+    int words = 1;
+    for (size_t i = 0; i < NCOMMANDS && !cmd; i++) {
+        const char *sp = strchr(commands[i].name, ' ');
+        if (!sp && !strcmp(commands[i].name, argv[optind])) cmd = &commands[i];
+        if (sp && (size_t)(sp - commands[i].name) == strlen(argv[optind]) &&
+            !strncmp(commands[i].name, argv[optind], (size_t)(sp - commands[i].name))) {
+            if (optind + 1 < argc && !strcmp(sp + 1, argv[optind + 1])) { cmd = &commands[i]; words = 2; }
+        }
+    }
+    if (!cmd) {
+        if (!strcmp(argv[optind], "pitr") || !strcmp(argv[optind], "log")) {
+            int want_help = help;
+            for (int i = optind + 1; i < argc; i++)
+                if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) want_help = 1;
+            if (want_help) {
+                for (size_t i = 0; i < NCOMMANDS; i++)
+                    if (!strncmp(commands[i].name, argv[optind], strlen(argv[optind])) &&
+                        commands[i].name[strlen(argv[optind])] == ' ') {
+                        print_command_help(&commands[i]);
+                        putchar('\n');
+                    }
+                return 0;
+            }
+            return cli_usage(PROG, !strcmp(argv[optind], "pitr")
+                                       ? "pitr needs one of: enable, disable, status (got '%s')"
+                                       : "log needs one of: verify, list (got '%s')",
+                             optind + 1 < argc ? argv[optind + 1] : "");
+        }
+        return cli_usage(PROG, "unknown command '%s'", argv[optind]);
+    }
+    o.cmd = cmd->name;
+    /* The command's options (globals too: aws-style, --json may follow the command). */
+    int sub_argc = argc - optind - words + 1;
+    char **sub_argv = argv + optind + words - 1;
+    optind = 0;   /* glibc: 0 re-initialises the parser (the first pass used "+") */
+    while ((c = getopt_long(sub_argc, sub_argv, ":h", long_opts, NULL)) != -1) {
+        if (c == '?') return usage(&o, "unknown option '%s'", sub_argv[optind - 1]);
+        if (c == ':') return usage(&o, "option '%s' needs a value", sub_argv[optind - 1]);
+        if (c == 'h' || c == O_HELP) { help = 1; continue; }
+        if (c == O_VERSION) { printf("tidemark %s\n", TIDEMARK_VERSION); return 0; }
+        if (c == O_JSON) { o.json = 1; continue; }
+        if (c == O_DATA) { ARG(&o, O_DATA) = optarg; continue; }
+        int ok = 0;
+        for (const int *a = cmd->allowed; *a != O_END; a++) ok |= *a == c;
+        if (!ok) {
+            char n[64];
+            snprintf(n, sizeof n, "--%s", opt_name(c));
+            return usage(&o, "option %s does not apply to this command", n);
+        }
+        if (GIVEN(&o, c) && c != O_FORWARD && c != O_BACKWARD) {
+            char n[64];
+            snprintf(n, sizeof n, "--%s", opt_name(c));
+            return usage(&o, "option %s given twice", n);
+        }
+        GIVEN(&o, c) = 1;
+        ARG(&o, c) = optarg ? optarg : "";
+        uint64_t v;
+        switch (c) {
+        case O_FORWARD: o.backward = 0; break;
+        case O_BACKWARD: o.backward = 1; break;
+        case O_LIMIT:
+            if (parse_u64(optarg, UINT32_MAX, &v) || v == 0)
+                return usage(&o, "--limit must be a positive integer, not '%s'", optarg);
+            o.limit = v;
+            break;
+        case O_SEGMENT:
+            if (parse_u64(optarg, 999999, &v)) return usage(&o, "--segment must be 0..999999, not '%s'", optarg);
+            o.segment = (uint32_t)v;
+            break;
+        case O_TOTAL:
+            if (parse_u64(optarg, 1000000, &v) || v == 0)
+                return usage(&o, "--total-segments must be 1..1000000, not '%s'", optarg);
+            o.total = (uint32_t)v;
+            break;
+        case O_BATCH:
+            if (parse_u64(optarg, 1000000, &v) || v == 0)
+                return usage(&o, "--batch-size must be 1..1000000, not '%s'", optarg);
+            o.batch = v;
+            break;
+        case O_PERIOD:
+            if (parse_u64(optarg, INT_MAX, &v)) v = 0;
+            o.period = (int)v;
+            if (v < 1 || v > TABLE_PITR_MAX_DAYS)
+                return usage(&o, "--recovery-period-in-days must be between 1 and 35, not '%s'", optarg);
+            break;
+        default: break;
+        }
+    }
+    if (help) {
+        print_command_help(cmd);
+        return 0;
+    }
+    if (optind < sub_argc) return usage(&o, "unexpected argument '%s'", sub_argv[optind]);
+    if (GIVEN(&o, O_SEGMENT) && GIVEN(&o, O_TOTAL) && o.segment >= o.total)
+        return usage(&o, "--segment must be less than --total-segments (got %s)", ARG(&o, O_SEGMENT));
+    o.home = cli_home(ARG(&o, O_DATA));
+    int ret = cmd->run(&o);
+    if (fflush(stdout) && !ret) {
+        fprintf(stderr, "%s: %s: writing the output: %s\n", PROG, o.cmd, strerror(errno));
+        ret = CLI_FAIL;
+    }
+    return ret;
+}
