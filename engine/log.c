@@ -53,7 +53,8 @@
  *     H1. the file holds at least 80 bytes, and bytes 0..3 are LOG_MAGIC;
  *     H2. version is LOG_VERSION (a larger one is refused by name: "written by a newer tidemark");
  *     H3. header_sum matches;
- *     H4. codec is 0, 1 or 2 and matches the file extension, and first_seq matches the name;
+ *     H4. codec is 0, 1 or 2 and matches the file extension, first_seq matches the name and
+ *         is >= 1;
  *     H5. sealed only: payload_bytes = file size - 80, payload_sum matches, 1 <= count,
  *         last_seq = first_seq + count - 1, first_time <= last_time, raw_bytes <= 1 GiB, and the
  *         payload decompresses to exactly raw_bytes.
@@ -61,7 +62,8 @@
  *     R1. at least 37 bytes remain, op & 0x7f is 1, 2 or 3;
  *     R2. 1 <= key_len <= 64 KiB, old_len and new_len <= 16 MiB, and the record fits in the file;
  *     R3. sum matches;
- *     R4. seq is first_seq for the first record of a segment, else the previous seq + 1;
+ *     R4. seq is first_seq for the first record of a segment, else the previous seq + 1 (it
+ *         never wraps to 0);
  *     R5. time_us >= the previous record's time_us.
  *   A sealed segment is valid if and only if its header is, every record of its stream is, the
  *   stream ends exactly at the end of a REC_COMMIT record, and count/last_seq/times/raw_bytes match.
@@ -205,6 +207,7 @@ static const char *hdr_decode(const unsigned char *p, uint64_t fsize, uint64_t n
     if (p[6] > LOG_CODEC_ZSTD || h->codec != name_codec) return "codec does not match the name";
     *off = 8;
     if (h->first_seq != name_first) return "first seq does not match the name";
+    if (h->first_seq == 0) return "first seq is 0";
     if (h->codec == LOG_CODEC_RAW) return NULL;
     *off = 56;
     if (h->payload_bytes != fsize - HDR_SIZE) return "payload length does not match the file size";
@@ -323,7 +326,7 @@ static int scan_records(const unsigned char *p, size_t len, uint64_t first_seq, 
     while (o < len) {
         size_t rl;
         const char *why = rec_check(p + o, len - o, &rl);
-        if (!why && rd_u64le(p + o) != seq) why = "seq out of order";
+        if (!why && (rd_u64le(p + o) != seq || seq == 0)) why = "seq out of order";
         if (!why && (int64_t)rd_u64le(p + o + 8) < t) why = "time goes backwards";
         if (why) {
             s->why = why;
