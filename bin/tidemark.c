@@ -339,9 +339,44 @@ static int parse_key_arg(const char *json, const key_schema *ks, item **out)
     return rc;
 }
 
+/* Indented like the aws CLI's output (4 spaces), scalars as cJSON prints them. */
+static void print_pretty(const cJSON *j, int ind)
+{
+    if (cJSON_IsObject(j) || cJSON_IsArray(j)) {
+        int obj = cJSON_IsObject(j);
+        if (!j->child) {
+            fputs(obj ? "{}" : "[]", stdout);
+            return;
+        }
+        fputs(obj ? "{\n" : "[\n", stdout);
+        for (const cJSON *c = j->child; c; c = c->next) {
+            printf("%*s", ind + 4, "");
+            if (obj) {
+                cJSON *k = cJSON_CreateString(c->string);
+                char *ks = cJSON_PrintUnformatted(k);
+                printf("%s: ", ks ? ks : "\"\"");
+                free(ks);
+                cJSON_Delete(k);
+            }
+            print_pretty(c, ind + 4);
+            fputs(c->next ? ",\n" : "\n", stdout);
+        }
+        printf("%*s%s", ind, "", obj ? "}" : "]");
+        return;
+    }
+    char *s = cJSON_PrintUnformatted(j);
+    if (s) fputs(s, stdout);
+    free(s);
+}
+
 static void print_json(cJSON *j, int pretty)
 {
-    char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
+    if (pretty) {
+        print_pretty(j, 0);
+        fputc('\n', stdout);
+        return;
+    }
+    char *s = cJSON_PrintUnformatted(j);
     if (s) {
         fputs(s, stdout);
         fputc('\n', stdout);
