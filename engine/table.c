@@ -44,6 +44,14 @@
 #include <unistd.h>
 
 #define TABLE_MAPSIZE ((size_t)1 << 40)  /* address space only; the file grows as needed */
+
+/* TIDEMARK_MAPSIZE (bytes) lowers the reservation where address space is short (valgrind). */
+static size_t table_mapsize(void)
+{
+    const char *e = getenv("TIDEMARK_MAPSIZE");
+    size_t v = e && *e ? (size_t)strtoull(e, NULL, 10) : 0;
+    return v ? v : TABLE_MAPSIZE;
+}
 #define TABLE_JSON_MAX (1 << 20)
 #define BUILDER_TXN_OPS 20000
 
@@ -75,7 +83,7 @@ static int env_open_raw(const char *dir, unsigned extra, env_ref **out)
     snprintf(e->dir, sizeof e->dir, "%s", dir);
     if ((rc = mdb_env_create(&e->env))) goto lmdb_fail;
     mdb_env_set_maxdbs(e->env, 4);
-    mdb_env_set_mapsize(e->env, TABLE_MAPSIZE);
+    mdb_env_set_mapsize(e->env, table_mapsize());
     mdb_env_set_maxreaders(e->env, 254);
     if ((rc = mdb_env_open(e->env, dir, MDB_NOTLS | MDB_NOMETASYNC | extra, 0644))) goto lmdb_fail;
     int dead;
@@ -1288,7 +1296,8 @@ int table_retain(table *t, int *removed)
     if (!info.pitr_enabled) {
         /* The log is only the write-ahead log: drop what LMDB holds durably. */
         mdb_env_sync(t->env->env, 1);
-        for (size_t i = 0; i < nseg; i++)
+        /* The newest segment stays: it carries the position the next seq follows. */
+        for (size_t i = 0; i + 1 < nseg; i++)
             if (segs[i].sealed && segs[i].last_seq <= info.applied_seq) {
                 if ((rc = log_remove_segment(t->log_dir, segs[i].name))) goto out;
                 n++;
@@ -1308,7 +1317,7 @@ int table_retain(table *t, int *removed)
         n++;
     }
     uint64_t keep_from = base >= 0 ? snaps[base].seq : UINT64_MAX;
-    for (size_t i = 0; i < nseg; i++) {
+    for (size_t i = 0; i + 1 < nseg; i++) {
         if (!segs[i].sealed || segs[i].last_time >= earliest) continue;
         if (segs[i].last_seq > keep_from) continue;
         if (segs[i].last_seq > info.applied_seq) continue;

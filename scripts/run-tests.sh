@@ -31,6 +31,7 @@ if [ "$what" = all ] || [ "$what" = fuzz ]; then
   done
 fi
 if [ "$what" = valgrind ]; then
+  export TIDEMARK_MAPSIZE=$((4 << 30))   # valgrind cannot reserve LMDB's default 1 TiB map
   for t in "$build"/tests/*_test; do
     [ -x "$t" ] && run "valgrind/$(basename "$t")" valgrind -q --error-exitcode=9 --leak-check=full \
       --errors-for-leak-kinds=definite "$t"
