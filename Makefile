@@ -85,21 +85,54 @@ $(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c))
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
-LINK = -Wl,--start-group $(LIBS) -Wl,--end-group $(LDLIBS)
+# What each module stands on (ARCHITECTURE.md: bin -> {pitr, export, import, restore,
+# lifecycle} -> {engine, store}). A program or test links only its module's closure, so one
+# module's breakage does not stop the others from building.
+DEPS_engine    = engine
+DEPS_store     = store engine
+DEPS_pitr      = pitr engine
+DEPS_restore   = restore pitr engine
+DEPS_export    = export pitr store engine
+DEPS_import    = import store engine
+DEPS_lifecycle = lifecycle export import pitr store engine
+# Which module a program, unit test or fuzz target belongs to (default: everything).
+MOD_tidemark           = engine
+MOD_tidemark-store     = store
+MOD_tidemark-restore   = restore
+MOD_tidemark-export    = export
+MOD_tidemark-import    = import
+MOD_tidemark-lifecycle = lifecycle
+MOD_item_test = engine
+MOD_key_test = engine
+MOD_log_test = engine
+MOD_table_test = engine
+MOD_expr_test = engine
+MOD_store_test = store
+MOD_pitr_test = pitr
+MOD_netchange_test = pitr
+MOD_restore_test = restore
+MOD_export_test = export
+MOD_import_test = import
+MOD_item_fuzz = engine
+MOD_log_fuzz = engine
+MOD_csv_fuzz = import
+libs_for = $(foreach m,$(if $(MOD_$(1)),$(DEPS_$(MOD_$(1))),$(MODULES)),$(if $(wildcard $(m)/*.c),$(BUILD)/lib$(m).a))
+link_for = -Wl,--start-group $(call libs_for,$(1)) -Wl,--end-group $(LDLIBS)
 
-$(BUILD)/bin/%: $(BUILD)/bin/%.o $(LIBS)
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $(BUILD)/bin/%.o $$(call libs_for,$$*)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(LINK)
+	$(CC) $(LDFLAGS) -o $@ $< $(call link_for,$*)
 
 # A unit test may define __wrap_<fn> to inject faults; the flags are collected from its source.
 wraps = $(patsubst %,-Wl$(comma)--wrap=%,$(shell grep -o '__wrap_[a-z_0-9]*' $(1) | sed 's/__wrap_//' | sort -u))
 comma := ,
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $$(call libs_for,$$*)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $(call wraps,tests/unit/$*.c) -o $@ $< $(LINK) $(shell pkg-config --libs cmocka)
+	$(CC) $(LDFLAGS) $(call wraps,tests/unit/$*.c) -o $@ $< $(call link_for,$*) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/driver.o $(LIBS)
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/driver.o $$(call libs_for,$$*)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fuzz/driver.o $(LINK)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fuzz/driver.o $(call link_for,$*)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
