@@ -152,7 +152,7 @@ static void test_order_numbers_random(void **state)
         for (int d = 0; d < nd; d++) *p++ = (char)('0' + (d == 0 ? 1 + rand() % 9 : rand() % 10));
         /* nearby values share prefixes: sometimes copy a previous mantissa and change the tail */
         if (i > 0 && rand() % 3 == 0) {
-            strcpy(texts[i], texts[i - 1]);
+            memcpy(texts[i], texts[i - 1], sizeof texts[i]);
             p = strchr(texts[i], 'E');
             if (p) *p = '\0';
             p = texts[i] + strlen(texts[i]);
