@@ -49,7 +49,7 @@ static int target_seq(gathered *g, int64_t t_us, uint64_t *out)
 {
     uint64_t s = 0;
     int rc = log_seq_at_time(table_log_dir(g->src), t_us, &s);
-    if (rc) return err_wrap(rc, "log of table %s", g->info.name);
+    if (rc) return err_wrap(rc, "log of table %s: ", g->info.name);
     for (size_t i = 0; i < g->nsnaps; i++)
         if (g->snaps[i].time_us <= t_us && g->snaps[i].seq > s) s = g->snaps[i].seq;
     if (g->info.last_write_us && g->info.last_write_us <= t_us && g->info.applied_seq > s)
