@@ -110,6 +110,9 @@ const char *xp_type_text(export_type t);
 int xp_type_parse(const char *s, export_type *t);
 int xp_view_parse(const char *s, export_view *v);
 
+/* Splits "DEST/AWSDynamoDB/<ID>[/]" into DEST and ID; -1 if dir is not of that form. */
+int xp_split_dir(const char *dir, char *dest, size_t dn, char *id, size_t in);
+
 #define XP_STATE_NAME  "tidemark-export-state.json"
 #define XP_SCHEMA_NAME "tidemark-schema.json"
 

@@ -1,0 +1,748 @@
+/* verify.c: the readers of exports, tidemark's and AWS's alike: describe (ExportDescription),
+ * list, and verify (every checksum, ETag, item count and line; rules in export.c, VALIDITY).
+ *
+ * Where an export is: "DEST/AWSDynamoDB/<ID>" (the store is opened at DEST), or any directory
+ * holding the manifests themselves (an AWS export copied somewhere: the store is opened at that
+ * directory). Manifests name data files by their key from the bucket root, prefix included
+ * ("demo_prefix/AWSDynamoDB/<ID>/data/x.json.gz"); the part from the last "AWSDynamoDB/" on is
+ * the key relative to DEST, which is how files are found whatever the prefix was. */
+#include "export/export_internal.h"
+#include "engine/clock.h"
+#include "engine/err.h"
+#include "engine/item.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MANIFEST_MAX ((size_t)256 << 20)
+#define SUMMARY_MAX  ((size_t)1 << 20)
+#define LINE_MAX_BYTES ((size_t)16 << 20)
+#define READ_BLOCK   ((size_t)1 << 20)
+
+/* An export's location: the store and the key of its folder ("AWSDynamoDB/<ID>/" or ""). */
+typedef struct xp_loc {
+    store *st;
+    store *parent;          /* manifests-only layout: the directory above, for shared data/ */
+    char base[128];         /* "AWSDynamoDB/<ID>/" or "" */
+    char id[64];
+    char dir[PATH_MAX];
+    const store_options *so;
+} xp_loc;
+
+static int loc_open(const char *dir, const store_options *so, xp_loc *l)
+{
+    char dest[PATH_MAX];
+    memset(l, 0, sizeof *l);
+    l->so = so;
+    snprintf(l->dir, sizeof l->dir, "%s", dir);
+    int rc;
+    if (!xp_split_dir(dir, dest, sizeof dest, l->id, sizeof l->id)) {
+        snprintf(l->base, sizeof l->base, "AWSDynamoDB/%s/", l->id);
+        rc = store_open(dest, so, &l->st);
+    } else {
+        rc = store_open(dir, so, &l->st);
+    }
+    return rc ? err_wrap(rc, "%s: ", dir) : 0;
+}
+
+static void loc_close(xp_loc *l)
+{
+    store_close(l->st);
+    store_close(l->parent);
+    l->st = l->parent = NULL;
+}
+
+static int loc_get(xp_loc *l, const char *name, size_t max, buf *out)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s%s", l->base, name);
+    return store_get_all(l->st, key, max, out);
+}
+
+/* The store and key of a data file named by its key from the bucket root. */
+static int loc_data(xp_loc *l, const char *full, store **st, char *key, size_t kn)
+{
+    const char *p = NULL, *s = full;
+    while ((s = strstr(s, "AWSDynamoDB/"))) {
+        if (s == full || s[-1] == '/') p = s;
+        s++;
+    }
+    if (!p) return err_set(TM_EINVAL, "dataFileS3Key %s has no AWSDynamoDB/ folder", full);
+    if (l->base[0]) {
+        *st = l->st;
+        snprintf(key, kn, "%s", p);
+        return 0;
+    }
+    /* Manifests-only layout: the directory is AWSDynamoDB/<ID>/ itself. */
+    const char *rest = p + strlen("AWSDynamoDB/");
+    if (!strncmp(rest, "data/", 5)) {
+        if (!l->parent) {
+            char parent[PATH_MAX];
+            snprintf(parent, sizeof parent, "%s", l->dir);
+            size_t n = strlen(parent);
+            while (n > 1 && parent[n - 1] == '/') parent[--n] = '\0';
+            char *sl = strrchr(parent, '/');
+            if (sl && sl != parent) *sl = '\0';
+            else snprintf(parent, sizeof parent, "%s", sl ? "/" : "..");
+            int rc = store_open(parent, l->so, &l->parent);
+            if (rc) return rc;
+        }
+        *st = l->parent;
+        snprintf(key, kn, "%s", rest);
+        return 0;
+    }
+    const char *slash = strchr(rest, '/');
+    *st = l->st;
+    snprintf(key, kn, "%s", slash ? slash + 1 : rest);
+    return 0;
+}
+
+/* ================================================================================================
+ * Describe
+ * ============================================================================================== */
+
+static const char *js(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static uint64_t jn(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+}
+
+static void after(const char *s, const char *marker, char *out, size_t n)
+{
+    const char *p = strstr(s, marker);
+    snprintf(out, n, "%s", p ? p + strlen(marker) : "");
+    char *sl = strchr(out, '/');
+    if (sl) *sl = '\0';
+}
+
+static int desc_from_summary(const cJSON *o, export_desc *d)
+{
+    snprintf(d->status, sizeof d->status, "COMPLETED");
+    snprintf(d->export_arn, sizeof d->export_arn, "%s", js(o, "exportArn"));
+    snprintf(d->table_arn, sizeof d->table_arn, "%s", js(o, "tableArn"));
+    snprintf(d->table_id, sizeof d->table_id, "%s", js(o, "tableId"));
+    after(d->table_arn, ":table/", d->table_name, sizeof d->table_name);
+    char id[64];
+    after(d->export_arn, "/export/", id, sizeof id);
+    if (id[0]) snprintf(d->id, sizeof d->id, "%s", id);
+    d->start_us = xp_parse_time(js(o, "startTime"));
+    d->end_us = xp_parse_time(js(o, "endTime"));
+    d->export_time_us = xp_parse_time(js(o, "exportTime"));
+    d->from_us = xp_parse_time(js(o, "exportFromTime"));
+    d->to_us = xp_parse_time(js(o, "exportToTime"));
+    d->type = EXPORT_FULL;
+    if (*js(o, "exportType") && xp_type_parse(js(o, "exportType"), &d->type))
+        return err_set(TM_ECORRUPT, "manifest-summary.json: unknown exportType %s",
+                       js(o, "exportType"));
+    d->view = EXPORT_VIEW_NEW_AND_OLD;
+    if (*js(o, "outputView")) xp_view_parse(js(o, "outputView"), &d->view);
+    d->item_count = jn(o, "itemCount");
+    d->billed_bytes = jn(o, "billedSizeBytes");
+    snprintf(d->bucket, sizeof d->bucket, "%s", js(o, "s3Bucket"));
+    snprintf(d->prefix, sizeof d->prefix, "%s", js(o, "s3Prefix"));
+    snprintf(d->sse, sizeof d->sse, "%s", js(o, "s3SseAlgorithm"));
+    snprintf(d->format, sizeof d->format, "%s", js(o, "outputFormat"));
+    const char *mk = js(o, "manifestFilesS3Key");
+    /* ExportManifest names the summary, beside the files manifest. */
+    const char *sl = strrchr(mk, '/');
+    if (*mk) snprintf(d->manifest_key, sizeof d->manifest_key, "%.*smanifest-summary.json",
+                      sl ? (int)(sl - mk + 1) : 0, mk);
+    return 0;
+}
+
+/* Whether the process that wrote a state file still runs (same host only). */
+static int writer_alive(const cJSON *o)
+{
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(o, "pid");
+    if (strcmp(js(o, "host"), host) || !cJSON_IsNumber(pid)) return 1;   /* cannot tell */
+    return kill((pid_t)pid->valuedouble, 0) == 0 || errno == EPERM;
+}
+
+static int desc_from_state(const char *json, size_t n, export_desc *d)
+{
+    xp_meta m;
+    char status[32];
+    xp_file *files;
+    size_t nfiles;
+    unsigned char *done;
+    int rc = xp_state_parse(json, n, &m, status, sizeof status, &files, &nfiles, &done);
+    if (rc) return rc;
+    snprintf(d->id, sizeof d->id, "%s", m.id);
+    xp_export_arn(&m, d->export_arn, sizeof d->export_arn);
+    xp_table_arn(&m, d->table_arn, sizeof d->table_arn);
+    snprintf(d->table_id, sizeof d->table_id, "%s", m.table_id);
+    snprintf(d->table_name, sizeof d->table_name, "%s", m.table);
+    d->type = m.type;
+    d->view = m.view;
+    d->start_us = m.start_us;
+    d->export_time_us = m.export_time_us;
+    d->from_us = m.from_us;
+    d->to_us = m.to_us;
+    snprintf(d->bucket, sizeof d->bucket, "%s", m.bucket);
+    snprintf(d->prefix, sizeof d->prefix, "%s", m.prefix);
+    snprintf(d->sse, sizeof d->sse, "AES256");
+    snprintf(d->format, sizeof d->format, "DYNAMODB_JSON");
+    for (size_t i = 0; i < nfiles; i++) {
+        d->item_count += files[i].items;
+        d->billed_bytes += files[i].json_bytes;
+    }
+    d->files = nfiles;
+    cJSON *o = cJSON_ParseWithLength(json, n);
+    if (!strcmp(status, "FAILED")) {
+        snprintf(d->status, sizeof d->status, "FAILED");
+        snprintf(d->failure, sizeof d->failure, "%s", o ? js(o, "failure") : "");
+    } else if (o && !writer_alive(o)) {
+        snprintf(d->status, sizeof d->status, "FAILED");
+        snprintf(d->failure, sizeof d->failure, "interrupted: the exporting process (pid %.0f) "
+                 "is gone; continue it with tidemark-export --resume",
+                 cJSON_GetObjectItemCaseSensitive(o, "pid")->valuedouble);
+    } else {
+        snprintf(d->status, sizeof d->status, "IN_PROGRESS");
+    }
+    cJSON_Delete(o);
+    free(files);
+    free(done);
+    return 0;
+}
+
+static int describe_loc(xp_loc *l, export_desc *d)
+{
+    buf b = BUF_INIT;
+    int rc = loc_get(l, "manifest-summary.json", SUMMARY_MAX, &b);
+    memset(d, 0, sizeof *d);
+    snprintf(d->id, sizeof d->id, "%s", l->id);
+    snprintf(d->dir, sizeof d->dir, "%s", l->dir);
+    if (!rc) {
+        cJSON *o = cJSON_ParseWithLength(b.data, b.len);
+        if (!o || !cJSON_IsObject(o)) rc = err_set(TM_ECORRUPT, "%s: manifest-summary.json is "
+                                                   "not a JSON object", l->dir);
+        else rc = desc_from_summary(o, d);
+        cJSON_Delete(o);
+        buf_reset(&b);
+        if (!rc && !loc_get(l, "manifest-files.json", MANIFEST_MAX, &b))
+            for (size_t i = 0; i < b.len; i++) d->files += b.data[i] == '\n';
+        goto out;
+    }
+    if (rc != TM_ENOTFOUND) goto out;
+    buf_reset(&b);
+    rc = loc_get(l, XP_STATE_NAME, MANIFEST_MAX, &b);
+    if (!rc) {
+        rc = desc_from_state(b.data, b.len, d);
+        goto out;
+    }
+    if (rc != TM_ENOTFOUND) goto out;
+    buf_reset(&b);
+    rc = loc_get(l, "_started", 16, &b);
+    if (!rc) {
+        /* Started by someone else and not finished (or still running). */
+        snprintf(d->status, sizeof d->status, "IN_PROGRESS");
+        goto out;
+    }
+    if (rc == TM_ENOTFOUND) rc = err_set(TM_ENOTFOUND, "%s: no export there (no manifests, no "
+                                         "_started)", l->dir);
+out:
+    buf_free(&b);
+    return rc;
+}
+
+int export_describe(const char *dir, const store_options *so, export_desc *out)
+{
+    xp_loc l;
+    int rc = loc_open(dir, so, &l);
+    if (!rc) rc = describe_loc(&l, out);
+    loc_close(&l);
+    return rc;
+}
+
+/* ================================================================================================
+ * List
+ * ============================================================================================== */
+
+typedef struct list_ctx {
+    char **names;
+    size_t n, cap;
+} list_ctx;
+
+static int list_cb(void *ctx, const store_entry *e)
+{
+    list_ctx *c = ctx;
+    const char *k = e->key + strlen("AWSDynamoDB/");
+    size_t kl = strlen(k);
+    if (kl < 2 || !strcmp(k, "data/")) return 0;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 16;
+        char **nn = realloc(c->names, nc * sizeof *nn);
+        if (!nn) return err_set(TM_ENOMEM, "out of memory");
+        c->names = nn;
+        c->cap = nc;
+    }
+    c->names[c->n] = strndup(k, kl - 1);
+    if (!c->names[c->n]) return err_set(TM_ENOMEM, "out of memory");
+    c->n++;
+    return 0;
+}
+
+int export_list(const char *dest, const store_options *so, export_desc **out, size_t *n)
+{
+    store *st = NULL;
+    list_ctx c = {0};
+    export_desc *v = NULL;
+    size_t k = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = store_open(dest, so, &st);
+    if (rc) return err_wrap(rc, "%s: ", dest);
+    rc = store_list_dirs(st, "AWSDynamoDB/", list_cb, &c);
+    if (rc == TM_ENOTFOUND) rc = 0;   /* nothing exported there yet */
+    if (!rc && c.n) {
+        v = calloc(c.n, sizeof *v);
+        if (!v) rc = err_set(TM_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; !rc && i < c.n; i++) {
+        xp_loc l;
+        memset(&l, 0, sizeof l);
+        l.st = st;
+        l.so = so;
+        snprintf(l.id, sizeof l.id, "%s", c.names[i]);
+        snprintf(l.base, sizeof l.base, "AWSDynamoDB/%s/", c.names[i]);
+        snprintf(l.dir, sizeof l.dir, "%s/AWSDynamoDB/%s", store_root(st), c.names[i]);
+        int r = describe_loc(&l, &v[k]);
+        if (r == TM_ENOTFOUND) continue;   /* a folder that holds no export */
+        if (r) rc = r;
+        else k++;
+    }
+    for (size_t i = 0; i < c.n; i++) free(c.names[i]);
+    free(c.names);
+    store_close(st);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+/* ================================================================================================
+ * Verify
+ * ============================================================================================== */
+
+typedef struct vctx {
+    export_report_fn report;
+    void *ctx;
+    export_verify_stats *st;
+    export_type type;
+    int infer;              /* no summary: the type follows each file's folder */
+} vctx;
+
+static void problem(vctx *v, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void problem(vctx *v, const char *what, const char *fmt, ...)
+{
+    char d[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d, sizeof d, fmt, ap);
+    va_end(ap);
+    v->st->problems++;
+    if (v->report) v->report(v->ctx, what, d);
+}
+
+/* Member names of an object, in order, must be exactly `want` (NULL-terminated). */
+static int members_are(const cJSON *o, const char *const *want)
+{
+    const cJSON *e = o->child;
+    for (; *want; want++, e = e->next)
+        if (!e || !e->string || strcmp(e->string, *want)) return 0;
+    return e == NULL;
+}
+
+static void check_md5_file(vctx *v, xp_loc *l, const char *json_name, const char *md5_name,
+                           const buf *json)
+{
+    buf m = BUF_INIT;
+    int rc = loc_get(l, md5_name, 1024, &m);
+    if (rc == TM_ENOTFOUND) problem(v, md5_name, "missing");
+    else if (rc) problem(v, md5_name, "cannot read: %s", err_msg());
+    else {
+        char want[25];
+        xp_md5_b64(json->data, json->len, want);
+        if (m.len != 24 || memcmp(m.data, want, 24))
+            problem(v, md5_name, "does not match %s: file says \"%.40s\", MD5 is %s", json_name,
+                    m.data, want);
+    }
+    buf_free(&m);
+}
+
+static const char *const full_members[] = {
+    "version", "exportArn", "startTime", "endTime", "tableArn", "tableId", "exportTime",
+    "s3Bucket", "s3Prefix", "s3SseAlgorithm", "s3SseKmsKeyId", "manifestFilesS3Key",
+    "billedSizeBytes", "itemCount", "outputFormat", NULL};
+static const char *const incr_members[] = {
+    "version", "exportArn", "startTime", "endTime", "tableArn", "tableId", "exportFromTime",
+    "exportToTime", "s3Bucket", "s3Prefix", "s3SseAlgorithm", "s3SseKmsKeyId",
+    "manifestFilesS3Key", "billedSizeBytes", "itemCount", "outputFormat", "outputView",
+    "exportType", NULL};
+
+static const char *const rec_ins[] = {"Metadata", "Keys", "NewImage", NULL};
+static const char *const rec_upd[] = {"Metadata", "Keys", "OldImage", "NewImage", NULL};
+static const char *const rec_del[] = {"Metadata", "Keys", "OldImage", NULL};
+static const char *const rec_key[] = {"Metadata", "Keys", NULL};
+
+static int image_ok(const cJSON *img, char *why, size_t wn)
+{
+    if (!cJSON_IsObject(img)) {
+        snprintf(why, wn, "%s is not an object", img->string);
+        return 0;
+    }
+    char *s = cJSON_PrintUnformatted(img);
+    item *it = NULL;
+    int rc = s ? item_parse_json(s, strlen(s), ITEM_PARSE_NOLIMITS, &it) : TM_ENOMEM;
+    if (rc) snprintf(why, wn, "%s: %s", img->string, err_msg());
+    item_free(it);
+    free(s);
+    return rc == 0;
+}
+
+/* One data line; why receives the reason when it is not valid. */
+static int line_ok(vctx *v, const char *p, size_t n, char *why, size_t wn)
+{
+    if (v->type == EXPORT_FULL) {
+        item *it = NULL;
+        if (n < 9 || memcmp(p, "{\"Item\":", 8)) {
+            snprintf(why, wn, "does not start with {\"Item\":");
+            return 0;
+        }
+        int rc = item_parse_json(p, n, ITEM_PARSE_WRAPPED, &it);
+        item_free(it);
+        if (rc) snprintf(why, wn, "%s", err_msg());
+        return rc == 0;
+    }
+    cJSON *o = cJSON_ParseWithLength(p, n);
+    int ok = 0;
+    if (!o || !cJSON_IsObject(o)) {
+        snprintf(why, wn, "not a JSON object");
+        goto out;
+    }
+    if (!members_are(o, rec_ins) && !members_are(o, rec_upd) && !members_are(o, rec_del) &&
+        !members_are(o, rec_key)) {
+        snprintf(why, wn, "members are not Metadata, Keys[, OldImage][, NewImage] in that order");
+        goto out;
+    }
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "Metadata");
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(md, "WriteTimestampMicros");
+    const cJSON *tn = cJSON_GetObjectItemCaseSensitive(ts, "N");
+    if (!cJSON_IsString(tn) || !*tn->valuestring ||
+        strspn(tn->valuestring, "0123456789") != strlen(tn->valuestring)) {
+        snprintf(why, wn, "Metadata.WriteTimestampMicros is not {\"N\":\"<digits>\"}");
+        goto out;
+    }
+    const cJSON *e;
+    ok = 1;
+    cJSON_ArrayForEach(e, o) {
+        if (e == md) continue;
+        if (!image_ok(e, why, wn)) {
+            ok = 0;
+            break;
+        }
+    }
+out:
+    cJSON_Delete(o);
+    return ok;
+}
+
+/* S3's ETag of a multipart upload with parts of ps bytes. */
+static int multipart_etag(store *st, const char *key, uint64_t ps, char *out, size_t on)
+{
+    store_reader *r = NULL;
+    unsigned char *blk = malloc(READ_BLOCK), d[16];
+    buf mds = BUF_INIT;
+    xp_md5 *m = NULL;
+    uint64_t in_part = 0;
+    int parts = 0, rc = blk ? store_reader_open(st, key, NULL, &r) : TM_ENOMEM;
+    while (!rc) {
+        size_t got;
+        if ((rc = store_reader_read(r, blk, READ_BLOCK, &got)) || !got) break;
+        for (size_t off = 0; off < got;) {
+            if (!m && !(m = xp_md5_new())) {
+                rc = TM_ENOMEM;
+                break;
+            }
+            size_t take = got - off;
+            if (take > ps - in_part) take = (size_t)(ps - in_part);
+            xp_md5_update(m, blk + off, take);
+            off += take;
+            in_part += take;
+            if (in_part == ps) {
+                xp_md5_final(m, d);
+                m = NULL;
+                buf_append(&mds, d, 16);
+                parts++;
+                in_part = 0;
+            }
+        }
+    }
+    if (!rc && m) {
+        xp_md5_final(m, d);
+        m = NULL;
+        buf_append(&mds, d, 16);
+        parts++;
+    }
+    if (!rc) {
+        char hex[33];
+        unsigned char dd[16];
+        xp_md5 *mm = xp_md5_new();
+        if (!mm) rc = TM_ENOMEM;
+        else {
+            xp_md5_update(mm, mds.data, mds.len);
+            xp_md5_final(mm, dd);
+            xp_hex(dd, 16, hex);
+            snprintf(out, on, "%s-%d", hex, parts);
+        }
+    }
+    xp_md5_free(m);
+    store_reader_close(r);
+    buf_free(&mds);
+    free(blk);
+    return rc;
+}
+
+static void check_etag(vctx *v, store *st, const char *key, const char *etag,
+                       const unsigned char md5[16], uint64_t size, const char *label)
+{
+    char want[80];
+    const char *dash = strrchr(etag, '-');
+    if (!dash) {
+        xp_hex(md5, 16, want);
+        if (strcmp(etag, want)) problem(v, label, "etag %s is not the file's MD5 %s", etag, want);
+        return;
+    }
+    long parts = strtol(dash + 1, NULL, 10);
+    if (parts <= 1) {
+        xp_etag1(md5, want);
+        if (strcmp(etag, want)) problem(v, label, "etag %s does not match the file (%s)", etag,
+                                        want);
+        return;
+    }
+    /* Several parts: the store may still know the object's ETag; else try the usual part sizes
+     * that give that many parts. */
+    store_object_info info;
+    if (!store_head(st, key, &info) && !strcmp(info.etag, etag)) return;
+    static const uint64_t mib[] = {8, 5, 16, 10, 15, 32, 50, 64, 100, 128, 256, 512};
+    for (size_t i = 0; i < sizeof mib / sizeof mib[0]; i++) {
+        uint64_t ps = mib[i] << 20;
+        if ((size + ps - 1) / ps != (uint64_t)parts) continue;
+        if (!multipart_etag(st, key, ps, want, sizeof want) && !strcmp(want, etag)) return;
+    }
+    problem(v, label, "etag %s matches neither the object's ETag nor any usual part size", etag);
+}
+
+static void verify_file(vctx *v, xp_loc *l, const cJSON *line, size_t lineno)
+{
+    char label[1300], key[1200], why[512];
+    const char *full = js(line, "dataFileS3Key");
+    const char *md5s = js(line, "md5Checksum");
+    const char *etag = js(line, "etag");
+    const cJSON *ic = cJSON_GetObjectItemCaseSensitive(line, "itemCount");
+    snprintf(label, sizeof label, "%s", *full ? full : "manifest-files.json");
+    static const char *const mline[] = {"itemCount", "md5Checksum", "etag", "dataFileS3Key", NULL};
+    if (!members_are(line, mline) || !cJSON_IsNumber(ic) || ic->valuedouble < 0) {
+        problem(v, "manifest-files.json", "line %zu: not {itemCount, md5Checksum, etag, "
+                "dataFileS3Key} with a count", lineno);
+        if (!*full) return;
+    }
+    uint64_t want_items = cJSON_IsNumber(ic) ? (uint64_t)ic->valuedouble : 0;
+    if (v->infer) v->type = strstr(full, "AWSDynamoDB/data/") ? EXPORT_INCREMENTAL : EXPORT_FULL;
+    v->st->items += want_items;
+    v->st->files++;
+    store *st = NULL;
+    if (loc_data(l, full, &st, key, sizeof key)) {
+        problem(v, label, "%s", err_msg());
+        return;
+    }
+    store_reader *r = NULL;
+    store_object_info info;
+    int rc = store_reader_open(st, key, &info, &r);
+    if (rc == TM_ENOTFOUND) {
+        problem(v, label, "missing data file");
+        return;
+    }
+    if (rc) {
+        problem(v, label, "cannot read: %s", err_msg());
+        return;
+    }
+    xp_md5 *m = xp_md5_new();
+    xp_inflate *z = NULL;
+    buf out = BUF_INIT_MAX(LINE_MAX_BYTES * 2);
+    unsigned char *blk = malloc(READ_BLOCK);
+    uint64_t size = 0, lines = 0, bad = 0;
+    size_t scan = 0;
+    int zerr = 0;
+    if (!m || !blk || xp_inflate_new(&z)) {
+        problem(v, label, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        size_t got;
+        if ((rc = store_reader_read(r, blk, READ_BLOCK, &got))) {
+            problem(v, label, "read failed: %s", err_msg());
+            goto out;
+        }
+        if (!got) break;
+        size += got;
+        xp_md5_update(m, blk, got);
+        if (zerr) continue;
+        if ((rc = xp_inflate_feed(z, blk, got, &out))) {
+            problem(v, label, "%s", err_msg());
+            zerr = 1;
+            continue;
+        }
+        /* Every complete line; the tail waits for more. */
+        size_t start = 0;
+        char *nl;
+        while ((nl = memchr(out.data + scan, '\n', out.len - scan))) {
+            size_t end = (size_t)(nl - out.data);
+            lines++;
+            if (!line_ok(v, out.data + start, end - start, why, sizeof why) && bad++ < 3)
+                problem(v, label, "line %llu: %s", (unsigned long long)lines, why);
+            start = scan = end + 1;
+        }
+        scan = out.len - start;
+        memmove(out.data, out.data + start, out.len - start);
+        out.len -= start;
+        if (out.len > LINE_MAX_BYTES) {
+            problem(v, label, "a line longer than %zu bytes", LINE_MAX_BYTES);
+            zerr = 1;
+        }
+    }
+    if (!zerr && xp_inflate_end(z)) problem(v, label, "%s", err_msg());
+    else if (!zerr && out.len) problem(v, label, "the last line has no newline");
+    unsigned char d[16];
+    char b64[25];
+    xp_md5_final(m, d);
+    m = NULL;
+    xp_b64(d, 16, b64);
+    v->st->bytes += size;
+    v->st->lines += lines;
+    uint64_t before = v->st->problems;
+    if (strcmp(b64, md5s)) problem(v, label, "md5Checksum %s does not match the file (%s)", md5s,
+                                   b64);
+    else check_etag(v, st, key, etag, d, size, label);
+    if (!zerr && lines != want_items)
+        problem(v, label, "itemCount %llu but %llu lines", (unsigned long long)want_items,
+                (unsigned long long)lines);
+    if (v->st->problems == before && !bad && !zerr) v->st->files_ok++;
+out:
+    xp_md5_free(m);
+    xp_inflate_free(z);
+    store_reader_close(r);
+    buf_free(&out);
+    free(blk);
+}
+
+int export_verify(const char *dir, const store_options *so, export_report_fn report, void *ctx,
+                  export_verify_stats *stp)
+{
+    export_verify_stats local;
+    export_verify_stats *st = stp ? stp : &local;
+    memset(st, 0, sizeof *st);
+    vctx v = {report, ctx, st, EXPORT_FULL, 0};
+    xp_loc l;
+    buf sum = BUF_INIT, files = BUF_INIT;
+    cJSON *so_json = NULL;
+    int rc = loc_open(dir, so, &l);
+    if (rc) return rc;
+    int have_sum = 0;
+    uint64_t sum_items = 0;
+    rc = loc_get(&l, "manifest-summary.json", SUMMARY_MAX, &sum);
+    if (rc == TM_ENOTFOUND) {
+        buf_reset(&files);
+        if (loc_get(&l, "manifest-files.json", MANIFEST_MAX, &files) == TM_ENOTFOUND) {
+            rc = err_set(TM_ENOTFOUND, "%s: no export there (no manifest-summary.json, no "
+                         "manifest-files.json)", dir);
+            goto out;
+        }
+        problem(&v, "manifest-summary.json", "missing: the export is not complete");
+        v.infer = 1;
+    } else if (rc) {
+        goto out;
+    } else {
+        have_sum = 1;
+        if (sum.len && sum.data[sum.len - 1] == '\n')
+            problem(&v, "manifest-summary.json", "ends with a newline (AWS writes one line "
+                    "without)");
+        check_md5_file(&v, &l, "manifest-summary.json", "manifest-summary.md5", &sum);
+        so_json = cJSON_ParseWithLength(sum.data, sum.len);
+        if (!so_json || !cJSON_IsObject(so_json)) {
+            problem(&v, "manifest-summary.json", "not a JSON object");
+        } else {
+            const char *ver = js(so_json, "version");
+            const char *type = js(so_json, "exportType");
+            if (!strcmp(type, "INCREMENTAL_EXPORT")) v.type = EXPORT_INCREMENTAL;
+            else if (*type && strcmp(type, "FULL_EXPORT"))
+                problem(&v, "manifest-summary.json", "unknown exportType %s", type);
+            const char *const *want = v.type == EXPORT_INCREMENTAL ? incr_members : full_members;
+            if ((!strcmp(ver, "2020-06-30") || !strcmp(ver, "2023-08-01")) &&
+                !members_are(so_json, want))
+                problem(&v, "manifest-summary.json", "members missing or out of AWS's order");
+            const cJSON *ic = cJSON_GetObjectItemCaseSensitive(so_json, "itemCount");
+            if (!cJSON_IsNumber(ic)) problem(&v, "manifest-summary.json", "no itemCount");
+            else sum_items = (uint64_t)ic->valuedouble;
+            if (strcmp(js(so_json, "outputFormat"), "DYNAMODB_JSON"))
+                problem(&v, "manifest-summary.json", "outputFormat %s: only DYNAMODB_JSON is "
+                        "checked line by line", js(so_json, "outputFormat"));
+        }
+        buf_reset(&files);
+        rc = loc_get(&l, "manifest-files.json", MANIFEST_MAX, &files);
+        if (rc == TM_ENOTFOUND) {
+            problem(&v, "manifest-files.json", "missing");
+            rc = 0;
+            goto done;
+        }
+        if (rc) goto out;
+    }
+    rc = 0;
+    check_md5_file(&v, &l, "manifest-files.json", "manifest-files.md5", &files);
+    if (files.len && files.data[files.len - 1] != '\n')
+        problem(&v, "manifest-files.json", "the last line has no newline");
+    size_t start = 0, lineno = 0;
+    while (start < files.len) {
+        char *nl = memchr(files.data + start, '\n', files.len - start);
+        size_t end = nl ? (size_t)(nl - files.data) : files.len;
+        lineno++;
+        cJSON *line = cJSON_ParseWithLength(files.data + start, end - start);
+        if (!line || !cJSON_IsObject(line))
+            problem(&v, "manifest-files.json", "line %zu is not a JSON object", lineno);
+        else verify_file(&v, &l, line, lineno);
+        cJSON_Delete(line);
+        start = end + 1;
+    }
+    if (have_sum && so_json && sum_items != st->items)
+        problem(&v, "manifest-summary.json", "itemCount %llu but the files list %llu",
+                (unsigned long long)sum_items, (unsigned long long)st->items);
+done:
+    if (st->problems)
+        rc = err_set(TM_ECORRUPT, "%s: %llu problem%s found", dir,
+                     (unsigned long long)st->problems, st->problems == 1 ? "" : "s");
+out:
+    cJSON_Delete(so_json);
+    buf_free(&sum);
+    buf_free(&files);
+    loc_close(&l);
+    return rc;
+}
