@@ -10,7 +10,13 @@
  * and the change log store. Its format is specified at the top of item.c.
  *
  * Memory: an item owns an arena; every av / string reached from it stays valid until item_free
- * (or until the attribute is replaced/removed with item_put/item_remove). */
+ * (or until the attribute is replaced/removed with item_put/item_remove). Names and S/N/B bytes
+ * in the arena are followed by a NUL (not counted in len), so they print with %s unless they hold
+ * a NUL themselves. Replaced values stay in the arena until item_free.
+ *
+ * Depth: a top-level attribute's value is at level 1, the members of an M or L one level deeper;
+ * nothing may sit deeper than ITEM_MAX_DEPTH (AWS: 31 nested maps around a leaf are accepted,
+ * 32 are not). */
 #ifndef TIDEMARK_ITEM_H
 #define TIDEMARK_ITEM_H
 
@@ -82,7 +88,9 @@ item *item_dup(const item *it);
 uint32_t item_count(const item *it);
 const av_attr *item_attr(const item *it, uint32_t i);        /* in name order */
 const av *item_get(const item *it, const char *name);       /* NULL if absent */
-/* Sets name = deep copy of v (replacing). Validates depth/name, not item size. */
+/* Sets name = deep copy of v (replacing). Validates depth/name, not item size. The copy is
+ * canonicalised: numbers rewritten canonically, map members sorted (duplicate names rejected),
+ * set members sorted with duplicates dropped (empty sets rejected); errors name the attribute. */
 int item_put(item *it, const char *name, const av *v);
 int item_remove(item *it, const char *name);                 /* absent is not an error */
 /* DynamoDB size in bytes (FORMATS.md section 1). */
