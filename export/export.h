@@ -26,6 +26,8 @@ typedef enum export_type { EXPORT_FULL = 0, EXPORT_INCREMENTAL = 1 } export_type
 typedef enum export_view { EXPORT_VIEW_NEW_AND_OLD = 0, EXPORT_VIEW_NEW = 1 } export_view;
 typedef enum export_compression { EXPORT_GZIP = 0, EXPORT_ZSTD = 1 } export_compression;
 
+#define EXPORT_VERSION "0.1.0"
+
 /* ARN defaults when neither an option nor the environment gives one. */
 #define EXPORT_DEFAULT_REGION  "us-east-1"
 #define EXPORT_DEFAULT_ACCOUNT "000000000000"
