@@ -39,10 +39,14 @@
 #ifndef TIDEMARK_IMPORT_H
 #define TIDEMARK_IMPORT_H
 
+#include "engine/cli.h"
 #include "engine/key.h"
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define IMPORT_VERSION "0.1.0"
 
 typedef enum import_format {
     IMPORT_FMT_DYNAMODB_JSON = 0,
@@ -74,14 +78,13 @@ typedef struct import_options {
     uint64_t max_ratio;              /* decompressed/compressed per file past 64 MiB; 0: none */
     size_t sort_memory;              /* sorter's in-memory bytes before it spills (256 MiB) */
     int threads;                     /* parser threads; 0: one per core, at most 4 */
-    int progress;                    /* 1: progress on stderr (cli_interactive) */
-    const char *prog;                /* for progress and warnings ("tidemark-import") */
-    volatile int *cancel;            /* set non-zero (signal) to stop: FAILED, no table */
+    progress *prog;                  /* items and bytes are added as they are read; NULL: none */
+    volatile sig_atomic_t *cancel;   /* set non-zero (signal) to stop: FAILED, no table */
 } import_options;
 
 #define IMPORT_OPTIONS_INIT {NULL, NULL, NULL, NULL, IMPORT_FMT_DYNAMODB_JSON, IMPORT_COMP_AUTO, \
     NULL, 0, ',', NULL, UINT64_MAX, (size_t)1 << 20, (uint64_t)1 << 40, 1000, \
-    (size_t)256 << 20, 0, 0, "tidemark-import", NULL}
+    (size_t)256 << 20, 0, NULL, NULL}
 
 #define IMPORT_MAX_ERROR_SAMPLES 10
 

@@ -1,0 +1,803 @@
+/* import.c: one import, start to end: resolve the source, read every data file (in parallel
+ * when there are several), validate items, sort them by key, build the new table in key order
+ * and publish it; and the ImportTableDescription of the outcome.
+ *
+ * Atomicity: the table is a table_builder under a hidden name until table_builder_commit; any
+ * failure (a bad file, a checksum, --max-errors, a signal) aborts the builder, which removes
+ * it. A kill leaves only a hidden staging directory (never listed as a table).
+ *
+ * Why sorted: the builder appends (MDB_APPEND) when keys arrive in order, which is several
+ * times faster than random inserts and keeps LMDB's pages full; the external sorter keeps
+ * memory flat whatever the input size. Items are never replayed as single puts, so the new
+ * table's change log stays empty and PITR starts disabled (as AWS creates imported tables). */
+#include "import/import.h"
+#include "import/import_internal.h"
+#include "import/import_src.h"
+#include "engine/clock.h"
+#include "engine/err.h"
+#include "engine/fsx.h"
+#include "engine/item.h"
+#include "engine/table.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define DEC_CHUNK (256u << 10)
+#define PROGRESS_EVERY 2048
+#define AWS_INVALID "One or more parameter values were invalid: "
+
+/* ---- names ---------------------------------------------------------------------------------- */
+
+const char *import_format_name(import_format f)
+{
+    return f == IMPORT_FMT_CSV ? "CSV" : "DYNAMODB_JSON";
+}
+
+const char *import_compression_name(import_compression c)
+{
+    switch (c) {
+    case IMPORT_COMP_GZIP: return "GZIP";
+    case IMPORT_COMP_ZSTD: return "ZSTD";
+    case IMPORT_COMP_NONE: return "NONE";
+    default: return "AUTO";
+    }
+}
+
+int import_format_parse(const char *s)
+{
+    if (!strcasecmp(s, "DYNAMODB_JSON") || !strcasecmp(s, "json")) return IMPORT_FMT_DYNAMODB_JSON;
+    if (!strcasecmp(s, "CSV")) return IMPORT_FMT_CSV;
+    return -1;
+}
+
+int import_compression_parse(const char *s)
+{
+    if (!strcasecmp(s, "auto")) return IMPORT_COMP_AUTO;
+    if (!strcasecmp(s, "none")) return IMPORT_COMP_NONE;
+    if (!strcasecmp(s, "gzip") || !strcasecmp(s, "gz")) return IMPORT_COMP_GZIP;
+    if (!strcasecmp(s, "zstd") || !strcasecmp(s, "zst")) return IMPORT_COMP_ZSTD;
+    return -1;
+}
+
+static const char *type_name(av_type t)
+{
+    static const char *const n[] = {"?", "S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"};
+    return (unsigned)t <= AV_BOOL ? n[t] : "?";
+}
+
+/* ---- the import's shared state ------------------------------------------------------------ */
+
+typedef struct imp {
+    const import_options *opt;
+    import_result *res;
+    import_source src;
+    key_schema ks;
+    import_dec_budget budget;
+    import_errlog *elog;
+    pthread_mutex_t mu;            /* elog, samples, failure, compression */
+    size_t next_file;              /* store mode: the next input to take (atomic) */
+    uint64_t processed, imported, errors, bytes, raw, files;   /* atomic */
+    int failed;                    /* atomic: stop every worker */
+    int fail_rc;
+    char fail_code[48];
+    char fail_msg[1024];
+} imp;
+
+/* Records the first fatal failure (rc with err_msg(), which is thread-local) and stops all. */
+static int imp_fail(imp *im, int rc, const char *code)
+{
+    pthread_mutex_lock(&im->mu);
+    if (!im->fail_rc) {
+        im->fail_rc = rc;
+        snprintf(im->fail_code, sizeof im->fail_code, "%s", code);
+        snprintf(im->fail_msg, sizeof im->fail_msg, "%s", err_msg());
+    }
+    pthread_mutex_unlock(&im->mu);
+    __atomic_store_n(&im->failed, 1, __ATOMIC_RELAXED);
+    return rc;
+}
+
+static int imp_stopped(imp *im)
+{
+    if (__atomic_load_n(&im->failed, __ATOMIC_RELAXED)) return 1;
+    if (im->opt->cancel && *im->opt->cancel) {
+        err_set(TM_EIO, "interrupted");
+        imp_fail(im, TM_EIO, "Cancelled");
+        return 1;
+    }
+    return 0;
+}
+
+/* The FailureCode for a fatal error of a data file. */
+static const char *file_fail_code(int rc)
+{
+    switch (rc) {
+    case TM_ELIMIT: return "DecompressionLimitExceeded";
+    case TM_ECORRUPT: return "InvalidDataFile";
+    case TM_ENOTFOUND: return "DataFileNotFound";
+    case TM_EREMOTE: return "S3AccessError";
+    default: return "InternalError";
+    }
+}
+
+/* ---- one worker: reads files, validates items, feeds its sorter -------------------------- */
+
+typedef struct worker {
+    imp *im;
+    import_sorter *sorter;
+    import_lines *lines;
+    import_csv *csv;
+    char *chunk;
+    buf key, val, tmp;
+    /* the current file */
+    const import_input *in;
+    uint64_t file_no, items, pending_items, pending_bytes;
+    /* CSV header of the current file */
+    char **hdr;
+    size_t nhdr;
+    int have_hdr;
+    int rc;
+} worker;
+
+static void worker_free(worker *w)
+{
+    if (!w) return;
+    import_sorter_free(w->sorter);
+    import_lines_free(w->lines);
+    import_csv_free(w->csv);
+    free(w->chunk);
+    buf_free(&w->key);
+    buf_free(&w->val);
+    buf_free(&w->tmp);
+    for (size_t i = 0; i < w->nhdr; i++) free(w->hdr[i]);
+    free(w->hdr);
+}
+
+static int worker_init(worker *w, imp *im, const char *tmpdir, size_t mem)
+{
+    const import_options *o = im->opt;
+    memset(w, 0, sizeof *w);
+    w->im = im;
+    w->key = (buf)BUF_INIT;
+    w->val = (buf)BUF_INIT;
+    w->tmp = (buf)BUF_INIT;
+    int rc = import_sorter_new(tmpdir, mem, &w->sorter);
+    if (!rc && o->format == IMPORT_FMT_DYNAMODB_JSON) rc = import_lines_new(o->max_line, &w->lines);
+    if (!rc && o->format == IMPORT_FMT_CSV) rc = import_csv_new(o->csv_delimiter, o->max_line, &w->csv);
+    if (!rc && !(w->chunk = malloc(DEC_CHUNK))) rc = err_set(TM_ENOMEM, "out of memory");
+    return rc;
+}
+
+static void flush_progress(worker *w)
+{
+    imp *im = w->im;
+    if (im->opt->prog && (w->pending_items || w->pending_bytes))
+        progress_add(im->opt->prog, w->pending_items, w->pending_bytes);
+    w->pending_items = w->pending_bytes = 0;
+}
+
+/* A rejected item: counted, logged, maybe the last straw (--max-errors). */
+static int item_error(worker *w, uint64_t index, const char *msg)
+{
+    imp *im = w->im;
+    uint64_t n = __atomic_add_fetch(&im->errors, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&im->mu);
+    int rc = import_errlog_add(im->elog, im->src.bucket, w->in->ptr_key, index, msg);
+    import_result *res = im->res;
+    if (res->nsamples < IMPORT_MAX_ERROR_SAMPLES)
+        snprintf(res->samples[res->nsamples++], sizeof res->samples[0], "%s item %llu: %s",
+                 w->in->ptr_key, (unsigned long long)index, msg);
+    pthread_mutex_unlock(&im->mu);
+    if (rc) return imp_fail(im, rc, "ErrorLogWriteFailed");
+    if (im->opt->max_errors != UINT64_MAX && n > im->opt->max_errors) {
+        err_set(TM_ELIMIT, "more than %llu item errors (--max-errors); the last: %s item %llu: %s",
+                (unsigned long long)im->opt->max_errors, w->in->ptr_key,
+                (unsigned long long)index, msg);
+        return imp_fail(im, TM_ELIMIT, "ItemValidationError");
+    }
+    return 0;
+}
+
+/* Checks the key the AWS way (their messages), encodes key and item, and hands them over. */
+static int accept_item(worker *w, item *it, uint64_t index)
+{
+    imp *im = w->im;
+    const key_schema *ks = &im->ks;
+    char msg[1024];
+    for (int k = 0; k < (ks->range_type ? 2 : 1); k++) {
+        const char *name = k ? ks->range_name : ks->hash_name;
+        av_type want = k ? ks->range_type : ks->hash_type;
+        const av *v = item_get(it, name);
+        if (!v) {
+            snprintf(msg, sizeof msg, AWS_INVALID "Missing the key %s in the item", name);
+            return item_error(w, index, msg);
+        }
+        if (v->type != want) {
+            snprintf(msg, sizeof msg, AWS_INVALID "Type mismatch for key %s expected: %s "
+                     "actual: %s", name, type_name(want), type_name(v->type));
+            return item_error(w, index, msg);
+        }
+        if (v->len == 0) {
+            snprintf(msg, sizeof msg, "One or more parameter values are not valid. The "
+                     "AttributeValue for a key attribute cannot contain an empty %s value. "
+                     "Key: %s", want == AV_B ? "binary" : "string", name);
+            return item_error(w, index, msg);
+        }
+    }
+    buf_reset(&w->key);
+    buf_reset(&w->val);
+    int rc = key_encode_item(ks, it, &w->key);
+    if (rc == TM_EINVAL || rc == TM_ELIMIT) {
+        snprintf(msg, sizeof msg, AWS_INVALID "%s", err_msg());
+        return item_error(w, index, msg);
+    }
+    if (rc || (rc = item_encode(it, &w->val))) return imp_fail(im, rc, "InternalError");
+    if ((rc = import_sorter_add(w->sorter, w->key.data, w->key.len, w->val.data, w->val.len,
+                                w->file_no << 40 | index)))
+        return imp_fail(im, rc, rc == TM_ELIMIT ? "ItemValidationError" : "InternalError");
+    __atomic_add_fetch(&im->imported, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static void count_item(worker *w, size_t bytes)
+{
+    w->items++;
+    w->pending_items++;
+    w->pending_bytes += bytes;
+    __atomic_add_fetch(&w->im->processed, 1, __ATOMIC_RELAXED);
+    if (w->pending_items >= PROGRESS_EVERY) flush_progress(w);
+}
+
+/* One line of DynamoDB JSON. */
+static int json_line(worker *w, const char *line, size_t len, uint64_t index)
+{
+    size_t i = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
+    if (i == len) return 0;   /* blank */
+    count_item(w, len + 1);
+    item *it = NULL;
+    int rc = item_parse_json(line, len, ITEM_PARSE_WRAPPED, &it);
+    if (rc == TM_ENOMEM) return imp_fail(w->im, rc, "InternalError");
+    if (rc) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "Invalid DynamoDB JSON item: %s", err_msg());
+        return item_error(w, index, msg);
+    }
+    rc = accept_item(w, it, index);
+    item_free(it);
+    return rc;
+}
+
+/* ---- CSV ------------------------------------------------------------------------------------ */
+
+static int set_header(worker *w, const char *const *names, const size_t *lens, size_t n)
+{
+    imp *im = w->im;
+    for (size_t i = 0; i < w->nhdr; i++) free(w->hdr[i]);
+    free(w->hdr);
+    w->nhdr = 0;
+    if (!(w->hdr = calloc(n ? n : 1, sizeof *w->hdr))) return err_set(TM_ENOMEM, "out of memory");
+    int has_hash = 0, has_range = !im->ks.range_type;
+    for (size_t i = 0; i < n; i++) {
+        if (lens[i] == 0)
+            return err_set(TM_ECORRUPT, "CSV header column %zu has no name", i + 1);
+        if (!import_utf8_ok(names[i], lens[i]))
+            return err_set(TM_ECORRUPT, "CSV header column %zu is not UTF-8", i + 1);
+        for (size_t j = 0; j < i; j++)
+            if (lens[j] == lens[i] && !memcmp(names[j], names[i], lens[i]))
+                return err_set(TM_ECORRUPT, "CSV header names column \"%s\" twice", names[i]);
+        if (!(w->hdr[i] = strndup(names[i], lens[i]))) return err_set(TM_ENOMEM, "out of memory");
+        w->nhdr = i + 1;
+        has_hash |= !strcmp(w->hdr[i], im->ks.hash_name);
+        if (im->ks.range_type) has_range |= !strcmp(w->hdr[i], im->ks.range_name);
+    }
+    if (!has_hash || !has_range)
+        return err_set(TM_ECORRUPT, "the CSV header has no column %s (the %s key)",
+                       has_hash ? im->ks.range_name : im->ks.hash_name,
+                       has_hash ? "sort" : "partition");
+    w->have_hdr = 1;
+    return 0;
+}
+
+static int csv_record(void *ctx, const import_csv_rec *r)
+{
+    worker *w = ctx;
+    imp *im = w->im;
+    int rc = 0;
+    char msg[1024];
+    if (imp_stopped(im)) return TM_EIO;
+    if (!w->have_hdr) {
+        if (r->error) return err_set(TM_ECORRUPT, "CSV header line: %s", r->error);
+        if ((rc = set_header(w, r->fields, r->lens, r->nfields)) == 0) return 0;
+        return rc;
+    }
+    uint64_t index = im->opt->csv_header ? r->index : r->index - 1;
+    size_t bytes = 0;
+    for (size_t i = 0; i < r->nfields; i++) bytes += r->lens[i] + 1;
+    count_item(w, bytes);
+    if (r->error) {
+        snprintf(msg, sizeof msg, "Malformed CSV record (line %llu): %s",
+                 (unsigned long long)r->line, r->error);
+        return item_error(w, index, msg);
+    }
+    if (r->nfields > w->nhdr) {
+        snprintf(msg, sizeof msg, "CSV record has %zu fields, the header %zu", r->nfields, w->nhdr);
+        return item_error(w, index, msg);
+    }
+    item *it = item_new();
+    if (!it) return imp_fail(im, err_set(TM_ENOMEM, "out of memory"), "InternalError");
+    for (size_t i = 0; i < r->nfields && !rc; i++) {
+        if (r->lens[i] == 0) continue;   /* empty cell: no attribute */
+        const char *name = w->hdr[i];
+        av v;
+        memset(&v, 0, sizeof v);
+        av_type t = AV_S;
+        if (!strcmp(name, im->ks.hash_name)) t = im->ks.hash_type;
+        else if (im->ks.range_type && !strcmp(name, im->ks.range_name)) t = im->ks.range_type;
+        buf_reset(&w->tmp);
+        if (t == AV_N) {
+            if (num_canonical(r->fields[i], r->lens[i], &w->tmp)) {
+                snprintf(msg, sizeof msg, AWS_INVALID "key %s: %s", name, err_msg());
+                rc = 1;
+                break;
+            }
+            v.type = AV_N;
+            v.len = (uint32_t)w->tmp.len;
+            v.u.bytes = w->tmp.data;
+        } else if (t == AV_B) {
+            if (b64_decode(r->fields[i], r->lens[i], &w->tmp)) {
+                snprintf(msg, sizeof msg, AWS_INVALID "key %s: not base64", name);
+                rc = 1;
+                break;
+            }
+            v.type = AV_B;
+            v.len = (uint32_t)w->tmp.len;
+            v.u.bytes = w->tmp.data ? w->tmp.data : "";
+        } else {
+            if (!import_utf8_ok(r->fields[i], r->lens[i])) {
+                snprintf(msg, sizeof msg, "Column %s: value is not UTF-8", name);
+                rc = 1;
+                break;
+            }
+            v.type = AV_S;
+            v.len = (uint32_t)r->lens[i];
+            v.u.bytes = r->fields[i];
+        }
+        int prc = item_put(it, name, &v);
+        if (prc == TM_ENOMEM) { item_free(it); return imp_fail(im, prc, "InternalError"); }
+        if (prc) {
+            snprintf(msg, sizeof msg, AWS_INVALID "%s", err_msg());
+            rc = 1;
+        }
+    }
+    if (!rc && item_check_size(it)) {
+        snprintf(msg, sizeof msg, AWS_INVALID "%s", err_msg());
+        rc = 1;
+    }
+    rc = rc ? item_error(w, index, msg) : accept_item(w, it, index);
+    item_free(it);
+    return rc;
+}
+
+/* ---- one data file -------------------------------------------------------------------------- */
+
+static int dec_read(void *ctx, void *p, size_t n, size_t *got)
+{
+    return import_dec_read(ctx, p, n, got);
+}
+
+static int read_json(worker *w, import_dec *d)
+{
+    int rc;
+    const char *line;
+    size_t len;
+    import_lines_reset(w->lines);
+    for (;;) {
+        if ((w->items & 1023) == 0 && imp_stopped(w->im)) return TM_EIO;
+        rc = import_lines_next(w->lines, dec_read, d, &line, &len);
+        if (rc == 0) return 0;
+        if (rc < 0) return rc;
+        uint64_t index = import_lines_count(w->lines) - 1;
+        if (rc == IMPORT_LINE_TOO_LONG) {
+            char msg[256];
+            count_item(w, len + 1);
+            snprintf(msg, sizeof msg, "Item line of %zu bytes is longer than the limit of %zu "
+                     "bytes", len, w->im->opt->max_line);
+            if ((rc = item_error(w, index, msg))) return rc;
+            continue;
+        }
+        if ((rc = json_line(w, line, len, index))) return rc;
+    }
+}
+
+static int read_csv(worker *w, import_dec *d)
+{
+    imp *im = w->im;
+    int rc;
+    import_csv_reset(w->csv);
+    w->have_hdr = 0;
+    if (im->opt->csv_header) {
+        size_t *lens = calloc(im->opt->csv_header_n ? im->opt->csv_header_n : 1, sizeof *lens);
+        if (!lens) return err_set(TM_ENOMEM, "out of memory");
+        for (size_t i = 0; i < im->opt->csv_header_n; i++) lens[i] = strlen(im->opt->csv_header[i]);
+        rc = set_header(w, im->opt->csv_header, lens, im->opt->csv_header_n);
+        free(lens);
+        if (rc) return err_wrap(rc, "--csv-header: ");
+    }
+    for (;;) {
+        size_t got;
+        if ((rc = import_dec_read(d, w->chunk, DEC_CHUNK, &got))) return rc;
+        if (got == 0) break;
+        if ((rc = import_csv_feed(w->csv, w->chunk, got, csv_record, w))) return rc;
+    }
+    return import_csv_finish(w->csv, csv_record, w);
+}
+
+/* Reads one input through rd. Fatal problems of the file are returned (and recorded). */
+static int read_file(worker *w, size_t idx, import_read_fn rd, void *rctx)
+{
+    imp *im = w->im;
+    import_dec *d = NULL;
+    w->in = &im->src.inputs[idx];
+    w->file_no = idx;
+    w->items = 0;
+    int rc = import_dec_open(im->opt->compression, w->in->key, rd, rctx, &im->budget, &d);
+    if (rc) return imp_fail(im, rc, "InternalError");
+    rc = im->opt->format == IMPORT_FMT_CSV ? read_csv(w, d) : read_json(w, d);
+    if (imp_stopped(im)) goto out;   /* someone else's failure, or our own recorded one */
+    if (rc) {
+        err_wrap(rc, "%s: ", w->in->ptr_key);
+        imp_fail(im, rc, file_fail_code(rc));
+        goto out;
+    }
+    import_compression kind = import_dec_kind(d);
+    pthread_mutex_lock(&im->mu);
+    if (im->res->compression == IMPORT_COMP_AUTO || im->res->compression == IMPORT_COMP_NONE)
+        im->res->compression = kind;
+    pthread_mutex_unlock(&im->mu);
+    __atomic_add_fetch(&im->bytes, import_dec_out_bytes(d), __ATOMIC_RELAXED);
+    __atomic_add_fetch(&im->raw, import_dec_in_bytes(d), __ATOMIC_RELAXED);
+    __atomic_add_fetch(&im->files, 1, __ATOMIC_RELAXED);
+    if (w->in->mi >= 0) {
+        /* What the manifest promised: checked before the table can appear. */
+        const import_mfile *mf = &im->src.man.files[w->in->mi];
+        unsigned char md5[16];
+        import_dec_md5(d, md5);
+        if (memcmp(md5, mf->md5, 16) != 0) {
+            char want[25], got[25];
+            import_b64_encode(mf->md5, 16, want);
+            import_b64_encode(md5, 16, got);
+            rc = err_set(TM_ECORRUPT, "%s: MD5 %s does not match md5Checksum %s in "
+                         "manifest-files.json (altered or truncated)", w->in->ptr_key, got, want);
+            imp_fail(im, rc, "ChecksumMismatch");
+            goto out;
+        }
+        if (w->items != mf->item_count) {
+            rc = err_set(TM_ECORRUPT, "%s: %llu items, manifest-files.json says %llu",
+                         w->in->ptr_key, (unsigned long long)w->items,
+                         (unsigned long long)mf->item_count);
+            imp_fail(im, rc, "ItemCountMismatch");
+            goto out;
+        }
+    }
+out:
+    flush_progress(w);
+    import_dec_close(d);
+    return im->fail_rc ? im->fail_rc : rc;
+}
+
+static int store_rd(void *ctx, void *p, size_t n, size_t *got)
+{
+    return store_reader_read(ctx, p, n, got);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    imp *im = w->im;
+    for (;;) {
+        if (imp_stopped(im)) break;
+        size_t i = __atomic_fetch_add(&im->next_file, 1, __ATOMIC_RELAXED);
+        if (i >= im->src.n) break;
+        store_reader *r = NULL;
+        int rc = store_reader_open(im->src.st, im->src.inputs[i].key, NULL, &r);
+        if (rc) {
+            err_wrap(rc, "%s: ", im->src.inputs[i].ptr_key);
+            imp_fail(im, rc, file_fail_code(rc));
+            break;
+        }
+        rc = read_file(w, i, store_rd, r);
+        store_reader_close(r);
+        if (rc) break;
+    }
+    return NULL;
+}
+
+static int archive_entry_cb(void *ctx, size_t index, import_archive *x)
+{
+    worker *w = ctx;
+    if (imp_stopped(w->im)) return w->im->fail_rc;
+    return read_file(w, index, import_archive_read, x);
+}
+
+/* ---- building the table --------------------------------------------------------------------- */
+
+typedef struct put_ctx {
+    table_builder *tb;
+    progress *prog;
+    uint64_t n;
+    imp *im;
+} put_ctx;
+
+static int put_cb(void *ctx, const void *key, size_t kn, const void *val, size_t vn)
+{
+    put_ctx *p = ctx;
+    if ((++p->n & 8191) == 0 && imp_stopped(p->im)) return p->im->fail_rc;
+    return table_builder_put_bin(p->tb, key, kn, val, vn);
+}
+
+static int nthreads(const import_options *o, size_t files)
+{
+    long n = o->threads > 0 ? o->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    if (o->threads <= 0 && n > 4) n = 4;
+    if (n < 1) n = 1;
+    if ((size_t)n > files) n = (long)(files ? files : 1);
+    return (int)n;
+}
+
+static int check_options(const import_options *o)
+{
+    int rc;
+    if (!o->home || !o->from || !o->table)
+        return err_set(TM_EINVAL, "--from and --table are required");
+    if ((rc = table_check_name(o->table))) return rc;
+    if (o->format == IMPORT_FMT_CSV) {
+        if (!import_csv_delim_ok(o->csv_delimiter))
+            return err_set(TM_EINVAL, "--csv-delimiter must be one of , ; : | tab space");
+        if (o->csv_header && o->csv_header_n == 0)
+            return err_set(TM_EINVAL, "--csv-header needs at least one column name");
+    } else if (o->csv_header) {
+        return err_set(TM_EINVAL, "--csv-header is for --input-format CSV");
+    }
+    if (o->max_line < 16) return err_set(TM_EINVAL, "the maximum line length is too small");
+    return 0;
+}
+
+int import_run(const import_options *opt, import_result *res)
+{
+    int rc = 0;
+    imp im;
+    worker *ws = NULL;
+    int nw = 0;
+    pthread_t *th = NULL;
+    table_builder *tb = NULL;
+    char path[4096];
+
+    memset(res, 0, sizeof *res);
+    memset(&im, 0, sizeof im);
+    pthread_mutex_init(&im.mu, NULL);
+    im.opt = opt;
+    im.res = res;
+    res->start_us = clock_now_us();
+    res->format = opt->format;
+    res->compression = opt->compression;
+    im.budget.max_total = opt->max_decompressed;
+    im.budget.max_ratio = opt->max_ratio;
+    im.budget.ratio_grace = (uint64_t)64 << 20;
+
+    if ((rc = check_options(opt))) { imp_fail(&im, rc, "ValidationException"); goto out; }
+    table_path(opt->home, opt->table, NULL, path, sizeof path);
+    if (fsx_exists(path)) {
+        rc = err_set(TM_EEXIST, "table %s already exists", opt->table);
+        imp_fail(&im, rc, "ResourceInUseException");
+        goto out;
+    }
+    if ((rc = import_source_open(opt->from, NULL, &im.budget, &im.src))) {
+        imp_fail(&im, rc, rc == TM_ENOTFOUND ? "DataFileNotFound" : rc == TM_EINVAL ?
+                 "ValidationException" : rc == TM_EREMOTE ? "S3AccessError" :
+                 rc == TM_ELIMIT ? "DecompressionLimitExceeded" : "InvalidSource");
+        goto out;
+    }
+    snprintf(res->bucket, sizeof res->bucket, "%s", im.src.bucket);
+    snprintf(res->key_prefix, sizeof res->key_prefix, "%s", im.src.key_prefix);
+    if (opt->ks) {
+        im.ks = *opt->ks;
+    } else if (im.src.have_schema) {
+        im.ks = im.src.schema;
+    } else {
+        rc = err_set(TM_EINVAL, "%s carries no key schema (%s): give --key NAME:TYPE "
+                     "[--sort-key NAME:TYPE]", opt->from, im.src.have_manifest ?
+                     "an AWS export has no tidemark-schema.json" : "no tidemark-schema.json");
+        imp_fail(&im, rc, "ValidationException");
+        goto out;
+    }
+    res->ks = im.ks;
+    if (im.src.have_manifest && opt->format == IMPORT_FMT_CSV) {
+        rc = err_set(TM_EINVAL, "%s is a DynamoDB JSON export, not CSV", opt->from);
+        imp_fail(&im, rc, "ValidationException");
+        goto out;
+    }
+    if (opt->prog && im.src.have_manifest) progress_set_total(opt->prog, im.src.man.item_count);
+
+    if ((rc = table_builder_open(opt->home, opt->table, &im.ks, &tb))) {
+        imp_fail(&im, rc, rc == TM_EEXIST ? "ResourceInUseException" : "InternalError");
+        goto out;
+    }
+    if ((rc = import_errlog_open(opt->error_log, &im.elog))) {
+        imp_fail(&im, rc, "ValidationException");
+        goto out;
+    }
+
+    /* Read everything into the sorters. */
+    nw = im.src.archive ? 1 : nthreads(opt, im.src.n);
+    ws = calloc((size_t)nw, sizeof *ws);
+    th = calloc((size_t)nw, sizeof *th);
+    if (!ws || !th) { rc = imp_fail(&im, err_set(TM_ENOMEM, "out of memory"), "InternalError"); goto out; }
+    for (int i = 0; i < nw; i++)
+        if ((rc = worker_init(&ws[i], &im, table_builder_dir(tb), opt->sort_memory / (size_t)nw))) {
+            imp_fail(&im, rc, "InternalError");
+            goto out;
+        }
+    if (im.src.archive) {
+        rc = import_source_archive_each(&im.src, &im.budget, archive_entry_cb, &ws[0]);
+        if (rc && !im.fail_rc) imp_fail(&im, rc, file_fail_code(rc));
+    } else if (nw == 1) {
+        worker_main(&ws[0]);
+    } else {
+        int started = 0;
+        for (; started < nw; started++)
+            if (pthread_create(&th[started], NULL, worker_main, &ws[started])) break;
+        if (started == 0) worker_main(&ws[0]);
+        for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    }
+    if (im.fail_rc || imp_stopped(&im)) goto out;
+
+    /* Merge in key order into the builder, then publish. */
+    {
+        import_sorter **ss = calloc((size_t)nw, sizeof *ss);
+        put_ctx pc = {tb, opt->prog, 0, &im};
+        if (!ss) { rc = imp_fail(&im, err_set(TM_ENOMEM, "out of memory"), "InternalError"); goto out; }
+        for (int i = 0; i < nw; i++) ss[i] = ws[i].sorter;
+        rc = import_sorter_merge(ss, (size_t)nw, put_cb, &pc);
+        free(ss);
+        if (rc) {
+            if (!im.fail_rc) imp_fail(&im, rc, "InternalError");
+            goto out;
+        }
+    }
+    for (int i = 0; i < nw; i++) { worker_free(&ws[i]); memset(&ws[i], 0, sizeof ws[i]); }
+    if (opt->cancel && *opt->cancel) {
+        rc = imp_fail(&im, err_set(TM_EIO, "interrupted"), "Cancelled");
+        goto out;
+    }
+    if ((rc = import_errlog_close(im.elog))) {
+        im.elog = NULL;
+        imp_fail(&im, rc, "ErrorLogWriteFailed");
+        goto out;
+    }
+    im.elog = NULL;
+    table_info info;
+    rc = table_builder_commit(tb, &info);
+    tb = NULL;
+    if (rc) { imp_fail(&im, rc, rc == TM_EEXIST ? "ResourceInUseException" : "InternalError"); goto out; }
+    snprintf(res->table_id, sizeof res->table_id, "%s", info.table_id);
+    res->table_items = info.item_count;
+    res->completed = 1;
+out:
+    if (ws)
+        for (int i = 0; i < nw; i++) worker_free(&ws[i]);
+    free(ws);
+    free(th);
+    table_builder_abort(tb);
+    if (im.elog) import_errlog_close(im.elog);
+    res->processed_items = im.processed;
+    res->imported_items = im.imported;
+    res->error_count = im.errors;
+    res->processed_bytes = im.bytes;
+    res->source_bytes = im.raw;
+    res->files = im.files;
+    res->end_us = clock_now_us();
+    if (res->compression == IMPORT_COMP_AUTO) res->compression = IMPORT_COMP_NONE;
+    if (im.fail_rc) {
+        res->completed = 0;
+        rc = im.fail_rc;
+        snprintf(res->failure_code, sizeof res->failure_code, "%s", im.fail_code);
+        snprintf(res->failure_message, sizeof res->failure_message, "%s", im.fail_msg);
+        err_set(rc, "%s", im.fail_msg);   /* the detail, on the caller's thread */
+    }
+    import_source_close(&im.src);
+    pthread_mutex_destroy(&im.mu);
+    return rc;
+}
+
+/* ---- the outcome as JSON -------------------------------------------------------------------- */
+
+static int put_str(buf *b, const char *name, const char *v)
+{
+    int rc = buf_printf(b, "\"%s\":", name);
+    return rc ? rc : import_json_str(b, v, strlen(v));
+}
+
+int import_result_json(const import_options *opt, const import_result *res, buf *b)
+{
+    char t0[40], t1[40], arn[512];
+    const key_schema *ks = &res->ks;
+    int rc = 0;
+    clock_format(res->start_us, 3, t0, sizeof t0);
+    clock_format(res->end_us, 3, t1, sizeof t1);
+    snprintf(arn, sizeof arn, "arn:aws:dynamodb:local:000000000000:table/%s", opt->table ? opt->table : "");
+    rc |= buf_puts(b, "{\"ImportTableDescription\":{");
+    buf a = BUF_INIT;
+    buf_printf(&a, "%s/import/%lld", arn, (long long)(res->start_us / 1000));
+    rc |= put_str(b, "ImportArn", a.data);
+    buf_free(&a);
+    rc |= buf_putc(b, ',');
+    rc |= put_str(b, "ImportStatus", res->completed ? "COMPLETED" : "FAILED");
+    rc |= buf_putc(b, ',');
+    rc |= put_str(b, "TableArn", arn);
+    if (res->table_id[0]) { rc |= buf_putc(b, ','); rc |= put_str(b, "TableId", res->table_id); }
+    rc |= buf_puts(b, ",\"S3BucketSource\":{");
+    rc |= put_str(b, "S3Bucket", res->bucket);
+    rc |= buf_putc(b, ',');
+    rc |= put_str(b, "S3KeyPrefix", res->key_prefix);
+    rc |= buf_printf(b, "},\"ErrorCount\":%llu,", (unsigned long long)res->error_count);
+    if (opt->error_log) { rc |= put_str(b, "ErrorLog", opt->error_log); rc |= buf_putc(b, ','); }
+    rc |= put_str(b, "InputFormat", import_format_name(res->format));
+    if (res->format == IMPORT_FMT_CSV) {
+        char d[2] = {opt->csv_delimiter, 0};
+        rc |= buf_puts(b, ",\"InputFormatOptions\":{\"Csv\":{");
+        rc |= put_str(b, "Delimiter", d);
+        if (opt->csv_header) {
+            rc |= buf_puts(b, ",\"HeaderList\":[");
+            for (size_t i = 0; i < opt->csv_header_n; i++) {
+                if (i) rc |= buf_putc(b, ',');
+                rc |= import_json_str(b, opt->csv_header[i], strlen(opt->csv_header[i]));
+            }
+            rc |= buf_putc(b, ']');
+        }
+        rc |= buf_puts(b, "}}");
+    }
+    rc |= buf_putc(b, ',');
+    rc |= put_str(b, "InputCompressionType", import_compression_name(res->compression));
+    rc |= buf_puts(b, ",\"TableCreationParameters\":{");
+    rc |= put_str(b, "TableName", opt->table ? opt->table : "");
+    if (ks->hash_type) {
+        rc |= buf_puts(b, ",\"AttributeDefinitions\":[{");
+        rc |= put_str(b, "AttributeName", ks->hash_name);
+        rc |= buf_printf(b, ",\"AttributeType\":\"%s\"}", type_name(ks->hash_type));
+        if (ks->range_type) {
+            rc |= buf_puts(b, ",{");
+            rc |= put_str(b, "AttributeName", ks->range_name);
+            rc |= buf_printf(b, ",\"AttributeType\":\"%s\"}", type_name(ks->range_type));
+        }
+        rc |= buf_puts(b, "],\"KeySchema\":[{");
+        rc |= put_str(b, "AttributeName", ks->hash_name);
+        rc |= buf_puts(b, ",\"KeyType\":\"HASH\"}");
+        if (ks->range_type) {
+            rc |= buf_puts(b, ",{");
+            rc |= put_str(b, "AttributeName", ks->range_name);
+            rc |= buf_puts(b, ",\"KeyType\":\"RANGE\"}");
+        }
+        rc |= buf_putc(b, ']');
+    }
+    rc |= buf_puts(b, ",\"BillingMode\":\"PAY_PER_REQUEST\"},");
+    rc |= put_str(b, "StartTime", t0);
+    rc |= buf_putc(b, ',');
+    rc |= put_str(b, "EndTime", t1);
+    rc |= buf_printf(b, ",\"ProcessedSizeBytes\":%llu,\"ProcessedItemCount\":%llu,"
+                     "\"ImportedItemCount\":%llu", (unsigned long long)res->processed_bytes,
+                     (unsigned long long)res->processed_items,
+                     (unsigned long long)res->imported_items);
+    if (!res->completed) {
+        rc |= buf_putc(b, ',');
+        rc |= put_str(b, "FailureCode", res->failure_code);
+        rc |= buf_putc(b, ',');
+        rc |= put_str(b, "FailureMessage", res->failure_message);
+    }
+    rc |= buf_puts(b, "}}");
+    return rc ? TM_ENOMEM : 0;
+}
