@@ -53,6 +53,11 @@ static void usage(void)
 "                            (default: no limit; rejected items are skipped)\n"
 "      --json                print the result as an ImportTableDescription\n"
 "      --data DIR            data directory (default $TIDEMARK_HOME, else ~/.tidemark)\n"
+"      --endpoint-url URL    S3 endpoint (default $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL)\n"
+"      --profile NAME        AWS profile for credentials and region (default $AWS_PROFILE)\n"
+"      --region R, --account A   for the ARNs of --json (as tidemark-export: default\n"
+"                            $TIDEMARK_REGION, $AWS_REGION, us-east-1; $TIDEMARK_ACCOUNT,\n"
+"                            $AWS_ACCOUNT_ID, 000000000000)\n"
 "  -h, --help                show this help and exit\n"
 "      --version             show the version and exit\n"
 "\n"
@@ -85,7 +90,7 @@ static void usage(void)
 enum {
     OPT_FORMAT = 256, OPT_COMPRESSION, OPT_CSV_HEADER, OPT_CSV_DELIM, OPT_ERROR_LOG,
     OPT_MAX_ERRORS, OPT_JSON, OPT_DATA, OPT_VERSION, OPT_MAX_LINE, OPT_MAX_DEC, OPT_MAX_RATIO,
-    OPT_SORT_MEM, OPT_THREADS,
+    OPT_SORT_MEM, OPT_THREADS, OPT_ENDPOINT, OPT_PROFILE, OPT_REGION, OPT_ACCOUNT,
 };
 
 static volatile sig_atomic_t cancelled;
@@ -169,6 +174,10 @@ int main(int argc, char **argv)
         {"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
         {"sort-memory", required_argument, NULL, OPT_SORT_MEM},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"endpoint-url", required_argument, NULL, OPT_ENDPOINT},
+        {"profile", required_argument, NULL, OPT_PROFILE},
+        {"region", required_argument, NULL, OPT_REGION},
+        {"account", required_argument, NULL, OPT_ACCOUNT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -243,6 +252,10 @@ int main(int argc, char **argv)
                 return cli_usage(prog, "--threads needs a number from 1 to 64, not '%s'", optarg);
             o.threads = (int)n;
             break;
+        case OPT_ENDPOINT: o.endpoint_url = optarg; break;
+        case OPT_PROFILE: o.profile = optarg; break;
+        case OPT_REGION: o.region = optarg; break;
+        case OPT_ACCOUNT: o.account = optarg; break;
         case 'h': usage(); return CLI_OK;
         case OPT_VERSION: printf("%s (tidemark) %s\n", prog, IMPORT_VERSION); return CLI_OK;
         case ':': return cli_usage(prog, "option '%s' needs a value", argv[optind - 1]);

@@ -78,13 +78,18 @@ typedef struct import_options {
     uint64_t max_ratio;              /* decompressed/compressed per file past 64 MiB; 0: none */
     size_t sort_memory;              /* sorter's in-memory bytes before it spills (256 MiB) */
     int threads;                     /* parser threads; 0: one per core, at most 4 */
+    const char *endpoint_url;        /* S3 sources: see store.h CONFIGURATION; NULL: default */
+    const char *profile;
+    const char *region;              /* ARNs in the result; NULL: TIDEMARK_REGION, AWS_REGION,
+                                        AWS_DEFAULT_REGION, else us-east-1 (as tidemark-export) */
+    const char *account;             /* NULL: TIDEMARK_ACCOUNT, AWS_ACCOUNT_ID, else 000000000000 */
     progress *prog;                  /* items and bytes are added as they are read; NULL: none */
     volatile sig_atomic_t *cancel;   /* set non-zero (signal) to stop: FAILED, no table */
 } import_options;
 
 #define IMPORT_OPTIONS_INIT {NULL, NULL, NULL, NULL, IMPORT_FMT_DYNAMODB_JSON, IMPORT_COMP_AUTO, \
     NULL, 0, ',', NULL, UINT64_MAX, (size_t)1 << 20, (uint64_t)1 << 40, 1000, \
-    (size_t)256 << 20, 0, NULL, NULL}
+    (size_t)256 << 20, 0, NULL, NULL, NULL, NULL, NULL, NULL}
 
 #define IMPORT_MAX_ERROR_SAMPLES 10
 

@@ -26,7 +26,8 @@ int import_is_marker(const char *key)
     if (n == 0 || base[0] == '.' || base[0] == '_') return 1;      /* _started, .tmp files */
     if (strncmp(base, "manifest-", 9) == 0) return 1;
     if (n >= 4 && strcmp(base + n - 4, ".md5") == 0) return 1;
-    return strcmp(base, "tidemark-schema.json") == 0;
+    /* tidemark-schema.json, tidemark-export-state.json (an export in progress) */
+    return strncmp(base, "tidemark-", 9) == 0 && n >= 5 && strcmp(base + n - 5, ".json") == 0;
 }
 
 int import_path_safe(const char *path)
