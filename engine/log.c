@@ -126,6 +126,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -315,14 +316,13 @@ typedef struct scan {
 /* Checks records from p[0] on (R1-R5), expecting first_seq and times >= min_time. With offs,
  * collects the offset of every record in [0, C) (a segment is < 4 GiB). */
 static int scan_records(const unsigned char *p, size_t len, uint64_t first_seq, int64_t min_time,
-                        uint32_t **offs, size_t *noffs, scan *s)
+                        uint32_t **offs, size_t *offs_cap, size_t *noffs, scan *s)
 {
-    size_t o = 0, cap = 0, n = 0;
+    size_t o = 0, cap = offs ? *offs_cap : 0, n = 0;
     uint64_t seq = first_seq, count = 0;
     int64_t t = min_time, ft = 0, ct = 0;
     memset(s, 0, sizeof *s);
     s->last_seq = first_seq - 1;
-    if (offs) *offs = NULL;
     while (o < len) {
         size_t rl;
         const char *why = rec_check(p + o, len - o, &rl);
@@ -338,12 +338,9 @@ static int scan_records(const unsigned char *p, size_t len, uint64_t first_seq, 
             if (n == cap) {
                 cap = cap ? cap * 2 : 1024;
                 uint32_t *q = realloc(*offs, cap * sizeof *q);
-                if (!q) {
-                    free(*offs);
-                    *offs = NULL;
-                    return err_set(TM_ENOMEM, "out of memory indexing a log segment");
-                }
+                if (!q) return err_set(TM_ENOMEM, "out of memory indexing a log segment");
                 *offs = q;
+                *offs_cap = cap;
             }
             (*offs)[n++] = (uint32_t)o;
         }
@@ -517,28 +514,55 @@ static int list_deduped(const char *dir, seg_ent **out, size_t *n)
 /* ==== loading one segment ======================================================================= */
 
 /* One segment in memory: its record stream (stream offset o is file offset HDR_SIZE + o in the
- * raw segment), checked. */
+ * raw segment), checked. The buffers are kept from one load to the next: a reader going through
+ * many segments does not map and fault in fresh memory for each. */
 typedef struct seg_img {
     char name[32];
     log_codec codec;
     uint64_t first_seq;
     uint64_t file_size;
     seg_hdr h;
-    unsigned char *data;
+    const unsigned char *data;  /* the record stream: fbuf (raw) or dbuf (sealed) */
     size_t len;
     scan s;
     uint32_t *offs;        /* with want_offs: offset of each visible record */
-    size_t noffs;
+    size_t noffs, offs_cap;
     int bad;               /* damage after the visible records: reported when they are needed */
     uint64_t bad_off;      /* file offset */
     const char *bad_why;
+    unsigned char *fbuf, *dbuf; /* file bytes after the header; decompressed stream */
+    size_t fcap, dcap;
 } seg_img;
+
+/* Forgets the segment, keeps the buffers. */
+static void img_clear(seg_img *m)
+{
+    seg_img keep = *m;
+    memset(m, 0, sizeof *m);
+    m->offs = keep.offs;
+    m->offs_cap = keep.offs_cap;
+    m->fbuf = keep.fbuf;
+    m->fcap = keep.fcap;
+    m->dbuf = keep.dbuf;
+    m->dcap = keep.dcap;
+}
 
 static void img_free(seg_img *m)
 {
-    free(m->data);
     free(m->offs);
+    free(m->fbuf);
+    free(m->dbuf);
     memset(m, 0, sizeof *m);
+}
+
+static int grow(unsigned char **p, size_t *cap, size_t n)
+{
+    if (n + 1 <= *cap) return 0;
+    unsigned char *q = realloc(*p, n + 1);
+    if (!q) return err_set(TM_ENOMEM, "out of memory for a %zu-byte log segment", n);
+    *p = q;
+    *cap = n + 1;
+    return 0;
 }
 
 static int read_fd_all(int fd, const char *name, size_t n, unsigned char **out)
@@ -562,17 +586,18 @@ static int corrupt(const char *name, uint64_t off, const char *why)
                    why);
 }
 
-/* Loads segment `name` of dir. TM_ENOTFOUND if it is gone (sealed or recompressed meanwhile);
- * TM_ECORRUPT if its header or payload is bad. Damage among the records is recorded in m->bad
- * so that the records before it can still be read. min_time: R5 for the first record. */
+/* Loads segment `name` of dir into m (its buffers are reused). TM_ENOTFOUND if it is gone
+ * (sealed or recompressed meanwhile); TM_ECORRUPT if its header or payload is bad. Damage among
+ * the records is recorded in m->bad so that the records before it can still be read.
+ * min_time: R5 for the first record. */
 static int seg_load(const char *dir, const char *name, int want_offs, int64_t min_time,
                     seg_img *m)
 {
     char path[PATH_MAX];
-    unsigned char *file = NULL;
+    unsigned char hb[HDR_SIZE];
     int fd = -1, rc;
-    memset(m, 0, sizeof *m);
     long pid;
+    img_clear(m);
     if (name_parse(name, &m->first_seq, &m->codec, &pid) != 1)
         return err_set(TM_EINVAL, "not a log segment name: %s", name);
     snprintf(m->name, sizeof m->name, "%s", name);
@@ -592,37 +617,39 @@ static int seg_load(const char *dir, const char *name, int want_offs, int64_t mi
         rc = corrupt(name, 0, "segment larger than 1 GiB");
         goto out;
     }
-    if ((rc = read_fd_all(fd, name, (size_t)m->file_size, &file))) goto out;
+    memset(hb, 0, sizeof hb);
+    if (m->file_size >= HDR_SIZE && (rc = fsx_pread_all(fd, hb, HDR_SIZE, 0))) goto out;
     uint64_t off;
-    const char *why = hdr_decode(file, m->file_size, m->first_seq, m->codec, &m->h, &off);
+    const char *why = hdr_decode(hb, m->file_size, m->first_seq, m->codec, &m->h, &off);
     if (why) {
         rc = corrupt(name, off, why);
         goto out;
     }
+    size_t flen = (size_t)m->file_size - HDR_SIZE;
+    if ((rc = grow(&m->fbuf, &m->fcap, flen))) goto out;
+    /* A raw segment may grow while we read: what we read is what we check. */
+    if (flen && (rc = fsx_pread_all(fd, m->fbuf, flen, HDR_SIZE))) {
+        err_wrap(rc, "log segment %s: ", name);
+        goto out;
+    }
     if (m->codec == LOG_CODEC_RAW) {
-        /* The stream is the file minus its header: move it down rather than copy. */
-        m->len = (size_t)m->file_size - HDR_SIZE;
-        memmove(file, file + HDR_SIZE, m->len);
-        m->data = file;
-        file = NULL;
+        m->data = m->fbuf;
+        m->len = flen;
     } else {
-        if (XXH3_64bits(file + HDR_SIZE, (size_t)m->h.payload_bytes) != m->h.payload_sum) {
+        if (XXH3_64bits(m->fbuf, flen) != m->h.payload_sum) {
             rc = corrupt(name, HDR_SIZE, "payload checksum mismatch");
             goto out;
         }
         m->len = (size_t)m->h.raw_bytes;
-        if (!(m->data = malloc(m->len + 1))) {
-            rc = err_set(TM_ENOMEM, "out of memory decompressing log segment %s", name);
-            goto out;
-        }
-        if (decompress_payload(m->codec, file + HDR_SIZE, (size_t)m->h.payload_bytes, m->data,
-                               m->len)) {
+        if ((rc = grow(&m->dbuf, &m->dcap, m->len))) goto out;
+        if (decompress_payload(m->codec, m->fbuf, flen, m->dbuf, m->len)) {
             rc = corrupt(name, HDR_SIZE, "payload does not decompress to raw_bytes");
             goto out;
         }
+        m->data = m->dbuf;
     }
     if ((rc = scan_records(m->data, m->len, m->first_seq, min_time, want_offs ? &m->offs : NULL,
-                           &m->noffs, &m->s)))
+                           &m->offs_cap, &m->noffs, &m->s)))
         goto out;
     if (m->codec == LOG_CODEC_RAW) {
         /* Bytes after the valid prefix: damage if valid data follows, else a torn or
@@ -642,9 +669,8 @@ static int seg_load(const char *dir, const char *name, int want_offs, int64_t mi
         goto out;
     }
 out:
-    free(file);
     if (fd >= 0) close(fd);
-    if (rc) img_free(m);
+    if (rc) img_clear(m);
     return rc;
 }
 
@@ -800,19 +826,21 @@ static int flush_buffer(log *l)
 static int seal_active(log *l)
 {
     char path[PATH_MAX], final[PATH_MAX], tmp[PATH_MAX + 32], name[32];
-    unsigned char *raw = NULL, *z = NULL, hdr[HDR_SIZE];
+    unsigned char *z = NULL, hdr[HDR_SIZE];
+    const unsigned char *raw;
     size_t zn = 0, len = (size_t)(l->act_end - HDR_SIZE);
     int fd = -1, rc;
     scan s;
     tmp[0] = '\0';
     if ((rc = path_make(path, sizeof path, l->dir, l->act_name))) return rc;
-    if (!(raw = malloc(len + 1))) return err_set(TM_ENOMEM, "out of memory sealing %s", path);
-    if ((rc = fsx_pread_all(l->fd, raw, len, HDR_SIZE))) {
-        err_wrap(rc, "sealing %s: ", path);
-        goto out;
-    }
-    /* Re-check what we read back: a sealed segment is trusted by its checksum from now on. */
-    if ((rc = scan_records(raw, len, l->act_first, INT64_MIN, NULL, NULL, &s))) goto out;
+    /* Mapped rather than read: no copy and no fresh memory to fault in. Safe because only a
+     * writer holding the table's lock truncates the active segment, and that is us. */
+    void *map = mmap(NULL, (size_t)l->act_end, PROT_READ, MAP_SHARED, l->fd, 0);
+    if (map == MAP_FAILED) return err_sys(TM_EIO, errno, "mmap %s", path);
+    madvise(map, (size_t)l->act_end, MADV_SEQUENTIAL);
+    raw = (const unsigned char *)map + HDR_SIZE;
+    /* Re-check what is on disk: a sealed segment is trusted by its checksum from now on. */
+    if ((rc = scan_records(raw, len, l->act_first, INT64_MIN, NULL, NULL, NULL, &s))) goto out;
     if (s.commit_end != len || s.count == 0) {
         rc = corrupt(l->act_name, HDR_SIZE + s.valid_end,
                      s.why ? s.why : "segment does not end with a commit");
@@ -855,7 +883,7 @@ static int seal_active(log *l)
 out:
     if (fd >= 0) close(fd);
     if (tmp[0]) unlink(tmp);
-    free(raw);
+    munmap(map, (size_t)(len + HDR_SIZE));
     free(z);
     return rc;
 }
@@ -880,7 +908,7 @@ static int catch_up(log *l, uint64_t size, log_recovery *rec)
         err_wrap(rc, "log segment %s: ", l->act_name);
         goto out;
     }
-    if ((rc = scan_records(p, len, l->last_seq + 1, l->last_time, NULL, NULL, &s))) goto out;
+    if ((rc = scan_records(p, len, l->last_seq + 1, l->last_time, NULL, NULL, NULL, &s))) goto out;
     if (s.why && valid_record_after(p, len, s.valid_end)) {
         rc = corrupt(l->act_name, l->act_end + s.valid_end, s.why);
         goto out;
@@ -1014,7 +1042,7 @@ static int recover_raw(log *l, const seg_ent *e, uint64_t prev_last, int64_t pre
     size_t len = (size_t)size - HDR_SIZE;
     scan s;
     if ((rc = scan_records(p + HDR_SIZE, len, e->first, has_prev ? prev_time : INT64_MIN, NULL,
-                           NULL, &s)))
+                           NULL, NULL, &s)))
         goto out;
     if (s.why && valid_record_after(p + HDR_SIZE, len, s.valid_end)) {
         rc = corrupt(e->name, HDR_SIZE + s.valid_end, s.why);
@@ -1289,7 +1317,7 @@ static size_t find_containing(const log_reader *r, uint64_t seq)
  * recompressed meanwhile), re-lists and loads its new name. */
 static int reader_load(log_reader *r, uint64_t first)
 {
-    img_free(&r->img);
+    img_clear(&r->img);
     r->loaded = 0;
     for (int tries = 0; tries < LOG_RELIST_TRIES; tries++) {
         size_t i = find_first(r, first);
@@ -1542,8 +1570,11 @@ int log_list(const char *dir, log_segment **out, size_t *n)
                 w++;
                 continue;
             }
-            seg_img m;
-            if ((rc = seg_load(dir, v[i].name, 0, INT64_MIN, &m))) break;
+            seg_img m = {0};
+            if ((rc = seg_load(dir, v[i].name, 0, INT64_MIN, &m))) {
+                img_free(&m);
+                break;
+            }
             if (m.s.count) {
                 g->last_seq = img_last(&m);
                 g->first_time = m.s.first_time;
@@ -1635,8 +1666,9 @@ int log_seq_at_time(const char *dir, int64_t t_us, uint64_t *seq)
                 goto out;
             }
         }
-        seg_img m;
+        seg_img m = {0};
         rc = seg_load(dir, e->name, 0, INT64_MIN, &m);
+        if (rc) img_free(&m);
         if (rc == TM_ENOTFOUND && tries < LOG_RELIST_TRIES) continue;
         if (rc) goto out;
         const unsigned char *p = m.data;
@@ -1679,13 +1711,13 @@ int log_verify(const char *dir, log_report_fn report, void *ctx, uint64_t *recor
     int64_t prev_time = 0;
     int has_prev = 0, rc;
     char msg[160];
+    seg_img m = {0};
     if (records) *records = 0;
     if ((rc = dir_list(dir, 0, &v, &n, NULL))) return rc;
     for (size_t i = 0; i < n; i++) {
         /* Twins (a crash between rename and unlink) are each checked; one counts. */
         int twin = i + 1 < n && v[i + 1].first == v[i].first;
         int newest = i + 1 == n || (twin && i + 2 >= n);
-        seg_img m;
         rc = seg_load(dir, v[i].name, 0, INT64_MIN, &m);
         if (rc == TM_ENOTFOUND) continue; /* sealed or recompressed while we looked */
         if (rc == TM_ENOMEM) goto out;
@@ -1728,9 +1760,9 @@ int log_verify(const char *dir, log_report_fn report, void *ctx, uint64_t *recor
             prev_time = m.s.last_time;
             has_prev = 1;
         }
-        img_free(&m);
     }
 out:
+    img_free(&m);
     free(v);
     if (records) *records = total;
     if (rc) return rc;
@@ -1767,7 +1799,7 @@ int log_recompress(const char *dir, const char *name, log_codec codec)
     uint64_t first;
     log_codec from;
     long pid;
-    seg_img m;
+    seg_img m = {0};
     unsigned char *z = NULL, hdr[HDR_SIZE];
     size_t zn = 0;
     char src[PATH_MAX], dst[PATH_MAX], tmp[PATH_MAX + 32], newname[32];
@@ -1777,8 +1809,8 @@ int log_recompress(const char *dir, const char *name, log_codec codec)
     if (codec != LOG_CODEC_LZ4 && codec != LOG_CODEC_ZSTD)
         return err_set(TM_EINVAL, "recompress codec must be LZ4 or zstd");
     if (codec == from) return 0;
-    if ((rc = seg_load(dir, name, 0, INT64_MIN, &m))) return rc;
     tmp[0] = '\0';
+    if ((rc = seg_load(dir, name, 0, INT64_MIN, &m))) goto out;
     if (m.bad) {
         rc = img_bad_error(&m);
         goto out;
