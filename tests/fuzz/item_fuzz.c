@@ -150,6 +150,27 @@ static void check_accepted(const uint8_t *data, size_t size, const item *it, int
     CHECK(item_encode(dup, &bin4) == 0);
     CHECK(bin.len == bin4.len && !memcmp(bin.data, bin4.data, bin.len));
 
+    /* rebuilt attribute by attribute with item_put (which re-validates and re-canonicalises),
+     * in reverse order: the same bytes, unless a name holds a NUL (item_put takes C strings) */
+    item *put = item_new();
+    CHECK(put);
+    int nul_name = 0;
+    for (uint32_t i = item_count(it); i-- > 0;) {
+        const av_attr *a = item_attr(it, i);
+        if (memchr(a->name, 0, a->name_len)) {
+            nul_name = 1;
+            continue;
+        }
+        CHECK(item_put(put, a->name, &a->value) == 0);
+    }
+    if (!nul_name) {
+        buf bin5 = BUF_INIT;
+        CHECK(item_encode(put, &bin5) == 0);
+        CHECK(bin.len == bin5.len && !memcmp(bin.data, bin5.data, bin.len));
+        buf_free(&bin5);
+    }
+    item_free(put);
+
     for (uint32_t i = 0; i < item_count(it); i++) {
         const av_attr *a = item_attr(it, i);
         const void *vp;
