@@ -201,14 +201,13 @@ static void set_common(const store *s, CURL *c, const char *url, struct curl_sli
     errbuf[0] = '\0';
 }
 
-/* Headers every request carries: payload hash, session token, and no "Expect: 100-continue"
- * round trip (empty headers are not signed by libcurl). */
+/* Headers every request carries: the payload hash and the session token. (Not "Expect:" to skip
+ * the 100-continue wait: libcurl 7.88 signs the empty header it then does not send.) */
 static int base_headers(const store *s, struct curl_slist **h, const char *sha_hex)
 {
     int rc = add_header(h, "x-amz-content-sha256: %s", sha_hex);
     if (!rc && s->s3->cfg.session_token)
         rc = add_header(h, "x-amz-security-token: %s", s->s3->cfg.session_token);
-    if (!rc) rc = add_header(h, "Expect:");
     return rc;
 }
 
@@ -368,6 +367,7 @@ typedef struct s3_call {
     struct s3_hdrs h;
     buf resp;
     char code[64];
+    int attempts;
 } s3_call;
 
 struct send_state {
@@ -467,9 +467,10 @@ static int call_do(store *s, s3_call *c)
     for (struct curl_slist *e = c->extra; e && !rc; e = e->next) rc = add_header(&h, "%s", e->data);
     if (rc) goto out;
     if (!c->max_body) c->max_body = ERR_BODY_MAX;
+    c->resp = (buf)BUF_INIT;
 
     for (;;) {
-        attempt++;
+        c->attempts = ++attempt;
         CURL *e = pool_get(x);
         if (!e) {
             rc = err_set(TM_ENOMEM, "curl_easy_init failed");
@@ -582,6 +583,7 @@ struct store_s3_writer {
     buf cur;                     /* bytes not yet sent */
     char *upload_id;
     int nparts;                  /* parts handed to threads so far */
+    uint64_t sent;               /* bytes handed to parts */
     char (*etags)[80];           /* [MAX_PARTS] once multipart */
     unsigned char (*md5s)[16];
     struct part_slot *slots;
@@ -716,6 +718,7 @@ static int submit_part(struct store_s3_writer *w, const char *p, size_t n)
     buf_reset(&free_slot->data);
     if ((rc = buf_append(&free_slot->data, p, n))) return rc;
     free_slot->number = ++w->nparts;
+    w->sent += n;
     free_slot->rc = 0;
     free_slot->busy = 1;
     if (pthread_create(&free_slot->th, NULL, part_thread, free_slot)) {
@@ -869,8 +872,21 @@ static int complete(struct store_s3_writer *w, store_put_result *res)
     c.len = body.len;
     c.extra = h;
     c.body_error_on_200 = 1;
-    if ((rc = call_do(s, &c))) goto out;
-    if (c.resp.data && store_xml_get(c.resp.data, c.resp.data + c.resp.len, "ETag", &etag) == 1)
+    if ((rc = call_do(s, &c)) && c.attempts > 1 && !strcmp(c.code, "NoSuchUpload")) {
+        /* A retry after the server completed the upload but the answer was lost: the upload
+         * is gone, so look at the object instead. */
+        store_object_info info;
+        if (store_s3_head(s, w->fkey, &info) == 0 && info.size == w->sent) {
+            snprintf(res->etag, sizeof res->etag, "%s", info.etag);
+            rc = 0;
+        } else {
+            rc = err_set(TM_EREMOTE, "S3 POST bucket \"%s\" key \"%s\": completing the multipart "
+                                     "upload failed (NoSuchUpload after a retry)", s->bucket, w->fkey);
+        }
+    }
+    if (rc) goto out;
+    if (!res->etag[0] && c.resp.data &&
+        store_xml_get(c.resp.data, c.resp.data + c.resp.len, "ETag", &etag) == 1)
         copy_trimmed(res->etag, sizeof res->etag, etag.data, etag.len);
     if (!res->etag[0]) {
         /* No ETag in the answer: S3's rule is MD5 of the parts' MD5s, dash, part count. */

@@ -10,7 +10,11 @@
  *   TM_S3_MANIFEST           write interop objects and list them here (key, size, MD5) for
  *                            aws-cli and boto3 to check
  *   TM_S3_FOREIGN            "key md5" of an object some other client wrote: read it back
- *   TM_S3_ETAG_WHOLE_MD5     the server gives multipart objects the whole MD5 as ETag (s3rver)
+ *   TM_S3_S3RVER             the server is s3rver, whose known deviations from S3 the tests
+ *                            accept: a multipart object's ETag is its whole MD5 (not
+ *                            "<md5 of part md5s>-N"); listings order "a/x" before "a-b/x"
+ *                            (S3 is byte-wise); a Range on an empty object never gets an
+ *                            answer (S3 says 416); there is no AbortMultipartUpload (405)
  *   TM_S3_WRONG_SECRET       1: only check that a wrong secret is refused (403)
  */
 #include "store/store.h"
@@ -41,6 +45,7 @@ static struct {
     int s3;
     const char *name;
     char dir[256];      /* local: the temp root */
+    char run[400];      /* S3: the run's root, "s3://bucket/run-PID-TIME" */
     char dest[512];     /* the contract store's destination */
 } G;
 
@@ -99,15 +104,19 @@ static void expect_content(store *s, const char *key, const void *want, size_t n
     buf_free(&b);
 }
 
-/* Opens a store on the same backend at a sub-path of the contract destination. */
-static store *open_sub(const char *sub, const store_options *o)
+/* Opens a store on the same backend at a sub-path of the contract destination (or, for the
+ * S3-only tests, of the run root, which the contract teardown leaves alone). */
+static store *open_at(const char *base, const char *sub, const store_options *o)
 {
     char d[1024];
-    snprintf(d, sizeof d, "%s/%s", G.dest, sub);
+    snprintf(d, sizeof d, "%s/%s", base, sub);
     store *s;
     ok(store_open(d, o, &s));
     return s;
 }
+
+static store *open_sub(const char *sub, const store_options *o) { return open_at(G.dest, sub, o); }
+static store *open_run(const char *sub, const store_options *o) { return open_at(G.run, sub, o); }
 
 /* ================================================================================================
  * Contract tests
@@ -222,9 +231,11 @@ static void test_empty_object(void **st)
     assert_int_equal(info.size, 0);
     expect_content(G.s, "empty/zero", "", 0);
     buf b = BUF_INIT;
-    ok(store_get_range(G.s, "empty/zero", 0, 10, &b));
-    assert_int_equal(b.len, 0);
-    assert_int_equal(store_get_range(G.s, "empty/zero", 5, 10, &b), TM_EINVAL);
+    if (!getenv("TM_S3_S3RVER")) {  /* s3rver hangs on this (see the top) */
+        ok(store_get_range(G.s, "empty/zero", 0, 10, &b));
+        assert_int_equal(b.len, 0);
+        assert_int_equal(store_get_range(G.s, "empty/zero", 5, 10, &b), TM_EINVAL);
+    }
     buf_free(&b);
     /* An empty writer commit. */
     store_writer *w;
@@ -400,8 +411,10 @@ static void test_list_dirs_and_stop(void **st)
     size_t cnt;
     ok(store_list_all(G.s, "dirs/", &e, &cnt));
     assert_int_equal(cnt, 5);
-    assert_string_equal(e[0].key, "dirs/a-b/r");  /* '-' sorts before '/', byte-wise */
-    assert_string_equal(e[1].key, "dirs/a/x");
+    if (!getenv("TM_S3_S3RVER")) {  /* '-' sorts before '/', byte-wise; s3rver disagrees */
+        assert_string_equal(e[0].key, "dirs/a-b/r");
+        assert_string_equal(e[1].key, "dirs/a/x");
+    }
     store_entries_free(e, cnt);
 }
 
@@ -497,7 +510,7 @@ static void test_multipart_64mib(void **st)
         hex[32] = '\0';
         snprintf(mp, sizeof mp, "%s-8", hex);
         assert_int_equal(r.parts, 8);
-        if (getenv("TM_S3_ETAG_WHOLE_MD5")) assert_string_equal(r.etag, want);  /* s3rver */
+        if (getenv("TM_S3_S3RVER")) assert_string_equal(r.etag, want);  /* see the top */
         else assert_string_equal(r.etag, mp);
         print_message("# %s: multipart ETag %s (S3 form would be %s)\n", G.name, r.etag, mp);
         store_stats stats;
@@ -896,10 +909,13 @@ static void test_s3_wrong_secret(void **st)
 static void test_s3_foreign_object(void **st)
 {
     (void)st;
-    const char *f = getenv("TM_S3_FOREIGN");  /* "full/key md5" */
+    const char *f = getenv("TM_S3_FOREIGN");  /* "full/key md5": the key may hold spaces */
     if (!f) skip();
     char key[1100], want[64];
-    assert_int_equal(sscanf(f, "%1099s %63s", key, want), 2);
+    const char *sp = strrchr(f, ' ');
+    assert_non_null(sp);
+    snprintf(key, sizeof key, "%.*s", (int)(sp - f), f);
+    snprintf(want, sizeof want, "%s", sp + 1);
     char dest[600];
     snprintf(dest, sizeof dest, "s3://%s", getenv("TM_S3_BUCKET"));
     store *s;
@@ -935,7 +951,7 @@ static void test_s3_interop_fixtures(void **st)
     (void)st;
     const char *mf = getenv("TM_S3_MANIFEST");
     if (!mf) skip();
-    store *s = open_sub("interop", NULL);
+    store *s = open_run("interop", NULL);
     FILE *f = fopen(mf, "w");
     assert_non_null(f);
     const char *keys[] = {"plain.json", "with space/a b.txt", "plus+and=eq.bin",
@@ -974,7 +990,7 @@ static void test_s3_faults_retried(void **st)
     if (!ep) skip();
     store_options o = fault_opts();
     o.endpoint_url = ep;
-    store *s = open_sub("faults", &o);
+    store *s = open_run("faults", &o);
     const size_t big = 23 * MiB;
     unsigned char *data = malloc(big), *back;
     assert_non_null(data);
@@ -1030,7 +1046,7 @@ static void test_s3_permanent_failure(void **st)
     store_options o = fault_opts();
     o.endpoint_url = ep;
     o.max_attempts = 4;
-    store *s = open_sub("dead", &o);
+    store *s = open_run("dead", &o);
     int rc = store_put(s, "small.json", "{}", 2, NULL, NULL);
     print_message("# permanent failure: %s: %s\n", err_name(rc), err_msg());
     assert_int_equal(rc, TM_EREMOTE);
@@ -1048,7 +1064,7 @@ static void test_s3_permanent_failure(void **st)
     assert_true(stats.retries >= 6);
     store_close(s);
     /* Nothing that looks complete, seen through the good endpoint. */
-    store *good = open_sub("dead", NULL);
+    store *good = open_run("dead", NULL);
     store_object_info info;
     assert_int_equal(store_head(good, "small.json", &info), TM_ENOTFOUND);
     assert_int_equal(store_head(good, "big.bin", &info), TM_ENOTFOUND);
@@ -1065,7 +1081,7 @@ static void test_s3_part_failure_aborts(void **st)
     o.endpoint_url = ep;
     o.max_attempts = 3;
     o.parallel_parts = 2;
-    store *s = open_sub("partfail", &o);
+    store *s = open_run("partfail", &o);
     unsigned char *data = malloc(16 * MiB);
     fill(data, 16 * MiB, 6);
     store_writer *w;
@@ -1078,9 +1094,9 @@ static void test_s3_part_failure_aborts(void **st)
     assert_int_equal(rc, TM_EREMOTE);
     assert_non_null(strstr(err_msg(), "obj.bin"));
     /* s3rver has no AbortMultipartUpload: the error must say the upload was left behind. */
-    assert_true(strstr(err_msg(), "could not be aborted") || !getenv("TM_S3_ETAG_WHOLE_MD5"));
+    assert_true(strstr(err_msg(), "could not be aborted") || !getenv("TM_S3_S3RVER"));
     store_close(s);
-    store *good = open_sub("partfail", NULL);
+    store *good = open_run("partfail", NULL);
     store_object_info info;
     assert_int_equal(store_head(good, "obj.bin", &info), TM_ENOTFOUND);
     store_close(good);
@@ -1105,8 +1121,9 @@ static int setup_local(void **st)
 static int setup_s3(void **st)
 {
     (void)st;
-    snprintf(G.dest, sizeof G.dest, "s3://%s/run-%d-%ld/contract", getenv("TM_S3_BUCKET"),
-             (int)getpid(), (long)time(NULL));
+    snprintf(G.run, sizeof G.run, "s3://%s/run-%d-%ld", getenv("TM_S3_BUCKET"), (int)getpid(),
+             (long)time(NULL));
+    snprintf(G.dest, sizeof G.dest, "%s/contract", G.run);
     G.name = "s3";
     G.s3 = 1;
     if (store_open(G.dest, NULL, &G.s)) {

@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""fault_proxy.py: makes an S3 endpoint unreliable, reproducibly, for retry tests.
+
+For each request it draws from a seeded random generator; with probability --rate the request
+gets one of the --faults instead of (or in the middle of) the upstream's answer:
+
+  500        500 InternalError
+  503        503 ServiceUnavailable
+  slowdown   503 SlowDown ("Please reduce your request rate.")
+  429        429 SlowDown
+  drop       reads the request, then closes the connection without a word
+  cut        forwards the request, sends the upstream's headers and half its body, then closes
+             (a dropped connection in the middle of a download)
+
+--match REGEX limits faults to requests whose "METHOD /path?query" matches (e.g. partNumber=3).
+Requests and headers are forwarded byte-for-byte (Host included), so signatures stay valid for
+the SigV4 proxy behind. Binds 127.0.0.1. Standard library only. Logs one line per request.
+
+usage: fault_proxy.py --listen PORT --upstream PORT [--rate 0.25] [--seed 1]
+                      [--faults 500,503,slowdown,429,drop,cut] [--match REGEX] [--log FILE]
+"""
+import argparse
+import http.client
+import random
+import re
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
+              "transfer-encoding", "upgrade", "expect"}
+ERRORS = {
+    "500": (500, "InternalError", "We encountered an internal error. Please try again."),
+    "503": (503, "ServiceUnavailable", "Service is unable to handle request."),
+    "slowdown": (503, "SlowDown", "Please reduce your request rate."),
+    "429": (429, "SlowDown", "Please reduce your request rate."),
+}
+
+
+class Faulty(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    upstream = rate = faults = match = rng = None
+    log = sys.stderr
+    lock = threading.Lock()
+    counts = {}
+
+    def log_message(self, *args):
+        pass
+
+    def note(self, line):
+        with self.lock:
+            self.log.write(line + "\n")
+            self.log.flush()
+
+    def pick(self):
+        with self.lock:
+            roll = self.rng.random()
+            which = self.rng.choice(self.faults)
+        if self.match and not self.match.search(f"{self.command} {self.path}"):
+            return None
+        return which if roll < self.rate else None
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def handle_any(self):
+        body = self.read_body()
+        fault = self.pick()
+        with self.lock:
+            self.counts[fault or "ok"] = self.counts.get(fault or "ok", 0) + 1
+        self.note(f"{fault or 'pass'} {self.command} {self.path}")
+        if fault == "drop":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        if fault in ERRORS:
+            status, code, msg = ERRORS[fault]
+            x = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+                 f"<Message>{msg}</Message><RequestId>fault-proxy</RequestId></Error>").encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(x)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(x)
+            return
+        self.forward(body, cut=fault == "cut")
+
+    def forward(self, body, cut):
+        conn = http.client.HTTPConnection("127.0.0.1", self.upstream, timeout=300)
+        try:
+            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for k, v in self.headers.items():
+                if k.lower() not in HOP_BY_HOP and k.lower() != "content-length":
+                    conn.putheader(k, v)
+            if body or self.command in ("PUT", "POST"):
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body if body else None)
+            resp = conn.getresponse()
+            data = resp.read() if self.command != "HEAD" else b""
+            self.send_response(resp.status, resp.reason)
+            for k, v in resp.getheaders():
+                if k.lower() not in HOP_BY_HOP and k.lower() != "content-length":
+                    self.send_header(k, v)
+            self.send_header("Content-Length", resp.getheader("Content-Length") or str(len(data)))
+            self.end_headers()
+            if cut:
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            self.wfile.write(data)
+        finally:
+            conn.close()
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--listen", type=int, required=True)
+    ap.add_argument("--upstream", type=int, required=True)
+    ap.add_argument("--rate", type=float, default=0.25)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--faults", default="500,503,slowdown,429,drop,cut")
+    ap.add_argument("--match")
+    ap.add_argument("--log")
+    a = ap.parse_args()
+    Faulty.upstream = a.upstream
+    Faulty.rate = a.rate
+    Faulty.faults = a.faults.split(",")
+    for f in Faulty.faults:
+        if f not in ERRORS and f not in ("drop", "cut"):
+            sys.exit(f"unknown fault {f}")
+    Faulty.match = re.compile(a.match) if a.match else None
+    Faulty.rng = random.Random(a.seed)
+    if a.log:
+        Faulty.log = open(a.log, "a", buffering=1)
+    server = ThreadingHTTPServer(("127.0.0.1", a.listen), Faulty)
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
