@@ -65,6 +65,13 @@ void table_names_free(char **names, size_t n);
 int table_delete(const char *home, const char *name);
 
 #define TABLE_RDONLY 0x1   /* readers (export, restore): no recovery, no write lock */
+/* Bulk loads: a batch is acknowledged once the log holds it durably, and its application to
+ * LMDB joins later batches in one LMDB commit (up to TABLE_BULK_OPS writes or TABLE_BULK_MS).
+ * Far fewer LMDB commits means far less page writeback; a crash replays the log. Meanwhile this
+ * handle holds the table's write lock and other processes see the last LMDB commit. */
+#define TABLE_BULK   0x2
+#define TABLE_BULK_OPS 32768
+#define TABLE_BULK_MS  500
 /* Opens a table. A writer open recovers: truncates a torn log tail (reported on stderr-free
  * channel: see table_recovery) and replays log records above the applied seq. */
 int table_open(const char *home, const char *name, unsigned flags, table **out);
@@ -104,6 +111,8 @@ int table_batch_delete(table_batch *b, const item *key);
 int table_batch_put_bin(table_batch *b, const void *key, size_t kn, const void *img, size_t in);
 int table_batch_delete_bin(table_batch *b, const void *key, size_t kn);
 int table_batch_commit(table_batch *b);   /* frees b, whatever the outcome */
+/* Applies what a TABLE_BULK handle has pending and releases the write lock (close does too). */
+int table_flush(table *t);
 void table_batch_abort(table_batch *b);
 
 /* ---- reads: one consistent LMDB snapshot, while writers go on ---- */
