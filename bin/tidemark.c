@@ -874,7 +874,8 @@ static int run_batch(opts *o)
         rc = err_sys(TM_EIO, errno, "%s", file);
         goto out;
     }
-    if ((rc = open_writer(o, &t, &info))) goto out;
+    /* TABLE_BULK: each batch is acknowledged once durable in the log; LMDB commits are joined. */
+    if ((rc = open_table(o, TABLE_BULK, &t)) || (rc = table_describe(t, &info))) goto out;
     pr = progress_new(PROG, "batch-write", 0);
     const char *p = NULL;
     size_t n = 0;
