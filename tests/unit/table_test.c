@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char home[PATH_MAX];
@@ -407,6 +408,61 @@ static void test_retention_without_pitr(void **state)
     table_close(t);
 }
 
+/* A bulk handle acknowledges batches before LMDB has them: a process killed then must lose
+ * none of them (the next writer open replays the log) and apply no part of an unacknowledged one. */
+static void test_bulk_crash_replays(void **state)
+{
+    (void)state;
+    key_schema ks = schema("pk", AV_S, "sk", AV_N);
+    assert_int_equal(table_create(home, "Bulk1", &ks, NULL, NULL), 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        table *t;
+        char json[128];
+        close(fds[0]);
+        if (table_open(home, "Bulk1", TABLE_BULK, &t)) _exit(2);
+        for (int bno = 0; bno < 7; bno++) {
+            table_batch *b;
+            if (table_batch_begin(t, &b)) _exit(3);
+            for (int i = 0; i < 100; i++) {
+                snprintf(json, sizeof json, "{\"pk\":{\"S\":\"b%d\"},\"sk\":{\"N\":\"%d\"}}", bno, i);
+                item *it = NULL;
+                if (item_parse_json(json, strlen(json), 0, &it) || table_batch_put(b, it)) _exit(4);
+                item_free(it);
+            }
+            if (bno == 6) _exit(0); /* killed mid-batch: never acknowledged */
+            if (table_batch_commit(b)) _exit(5);
+            if (write(fds[1], "a", 1) != 1) _exit(6); /* acknowledged */
+        }
+        _exit(7);
+    }
+    close(fds[1]);
+    char acks[16];
+    ssize_t n = read(fds[0], acks, sizeof acks), m;
+    while (n >= 0 && (m = read(fds[0], acks + n, sizeof acks - (size_t)n)) > 0) n += m;
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(n, 6);
+    /* LMDB had no commit (all within TABLE_BULK_OPS/MS), the log has six durable batches */
+    table *t;
+    assert_int_equal(table_open(home, "Bulk1", 0, &t), 0);
+    assert_int_equal(table_last_recovery(t)->replayed, 600);
+    table_info info;
+    assert_int_equal(table_describe(t, &info), 0);
+    assert_int_equal(info.item_count, 600);
+    assert_int_equal(info.applied_seq, 600);
+    assert_null(get_json(t, "{\"pk\":{\"S\":\"b6\"},\"sk\":{\"N\":\"0\"}}"));
+    char *j = get_json(t, "{\"pk\":{\"S\":\"b5\"},\"sk\":{\"N\":\"99\"}}");
+    assert_non_null(j);
+    free(j);
+    table_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +474,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pitr_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_times_strictly_increase, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_without_pitr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_crash_replays, setup, teardown),
     };
     return cmocka_run_group_tests_name("table", tests, NULL, NULL);
 }
