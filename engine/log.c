@@ -480,7 +480,7 @@ static int dir_list(const char *dir, int clean_tmp, seg_ent **out, size_t *n, in
         snprintf(v[cnt].name, sizeof v[cnt].name, "%s", e->d_name);
         cnt++;
     }
-    qsort(v, cnt, sizeof *v, ent_cmp);
+    if (cnt) qsort(v, cnt, sizeof *v, ent_cmp);
 out:
     closedir(d);
     if (rc) {
