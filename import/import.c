@@ -7,9 +7,18 @@
  * it. A kill leaves only a hidden staging directory (never listed as a table).
  *
  * Why sorted: the builder appends (MDB_APPEND) when keys arrive in order, which is several
- * times faster than random inserts and keeps LMDB's pages full; the external sorter keeps
- * memory flat whatever the input size. Items are never replayed as single puts, so the new
- * table's change log stays empty and PITR starts disabled (as AWS creates imported tables). */
+ * times faster than random inserts and keeps LMDB's pages full. Items are never replayed as
+ * single puts, so the new table's change log stays empty and PITR starts disabled (as AWS
+ * creates imported tables). Two ways to get key order:
+ *   SORTED (any input): workers parse files in parallel into external sorters (import_sort.c:
+ *     memory flat whatever the input size); then one k-way merge feeds the builder.
+ *   ORDERED (a tidemark export imported with its own key schema): tidemark-export writes each
+ *     partition's files in key order and partitions are ascending ranges of the key hash, in
+ *     manifest order; so files in manifest order are already sorted. Workers parse files
+ *     (worker w takes files w, w+N, ...) into bounded queues of record batches, and this thread
+ *     writes them to the builder in file order while they parse: no sort, no spill, and the
+ *     build overlaps the parsing. A key out of order (a tampered export) is still written
+ *     correctly, as a plain put, only slower; later lines still win. */
 #include "import/import.h"
 #include "import/import_internal.h"
 #include "import/import_src.h"
@@ -19,11 +28,13 @@
 #include "engine/item.h"
 #include "engine/table.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEC_CHUNK (256u << 10)
@@ -82,10 +93,15 @@ typedef struct imp {
     size_t next_file;              /* store mode: the next input to take (atomic) */
     uint64_t processed, imported, errors, bytes, raw, files;   /* atomic */
     int failed;                    /* atomic: stop every worker */
+    int ordered;                   /* ORDERED mode (see the top) */
+    struct worker *ws;             /* to wake their queues on failure */
+    int nw;
     int fail_rc;
     char fail_code[48];
     char fail_msg[1024];
 } imp;
+
+static void wake_queues(imp *im);
 
 /* Records the first fatal failure (rc with err_msg(), which is thread-local) and stops all. */
 static int imp_fail(imp *im, int rc, const char *code)
@@ -98,6 +114,7 @@ static int imp_fail(imp *im, int rc, const char *code)
     }
     pthread_mutex_unlock(&im->mu);
     __atomic_store_n(&im->failed, 1, __ATOMIC_RELAXED);
+    wake_queues(im);
     return rc;
 }
 
@@ -124,11 +141,29 @@ static const char *file_fail_code(int rc)
     }
 }
 
-/* ---- one worker: reads files, validates items, feeds its sorter -------------------------- */
+/* ---- one worker: reads files, validates items, feeds its sorter or queue --------------- */
+
+/* ORDERED mode: records of one file, [u32 LE key len][u32 LE value len][key][value]... */
+#define BATCH_BYTES (1u << 20)
+#define QUEUE_BYTES ((size_t)32 << 20)   /* per worker: how far parsing may run ahead */
+
+typedef struct rbatch {
+    struct rbatch *next;
+    size_t file;
+    int eof;                 /* the last batch of its file */
+    size_t len, cap;
+    char data[];
+} rbatch;
 
 typedef struct worker {
     imp *im;
     import_sorter *sorter;
+    /* ORDERED mode: the batch being filled and the queue to the writer */
+    rbatch *cur;
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    rbatch *qhead, *qtail;
+    size_t qbytes;
     import_lines *lines;
     import_csv *csv;
     char *chunk;
@@ -145,7 +180,15 @@ typedef struct worker {
 
 static void worker_free(worker *w)
 {
-    if (!w) return;
+    if (!w || !w->im) return;
+    free(w->cur);
+    while (w->qhead) {
+        rbatch *b = w->qhead;
+        w->qhead = b->next;
+        free(b);
+    }
+    pthread_mutex_destroy(&w->qmu);
+    pthread_cond_destroy(&w->qcv);
     import_sorter_free(w->sorter);
     import_lines_free(w->lines);
     import_csv_free(w->csv);
@@ -165,7 +208,9 @@ static int worker_init(worker *w, imp *im, const char *tmpdir, size_t mem)
     w->key = (buf)BUF_INIT;
     w->val = (buf)BUF_INIT;
     w->tmp = (buf)BUF_INIT;
-    int rc = import_sorter_new(tmpdir, mem, &w->sorter);
+    pthread_mutex_init(&w->qmu, NULL);
+    pthread_cond_init(&w->qcv, NULL);
+    int rc = im->ordered ? 0 : import_sorter_new(tmpdir, mem, &w->sorter);
     if (!rc && o->format == IMPORT_FMT_DYNAMODB_JSON) rc = import_lines_new(o->max_line, &w->lines);
     if (!rc && o->format == IMPORT_FMT_CSV) rc = import_csv_new(o->csv_delimiter, o->max_line, &w->csv);
     if (!rc && !(w->chunk = malloc(DEC_CHUNK))) rc = err_set(TM_ENOMEM, "out of memory");
@@ -178,6 +223,86 @@ static void flush_progress(worker *w)
     if (im->opt->prog && (w->pending_items || w->pending_bytes))
         progress_add(im->opt->prog, w->pending_items, w->pending_bytes);
     w->pending_items = w->pending_bytes = 0;
+}
+
+static void wake_queues(imp *im)
+{
+    for (int i = 0; im->ws && i < im->nw; i++) {
+        pthread_mutex_lock(&im->ws[i].qmu);
+        pthread_cond_broadcast(&im->ws[i].qcv);
+        pthread_mutex_unlock(&im->ws[i].qmu);
+    }
+}
+
+/* Hands the current batch to the writer, waiting while the queue is full. */
+static int queue_push(worker *w, size_t file, int eof)
+{
+    imp *im = w->im;
+    rbatch *b = w->cur;
+    if (!b && !(b = calloc(1, sizeof *b))) return imp_fail(im, err_set(TM_ENOMEM, "out of memory"), "InternalError");
+    w->cur = NULL;
+    b->file = file;
+    b->eof = eof;
+    pthread_mutex_lock(&w->qmu);
+    while (w->qbytes > QUEUE_BYTES && !__atomic_load_n(&im->failed, __ATOMIC_RELAXED))
+        pthread_cond_wait(&w->qcv, &w->qmu);
+    if (w->qtail) w->qtail->next = b;
+    else w->qhead = b;
+    w->qtail = b;
+    w->qbytes += b->len;
+    pthread_cond_broadcast(&w->qcv);
+    pthread_mutex_unlock(&w->qmu);
+    return 0;
+}
+
+/* The writer's side: the next batch of w, or NULL once the import failed. */
+static rbatch *queue_pop(worker *w)
+{
+    imp *im = w->im;
+    for (;;) {
+        pthread_mutex_lock(&w->qmu);
+        if (!w->qhead && !__atomic_load_n(&im->failed, __ATOMIC_RELAXED)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000000;   /* wake now and then to notice a signal */
+            if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+            pthread_cond_timedwait(&w->qcv, &w->qmu, &ts);
+        }
+        if (w->qhead && !__atomic_load_n(&im->failed, __ATOMIC_RELAXED)) {
+            rbatch *b = w->qhead;
+            w->qhead = b->next;
+            if (!w->qhead) w->qtail = NULL;
+            w->qbytes -= b->len;
+            pthread_cond_broadcast(&w->qcv);
+            pthread_mutex_unlock(&w->qmu);
+            return b;
+        }
+        pthread_mutex_unlock(&w->qmu);
+        if (imp_stopped(im)) return NULL;   /* outside the lock: imp_fail wakes the queues */
+    }
+}
+
+static int batch_add(worker *w, const void *key, size_t kn, const void *val, size_t vn)
+{
+    size_t need = 8 + kn + vn;
+    if (w->cur && w->cur->len + need > w->cur->cap) {
+        int rc = queue_push(w, w->file_no, 0);
+        if (rc) return rc;
+    }
+    if (!w->cur) {
+        size_t cap = need > BATCH_BYTES ? need : BATCH_BYTES;
+        if (!(w->cur = malloc(sizeof *w->cur + cap)))
+            return imp_fail(w->im, err_set(TM_ENOMEM, "out of memory"), "InternalError");
+        memset(w->cur, 0, sizeof *w->cur);
+        w->cur->cap = cap;
+    }
+    char *p = w->cur->data + w->cur->len;
+    wr_u32le(p, (uint32_t)kn);
+    wr_u32le(p + 4, (uint32_t)vn);
+    memcpy(p + 8, key, kn);
+    memcpy(p + 8 + kn, val, vn);
+    w->cur->len += need;
+    return 0;
 }
 
 /* A rejected item: counted, logged, maybe the last straw (--max-errors). */
@@ -236,9 +361,12 @@ static int accept_item(worker *w, item *it, uint64_t index)
         return item_error(w, index, msg);
     }
     if (rc || (rc = item_encode(it, &w->val))) return imp_fail(im, rc, "InternalError");
-    if ((rc = import_sorter_add(w->sorter, w->key.data, w->key.len, w->val.data, w->val.len,
-                                w->file_no << 40 | index)))
+    if (im->ordered) {
+        if ((rc = batch_add(w, w->key.data, w->key.len, w->val.data, w->val.len))) return rc;
+    } else if ((rc = import_sorter_add(w->sorter, w->key.data, w->key.len, w->val.data,
+                                       w->val.len, w->file_no << 40 | index))) {
         return imp_fail(im, rc, rc == TM_ELIMIT ? "ItemValidationError" : "InternalError");
+    }
     __atomic_add_fetch(&im->imported, 1, __ATOMIC_RELAXED);
     return 0;
 }
@@ -484,6 +612,7 @@ static int read_file(worker *w, size_t idx, import_read_fn rd, void *rctx)
             goto out;
         }
     }
+    if (im->ordered) rc = queue_push(w, idx, 1);
 out:
     flush_progress(w);
     import_dec_close(d);
@@ -493,6 +622,13 @@ out:
 static int store_rd(void *ctx, void *p, size_t n, size_t *got)
 {
     return store_reader_read(ctx, p, n, got);
+}
+
+static int archive_entry_cb(void *ctx, size_t index, import_archive *x)
+{
+    worker *w = ctx;
+    if (imp_stopped(w->im)) return w->im->fail_rc;
+    return read_file(w, index, import_archive_read, x);
 }
 
 static void *worker_main(void *arg)
@@ -514,15 +650,68 @@ static void *worker_main(void *arg)
         store_reader_close(r);
         if (rc) break;
     }
+    /* The merge runs on one thread: sort this worker's tail while the others still read. */
+    if (!imp_stopped(im)) import_sorter_seal(w->sorter);
     return NULL;
 }
 
-static int archive_entry_cb(void *ctx, size_t index, import_archive *x)
+/* ORDERED mode: worker w reads files w, w + N, ... in order. */
+static void *worker_ordered(void *arg)
 {
-    worker *w = ctx;
-    if (imp_stopped(w->im)) return w->im->fail_rc;
-    return read_file(w, index, import_archive_read, x);
+    worker *w = arg;
+    imp *im = w->im;
+    size_t me = (size_t)(w - im->ws);
+    for (size_t i = me; i < im->src.n; i += (size_t)im->nw) {
+        if (imp_stopped(im)) break;
+        store_reader *r = NULL;
+        int rc = store_reader_open(im->src.st, im->src.inputs[i].key, NULL, &r);
+        if (rc) {
+            err_wrap(rc, "%s: ", im->src.inputs[i].ptr_key);
+            imp_fail(im, rc, file_fail_code(rc));
+            break;
+        }
+        rc = read_file(w, i, store_rd, r);
+        store_reader_close(r);
+        if (rc) break;
+    }
+    return NULL;
 }
+
+static void *worker_archive(void *arg)
+{
+    worker *w = arg;
+    imp *im = w->im;
+    int rc = import_source_archive_each(&im->src, &im->budget, archive_entry_cb, w);
+    if (rc && !im->fail_rc) imp_fail(im, rc, file_fail_code(rc));
+    if (!im->ordered && !imp_stopped(im)) import_sorter_seal(w->sorter);
+    return NULL;
+}
+
+/* ORDERED mode, the writer: every file's batches in file order into the builder. */
+static int write_ordered(imp *im, table_builder *tb)
+{
+    int rc = 0;
+    for (size_t i = 0; i < im->src.n && !rc; i++) {
+        worker *w = &im->ws[i % (size_t)im->nw];
+        for (;;) {
+            rbatch *b = queue_pop(w);
+            if (!b) return im->fail_rc ? im->fail_rc : err_set(TM_EIO, "interrupted");
+            const char *p = b->data, *end = b->data + b->len;
+            while (p < end && !rc) {
+                uint32_t kn = rd_u32le(p), vn = rd_u32le(p + 4);
+                rc = table_builder_put_bin(tb, p + 8, kn, p + 8 + kn, vn);
+                p += 8 + (size_t)kn + vn;
+            }
+            int eof = b->eof;
+            assert(b->file == i);
+            free(b);
+            if (rc) return imp_fail(im, rc, "InternalError");
+            if (eof) break;
+        }
+    }
+    return rc;
+}
+
 
 /* ---- building the table --------------------------------------------------------------------- */
 
@@ -538,6 +727,25 @@ static int put_cb(void *ctx, const void *key, size_t kn, const void *val, size_t
     put_ctx *p = ctx;
     if ((++p->n & 8191) == 0 && imp_stopped(p->im)) return p->im->fail_rc;
     return table_builder_put_bin(p->tb, key, kn, val, vn);
+}
+
+/* TIDEMARK_IMPORT_TRACE=1: phase times on stderr (benchmarks). */
+static void trace(const char *what, int64_t since_us)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("TIDEMARK_IMPORT_TRACE");
+        on = e && *e == '1';
+    }
+    if (on) fprintf(stderr, "tidemark-import: trace: %s %.3f s\n", what,
+                    (double)(clock_now_us() - since_us) / 1e6);
+}
+
+static int ks_equal(const key_schema *a, const key_schema *b)
+{
+    return a->hash_type == b->hash_type && a->range_type == b->range_type &&
+           !strcmp(a->hash_name, b->hash_name) &&
+           (!a->range_type || !strcmp(a->range_name, b->range_name));
 }
 
 static int nthreads(const import_options *o, size_t files)
@@ -635,7 +843,10 @@ int import_run(const import_options *opt, import_result *res)
         goto out;
     }
 
-    /* Read everything into the sorters. */
+    /* A tidemark export read with its own key schema is in key order already. */
+    im.ordered = im.src.have_manifest && im.src.have_schema &&
+                 opt->format == IMPORT_FMT_DYNAMODB_JSON && ks_equal(&im.ks, &im.src.schema) &&
+                 !getenv("TIDEMARK_IMPORT_SORT");   /* (benchmarks compare the two) */
     nw = im.src.archive ? 1 : nthreads(opt, im.src.n);
     ws = calloc((size_t)nw, sizeof *ws);
     th = calloc((size_t)nw, sizeof *th);
@@ -645,22 +856,30 @@ int import_run(const import_options *opt, import_result *res)
             imp_fail(&im, rc, "InternalError");
             goto out;
         }
-    if (im.src.archive) {
-        rc = import_source_archive_each(&im.src, &im.budget, archive_entry_cb, &ws[0]);
-        if (rc && !im.fail_rc) imp_fail(&im, rc, file_fail_code(rc));
-    } else if (nw == 1) {
-        worker_main(&ws[0]);
-    } else {
+    im.ws = ws;
+    im.nw = nw;
+    {
+        void *(*fn)(void *) = im.src.archive ? worker_archive : im.ordered ? worker_ordered : worker_main;
         int started = 0;
-        for (; started < nw; started++)
-            if (pthread_create(&th[started], NULL, worker_main, &ws[started])) break;
-        if (started == 0) worker_main(&ws[0]);
-        for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+        if (nw == 1 && !im.ordered) {
+            fn(&ws[0]);   /* no writer to overlap with: read on this thread */
+        } else {
+            for (; started < nw; started++)
+                if (pthread_create(&th[started], NULL, fn, &ws[started])) break;
+            if (started < nw) {
+                rc = imp_fail(&im, err_set(TM_EIO, "cannot start reader threads"), "InternalError");
+            } else if (im.ordered) {
+                write_ordered(&im, tb);
+            }
+            for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+        }
     }
     if (im.fail_rc || imp_stopped(&im)) goto out;
+    trace(im.ordered ? "read and build (ordered)" : "read", res->start_us);
+    int64_t t_merge = clock_now_us();
 
     /* Merge in key order into the builder, then publish. */
-    {
+    if (!im.ordered) {
         import_sorter **ss = calloc((size_t)nw, sizeof *ss);
         put_ctx pc = {tb, opt->prog, 0, &im};
         if (!ss) { rc = imp_fail(&im, err_set(TM_ENOMEM, "out of memory"), "InternalError"); goto out; }
@@ -672,6 +891,7 @@ int import_run(const import_options *opt, import_result *res)
             goto out;
         }
     }
+    im.ws = NULL;
     for (int i = 0; i < nw; i++) { worker_free(&ws[i]); memset(&ws[i], 0, sizeof ws[i]); }
     if (opt->cancel && *opt->cancel) {
         rc = imp_fail(&im, err_set(TM_EIO, "interrupted"), "Cancelled");
@@ -683,14 +903,18 @@ int import_run(const import_options *opt, import_result *res)
         goto out;
     }
     im.elog = NULL;
+    trace("merge and build", t_merge);
+    int64_t t_commit = clock_now_us();
     table_info info;
     rc = table_builder_commit(tb, &info);
     tb = NULL;
+    trace("commit", t_commit);
     if (rc) { imp_fail(&im, rc, rc == TM_EEXIST ? "ResourceInUseException" : "InternalError"); goto out; }
     snprintf(res->table_id, sizeof res->table_id, "%s", info.table_id);
     res->table_items = info.item_count;
     res->completed = 1;
 out:
+    im.ws = NULL;
     if (ws)
         for (int i = 0; i < nw; i++) worker_free(&ws[i]);
     free(ws);

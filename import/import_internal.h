@@ -178,6 +178,8 @@ int import_sorter_new(const char *tmpdir, size_t mem, import_sorter **out);
 /* seq orders records with equal keys: the highest seq wins. Thread-safe: no (one producer). */
 int import_sorter_add(import_sorter *s, const void *key, size_t kn, const void *val, size_t vn,
                       uint64_t seq);
+/* Sorts what is in memory now (a producer thread does it before handing over to the merge). */
+void import_sorter_seal(import_sorter *s);
 typedef int (*import_sorter_fn)(void *ctx, const void *key, size_t kn, const void *val,
                                 size_t vn);
 /* Calls fn once per distinct key, in key order (memcmp, shorter first), with the value of the

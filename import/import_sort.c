@@ -47,6 +47,7 @@ struct import_sorter {
     char *arena;       /* records grow up from the start, entries grow down from the end */
     size_t mem, used;
     size_t nents;
+    int sorted;        /* the in-memory entries are sorted (no add since) */
     run *runs;
     size_t nruns, runs_cap;
     uint64_t spilled;
@@ -102,7 +103,13 @@ static int ent_cmp(const void *pa, const void *pb, void *arena)
 
 static void sort_mem(import_sorter *s)
 {
-    qsort_r(ents_of(s), s->nents, sizeof(ent), ent_cmp, s->arena);
+    if (!s->sorted) qsort_r(ents_of(s), s->nents, sizeof(ent), ent_cmp, s->arena);
+    s->sorted = 1;
+}
+
+void import_sorter_seal(import_sorter *s)
+{
+    sort_mem(s);
 }
 
 /* Buffered writer of one run. */
@@ -145,7 +152,7 @@ static int spill(import_sorter *s)
     w.fd = fd;
     ent *e = ents_of(s);
     for (size_t i = 0; i < s->nents; i++) {
-        if (i + 1 < s->nents && e[i].kn == e[i + 1].kn &&
+        if (i + 1 < s->nents && e[i].pfx == e[i + 1].pfx && e[i].kn == e[i + 1].kn &&
             memcmp(s->arena + e[i].off, s->arena + e[i + 1].off, e[i].kn) == 0)
             continue;   /* a later record with the same key follows */
         unsigned char h[REC_HDR];
@@ -171,6 +178,7 @@ static int spill(import_sorter *s)
     fd = -1;
     s->nents = 0;
     s->used = 0;
+    s->sorted = 0;
 out:
     if (rc && fd >= 0) err_wrap(rc, "sorter run in %s: ", s->tmpdir);
     if (fd >= 0) close(fd);
@@ -191,6 +199,7 @@ int import_sorter_add(import_sorter *s, const void *key, size_t kn, const void *
     memcpy(s->arena + s->used, key, kn);
     memcpy(s->arena + s->used + kn, val, vn);
     s->nents++;
+    s->sorted = 0;
     ent *e = ents_of(s);
     e->pfx = key_pfx(key, kn);
     e->seq = seq;
@@ -225,7 +234,8 @@ static int cursor_next(cursor *c)
     if (c->mem) {
         const ent *e = ents_of(c->mem);
         /* skip to the last of equal keys (seq ascending inside equal keys) */
-        while (c->mi + 1 < c->mem->nents && e[c->mi].kn == e[c->mi + 1].kn &&
+        while (c->mi + 1 < c->mem->nents && e[c->mi].pfx == e[c->mi + 1].pfx &&
+               e[c->mi].kn == e[c->mi + 1].kn &&
                memcmp(c->mem->arena + e[c->mi].off, c->mem->arena + e[c->mi + 1].off,
                       e[c->mi].kn) == 0)
             c->mi++;
