@@ -1368,7 +1368,11 @@ static int run_timeline(opts *o)
         }
         tl_label(start + (int64_t)i * width, hour, lbl, sizeof lbl);
         uint64_t cells = max ? (w * (uint64_t)barw + max - 1) / max : 0;
-        uint64_t cp = w ? cells * bk[i].puts / w : 0, cu = w ? cells * bk[i].updates / w : 0;
+        /* cells per kind, rounded, so that a 1-cell row shows its main kind */
+        uint64_t cp = w ? (2 * cells * bk[i].puts + w) / (2 * w) : 0;
+        uint64_t cu = w ? (2 * cells * bk[i].updates + w) / (2 * w) : 0;
+        if (cp > cells) cp = cells;
+        if (cu > cells - cp) cu = cells - cp;
         uint64_t cd = cells - cp - cu;
         printf("%-17s %s", lbl, bk[i].burst ? red : "");
         put_bar(0, cp);
