@@ -389,7 +389,7 @@ int store_local_list(store *s, const char *fprefix, size_t strip, int dirs, stor
     if (rc) return rc;
     if ((rc = buf_puts(&rel, ""))) goto out;
     if ((rc = walk(s, &rel, fprefix, &kv))) goto out;
-    qsort(kv.v, kv.n, sizeof *kv.v, cmp_keys);
+    if (kv.n) qsort(kv.v, kv.n, sizeof *kv.v, cmp_keys);
     size_t plen = strlen(fprefix);
     const char *last_dir = NULL;
     size_t last_len = 0;

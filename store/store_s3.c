@@ -1174,7 +1174,7 @@ int store_s3_reader_read(struct store_s3_reader *r, void *p, size_t n, size_t *g
     if (rc) return rc;
     size_t avail = r->data.len - r->data_off;
     if (n > avail) n = avail;
-    memcpy(p, r->data.data + r->data_off, n);
+    if (n) memcpy(p, r->data.data + r->data_off, n);
     r->data_off += n;
     *got = n;
     return 0;

@@ -37,6 +37,24 @@ s3_start_fault "$SIGV4_PORT" "$work/dead.log" --rate 1 --seed 1 --faults 500,503
 DEAD=http://127.0.0.1:$FAULT_PORT
 s3_start_fault "$SIGV4_PORT" "$work/partfail.log" --rate 1 --match 'partNumber=3&' --faults 503
 PARTFAIL=http://127.0.0.1:$FAULT_PORT
+s3_start_fault "$SIGV4_PORT" "$work/cut.log" --every 2 --match '^GET /[^?]*/cut/' --faults cut
+CUT=http://127.0.0.1:$FAULT_PORT
+token=tok-$RANDOM-$RANDOM
+s3_start_sigv4 "$S3RVER_PORT" "$work/token.log" --token "$token"
+TOKEN_EP=http://127.0.0.1:$SIGV4_PORT
+SIGV4_PORT=${EP##*:}
+# HTTPS: a throwaway CA signs a certificate for 127.0.0.1; s3rver serves it.
+tls=$work/tls && mkdir -p "$tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=tidemark-test-ca \
+  -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$tls/srv.key" -out "$tls/srv.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >"$tls/ext"
+openssl x509 -req -in "$tls/srv.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+  -days 2 -extfile "$tls/ext" -out "$tls/srv.pem" 2>/dev/null
+plain_port=$S3RVER_PORT
+s3_start_s3rver "$work/s3rver-tls" "$bucket" --key "$tls/srv.key" --cert "$tls/srv.pem"
+TLS_EP=https://127.0.0.1:$S3RVER_PORT
+S3RVER_PORT=$plain_port
 echo "store_s3: s3rver :$S3RVER_PORT, sigv4 proxy :$SIGV4_PORT"
 
 # 1. An object written by aws-cli (20 MiB: aws-cli goes multipart above 8 MiB).
@@ -48,7 +66,8 @@ fmd5=$(md5sum <"$work/foreign.bin" | cut -d' ' -f1)
 # 2. The contract suite.
 t0=$(date +%s.%N)
 TM_S3_ENDPOINT=$EP TM_S3_BUCKET=$bucket TM_S3_FAULT_ENDPOINT=$FLAKY TM_S3_DEAD_ENDPOINT=$DEAD \
-TM_S3_PARTFAIL_ENDPOINT=$PARTFAIL TM_S3_MANIFEST="$work/manifest.tsv" \
+TM_S3_PARTFAIL_ENDPOINT=$PARTFAIL TM_S3_CUT_ENDPOINT=$CUT TM_S3_TOKEN_ENDPOINT=$TOKEN_EP \
+TM_S3_TOKEN=$token TM_S3_TLS_ENDPOINT=$TLS_EP TM_S3_TLS_CA="$tls/ca.pem" TM_S3_MANIFEST="$work/manifest.tsv" \
 TM_S3_FOREIGN="$fkey $fmd5" TM_S3_S3RVER=1 TM_S3_RETRIES_FILE="$work/retries" \
   "$TEST" 2>&1 | tee "$work/suite.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || fail "contract suite"
@@ -58,6 +77,7 @@ if grep -q '^\[  SKIPPED \]' "$work/suite.log"; then fail "S3 tests were skipped
 read -r requests retries <"$work/retries"
 echo "store_s3: fault injection: $requests requests, $retries retried"
 [ "$retries" -gt 0 ] || fail "no retries counted under fault injection"
+echo "store_s3: faults injected: $(cut -d' ' -f1 "$work/fault.log" | sort | uniq -c | tr -s ' \n' ' ')"
 
 # Every request the suite made passed the strict check, except the two the wrong-secret test
 # makes on purpose.

@@ -13,10 +13,11 @@ gets one of the --faults instead of (or in the middle of) the upstream's answer:
              (a dropped connection in the middle of a download)
 
 --match REGEX limits faults to requests whose "METHOD /path?query" matches (e.g. partNumber=3).
+--every N replaces the dice: every Nth matching request (the Nth, 2Nth, ...) gets a fault.
 Requests and headers are forwarded byte-for-byte (Host included), so signatures stay valid for
 the SigV4 proxy behind. Binds 127.0.0.1. Standard library only. Logs one line per request.
 
-usage: fault_proxy.py --listen PORT --upstream PORT [--rate 0.25] [--seed 1]
+usage: fault_proxy.py --listen PORT --upstream PORT [--rate 0.25] [--seed 1] [--every N]
                       [--faults 500,503,slowdown,429,drop,cut] [--match REGEX] [--log FILE]
 """
 import argparse
@@ -39,7 +40,8 @@ ERRORS = {
 
 class Faulty(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    upstream = rate = faults = match = rng = None
+    upstream = rate = faults = match = rng = every = None
+    seen = 0
     log = sys.stderr
     lock = threading.Lock()
     counts = {}
@@ -53,11 +55,14 @@ class Faulty(BaseHTTPRequestHandler):
             self.log.flush()
 
     def pick(self):
-        with self.lock:
-            roll = self.rng.random()
-            which = self.rng.choice(self.faults)
         if self.match and not self.match.search(f"{self.command} {self.path}"):
             return None
+        with self.lock:
+            Faulty.seen += 1
+            roll = self.rng.random()
+            which = self.rng.choice(self.faults)
+            if self.every:
+                return which if Faulty.seen % self.every == 0 else None
         return which if roll < self.rate else None
 
     def read_body(self):
@@ -126,6 +131,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--faults", default="500,503,slowdown,429,drop,cut")
     ap.add_argument("--match")
+    ap.add_argument("--every", type=int)
     ap.add_argument("--log")
     a = ap.parse_args()
     Faulty.upstream = a.upstream
@@ -136,6 +142,7 @@ def main():
             sys.exit(f"unknown fault {f}")
     Faulty.match = re.compile(a.match) if a.match else None
     Faulty.rng = random.Random(a.seed)
+    Faulty.every = a.every
     if a.log:
         Faulty.log = open(a.log, "a", buffering=1)
     server = ThreadingHTTPServer(("127.0.0.1", a.listen), Faulty)

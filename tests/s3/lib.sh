@@ -29,16 +29,16 @@ s3_cleanup() {  # runs from an EXIT trap: must not fail under set -e, nor change
   return $rc
 }
 
-# s3_start_s3rver DIR BUCKET -> sets S3RVER_PORT
+# s3_start_s3rver DIR BUCKET [--key K --cert C] -> sets S3RVER_PORT
 s3_start_s3rver() {
-  local dir=$1 bucket=$2 js="$S3_ROOT/.deps/node_modules/s3rver/bin/s3rver.js"
+  local dir=$1 bucket=$2 js="$S3_ROOT/.deps/node_modules/s3rver/bin/s3rver.js"; shift 2
   [ -f "$js" ] || { echo "s3rver is not installed: run make deps" >&2; return 1; }
   mkdir -p "$dir"
   S3RVER_PORT=$(s3_free_port)
-  # --openssl-legacy-provider: s3rver 3.7 hashes with MD4-era APIs newer Node refuses without it;
+  # --openssl-legacy-provider: s3rver 3.7 needs OpenSSL APIs newer Node hides without it;
   # --configure-bucket creates the bucket (and without it paginated listings fail).
   node --openssl-legacy-provider "$js" -d "$dir" -a 127.0.0.1 -p "$S3RVER_PORT" \
-    --configure-bucket "$bucket" --silent >"$dir.log" 2>&1 &
+    --configure-bucket "$bucket" --silent "$@" >>"$dir.log" 2>&1 &
   S3_PIDS+=($!)
   s3_wait_port "$S3RVER_PORT"
 }

@@ -7,6 +7,10 @@
  *   TM_S3_FAULT_ENDPOINT     a fault proxy failing a fraction of requests: all must still work
  *   TM_S3_DEAD_ENDPOINT      a fault proxy failing every request: a clear error, nothing published
  *   TM_S3_PARTFAIL_ENDPOINT  a fault proxy failing every request for part 3 of an upload
+ *   TM_S3_CUT_ENDPOINT       a fault proxy cutting every 2nd GET of "cut/" keys mid-body: reads
+ *                            resume with a Range and return the right bytes
+ *   TM_S3_TOKEN_ENDPOINT     a SigV4 proxy that demands the session token TM_S3_TOKEN
+ *   TM_S3_TLS_ENDPOINT       s3rver over HTTPS with a certificate from the CA in TM_S3_TLS_CA
  *   TM_S3_MANIFEST           write interop objects and list them here (key, size, MD5) for
  *                            aws-cli and boto3 to check
  *   TM_S3_FOREIGN            "key md5" of an object some other client wrote: read it back
@@ -1103,6 +1107,93 @@ static void test_s3_part_failure_aborts(void **st)
     free(data);
 }
 
+static void test_s3_resume_after_cut(void **st)
+{
+    (void)st;
+    const char *ep = getenv("TM_S3_CUT_ENDPOINT");
+    if (!ep) skip();
+    store_options o = fault_opts();
+    o.endpoint_url = ep;
+    store *s = open_run("cut", &o);
+    const size_t n = 6 * MiB;
+    unsigned char *data = malloc(n);
+    assert_non_null(data);
+    fill(data, n, 11);
+    ok(store_put(s, "obj.bin", data, n, NULL, NULL));
+    for (int i = 0; i < 3; i++) {  /* GET 2 and 4 are cut in the middle of the body */
+        buf b = BUF_INIT;
+        ok(store_get_all(s, "obj.bin", n, &b));
+        assert_int_equal(b.len, n);
+        assert_memory_equal(b.data, data, n);
+        buf_free(&b);
+    }
+    store_stats stats;
+    store_get_stats(s, &stats);
+    print_message("# cut downloads: %llu requests, %llu resumed\n", (unsigned long long)stats.requests,
+                  (unsigned long long)stats.retries);
+    assert_int_equal(stats.retries, 2);
+    ok(store_delete(s, "obj.bin"));
+    store_close(s);
+    free(data);
+}
+
+static void test_s3_session_token(void **st)
+{
+    (void)st;
+    const char *ep = getenv("TM_S3_TOKEN_ENDPOINT"), *tok = getenv("TM_S3_TOKEN");
+    if (!ep || !tok) skip();
+    store_options o = STORE_OPTIONS_INIT;
+    o.endpoint_url = ep;
+    o.max_attempts = 1;
+    setenv("AWS_SESSION_TOKEN", tok, 1);
+    store *s = open_run("token", &o);
+    ok(store_put(s, "t.json", "{}", 2, NULL, NULL));
+    expect_content(s, "t.json", "{}", 2);
+    ok(store_delete(s, "t.json"));
+    store_close(s);
+    setenv("AWS_SESSION_TOKEN", "not-the-token-Xy7", 1);
+    s = open_run("token", &o);
+    int rc = store_put(s, "t.json", "{}", 2, NULL, NULL);
+    assert_int_equal(rc, TM_EREMOTE);
+    assert_non_null(strstr(err_msg(), "InvalidToken"));
+    assert_null(strstr(err_msg(), "not-the-token-Xy7"));
+    store_close(s);
+    unsetenv("AWS_SESSION_TOKEN");
+}
+
+static void test_s3_tls_ca_bundle(void **st)
+{
+    (void)st;
+    const char *ep = getenv("TM_S3_TLS_ENDPOINT"), *ca = getenv("TM_S3_TLS_CA");
+    if (!ep || !ca) skip();
+    char dest[600];
+    snprintf(dest, sizeof dest, "s3://%s/tls", getenv("TM_S3_BUCKET"));
+    store_options o = STORE_OPTIONS_INIT;
+    o.endpoint_url = ep;
+    o.max_attempts = 2;
+    store *s;
+    /* Certificates are verified by default: an unknown CA is refused, and not retried. */
+    ok(store_open(dest, &o, &s));
+    int rc = store_put(s, "x.json", "{}", 2, NULL, NULL);
+    print_message("# TLS without the CA: %s\n", err_msg());
+    assert_int_equal(rc, TM_EREMOTE);
+    assert_non_null(strstr(err_msg(), "certificate"));
+    store_close(s);
+    /* With the CA bundle, as an option and from AWS_CA_BUNDLE. */
+    o.ca_bundle = ca;
+    ok(store_open(dest, &o, &s));
+    ok(store_put(s, "x.json", "{}", 2, NULL, NULL));
+    expect_content(s, "x.json", "{}", 2);
+    store_close(s);
+    o.ca_bundle = NULL;
+    setenv("AWS_CA_BUNDLE", ca, 1);
+    ok(store_open(dest, &o, &s));
+    expect_content(s, "x.json", "{}", 2);
+    ok(store_delete(s, "x.json"));
+    store_close(s);
+    unsetenv("AWS_CA_BUNDLE");
+}
+
 /* ================================================================================================
  * Groups
  * ============================================================================================== */
@@ -1176,6 +1267,9 @@ int main(void)
             cmocka_unit_test(test_s3_faults_retried),
             cmocka_unit_test(test_s3_permanent_failure),
             cmocka_unit_test(test_s3_part_failure_aborts),
+            cmocka_unit_test(test_s3_resume_after_cut),
+            cmocka_unit_test(test_s3_session_token),
+            cmocka_unit_test(test_s3_tls_ca_bundle),
         };
         failed += cmocka_run_group_tests_name("store contract: s3", s3, setup_s3, teardown);
     }
