@@ -949,8 +949,8 @@ static int run_batch(opts *o)
         goto out;
     }
     double el = progress_elapsed(pr);
-    progress_done(pr, "loaded %" PRIu64 " items in %" PRIu64 " batches from %s in %.1f s (%.0f items/s)",
-                  items, batches, fname, el, el > 0 ? (double)items / el : 0.0);
+    progress_done(pr, "loaded %" PRIu64 " items in %" PRIu64 " batch%s from %s in %.1f s (%.0f items/s)",
+                  items, batches, batches == 1 ? "" : "es", fname, el, el > 0 ? (double)items / el : 0.0);
     pr = NULL;
 out:
     ret = rc ? fail(o, rc) : 0;
