@@ -320,6 +320,8 @@ int xp_open(const xp_config *c, xp_pipe **out)
     if (!p->meta.max_file_bytes) p->meta.max_file_bytes = EXPORT_DEFAULT_MAX_FILE_BYTES;
     xp_data_prefix(&p->meta, p->data_prefix, sizeof p->data_prefix);
     p->chunk_target = p->meta.compression == EXPORT_GZIP ? CHUNK_GZIP : CHUNK_ZSTD;
+    /* Files can only be cut between chunks: small file limits need small chunks. */
+    if (p->chunk_target > p->meta.max_file_bytes) p->chunk_target = p->meta.max_file_bytes;
     int jobs = c->jobs < 1 ? 1 : c->jobs > EXPORT_JOBS_MAX ? EXPORT_JOBS_MAX : c->jobs;
     p->nslots = 2 * jobs + 2;
     pthread_mutex_init(&p->mu, NULL);

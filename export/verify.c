@@ -673,9 +673,18 @@ int export_verify(const char *dir, const store_options *so, export_report_fn rep
     if (rc == TM_ENOTFOUND) {
         buf_reset(&files);
         if (loc_get(&l, "manifest-files.json", MANIFEST_MAX, &files) == TM_ENOTFOUND) {
-            rc = err_set(TM_ENOTFOUND, "%s: no export there (no manifest-summary.json, no "
-                         "manifest-files.json)", dir);
-            goto out;
+            buf probe = BUF_INIT;
+            int started = !loc_get(&l, "_started", 16, &probe);
+            buf_free(&probe);
+            if (!started) {
+                rc = err_set(TM_ENOTFOUND, "%s: no export there (no manifest-summary.json, no "
+                             "manifest-files.json, no _started)", dir);
+                goto out;
+            }
+            problem(&v, "manifest-summary.json", "missing: the export was started but is not "
+                    "complete (tidemark-export describe tells why; --resume finishes it)");
+            rc = 0;
+            goto done;
         }
         problem(&v, "manifest-summary.json", "missing: the export is not complete");
         v.infer = 1;
