@@ -793,6 +793,7 @@ int import_run(const import_options *opt, import_result *res)
     res->start_us = clock_now_us();
     res->format = opt->format;
     res->compression = opt->compression;
+    if (opt->ks) res->ks = *opt->ks;
     im.budget.max_total = opt->max_decompressed;
     im.budget.max_ratio = opt->max_ratio;
     im.budget.ratio_grace = (uint64_t)64 << 20;

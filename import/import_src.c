@@ -348,23 +348,23 @@ static int archive_next(import_archive *x)
         int r = archive_read_next_header(x->a, &e);
         if (r == ARCHIVE_EOF) return 0;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-            return err_set(TM_ECORRUPT, "%s: bad archive: %s", x->src->display,
+            return err_set(TM_ECORRUPT, "%s: bad archive: %s", x->src->archive_ptr,
                            archive_error_string(x->a));
         const char *p = archive_entry_pathname(e);
-        if (!p) return err_set(TM_ECORRUPT, "%s: archive entry without a name", x->src->display);
+        if (!p) return err_set(TM_ECORRUPT, "%s: archive entry without a name", x->src->archive_ptr);
         if (p[0] == '/' || (p[0] && p[1] == ':'))
             return err_set(TM_ECORRUPT, "%s: archive entry \"%s\" has an absolute path: refused",
-                           x->src->display, p);
+                           x->src->archive_ptr, p);
         while (p[0] == '.' && p[1] == '/') p += 2;
         size_t n = strlen(p);
         if (n >= sizeof x->path)
-            return err_set(TM_ECORRUPT, "%s: archive entry name too long", x->src->display);
+            return err_set(TM_ECORRUPT, "%s: archive entry name too long", x->src->archive_ptr);
         memcpy(x->path, p, n + 1);
         while (n > 0 && x->path[n - 1] == '/') x->path[--n] = '\0';   /* "dir/" entries */
         if (n == 0) continue;
         if (!import_path_safe(x->path))
             return err_set(TM_ECORRUPT, "%s: archive entry \"%s\" has a \"..\" or empty path "
-                           "segment: refused", x->src->display, p);
+                           "segment: refused", x->src->archive_ptr, p);
         if (archive_entry_filetype(e) != AE_IFREG) continue;   /* dirs, links: never followed */
         return 1;
     }
@@ -375,7 +375,7 @@ static int archive_data(import_archive *x, void *p, size_t n, size_t *got)
 {
     la_ssize_t r = archive_read_data(x->a, p, n);
     if (r < 0)
-        return err_set(TM_ECORRUPT, "%s: entry %s: %s", x->src->display, x->path,
+        return err_set(TM_ECORRUPT, "%s: entry %s: %s", x->src->archive_ptr, x->path,
                        archive_error_string(x->a));
     *got = (size_t)r;
     x->entry_bytes += (uint64_t)r;
@@ -383,10 +383,10 @@ static int archive_data(import_archive *x, void *p, size_t n, size_t *got)
     if (b && b->max_ratio && x->entry_bytes > b->ratio_grace &&
         x->entry_bytes / (x->io->raw ? x->io->raw : 1) > b->max_ratio)
         return err_set(TM_ELIMIT, "%s: archive expands more than %llu:1 (a compression bomb?) "
-                       "(--max-ratio)", x->src->display, (unsigned long long)b->max_ratio);
+                       "(--max-ratio)", x->src->archive_ptr, (unsigned long long)b->max_ratio);
     if (b && b->max_total && x->entry_bytes > b->max_total)
         return err_set(TM_ELIMIT, "%s: archive holds more than %llu bytes (--max-decompressed)",
-                       x->src->display, (unsigned long long)b->max_total);
+                       x->src->archive_ptr, (unsigned long long)b->max_total);
     return 0;
 }
 
@@ -408,7 +408,7 @@ static int archive_slurp(import_archive *x, buf *out)
         if (got == 0) return 0;
         if (out) {
             if (out->len + got > MARKER_MAX)
-                return err_set(TM_ELIMIT, "%s: entry %s larger than %zu bytes", x->src->display,
+                return err_set(TM_ELIMIT, "%s: entry %s larger than %zu bytes", x->src->archive_ptr,
                                x->path, MARKER_MAX);
             if ((rc = buf_append(out, tmp, got))) return rc;
         }
@@ -636,7 +636,9 @@ int import_source_open(const char *from, const store_options *so, import_dec_bud
         while (n > 1 && path[n - 1] == '/') path[--n] = '\0';
         int exists = stat(path, &st) == 0, e = errno;
         if (exists && S_ISDIR(st.st_mode)) {
-            rc = resolve_in(src, path, "", so, 2);
+            char *real = realpath(path, NULL);
+            rc = resolve_in(src, real ? real : path, "", so, 2);
+            free(real);
         } else if (exists && !S_ISREG(st.st_mode)) {
             rc = err_set(TM_EINVAL, "%s is not a regular file or directory", from);
         } else if (!exists && e != ENOENT) {
@@ -647,10 +649,12 @@ int import_source_open(const char *from, const store_options *so, import_dec_bud
             if (last == path) { parent = "/"; key = path + 1; }
             else if (last) { *last = '\0'; parent = path; key = last + 1; }
             struct stat pst;
+            char *real = realpath(parent, NULL);   /* "." and ".." make poor bucket names */
             if (!exists && (stat(parent, &pst) != 0 || !S_ISDIR(pst.st_mode)))
                 rc = err_set(TM_ENOTFOUND, "%s: no such file or directory", from);
             else
-                rc = resolve_in(src, parent, key, so, exists ? 1 : 3);
+                rc = resolve_in(src, real ? real : parent, key, so, exists ? 1 : 3);
+            free(real);
         }
     }
     if (!rc && src->archive) rc = archive_scan(src, budget);
