@@ -100,6 +100,17 @@ int store_s3_delete(store *s, const char *fkey);
 int store_s3_delete_many(store *s, const char *const *fkeys, size_t n);
 int store_s3_copy(store *s, const char *fsrc, const char *fdst, const char *storage_class);
 
+/* ---- our own SigV4 signer (store_sigv4.c) ----------------------------------------------- */
+
+/* 1 when one header name ("Name: value" strings) is a prefix of another: libcurl before 8.10
+ * orders those wrongly when it signs, so such requests are signed by store_sigv4_sign. */
+int store_sigv4_names_clash(const char *const *hdrs, size_t n);
+/* Appends the Authorization header value for the request: host comes from url, whose path and
+ * query must already be canonical; hdrs are the other headers to sign (x-amz-date included). */
+int store_sigv4_sign(const char *method, const char *url, const char *const *hdrs, size_t n,
+                     const char *payload_hash, const char *region, const char *access_key,
+                     const char *secret, const char *amz_date, buf *auth);
+
 /* ---- S3 configuration (store_s3_config.c) ----------------------------------------------- */
 
 typedef struct store_s3_config {

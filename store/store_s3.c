@@ -180,15 +180,18 @@ static int add_header(struct curl_slist **h, const char *fmt, ...)
     return 0;
 }
 
+/* own_signed: the headers carry our own Authorization (see store_sigv4.c), else libcurl signs. */
 static void set_common(const store *s, CURL *c, const char *url, struct curl_slist *h,
-                       char *errbuf)
+                       char *errbuf, int own_signed)
 {
     const struct store_s3 *x = s->s3;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, x->sigv4);
-    curl_easy_setopt(c, CURLOPT_USERPWD, x->userpwd);
+    if (!own_signed) {
+        curl_easy_setopt(c, CURLOPT_AWS_SIGV4, x->sigv4);
+        curl_easy_setopt(c, CURLOPT_USERPWD, x->userpwd);
+    }
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -446,6 +449,41 @@ static void call_free(s3_call *c)
     buf_free(&c->resp);
 }
 
+/* When libcurl would sign these headers wrongly (store_sigv4.c), a copy of them with our own
+ * x-amz-date and Authorization; else *out stays NULL. */
+static int own_signature(const store *s, const char *method, const char *url,
+                         struct curl_slist *h, const char *sha, struct curl_slist **out)
+{
+    const char *v[64];
+    size_t n = 0;
+    *out = NULL;
+    for (struct curl_slist *e = h; e; e = e->next) {
+        if (n == 63) return err_set(TM_EINVAL, "too many S3 headers");
+        v[n++] = e->data;
+    }
+    if (!store_sigv4_names_clash(v, n)) return 0;
+    char date[32], dh[48];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(dh, sizeof dh, "x-amz-date: %s", date);
+    v[n++] = dh;
+    const struct store_s3 *x = s->s3;
+    buf auth = BUF_INIT;
+    int rc = buf_puts(&auth, "Authorization: ");
+    if (!rc) rc = store_sigv4_sign(method, url, v, n, sha, x->cfg.region, x->cfg.access_key,
+                                   x->cfg.secret_key, date, &auth);
+    for (size_t i = 0; i < n && !rc; i++) rc = add_header(out, "%s", v[i]);
+    if (!rc) rc = add_header(out, "%s", auth.data);
+    buf_free(&auth);
+    if (rc) {
+        curl_slist_free_all(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 static int call_do(store *s, s3_call *c)
 {
     struct store_s3 *x = s->s3;
@@ -471,8 +509,11 @@ static int call_do(store *s, s3_call *c)
 
     for (;;) {
         c->attempts = ++attempt;
+        struct curl_slist *own = NULL;
+        if ((rc = own_signature(s, c->method, url.data, h, sha, &own))) goto out;
         CURL *e = pool_get(x);
         if (!e) {
+            curl_slist_free_all(own);
             rc = err_set(TM_ENOMEM, "curl_easy_init failed");
             goto out;
         }
@@ -480,7 +521,7 @@ static int call_do(store *s, s3_call *c)
         struct recv_state rs = {&c->resp, &c->h, c->max_body, 0};
         buf_reset(&c->resp);
         memset(&c->h, 0, sizeof c->h);
-        set_common(s, e, url.data, h, errbuf);
+        set_common(s, e, url.data, own ? own : h, errbuf, own != NULL);
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(e, CURLOPT_HEADERDATA, &c->h);
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
@@ -504,6 +545,7 @@ static int call_do(store *s, s3_call *c)
         CURLcode r = curl_easy_perform(e);
         atomic_fetch_add(&s->n_requests, 1);
         pool_put(x, e);
+        curl_slist_free_all(own);
         int retry = 0;
         if (r != CURLE_OK) {
             if (rs.too_big) {
@@ -1009,7 +1051,7 @@ static int rd_start(struct store_s3_reader *r)
     }
     if (!rc && r->etag[0]) rc = add_header(&r->hdrs, "If-Match: \"%s\"", r->etag);
     if (rc) return rc;
-    set_common(s, r->easy, r->url.data, r->hdrs, r->errbuf);
+    set_common(s, r->easy, r->url.data, r->hdrs, r->errbuf, 0);
     curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, &r->h);
     curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, rd_write);

@@ -86,6 +86,14 @@ bad=$(grep '^REJECT' "$work/sigv4.log" | grep -vc 'SignatureDoesNotMatch' || tru
 [ "$bad" -eq 0 ] || { grep '^REJECT' "$work/sigv4.log" >&2; fail "requests refused by the SigV4 proxy"; }
 [ "$rejects" -eq 2 ] || fail "expected 2 refused requests (wrong-secret test), saw $rejects"
 echo "store_s3: sigv4 proxy: $(grep -c '^OK' "$work/sigv4.log") requests verified"
+# SSE reached the wire, signed: on the single PUTs, the multipart starts and the copies.
+for want in 'PUT [^ ]*/sse/0/small.json .*x-amz-server-side-encryption;' \
+            'POST [^ ]*/sse/0/big.bin?uploads= .*x-amz-server-side-encryption;' \
+            'PUT [^ ]*/sse/1/small.json .*x-amz-server-side-encryption-aws-kms-key-id' \
+            'POST [^ ]*/sse/1/big.bin?uploads= .*x-amz-server-side-encryption-aws-kms-key-id' \
+            'PUT [^ ]*/sse/1/copied.json .*x-amz-copy-source;.*x-amz-server-side-encryption-aws-kms-key-id'; do
+  grep -q "^OK $want" "$work/sigv4.log" || fail "no signed request matching: $want"
+done
 
 # 3. Real clients read what tidemark wrote.
 [ -s "$work/manifest.tsv" ] || fail "no interop manifest"

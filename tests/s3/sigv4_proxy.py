@@ -168,6 +168,7 @@ class Checker:
                 raise Reject(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
         elif method == "POST" and re.search(r"(^|&)delete(=|&|$)", raw_query):
             raise Reject(400, "InvalidRequest", "Missing required header for this request: Content-MD5")
+        return signed
 
 
 def one(headers, name):
@@ -227,7 +228,7 @@ class Proxy(BaseHTTPRequestHandler):
         for k, v in self.headers.items():
             headers.setdefault(k.lower(), []).append(v)
         try:
-            self.checker.check(self.command, self.path, headers, body)
+            signed = self.checker.check(self.command, self.path, headers, body)
         except Reject as r:
             with self.lock:
                 self.counts["rejected"] += 1
@@ -236,7 +237,7 @@ class Proxy(BaseHTTPRequestHandler):
             return
         with self.lock:
             self.counts["ok"] += 1
-        self.note(f"OK {self.command} {self.path}")
+        self.note(f"OK {self.command} {self.path} signed={signed}")
         self.forward(body)
 
     def forward(self, body):
