@@ -95,6 +95,9 @@ for want in 'PUT [^ ]*/sse/0/small.json .*x-amz-server-side-encryption;' \
   grep -q "^OK $want" "$work/sigv4.log" || fail "no signed request matching: $want"
 done
 
+# Memory stays bounded while 128 MiB stream up (multipart) and back down.
+TM_STORE_MEMTEST=128 TM_S3_ENDPOINT=$EP TM_S3_BUCKET=$bucket "$TEST" || fail "memory bound"
+
 # 3. Real clients read what tidemark wrote.
 [ -s "$work/manifest.tsv" ] || fail "no interop manifest"
 prefix=$(head -n1 "$work/manifest.tsv" | cut -f1)

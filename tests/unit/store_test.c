@@ -1249,6 +1249,76 @@ static void test_s3_tls_ca_bundle(void **st)
 }
 
 /* ================================================================================================
+ * Memory bound (a separate run: peak RSS is per process)
+ * ============================================================================================== */
+
+static long peak_rss_mib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kb = strtol(line + 6, NULL, 10);
+    if (f) fclose(f);
+    return kb / 1024;
+}
+
+/* TM_STORE_MEMTEST=MiB: streams that many MiB up and back down through a writer and a reader
+ * with 1 MiB buffers, and fails if the peak RSS passes part_size x (parallel + 1) + 32 MiB. */
+static int memtest(void)
+{
+    size_t total = (size_t)atol(getenv("TM_STORE_MEMTEST")) * MiB;
+    char dest[512];
+    if (getenv("TM_S3_ENDPOINT"))
+        snprintf(dest, sizeof dest, "s3://%s/memtest-%d", getenv("TM_S3_BUCKET"), (int)getpid());
+    else
+        snprintf(dest, sizeof dest, "/tmp/store_memtest.%d", (int)getpid());
+    store_options o = STORE_OPTIONS_INIT;  /* defaults: 8 MiB parts, 4 in flight */
+    store *s = NULL;
+    store_writer *w = NULL;
+    store_reader *r = NULL;
+    unsigned char *chunk = malloc(MiB);
+    int rc = store_open(dest, &o, &s);
+    long base = peak_rss_mib();
+    if (!rc) rc = store_writer_open(s, "mem.bin", NULL, &w);
+    double t0 = now();
+    for (size_t off = 0; !rc && off < total; off += MiB) {
+        fill(chunk, MiB, off);
+        rc = store_writer_write(w, chunk, MiB);
+    }
+    store_put_result res;
+    if (w) {
+        int rc2 = store_writer_commit(w, &res);
+        if (!rc) rc = rc2;
+    }
+    double t1 = now();
+    long after_put = peak_rss_mib();
+    size_t got = 0, n;
+    if (!rc) rc = store_reader_open(s, "mem.bin", NULL, &r);
+    while (!rc) {
+        rc = store_reader_read(r, chunk, MiB, &n);
+        if (!n) break;
+        got += n;
+    }
+    store_reader_close(r);
+    double t2 = now();
+    long after_get = peak_rss_mib();
+    if (!rc && got != total) rc = err_set(TM_EIO, "read back %zu of %zu bytes", got, total);
+    if (s) {
+        store_delete(s, "mem.bin");
+        if (!store_is_s3(s)) fsx_rmtree(dest);
+    }
+    store_close(s);
+    free(chunk);
+    long limit = 8 * (4 + 1) + 32;
+    printf("memtest %s: %zu MiB put %.2f s, get %.2f s; peak RSS %ld MiB at start, %ld after put, "
+           "%ld after get (limit %ld above start)\n", dest, total / MiB, t1 - t0, t2 - t1, base,
+           after_put, after_get, limit);
+    if (rc) printf("memtest: %s: %s\n", err_name(rc), err_msg());
+    return rc || after_get - base > limit ? 1 : 0;
+}
+
+/* ================================================================================================
  * Groups
  * ============================================================================================== */
 
@@ -1303,6 +1373,7 @@ int main(void)
 {
     int failed = 0;
     if (getenv("TM_S3_ENDPOINT")) setenv("AWS_ENDPOINT_URL_S3", getenv("TM_S3_ENDPOINT"), 1);
+    if (getenv("TM_STORE_MEMTEST")) return memtest();
     if (getenv("TM_S3_WRONG_SECRET")) {
         /* Only the proof that the proxy checks signatures: run the suite's first test with a
          * wrong secret; the caller expects this run to FAIL. */
