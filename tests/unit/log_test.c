@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <xxhash.h>
 
 /* ==== fault injection ========================================================================= */
 
@@ -149,6 +150,8 @@ static void check_rec(const log_record *r, uint64_t seq)
     if (g.r.new_len) assert_memory_equal(r->new_img, g.r.new_img, g.r.new_len);
     else assert_null(r->new_img);
 }
+
+static int has_str(const char *s, const char *sub) { return strstr(s, sub) != NULL; }
 
 static char *tmpdir(void)
 {
@@ -460,60 +463,121 @@ static void test_seq_at_time(void **state)
 static void test_reopen_and_turns(void **state)
 {
     (void)state;
-    char *d = tmpdir();
-    log_options o = opts(3000, LOG_SYNC_FULL, LOG_CODEC_LZ4);
-    write_log(d, &o, 100, 10);
-    log *a, *b;
-    CHECK(log_open(d, &o, &a));
-    CHECK(log_begin(a, NULL));
-    assert_int_equal(log_last_seq(a), 100);
-    assert_int_equal(log_last_time(a), time_of(100));
-    CHECK(log_open(d, &o, &b));
-    /* Two handles take turns, as two processes would under the table's lock; each turn appends
-     * enough to seal segments now and then. */
-    for (int turn = 0; turn < 40; turn++) {
-        log *w = turn % 2 ? b : a;
-        log_recovery rec;
-        CHECK(log_begin(w, &rec));
-        assert_int_equal(rec.truncated, 0);
-        uint64_t want = 100 + (uint64_t)turn * 37;
-        assert_int_equal(log_last_seq(w), want);
-        append_upto(w, want + 37, 1 + (uint64_t)turn % 5);
+    /* Small segments: turns seal and start segments; big ones: a handle finds records another
+     * appended to the segment it already knows (its catch-up path). */
+    static const uint64_t segs[] = {3000, 1 << 20};
+    for (size_t si = 0; si < 2; si++) {
+        char *d = tmpdir();
+        log_options o = opts(segs[si], LOG_SYNC_FULL, LOG_CODEC_LZ4);
+        write_log(d, &o, 100, 10);
+        log *a, *b;
+        CHECK(log_open(d, &o, &a));
+        CHECK(log_begin(a, NULL));
+        assert_int_equal(log_last_seq(a), 100);
+        assert_int_equal(log_last_time(a), time_of(100));
+        CHECK(log_open(d, &o, &b));
+        /* Two handles take turns, as two processes would under the table's lock. */
+        for (int turn = 0; turn < 40; turn++) {
+            log *w = turn % 2 ? b : a;
+            log_recovery rec;
+            CHECK(log_begin(w, &rec));
+            assert_int_equal(rec.truncated, 0);
+            uint64_t want = 100 + (uint64_t)turn * 37;
+            assert_int_equal(log_last_seq(w), want);
+            assert_int_equal(log_last_time(w), time_of(want));
+            append_upto(w, want + 37, 1 + (uint64_t)turn % 5);
+        }
+        /* A torn tail left by one is cut by the other's begin. */
+        char act[64];
+        active_name(d, act);
+        if (segs[si] == 1 << 20) {
+            assert_true(act[0] != '\0');
+            genrec g;
+            CHECK(log_begin(a, NULL));
+            for (uint64_t q = 1581; q <= 1583; q++) {
+                gen(q, &g, 300);
+                CHECK(log_append(a, &g.r));
+            }
+            long long before = file_size(d, act);
+            CHECK(log_commit(a));
+            truncate_to(d, act, file_size(d, act) - 1);
+            log_recovery rec;
+            CHECK(log_begin(b, &rec));
+            assert_int_equal(rec.truncated, 1);
+            assert_int_equal(rec.offset, before);
+            assert_int_equal(log_last_seq(b), 1580);
+            CHECK(log_begin(a, NULL));
+            assert_int_equal(log_last_seq(a), 1580);
+        }
+        log_close(a);
+        log_close(b);
+        uint64_t n = 0;
+        CHECK(log_verify(d, NULL, NULL, &n));
+        assert_int_equal(n, 100 + 40 * 37);
+        assert_int_equal(read_range(d, 1, UINT64_MAX, LOG_FORWARD), 100 + 40 * 37);
+        assert_int_equal(read_range(d, 1, UINT64_MAX, LOG_BACKWARD), 100 + 40 * 37);
+        rmdir_free(d);
     }
-    log_close(a);
-    log_close(b);
-    uint64_t n = 0;
-    CHECK(log_verify(d, NULL, NULL, &n));
-    assert_int_equal(n, 100 + 40 * 37);
-    assert_int_equal(read_range(d, 1, UINT64_MAX, LOG_FORWARD), 100 + 40 * 37);
-    assert_int_equal(read_range(d, 1, UINT64_MAX, LOG_BACKWARD), 100 + 40 * 37);
-    rmdir_free(d);
 }
 
-/* A reader open while the writer appends and seals keeps going across the change. */
+/* A reader open while the writer appends (and, with small segments, seals) keeps going. */
 static void test_reader_during_writes(void **state)
 {
     (void)state;
-    char *d = tmpdir();
-    log_options o = opts(2500, LOG_SYNC_NONE, LOG_CODEC_LZ4);
-    log *l;
-    CHECK(log_open(d, &o, &l));
-    CHECK(log_begin(l, NULL));
-    append_upto(l, 20, 20);
-    log_reader *r;
-    log_record rec;
-    CHECK(log_reader_open(d, 1, 400, LOG_FORWARD, &r));
-    uint64_t seq = 1;
-    while (seq <= 400) {
-        int rc = log_reader_next(r, &rec);
-        if (rc != 1) fail_msg("seq %llu: rc %d: %s", (unsigned long long)seq, rc, err_msg());
-        check_rec(&rec, seq);
-        if (seq == log_last_seq(l) && seq < 400) append_upto(l, seq + 30, 7); /* seals too */
-        seq++;
+    static const uint64_t segs[] = {2500, 1 << 20};
+    for (size_t si = 0; si < 2; si++) {
+        char *d = tmpdir();
+        log_options o = opts(segs[si], LOG_SYNC_NONE, LOG_CODEC_LZ4);
+        log *l;
+        CHECK(log_open(d, &o, &l));
+        CHECK(log_begin(l, NULL));
+        append_upto(l, 20, 20);
+        log_reader *r;
+        log_record rec;
+        CHECK(log_reader_open(d, 1, 400, LOG_FORWARD, &r));
+        uint64_t seq = 1;
+        while (seq <= 400) {
+            int rc = log_reader_next(r, &rec);
+            if (rc != 1) fail_msg("seq %llu: rc %d: %s", (unsigned long long)seq, rc, err_msg());
+            check_rec(&rec, seq);
+            if (seq == log_last_seq(l) && seq < 400) append_upto(l, seq + 30, 7);
+            seq++;
+        }
+        assert_int_equal(log_reader_next(r, &rec), 0);
+        log_reader_close(r);
+        log_close(l);
+        rmdir_free(d);
     }
-    assert_int_equal(log_reader_next(r, &rec), 0);
-    log_reader_close(r);
-    log_close(l);
+}
+
+/* Times stored out of order (written by hand, checksum made right) are refused. */
+static void test_time_backwards(void **state)
+{
+    (void)state;
+    char *d = tmpdir();
+    log_options o = opts(1 << 20, LOG_SYNC_NONE, LOG_CODEC_LZ4);
+    write_log(d, &o, 10, 1);
+    char act[64], p[PATH_MAX];
+    active_name(d, act);
+    path_of(p, d, act);
+    buf b = BUF_INIT;
+    CHECK(fsx_read_file(p, 1 << 20, &b));
+    unsigned char *c = (unsigned char *)b.data;
+    size_t off = 80;
+    for (int i = 1; i < 5; i++) off += 37 + rd_u32le(c + off + 17) + rd_u32le(c + off + 21) +
+                                       rd_u32le(c + off + 25);
+    size_t len = 37 + rd_u32le(c + off + 17) + rd_u32le(c + off + 21) + rd_u32le(c + off + 25);
+    assert_int_equal(rd_u64le(c + off), 5);
+    wr_u64le(c + off + 8, (uint64_t)(T0 - 1));
+    wr_u64le(c + off + len - 8, XXH3_64bits(c + off, len - 8));
+    CHECK(fsx_write_atomic(p, b.data, b.len));
+    buf_free(&b);
+    assert_int_equal(read_range(d, 1, 4, LOG_FORWARD), 4);
+    assert_int_equal(read_range(d, 1, UINT64_MAX, LOG_FORWARD), TM_ECORRUPT);
+    assert_true(has_str(err_msg(), "time goes backwards"));
+    char want[64];
+    snprintf(want, sizeof want, "offset %zu", off);
+    assert_true(has_str(err_msg(), want));
     rmdir_free(d);
 }
 
@@ -570,8 +634,6 @@ static void test_torn_tail_every_offset(void **state)
     log_close(l);
     rmdir_free(d);
 }
-
-static int has_str(const char *s, const char *sub) { return strstr(s, sub) != NULL; }
 
 typedef struct reports {
     int n;
@@ -851,10 +913,14 @@ static void test_seal_crash_points(void **state)
     }
     /* Readers take the sealed copy meanwhile. */
     assert_int_equal(read_range(d, 1, UINT64_MAX, LOG_FORWARD), 30);
-    CHECK(log_open(d, &small, &l));
+    char sealed[64];
+    snprintf(sealed, sizeof sealed, "%.16s.lz4", act);
+    long long sealed_size = file_size(d, sealed);
+    CHECK(log_open(d, &big, &l)); /* big: no sealing to hide which copy was kept */
     CHECK(log_begin(l, NULL));
     assert_int_equal(log_last_seq(l), 30);
     assert_int_equal(file_size(d, act), -1);     /* the raw twin is gone */
+    assert_int_equal(file_size(d, sealed), sealed_size);
     assert_int_equal(file_size(d, tmps[0]), -1); /* pid 999999999 cannot exist */
     assert_int_equal(file_size(d, tmps[1]), -1);
     assert_int_equal(file_size(d, tmps[2]), 4);  /* pid 1 is alive: not ours to remove */
@@ -872,15 +938,16 @@ static void test_seal_crash_points(void **state)
     CHECK(log_open(d, &small, &l));
     CHECK(log_begin(l, NULL));
     log_close(l);
-    char sealed[64];
     snprintf(sealed, sizeof sealed, "%.16s.lz4", act);
     flip_byte(d, sealed, 90);
     copy_file(d, keep, act);
     path_of(p, d, keep);
     unlink(p);
-    CHECK(log_open(d, &small, &l));
-    CHECK(log_begin(l, NULL)); /* keeps the raw one, then seals it again */
+    CHECK(log_open(d, &big, &l));
+    CHECK(log_begin(l, NULL)); /* keeps the raw one */
     assert_int_equal(log_last_seq(l), 90);
+    assert_int_equal(file_size(d, sealed), -1);
+    assert_true(file_size(d, act) > 0);
     log_close(l);
     uint64_t cnt;
     CHECK(log_verify(d, NULL, NULL, &cnt));
@@ -1164,6 +1231,7 @@ int main(void)
         cmocka_unit_test(test_seq_at_time),
         cmocka_unit_test(test_reopen_and_turns),
         cmocka_unit_test(test_reader_during_writes),
+        cmocka_unit_test(test_time_backwards),
         cmocka_unit_test(test_torn_tail_every_offset),
         cmocka_unit_test(test_damage_sealed),
         cmocka_unit_test(test_damage_active),
