@@ -183,8 +183,9 @@ typedef struct store_entry {
 /* Called once per key; a non-zero return stops the listing and is returned by store_list. */
 typedef int (*store_list_fn)(void *ctx, const store_entry *e);
 
-/* Every key that starts with prefix ("" or NULL: all), in byte-wise lexicographic order, across
- * all pages. prefix is a plain string prefix, as in S3: "data/0" matches "data/01.json".
+/* Every key that starts with prefix ("" or NULL: all), in byte-wise lexicographic order (local
+ * sorts; S3 lists that way), across all pages (1000 keys per S3 request). prefix is a plain
+ * string prefix, as in S3: "data/0" matches "data/01.json".
  * A missing bucket (or local directory) is TM_ENOTFOUND; no match is 0 with no call. */
 int store_list(store *s, const char *prefix, store_list_fn fn, void *ctx);
 /* The "directories" directly under prefix (which should end in '/' or be ""): the distinct
@@ -212,7 +213,8 @@ typedef struct store_copy_options {
 #define STORE_COPY_OPTIONS_INIT {NULL}
 
 /* Server-side copy inside the store (src == dst with a new storage class changes the class).
- * TM_ENOTFOUND if src is absent. opts may be NULL. */
+ * TM_ENOTFOUND if src is absent. opts may be NULL. S3: one CopyObject, so sources up to 5 GiB
+ * (larger is TM_ELIMIT); a new class replaces the metadata, keeping the content type. */
 int store_copy(store *s, const char *src, const char *dst, const store_copy_options *opts);
 
 /* ---- counters --------------------------------------------------------------------------- */
