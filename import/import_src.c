@@ -534,21 +534,28 @@ out:
 
 /* ---- resolving SOURCE ------------------------------------------------------------------- */
 
-typedef struct any_ctx { int found; } any_ctx;
-static int any_cb(void *ctx, const store_entry *e)
+typedef struct first_ctx {
+    int found;
+    char key[1100];
+    uint64_t size;
+} first_ctx;
+
+static int first_cb(void *ctx, const store_entry *e)
 {
-    (void)e;
-    ((any_ctx *)ctx)->found = 1;
-    return 1;   /* one is enough */
+    first_ctx *c = ctx;
+    c->found = 1;
+    snprintf(c->key, sizeof c->key, "%s", e->key);
+    c->size = e->size;
+    return 1;   /* one is enough: the listing stops after its first page */
 }
 
-static int has_keys(store *st, const char *prefix, int *found)
+/* The first key under prefix (in byte order, so an object named exactly prefix comes first).
+ * A LIST rather than a HEAD: its refusals carry the S3 error code. */
+static int first_key(store *st, const char *prefix, first_ctx *c)
 {
-    any_ctx c = {0};
-    int rc = store_list(st, prefix, any_cb, &c);
-    if (rc == 1) rc = 0;
-    if (rc == TM_ENOTFOUND) rc = 0;
-    *found = c.found;
+    memset(c, 0, sizeof *c);
+    int rc = store_list(st, prefix, first_cb, c);
+    if (rc == 1 || rc == TM_ENOTFOUND) rc = 0;
     return rc;
 }
 
@@ -556,13 +563,14 @@ static int has_keys(store *st, const char *prefix, int *found)
 static int resolve_in(import_source *src, const char *parent, const char *key,
                       const store_options *so, int local_kind)
 {
-    int rc, found;
-    store_object_info info;
+    int rc;
+    first_ctx fc;
+    memset(&fc, 0, sizeof fc);
     if ((rc = store_open(parent, so, &src->st))) return rc;
-    /* local_kind: 1 file, 2 directory, 0 unknown (S3 or absent) */
-    if (local_kind != 2 && key[0]) {
-        rc = local_kind == 1 ? 0 : store_head(src->st, key, &info);
-        if (rc == 0) {
+    /* local_kind: 1 file, 2 directory, 3 absent, 0 unknown (S3) */
+    if ((local_kind == 0 || local_kind == 1) && key[0]) {
+        if (local_kind == 0 && (rc = first_key(src->st, key, &fc))) return rc;
+        if (local_kind == 1 || (fc.found && !strcmp(fc.key, key))) {
             if (import_is_archive_name(key)) {
                 src->archive = 1;
                 src->archive_key = strdup(key);
@@ -578,20 +586,19 @@ static int resolve_in(import_source *src, const char *parent, const char *key,
             rc = get_marker(src->st, "", "tidemark-schema.json", &m.schema, &m.have_schema);
             if (!rc) rc = markers_apply(src, &m, src->display);
             markers_free(&m);
-            if (!rc) rc = add_input(src, key, -1, local_kind == 1 ? 0 : info.size);
+            if (!rc) rc = add_input(src, key, -1, fc.size);
             return rc;
         }
-        if (rc != TM_ENOTFOUND) return rc;
     }
     if (!key[0] || local_kind == 2) return open_dir(src);
     /* S3: "key/" is a directory; else a plain prefix of keys */
     buf d = BUF_INIT;
-    if ((rc = buf_printf(&d, "%s/", key)) || (rc = has_keys(src->st, d.data, &found))) {
+    if ((rc = buf_printf(&d, "%s/", key)) || (rc = first_key(src->st, d.data, &fc))) {
         buf_free(&d);
         return rc;
     }
     buf_free(&d);
-    if (found) {
+    if (fc.found) {
         buf sub = BUF_INIT;
         store_close(src->st);
         src->st = NULL;
@@ -600,8 +607,8 @@ static int resolve_in(import_source *src, const char *parent, const char *key,
         buf_free(&sub);
         return rc ? rc : open_dir(src);
     }
-    if ((rc = has_keys(src->st, key, &found))) return rc;
-    if (!found) return err_set(TM_ENOTFOUND, "%s: no such object, directory or prefix", src->display);
+    if ((rc = first_key(src->st, key, &fc))) return rc;
+    if (!fc.found) return err_set(TM_ENOTFOUND, "%s: no such object, directory or prefix", src->display);
     src->prefix_filter = key;
     rc = open_dir(src);
     src->prefix_filter = NULL;
