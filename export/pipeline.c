@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { SLOT_FREE = 0, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
 
@@ -277,6 +278,10 @@ static int write_slot(xp_pipe *p, slot *s)
 static void *writer_main(void *arg)
 {
     xp_pipe *p = arg;
+    /* Test knob: TIDEMARK_EXPORT_DELAY_MS slows the writer down by that much per chunk, so
+     * that a test can kill an export in the middle for sure (tests/cli/export_resume.sh). */
+    const char *dv = getenv("TIDEMARK_EXPORT_DELAY_MS");
+    long delay_ms = dv ? atol(dv) : 0;
     for (;;) {
         pthread_mutex_lock(&p->mu);
         slot *s = NULL;
@@ -292,6 +297,10 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         if (!s) break;
         int rc = write_slot(p, s);
+        if (delay_ms > 0) {
+            struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
         if (rc) {
             set_err(p, rc);
             break;
