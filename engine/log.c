@@ -1189,7 +1189,8 @@ int log_append(log *l, const log_record *r)
                        (long long)r->time_us, (long long)l->pend_time);
     if (r->op < LOG_OP_PUT || r->op > LOG_OP_DELETE)
         return err_set(TM_EINVAL, "bad log op %u", (unsigned)r->op);
-    if (r->key_len == 0 || r->key_len > LOG_KEY_MAX || r->old_len > LOG_IMAGE_MAX ||
+    if (r->key_len == 0) return err_set(TM_EINVAL, "log record with an empty key");
+    if (r->key_len > LOG_KEY_MAX || r->old_len > LOG_IMAGE_MAX ||
         r->new_len > LOG_IMAGE_MAX)
         return err_set(TM_ELIMIT, "log record key or image length out of bounds");
     size_t n = REC_OVERHEAD + (size_t)r->key_len + r->old_len + r->new_len;

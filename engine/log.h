@@ -55,7 +55,10 @@ int log_open(const char *dir, const log_options *opt, log **out);
 int log_begin(log *l, log_recovery *rec);
 uint64_t log_last_seq(const log *l);      /* 0 for an empty log; valid after log_begin */
 int64_t log_last_time(const log *l);      /* 0 for an empty log */
-/* Buffers one record. rec->seq must be log_last_seq()+1, rec->time_us >= log_last_time(). */
+/* Both include records appended but not yet committed (log_abort takes them back). */
+/* Buffers one record. rec->seq must be log_last_seq()+1, rec->time_us >= log_last_time().
+ * TM_EINVAL for a wrong seq/time/op or an empty key; TM_ELIMIT for a key over 64 KiB, an image over 16 MiB or
+ * a batch over 256 MiB. After a failed write every call fails until log_begin. */
 int log_append(log *l, const log_record *rec);
 /* Writes buffered records and makes them durable as the sync mode says (one fdatasync covers
  * every record since the last commit: group commit); seals the segment if it is too big. */

@@ -385,6 +385,9 @@ static void test_append_rules(void **state)
     assert_int_equal(log_append(l, &g.r), TM_EINVAL);
     gen(2, &g, 300);
     g.r.key_len = 0;
+    assert_int_equal(log_append(l, &g.r), TM_EINVAL);
+    gen(2, &g, 300);
+    g.r.new_len = (16u << 20) + 1;
     assert_int_equal(log_append(l, &g.r), TM_ELIMIT);
     /* Abort forgets the batch: seq 1 is free again. */
     log_abort(l);
