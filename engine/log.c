@@ -768,7 +768,7 @@ static int create_active(log *l, uint64_t first)
     char path[PATH_MAX], tmp[PATH_MAX + 32], name[32];
     unsigned char hdr[HDR_SIZE];
     seg_hdr h = {.codec = LOG_CODEC_RAW, .first_seq = first};
-    int rc;
+    int rc, renamed = 0;
     name_make(name, first, LOG_CODEC_RAW);
     if ((rc = path_make(path, sizeof path, l->dir, name))) return rc;
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
@@ -787,22 +787,19 @@ static int create_active(log *l, uint64_t first)
         rc = err_sys(TM_EIO, errno, "rename %s to %s", tmp, path);
         goto out;
     }
-    if (sync_full(l) && (rc = fsx_fsync_dir(l->dir))) {
-        /* The segment exists under its name; keep it (it is valid) and fail this batch. */
-        l->fd = fd;
-        snprintf(l->act_name, sizeof l->act_name, "%s", name);
-        l->act_first = first;
-        l->act_end = l->act_written = HDR_SIZE;
-        return rc;
-    }
+    /* From here the (empty, valid) segment exists under its name: keep it even if the
+     * directory sync fails (that fails the batch, not the segment). */
+    renamed = 1;
     l->fd = fd;
     snprintf(l->act_name, sizeof l->act_name, "%s", name);
     l->act_first = first;
     l->act_end = l->act_written = HDR_SIZE;
-    return 0;
+    if (sync_full(l)) rc = fsx_fsync_dir(l->dir);
 out:
-    close(fd);
-    unlink(tmp);
+    if (!renamed) {
+        close(fd);
+        unlink(tmp);
+    }
     return rc;
 }
 
