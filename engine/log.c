@@ -12,7 +12,8 @@
  * FILE NAMING (inside the table's log/ directory)
  *   <first seq as 16 lowercase hex digits>.<ext>, so lexical order is numeric order:
  *     00000000000000a1.log   the active segment: raw records, appended by the writer
- *     00000000000000a1.lz4   a sealed segment, LZ4 block (LOG_CODEC_LZ4)
+ *     00000000000000a1.lz4   a sealed segment, one LZ4 block (LOG_CODEC_LZ4; not the LZ4 frame
+ *                            format: the header below already holds the sizes and checksum)
  *     00000000000000a1.zst   a sealed segment, one zstd frame (LOG_CODEC_ZSTD)
  *     <any of these>.tmp[.<pid>]   a file being written; never read, removed by recovery
  *   Sealing keeps the first seq, so a segment keeps its name stem for life.
@@ -22,7 +23,7 @@
  *     0   4  magic         LOG_MAGIC, the bytes "TMLG"
  *     4   2  version       LOG_VERSION
  *     6   1  codec         0 raw, 1 LZ4, 2 zstd (log_codec)
- *     7   1  flags         0
+ *     7   1  flags         0 (ignored by version 1)
  *     8   8  first_seq     seq of the first record (= the name)
  *    16   8  last_seq      sealed: seq of the last record; raw: 0
  *    24   8  first_time    sealed: time_us of the first record; raw: 0
@@ -56,8 +57,8 @@
  *     H4. codec is 0, 1 or 2 and matches the file extension, first_seq matches the name and
  *         is >= 1;
  *     H5. sealed only: payload_bytes = file size - 80, payload_sum matches, 1 <= count,
- *         last_seq = first_seq + count - 1, first_time <= last_time, raw_bytes <= 1 GiB, and the
- *         payload decompresses to exactly raw_bytes.
+ *         last_seq = first_seq + count - 1, first_time <= last_time, 37 * count <= raw_bytes
+ *         <= 1 GiB, and the payload decompresses to exactly raw_bytes.
  *   A record at offset o is valid if and only if
  *     R1. at least 37 bytes remain, op & 0x7f is 1, 2 or 3;
  *     R2. 1 <= key_len <= 64 KiB, old_len and new_len <= 16 MiB, and the record fits in the file;
