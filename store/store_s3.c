@@ -716,6 +716,7 @@ static int initiate(struct store_s3_writer *w)
                      s->bucket, w->fkey);
         goto out;
     }
+    w->upload_id = buf_detach(&id);  /* from here on, a failure aborts the upload */
     int np = s->s3->parallel;
     w->etags = calloc(MAX_PARTS, sizeof *w->etags);
     w->md5s = calloc(MAX_PARTS, sizeof *w->md5s);
@@ -728,7 +729,6 @@ static int initiate(struct store_s3_writer *w)
         w->slots[i].w = w;
         w->slots[i].data = (buf)BUF_INIT_MAX(s->s3->part_size + 1);
     }
-    w->upload_id = buf_detach(&id);
 out:
     curl_slist_free_all(h);
     call_free(&c);
@@ -974,14 +974,13 @@ int store_s3_writer_commit(struct store_s3_writer *w, store_put_result *res)
     return rc;
 }
 
+/* After a failed write this keeps the failure's detail, with a note if the upload could not be
+ * aborted (abort_upload appends it). */
 void store_s3_writer_abort(struct store_s3_writer *w)
 {
     if (!w) return;
-    char saved[1024];
-    snprintf(saved, sizeof saved, "%s", err_msg());
     join_all(w);
     abort_upload(w);
-    err_set(TM_EIO, "%s", saved);  /* abort is void: leave the caller's detail as it was */
     writer_free(w);
 }
 

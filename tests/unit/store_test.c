@@ -1103,29 +1103,39 @@ static void test_s3_part_failure_aborts(void **st)
     (void)st;
     const char *ep = getenv("TM_S3_PARTFAIL_ENDPOINT");
     if (!ep) skip();
-    store_options o = fault_opts();
-    o.endpoint_url = ep;
-    o.max_attempts = 3;
-    o.parallel_parts = 2;
-    store *s = open_run("partfail", &o);
-    unsigned char *data = malloc(16 * MiB);
-    fill(data, 16 * MiB, 6);
-    store_writer *w;
-    ok(store_writer_open(s, "obj.bin", NULL, &w));
-    int rc = 0;
-    for (size_t off = 0; off < 16 * MiB && !rc; off += MiB) rc = store_writer_write(w, data + off, MiB);
-    int rc2 = store_writer_commit(w, NULL);
-    if (!rc) rc = rc2;
-    print_message("# part 3 fails: %s: %s\n", err_name(rc), err_msg());
-    assert_int_equal(rc, TM_EREMOTE);
-    assert_non_null(strstr(err_msg(), "obj.bin"));
-    /* s3rver has no AbortMultipartUpload: the error must say the upload was left behind. */
-    assert_true(strstr(err_msg(), "could not be aborted") || !getenv("TM_S3_S3RVER"));
-    store_close(s);
-    store *good = open_run("partfail", NULL);
-    store_object_info info;
-    assert_int_equal(store_head(good, "obj.bin", &info), TM_ENOTFOUND);
-    store_close(good);
+    unsigned char *data = malloc(26 * MiB);
+    assert_non_null(data);
+    fill(data, 26 * MiB, 6);
+    /* One part in flight: the failure shows in a write. Two: it shows at commit. */
+    for (int parallel = 1; parallel <= 2; parallel++) {
+        store_options o = fault_opts();
+        o.endpoint_url = ep;
+        o.max_attempts = 3;
+        o.parallel_parts = parallel;
+        store *s = open_run("partfail", &o);
+        store_writer *w;
+        ok(store_writer_open(s, "obj.bin", NULL, &w));
+        int rc = 0;
+        size_t off = 0;
+        for (; off < 26 * MiB && !rc; off += MiB) rc = store_writer_write(w, data + off, MiB);
+        int failed_in_write = rc != 0;
+        int rc2 = store_writer_commit(w, NULL);
+        if (!rc) rc = rc2;
+        print_message("# part 3 fails (%d in flight, seen in %s): %s: %s\n", parallel,
+                      failed_in_write ? "a write" : "commit", err_name(rc), err_msg());
+        if (parallel == 1) assert_true(failed_in_write);
+        assert_int_equal(rc, TM_EREMOTE);
+        assert_int_equal(rc2, TM_EREMOTE);
+        assert_non_null(strstr(err_msg(), "obj.bin"));
+        assert_non_null(strstr(err_msg(), "HTTP 503"));
+        /* s3rver has no AbortMultipartUpload: the error must say the upload was left behind. */
+        if (getenv("TM_S3_S3RVER")) assert_non_null(strstr(err_msg(), "could not be aborted"));
+        store_close(s);
+        store *good = open_run("partfail", NULL);
+        store_object_info info;
+        assert_int_equal(store_head(good, "obj.bin", &info), TM_ENOTFOUND);
+        store_close(good);
+    }
     free(data);
 }
 
