@@ -164,6 +164,7 @@ typedef struct worker {
     pthread_cond_t qcv;
     rbatch *qhead, *qtail;
     size_t qbytes;
+    rbatch *spare;           /* batches the writer gave back (1 MiB mallocs are mmaps: reuse) */
     import_lines *lines;
     import_csv *csv;
     char *chunk;
@@ -185,6 +186,11 @@ static void worker_free(worker *w)
     while (w->qhead) {
         rbatch *b = w->qhead;
         w->qhead = b->next;
+        free(b);
+    }
+    while (w->spare) {
+        rbatch *b = w->spare;
+        w->spare = b->next;
         free(b);
     }
     pthread_mutex_destroy(&w->qmu);
@@ -288,6 +294,16 @@ static int batch_add(worker *w, const void *key, size_t kn, const void *val, siz
     if (w->cur && w->cur->len + need > w->cur->cap) {
         int rc = queue_push(w, w->file_no, 0);
         if (rc) return rc;
+    }
+    if (!w->cur && need <= BATCH_BYTES) {
+        pthread_mutex_lock(&w->qmu);
+        if ((w->cur = w->spare)) w->spare = w->cur->next;
+        pthread_mutex_unlock(&w->qmu);
+        if (w->cur) {
+            w->cur->next = NULL;
+            w->cur->len = 0;
+            w->cur->eof = 0;
+        }
     }
     if (!w->cur) {
         size_t cap = need > BATCH_BYTES ? need : BATCH_BYTES;
@@ -704,7 +720,14 @@ static int write_ordered(imp *im, table_builder *tb)
             }
             int eof = b->eof;
             assert(b->file == i);
-            free(b);
+            if (b->cap == BATCH_BYTES) {   /* back to its worker for reuse */
+                pthread_mutex_lock(&w->qmu);
+                b->next = w->spare;
+                w->spare = b;
+                pthread_mutex_unlock(&w->qmu);
+            } else {
+                free(b);
+            }
             if (rc) return imp_fail(im, rc, "InternalError");
             if (eof) break;
         }
