@@ -1277,7 +1277,6 @@ struct log_reader {
     size_t n;
     size_t idx;              /* entry of the loaded segment */
     seg_img img;
-    int loaded;
     size_t pos;              /* forward: stream offset of the next record */
     uint64_t next;           /* the seq to yield next */
     int done;
@@ -1317,14 +1316,12 @@ static size_t find_containing(const log_reader *r, uint64_t seq)
 static int reader_load(log_reader *r, uint64_t first)
 {
     img_clear(&r->img);
-    r->loaded = 0;
     for (int tries = 0; tries < LOG_RELIST_TRIES; tries++) {
         size_t i = find_first(r, first);
         if (i == r->n) break;
         int rc = seg_load(r->dir, r->ents[i].name, r->backward, INT64_MIN, &r->img);
         if (rc == 0) {
             r->idx = i;
-            r->loaded = 1;
             return 0;
         }
         if (rc != TM_ENOTFOUND) return rc;
