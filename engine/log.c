@@ -628,15 +628,27 @@ static int seg_load(const char *dir, const char *name, int want_offs, int64_t mi
     }
     size_t flen = (size_t)m->file_size - HDR_SIZE;
     if ((rc = grow(&m->fbuf, &m->fcap, flen))) goto out;
-    /* A raw segment may grow while we read: what we read is what we check. */
-    if (flen && (rc = fsx_pread_all(fd, m->fbuf, flen, HDR_SIZE))) {
-        err_wrap(rc, "log segment %s: ", name);
-        goto out;
-    }
     if (m->codec == LOG_CODEC_RAW) {
+        /* The active segment may grow while we read (we check the prefix we got) or lose a torn
+         * tail to recovery (a short read is not damage). */
+        size_t got = 0;
+        while (got < flen) {
+            ssize_t r = pread(fd, m->fbuf + got, flen - got, (off_t)(HDR_SIZE + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) {
+                rc = err_sys(TM_EIO, errno, "read log segment %s", path);
+                goto out;
+            }
+            if (r == 0) break;
+            got += (size_t)r;
+        }
         m->data = m->fbuf;
-        m->len = flen;
+        m->len = got;
     } else {
+        if (flen && (rc = fsx_pread_all(fd, m->fbuf, flen, HDR_SIZE))) {
+            err_wrap(rc, "log segment %s: ", name);
+            goto out;
+        }
         if (XXH3_64bits(m->fbuf, flen) != m->h.payload_sum) {
             rc = corrupt(name, HDR_SIZE, "payload checksum mismatch");
             goto out;
