@@ -489,6 +489,12 @@ struct table {
     unsigned flags;
     table_recovery recovery;
     struct wstate *pend;     /* TABLE_BULK: acknowledged batches not yet committed to LMDB */
+    /* group commit of single writes from several threads */
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_cv;
+    struct wreq *gc_head, *gc_tail;
+    int gc_leader;
+    uint64_t group_commits;
     double pend_since;
     /* snapshot policy state */
     uint64_t snap_seq;
@@ -508,6 +514,8 @@ int table_open_dir(const char *dir, unsigned flags, table **out)
     snprintf(t->dir, sizeof t->dir, "%s", dir);
     snprintf(t->log_dir, sizeof t->log_dir, "%s/log", dir);
     t->flags = flags;
+    pthread_mutex_init(&t->gc_mu, NULL);
+    pthread_cond_init(&t->gc_cv, NULL);
     if ((rc = conf_read(dir, &t->conf))) goto out;
     snprintf(items, sizeof items, "%s/items", dir);
     if ((rc = env_acquire(items, &t->env))) goto out;
@@ -553,12 +561,15 @@ void table_close(table *t)
     table_flush(t);
     log_close(t->lg);
     env_release(t->env);
+    pthread_mutex_destroy(&t->gc_mu);
+    pthread_cond_destroy(&t->gc_cv);
     free(t);
 }
 
 const char *table_dir(const table *t) { return t->dir; }
 const char *table_log_dir(const table *t) { return t->log_dir; }
 const table_recovery *table_last_recovery(const table *t) { return &t->recovery; }
+uint64_t table_group_commits(const table *t) { return t->group_commits; }
 
 int table_describe(table *t, table_info *out)
 {
@@ -839,79 +850,154 @@ static int old_item(const void *img, size_t n, item **out)
     return img ? item_decode(img, n, out) : 0;
 }
 
-static int table_write1(table *t, const item *key_item, const item *new_item, int is_update,
-                        table_mutate_fn mutate, table_check_fn check, void *ctx, item **old_out,
-                        item **new_out)
+/* ---- single writes, with group commit ----
+ * Threads writing through one table handle queue their requests; the first becomes the leader,
+ * runs every queued request in one write txn (in arrival order, so each sees the ones before)
+ * and makes them durable with one log commit; the others wait for its word. A request that fails
+ * its own checks (condition, validation) fails alone; an I/O failure fails the whole group. */
+
+typedef struct wreq {
+    const item *key_item, *new_item;
+    int is_update;
+    table_mutate_fn mutate;
+    table_check_fn check;
+    void *ctx;
+    item *old, *upd;          /* results, handed over only if the group commits */
+    int rc, done;
+    char msg[512];            /* the error detail travels to the waiting thread */
+    struct wreq *next;
+} wreq;
+
+/* One request inside the leader's txn. *fatal is set when the txn itself is damaged. */
+static int wreq_run(table *t, wstate *w, wreq *r, buf *key, buf *key2, buf *val, int *fatal)
 {
-    wstate w;
-    buf key = BUF_INIT, val = BUF_INIT, key2 = BUF_INIT;
-    item *old = NULL, *upd = NULL;
     uint32_t size = 0;
     int rc;
-    if (old_out) *old_out = NULL;
-    if (new_out) *new_out = NULL;
-    if ((rc = table_flush(t))) return rc;
-    if ((rc = key_encode_item(&t->conf.info.ks, key_item, &key))) return rc;
-    if ((rc = ws_begin(t, &w))) goto out_nows;
-    MDB_val k = {key.len, key.data}, v;
+    buf_reset(key);
+    buf_reset(key2);
+    buf_reset(val);
+    if ((rc = key_encode_item(&t->conf.info.ks, r->key_item, key))) return rc;
+    MDB_val k = {key->len, key->data}, v;
     const void *oimg = NULL;
     size_t on = 0;
-    rc = mdb_get(w.txn, t->env->items, &k, &v);
+    rc = mdb_get(w->txn, t->env->items, &k, &v);
     if (rc == 0) {
         oimg = (const char *)v.mv_data + 4;
         on = v.mv_size - 4;
     } else if (rc != MDB_NOTFOUND) {
-        rc = lmdb_err(rc, "get", t->dir);
-        goto out;
+        *fatal = 1;
+        return lmdb_err(rc, "get", t->dir);
     }
-    rc = 0;
-    if ((check || is_update || old_out) && (rc = old_item(oimg, on, &old))) goto out;
-    if (check && (rc = check(ctx, old))) goto out;
-    const item *to_write = new_item;
-    if (is_update) {
-        if (old) upd = item_dup(old);
-        else {
-            upd = item_new();
-            if (upd) {
-                const av *pk = item_get(key_item, t->conf.info.ks.hash_name);
-                if (pk) rc = item_put(upd, t->conf.info.ks.hash_name, pk);
-                const av *sk = t->conf.info.ks.range_type ? item_get(key_item, t->conf.info.ks.range_name) : NULL;
-                if (!rc && sk) rc = item_put(upd, t->conf.info.ks.range_name, sk);
-            }
+    if ((rc = old_item(oimg, on, &r->old))) return rc;
+    if (r->check && (rc = r->check(r->ctx, r->old))) return rc;
+    const item *to_write = r->new_item;
+    if (r->is_update) {
+        const key_schema *ks = &t->conf.info.ks;
+        if (r->old) {
+            r->upd = item_dup(r->old);
+        } else if ((r->upd = item_new())) {
+            const av *pk = item_get(r->key_item, ks->hash_name);
+            const av *sk = ks->range_type ? item_get(r->key_item, ks->range_name) : NULL;
+            if (pk) rc = item_put(r->upd, ks->hash_name, pk);
+            if (!rc && sk) rc = item_put(r->upd, ks->range_name, sk);
         }
-        if (!upd) {
-            rc = err_set(TM_ENOMEM, "out of memory");
-            goto out;
-        }
-        if (rc || (rc = mutate(ctx, upd))) goto out;
-        if ((rc = key_encode_item(&t->conf.info.ks, upd, &key2))) goto out;
-        if (key2.len != key.len || memcmp(key2.data, key.data, key.len)) {
-            rc = err_set(TM_EINVAL, "an update must not change the key attributes");
-            goto out;
-        }
-        to_write = upd;
+        if (!r->upd) return err_set(TM_ENOMEM, "out of memory");
+        if (rc || (rc = r->mutate(r->ctx, r->upd))) return rc;
+        if ((rc = key_encode_item(ks, r->upd, key2))) return rc;
+        if (key2->len != key->len || memcmp(key2->data, key->data, key->len))
+            return err_set(TM_EINVAL, "an update must not change the key attributes");
+        to_write = r->upd;
     }
     if (to_write) {
-        buf_reset(&key2);
-        if ((rc = encode_item(t, to_write, &key2, &val, &size))) goto out;
+        buf_reset(key2);
+        if ((rc = encode_item(t, to_write, key2, val, &size))) return rc;
     }
-    if ((rc = ws_change(&w, key.data, key.len, to_write ? val.data : NULL, val.len, size, oimg, on, 1)))
-        goto out;
-    rc = ws_commit(&w);
-    if (!rc) {
-        if (old_out) { *old_out = old; old = NULL; }
-        if (new_out && upd) { *new_out = upd; upd = NULL; }
+    if ((rc = ws_change(w, key->data, key->len, to_write ? val->data : NULL, val->len, size, oimg, on, 1)))
+        *fatal = 1;
+    return rc;
+}
+
+static void wreq_fail(wreq *r, int rc)
+{
+    r->rc = rc;
+    snprintf(r->msg, sizeof r->msg, "%s", err_msg());
+    item_free(r->old);
+    item_free(r->upd);
+    r->old = r->upd = NULL;
+}
+
+/* The leader's work: every request of the group in one txn and one durable commit. */
+static void group_run(table *t, wreq *group)
+{
+    buf key = BUF_INIT, key2 = BUF_INIT, val = BUF_INIT;
+    wstate w;
+    int rc = table_flush(t), fatal = 0;
+    if (!rc) rc = ws_begin(t, &w);
+    if (rc) {
+        for (wreq *r = group; r; r = r->next) wreq_fail(r, rc);
+        return;
     }
-    goto out_nows;
-out:
-    ws_abort(&w);
-out_nows:
-    item_free(old);
-    item_free(upd);
+    for (wreq *r = group; r && !fatal; r = r->next) {
+        if ((r->rc = wreq_run(t, &w, r, &key, &key2, &val, &fatal)) && !fatal) wreq_fail(r, r->rc);
+        if (fatal) rc = r->rc;
+    }
+    if (!fatal) rc = ws_commit(&w);
+    else ws_abort(&w);
+    if (rc)
+        for (wreq *r = group; r; r = r->next)
+            if (!r->rc || fatal) wreq_fail(r, rc);
     buf_free(&key);
     buf_free(&key2);
     buf_free(&val);
-    return rc;
+}
+
+static int table_write1(table *t, const item *key_item, const item *new_item, int is_update,
+                        table_mutate_fn mutate, table_check_fn check, void *ctx, item **old_out,
+                        item **new_out)
+{
+    wreq r;
+    memset(&r, 0, sizeof r);
+    r.key_item = key_item;
+    r.new_item = new_item;
+    r.is_update = is_update;
+    r.mutate = mutate;
+    r.check = check;
+    r.ctx = ctx;
+    if (old_out) *old_out = NULL;
+    if (new_out) *new_out = NULL;
+    pthread_mutex_lock(&t->gc_mu);
+    if (t->gc_tail) t->gc_tail->next = &r;
+    else t->gc_head = &r;
+    t->gc_tail = &r;
+    while (!r.done) {
+        if (t->gc_leader) {
+            pthread_cond_wait(&t->gc_cv, &t->gc_mu);
+            continue;
+        }
+        wreq *group = t->gc_head;
+        t->gc_head = t->gc_tail = NULL;
+        t->gc_leader = 1;
+        pthread_mutex_unlock(&t->gc_mu);
+        group_run(t, group);
+        t->group_commits++;
+        pthread_mutex_lock(&t->gc_mu);
+        for (wreq *g = group, *next; g; g = next) {
+            next = g->next;
+            g->done = 1;
+        }
+        t->gc_leader = 0;
+        pthread_cond_broadcast(&t->gc_cv);
+    }
+    pthread_mutex_unlock(&t->gc_mu);
+    if (r.rc) {
+        err_set(r.rc, "%s", r.msg);
+        return r.rc;
+    }
+    if (old_out) *old_out = r.old;
+    else item_free(r.old);
+    if (new_out) *new_out = r.upd;
+    else item_free(r.upd);
+    return 0;
 }
 
 int table_get(table *t, const item *key_item, item **out)

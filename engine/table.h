@@ -88,8 +88,13 @@ typedef struct table_recovery {
     uint64_t replayed;
 } table_recovery;
 const table_recovery *table_last_recovery(const table *t);
+/* How many durable commits this handle's single writes took (group commit joins concurrent
+ * writers of one handle: fewer commits than writes when threads write at once). */
+uint64_t table_group_commits(const table *t);
 
 /* ---- single writes ----
+ * Safe to call from several threads on one handle: concurrent calls share one txn and one
+ * durable log commit (group commit), each still seeing the writes queued before it.
  * check(ctx, old) decides a condition against the current item (old is NULL if absent): return
  * 0 to go on or TM_ECONDITION to refuse. mutate(ctx, it) edits a copy of the current item (or a
  * new item holding only the key) for update. *old_out / *new_out are optional (NULL to skip). */
