@@ -3,7 +3,8 @@
  * offset, damage in sealed and active segments, gaps, recompression, crash points of sealing, and
  * write/fsync/rename/unlink failures injected with --wrap.
  *
- * Environment: LOG_BENCH=1 also times 1M appends and reads; LOG_WRITE_SEEDS=<dir> writes fuzz
+ * Environment: LOG_TEST_FILTER=<glob> runs only matching tests; LOG_BENCH=1 also times 1M
+ * appends and reads; LOG_WRITE_SEEDS=<dir> writes fuzz
  * seeds and LOG_WRITE_FIXTURES=<dir> writes tests/data/log fixtures (both then exit). */
 #include "engine/err.h"
 #include "engine/fsx.h"
@@ -20,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -551,6 +554,80 @@ static void test_reader_during_writes(void **state)
         log_close(l);
         rmdir_free(d);
     }
+}
+
+/* Two writer processes take turns under a file lock (standing in for LMDB's write lock) while
+ * this process follows the log with readers: seqs stay continuous and every record reads back. */
+static int child_writer(const char *dir, const char *lockpath, uint64_t target, int id)
+{
+    log_options o = opts(6000, LOG_SYNC_NONE, LOG_CODEC_LZ4);
+    log *l;
+    genrec g;
+    if (log_open(dir, &o, &l)) return 1;
+    int lk = open(lockpath, O_RDWR | O_CREAT, 0644);
+    if (lk < 0) return 2;
+    for (;;) {
+        if (flock(lk, LOCK_EX)) return 3;
+        if (log_begin(l, NULL)) {
+            fprintf(stderr, "child %d: begin: %s\n", id, err_msg());
+            return 4;
+        }
+        uint64_t last = log_last_seq(l);
+        if (last >= target) break;
+        uint64_t n = 1 + (last + (uint64_t)id) % 13;
+        for (uint64_t s = last + 1; s <= last + n && s <= target; s++) {
+            gen(s, &g, 300);
+            if (log_append(l, &g.r)) return 5;
+        }
+        if (log_commit(l)) return 6;
+        flock(lk, LOCK_UN);
+        if (id) usleep(50); /* let the other one in now and then */
+    }
+    flock(lk, LOCK_UN);
+    log_close(l);
+    return 0;
+}
+
+static void test_processes(void **state)
+{
+    (void)state;
+    char *d = tmpdir();
+    char lockpath[PATH_MAX];
+    const uint64_t target = 3000;
+    snprintf(lockpath, sizeof lockpath, "%s.lock", d);
+    pid_t kids[2];
+    for (int i = 0; i < 2; i++) {
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) _exit(child_writer(d, lockpath, target, i));
+    }
+    uint64_t next = 1;
+    int rounds = 0;
+    while (next <= target && rounds++ < 200000) {
+        log_reader *r;
+        log_record rec;
+        int rc = log_reader_open(d, next, UINT64_MAX, LOG_FORWARD, &r);
+        if (rc == TM_EMISSING && next == 1) continue; /* nothing written yet */
+        if (rc) fail_msg("reader open at %llu: %s", (unsigned long long)next, err_msg());
+        while ((rc = log_reader_next(r, &rec)) == 1) {
+            check_rec(&rec, next);
+            next++;
+        }
+        if (rc < 0) fail_msg("reader at %llu: %s", (unsigned long long)next, err_msg());
+        log_reader_close(r);
+    }
+    for (int i = 0; i < 2; i++) {
+        int st;
+        assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+        if (!WIFEXITED(st) || WEXITSTATUS(st)) fail_msg("writer %d failed: status %d", i, st);
+    }
+    assert_int_equal(next, target + 1);
+    uint64_t cnt;
+    CHECK(log_verify(d, NULL, NULL, &cnt));
+    assert_int_equal(cnt, target);
+    assert_int_equal(read_range(d, 1, UINT64_MAX, LOG_BACKWARD), (long long)target);
+    unlink(lockpath);
+    rmdir_free(d);
 }
 
 /* Times stored out of order (written by hand, checksum made right) are refused. */
@@ -1234,6 +1311,7 @@ int main(void)
         cmocka_unit_test(test_seq_at_time),
         cmocka_unit_test(test_reopen_and_turns),
         cmocka_unit_test(test_reader_during_writes),
+        cmocka_unit_test(test_processes),
         cmocka_unit_test(test_time_backwards),
         cmocka_unit_test(test_torn_tail_every_offset),
         cmocka_unit_test(test_damage_sealed),
@@ -1247,5 +1325,6 @@ int main(void)
         cmocka_unit_test(test_fixtures),
         cmocka_unit_test(test_bench),
     };
+    if (getenv("LOG_TEST_FILTER")) cmocka_set_test_filter(getenv("LOG_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
