@@ -4,8 +4,8 @@
  * write/fsync/rename/unlink failures injected with --wrap.
  *
  * Environment: LOG_TEST_FILTER=<glob> runs only matching tests; LOG_BENCH=1 also times 1M
- * appends and reads; LOG_WRITE_SEEDS=<dir> writes fuzz
- * seeds and LOG_WRITE_FIXTURES=<dir> writes tests/data/log fixtures (both then exit). */
+ * appends and reads; LOG_WRITE_SEEDS=<dir> writes fuzz seeds and LOG_WRITE_FIXTURES=<dir> the
+ * tests/data/log fixtures (both then exit). */
 #include "engine/err.h"
 #include "engine/fsx.h"
 #include "engine/log.h"
