@@ -94,6 +94,14 @@ enum {
 };
 
 static volatile sig_atomic_t cancelled;
+static char *header_copy;        /* --csv-header, split in place */
+static const char **header;
+
+static void free_args(void)
+{
+    free(header);
+    free(header_copy);
+}
 
 static void on_signal(int sig)
 {
@@ -186,11 +194,10 @@ int main(int argc, char **argv)
     key_schema ks;
     memset(&ks, 0, sizeof ks);
     const char *data = NULL, *key = NULL, *sort_key = NULL;
-    char *header_copy = NULL;
-    const char **header = NULL;
     int json = 0, c, v;
     uint64_t n;
     opterr = 0;
+    atexit(free_args);   /* every early return (usage errors) frees them too */
     while ((c = getopt_long(argc, argv, ":f:t:k:s:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f': o.from = optarg; break;
@@ -212,6 +219,7 @@ int main(int argc, char **argv)
         case OPT_CSV_HEADER:
             free(header_copy);
             free(header);
+            header = NULL;
             if (!(header_copy = strdup(optarg)) ||
                 split_header(header_copy, &header, &o.csv_header_n))
                 return cli_fail(prog, "--csv-header", err_set(TM_ENOMEM, "out of memory"));
@@ -321,7 +329,5 @@ int main(int argc, char **argv)
         }
         buf_free(&out);
     }
-    free(header);
-    free(header_copy);
     return code;
 }
