@@ -259,8 +259,8 @@ static int cmd_verify(const char *dir, const store_options *so, int json)
                ",\"Problems\":[%s]}\n", rc ? "false" : "true", st.files, st.files_ok, st.items,
                st.lines, st.bytes, b.data ? b.data : "");
     } else if (!rc) {
-        printf("OK %s: %" PRIu64 " data files, %" PRIu64 " items, %s: every checksum, etag, "
-               "count and line verified\n", dir, st.files, st.lines, hb);
+        printf("OK %s: %" PRIu64 " data file%s, %" PRIu64 " items, %s: every checksum, etag, "
+               "count and line verified\n", dir, st.files, st.files == 1 ? "" : "s", st.lines, hb);
     } else {
         printf("FAILED %s: %" PRIu64 " problem%s (%" PRIu64 " of %" PRIu64 " data files ok)\n",
                dir, st.problems, st.problems == 1 ? "" : "s", st.files_ok, st.files);
