@@ -8,6 +8,7 @@
 #include "engine/fsx.h"
 #include "engine/log.h"
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +100,10 @@ static void run(const uint8_t *data, size_t size)
         codec = data[6] < 3 ? data[6] : 0;
     }
     snprintf(path, sizeof path, "%s/%016llx.%s", dir, (unsigned long long)first, ext[codec]);
-    if (fsx_write_atomic(path, data, size) == 0) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644); /* no fsync: speed */
+    int ok = fd >= 0 && (size == 0 || write(fd, data, size) == (ssize_t)size);
+    if (fd >= 0) close(fd);
+    if (ok) {
         int problems = 0;
         uint64_t records = 0, seq = 0;
         log_segment *segs = NULL;
