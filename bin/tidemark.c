@@ -839,12 +839,15 @@ static int lines_next(lines *L, const char **p, size_t *n)
             }
         }
         if (L->eof) break;
-        L->blen = fread(L->blk, 1, BLOCK, L->f);
+        /* read(), not fread(): from a pipe, take what is there, so that a slow producer's
+         * batches are committed as they come instead of once per megabyte */
+        ssize_t got;
+        do got = read(fileno(L->f), L->blk, BLOCK);
+        while (got < 0 && errno == EINTR);
+        if (got < 0) return err_sys(TM_EIO, errno, "read");
+        L->blen = (size_t)got;
         L->bpos = 0;
-        if (L->blen == 0) {
-            if (ferror(L->f)) return err_sys(TM_EIO, errno, "read");
-            L->eof = 1;
-        }
+        if (got == 0) L->eof = 1;
     }
     if (L->line.len) {
         *p = L->line.data;
