@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,13 +36,18 @@
 /* Fail the Nth call from now (1 = the next one); 0 = never. Counters count every call. */
 static int fail_write_at, fail_fdatasync_at, fail_rename_at, fail_unlink_at, write_fail_next;
 static long n_fdatasync;
+/* Crash simulation: kill the process at the Nth write/fsync/fdatasync/rename/unlink (a write
+ * first writes half). fake_sync: syncs do nothing (a killed process's page cache survives). */
+static int crash_at, fake_sync;
 
 ssize_t __real_write(int fd, const void *p, size_t n);
 int __real_fdatasync(int fd);
+int __real_fsync(int fd);
 int __real_rename(const char *a, const char *b);
 int __real_unlink(const char *p);
 ssize_t __wrap_write(int fd, const void *p, size_t n);
 int __wrap_fdatasync(int fd);
+int __wrap_fsync(int fd);
 int __wrap_rename(const char *a, const char *b);
 int __wrap_unlink(const char *p);
 
@@ -53,6 +59,10 @@ static int trip(int *at)
 
 ssize_t __wrap_write(int fd, const void *p, size_t n)
 {
+    if (trip(&crash_at)) {
+        __real_write(fd, p, n / 2);
+        raise(SIGKILL);
+    }
     if (write_fail_next || trip(&fail_write_at)) {
         /* A short write first, as a full disk does, then the error. */
         if (!write_fail_next && n > 10) {
@@ -69,15 +79,23 @@ ssize_t __wrap_write(int fd, const void *p, size_t n)
 int __wrap_fdatasync(int fd)
 {
     n_fdatasync++;
+    if (trip(&crash_at)) raise(SIGKILL);
     if (trip(&fail_fdatasync_at)) {
         errno = EIO;
         return -1;
     }
-    return __real_fdatasync(fd);
+    return fake_sync ? 0 : __real_fdatasync(fd);
+}
+
+int __wrap_fsync(int fd)
+{
+    if (trip(&crash_at)) raise(SIGKILL);
+    return fake_sync ? 0 : __real_fsync(fd);
 }
 
 int __wrap_rename(const char *a, const char *b)
 {
+    if (trip(&crash_at)) raise(SIGKILL);
     if (trip(&fail_rename_at)) {
         errno = EIO;
         return -1;
@@ -87,6 +105,7 @@ int __wrap_rename(const char *a, const char *b)
 
 int __wrap_unlink(const char *p)
 {
+    if (trip(&crash_at)) raise(SIGKILL);
     if (trip(&fail_unlink_at)) {
         errno = EIO;
         return -1;
@@ -1109,6 +1128,98 @@ static void test_faults(void **state)
     }
 }
 
+/* Kills a writer at every write, sync, rename and unlink of a workload (commits, seals, segment
+ * creation, reopen, recompress) and checks after each crash: readers read the log before any
+ * recovery, nothing acknowledged is lost, recovery leaves a log that verifies and can go on. */
+static void crash_workload(const char *d, int ack_fd)
+{
+    log_options o = opts(3000, LOG_SYNC_FULL, LOG_CODEC_LZ4);
+    log *l = NULL;
+    genrec g;
+    for (int batch = 0; batch < 24; batch++) {
+        if (batch % 8 == 0) {
+            log_close(l);
+            if (log_open(d, &o, &l)) _exit(10);
+        }
+        if (log_begin(l, NULL)) _exit(11);
+        uint64_t last = log_last_seq(l), n = 1 + (uint64_t)batch % 7;
+        for (uint64_t s = last + 1; s <= last + n; s++) {
+            gen(s, &g, 300);
+            if (log_append(l, &g.r)) _exit(12);
+        }
+        if (log_commit(l)) _exit(13);
+        uint64_t acked = last + n;
+        if (__real_write(ack_fd, &acked, sizeof acked) != sizeof acked) _exit(14);
+        if (batch == 12) {
+            log_segment *s;
+            size_t sn;
+            if (log_list(d, &s, &sn) || sn < 2) _exit(15);
+            if (log_recompress(d, s[0].name, LOG_CODEC_ZSTD)) _exit(16);
+            free(s);
+        }
+    }
+    log_close(l);
+    _exit(0);
+}
+
+static void test_crash_points(void **state)
+{
+    (void)state;
+    fake_sync = 1;
+    int points = 0;
+    for (int at = 1; at < 2000; at++) {
+        char *d = tmpdir();
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(p[0]);
+            crash_at = at;
+            crash_workload(d, p[1]);
+        }
+        close(p[1]);
+        uint64_t acked = 0, v;
+        while (read(p[0], &v, sizeof v) == sizeof v) acked = v;
+        close(p[0]);
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        if (WIFEXITED(st)) {
+            if (WEXITSTATUS(st)) fail_msg("crash point %d: workload failed with %d", at, WEXITSTATUS(st));
+            rmdir_free(d);
+            break; /* ran to the end: every point was tried */
+        }
+        assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        points++;
+        /* Before recovery: readable, and nothing acknowledged is missing. */
+        long long seen = read_range(d, 1, UINT64_MAX, LOG_FORWARD);
+        if (seen < (long long)acked || seen > (long long)acked + 7)
+            fail_msg("crash point %d: readers see %lld records, %llu acknowledged (%s)", at, seen,
+                     (unsigned long long)acked, err_msg());
+        assert_int_equal(read_range(d, 1, UINT64_MAX, LOG_BACKWARD), seen);
+        log *l;
+        log_options o = opts(3000, LOG_SYNC_FULL, LOG_CODEC_LZ4);
+        CHECK(log_open(d, &o, &l));
+        if (log_begin(l, NULL)) fail_msg("crash point %d: recovery: %s", at, err_msg());
+        uint64_t last = log_last_seq(l);
+        assert_int_equal(last, (uint64_t)seen);
+        append_upto(l, last + 5, 5);
+        log_close(l);
+        uint64_t cnt;
+        if (log_verify(d, NULL, NULL, &cnt)) fail_msg("crash point %d: verify: %s", at, err_msg());
+        assert_int_equal(cnt, last + 5);
+        DIR *dd = opendir(d);
+        struct dirent *e;
+        while ((e = readdir(dd)))
+            if (strstr(e->d_name, ".tmp")) fail_msg("crash point %d: leftover %s", at, e->d_name);
+        closedir(dd);
+        rmdir_free(d);
+    }
+    fake_sync = 0;
+    assert_true(points > 50);
+    printf("crash points tried: %d\n", points);
+}
+
 /* One fdatasync per commit with LOG_SYNC_FULL, none with LOG_SYNC_NONE. */
 static void test_group_commit(void **state)
 {
@@ -1321,6 +1432,7 @@ int main(void)
         cmocka_unit_test(test_recompress),
         cmocka_unit_test(test_seal_crash_points),
         cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_crash_points),
         cmocka_unit_test(test_group_commit),
         cmocka_unit_test(test_fixtures),
         cmocka_unit_test(test_bench),
