@@ -493,7 +493,7 @@ static void test_reopen_and_turns(void **state)
     static const uint64_t segs[] = {3000, 1 << 20};
     for (size_t si = 0; si < 2; si++) {
         char *d = tmpdir();
-        log_options o = opts(segs[si], si ? LOG_SYNC_FULL : LOG_SYNC_NONE, LOG_CODEC_LZ4);
+        log_options o = opts(segs[si], LOG_SYNC_NONE, LOG_CODEC_LZ4);
         write_log(d, &o, 100, 10);
         log *a, *b;
         CHECK(log_open(d, &o, &a));
