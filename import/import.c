@@ -704,37 +704,69 @@ static void *worker_archive(void *arg)
 }
 
 /* ORDERED mode, the writer: every file's batches in file order into the builder. */
+/* Writes the batches of file i from w's queue (up to its eof batch) into the builder. */
+static int write_file(imp *im, worker *w, size_t i, table_builder *tb)
+{
+    int rc = 0;
+    for (;;) {
+        rbatch *b = queue_pop(w);
+        if (!b) return im->fail_rc ? im->fail_rc : err_set(TM_EIO, "interrupted");
+        const char *p = b->data, *end = b->data + b->len;
+        while (p < end && !rc) {
+            uint32_t kn = rd_u32le(p), vn = rd_u32le(p + 4);
+            rc = table_builder_put_bin(tb, p + 8, kn, p + 8 + kn, vn);
+            p += 8 + (size_t)kn + vn;
+        }
+        int eof = b->eof;
+        assert(b->file == i);
+        (void)i;
+        if (b->cap == BATCH_BYTES) {   /* back to its worker for reuse */
+            pthread_mutex_lock(&w->qmu);
+            b->next = w->spare;
+            w->spare = b;
+            pthread_mutex_unlock(&w->qmu);
+        } else {
+            free(b);
+        }
+        if (rc) return imp_fail(im, rc, "InternalError");
+        if (eof) return 0;
+    }
+}
+
 static int write_ordered(imp *im, table_builder *tb)
 {
     int rc = 0;
-    for (size_t i = 0; i < im->src.n && !rc; i++) {
-        worker *w = &im->ws[i % (size_t)im->nw];
-        for (;;) {
-            rbatch *b = queue_pop(w);
-            if (!b) return im->fail_rc ? im->fail_rc : err_set(TM_EIO, "interrupted");
-            const char *p = b->data, *end = b->data + b->len;
-            while (p < end && !rc) {
-                uint32_t kn = rd_u32le(p), vn = rd_u32le(p + 4);
-                rc = table_builder_put_bin(tb, p + 8, kn, p + 8 + kn, vn);
-                p += 8 + (size_t)kn + vn;
-            }
-            int eof = b->eof;
-            assert(b->file == i);
-            if (b->cap == BATCH_BYTES) {   /* back to its worker for reuse */
-                pthread_mutex_lock(&w->qmu);
-                b->next = w->spare;
-                w->spare = b;
-                pthread_mutex_unlock(&w->qmu);
-            } else {
-                free(b);
-            }
-            if (rc) return imp_fail(im, rc, "InternalError");
-            if (eof) break;
-        }
-    }
+    for (size_t i = 0; i < im->src.n && !rc; i++)
+        rc = write_file(im, &im->ws[i % (size_t)im->nw], i, tb);
     return rc;
 }
 
+/* SORTED mode, after the reading: one thread merges the sorters into worker 0's queue (as if
+ * it were one file, index 0) while this one writes the batches: the merge's heap and reads
+ * and the builder's work overlap. */
+typedef struct merge_job {
+    imp *im;
+    import_sorter **ss;
+    size_t n;
+} merge_job;
+
+static int merge_cb(void *ctx, const void *key, size_t kn, const void *val, size_t vn)
+{
+    worker *w = ctx;
+    if (__atomic_load_n(&w->im->failed, __ATOMIC_RELAXED)) return w->im->fail_rc ? w->im->fail_rc : TM_EIO;
+    return batch_add(w, key, kn, val, vn);
+}
+
+static void *merge_main(void *arg)
+{
+    merge_job *j = arg;
+    worker *w = &j->im->ws[0];
+    w->file_no = 0;
+    int rc = import_sorter_merge(j->ss, j->n, merge_cb, w);
+    if (!rc) rc = queue_push(w, 0, 1);
+    else if (!j->im->fail_rc) imp_fail(j->im, rc, "InternalError");
+    return NULL;
+}
 
 /* ---- building the table --------------------------------------------------------------------- */
 
@@ -905,15 +937,20 @@ int import_run(const import_options *opt, import_result *res)
     /* Merge in key order into the builder, then publish. */
     if (!im.ordered) {
         import_sorter **ss = calloc((size_t)nw, sizeof *ss);
-        put_ctx pc = {tb, opt->prog, 0, &im};
         if (!ss) { rc = imp_fail(&im, err_set(TM_ENOMEM, "out of memory"), "InternalError"); goto out; }
         for (int i = 0; i < nw; i++) ss[i] = ws[i].sorter;
-        rc = import_sorter_merge(ss, (size_t)nw, put_cb, &pc);
-        free(ss);
-        if (rc) {
-            if (!im.fail_rc) imp_fail(&im, rc, "InternalError");
-            goto out;
+        merge_job job = {&im, ss, (size_t)nw};
+        pthread_t mt;
+        if (pthread_create(&mt, NULL, merge_main, &job) == 0) {
+            write_file(&im, &ws[0], 0, tb);
+            pthread_join(mt, NULL);
+        } else {   /* no second thread: merge straight into the builder */
+            put_ctx pc = {tb, opt->prog, 0, &im};
+            rc = import_sorter_merge(ss, (size_t)nw, put_cb, &pc);
+            if (rc && !im.fail_rc) imp_fail(&im, rc, "InternalError");
         }
+        free(ss);
+        if (im.fail_rc) goto out;
     }
     im.ws = NULL;
     for (int i = 0; i < nw; i++) { worker_free(&ws[i]); memset(&ws[i], 0, sizeof ws[i]); }
