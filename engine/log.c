@@ -79,8 +79,10 @@
  *      the rename: the raw one is removed.
  *   3. The active (newest, raw) segment is scanned. Let V be the end of its valid prefix (R1-R5)
  *      and C the end of its last REC_COMMIT record (C <= V).
- *      - If some valid record (R1-R3) starts anywhere after V, the bytes at V were written and
- *        then damaged: TM_ECORRUPT naming the segment and offset V. Nothing is changed.
+ *      - If a record of this log (R1-R3, and a seq that can come after the one due at V)
+ *        starts anywhere after V, the bytes at V were written and then damaged: TM_ECORRUPT
+ *        naming the segment and offset V. Nothing is changed. (A crash that persisted pages of
+ *        the last batch out of order looks the same; refusing is the safe side of the doubt.)
  *      - Otherwise everything after C is a torn tail (an interrupted batch): the file is
  *        truncated to C and log_recovery reports the segment, C and the bytes cut.
  *      A raw segment whose header is torn and which holds no valid record (a crash while it was
@@ -311,6 +313,7 @@ typedef struct scan {
     uint64_t count;       /* records in [0, C) */
     uint64_t last_seq;    /* seq of the last record in [0, C); first_seq - 1 if none */
     int64_t first_time, last_time;
+    uint64_t valid_next;  /* the seq a record at V would have */
     const char *why;      /* why the bytes at V are not a record; NULL if V is the end */
 } scan;
 
@@ -354,6 +357,7 @@ static int scan_records(const unsigned char *p, size_t len, uint64_t first_seq, 
         }
     }
     s->valid_end = o;
+    s->valid_next = seq;
     s->count = count;
     s->last_seq = first_seq + count - 1;
     s->first_time = count ? ft : 0;
@@ -362,14 +366,17 @@ static int scan_records(const unsigned char *p, size_t len, uint64_t first_seq, 
     return 0;
 }
 
-/* 1 if a record passing R1-R3 starts anywhere after offset from (exclusive). Used to tell damage
- * (valid data after the bad bytes) from a torn tail; the checksum makes a false match
- * vanishingly unlikely. */
-static int valid_record_after(const unsigned char *p, size_t len, size_t from)
+/* 1 if a record of this log starts anywhere after offset from (exclusive): R1-R3 and a seq that
+ * can follow `expect`, the seq due at from. Used to tell damage (valid data after the bad bytes)
+ * from a torn tail; the checksum makes a false match vanishingly unlikely, and the cheap seq
+ * test first keeps the scan linear (only plausible candidates are hashed). */
+static int valid_record_after(const unsigned char *p, size_t len, size_t from, uint64_t expect)
 {
     for (size_t o = from + 1; o + REC_OVERHEAD <= len; o++) {
         unsigned op = p[o + 16] & REC_OP_MASK;
         if (op < LOG_OP_PUT || op > LOG_OP_DELETE) continue;
+        uint64_t seq = rd_u64le(p + o);
+        if (seq < expect || seq - expect > (o - from) / REC_OVERHEAD + 1) continue;
         size_t rl;
         if (!rec_check(p + o, len - o, &rl)) return 1;
     }
@@ -667,7 +674,7 @@ static int seg_load(const char *dir, const char *name, int want_offs, int64_t mi
     if (m->codec == LOG_CODEC_RAW) {
         /* Bytes after the valid prefix: damage if valid data follows, else a torn or
          * in-progress tail that readers do not see. */
-        if (m->s.why && valid_record_after(m->data, m->len, m->s.valid_end)) {
+        if (m->s.why && valid_record_after(m->data, m->len, m->s.valid_end, m->s.valid_next)) {
             m->bad = 1;
             m->bad_off = HDR_SIZE + m->s.valid_end;
             m->bad_why = m->s.why;
@@ -919,7 +926,7 @@ static int catch_up(log *l, uint64_t size, log_recovery *rec)
         goto out;
     }
     if ((rc = scan_records(p, len, l->last_seq + 1, l->last_time, NULL, NULL, NULL, &s))) goto out;
-    if (s.why && valid_record_after(p, len, s.valid_end)) {
+    if (s.why && valid_record_after(p, len, s.valid_end, s.valid_next)) {
         rc = corrupt(l->act_name, l->act_end + s.valid_end, s.why);
         goto out;
     }
@@ -1023,7 +1030,7 @@ static int recover_raw(log *l, const seg_ent *e, uint64_t prev_last, int64_t pre
     const char *why = size >= HDR_SIZE ? hdr_decode(p, size, e->first, e->codec, &h, &off)
                                        : "file shorter than the segment header";
     if (why) {
-        if (valid_record_after(p, (size_t)size, (size_t)-1)) {
+        if (valid_record_after(p, (size_t)size, (size_t)-1, e->first)) {
             rc = corrupt(e->name, 0, why);
             goto out;
         }
@@ -1054,7 +1061,7 @@ static int recover_raw(log *l, const seg_ent *e, uint64_t prev_last, int64_t pre
     if ((rc = scan_records(p + HDR_SIZE, len, e->first, has_prev ? prev_time : INT64_MIN, NULL,
                            NULL, NULL, &s)))
         goto out;
-    if (s.why && valid_record_after(p + HDR_SIZE, len, s.valid_end)) {
+    if (s.why && valid_record_after(p + HDR_SIZE, len, s.valid_end, s.valid_next)) {
         rc = corrupt(e->name, HDR_SIZE + s.valid_end, s.why);
         goto out;
     }
