@@ -619,7 +619,12 @@ static void test_processes(void **state)
     for (int i = 0; i < 2; i++) {
         kids[i] = fork();
         assert_true(kids[i] >= 0);
-        if (kids[i] == 0) _exit(child_writer(d, lockpath, target, i));
+        if (kids[i] == 0) { /* the child frees what it inherited: valgrind follows it */
+            char dir[PATH_MAX];
+            snprintf(dir, sizeof dir, "%s", d);
+            free(d);
+            _exit(child_writer(dir, lockpath, target, i));
+        }
     }
     uint64_t next = 1;
     int rounds = 0;
@@ -1175,9 +1180,12 @@ static void test_crash_points(void **state)
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
+            char dir[PATH_MAX];
+            snprintf(dir, sizeof dir, "%s", d);
+            free(d);
             close(p[0]);
             crash_at = at;
-            crash_workload(d, p[1]);
+            crash_workload(dir, p[1]);
         }
         close(p[1]);
         uint64_t acked = 0, v;
