@@ -399,13 +399,6 @@ static const char *type_tag(av_type t) { return t == AV_S ? "S" : t == AV_N ? "N
 
 static void iso(int64_t us, int digits, char *out, size_t n) { clock_format(us, digits, out, n); }
 
-/* The ARN the table would have in AWS: region from AWS_REGION, account 000000000000. */
-static void table_arn(const char *name, char *out, size_t n)
-{
-    const char *r = getenv("AWS_REGION");
-    if (!r || !*r) r = getenv("AWS_DEFAULT_REGION");
-    snprintf(out, n, "arn:aws:dynamodb:%s:000000000000:table/%s", r && *r ? r : "us-east-1", name);
-}
 
 static cJSON *describe_json(const table_info *i, const char *status)
 {
@@ -437,7 +430,7 @@ static cJSON *describe_json(const table_info *i, const char *status)
     cJSON_AddStringToObject(t, "CreationDateTime", ts);
     cJSON_AddNumberToObject(t, "TableSizeBytes", (double)i->size_bytes);
     cJSON_AddNumberToObject(t, "ItemCount", (double)i->item_count);
-    table_arn(i->name, arn, sizeof arn);
+    table_arn(NULL, NULL, i->name, arn, sizeof arn);
     cJSON_AddStringToObject(t, "TableArn", arn);
     cJSON_AddStringToObject(t, "TableId", i->table_id);
     x = cJSON_AddObjectToObject(t, "BillingModeSummary");

@@ -227,6 +227,34 @@ int table_check_name(const char *name)
     return 0;
 }
 
+static const char *env_first(const char *opt, const char *const *names, const char *def)
+{
+    if (opt && *opt) return opt;
+    for (; *names; names++) {
+        const char *v = getenv(*names);
+        if (v && *v) return v;
+    }
+    return def;
+}
+
+const char *table_arn_region(const char *opt)
+{
+    static const char *const names[] = {"TIDEMARK_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", NULL};
+    return env_first(opt, names, "us-east-1");
+}
+
+const char *table_arn_account(const char *opt)
+{
+    static const char *const names[] = {"TIDEMARK_ACCOUNT", "AWS_ACCOUNT_ID", NULL};
+    return env_first(opt, names, "000000000000");
+}
+
+void table_arn(const char *region_opt, const char *account_opt, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "arn:aws:dynamodb:%s:%s:table/%s", table_arn_region(region_opt),
+             table_arn_account(account_opt), name);
+}
+
 void table_path(const char *home, const char *name, const char *sub, char *out, size_t n)
 {
     if (sub) snprintf(out, n, "%s/tables/%s/%s", home, name, sub);

@@ -45,6 +45,12 @@ typedef struct table table;
 
 /* Table names: 3..255 of [A-Za-z0-9_.-] (DynamoDB's rule). TM_EINVAL naming the name. */
 int table_check_name(const char *name);
+/* ARNs, as AWS would name the table: arn:aws:dynamodb:<region>:<account>:table/<name>.
+ * region: opt, else TIDEMARK_REGION, AWS_REGION, AWS_DEFAULT_REGION, else "us-east-1";
+ * account: opt, else TIDEMARK_ACCOUNT, AWS_ACCOUNT_ID, else "000000000000". */
+const char *table_arn_region(const char *opt);
+const char *table_arn_account(const char *opt);
+void table_arn(const char *region_opt, const char *account_opt, const char *name, char *out, size_t n);
 /* Path helpers: <home>/tables/<name>[/sub]. */
 void table_path(const char *home, const char *name, const char *sub, char *out, size_t n);
 
