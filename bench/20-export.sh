@@ -165,5 +165,5 @@ if [ "${BENCH_BIG:-0}" = 1 ]; then
     mem_inc="$mem_inc; window ~${m}M changes: ${I_w_rss} KiB in ${I_w} s"
   done
 fi
-note "incremental export: peak RSS" "$mem_inc" "bounded by the netchange limit (256 MiB, spills past it) and jobs x chunks, not by the log"
+note "incremental export: peak RSS" "$mem_inc" "bounded by the netchange limit (64 MiB, spills past it) and jobs x chunks, not by the log"
 [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$HB" "$HS"

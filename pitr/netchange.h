@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NETCHANGE_MEM_DEFAULT ((size_t)256 << 20)
+#define NETCHANGE_MEM_DEFAULT ((size_t)64 << 20)
 #define NETCHANGE_MEM_MIN     ((size_t)4096)
 
 typedef struct netchange_options {
