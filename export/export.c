@@ -77,7 +77,8 @@
  *   later than T, else built by pitr/materialize into a hidden temporary table.
  *   INCREMENTAL [from, to): pitr/netchange over the log; from must be >= the earliest restorable
  *   time, to <= now; tidemark allows any such window (AWS: 15 minutes .. 24 hours). An empty window
- *   is a valid export with no records.
+ *   is a valid export with no records (one empty data file). An item written in the window whose
+ *   net images are equal (deleted and put back the same) still gets a record: it was written.
  *
  * VALIDITY (what export_verify checks): an export is valid if and only if
  *   1. both .md5 files hold the base64 MD5 of their JSON files;
@@ -87,9 +88,10 @@
  *
  * CRASH SAFETY
  *   Order: _started, state file, data files (each published whole by the store at commit), state
- *   file updates (atomic replace, after each partition, or at most twice a second past 64
- *   partitions; listing only partitions whose files are all committed), manifest-files.json, .md5, tidemark-schema.json, manifest-summary.json,
- *   manifest-summary.md5, then the state file is deleted. A failure at any point leaves no
+ *   file updates (atomic replace, after each partition but the last, or at most twice a second
+ *   past 64 partitions; listing only partitions whose files are all committed),
+ *   manifest-files.json, .md5, tidemark-schema.json, manifest-summary.json, manifest-summary.md5,
+ *   then the state file is deleted. A failure at any point leaves no
  *   summary. --resume reads the state file, keeps the files of finished partitions whose size and
  *   MD5 still match, regenerates the other partitions (same names, same bytes for the same data)
  *   and finishes. A FULL export without a time is resumed from the same moment only if the table
