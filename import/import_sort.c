@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #define RUN_WBUF (1u << 20)
-#define RUN_RBUF (512u << 10)
+#define RUN_RBUF (128u << 10)
 #define REC_HDR 16
 
 typedef struct ent {
@@ -50,6 +50,7 @@ struct import_sorter {
     int sorted;        /* the in-memory entries are sorted (no add since) */
     run *runs;
     size_t nruns, runs_cap;
+    char *wbuf;        /* the spill's write buffer, kept: one allocation for every run */
     uint64_t spilled;
 };
 
@@ -148,7 +149,11 @@ static int spill(import_sorter *s)
     fd = mkstemp(path);
     if (fd < 0) return err_sys(TM_EIO, errno, "sorter temp file in %s", s->tmpdir);
     unlink(path);   /* gone from the namespace: a crash leaves nothing */
-    if (!(w.b = malloc(RUN_WBUF))) { rc = err_set(TM_ENOMEM, "out of memory (run buffer)"); goto out; }
+    if (!s->wbuf && !(s->wbuf = malloc(RUN_WBUF))) {
+        rc = err_set(TM_ENOMEM, "out of memory (run buffer)");
+        goto out;
+    }
+    w.b = s->wbuf;
     w.fd = fd;
     ent *e = ents_of(s);
     for (size_t i = 0; i < s->nents; i++) {
@@ -182,7 +187,6 @@ static int spill(import_sorter *s)
 out:
     if (rc && fd >= 0) err_wrap(rc, "sorter run in %s: ", s->tmpdir);
     if (fd >= 0) close(fd);
-    free(w.b);
     return rc;
 }
 
@@ -381,6 +385,7 @@ void import_sorter_free(import_sorter *s)
     if (!s) return;
     for (size_t i = 0; i < s->nruns; i++) close(s->runs[i].fd);
     free(s->runs);
+    free(s->wbuf);
     free(s->arena);
     free(s->tmpdir);
     free(s);
