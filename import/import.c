@@ -107,12 +107,15 @@ typedef struct imp {
 
 static void wake_queues(imp *im);
 
+/* The first failure's code, read from any thread (0: none yet). */
+static int fail_rc(imp *im) { return __atomic_load_n(&im->fail_rc, __ATOMIC_ACQUIRE); }
+
 /* Records the first fatal failure (rc with err_msg(), which is thread-local) and stops all. */
 static int imp_fail(imp *im, int rc, const char *code)
 {
     pthread_mutex_lock(&im->mu);
-    if (!im->fail_rc) {
-        im->fail_rc = rc;
+    if (!fail_rc(im)) {
+        __atomic_store_n(&im->fail_rc, rc, __ATOMIC_RELEASE);
         snprintf(im->fail_code, sizeof im->fail_code, "%s", code);
         snprintf(im->fail_msg, sizeof im->fail_msg, "%s", err_msg());
     }
@@ -636,7 +639,7 @@ static int read_file(worker *w, size_t idx, import_read_fn rd, void *rctx)
 out:
     flush_progress(w);
     import_dec_close(d);
-    return im->fail_rc ? im->fail_rc : rc;
+    return fail_rc(im) ? fail_rc(im) : rc;
 }
 
 static int store_rd(void *ctx, void *p, size_t n, size_t *got)
@@ -647,7 +650,7 @@ static int store_rd(void *ctx, void *p, size_t n, size_t *got)
 static int archive_entry_cb(void *ctx, size_t index, import_archive *x)
 {
     worker *w = ctx;
-    if (imp_stopped(w->im)) return w->im->fail_rc;
+    if (imp_stopped(w->im)) return fail_rc(w->im);
     return read_file(w, index, import_archive_read, x);
 }
 
@@ -702,7 +705,7 @@ static void *worker_archive(void *arg)
     worker *w = arg;
     imp *im = w->im;
     int rc = import_source_archive_each(&im->src, &im->budget, archive_entry_cb, w);
-    if (rc && !im->fail_rc) imp_fail(im, rc, file_fail_code(rc));
+    if (rc && !fail_rc(im)) imp_fail(im, rc, file_fail_code(rc));
     if (!im->ordered && !imp_stopped(im)) import_sorter_seal(w->sorter);
     return NULL;
 }
@@ -714,7 +717,7 @@ static int write_file(imp *im, worker *w, size_t i, table_builder *tb)
     int rc = 0;
     for (;;) {
         rbatch *b = queue_pop(w);
-        if (!b) return im->fail_rc ? im->fail_rc : err_set(TM_EIO, "interrupted");
+        if (!b) return fail_rc(im) ? fail_rc(im) : err_set(TM_EIO, "interrupted");
         const char *p = b->data, *end = b->data + b->len;
         while (p < end && !rc) {
             uint32_t kn = rd_u32le(p), vn = rd_u32le(p + 4);
@@ -757,7 +760,7 @@ typedef struct merge_job {
 static int merge_cb(void *ctx, const void *key, size_t kn, const void *val, size_t vn)
 {
     worker *w = ctx;
-    if (__atomic_load_n(&w->im->failed, __ATOMIC_RELAXED)) return w->im->fail_rc ? w->im->fail_rc : TM_EIO;
+    if (__atomic_load_n(&w->im->failed, __ATOMIC_RELAXED)) return fail_rc(w->im) ? fail_rc(w->im) : TM_EIO;
     return batch_add(w, key, kn, val, vn);
 }
 
@@ -768,7 +771,7 @@ static void *merge_main(void *arg)
     w->file_no = 0;
     int rc = import_sorter_merge(j->ss, j->n, merge_cb, w);
     if (!rc) rc = queue_push(w, 0, 1);
-    else if (!j->im->fail_rc) imp_fail(j->im, rc, "InternalError");
+    else if (!fail_rc(j->im)) imp_fail(j->im, rc, "InternalError");
     return NULL;
 }
 
@@ -784,7 +787,7 @@ typedef struct put_ctx {
 static int put_cb(void *ctx, const void *key, size_t kn, const void *val, size_t vn)
 {
     put_ctx *p = ctx;
-    if ((++p->n & 8191) == 0 && imp_stopped(p->im)) return p->im->fail_rc;
+    if ((++p->n & 8191) == 0 && imp_stopped(p->im)) return fail_rc(p->im);
     return table_builder_put_bin(p->tb, key, kn, val, vn);
 }
 
