@@ -151,8 +151,8 @@ static const char *file_fail_code(int rc)
 /* ---- one worker: reads files, validates items, feeds its sorter or queue --------------- */
 
 /* ORDERED mode: records of one file, [u32 LE key len][u32 LE value len][key][value]... */
-#define BATCH_BYTES (1u << 20)
-#define QUEUE_BYTES ((size_t)32 << 20)   /* per worker: how far parsing may run ahead */
+#define BATCH_BYTES (256u << 10)
+#define QUEUE_BYTES ((size_t)2 << 20)    /* per worker: how far parsing may run ahead */
 
 typedef struct rbatch {
     struct rbatch *next;
