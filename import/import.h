@@ -31,10 +31,17 @@
  *   later item wins (later line, later file in listing order).
  *
  * THE TABLE
- *   Built by a table_builder under a hidden name, in key order from sorted runs (the sorter
- *   spills to unlinked files in the staging directory, so memory does not grow with the input),
- *   and published only by the final commit: a failed, interrupted or killed import leaves no
- *   table. PITR starts disabled.
+ *   Built by a table_builder under a hidden name, in key order, and published only by the final
+ *   commit: a failed, interrupted or killed import leaves no table. PITR starts disabled. A
+ *   tidemark export imported with its own key schema is already in key order (files in manifest
+ *   order): it is built while it is parsed. Anything else goes through an external sort whose
+ *   runs spill to unlinked files in the staging directory. Either way memory does not grow with
+ *   the input (ordered: ~15 MB of queues and buffers; sorted: sort_memory plus ~60 MB).
+ *
+ * LIMITS
+ *   A line (or CSV record) longer than max_line is a rejected item. Decompressed bytes are
+ *   capped over the whole import (max_decompressed) and per file by ratio (max_ratio, checked
+ *   past 64 MiB of output), for data files and for archives alike.
  */
 #ifndef TIDEMARK_IMPORT_H
 #define TIDEMARK_IMPORT_H
