@@ -526,7 +526,11 @@ static int read_log(netchange *nc, const char *log_dir, uint64_t from_seq, uint6
     if (rc) return rc;
     log_record rec;
     while ((rc = log_reader_next(r, &rec)) == 1) {
-        if (rec.time_us < from_us || rec.time_us >= to_us) continue;
+        if (rec.time_us >= to_us) {   /* times never go backwards: the window is over */
+            rc = 0;
+            break;
+        }
+        if (rec.time_us < from_us) continue;
         if ((rc = netchange_add(nc, &rec))) break;
     }
     log_reader_close(r);
@@ -554,20 +558,19 @@ int netchange_open(const char *log_dir, int64_t from_us, int64_t to_us,
                    const netchange_options *opts, netchange **out)
 {
     *out = NULL;
-    uint64_t before = 0, last = 0;
+    uint64_t before = 0;
     int rc = 0;
     if (to_us > from_us) {
-        /* first = the first seq with time >= from; last = the last seq with time < to. */
-        rc = log_seq_at_time(log_dir, from_us - 1, &before);
-        if (!rc) rc = log_seq_at_time(log_dir, to_us - 1, &last);
-        if (rc) return rc;
+        /* first = the first seq with time >= from. The end is found by reading: the first
+         * record with time >= to stops the reader (one segment lookup fewer than asking
+         * log_seq_at_time for it: what costs is decompressing segments). */
+        if ((rc = log_seq_at_time(log_dir, from_us - 1, &before))) return rc;
     }
     netchange *nc;
     if ((rc = netchange_new(opts, &nc))) return rc;
     nc->st.first_seq = before + 1;
-    nc->st.last_seq = last >= before + 1 ? last : before;
-    if (to_us > from_us && last >= before + 1)
-        rc = read_log(nc, log_dir, before + 1, last, from_us, to_us);
+    nc->st.last_seq = before;
+    if (to_us > from_us) rc = read_log(nc, log_dir, before + 1, UINT64_MAX, from_us, to_us);
     if (rc) {
         netchange_close(nc);
         return rc;
