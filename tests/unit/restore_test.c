@@ -299,6 +299,7 @@ static int setup(void **state)
     M.ks.range_type = AV_N;
     table_create_opts co = TABLE_CREATE_OPTS_INIT;
     co.durability = LOG_SYNC_NONE;   /* speed; durability is not what this test is about */
+    if (M.small) co.snapshot_every_s = 3 * 86400;
     clock_set_us(T0 - 2 * HOUR_US);
     if (table_create(M.home, "hist", &M.ks, &co, NULL)) { print_error("create: %s\n", err_msg()); return -1; }
     table *t;
@@ -308,7 +309,7 @@ static int setup(void **state)
     for (int i = 0; i < 30; i++) one_put(t, (int)rndn(NKEYS), at += 1000003);
     clock_set_us(T0);
     if (table_set_pitr(t, 1, 35)) { print_error("pitr: %s\n", err_msg()); table_close(t); return -1; }
-    int n = big ? 40000 : M.small ? 800 : 6000;
+    int n = big ? 40000 : M.small ? 400 : 6000;
     int64_t span = 35 * DAY_US - 2 * HOUR_US, step = span / n;
     at = T0 + 1000;
     for (int i = 0; i < n; i++) {
@@ -482,7 +483,7 @@ static void test_history_sane(void **state)
     assert_int_equal(snap_list(table_dir(t), &snaps, &nn), 0);
     print_message("history: %" PRIu64 " writes, %zu segments, %zu snapshots\n", M.writes, ns, nn);
     assert_true(ns >= (M.small ? 3 : 20));
-    assert_true(nn >= 30);
+    assert_true(nn >= (M.small ? 10u : 30u));
     free(segs);
     free(snaps);
     table_close(t);
@@ -563,7 +564,7 @@ static void test_boundaries(void **state)
         }
     }
     print_message("boundary points: %d\n", done);
-    assert_true(done > 100);
+    assert_true(done > (M.small ? 30 : 100));
     free(segs);
     free(snaps);
 }
@@ -806,7 +807,7 @@ static void race_child(int rfd, int64_t now)
         if (item_parse_json(js, (size_t)n, 0, &it)) _exit(4);
         if (table_put(t, it, NULL, NULL, NULL)) _exit(5);
         item_free(it);
-        if (k % 25 == 0) {
+        if (k == 1 || k % 25 == 0) {
             int removed;
             if (table_retain(t, &removed)) _exit(6);
         }
@@ -902,8 +903,9 @@ static void test_race(void **state)
     snap_info *snaps;
     size_t nn;
     assert_int_equal(snap_list(sdir, &snaps, &nn), 0);
-    assert_true(nn > 0 && snaps[0].time_us > T0);
+    int retained = nn > 0 && snaps[0].time_us > T0;
     free(snaps);
+    assert_true(retained);
     no_leftovers();
 }
 
