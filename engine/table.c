@@ -43,6 +43,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -399,6 +401,32 @@ static void stage_name(const char *home, const char *tag, char *out, size_t n)
     snprintf(out, n, "%s/tables/.%s-%d-%lu-%" PRId64, home, tag, (int)getpid(), k, clock_now_us() % 1000000);
 }
 
+/* Removes tables/.<tag>-<pid>-... directories whose process is gone (killed restores, imports,
+ * creates, deletes). A live pid, even a reused one, keeps its directory: the safe side. */
+static void sweep_stale(const char *home)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/tables", home);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        static const char *const tags[] = {".create-", ".build-", ".tmp-", ".trash-"};
+        const char *rest = NULL;
+        for (size_t i = 0; i < sizeof tags / sizeof *tags; i++)
+            if (!strncmp(e->d_name, tags[i], strlen(tags[i]))) rest = e->d_name + strlen(tags[i]);
+        if (!rest) continue;
+        char *end;
+        long pid = strtol(rest, &end, 10);
+        if (end == rest || *end != '-' || pid <= 0) continue;
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char sub[PATH_MAX];
+        snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+        fsx_rmtree(sub);
+    }
+    closedir(d);
+}
+
 static int publish_dir(const char *from, const char *to)
 {
     /* RENAME_NOREPLACE: two creators racing for one name cannot both win. */
@@ -426,6 +454,7 @@ int table_create(const char *home, const char *name, const key_schema *ks,
     if (fsx_exists(final)) return err_set(TM_EEXIST, "table %s already exists", name);
     snprintf(tables, sizeof tables, "%s/tables", home);
     if ((rc = fsx_mkdirs(tables, 0755))) return rc;
+    sweep_stale(home);
     memset(&c, 0, sizeof c);
     snprintf(c.info.name, sizeof c.info.name, "%s", name);
     c.info.ks = *ks;
@@ -461,6 +490,7 @@ int table_list(const char *home, char ***names, size_t *n)
     snprintf(dir, sizeof dir, "%s/tables", home);
     *names = NULL;
     *n = 0;
+    sweep_stale(home);
     DIR *d = opendir(dir);
     if (!d) return errno == ENOENT ? 0 : err_sys(TM_EIO, errno, "open %s", dir);
     size_t cap = 0;
@@ -1625,6 +1655,7 @@ int table_builder_open(const char *home, const char *name, const key_schema *ks,
     }
     snprintf(tables, sizeof tables, "%s/tables", home);
     if ((rc = fsx_mkdirs(tables, 0755))) return rc;
+    sweep_stale(home);
     if (!(b = calloc(1, sizeof *b))) return err_set(TM_ENOMEM, "out of memory");
     snprintf(b->home, sizeof b->home, "%s", home);
     snprintf(b->name, sizeof b->name, "%s", name ? name : "");
@@ -1719,6 +1750,19 @@ int table_builder_seed_table(table_builder *b, table *src, uint64_t *seq, int64_
     return builder_env(b);
 }
 
+/* The builder's map is read-only and shared (no WRITEMAP): dropping it from this process's
+ * page tables after a commit keeps resident memory flat however big the table gets; the pages
+ * stay in the page cache for the next lookups. */
+static void builder_drop_map(table_builder *b)
+{
+    MDB_envinfo ei;
+    if (mdb_env_info(b->env->env, &ei) || !ei.me_mapaddr) return;
+    long ps = sysconf(_SC_PAGESIZE);
+    size_t used = ((size_t)ei.me_last_pgno + 1) * (size_t)(ps > 0 ? ps : 4096);
+    if (used > ei.me_mapsize) used = ei.me_mapsize;
+    madvise(ei.me_mapaddr, used, MADV_DONTNEED);
+}
+
 static int builder_txn(table_builder *b)
 {
     int rc;
@@ -1729,6 +1773,7 @@ static int builder_txn(table_builder *b)
             return lmdb_err(rc, "commit", b->dir);
         }
         b->txn = NULL;
+        builder_drop_map(b);
     }
     if (!b->txn) {
         b->ops = 0;
@@ -1794,6 +1839,12 @@ int table_builder_put_bin(table_builder *b, const void *key, size_t kn, const vo
     uint32_t size;
     int rc = img_size(img, in, &size);
     if (rc) return rc;
+    return builder_put_sized(b, key, kn, img, in, size);
+}
+
+int table_builder_put_bin_sized(table_builder *b, const void *key, size_t kn, const void *img,
+                                size_t in, uint32_t size)
+{
     return builder_put_sized(b, key, kn, img, in, size);
 }
 

@@ -64,6 +64,8 @@ typedef struct table_create_opts {
 /* Creates an empty table atomically (staged under a '.' name, then renamed). TM_EEXIST. */
 int table_create(const char *home, const char *name, const key_schema *ks,
                  const table_create_opts *opts, table_info *out);
+/* Staging directories (tables/.<tag>-<pid>-...) of processes that are gone are removed by
+ * table_create, table_list and table_builder_open: a killed restore or import leaves nothing. */
 /* Every table name, sorted. *names is malloc'd; free each and the array with table_names_free. */
 int table_list(const char *home, char ***names, size_t *n);
 void table_names_free(char **names, size_t n);
@@ -182,6 +184,9 @@ int table_builder_seed_file(table_builder *b, const char *data_mdb, uint64_t *se
 int table_builder_seed_table(table_builder *b, table *src, uint64_t *seq, int64_t *time_us);
 int table_builder_put(table_builder *b, const item *it);        /* later put of a key wins */
 int table_builder_put_bin(table_builder *b, const void *key, size_t kn, const void *img, size_t in);
+/* As put_bin when the caller already knows the item's DynamoDB size (item_size): no decode. */
+int table_builder_put_bin_sized(table_builder *b, const void *key, size_t kn, const void *img,
+                                size_t in, uint32_t size);
 int table_builder_delete_bin(table_builder *b, const void *key, size_t kn);
 /* Durable, then renamed into place; frees b whatever the outcome. */
 int table_builder_commit(table_builder *b, table_info *out);

@@ -325,6 +325,19 @@ static void test_builder(void **state)
     table_names_free(names, n);
     item_free(x);
     item_free(y);
+    /* a killed builder's staging dir is swept; a live process's is left alone */
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    waitpid(dead, NULL, 0);
+    char stale[PATH_MAX], live[PATH_MAX];
+    snprintf(stale, sizeof stale, "%s/tables/.build-%d-1-1", home, (int)dead);
+    snprintf(live, sizeof live, "%s/tables/.build-%d-1-1", home, (int)getppid());
+    assert_int_equal(fsx_mkdirs(stale, 0755), 0);
+    assert_int_equal(fsx_mkdirs(live, 0755), 0);
+    assert_int_equal(table_list(home, &names, &n), 0);
+    table_names_free(names, n);
+    assert_false(fsx_exists(stale));
+    assert_true(fsx_exists(live));
 }
 
 static void test_pitr_window(void **state)
