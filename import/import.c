@@ -383,7 +383,10 @@ static int accept_item(worker *w, item *it, uint64_t index)
         snprintf(msg, sizeof msg, AWS_INVALID "%s", err_msg());
         return item_error(w, index, msg);
     }
-    if (rc || (rc = item_encode(it, &w->val))) return imp_fail(im, rc, "InternalError");
+    /* The value carries the item's DynamoDB size ahead of its encoding, so that the builder
+     * need not decode it again (table_builder_put_bin_sized). */
+    if (rc || (rc = buf_put_u32le(&w->val, (uint32_t)item_size(it))) || (rc = item_encode(it, &w->val)))
+        return imp_fail(im, rc, "InternalError");
     if (im->ordered) {
         if ((rc = batch_add(w, w->key.data, w->key.len, w->val.data, w->val.len))) return rc;
     } else if ((rc = import_sorter_add(w->sorter, w->key.data, w->key.len, w->val.data,
@@ -721,7 +724,7 @@ static int write_file(imp *im, worker *w, size_t i, table_builder *tb)
         const char *p = b->data, *end = b->data + b->len;
         while (p < end && !rc) {
             uint32_t kn = rd_u32le(p), vn = rd_u32le(p + 4);
-            rc = table_builder_put_bin(tb, p + 8, kn, p + 8 + kn, vn);
+            rc = table_builder_put_bin_sized(tb, p + 8, kn, p + 8 + kn + 4, vn - 4, rd_u32le(p + 8 + kn));
             p += 8 + (size_t)kn + vn;
         }
         int eof = b->eof;
@@ -788,7 +791,8 @@ static int put_cb(void *ctx, const void *key, size_t kn, const void *val, size_t
 {
     put_ctx *p = ctx;
     if ((++p->n & 8191) == 0 && imp_stopped(p->im)) return fail_rc(p->im);
-    return table_builder_put_bin(p->tb, key, kn, val, vn);
+    const char *v = val;
+    return table_builder_put_bin_sized(p->tb, key, kn, v + 4, vn - 4, rd_u32le(v));
 }
 
 /* TIDEMARK_IMPORT_TRACE=1: phase times on stderr (benchmarks). */
