@@ -31,7 +31,7 @@ enum {
     O_DATA = 256, O_JSON, O_HELP, O_VERSION, O_TABLE, O_KEY, O_SORT_KEY, O_DURABILITY, O_ITEM,
     O_COND, O_NAMES, O_VALUES, O_RETURN, O_UPDATE, O_KEYCOND, O_FILTER, O_FORWARD, O_BACKWARD,
     O_LIMIT, O_ESK, O_SEGMENT, O_TOTAL, O_FILE, O_BATCH, O_PERIOD, O_FROM, O_TO, O_BY,
-    O_PRINT_ACKS, O_CONSISTENT, O_END
+    O_PRINT_ACKS, O_CONSISTENT, O_SNAP_EVERY, O_SNAP_WRITES, O_END
 };
 
 static const struct option long_opts[] = {
@@ -67,6 +67,8 @@ static const struct option long_opts[] = {
     {"by", required_argument, NULL, O_BY},
     {"print-acks", no_argument, NULL, O_PRINT_ACKS},
     {"consistent-read", no_argument, NULL, O_CONSISTENT},
+    {"snapshot-every", required_argument, NULL, O_SNAP_EVERY},
+    {"snapshot-every-writes", required_argument, NULL, O_SNAP_WRITES},
     {NULL, 0, NULL, 0},
 };
 
@@ -108,7 +110,8 @@ static int run_create(opts *o), run_describe(opts *o), run_list(opts *o), run_de
     run_pitr_disable(opts *o), run_pitr_status(opts *o), run_snapshot(opts *o),
     run_log_verify(opts *o), run_log_list(opts *o), run_timeline(opts *o);
 
-static const int a_create[] = {O_TABLE, O_KEY, O_SORT_KEY, O_DURABILITY, O_END};
+static const int a_create[] = {O_TABLE, O_KEY, O_SORT_KEY, O_DURABILITY, O_SNAP_EVERY, O_SNAP_WRITES, O_END};
+static const int a_snapshot[] = {O_TABLE, O_SNAP_EVERY, O_SNAP_WRITES, O_END};
 static const int a_table[] = {O_TABLE, O_END};
 static const int a_none[] = {O_END};
 static const int a_put[] = {O_TABLE, O_ITEM, O_COND, O_NAMES, O_VALUES, O_RETURN, O_END};
@@ -125,8 +128,11 @@ static const int a_timeline[] = {O_TABLE, O_FROM, O_TO, O_BY, O_END};
 
 static const command commands[] = {
     {"create-table", run_create, a_create,
-     "--table T --key NAME:TYPE [--sort-key NAME:TYPE] [--durability sync|none]",
-     "Creates an empty table. TYPE is S, N or B. --durability sync (default) makes every\n"
+     "--table T --key NAME:TYPE [--sort-key NAME:TYPE] [--durability sync|none]\n"
+     "      [--snapshot-every DURATION] [--snapshot-every-writes N]",
+     "Creates an empty table. TYPE is S, N or B. --snapshot-every (default 24h; 0 = only on\n"
+     "demand) and --snapshot-every-writes set the base-snapshot policy used while PITR is on\n"
+     "(more snapshots: faster restores to older times, more disk). --durability sync (default) makes every\n"
      "acknowledged write durable (fsync before the reply, one fsync per batch); none never\n"
      "fsyncs: faster bulk loads, but a machine crash may lose the latest writes.\n"
      "Prints the new table's description (DynamoDB CreateTable's TableDescription).\n"
@@ -216,9 +222,11 @@ static const command commands[] = {
      "Prints DescribeContinuousBackups' shape with the earliest and latest restorable times\n"
      "(ISO-8601 UTC with microseconds: tidemark restores to any microsecond).\n"
      "Example:\n  tidemark pitr status --table Orders\n"},
-    {"snapshot", run_snapshot, a_table, "--table T",
+    {"snapshot", run_snapshot, a_snapshot, "--table T [--snapshot-every DURATION] [--snapshot-every-writes N]",
      "Takes a base snapshot of the table now (a consistent LMDB copy tagged with its log position).\n"
-     "Example:\n  tidemark snapshot --table Orders\n"},
+     "With --snapshot-every (e.g. 6h, 30m, 0 for never) or --snapshot-every-writes it sets the\n"
+     "table's snapshot policy instead and prints it.\n"
+     "Examples:\n  tidemark snapshot --table Orders\n  tidemark snapshot --table Orders --snapshot-every 6h\n"},
     {"log verify", run_log_verify, a_table, "--table T",
      "Checks every record and segment of the change log; prints each problem with its segment and\n"
      "offset, and exits 1 if there is any.\nExample:\n  tidemark log verify --table Orders\n"},
@@ -444,10 +452,42 @@ static cJSON *describe_json(const table_info *i, const char *status)
         cJSON_AddStringToObject(x, "LastWriteDateTime", ts);
     }
     cJSON_AddBoolToObject(x, "PointInTimeRecoveryEnabled", i->pitr_enabled);
+    cJSON_AddNumberToObject(x, "SnapshotEverySeconds", (double)i->snapshot_every_s);
+    cJSON_AddNumberToObject(x, "SnapshotEveryWrites", (double)i->snapshot_every_writes);
     return t;
 }
 
 /* ================================================================ tables */
+
+/* "90s", "30m", "6h", "1d" or plain seconds; "0" means never. */
+static int parse_duration(const char *s, int64_t *secs)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0) return -1;
+    double mul = 1;
+    if (*end == 's') mul = 1, end++;
+    else if (*end == 'm') mul = 60, end++;
+    else if (*end == 'h') mul = 3600, end++;
+    else if (*end == 'd') mul = 86400, end++;
+    if (*end) return -1;
+    *secs = (int64_t)(v * mul);
+    return 0;
+}
+
+static int parse_snapshot_policy(const opts *o, int64_t *every_s, uint64_t *every_writes)
+{
+    if (ARG(o, O_SNAP_EVERY) && parse_duration(ARG(o, O_SNAP_EVERY), every_s))
+        return usage(o, "--snapshot-every must be a duration like 6h, 30m or 0, not '%s'", ARG(o, O_SNAP_EVERY));
+    if (ARG(o, O_SNAP_WRITES)) {
+        char *end;
+        unsigned long long w = strtoull(ARG(o, O_SNAP_WRITES), &end, 10);
+        if (*end || end == ARG(o, O_SNAP_WRITES))
+            return usage(o, "--snapshot-every-writes must be a number, not '%s'", ARG(o, O_SNAP_WRITES));
+        *every_writes = w;
+    }
+    return 0;
+}
 
 static int run_create(opts *o)
 {
@@ -470,6 +510,7 @@ static int run_create(opts *o)
         else if (!strcmp(ARG(o, O_DURABILITY), "none")) co.durability = LOG_SYNC_NONE;
         else return usage(o, "--durability must be sync or none, not '%s'", ARG(o, O_DURABILITY));
     }
+    if ((rc = parse_snapshot_policy(o, &co.snapshot_every_s, &co.snapshot_every_writes))) return rc;
     if ((rc = table_create(o->home, ARG(o, O_TABLE), &ks, &co, &info))) return fail(o, rc);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddItemToObject(j, "TableDescription", describe_json(&info, "ACTIVE"));
@@ -1024,6 +1065,24 @@ static int run_snapshot(opts *o)
     snap_info s;
     int rc, ret;
     if ((ret = need(o, O_TABLE))) return ret;
+    if (ARG(o, O_SNAP_EVERY) || ARG(o, O_SNAP_WRITES)) {
+        table_info info;
+        int64_t every_s;
+        uint64_t every_w;
+        if ((rc = open_table(o, 0, &t)) || (rc = table_describe(t, &info))) goto policy_out;
+        every_s = info.snapshot_every_s;
+        every_w = info.snapshot_every_writes;
+        if ((ret = parse_snapshot_policy(o, &every_s, &every_w))) {
+            table_close(t);
+            return ret;
+        }
+        if (!(rc = table_set_snapshot_policy(t, every_s, every_w)))
+            printf("{\"SnapshotPolicy\":{\"TableName\":\"%s\",\"EverySeconds\":%lld,\"EveryWrites\":%llu}}\n",
+                   ARG(o, O_TABLE), (long long)every_s, (unsigned long long)every_w);
+    policy_out:
+        table_close(t);
+        return rc ? fail(o, rc) : 0;
+    }
     if (!(rc = open_table(o, 0, &t)) && !(rc = table_snapshot(t, &s))) {
         char ts[64];
         cJSON *j = cJSON_CreateObject(), *x = cJSON_AddObjectToObject(j, "Snapshot");

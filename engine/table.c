@@ -1510,6 +1510,23 @@ int table_set_durability(table *t, log_sync_mode mode)
     return conf_update(t, durability_fn, &mode);
 }
 
+typedef struct snap_policy { int64_t every_s; uint64_t every_writes; } snap_policy;
+
+static int snap_policy_fn(table_conf *c, void *ctx)
+{
+    snap_policy *p = ctx;
+    c->info.snapshot_every_s = p->every_s;
+    c->info.snapshot_every_writes = p->every_writes;
+    return 0;
+}
+
+int table_set_snapshot_policy(table *t, int64_t every_s, uint64_t every_writes)
+{
+    snap_policy p = {every_s, every_writes};
+    if (every_s < 0) return err_set(TM_EINVAL, "a snapshot interval cannot be negative");
+    return conf_update(t, snap_policy_fn, &p);
+}
+
 int table_pitr_window(table *t, int64_t *earliest, int64_t *latest)
 {
     table_info i;

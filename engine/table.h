@@ -166,6 +166,9 @@ int table_set_pitr(table *t, int enabled, int period_days);   /* TM_EINVAL outsi
  * (*earliest = *latest = 0). */
 int table_pitr_window(table *t, int64_t *earliest, int64_t *latest);
 int table_set_durability(table *t, log_sync_mode mode);
+/* Snapshot policy, checked after each commit while PITR is on: a snapshot when every_s seconds
+ * of writes or every_writes writes have passed since the last one (0 disables that rule). */
+int table_set_snapshot_policy(table *t, int64_t every_s, uint64_t every_writes);
 /* Applies retention: with PITR off, log segments already durable in LMDB are removed; with it on,
  * segments and snapshots wholly before the window that no plan needs. Returns removed count. */
 int table_retain(table *t, int *removed);
