@@ -1365,6 +1365,18 @@ static void jw_str(jw *w, const void *sv, size_t n)
     size_t i = 0;
     while (i < n) {
         size_t k = i;
+        /* Eight bytes at a time while none is < 0x20, '"' or '\\' (exact word tests; the
+         * byte loop below finds which one it was). Text attributes are the export's bulk. */
+        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+        while (k + 8 <= n) {
+            uint64_t x, q, b;
+            memcpy(&x, s + k, 8);
+            q = x ^ (ones * 0x22);
+            b = x ^ (ones * 0x5C);
+            if (((x - ones * 0x20) & ~x & high) | ((q - ones) & ~q & high) | ((b - ones) & ~b & high))
+                break;
+            k += 8;
+        }
         while (k < n && !esc_tab[s[k]]) k++;
         jw_put(w, s + i, k - i);
         if (k == n) break;

@@ -798,6 +798,41 @@ static void test_chat_item(void **state)
     item_free(it);
 }
 
+/* The JSON writer scans eight bytes at a time: every escape class at every position of a string
+ * (inside and past the last full word) must still be escaped and read back as it was. */
+static void test_escape_every_position(void **state)
+{
+    (void)state;
+    const unsigned char specials[] = {'"', '\\', '\n', 0x01, 0x1f, '\t', 0x7f, 0xc3};
+    for (size_t len = 1; len <= 19; len++)
+        for (size_t pos = 0; pos < len; pos++)
+            for (size_t c = 0; c < sizeof specials; c++) {
+                char raw[32];
+                memset(raw, 'a', len);
+                raw[pos] = (char)specials[c];
+                if (specials[c] == 0xc3) {   /* a 2-byte UTF-8 sequence, kept as is */
+                    if (pos + 1 >= len) continue;
+                    raw[pos + 1] = (char)0xa9;
+                }
+                item *it = item_new(), *back = NULL;
+                av v = {.type = AV_S, .len = (uint32_t)len, .u.bytes = raw};
+                assert_int_equal(item_put(it, "s", &v), 0);
+                buf j = BUF_INIT, bin = BUF_INIT;
+                assert_int_equal(item_encode(it, &bin), 0);
+                assert_int_equal(item_bin_write_json(bin.data, bin.len, &j), 0);
+                for (size_t i = 0; i < j.len; i++) assert_true((unsigned char)j.data[i] >= 0x20);
+                assert_int_equal(item_parse_json(j.data, j.len, 0, &back), 0);
+                const av *got = item_get(back, "s");
+                assert_non_null(got);
+                assert_int_equal(got->len, len);
+                assert_memory_equal(got->u.bytes, raw, len);
+                item_free(it);
+                item_free(back);
+                buf_free(&j);
+                buf_free(&bin);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -819,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_bin_find_and_keys),
         cmocka_unit_test(test_decode_robust),
         cmocka_unit_test(test_chat_item),
+        cmocka_unit_test(test_escape_every_position),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
