@@ -134,7 +134,9 @@ lmdb_fail:
     return lmdb_err(rc, "open items", dir);
 }
 
-static int env_acquire(const char *dir, env_ref **out)
+/* Readers (TABLE_RDONLY) map read-only without readahead; writers use WRITEMAP. The first
+ * handle of a process decides for the ones that share its environment. */
+static int env_acquire(const char *dir, unsigned flags, env_ref **out)
 {
     char real[PATH_MAX];
     if (!realpath(dir, real)) return err_sys(TM_EIO, errno, "%s", dir);
@@ -146,7 +148,7 @@ static int env_acquire(const char *dir, env_ref **out)
             pthread_mutex_unlock(&env_mu);
             return 0;
         }
-    int rc = env_open_raw(real, MDB_WRITEMAP, out);
+    int rc = env_open_raw(real, (flags & TABLE_RDONLY) ? MDB_NORDAHEAD : MDB_WRITEMAP, out);
     if (!rc) {
         (*out)->next = env_list;
         env_list = *out;
@@ -181,6 +183,22 @@ static int env_txn_begin(env_ref *e, unsigned flags, MDB_txn **txn)
     }
     return rc;
 }
+
+/* Drops [lo, hi] of the map from this process's resident set; the pages stay in the page cache
+ * and fault back in with the same contents (a shared mapping keeps dirty data), so pointers into
+ * the map stay valid. Keeps a scan of a large table from counting the whole data file as its
+ * memory. lo and hi are addresses the scan read, so the range lies inside the one mapping
+ * (mdb_env_info gives the map's address only with MDB_FIXEDMAP). */
+static void map_drop(uintptr_t lo, uintptr_t hi)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t mask = (uintptr_t)(ps > 0 ? ps : 4096) - 1;
+    lo &= ~mask;
+    hi = (hi + mask) & ~mask;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+#define READ_DROP_BYTES ((size_t)1 << 20)
 
 /* Grows the map ahead of a write txn (only possible while this process has no txn open on the
  * environment; if one is open, the next write tries again). */
@@ -576,7 +594,7 @@ int table_open_dir(const char *dir, unsigned flags, table **out)
     pthread_cond_init(&t->gc_cv, NULL);
     if ((rc = conf_read(dir, &t->conf))) goto out;
     snprintf(items, sizeof items, "%s/items", dir);
-    if ((rc = env_acquire(items, &t->env))) goto out;
+    if ((rc = env_acquire(items, flags, &t->env))) goto out;
     snap_info *snaps = NULL;
     size_t nsnap = 0;
     if (snap_list(dir, &snaps, &nsnap) == 0 && nsnap) {
@@ -1200,6 +1218,8 @@ void table_batch_abort(table_batch *b)
 struct table_read {
     table *t;
     MDB_txn *txn;
+    size_t since_drop;       /* bytes read since the map's pages were last dropped */
+    uintptr_t seen_lo, seen_hi;  /* map addresses read since then */
     uint64_t seq, count;
     int64_t time;
 };
@@ -1274,6 +1294,15 @@ int table_read_range(table_read *r, const void *lo, size_t lon, const void *hi, 
             break;
         }
         if ((ret = fn(ctx, k.mv_data, k.mv_size, (const char *)v.mv_data + 4, v.mv_size - 4))) break;
+        uintptr_t a = (uintptr_t)k.mv_data < (uintptr_t)v.mv_data ? (uintptr_t)k.mv_data : (uintptr_t)v.mv_data;
+        uintptr_t z = (uintptr_t)v.mv_data + v.mv_size;
+        if (!r->seen_lo || a < r->seen_lo) r->seen_lo = a;
+        if (z > r->seen_hi) r->seen_hi = z;
+        if ((r->since_drop += k.mv_size + v.mv_size) >= READ_DROP_BYTES) {
+            map_drop(r->seen_lo, r->seen_hi);
+            r->since_drop = 0;
+            r->seen_lo = r->seen_hi = 0;
+        }
         rc = mdb_cursor_get(c, &k, &v, backward ? MDB_PREV : MDB_NEXT);
     }
     if (rc && rc != MDB_NOTFOUND && !ret) ret = lmdb_err(rc, "cursor", r->t->dir);

@@ -118,7 +118,6 @@
 #define XP_PART_BYTES     ((uint64_t)128 << 20)
 #define XP_PARTS_MAX      1024
 #define XP_STATE_EVERY_US 500000
-#define XP_DROP_BYTES     ((uint64_t)1 << 20)
 
 typedef struct xp_run {
     const export_options *o;
@@ -131,10 +130,6 @@ typedef struct xp_run {
     xp_pipe *pipe;
     int part;                     /* scan: the partition being read */
     uint64_t reused_parts;
-    const char *map_dir;          /* scan: the directory of the LMDB file being read */
-    uint64_t since_drop;          /* scan: bytes read since the last drop_mapped */
-    unsigned long map_lo, map_hi; /* scan: that file's mapping (0, 0: not found yet) */
-    unsigned drops;
 } xp_run;
 
 /* ================================================================================================
@@ -350,53 +345,13 @@ static int source_at(const export_options *o, const char *name, xp_source *s, in
     return table_read_begin(s->tmp, &s->r);
 }
 
-/* Why: LMDB reads through a shared file mapping, and every page a scan touches stays in this
- * process's resident set: a full export's RSS would grow to the size of the table's data file
- * (page cache, but counted as ours). Every XP_DROP_BYTES the pages of that mapping are dropped
- * from the resident set with MADV_DONTNEED; they stay in the page cache, and LMDB's next access
- * faults them back in with the same (file-backed) contents, so the cursor's pointers stay valid.
- * The mapping is found in /proc/self/maps by its path, because table.h does not expose the
- * LMDB environment. Without /proc nothing is dropped (only RSS accounting changes). */
-static void drop_mapped(xp_run *x)
-{
-    /* The mapping is looked up again every 64 drops (it does not move while the table is open;
-     * the lookup costs a read of /proc/self/maps). */
-    if (!x->map_hi || x->drops++ % 64 == 0) {
-        FILE *f = fopen("/proc/self/maps", "r");
-        char line[PATH_MAX + 256];
-        size_t dl = strlen(x->map_dir);
-        x->map_lo = x->map_hi = 0;
-        if (!f) return;
-        while (fgets(line, sizeof line, f)) {
-            unsigned long lo, hi;
-            int off = 0;
-            if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) < 2 || !off) continue;
-            char *path = line + off;
-            path[strcspn(path, "\n")] = '\0';
-            size_t pl = strlen(path);
-            if (pl > dl && !strncmp(path, x->map_dir, dl) && pl >= 9 &&
-                !strcmp(path + pl - 9, "/data.mdb")) {
-                x->map_lo = lo;
-                x->map_hi = hi;
-                break;
-            }
-        }
-        fclose(f);
-    }
-    if (x->map_hi) madvise((void *)x->map_lo, x->map_hi - x->map_lo, MADV_DONTNEED);
-}
-
 static int scan_cb(void *ctx, const void *key, size_t kn, const void *img, size_t in)
 {
     (void)key;
     xp_run *x = ctx;
-    int rc = xp_item(x->pipe, x->part, img, in);
-    x->since_drop += kn + in;
-    if (!rc && x->map_dir && x->since_drop >= XP_DROP_BYTES) {
-        drop_mapped(x);
-        x->since_drop = 0;
-    }
-    return rc;
+    (void)kn;
+    /* table_read_scan drops the pages it has passed from our resident set (flat RSS). */
+    return xp_item(x->pipe, x->part, img, in);
 }
 
 static int run_full(xp_run *x, table_read *r)
@@ -530,8 +485,6 @@ static int do_export(xp_run *x, table *t, const char *name, export_desc *res)
             x->m.parts = (int)(p < 1 ? 1 : p > XP_PARTS_MAX ? XP_PARTS_MAX : p);
         }
         progress_set_total(o->prog, table_read_count(src.r));
-        x->map_dir = table_dir(src.tmp ? src.tmp : t);
-        x->map_lo = x->map_hi = 0;
     } else {
         netchange_options no = NETCHANGE_OPTIONS_INIT;
         no.mem_limit = o->netchange_mem;
