@@ -5,6 +5,9 @@
 : "${DEMO_HOME:?10-foundation.sh sets DEMO_HOME}" "${DEMO_TABLE:?}" "${DEMO_GOOD_TIME:?}"
 DEMO_RESTORED="${DEMO_TABLE}_restored"
 export DEMO_RESTORED
+# The morning is simulated: restore "at" the simulated now, or the 35-day window (counted back
+# from the real clock) would not reach it.
+export TIDEMARK_CLOCK="${DEMO_NOW:?10-foundation.sh sets DEMO_NOW}"
 _demo_count() {
   tidemark --data "$DEMO_HOME" describe-table --table "$1" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["Table"]["ItemCount"])'
@@ -31,4 +34,4 @@ printf '  %-32s %10s items (as at %s)\n' "$DEMO_RESTORED" "$_demo_good" "$DEMO_G
 printf '  the restored table has point-in-time recovery %s, as AWS does after a restore\n' \
   "$(tidemark --data "$DEMO_HOME" pitr status --table "$DEMO_RESTORED" |
      python3 -c 'import json,sys; print(json.load(sys.stdin)["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"].lower())')"
-unset -f _demo_count; unset _demo_bad _demo_good
+unset -f _demo_count; unset _demo_bad _demo_good TIDEMARK_CLOCK
