@@ -67,13 +67,18 @@ int fsx_fsync_parent(const char *path)
 
 int fsx_write_atomic(const char *path, const void *data, size_t len)
 {
+    return fsx_write_atomic2(path, data, len, NULL, 0);
+}
+
+int fsx_write_atomic2(const char *path, const void *data, size_t len, const void *b, size_t bn)
+{
     char tmp[PATH_MAX];
     int rc = 0, fd = -1;
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
         return err_set(TM_EINVAL, "path too long: %s", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return err_sys(TM_EIO, errno, "create %s", tmp);
-    if ((rc = fsx_write_all(fd, data, len))) {
+    if ((rc = fsx_write_all(fd, data, len)) || (bn && (rc = fsx_write_all(fd, b, bn)))) {
         err_wrap(rc, "%s: ", tmp);
         goto out;
     }

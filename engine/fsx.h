@@ -9,6 +9,9 @@
 #include <stddef.h>
 
 int fsx_write_atomic(const char *path, const void *data, size_t len);
+/* The same with the file's bytes in two pieces (a header and a body; body may be NULL). The temp
+ * file is "<path>.tmp.<pid>": a reader of the directory ignores or removes such names. */
+int fsx_write_atomic2(const char *path, const void *a, size_t an, const void *b, size_t bn);
 int fsx_read_file(const char *path, size_t max, buf *out);  /* TM_ENOTFOUND if absent */
 int fsx_fsync_dir(const char *dir);
 int fsx_fsync_parent(const char *path);

@@ -842,13 +842,12 @@ static int flush_buffer(log *l)
 /* Seals the active segment (see CRASH SAFETY). On failure the raw segment stays active. */
 static int seal_active(log *l)
 {
-    char path[PATH_MAX], final[PATH_MAX], tmp[PATH_MAX + 32], name[32];
+    char path[PATH_MAX], final[PATH_MAX], name[32];
     unsigned char *z = NULL, hdr[HDR_SIZE];
     const unsigned char *raw;
     size_t zn = 0, len = (size_t)(l->act_end - HDR_SIZE);
-    int fd = -1, rc;
+    int rc;
     scan s;
-    tmp[0] = '\0';
     if ((rc = path_make(path, sizeof path, l->dir, l->act_name))) return rc;
     /* Mapped rather than read: no copy and no fresh memory to fault in. Safe because only a
      * writer holding the table's lock truncates the active segment, and that is us. */
@@ -869,37 +868,12 @@ static int seal_active(log *l)
     hdr_encode(&h, hdr);
     name_make(name, l->act_first, l->opt.seal_codec);
     if ((rc = path_make(final, sizeof final, l->dir, name))) goto out;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", final, (int)getpid());
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-        rc = err_sys(TM_EIO, errno, "create %s", tmp);
-        goto out;
-    }
-    if ((rc = fsx_write_all(fd, hdr, HDR_SIZE)) || (rc = fsx_write_all(fd, z, zn))) {
-        err_wrap(rc, "%s: ", tmp);
-        goto out;
-    }
-    if (fsync(fd) < 0) {
-        rc = err_sys(TM_EIO, errno, "fsync %s", tmp);
-        goto out;
-    }
-    if (close(fd) < 0) {
-        fd = -1;
-        rc = err_sys(TM_EIO, errno, "close %s", tmp);
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, final) < 0) {
-        rc = err_sys(TM_EIO, errno, "rename %s to %s", tmp, final);
-        goto out;
-    }
-    tmp[0] = '\0';
+    /* temp, write, fsync, rename, fsync the directory */
+    if ((rc = fsx_write_atomic2(final, hdr, HDR_SIZE, z, zn))) goto out;
     /* From here the sealed segment is the truth; if the raw one survives, recovery removes it. */
     close_active(l);
-    if ((rc = fsx_fsync_dir(l->dir))) goto out;
     if (unlink(path) < 0 && errno != ENOENT) rc = err_sys(TM_EIO, errno, "unlink %s", path);
 out:
-    if (fd >= 0) close(fd);
-    if (tmp[0]) unlink(tmp);
     munmap(map, (size_t)(len + HDR_SIZE));
     free(z);
     return rc;
@@ -1817,14 +1791,13 @@ int log_recompress(const char *dir, const char *name, log_codec codec)
     seg_img m = {0};
     unsigned char *z = NULL, hdr[HDR_SIZE];
     size_t zn = 0;
-    char src[PATH_MAX], dst[PATH_MAX], tmp[PATH_MAX + 32], newname[32];
-    int fd = -1, rc;
+    char src[PATH_MAX], dst[PATH_MAX], newname[32];
+    int rc;
     if (name_parse(name, &first, &from, &pid) != 1 || from == LOG_CODEC_RAW)
         return err_set(TM_EINVAL, "%s is not a sealed log segment", name);
     if (codec != LOG_CODEC_LZ4 && codec != LOG_CODEC_ZSTD)
         return err_set(TM_EINVAL, "recompress codec must be LZ4 or zstd");
     if (codec == from) return 0;
-    tmp[0] = '\0';
     if ((rc = seg_load(dir, name, 0, INT64_MIN, &m))) goto out;
     if (m.bad) {
         rc = img_bad_error(&m);
@@ -1840,39 +1813,13 @@ int log_recompress(const char *dir, const char *name, log_codec codec)
     if ((rc = path_make(src, sizeof src, dir, name)) ||
         (rc = path_make(dst, sizeof dst, dir, newname)))
         goto out;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", dst, (int)getpid());
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-        rc = err_sys(TM_EIO, errno, "create %s", tmp);
-        goto out;
-    }
-    if ((rc = fsx_write_all(fd, hdr, HDR_SIZE)) || (rc = fsx_write_all(fd, z, zn))) {
-        err_wrap(rc, "%s: ", tmp);
-        goto out;
-    }
-    if (fsync(fd) < 0) {
-        rc = err_sys(TM_EIO, errno, "fsync %s", tmp);
-        goto out;
-    }
-    if (close(fd) < 0) {
-        fd = -1;
-        rc = err_sys(TM_EIO, errno, "close %s", tmp);
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, dst) < 0) {
-        rc = err_sys(TM_EIO, errno, "rename %s to %s", tmp, dst);
-        goto out;
-    }
-    tmp[0] = '\0';
-    if ((rc = fsx_fsync_dir(dir))) goto out;
+    if ((rc = fsx_write_atomic2(dst, hdr, HDR_SIZE, z, zn))) goto out;
     if (unlink(src) < 0 && errno != ENOENT) {
         rc = err_sys(TM_EIO, errno, "unlink %s", src);
         goto out;
     }
     rc = fsx_fsync_dir(dir);
 out:
-    if (fd >= 0) close(fd);
-    if (tmp[0]) unlink(tmp);
     free(z);
     img_free(&m);
     return rc;

@@ -238,74 +238,6 @@ void xp_inflate_free(xp_inflate *z)
  * MD5, base64, hex, names
  * ============================================================================================== */
 
-struct xp_md5 {
-    EVP_MD_CTX *c;
-};
-
-xp_md5 *xp_md5_new(void)
-{
-    xp_md5 *m = malloc(sizeof *m);
-    if (!m) return NULL;
-    m->c = EVP_MD_CTX_new();
-    if (!m->c || !EVP_DigestInit_ex(m->c, EVP_md5(), NULL)) {
-        EVP_MD_CTX_free(m->c);
-        free(m);
-        return NULL;
-    }
-    return m;
-}
-
-void xp_md5_update(xp_md5 *m, const void *p, size_t n)
-{
-    if (n) EVP_DigestUpdate(m->c, p, n);
-}
-
-void xp_md5_final(xp_md5 *m, unsigned char out[16])
-{
-    unsigned int len = 16;
-    EVP_DigestFinal_ex(m->c, out, &len);
-    xp_md5_free(m);
-}
-
-void xp_md5_free(xp_md5 *m)
-{
-    if (!m) return;
-    EVP_MD_CTX_free(m->c);
-    free(m);
-}
-
-static void md5_raw(const void *p, size_t n, unsigned char out[16])
-{
-    unsigned int len = 16;
-    EVP_Digest(p, n, out, &len, EVP_md5(), NULL);
-}
-
-void xp_b64(const unsigned char *p, size_t n, char *out)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n) v |= p[i + 2];
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? t[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
-
-void xp_hex(const unsigned char *p, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
@@ -327,15 +259,15 @@ int xp_unhex(const char *s, unsigned char *out, size_t n)
 void xp_md5_b64(const void *p, size_t n, char out[25])
 {
     unsigned char d[16];
-    md5_raw(p, n, d);
-    xp_b64(d, 16, out);
+    store_md5(p, n, d);
+    store_base64(d, 16, out);
 }
 
 void xp_etag1(const unsigned char md5[16], char out[40])
 {
     unsigned char d[16];
-    md5_raw(md5, 16, d);
-    xp_hex(d, 16, out);
+    store_md5(md5, 16, d);
+    store_hex(d, 16, out);
     memcpy(out + 32, "-1", 3);
 }
 

@@ -38,14 +38,8 @@ int xp_inflate_feed(xp_inflate *z, const void *p, size_t n, buf *out);
 int xp_inflate_end(xp_inflate *z);
 void xp_inflate_free(xp_inflate *z);
 
-typedef struct xp_md5 xp_md5;
-xp_md5 *xp_md5_new(void);
-void xp_md5_update(xp_md5 *m, const void *p, size_t n);
-void xp_md5_final(xp_md5 *m, unsigned char out[16]);      /* frees m */
-void xp_md5_free(xp_md5 *m);
+/* Incremental MD5, base64 and hex come from store/store.h (store_md5_*, store_base64, store_hex). */
 void xp_md5_b64(const void *p, size_t n, char out[25]);   /* base64(MD5(p)) */
-void xp_b64(const unsigned char *p, size_t n, char *out); /* 4*ceil(n/3) + NUL */
-void xp_hex(const unsigned char *p, size_t n, char *out); /* 2n + NUL */
 int xp_unhex(const char *s, unsigned char *out, size_t n);/* exactly 2n hex digits; 0 or -1 */
 /* S3's ETag of a one-part multipart upload, as AWS exports record it: hex(MD5(md5)) + "-1". */
 void xp_etag1(const unsigned char md5[16], char out[40]);

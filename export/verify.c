@@ -472,24 +472,24 @@ static int multipart_etag(store *st, const char *key, uint64_t ps, char *out, si
     store_reader *r = NULL;
     unsigned char *blk = malloc(READ_BLOCK), d[16];
     buf mds = BUF_INIT;
-    xp_md5 *m = NULL;
+    store_md5_ctx *m = NULL;
     uint64_t in_part = 0;
     int parts = 0, rc = blk ? store_reader_open(st, key, NULL, &r) : TM_ENOMEM;
     while (!rc) {
         size_t got;
         if ((rc = store_reader_read(r, blk, READ_BLOCK, &got)) || !got) break;
         for (size_t off = 0; off < got;) {
-            if (!m && !(m = xp_md5_new())) {
+            if (!m && !(m = store_md5_new())) {
                 rc = TM_ENOMEM;
                 break;
             }
             size_t take = got - off;
             if (take > ps - in_part) take = (size_t)(ps - in_part);
-            xp_md5_update(m, blk + off, take);
+            store_md5_update(m, blk + off, take);
             off += take;
             in_part += take;
             if (in_part == ps) {
-                xp_md5_final(m, d);
+                store_md5_final(m, d);
                 m = NULL;
                 buf_append(&mds, d, 16);
                 parts++;
@@ -498,7 +498,7 @@ static int multipart_etag(store *st, const char *key, uint64_t ps, char *out, si
         }
     }
     if (!rc && m) {
-        xp_md5_final(m, d);
+        store_md5_final(m, d);
         m = NULL;
         buf_append(&mds, d, 16);
         parts++;
@@ -506,16 +506,16 @@ static int multipart_etag(store *st, const char *key, uint64_t ps, char *out, si
     if (!rc) {
         char hex[33];
         unsigned char dd[16];
-        xp_md5 *mm = xp_md5_new();
+        store_md5_ctx *mm = store_md5_new();
         if (!mm) rc = TM_ENOMEM;
         else {
-            xp_md5_update(mm, mds.data, mds.len);
-            xp_md5_final(mm, dd);
-            xp_hex(dd, 16, hex);
+            store_md5_update(mm, mds.data, mds.len);
+            store_md5_final(mm, dd);
+            store_hex(dd, 16, hex);
             snprintf(out, on, "%s-%d", hex, parts);
         }
     }
-    xp_md5_free(m);
+    store_md5_free(m);
     store_reader_close(r);
     buf_free(&mds);
     free(blk);
@@ -528,7 +528,7 @@ static void check_etag(vctx *v, store *st, const char *key, const char *etag,
     char want[80];
     const char *dash = strrchr(etag, '-');
     if (!dash) {
-        xp_hex(md5, 16, want);
+        store_hex(md5, 16, want);
         if (strcmp(etag, want)) problem(v, label, "etag %s is not the file's MD5 %s", etag, want);
         return;
     }
@@ -586,7 +586,7 @@ static void verify_file(vctx *v, xp_loc *l, const cJSON *line, size_t lineno)
         problem(v, label, "cannot read: %s", err_msg());
         return;
     }
-    xp_md5 *m = xp_md5_new();
+    store_md5_ctx *m = store_md5_new();
     xp_inflate *z = NULL;
     buf out = BUF_INIT_MAX(LINE_MAX_BYTES * 2);
     unsigned char *blk = malloc(READ_BLOCK);
@@ -605,7 +605,7 @@ static void verify_file(vctx *v, xp_loc *l, const cJSON *line, size_t lineno)
         }
         if (!got) break;
         size += got;
-        xp_md5_update(m, blk, got);
+        store_md5_update(m, blk, got);
         if (zerr) continue;
         if ((rc = xp_inflate_feed(z, blk, got, &out))) {
             problem(v, label, "%s", err_msg());
@@ -634,9 +634,9 @@ static void verify_file(vctx *v, xp_loc *l, const cJSON *line, size_t lineno)
     else if (!zerr && out.len) problem(v, label, "the last line has no newline");
     unsigned char d[16];
     char b64[25];
-    xp_md5_final(m, d);
+    store_md5_final(m, d);
     m = NULL;
-    xp_b64(d, 16, b64);
+    store_base64(d, 16, b64);
     v->st->bytes += size;
     v->st->lines += lines;
     uint64_t before = v->st->problems;
@@ -648,7 +648,7 @@ static void verify_file(vctx *v, xp_loc *l, const cJSON *line, size_t lineno)
                 (unsigned long long)lines);
     if (v->st->problems == before && !bad && !zerr) v->st->files_ok++;
 out:
-    xp_md5_free(m);
+    store_md5_free(m);
     xp_inflate_free(z);
     store_reader_close(r);
     buf_free(&out);

@@ -623,8 +623,8 @@ static int read_file(worker *w, size_t idx, import_read_fn rd, void *rctx)
         import_dec_md5(d, md5);
         if (memcmp(md5, mf->md5, 16) != 0) {
             char want[25], got[25];
-            import_b64_encode(mf->md5, 16, want);
-            import_b64_encode(md5, 16, got);
+            store_base64(mf->md5, 16, want);
+            store_base64(md5, 16, got);
             rc = err_set(TM_ECORRUPT, "%s: MD5 %s does not match md5Checksum %s in "
                          "manifest-files.json (altered or truncated)", w->in->ptr_key, got, want);
             imp_fail(im, rc, "ChecksumMismatch");

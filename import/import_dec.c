@@ -11,7 +11,6 @@
 #include "import/import_internal.h"
 #include "engine/err.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +25,7 @@ struct import_dec {
     import_read_fn rd;
     void *ctx;
     import_dec_budget *budget;
-    EVP_MD_CTX *md5;
+    store_md5_ctx *md5;
     unsigned char *in;          /* raw input buffer */
     size_t in_pos, in_len;
     int in_eof;
@@ -58,7 +57,7 @@ static int dec_fill(import_dec *d)
     int rc = d->rd(d->ctx, d->in + d->in_len, DEC_IN_SIZE - d->in_len, &got);
     if (rc) return rc;
     if (got == 0) { d->in_eof = 1; return 0; }
-    EVP_DigestUpdate(d->md5, d->in + d->in_len, got);
+    store_md5_update(d->md5, d->in + d->in_len, got);
     d->in_len += got;
     d->in_bytes += got;
     return 0;
@@ -70,12 +69,8 @@ int import_dec_open(import_compression want, const char *name, import_read_fn rd
     int rc = 0;
     *out = NULL;
     import_dec *d = calloc(1, sizeof *d);
-    if (!d || !(d->in = malloc(DEC_IN_SIZE)) || !(d->md5 = EVP_MD_CTX_new())) {
+    if (!d || !(d->in = malloc(DEC_IN_SIZE)) || !(d->md5 = store_md5_new())) {
         rc = err_set(TM_ENOMEM, "out of memory (decoder)");
-        goto out;
-    }
-    if (!EVP_DigestInit_ex(d->md5, EVP_md5(), NULL)) {
-        rc = err_set(TM_EIO, "MD5 unavailable in libcrypto");
         goto out;
     }
     d->want = want;
@@ -257,16 +252,10 @@ import_compression import_dec_kind(const import_dec *d) { return d->kind; }
 uint64_t import_dec_in_bytes(const import_dec *d) { return d->in_bytes; }
 uint64_t import_dec_out_bytes(const import_dec *d) { return d->out_bytes; }
 
-void import_md5(const void *p, size_t n, unsigned char out[16])
-{
-    unsigned int len = 16;
-    EVP_Digest(p, n, out, &len, EVP_md5(), NULL);
-}
-
 void import_dec_md5(import_dec *d, unsigned char out[16])
 {
-    unsigned int n = 16;
-    EVP_DigestFinal_ex(d->md5, out, &n);
+    store_md5_final(d->md5, out);   /* frees the context */
+    d->md5 = NULL;
 }
 
 void import_dec_close(import_dec *d)
@@ -274,7 +263,7 @@ void import_dec_close(import_dec *d)
     if (!d) return;
     if (d->z_init) inflateEnd(&d->z);
     ZSTD_freeDStream(d->zs);
-    EVP_MD_CTX_free(d->md5);
+    store_md5_free(d->md5);
     free(d->in);
     free(d);
 }

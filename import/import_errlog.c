@@ -6,6 +6,7 @@
  *   {"itemS3Pointer":{"bucket":"<bucket>","key":"<key>","itemIndex":<n>},"errorMessages":["<why>"]}
  * The file is written as the import goes (it is a log, not a result), then fsync'd at the end,
  * so that what was rejected can be read even when the import fails part way. */
+#include "engine/item.h"
 #include "import/import_internal.h"
 #include "engine/err.h"
 #include "engine/fsx.h"
@@ -19,47 +20,20 @@
 
 /* ---- text helpers ----------------------------------------------------------------------- */
 
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-void import_b64_encode(const unsigned char *p, size_t n, char *out)
-{
-    size_t o = 0, i = 0;
-    for (; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-        out[o++] = B64[v >> 18 & 63]; out[o++] = B64[v >> 12 & 63];
-        out[o++] = B64[v >> 6 & 63];  out[o++] = B64[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
-        out[o++] = B64[v >> 18 & 63]; out[o++] = B64[v >> 12 & 63];
-        out[o++] = i + 1 < n ? B64[v >> 6 & 63] : '=';
-        out[o++] = '=';
-    }
-    out[o] = '\0';
-}
 
 int import_b64_decode16(const char *s, size_t n, unsigned char out[16])
 {
+    buf b = BUF_INIT_MAX(64);
     char enc[25];
-    unsigned char probe[16];
-    if (n != 24) return -1;
-    /* Decode by trying: 16 bytes have exactly one canonical 24-char encoding. */
-    for (size_t i = 0, o = 0; i < 24; i += 4) {
-        unsigned v = 0;
-        for (int k = 0; k < 4; k++) {
-            char ch = s[i + (size_t)k];
-            const char *q = ch == '=' ? NULL : memchr(B64, ch, 64);
-            if (ch == '=') { if (i != 20 || k < 2) return -1; q = B64; }
-            if (!q || ch == '\0') return -1;
-            v = v << 6 | (unsigned)(q - B64);
-        }
-        unsigned char b[3] = {(unsigned char)(v >> 16), (unsigned char)(v >> 8), (unsigned char)v};
-        for (int k = 0; k < 3 && o < 16; k++) probe[o++] = b[k];
+    /* 16 bytes have exactly one canonical 24-character encoding: re-encode to insist on it. */
+    int ok = n == 24 && b64_decode(s, n, &b) == 0 && b.len == 16;
+    if (ok) {
+        store_base64((const unsigned char *)b.data, 16, enc);
+        ok = memcmp(enc, s, 24) == 0;
     }
-    import_b64_encode(probe, 16, enc);
-    if (memcmp(enc, s, 24) != 0) return -1;
-    memcpy(out, probe, 16);
-    return 0;
+    if (ok) memcpy(out, b.data, 16);
+    buf_free(&b);
+    return ok ? 0 : -1;
 }
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */

@@ -15,6 +15,7 @@
 
 #include "engine/buf.h"
 #include "import/import.h"
+#include "store/store.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -52,7 +53,6 @@ uint64_t import_dec_out_bytes(const import_dec *d);   /* decoded bytes returned 
 void import_dec_md5(import_dec *d, unsigned char out[16]);
 void import_dec_close(import_dec *d);   /* accepts NULL */
 /* One-shot MD5. */
-void import_md5(const void *p, size_t n, unsigned char out[16]);
 /* Reads the rest of the raw stream without decoding it (for the MD5 of a file we stop early). */
 int import_dec_drain(import_dec *d);
 
@@ -149,7 +149,6 @@ int import_path_safe(const char *path);
 
 /* ---- base64 and JSON text helpers (import_errlog.c) ------------------------------------ */
 
-void import_b64_encode(const unsigned char *p, size_t n, char *out);  /* 4 ceil(n/3) + NUL */
 int import_b64_decode16(const char *s, size_t n, unsigned char out[16]);   /* MD5s only */
 /* Appends s as a JSON string ("..." with escapes; bytes that are not UTF-8 become U+FFFD). */
 int import_json_str(buf *b, const char *s, size_t n);

@@ -214,7 +214,7 @@ int import_manifest_check_md5(const char *name, const char *text, size_t n, cons
         md5n--;
     if (import_b64_decode16(md5, md5n, want))
         return err_set(TM_ECORRUPT, "%s.md5 is not a base64 MD5", name);
-    import_md5(text, n, got);
+    store_md5(text, n, got);
     if (memcmp(want, got, 16) != 0)
         return err_set(TM_ECORRUPT, "%s does not match its MD5 in %s.md5 (altered or "
                        "truncated)", name, name);

@@ -229,4 +229,16 @@ typedef struct store_stats {
 /* Counters since store_open, summed over threads. */
 void store_get_stats(const store *s, store_stats *out);
 
+/* ---- digests (OpenSSL underneath), shared with export and import for manifests ---- */
+void store_hex(const unsigned char *p, size_t n, char *out);            /* 2n + NUL */
+void store_base64(const unsigned char *p, size_t n, char *out);         /* 4 ceil(n/3) + NUL */
+void store_md5(const void *p, size_t n, unsigned char out[16]);
+/* Incremental MD5 (OpenSSL EVP under the hood). */
+typedef struct store_md5_ctx store_md5_ctx;
+store_md5_ctx *store_md5_new(void);
+void store_md5_update(store_md5_ctx *c, const void *p, size_t n);
+void store_md5_final(store_md5_ctx *c, unsigned char out[16]);  /* frees c */
+void store_md5_free(store_md5_ctx *c);                          /* accepts NULL */
+
+
 #endif

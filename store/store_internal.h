@@ -31,21 +31,11 @@ struct store {
 
 /* ---- digests and encodings (store.c) ---------------------------------------------------- */
 
-void store_hex(const unsigned char *p, size_t n, char *out);            /* 2n + NUL */
-void store_base64(const unsigned char *p, size_t n, char *out);         /* 4 ceil(n/3) + NUL */
-void store_md5(const void *p, size_t n, unsigned char out[16]);
 void store_sha256_hex(const void *p, size_t n, char out[65]);
 /* Appends s percent-encoded: everything but A-Za-z0-9-._~ (and '/' when keep_slash). */
 int store_pct_encode(buf *b, const char *s, int keep_slash);
 /* "Wed, 21 Oct 2015 07:28:00 GMT" or "2015-10-21T07:28:00.000Z" -> Unix seconds; 0 if neither. */
 int64_t store_parse_time(const char *s);
-
-/* Incremental MD5 (OpenSSL EVP under the hood). */
-typedef struct store_md5_ctx store_md5_ctx;
-store_md5_ctx *store_md5_new(void);
-void store_md5_update(store_md5_ctx *c, const void *p, size_t n);
-void store_md5_final(store_md5_ctx *c, unsigned char out[16]);  /* frees c */
-void store_md5_free(store_md5_ctx *c);                          /* accepts NULL */
 
 /* ---- a minimal XML scanner (store_xml.c) ------------------------------------------------ */
 

@@ -315,7 +315,7 @@ static void test_dec_formats(void **state)
     while (import_dec_read(d, tmp, sizeof tmp, &got) == 0 && got) {}
     unsigned char a[16], b[16];
     import_dec_md5(d, a);
-    import_md5(gz, gn, b);
+    store_md5(gz, gn, b);
     assert_memory_equal(a, b, 16);
     assert_int_equal(import_dec_in_bytes(d), gn);
     assert_int_equal(import_dec_out_bytes(d), tn);
@@ -437,8 +437,8 @@ static void test_manifest(void **state)
     /* .md5 files */
     unsigned char d[16];
     char b64[25];
-    import_md5(SUMMARY, strlen(SUMMARY), d);
-    import_b64_encode(d, 16, b64);
+    store_md5(SUMMARY, strlen(SUMMARY), d);
+    store_base64(d, 16, b64);
     assert_int_equal(import_manifest_check_md5("manifest-summary.json", SUMMARY, strlen(SUMMARY),
                                                b64, 24), 0);
     b64[3] ^= 1;
@@ -453,12 +453,12 @@ static void test_b64(void **state)
     char e[25];
     /* the empty gzip of the AWS sample: OXDoJgXH0Qm7NI/JTp7swA== */
     assert_int_equal(import_b64_decode16("OXDoJgXH0Qm7NI/JTp7swA==", 24, d), 0);
-    import_b64_encode(d, 16, e);
+    store_base64(d, 16, e);
     assert_string_equal(e, "OXDoJgXH0Qm7NI/JTp7swA==");
     assert_int_equal(import_b64_decode16("OXDoJgXH0Qm7NI/JTp7swA=", 23, d), -1);
     assert_int_equal(import_b64_decode16("OXDoJgXH0Qm7NI/JTp7swB==", 24, d), -1);  /* not canonical */
     assert_int_equal(import_b64_decode16("OXDoJgXH0Qm7NI/JTp7s!A==", 24, d), -1);
-    import_b64_encode((const unsigned char *)"ab", 2, e);
+    store_base64((const unsigned char *)"ab", 2, e);
     assert_string_equal(e, "YWI=");
 }
 
