@@ -136,24 +136,11 @@ typedef struct xp_run {
  * Helpers
  * ============================================================================================== */
 
-static const char *env_first(const char *a, const char *b, const char *c)
-{
-    const char *v;
-    if (a && (v = getenv(a)) && *v) return v;
-    if (b && (v = getenv(b)) && *v) return v;
-    if (c && (v = getenv(c)) && *v) return v;
-    return NULL;
-}
-
+/* Region and account of the ARNs: the options, else the environment (table_arn_region). */
 static void resolve_arn(xp_meta *m, const export_options *o)
 {
-    const char *r = o->region && *o->region ? o->region
-                                            : env_first("TIDEMARK_REGION", "AWS_REGION",
-                                                        "AWS_DEFAULT_REGION");
-    const char *a = o->account && *o->account ? o->account
-                                              : env_first("TIDEMARK_ACCOUNT", "AWS_ACCOUNT_ID", NULL);
-    snprintf(m->region, sizeof m->region, "%s", r ? r : EXPORT_DEFAULT_REGION);
-    snprintf(m->account, sizeof m->account, "%s", a ? a : EXPORT_DEFAULT_ACCOUNT);
+    snprintf(m->region, sizeof m->region, "%s", table_arn_region(o->region));
+    snprintf(m->account, sizeof m->account, "%s", table_arn_account(o->account));
 }
 
 static int64_t mono_us(void)

@@ -29,8 +29,6 @@ typedef enum export_compression { EXPORT_GZIP = 0, EXPORT_ZSTD = 1 } export_comp
 #define EXPORT_VERSION "0.1.0"
 
 /* ARN defaults when neither an option nor the environment gives one. */
-#define EXPORT_DEFAULT_REGION  "us-east-1"
-#define EXPORT_DEFAULT_ACCOUNT "000000000000"
 #define EXPORT_DEFAULT_MAX_FILE_BYTES ((uint64_t)256 << 20)   /* split data files past this */
 #define EXPORT_JOBS_MAX 64
 
@@ -46,10 +44,8 @@ typedef struct export_options {
     export_compression compression;
     int level;                     /* compression level; 0: gzip 6, zstd 3 */
     int jobs;                      /* compression threads (1..EXPORT_JOBS_MAX); 0: 1 */
-    const char *region;            /* ARN region; NULL: TIDEMARK_REGION, AWS_REGION,
-                                      AWS_DEFAULT_REGION, EXPORT_DEFAULT_REGION */
-    const char *account;           /* ARN account; NULL: TIDEMARK_ACCOUNT, AWS_ACCOUNT_ID,
-                                      EXPORT_DEFAULT_ACCOUNT */
+    const char *region;            /* ARN region; NULL: as table_arn_region (us-east-1) */
+    const char *account;           /* ARN account; NULL: as table_arn_account (000000000000) */
     uint64_t max_file_bytes;       /* 0: EXPORT_DEFAULT_MAX_FILE_BYTES */
     size_t netchange_mem;          /* incremental grouping memory; 0: netchange's default */
     const char *tmp_dir;           /* spill files; NULL: $TMPDIR or /tmp */

@@ -1024,17 +1024,6 @@ static int put_str(buf *b, const char *name, const char *v)
     return rc ? rc : import_json_str(b, v, strlen(v));
 }
 
-static const char *env_or(const char *opt, const char *a, const char *b, const char *c,
-                          const char *def)
-{
-    const char *v;
-    if (opt && *opt) return opt;
-    if (a && (v = getenv(a)) && *v) return v;
-    if (b && (v = getenv(b)) && *v) return v;
-    if (c && (v = getenv(c)) && *v) return v;
-    return def;
-}
-
 int import_result_json(const import_options *opt, const import_result *res, buf *b)
 {
     char t0[40], t1[40], arn[512];
@@ -1042,11 +1031,8 @@ int import_result_json(const import_options *opt, const import_result *res, buf 
     int rc = 0;
     clock_format(res->start_us, 3, t0, sizeof t0);
     clock_format(res->end_us, 3, t1, sizeof t1);
-    /* ARNs as tidemark-export writes them, so that the two programs agree */
-    snprintf(arn, sizeof arn, "arn:aws:dynamodb:%s:%s:table/%s",
-             env_or(opt->region, "TIDEMARK_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", "us-east-1"),
-             env_or(opt->account, "TIDEMARK_ACCOUNT", "AWS_ACCOUNT_ID", NULL, "000000000000"),
-             opt->table ? opt->table : "");
+    /* ARNs as every tidemark program writes them (table_arn) */
+    table_arn(opt->region, opt->account, opt->table ? opt->table : "", arn, sizeof arn);
     rc |= buf_puts(b, "{\"ImportTableDescription\":{");
     buf a = BUF_INIT;
     buf_printf(&a, "%s/import/%014lld", arn, (long long)(res->start_us / 1000));
