@@ -250,13 +250,24 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
         st->item_count = ni.item_count;
         st->size_bytes = ni.size_bytes;
     }
-    if (target && o->copy_settings && g->info.durability != ni.durability) {
+    /* The source's settings (PITR stays off, as AWS restores): durability, snapshot policy.
+     * The table is already published; a failure here is reported, the table stays. */
+    if (target && o->copy_settings &&
+        (g->info.durability != ni.durability || g->info.snapshot_every_s != ni.snapshot_every_s ||
+         g->info.snapshot_every_writes != ni.snapshot_every_writes)) {
         table *t = NULL;
-        if ((rc = table_open(home, target, TABLE_RDONLY, &t)) == 0)
+        if ((rc = table_open(home, target, TABLE_RDONLY, &t)) == 0 &&
+            g->info.durability != ni.durability)
             rc = table_set_durability(t, g->info.durability);
+        if (!rc && (g->info.snapshot_every_s != ni.snapshot_every_s ||
+                    g->info.snapshot_every_writes != ni.snapshot_every_writes))
+            rc = table_set_snapshot_policy(t, g->info.snapshot_every_s,
+                                           g->info.snapshot_every_writes);
         table_close(t);
         if (rc) goto out;
         ni.durability = g->info.durability;
+        ni.snapshot_every_s = g->info.snapshot_every_s;
+        ni.snapshot_every_writes = g->info.snapshot_every_writes;
     }
     if (info) *info = ni;
 out:

@@ -31,7 +31,7 @@ typedef struct progress progress;   /* engine/cli.h */
 typedef struct pitr_opts {
     pitr_dir direction;      /* PITR_AUTO, or force PITR_FORWARD / PITR_BACKWARD (tests) */
     progress *prog;          /* optional: items/bytes applied are reported here */
-    int copy_settings;       /* 1: copy durability of the source onto the new table */
+    int copy_settings;       /* 1: copy durability and snapshot policy of the source */
 } pitr_opts;
 #define PITR_OPTS_INIT {PITR_AUTO, NULL, 1}
 

@@ -1,9 +1,9 @@
 /* restore.h: point-in-time restore of a table into a new table (what tidemark-restore runs).
  *
  * The new table holds exactly the source's items at the time (every write with time <= T),
- * with the source's key schema and durability; PITR starts disabled on it (as AWS does). It is
- * built under a hidden name and appears only when complete. Restoring from a full export is
- * import's job (tidemark-import), not this module's.
+ * with the source's key schema, durability and snapshot policy; PITR starts disabled on it (as
+ * AWS does). It is built under a hidden name and appears only when complete. Restoring from a
+ * full export is import's job (tidemark-import), not this module's.
  *
  * Errors: TM_ENOTFOUND (no source table, or PITR disabled on it), TM_EEXIST (target exists),
  * TM_ERANGE (time outside the window: "InvalidRestoreTime: ..."), TM_EMISSING (a segment or

@@ -434,6 +434,8 @@ static int restore_check(const char *source, int64_t T, pitr_dir dir, const char
     table_info ti;
     assert_int_equal(table_describe(t, &ti), 0);
     assert_int_equal(ti.pitr_enabled, 0);
+    assert_int_equal(ti.durability, LOG_SYNC_NONE);            /* the source's settings */
+    assert_int_equal(ti.snapshot_every_s, M.small ? 3 * 86400 : 86400);
     assert_string_equal(ti.ks.hash_name, "pk");
     assert_string_equal(ti.ks.range_name, "sk");
     assert_int_equal(ti.item_count, res.table.item_count);
