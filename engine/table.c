@@ -1789,7 +1789,10 @@ int table_builder_seed_table(table_builder *b, table *src, uint64_t *seq, int64_
     int rc;
     if (b->env || b->seeded) return err_set(TM_EINVAL, "a builder can be seeded only once, before any put");
     snprintf(items, sizeof items, "%s/items", b->dir);
-    /* A plain (not compacting) copy runs at disk speed; it is one read txn, so consistent. */
+    /* A plain (not compacting) copy in one read txn: consistent. mdb_env_copy2 writes it with
+     * O_DIRECT, so it is on disk when the copy returns; measured on a quiet machine (1M items,
+     * 660 MB file) it beat a copy through the page cache plus the fsync that a durable restore
+     * needs (0.55-0.64 s vs 0.86-0.96 s per restore; cp + sync of the file: 0.47-0.54 s). */
     if ((rc = mdb_env_copy2(src->env->env, items, 0))) return lmdb_err(rc, "copy", items);
     b->seeded = 1;
     if ((rc = copy_position(items, seq, time_us, NULL, NULL))) return rc;
