@@ -123,6 +123,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <limits.h>
 #include <lz4.h>
 #include <signal.h>
@@ -594,6 +595,52 @@ static int corrupt(const char *name, uint64_t off, const char *why)
                    why);
 }
 
+/* One decompressed sealed segment handed over by log_seq_at_time, which reads the segment
+ * around a time and then drops it, to the reader that usually opens right at that time (an
+ * incremental export's window start): the buffer moves, nothing is copied, and the segment is
+ * decompressed once instead of twice. Keyed by path, size and payload checksum: a sealed
+ * segment never changes under its name. */
+static pthread_mutex_t donor_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char path[PATH_MAX];
+    uint64_t size, sum, raw;
+    unsigned char *buf;
+    size_t cap;
+} donor;
+
+static void donor_give(const char *dir, seg_img *m)
+{
+    if (m->codec == LOG_CODEC_RAW || !m->dbuf) return;
+    pthread_mutex_lock(&donor_mu);
+    free(donor.buf);
+    snprintf(donor.path, sizeof donor.path, "%s/%s", dir, m->name);
+    donor.size = m->file_size;
+    donor.sum = m->h.payload_sum;
+    donor.raw = m->h.raw_bytes;
+    donor.buf = m->dbuf;
+    donor.cap = m->dcap;
+    m->dbuf = NULL;
+    m->dcap = 0;
+    pthread_mutex_unlock(&donor_mu);
+}
+
+/* 1 if m took the donated buffer for this segment (its old one is freed). */
+static int donor_take(const char *path, seg_img *m)
+{
+    int hit = 0;
+    pthread_mutex_lock(&donor_mu);
+    if (donor.buf && donor.size == m->file_size && donor.sum == m->h.payload_sum &&
+        donor.raw == m->h.raw_bytes && !strcmp(donor.path, path)) {
+        free(m->dbuf);
+        m->dbuf = donor.buf;
+        m->dcap = donor.cap;
+        donor.buf = NULL;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&donor_mu);
+    return hit;
+}
+
 /* Loads segment `name` of dir into m (its buffers are reused). TM_ENOTFOUND if it is gone
  * (sealed or recompressed meanwhile); TM_ECORRUPT if its header or payload is bad. Damage among
  * the records is recorded in m->bad so that the records before it can still be read.
@@ -651,6 +698,9 @@ static int seg_load(const char *dir, const char *name, int want_offs, int64_t mi
         }
         m->data = m->fbuf;
         m->len = got;
+    } else if (donor_take(path, m)) {
+        m->len = (size_t)m->h.raw_bytes;
+        m->data = m->dbuf;
     } else {
         if (flen && (rc = fsx_pread_all(fd, m->fbuf, flen, HDR_SIZE))) {
             err_wrap(rc, "log segment %s: ", name);
@@ -1671,6 +1721,7 @@ int log_seq_at_time(const char *dir, int64_t t_us, uint64_t *seq)
             if ((rc = sealed_header(dir, &v[lo - 2], 0, &h, NULL)) == 0) *seq = h.last_seq;
             goto out;
         }
+        donor_give(dir, &m);
         img_free(&m);
         goto out;
     }

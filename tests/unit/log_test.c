@@ -484,6 +484,34 @@ static void test_seq_at_time(void **state)
     }
 }
 
+/* log_seq_at_time hands its decompressed segment to the next reader of that segment: what that
+ * reader yields must be exactly the records (every one checked), at every start in the log. */
+static void test_seq_at_time_then_read(void **state)
+{
+    (void)state;
+    const uint64_t N = 600;
+    char *d = tmpdir();
+    log_options o = opts(2048, LOG_SYNC_NONE, LOG_CODEC_LZ4);
+    write_log(d, &o, N, 10);
+    for (int64_t t = time_of(1); t <= time_of(N); t += 700) {
+        uint64_t seq = 0;
+        CHECK(log_seq_at_time(d, t, &seq));
+        long long n = read_range(d, seq + 1, N, LOG_FORWARD);
+        if (n != (long long)(N - seq))
+            fail_msg("from seq %llu: read %lld records, want %llu", (unsigned long long)seq + 1, n,
+                     (unsigned long long)(N - seq));
+    }
+    /* a recompressed segment under a new name is not confused with the donated one */
+    char names[64][64];
+    size_t k = list_names(d, ".lz4", names, 64);
+    assert_true(k >= 2);
+    uint64_t seq = 0;
+    CHECK(log_seq_at_time(d, time_of(N / 2), &seq));
+    for (size_t i = 0; i < k; i++) CHECK(log_recompress(d, names[i], LOG_CODEC_ZSTD));
+    assert_int_equal(read_range(d, seq + 1, N, LOG_FORWARD), (long long)(N - seq));
+    rmdir_free(d);
+}
+
 /* ==== reopen and two writers ================================================================== */
 
 static void test_reopen_and_turns(void **state)
@@ -1450,6 +1478,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward_backward),
         cmocka_unit_test(test_empty_log),
+        cmocka_unit_test(test_seq_at_time_then_read),
         cmocka_unit_test(test_append_rules),
         cmocka_unit_test(test_big_batch),
         cmocka_unit_test(test_seq_at_time),
