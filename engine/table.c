@@ -575,6 +575,7 @@ struct table {
     /* snapshot policy state */
     uint64_t snap_seq;
     int64_t snap_time;
+    int have_snap;           /* a snapshot exists (seq and time may both be 0: an empty table) */
     unsigned commits;
 };
 
@@ -600,6 +601,7 @@ int table_open_dir(const char *dir, unsigned flags, table **out)
     if (snap_list(dir, &snaps, &nsnap) == 0 && nsnap) {
         t->snap_seq = snaps[nsnap - 1].seq;
         t->snap_time = snaps[nsnap - 1].time_us;
+        t->have_snap = 1;
     }
     free(snaps);
     if (!(flags & TABLE_RDONLY)) {
@@ -1476,6 +1478,7 @@ int table_snapshot(table *t, snap_info *out)
 done:
     t->snap_seq = s.seq;
     t->snap_time = s.time_us;
+    t->have_snap = 1;
     if (out) *out = s;
     return rc;
 out:
@@ -1656,12 +1659,14 @@ static void maybe_housekeep(table *t)
             mdb_txn_abort(txn);
         }
         int due = 0;
-        if (i->pitr_enabled && i->snapshot_every_s && t->snap_time &&
-            time - t->snap_time >= i->snapshot_every_s * CLOCK_US_PER_SEC)
+        /* An empty table's base snapshot has time 0: it stands for the state when PITR was
+         * enabled, so its age counts from then. */
+        int64_t since = t->snap_time ? t->snap_time : i->pitr_enabled_us;
+        if (i->pitr_enabled && i->snapshot_every_s && time - since >= i->snapshot_every_s * CLOCK_US_PER_SEC)
             due = 1;
         if (i->pitr_enabled && i->snapshot_every_writes && seq - t->snap_seq >= i->snapshot_every_writes)
             due = 1;
-        if (i->pitr_enabled && !t->snap_time && !t->snap_seq) due = 1;
+        if (i->pitr_enabled && !t->have_snap) due = 1;
         if (due) {
             snap_info s;
             table_snapshot(t, &s);

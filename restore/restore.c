@@ -10,25 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *env_first(const char *a, const char *b, const char *c, const char *def)
-{
-    const char *names[] = {a, b, c};
-    for (int i = 0; i < 3; i++) {
-        const char *v = names[i] ? getenv(names[i]) : NULL;
-        if (v && *v) return v;
-    }
-    return def;
-}
-
 void restore_table_arn(const restore_options *o, const char *name, char *out, size_t n)
 {
-    const char *region = o && o->region ? o->region
-                         : env_first("TIDEMARK_REGION", "AWS_REGION", "AWS_DEFAULT_REGION",
-                                     RESTORE_DEFAULT_REGION);
-    const char *account = o && o->account ? o->account
-                          : env_first("TIDEMARK_ACCOUNT", "AWS_ACCOUNT_ID", NULL,
-                                      RESTORE_DEFAULT_ACCOUNT);
-    snprintf(out, n, "arn:aws:dynamodb:%s:%s:table/%s", region, account, name);
+    table_arn(o ? o->region : NULL, o ? o->account : NULL, name, out, n);
 }
 
 /* Names valid, source present, target absent: the errors a person makes most, reported before

@@ -19,8 +19,6 @@
 #include <stdint.h>
 
 #define RESTORE_VERSION "0.1.0"
-#define RESTORE_DEFAULT_REGION  "us-east-1"
-#define RESTORE_DEFAULT_ACCOUNT "000000000000"
 
 typedef struct restore_options {
     const char *home;          /* data directory (cli_home) */
@@ -29,10 +27,8 @@ typedef struct restore_options {
     int64_t time_us;           /* the time, or PITR_LATEST */
     pitr_dir direction;        /* PITR_AUTO; forcing one is for tests and benchmarks */
     progress *prog;            /* optional */
-    const char *region;        /* ARN region; NULL: TIDEMARK_REGION, AWS_REGION,
-                                  AWS_DEFAULT_REGION, RESTORE_DEFAULT_REGION */
-    const char *account;       /* ARN account; NULL: TIDEMARK_ACCOUNT, AWS_ACCOUNT_ID,
-                                  RESTORE_DEFAULT_ACCOUNT */
+    const char *region;        /* ARN region; NULL: as table_arn_region (us-east-1) */
+    const char *account;       /* ARN account; NULL: as table_arn_account (000000000000) */
 } restore_options;
 #define RESTORE_OPTIONS_INIT {NULL, NULL, NULL, PITR_LATEST, PITR_AUTO, NULL, NULL, NULL}
 

@@ -44,6 +44,13 @@ assert_contains "$OUT" '"LogSeq": 506'
 expect_exit 0 tidemark describe-table --table Snap
 assert_contains "$OUT" '"SnapshotEverySeconds": 3600'
 
+# PITR enabled on an empty table: its base snapshot (seq 0) counts; a write does not take another
+expect_exit 0 tidemark create-table --table Empty --key k:S
+expect_exit 0 tidemark pitr enable --table Empty
+assert_eq 1 "$(snaps Empty)" "the base snapshot of an empty table"
+expect_exit 0 tidemark put-item --table Empty --item '{"k":{"S":"x"}}'
+assert_eq 1 "$(snaps Empty)" "one write under a daily policy"
+
 expect_exit 2 tidemark snapshot --table Snap --snapshot-every -3h
 expect_exit 2 tidemark create-table --table Snap2 --key k:S --snapshot-every-writes lots
 echo "tidemark_snapshot: ok"
