@@ -69,7 +69,8 @@ static int build(char **a)
     clock_set_us(t0 - 3600 * CLOCK_US_PER_SEC);
     if (table_create(home, name, &ks, &co, NULL)) die("create");
     table *t;
-    if (table_open(home, name, 0, &t)) die("open");
+    /* Bulk mode, as batch-write: LMDB commits joined; the snapshot policy runs at each one. */
+    if (table_open(home, name, TABLE_BULK, &t)) die("open");
     table_batch *b = NULL;
     for (size_t i = 0; i < nl; i++) {
         item *it;
