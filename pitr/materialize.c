@@ -111,7 +111,14 @@ static int gather(const char *home, const char *name, int64_t t_us, gathered *g)
     g->in.has_live = 1;
     g->in.live_seq = g->info.applied_seq;
     g->in.live_time = g->info.last_write_us;
-    g->in.live_bytes = stat(path, &st) == 0 ? (uint64_t)st.st_size : g->info.size_bytes;
+    /* Bytes the copy writes: the live file is sparse past its used pages (LMDB's WRITEMAP
+     * sizes it to the map), so its allocated size, not its length, is what a copy costs. */
+    if (stat(path, &st) == 0) {
+        uint64_t alloc = (uint64_t)st.st_blocks * 512;
+        g->in.live_bytes = alloc < (uint64_t)st.st_size ? alloc : (uint64_t)st.st_size;
+    } else {
+        g->in.live_bytes = g->info.size_bytes;
+    }
     /* Outside the window the planner says so; S_T is not needed (nor perhaps knowable). */
     if (t_us >= earliest && t_us <= latest && (rc = target_seq(g, t_us, &g->in.target_seq)))
         goto out;

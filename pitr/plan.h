@@ -32,7 +32,7 @@ typedef struct pitr_rates {
     double read_bps;         /* log bytes on disk read + decompressed */
     double apply_rps;        /* records applied to the staging table */
 } pitr_rates;
-#define PITR_RATES_INIT {1.0e9, 400.0e6, 400.0e3}
+#define PITR_RATES_INIT {1.0e9, 400.0e6, 150.0e3}  /* apply: measured ~130k/s on a 1M-item table */
 
 /* The planner's whole input. Arrays are borrowed; snaps ascending by seq, segs ascending by
  * first_seq (as snap_list / log_list return them). */
