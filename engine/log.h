@@ -34,7 +34,7 @@ typedef struct log_options {
     uint64_t segment_bytes;   /* seal the active segment once it is larger than this */
     log_codec seal_codec;     /* codec for newly sealed segments */
 } log_options;
-#define LOG_OPTIONS_INIT {LOG_SYNC_FULL, 32u << 20, LOG_CODEC_LZ4}
+#define LOG_OPTIONS_INIT {LOG_SYNC_FULL, 8u << 20, LOG_CODEC_LZ4}
 
 /* What log_begin found and repaired. */
 typedef struct log_recovery {
