@@ -1672,7 +1672,8 @@ static void maybe_housekeep(table *t)
             table_snapshot(t, &s);
         }
     }
-    if (count_sealed(t->log_dir) > (i->pitr_enabled ? 0 : 0) && (!i->pitr_enabled || t->commits % 64 == 0)) {
+    /* Without PITR the log is only the WAL: trim at once; with it, retention can wait. */
+    if (count_sealed(t->log_dir) > 0 && (!i->pitr_enabled || t->commits % 64 == 0)) {
         int removed;
         table_retain(t, &removed);
     }
@@ -1811,19 +1812,6 @@ int table_builder_seed_table(table_builder *b, table *src, uint64_t *seq, int64_
     return builder_env(b);
 }
 
-/* The builder's map is read-only and shared (no WRITEMAP): dropping it from this process's
- * page tables after a commit keeps resident memory flat however big the table gets; the pages
- * stay in the page cache for the next lookups. */
-static void builder_drop_map(table_builder *b)
-{
-    MDB_envinfo ei;
-    if (mdb_env_info(b->env->env, &ei) || !ei.me_mapaddr) return;
-    long ps = sysconf(_SC_PAGESIZE);
-    size_t used = ((size_t)ei.me_last_pgno + 1) * (size_t)(ps > 0 ? ps : 4096);
-    if (used > ei.me_mapsize) used = ei.me_mapsize;
-    madvise(ei.me_mapaddr, used, MADV_DONTNEED);
-}
-
 static int builder_txn(table_builder *b)
 {
     int rc;
@@ -1834,7 +1822,6 @@ static int builder_txn(table_builder *b)
             return lmdb_err(rc, "commit", b->dir);
         }
         b->txn = NULL;
-        builder_drop_map(b);
     }
     if (!b->txn) {
         b->ops = 0;
