@@ -657,6 +657,21 @@ static int archive_entry_cb(void *ctx, size_t index, import_archive *x)
     return read_file(w, index, import_archive_read, x);
 }
 
+/* Reads input file i through worker w; a file that cannot be opened fails the import. */
+static int read_input(worker *w, size_t i)
+{
+    imp *im = w->im;
+    store_reader *r = NULL;
+    int rc = store_reader_open(im->src.st, im->src.inputs[i].key, NULL, &r);
+    if (rc) {
+        err_wrap(rc, "%s: ", im->src.inputs[i].ptr_key);
+        return imp_fail(im, rc, file_fail_code(rc));
+    }
+    rc = read_file(w, i, store_rd, r);
+    store_reader_close(r);
+    return rc;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -665,16 +680,7 @@ static void *worker_main(void *arg)
         if (imp_stopped(im)) break;
         size_t i = __atomic_fetch_add(&im->next_file, 1, __ATOMIC_RELAXED);
         if (i >= im->src.n) break;
-        store_reader *r = NULL;
-        int rc = store_reader_open(im->src.st, im->src.inputs[i].key, NULL, &r);
-        if (rc) {
-            err_wrap(rc, "%s: ", im->src.inputs[i].ptr_key);
-            imp_fail(im, rc, file_fail_code(rc));
-            break;
-        }
-        rc = read_file(w, i, store_rd, r);
-        store_reader_close(r);
-        if (rc) break;
+        if (read_input(w, i)) break;
     }
     /* The merge runs on one thread: sort this worker's tail while the others still read. */
     if (!imp_stopped(im)) import_sorter_seal(w->sorter);
@@ -689,16 +695,7 @@ static void *worker_ordered(void *arg)
     size_t me = (size_t)(w - im->ws);
     for (size_t i = me; i < im->src.n; i += (size_t)im->nw) {
         if (imp_stopped(im)) break;
-        store_reader *r = NULL;
-        int rc = store_reader_open(im->src.st, im->src.inputs[i].key, NULL, &r);
-        if (rc) {
-            err_wrap(rc, "%s: ", im->src.inputs[i].ptr_key);
-            imp_fail(im, rc, file_fail_code(rc));
-            break;
-        }
-        rc = read_file(w, i, store_rd, r);
-        store_reader_close(r);
-        if (rc) break;
+        if (read_input(w, i)) break;
     }
     return NULL;
 }
