@@ -1812,6 +1812,25 @@ int table_builder_seed_table(table_builder *b, table *src, uint64_t *seq, int64_
     return builder_env(b);
 }
 
+/* After a builder commit: drops the pages between its first and last item from this
+ * process's resident set (map_drop), so an import's RSS does not grow with the table. The two
+ * addresses come from LMDB itself: both lie in its one mapping. */
+static void builder_drop_map(table_builder *b)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    uintptr_t lo = 0, hi = 0;
+    if (mdb_txn_begin(b->env->env, NULL, MDB_RDONLY, &txn)) return;
+    if (mdb_cursor_open(txn, b->env->items, &c) == 0) {
+        if (mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0) lo = (uintptr_t)k.mv_data;
+        if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0) hi = (uintptr_t)v.mv_data + v.mv_size;
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    if (lo && hi > lo) map_drop(lo, hi);
+}
+
 static int builder_txn(table_builder *b)
 {
     int rc;
@@ -1822,6 +1841,7 @@ static int builder_txn(table_builder *b)
             return lmdb_err(rc, "commit", b->dir);
         }
         b->txn = NULL;
+        builder_drop_map(b);
     }
     if (!b->txn) {
         b->ops = 0;
