@@ -14,6 +14,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,14 +152,13 @@ static double mono_s(void)
 
 /* Applies records [from, to] to b: new images ascending (forward) or old images descending
  * (backward). A missing image means the key did not exist on that side: delete. */
-static int apply_log(table_builder *b, const char *log_dir, uint64_t from, uint64_t to,
-                     pitr_dir dir, progress *prog, pitr_stats *st)
+static int apply_log(table_builder *b, const char *log_dir, log_reader *r, uint64_t from,
+                     uint64_t to, pitr_dir dir, progress *prog, pitr_stats *st)
 {
-    log_reader *r = NULL;
     log_record rec;
     int backward = dir == PITR_BACKWARD;
     uint64_t want = backward ? to : from, n = 0, bytes = 0, pn = 0, pb = 0;
-    int rc = log_reader_open(log_dir, from, to, backward ? LOG_BACKWARD : LOG_FORWARD, &r);
+    int rc = r ? 0 : log_reader_open(log_dir, from, to, backward ? LOG_BACKWARD : LOG_FORWARD, &r);
     if (rc) goto out;
     while ((rc = log_reader_next(r, &rec)) == 1) {
         if (rec.seq != want) {
@@ -205,6 +205,24 @@ out:
     return rc;
 }
 
+/* Opening a forward reader loads and decodes its first segment (tens of ms); with a snapshot
+ * seed the range is known before the copy, so a thread opens it while the copy runs. */
+typedef struct prefetch {
+    const char *dir;
+    uint64_t from, to;
+    log_reader *r;
+    int rc;
+    char err[512];
+} prefetch;
+
+static void *prefetch_run(void *arg)
+{
+    prefetch *f = arg;
+    f->rc = log_reader_open(f->dir, f->from, f->to, LOG_FORWARD, &f->r);
+    if (f->rc) snprintf(f->err, sizeof f->err, "%s", err_msg());
+    return NULL;
+}
+
 /* Executes plan p: target NULL builds a hidden temporary table whose directory goes to dir. */
 static int execute(const char *home, gathered *g, const pitr_plan *p, const char *target,
                    const pitr_opts *o, table_info *info, pitr_stats *st, char *dir, size_t dirn)
@@ -213,12 +231,27 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
     char path[PATH_MAX];
     uint64_t seed_seq = 0;
     int64_t seed_time = 0;
+    prefetch pf = {0};
+    pthread_t th;
+    int started = 0;
     int rc = table_builder_open(home, target, &g->info.ks, &b);
     if (rc) goto out;
     if (dir) snprintf(dir, dirn, "%s", table_builder_dir(b));
     if (p->seed == PITR_SEED_SNAPSHOT) {
         snap_data_path(table_dir(g->src), p->snap.name, path, sizeof path);
-        if ((rc = table_builder_seed_file(b, path, &seed_seq))) {
+        if (p->direction == PITR_FORWARD && p->snap.seq < p->target_seq) {
+            pf.dir = table_log_dir(g->src);
+            pf.from = p->snap.seq + 1;
+            pf.to = p->target_seq;
+            started = pthread_create(&th, NULL, prefetch_run, &pf) == 0;
+        }
+        rc = table_builder_seed_file(b, path, &seed_seq);
+        if (started) {
+            pthread_join(th, NULL);
+            started = 0;
+            if (!rc && pf.rc) rc = err_set(pf.rc, "%s", pf.err);
+        }
+        if (rc) {
             if (rc == TM_EMISSING || !fsx_exists(path))
                 rc = err_set(TM_EMISSING, "snapshot %s of table %s is gone (%s)", p->snap.name,
                              g->info.name, err_msg());
@@ -246,9 +279,16 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
         from = p->target_seq + 1;
         to = seed_seq;
     }
-    if (from <= to &&
-        (rc = apply_log(b, table_log_dir(g->src), from, to, p->direction, o->prog, st)))
-        goto out;
+    if (pf.r && (pf.from != from || pf.to != to)) { /* cannot happen: seed_seq was checked */
+        log_reader_close(pf.r);
+        pf.r = NULL;
+    }
+    if (from <= to) {
+        log_reader *r = pf.r;
+        pf.r = NULL;
+        if ((rc = apply_log(b, table_log_dir(g->src), r, from, to, p->direction, o->prog, st)))
+            goto out;
+    }
     table_info ni;
     rc = table_builder_commit(b, &ni);
     b = NULL;
@@ -278,6 +318,7 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
     }
     if (info) *info = ni;
 out:
+    log_reader_close(pf.r);
     table_builder_abort(b);
     return rc;
 }

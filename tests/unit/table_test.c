@@ -11,6 +11,7 @@
 #include "engine/table.h"
 
 #include <limits.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,6 +538,63 @@ static void test_group_commit(void **state)
     table_close(t);
 }
 
+/* Leaf pages of the items db of the LMDB environment in dir (read-only, no lock). */
+static size_t leaf_pages(const char *dir, size_t *entries)
+{
+    MDB_env *e;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    assert_int_equal(mdb_env_create(&e), 0);
+    mdb_env_set_maxdbs(e, 4);
+    mdb_env_set_mapsize(e, (size_t)1 << 30);
+    assert_int_equal(mdb_env_open(e, dir, MDB_RDONLY | MDB_NOLOCK, 0644), 0);
+    assert_int_equal(mdb_txn_begin(e, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "items", 0, &dbi), 0);
+    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(e);
+    *entries = st.ms_entries;
+    return st.ms_leaf_pages;
+}
+
+/* Snapshots are dense: the same items in fewer leaf pages than the live tree, which random
+ * inserts leave partly empty. */
+static void test_snapshot_dense(void **state)
+{
+    (void)state;
+    table *t = make_table("Dense");
+    char json[512], pad[201];
+    memset(pad, 'x', 200);
+    pad[200] = '\0';
+    for (int k = 0; k < 4; k++) {
+        table_batch *b;
+        assert_int_equal(table_batch_begin(t, &b), 0);
+        for (int i = k * 5000; i < (k + 1) * 5000; i++) {
+            snprintf(json, sizeof json, "{\"pk\":{\"S\":\"u%d\"},\"sk\":{\"N\":\"%d\"},\"p\":{\"S\":\"%s\"}}",
+                     i, i, pad);
+            item *it = parse(json);
+            assert_int_equal(table_batch_put(b, it), 0);
+            item_free(it);
+        }
+        assert_int_equal(table_batch_commit(b), 0);
+    }
+    snap_info s;
+    assert_int_equal(table_snapshot(t, &s), 0);
+    assert_int_equal(s.item_count, 20000);
+    char live[PATH_MAX], snap[PATH_MAX];
+    snprintf(live, sizeof live, "%s/items", table_dir(t));
+    snprintf(snap, sizeof snap, "%s/snapshots/%s", table_dir(t), s.name);
+    table_close(t); /* the live environment is read below through a second LMDB handle */
+    size_t ln, sn;
+    size_t lp = leaf_pages(live, &ln), sp = leaf_pages(snap, &sn);
+    assert_int_equal(ln, 20000);
+    assert_int_equal(sn, 20000);
+    /* about 15 of these entries fit a 4 KiB page: a dense copy needs ~1,350 leaves */
+    if (sp * 10 > lp * 8) fail_msg("snapshot has %zu leaf pages, live %zu: not dense", sp, lp);
+    assert_true(sp < 20000 / 13);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -550,6 +608,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention_without_pitr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bulk_crash_replays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_dense, setup, teardown),
     };
     return cmocka_run_group_tests_name("table", tests, NULL, NULL);
 }
