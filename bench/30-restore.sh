@@ -24,14 +24,14 @@
 # until false, one write as proof. Everything runs as user postgres on 127.0.0.1, private ports
 # and directories under $BENCH_OUT/restore; servers are stopped with pg_ctl at the end.
 #
-# Knobs: BENCH_RUNS (default 3, the median is reported), BENCH_BUILD (default build),
+# Knobs: BENCH_RUNS (default 5, the median is reported), BENCH_BUILD (default build),
 # BENCH_KEEP=1 keeps $BENCH_OUT/restore, BENCH_NO_PG=1 skips PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 N=${BENCH_ITEMS:-1000000}
 U=$((2 * N))
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 B=${BENCH_BUILD:-build}
 BENCH_OUT=${BENCH_OUT:-$PWD/bench/out}
 export PATH="$PWD/$B/bin:$PATH"
@@ -74,38 +74,40 @@ log "targets: ${names[*]} at update counts ${ms[*]}"
 python3 bench/restore_expect.py "$ITEMS" "$D/updates.tsv" "${ms[@]}" > "$D/expected"
 expect() { awk -v m="$1" '$1 == m {print $2, $3, $4}' "$D/expected"; }
 
-# ---------------------------------------------------------------- the floor ----
+# ---------------------------------------------------------------- floor and tidemark ----
+# The runs interleave (cp, cp + sync, then each target) so that the machine's slow spells fall
+# on the floor and the restores alike; medians are reported.
 DATA=$H/tables/Bench/items/data.mdb
-cps=(); cpss=()
+declare -A tm plans
+for k in 0 1 2; do
+  tidemark-restore --data "$H" --table Bench --target Plan --time "$(fmt "${t_us[$k]}")" --dry-run > "$D/plan.${names[$k]}"
+  plans[$k]=$(grep -E 'direction:|seed:|log:' "$D/plan.${names[$k]}" | sed 's/^ *//' | tr '\n' ';' | sed 's/  */ /g')
+  log "plan for ${names[$k]}: ${plans[$k]}"
+done
+cps=(); cpss=(); runs0=(); runs1=(); runs2=()
 for ((r = 0; r < RUNS; r++)); do
   sync
   timed s cp "$DATA" "$D/floor.mdb"; cps+=("$s"); rm -f "$D/floor.mdb"
   sync
   timed s sh -c "cp '$DATA' '$D/floor.mdb' && sync '$D/floor.mdb'"; cpss+=("$s"); rm -f "$D/floor.mdb"
-done
-cp_s=$(median "${cps[@]}"); cpsync_s=$(median "${cpss[@]}")
-note "restore: floor: cp of the live items file ($(du -h "$DATA" | cut -f1))" "$cp_s s" "cp + sync: $cpsync_s s; median of $RUNS"
-
-# ---------------------------------------------------------------- tidemark: restore ----
-declare -A tm
-for k in 0 1 2; do
-  tidemark-restore --data "$H" --table Bench --target Plan --time "$(fmt "${t_us[$k]}")" --dry-run > "$D/plan.${names[$k]}"
-  plan=$(grep -E 'direction:|seed:|log:' "$D/plan.${names[$k]}" | sed 's/^ *//' | tr '\n' ';' | sed 's/  */ /g')
-  log "plan for ${names[$k]}: $plan"
-  runs=()
-  for ((r = 0; r < RUNS; r++)); do
+  for k in 0 1 2; do
     sync
     timed s tidemark-restore --data "$H" --table Bench --target "R$k$r" --time "$(fmt "${t_us[$k]}")"
-    runs+=("$s")
+    eval "runs$k+=(\"\$s\")"
     if [ "$r" -eq 0 ]; then
       got=$("$D/driver" check "$H" "R$k$r"); want=$(expect "${ms[$k]}")
       [ "$got" = "$want" ] || { log "WRONG DATA for ${names[$k]}: got $got, want $want"; exit 1; }
     fi
     tidemark --data "$H" delete-table --table "R$k$r" >/dev/null
   done
+done
+cp_s=$(median "${cps[@]}"); cpsync_s=$(median "${cpss[@]}")
+note "restore: floor: cp of the live items file ($(du -h "$DATA" | cut -f1))" "$cp_s s" "cp + sync: $cpsync_s s; median of $RUNS; cp runs: ${cps[*]}"
+for k in 0 1 2; do
+  eval "runs=(\"\${runs$k[@]}\")"
   tm[$k]=$(median "${runs[@]}")
   log "tidemark ${names[$k]}: ${runs[*]} (verified: $(expect "${ms[$k]}"))"
-  note "restore: tidemark ${names[$k]} (${ms[$k]} of $U updates)" "${tm[$k]} s" "runs: ${runs[*]}; data verified; plan: $plan"
+  note "restore: tidemark ${names[$k]} (${ms[$k]} of $U updates)" "${tm[$k]} s" "runs: ${runs[*]}; data verified; plan: ${plans[$k]}"
 done
 row "restore 1 h before latest vs cp floor (goal <= 1.5x)" "${tm[0]}" "$cp_s" "vs cp+sync: $(echo "scale=2; ${tm[0]} / $cpsync_s" | bc)x"
 row "restore middle vs cp floor" "${tm[1]}" "$cp_s" ""

@@ -20,8 +20,9 @@
  *   "Pitr":{"Enabled","RecoveryPeriodInDays","EnabledTime"},"Durability":"sync"|"none",
  *   "SnapshotEverySeconds","SnapshotEveryWrites","LogSegmentBytes"}
  *
- * SNAPSHOTS (tables/<name>/snapshots/<seq as 16 hex>/): data.mdb (a compacted LMDB copy taken
- *   in one read txn, so it reflects exactly one log position) + snap.json {"Seq","Time",
+ * SNAPSHOTS (tables/<name>/snapshots/<seq as 16 hex>/): data.mdb (an LMDB environment with the
+ *   items and meta dbs, copied in key order from one read txn, so it reflects exactly one log
+ *   position, with every leaf page full; see dense_copy) + snap.json {"Seq","Time",
  *   "ItemCount","Bytes"}. Written under a ".tmp-" name and renamed: a directory with the final
  *   name is complete.
  *

@@ -3,9 +3,11 @@
  *
  * Consistency while the source takes writes: the live seed is one LMDB read transaction (a
  * consistent copy at some seq L' >= the L the plan saw), and only log records <= L' are read.
- * Snapshot seeds carry their own seq, checked against the plan. Records are checked to arrive
- * with exactly consecutive seqs, so a gap can never pass silently. */
+ * Snapshot seeds carry their own seq, checked against the plan. The records between seed and
+ * target are applied as their net change in key order (apply_net), after checking that every
+ * one of them was read, so a gap can never pass silently. */
 #include "pitr/materialize.h"
+#include "pitr/netchange.h"
 #include "engine/cli.h"
 #include "engine/clock.h"
 #include "engine/err.h"
@@ -150,67 +152,65 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Applies records [from, to] to b: new images ascending (forward) or old images descending
- * (backward). A missing image means the key did not exist on that side: delete. */
-static int apply_log(table_builder *b, const char *log_dir, log_reader *r, uint64_t from,
-                     uint64_t to, pitr_dir dir, progress *prog, pitr_stats *st)
+/* The log between the seed and the target is applied as its net change (netchange.c), in key
+ * order: forward, each key's last new image (the item at T); backward, its first old image (the
+ * item as it was at T). A missing image: the key did not exist then, delete. Key order touches
+ * each page once and in file order, and with a snapshot seed the grouping runs while the seed
+ * is copied. The netchange's counts prove that every record from..to was read: seqs arrive
+ * strictly ascending, so the count and both ends together leave no room for a gap. */
+static int net_open(const char *log_dir, uint64_t from, uint64_t to, const char *tmp, netchange **out)
 {
-    log_record rec;
-    int backward = dir == PITR_BACKWARD;
-    uint64_t want = backward ? to : from, n = 0, bytes = 0, pn = 0, pb = 0;
-    int rc = r ? 0 : log_reader_open(log_dir, from, to, backward ? LOG_BACKWARD : LOG_FORWARD, &r);
-    if (rc) goto out;
-    while ((rc = log_reader_next(r, &rec)) == 1) {
-        if (rec.seq != want) {
-            rc = err_set(rec.seq < want && !backward ? TM_ECORRUPT : TM_EMISSING,
-                         "log %s: expected record %" PRIu64 ", found %" PRIu64 " (records "
-                         "%" PRIu64 "..%" PRIu64 " needed)", log_dir, want, rec.seq, from, to);
-            goto out;
-        }
-        const void *img = backward ? rec.old_img : rec.new_img;
-        uint32_t len = backward ? rec.old_len : rec.new_len;
-        if (len) rc = table_builder_put_bin(b, rec.key, rec.key_len, img, len);
-        else rc = table_builder_delete_bin(b, rec.key, rec.key_len);
-        if (rc) goto out;
-        uint64_t rb = (uint64_t)rec.key_len + rec.old_len + rec.new_len;
-        n++;
-        bytes += rb;
-        pn++;
-        pb += rb;
-        if (pn == PROGRESS_EVERY) {
+    netchange_options no = NETCHANGE_OPTIONS_INIT;
+    netchange_stats ns;
+    no.tmp_dir = tmp;
+    int rc = netchange_open_seq(log_dir, from, to, &no, out);
+    if (rc) return rc;
+    netchange_get_stats(*out, &ns);
+    if (ns.records == to - from + 1 && ns.first_seq == from && ns.last_seq == to) return 0;
+    netchange_close(*out);
+    *out = NULL;
+    if (!ns.records)
+        return err_set(TM_EMISSING, "log %s: records %" PRIu64 "..%" PRIu64 " are missing", log_dir,
+                       from, to);
+    return err_set(TM_EMISSING, "log %s: %" PRIu64 " of records %" PRIu64 "..%" PRIu64 " are "
+                   "missing (read %" PRIu64 "..%" PRIu64 ")", log_dir, to - from + 1 - ns.records,
+                   from, to, ns.first_seq, ns.last_seq);
+}
+
+static int apply_net(table_builder *b, netchange *nc, pitr_dir dir, progress *prog, pitr_stats *st)
+{
+    netchange_entry e;
+    netchange_stats ns;
+    uint64_t pn = 0, pb = 0;
+    int rc;
+    while ((rc = netchange_next(nc, &e)) == 1) {
+        const void *img = dir == PITR_BACKWARD ? e.old_img : e.new_img;
+        size_t len = dir == PITR_BACKWARD ? e.old_len : e.new_len;
+        if (len) rc = table_builder_put_bin(b, e.key, e.key_len, img, len);
+        else rc = table_builder_delete_bin(b, e.key, e.key_len);
+        if (rc) break;
+        pn += e.writes;
+        pb += e.key_len + e.old_len + e.new_len;
+        if (pn >= PROGRESS_EVERY) {
             progress_add(prog, pn, pb);
             pn = pb = 0;
         }
-        if (backward) {
-            if (want == from) { rc = 0; break; }
-            want--;
-        } else {
-            if (want == to) { rc = 0; break; }
-            want++;
-        }
     }
-    if (rc < 0) goto out;
-    rc = 0;
-    if (n != to - from + 1)
-        rc = err_set(TM_EMISSING, "log %s: records %" PRIu64 "..%" PRIu64 " are missing (needed "
-                     "%" PRIu64 "..%" PRIu64 ")", log_dir, backward ? from : want,
-                     backward ? want : to, from, to);
-out:
     progress_add(prog, pn, pb);
-    log_reader_close(r);
+    netchange_get_stats(nc, &ns);
     if (st) {
-        st->records += n;
-        st->log_bytes += bytes;
+        st->records += ns.records;
+        st->log_bytes += ns.approx_bytes;
     }
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
-/* Opening a forward reader loads and decodes its first segment (tens of ms); with a snapshot
- * seed the range is known before the copy, so a thread opens it while the copy runs. */
+/* With a snapshot seed the range is known before the copy: a thread reads and groups it while
+ * the copy runs (the copy is mostly the kernel's work, on one core). */
 typedef struct prefetch {
-    const char *dir;
+    const char *dir, *tmp;
     uint64_t from, to;
-    log_reader *r;
+    netchange *nc;
     int rc;
     char err[512];
 } prefetch;
@@ -218,7 +218,7 @@ typedef struct prefetch {
 static void *prefetch_run(void *arg)
 {
     prefetch *f = arg;
-    f->rc = log_reader_open(f->dir, f->from, f->to, LOG_FORWARD, &f->r);
+    f->rc = net_open(f->dir, f->from, f->to, f->tmp, &f->nc);
     if (f->rc) snprintf(f->err, sizeof f->err, "%s", err_msg());
     return NULL;
 }
@@ -241,6 +241,7 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
         snap_data_path(table_dir(g->src), p->snap.name, path, sizeof path);
         if (p->direction == PITR_FORWARD && p->snap.seq < p->target_seq) {
             pf.dir = table_log_dir(g->src);
+            pf.tmp = table_builder_dir(b);
             pf.from = p->snap.seq + 1;
             pf.to = p->target_seq;
             started = pthread_create(&th, NULL, prefetch_run, &pf) == 0;
@@ -279,15 +280,18 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
         from = p->target_seq + 1;
         to = seed_seq;
     }
-    if (pf.r && (pf.from != from || pf.to != to)) { /* cannot happen: seed_seq was checked */
-        log_reader_close(pf.r);
-        pf.r = NULL;
+    if (pf.nc && (pf.from != from || pf.to != to)) { /* cannot happen: seed_seq was checked */
+        netchange_close(pf.nc);
+        pf.nc = NULL;
     }
     if (from <= to) {
-        log_reader *r = pf.r;
-        pf.r = NULL;
-        if ((rc = apply_log(b, table_log_dir(g->src), r, from, to, p->direction, o->prog, st)))
+        netchange *nc = pf.nc;
+        pf.nc = NULL;
+        if (!nc && (rc = net_open(table_log_dir(g->src), from, to, table_builder_dir(b), &nc)))
             goto out;
+        rc = apply_net(b, nc, p->direction, o->prog, st);
+        netchange_close(nc);
+        if (rc) goto out;
     }
     table_info ni;
     rc = table_builder_commit(b, &ni);
@@ -318,7 +322,7 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
     }
     if (info) *info = ni;
 out:
-    log_reader_close(pf.r);
+    netchange_close(pf.nc);
     table_builder_abort(b);
     return rc;
 }

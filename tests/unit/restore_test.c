@@ -530,6 +530,13 @@ static void test_random_points(void **state)
             must_restore("hist", T, PITR_FORWARD, "random second, forward");
             must_restore("hist", T, PITR_BACKWARD, "random second, backward");
         }
+        /* Every sixth: the net change spilled to run files (4 KiB of memory) and merged. */
+        if (i % 6 == 0) {
+            setenv("TIDEMARK_NETCHANGE_MEM", "4096", 1);
+            must_restore("hist", T, PITR_FORWARD, "random second, forward, spilled");
+            must_restore("hist", T, PITR_BACKWARD, "random second, backward, spilled");
+            unsetenv("TIDEMARK_NETCHANGE_MEM");
+        }
     }
 }
 
