@@ -330,8 +330,8 @@ int pitr_plan_describe(const pitr_plan *p, buf *o)
     if (p->records)
         buf_printf(o, "  log:        records %" PRIu64 "..%" PRIu64 " (%" PRIu64 "), %s\n",
                    p->from_seq, p->to_seq, p->records,
-                   p->direction == PITR_FORWARD ? "new images, oldest first"
-                                                : "old images, newest first");
+                   p->direction == PITR_FORWARD ? "net change: each key's last new image"
+                                                : "net change: each key's first old image");
     else
         buf_printf(o, "  log:        nothing to apply\n");
     buf_printf(o, "  segments:   %zu\n", p->nsegs);

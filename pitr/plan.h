@@ -4,9 +4,11 @@
  * log segments present, the live table's position and the PITR window, it returns the cheapest
  * way to build the table's state at T:
  *   forward:  seed from a snapshot with seq <= S_T (or from the empty table, seq 0), then apply
- *             the NEW images of records (seed, S_T] in ascending order;
+ *             the NEW images of records (seed, S_T]: each key's last one;
  *   backward: seed from a snapshot with seq > S_T or from the live table (consistent copy at
- *             seq L), then apply the OLD images of records (S_T, seed] in descending order.
+ *             seq L), then apply the OLD images of records (S_T, seed]: each key's first one.
+ * (materialize.c applies them as the net change of the range, in key order: the same result as
+ * replaying the images one by one in log order, forward or in reverse.)
  * The cost is the estimated time: seed copy + log bytes to read (whole sealed segments, since
  * they are decompressed whole) + records to apply. The plan names every segment and snapshot it
  * needs; when no seed has a complete log range, TM_EMISSING says exactly which seqs are missing
