@@ -10,13 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
-N=${BENCH_ITEMS:-1000000}
-B=${BENCH_BUILD:-build}
-BENCH_OUT=${BENCH_OUT:-$PWD/bench/out}
-export PATH="$PWD/$B/bin:$PATH"
-D=$BENCH_OUT/bulkload
-log() { echo "10-bulkload: $*" >&2; }
-rm -rf "$D"; mkdir -p "$D"
+bench_setup bulkload
 ITEMS=$BENCH_OUT/items-$N.jsonl
 gen_items "$N" "$ITEMS"
 

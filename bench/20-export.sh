@@ -18,15 +18,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
-N=${BENCH_ITEMS:-1000000}
+bench_setup export
 CH=${BENCH_LOG_CHANGES:-5000000}
 W=${BENCH_WINDOW:-10000}
-B=${BENCH_BUILD:-build}
-BENCH_OUT=${BENCH_OUT:-$PWD/bench/out}
-export PATH="$PWD/$B/bin:$PATH"
-D=$BENCH_OUT/export
-log() { echo "20-export: $*" >&2; }
-rm -rf "$D"; mkdir -p "$D"
 for p in tidemark tidemark-export tidemark-import pigz zstd; do
   command -v $p >/dev/null || { log "$p is missing"; exit 1; }
 done

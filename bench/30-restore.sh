@@ -29,21 +29,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
-N=${BENCH_ITEMS:-1000000}
+bench_setup restore
 U=$((2 * N))
 RUNS=${BENCH_RUNS:-5}
-B=${BENCH_BUILD:-build}
-BENCH_OUT=${BENCH_OUT:-$PWD/bench/out}
-export PATH="$PWD/$B/bin:$PATH"
-D=$BENCH_OUT/restore
 PGBIN=/usr/lib/postgresql/15/bin
 PGPORT=${BENCH_PG_PORT:-55632}
 T0=1762934400                         # 2025-11-12T08:00:00Z: PITR enabled (after the load)
 SPAN=$((35 * 86400 - 3600))
-log() { echo "30-restore: $*" >&2; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 
-rm -rf "$D"; mkdir -p "$D"
 ITEMS=$BENCH_OUT/items-$N.jsonl
 gen_items "$N" "$ITEMS"
 

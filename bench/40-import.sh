@@ -13,13 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
-N=${BENCH_ITEMS:-1000000}
-B=${BENCH_BUILD:-build}
-BENCH_OUT=${BENCH_OUT:-$PWD/bench/out}
-export PATH="$PWD/$B/bin:$PATH"
-D=$BENCH_OUT/import
-log() { echo "40-import: $*" >&2; }
-rm -rf "$D"; mkdir -p "$D"
+bench_setup import
 for p in tidemark tidemark-import tidemark-export; do
   command -v $p >/dev/null || { log "$p is not built ($B/bin)"; exit 1; }
 done
@@ -34,9 +28,10 @@ peaks() {
     while :; do
       pid=$(pgrep -n -f "^$1 .*--table $TABLE_FOR_PEAKS" || true)
       [ -n "$pid" ] && break
+      [ -e "$f.done" ] && break   # finished before it was seen (small inputs)
       sleep 0.02
     done
-    while kill -0 "$pid" 2>/dev/null; do
+    while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; do
       a=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
       m=$(awk '/RssFile/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
       [ -n "$a" ] && [ "$a" -gt "$pa" ] && pa=$a
@@ -46,9 +41,10 @@ peaks() {
     echo "$pa $pf" > "$f" ) &
   local sampler=$!
   timed "$var" "$@"
+  touch "$f.done"
   wait "$sampler" || true
   read -r a m < "$f" || true
-  rm -f "$f"
+  rm -f "$f" "$f.done"
   printf -v "${var}_anon" '%s' "${a:-0}"
   printf -v "${var}_file" '%s' "${m:-0}"
 }

@@ -1,4 +1,17 @@
 # bench/lib.sh: helpers sourced by the bench scripts.
+# bench_setup NAME: the settings every script shares: N (BENCH_ITEMS), B (BENCH_BUILD), BENCH_OUT,
+# PATH with $B/bin first, a fresh work directory D=$BENCH_OUT/NAME, and log() prefixed with the
+# script's name.
+bench_setup() {
+  N=${BENCH_ITEMS:-1000000}
+  B=${BENCH_BUILD:-build}
+  BENCH_OUT=${BENCH_OUT:-$PWD/bench/out}
+  export PATH="$PWD/$B/bin:$PATH"
+  D=$BENCH_OUT/$1
+  BENCH_SCRIPT=$(basename "$0" .sh)
+  rm -rf "$D"; mkdir -p "$D"
+}
+log() { echo "$BENCH_SCRIPT: $*" >&2; }
 # gen_items N FILE: the chat-history data set (user id, thread#timestamp sort key, text, map),
 # deterministic, made once per run and cached in $BENCH_OUT.
 gen_items() {
