@@ -1793,12 +1793,12 @@ static int builder_env(table_builder *b)
     return 0;
 }
 
-/* Copies a file through the page cache; with early set, each 16 MiB written starts its
- * writeback at once, so the disk works during the rest of the copy and whatever follows it, and
- * the final sync finds little left to do. */
+/* Copies a file through the page cache; each 16 MiB written starts its writeback at once, so
+ * the disk works during the rest of the copy and whatever follows it, and the final sync finds
+ * little left to do. */
 #define COPY_CHUNK ((size_t)16 << 20)
 
-static int copy_file(const char *from, const char *to, int early)
+static int copy_file(const char *from, const char *to)
 {
     int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
     struct stat st;
@@ -1821,7 +1821,7 @@ static int copy_file(const char *from, const char *to, int early)
         }
         left -= n;
         done += n;
-        if (early && (done - flushed >= (off_t)COPY_CHUNK || left == 0)) {
+        if (done - flushed >= (off_t)COPY_CHUNK || left == 0) {
             sync_file_range(out, flushed, done - flushed, SYNC_FILE_RANGE_WRITE);
             flushed = done;
         }
@@ -1839,7 +1839,7 @@ int table_builder_seed_file(table_builder *b, const char *data_mdb, uint64_t *se
     if (b->env || b->seeded) return err_set(TM_EINVAL, "a builder can be seeded only once, before any put");
     snprintf(items, sizeof items, "%s/items", b->dir);
     snprintf(to, sizeof to, "%s/data.mdb", items);
-    if ((rc = copy_file(data_mdb, to, 1))) return rc;
+    if ((rc = copy_file(data_mdb, to))) return rc;
     b->seeded = 1;
     if ((rc = copy_position(items, seq, NULL, NULL, NULL))) return rc;
     return builder_env(b);

@@ -247,15 +247,15 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
             started = pthread_create(&th, NULL, prefetch_run, &pf) == 0;
         }
         rc = table_builder_seed_file(b, path, &seed_seq);
-        if (started) {
-            pthread_join(th, NULL);
-            started = 0;
-            if (!rc && pf.rc) rc = err_set(pf.rc, "%s", pf.err);
-        }
+        if (started) pthread_join(th, NULL);
         if (rc) {
             if (rc == TM_EMISSING || !fsx_exists(path))
                 rc = err_set(TM_EMISSING, "snapshot %s of table %s is gone (%s)", p->snap.name,
                              g->info.name, err_msg());
+            goto out;
+        }
+        if (pf.rc) { /* the log's error, named as the reader gave it (missing or corrupt) */
+            rc = err_set(pf.rc, "%s", pf.err);
             goto out;
         }
         if (seed_seq != p->snap.seq) {
@@ -279,10 +279,6 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
     } else {
         from = p->target_seq + 1;
         to = seed_seq;
-    }
-    if (pf.nc && (pf.from != from || pf.to != to)) { /* cannot happen: seed_seq was checked */
-        netchange_close(pf.nc);
-        pf.nc = NULL;
     }
     if (from <= to) {
         netchange *nc = pf.nc;
