@@ -17,6 +17,7 @@
 #include "engine/log.h"
 #include "engine/table.h"
 #include "pitr/materialize.h"
+#include "pitr/netchange.h"
 #include "pitr/plan.h"
 #include "restore/restore.h"
 
@@ -464,6 +465,24 @@ static void window(const char *name, int64_t *e, int64_t *l)
     table_close(t);
 }
 
+/* Reading the log between seed and target fails when set (the Makefile links with
+ * --wrap=netchange_open_seq): as a segment removed after planning would. */
+int __real_netchange_open_seq(const char *log_dir, uint64_t from_seq, uint64_t to_seq,
+                              const netchange_options *opts, netchange **out);
+int __wrap_netchange_open_seq(const char *log_dir, uint64_t from_seq, uint64_t to_seq,
+                              const netchange_options *opts, netchange **out);
+static int fail_log_read;
+int __wrap_netchange_open_seq(const char *log_dir, uint64_t from_seq, uint64_t to_seq,
+                              const netchange_options *opts, netchange **out)
+{
+    if (fail_log_read) {
+        *out = NULL;
+        return err_set(TM_EMISSING, "injected: log records %" PRIu64 "..%" PRIu64 " are gone",
+                       from_seq, to_seq);
+    }
+    return __real_netchange_open_seq(log_dir, from_seq, to_seq, opts, out);
+}
+
 /* ================================================================ tests ==== */
 
 static void test_history_sane(void **state)
@@ -750,6 +769,18 @@ static void test_missing_segment(void **state)
     assert_int_equal(restore_run(&o, NULL), TM_EMISSING);
     print_message("backward through the gap: %s\n", err_msg());
     assert_true(names_range(err_msg(), g.first_seq, g.last_seq));
+    assert_false(fsx_exists(target));
+    /* The log failing while a snapshot seed is copied (read in a second thread): the error is
+     * the log's, not the snapshot's, and nothing is created. */
+    fail_log_read = 1;
+    o.direction = PITR_FORWARD;
+    o.time_us = l - HOUR_US;
+    rc = restore_run(&o, NULL);
+    fail_log_read = 0;
+    print_message("log read failing: %s\n", err_msg());
+    assert_int_equal(rc, TM_EMISSING);
+    assert_non_null(strstr(err_msg(), "injected: log records"));
+    assert_null(strstr(err_msg(), "snapshot"));
     assert_false(fsx_exists(target));
     no_leftovers();
     free(segs);
