@@ -181,6 +181,9 @@ typedef struct table_builder table_builder;
 int table_builder_open(const char *home, const char *name, const key_schema *ks,
                        table_builder **out);
 const char *table_builder_dir(const table_builder *b);
+/* Before a seed: about n keys will be changed after it. The builder readies memory and the
+ * seeded file's mapping for them while it copies and applies (a hint: a wrong n costs time only). */
+void table_builder_expect_changes(table_builder *b, uint64_t n);
 /* Seeds the staging items from an LMDB data file (a snapshot's data.mdb) or from the live table
  * (consistent copy). *seq receives the log position of the seed. Only before any put. */
 int table_builder_seed_file(table_builder *b, const char *data_mdb, uint64_t *seq);

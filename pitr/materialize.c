@@ -237,6 +237,7 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
     int rc = table_builder_open(home, target, &g->info.ks, &b);
     if (rc) goto out;
     if (dir) snprintf(dir, dirn, "%s", table_builder_dir(b));
+    table_builder_expect_changes(b, p->records);
     if (p->seed == PITR_SEED_SNAPSHOT) {
         snap_data_path(table_dir(g->src), p->snap.name, path, sizeof path);
         if (p->direction == PITR_FORWARD && p->snap.seq < p->target_seq) {
