@@ -40,12 +40,12 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <lmdb.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -1731,74 +1731,48 @@ static void maybe_housekeep(table *t)
 
 /* ---- seeded builders: first-touch costs off the apply's path ----
  * After a seed, a builder changes a few pages all over a file it has just copied (a restore's
- * net change). Measured on the 1M-item restore bench (17,500 changes after a 298 MB seed), two
- * kinds of page fault were half of the apply's time, and both can be taken on the other core
- * while something else runs:
- *   - LMDB (without WRITEMAP) copies each page it changes into a page it mallocs; 17,000 fresh
- *     heap pages faulted in one by one. prime_start allocates that heap while the seed is
- *     copied and a thread touches it (MADV_POPULATE_WRITE); prime_end frees it back to malloc,
- *     which then hands it to LMDB already mapped. For that the blocks must come from the main
- *     heap and stay there once freed: mallopt raises the mmap and trim thresholds for the
- *     process (a restore process keeps up to that much heap; nothing else changes).
- *   - Each page of the new file is mapped on first access, 16 pages per fault; warm_start maps
- *     the whole file (MADV_POPULATE_READ) in a thread while the apply runs, front to back, as
- *     the apply goes (key order is file order in a dense snapshot).
- * Both are best effort: where they fail (an old kernel, no thread), the faults happen as before. */
-#define PRIME_BLOCK ((size_t)16 << 20)
-#define PRIME_MAX_BLOCKS 16
-
-typedef struct prime {
-    void *blocks[PRIME_MAX_BLOCKS];
-    int n;
-    pthread_t th;
-    int started;
-} prime;
-
-static void *prime_run(void *arg)
-{
-    prime *p = arg;
-    for (int i = 0; i < p->n; i++) {
-        uintptr_t lo = ((uintptr_t)p->blocks[i] + 4095) & ~(uintptr_t)4095;
-        madvise((void *)lo, PRIME_BLOCK - 8192, MADV_POPULATE_WRITE);
-    }
-    return NULL;
-}
-
-/* Heap for about `pages` dirty pages of psize bytes, touched in a thread. */
-static void prime_start(prime *p, uint64_t pages, size_t psize)
-{
-    size_t want = (size_t)(pages + pages / 8) * psize;
-    memset(p, 0, sizeof *p);
-    if (!pages) return;
-    mallopt(M_MMAP_THRESHOLD, (int)(PRIME_BLOCK * 2));
-    mallopt(M_TRIM_THRESHOLD, (int)(PRIME_BLOCK * PRIME_MAX_BLOCKS * 2));
-    while (p->n < PRIME_MAX_BLOCKS && (size_t)p->n * PRIME_BLOCK < want)
-        if (!(p->blocks[p->n++] = malloc(PRIME_BLOCK))) { p->n--; break; }
-    p->started = p->n && pthread_create(&p->th, NULL, prime_run, p) == 0;
-}
-
-static void prime_end(prime *p)
-{
-    if (p->started) pthread_join(p->th, NULL);
-    while (p->n > 0) free(p->blocks[--p->n]);
-}
-
+ * net change). It opens the seeded environment with WRITEMAP, as live tables are, so LMDB
+ * writes the changed pages' copies straight into the file's pages instead of into pages it
+ * mallocs and then writes at commit. What is left is page faults: on the seeded pages as they
+ * are read (16 pages per fault) and on each new page at the end of the file. warm_start takes
+ * both in a thread while the apply runs: it maps the seeded part (MADV_POPULATE_READ), front to
+ * back as the apply goes (key order is file order in a dense snapshot), then the pages the
+ * expected changes will add (MADV_POPULATE_WRITE). Commit cuts the file back to its used pages
+ * before the sync, so pages populated beyond them are never written. Measured on the 1M-item
+ * restore bench (17,500 changes after a 298 MB seed): faults had been half of the apply's time.
+ * Best effort: where populating fails (an old kernel, no thread), the faults happen as before. */
 typedef struct warm {
     pthread_t th;
     void *addr;
-    size_t len;
+    size_t len;              /* seeded bytes: mapped for reading */
+    size_t grow;             /* bytes after them: mapped for writing */
+    atomic_int stop;         /* the apply is done: what is left would only be waited for */
 } warm;
+
+/* Both parts in step, as the apply reaches them: so many seeded bytes, then the share of new
+ * ones that the changes so far will have added. */
+#define WARM_STEP ((size_t)4 << 20)
 
 static void *warm_run(void *arg)
 {
     warm *w = arg;
-    madvise(w->addr, w->len, MADV_POPULATE_READ);
+    char *base = w->addr;
+    size_t r = 0, g = 0;
+    while ((r < w->len || g < w->grow) && !atomic_load(&w->stop)) {
+        size_t rn = w->len - r < WARM_STEP ? w->len - r : WARM_STEP;
+        if (rn) madvise(base + r, rn, MADV_POPULATE_READ);
+        r += rn;
+        size_t gt = w->len ? (size_t)((double)w->grow * r / w->len) & ~(size_t)4095 : w->grow;
+        if (r >= w->len) gt = w->grow;
+        if (gt > g) madvise(base + w->len + g, gt - g, MADV_POPULATE_WRITE);
+        g = gt > g ? gt : g;
+    }
     return NULL;
 }
 
 /* Finds this process's mapping of data_mdb (by device and inode in /proc/self/maps: LMDB
- * tells the map's address only with MDB_FIXEDMAP) and maps its first `len` bytes in a thread. */
-static warm *warm_start(const char *data_mdb, size_t len)
+ * tells the map's address only with MDB_FIXEDMAP) and starts the thread. */
+static warm *warm_start(const char *data_mdb, size_t len, size_t grow)
 {
     struct stat st;
     char line[PATH_MAX + 256];
@@ -1810,9 +1784,12 @@ static warm *warm_start(const char *data_mdb, size_t len)
         unsigned maj, mn;
         if (sscanf(line, "%lx-%lx %*s %*x %x:%x %lu", &lo, &hi, &maj, &mn, &ino) != 5) continue;
         if (ino != st.st_ino || makedev(maj, mn) != st.st_dev) continue;
-        if (!(w = malloc(sizeof *w))) break;
+        if (!(w = calloc(1, sizeof *w))) break;
+        len &= ~(size_t)4095;
+        if (len > hi - lo) len = hi - lo;
         w->addr = (void *)lo;
-        w->len = (hi - lo < len ? hi - lo : len) & ~(size_t)4095;
+        w->len = len;
+        w->grow = grow < hi - lo - len ? grow : hi - lo - len;
         if (pthread_create(&w->th, NULL, warm_run, w)) {
             free(w);
             w = NULL;
@@ -1826,6 +1803,7 @@ static warm *warm_start(const char *data_mdb, size_t len)
 static void warm_end(warm *w)
 {
     if (!w) return;
+    atomic_store(&w->stop, 1);
     pthread_join(w->th, NULL);
     free(w);
 }
@@ -1894,18 +1872,19 @@ static int builder_env(table_builder *b)
     char items[PATH_MAX];
     int rc;
     if (b->env) return 0;
+    char data[PATH_MAX];
+    struct stat st;
     snprintf(items, sizeof items, "%s/items", b->dir);
-    /* No sync while building: the whole table is synced once at commit. */
-    if ((rc = env_open_raw(items, MDB_NOSYNC, &b->env))) return rc;
+    snprintf(data, sizeof data, "%s/data.mdb", items);
+    size_t seed = b->seeded && stat(data, &st) == 0 ? (size_t)st.st_size : 0;
+    /* No sync while building: the whole table is synced once at commit. A seeded build
+     * writes in place (WRITEMAP, see warm_start); appends from empty need no such help. */
+    if ((rc = env_open_raw(items, MDB_NOSYNC | (b->seeded ? MDB_WRITEMAP : 0), &b->env))) return rc;
     MDB_txn *txn;
     if ((rc = mdb_txn_begin(b->env->env, NULL, MDB_RDONLY, &txn))) return lmdb_err(rc, "read", items);
     b->bytes = meta_get_u64(txn, b->env->meta, "bytes");
     mdb_txn_abort(txn);
-    if (b->seeded && b->expect) {
-        struct stat st;
-        snprintf(items, sizeof items, "%s/items/data.mdb", b->dir);
-        if (stat(items, &st) == 0) b->warm = warm_start(items, (size_t)st.st_size);
-    }
+    if (seed && b->expect) b->warm = warm_start(data, seed, (size_t)(b->expect + b->expect / 8) * 4096);
     return 0;
 }
 
@@ -1955,11 +1934,7 @@ int table_builder_seed_file(table_builder *b, const char *data_mdb, uint64_t *se
     if (b->env || b->seeded) return err_set(TM_EINVAL, "a builder can be seeded only once, before any put");
     snprintf(items, sizeof items, "%s/items", b->dir);
     snprintf(to, sizeof to, "%s/data.mdb", items);
-    prime pr;
-    prime_start(&pr, b->expect, 4096);
-    rc = copy_file(data_mdb, to);
-    prime_end(&pr);
-    if (rc) return rc;
+    if ((rc = copy_file(data_mdb, to))) return rc;
     b->seeded = 1;
     if ((rc = copy_position(items, seq, NULL, NULL, NULL))) return rc;
     return builder_env(b);
@@ -1975,11 +1950,7 @@ int table_builder_seed_table(table_builder *b, table *src, uint64_t *seq, int64_
      * O_DIRECT, so it is on disk when the copy returns; measured on a quiet machine (1M items,
      * 660 MB file) it beat a copy through the page cache plus the fsync that a durable restore
      * needs (0.55-0.64 s vs 0.86-0.96 s per restore; cp + sync of the file: 0.47-0.54 s). */
-    prime pr;
-    prime_start(&pr, b->expect, 4096);
-    rc = mdb_env_copy2(src->env->env, items, 0);
-    prime_end(&pr);
-    if (rc) return lmdb_err(rc, "copy", items);
+    if ((rc = mdb_env_copy2(src->env->env, items, 0))) return lmdb_err(rc, "copy", items);
     b->seeded = 1;
     if ((rc = copy_position(items, seq, time_us, NULL, NULL))) return rc;
     return builder_env(b);
@@ -2015,6 +1986,11 @@ static int builder_txn(table_builder *b)
         }
         b->txn = NULL;
         builder_drop_map(b);
+        if (b->seeded) { /* WRITEMAP: the map may have to grow, with no thread in it */
+            warm_end(b->warm);
+            b->warm = NULL;
+            env_make_room(b->env);
+        }
     }
     if (!b->txn) {
         b->ops = 0;
@@ -2102,6 +2078,23 @@ int table_builder_delete_bin(table_builder *b, const void *key, size_t kn)
     return 0;
 }
 
+/* A WRITEMAP environment's file is as long as its map; a new table's is cut to its used pages
+ * (which also drops any page warm_start populated beyond them, unwritten). A live open sizes it
+ * back to its map. */
+static int builder_trim(table_builder *b)
+{
+    MDB_envinfo ei;
+    MDB_stat st;
+    char data[PATH_MAX];
+    int rc;
+    if ((rc = mdb_env_info(b->env->env, &ei)) || (rc = mdb_env_stat(b->env->env, &st)))
+        return lmdb_err(rc, "stat", b->dir);
+    snprintf(data, sizeof data, "%s/items/data.mdb", b->dir);
+    if (truncate(data, (off_t)(ei.me_last_pgno + 1) * st.ms_psize) < 0)
+        return err_sys(TM_EIO, errno, "truncate %s", data);
+    return 0;
+}
+
 int table_builder_commit(table_builder *b, table_info *out)
 {
     char final[PATH_MAX];
@@ -2120,6 +2113,9 @@ int table_builder_commit(table_builder *b, table_info *out)
         rc = lmdb_err(rc, "commit", b->dir);
         goto out;
     }
+    warm_end(b->warm);
+    b->warm = NULL;
+    if (b->seeded && (rc = builder_trim(b))) goto out;
     if ((rc = mdb_env_sync(b->env->env, 1))) {
         rc = lmdb_err(rc, "sync", b->dir);
         goto out;
@@ -2135,8 +2131,6 @@ int table_builder_commit(table_builder *b, table_info *out)
             mdb_txn_abort(txn);
         }
     }
-    warm_end(b->warm);
-    b->warm = NULL;
     mdb_env_close(b->env->env);
     free(b->env);
     b->env = NULL;

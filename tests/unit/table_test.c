@@ -8,6 +8,7 @@
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/fsx.h"
+#include "engine/key.h"
 #include "engine/table.h"
 
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -595,6 +597,108 @@ static void test_snapshot_dense(void **state)
     assert_true(sp < 20000 / 13);
 }
 
+/* A seeded builder writes its changes in place (WRITEMAP, warmed in a thread) across several of
+ * its commits (more than BUILDER_TXN_OPS changes), trims the file to its used pages, and keeps
+ * TableSizeBytes exact; an aborted one (thread still running) leaves nothing. */
+static void test_builder_seeded_changes(void **state)
+{
+    (void)state;
+    table *t = make_table("SeedSrc");
+    char json[256];
+    table_batch *b;
+    assert_int_equal(table_batch_begin(t, &b), 0);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(json, sizeof json, "{\"pk\":{\"S\":\"s%d\"},\"sk\":{\"N\":\"%d\"},\"v\":{\"S\":\"seed\"}}", i, i);
+        item *it = parse(json);
+        assert_int_equal(table_batch_put(b, it), 0);
+        item_free(it);
+    }
+    assert_int_equal(table_batch_commit(b), 0);
+    snap_info s;
+    assert_int_equal(table_snapshot(t, &s), 0);
+    table_info si;
+    assert_int_equal(table_describe(t, &si), 0);
+    char path[PATH_MAX];
+    snap_data_path(table_dir(t), s.name, path, sizeof path);
+    table_close(t);
+
+    key_schema ks = schema("pk", AV_S, "sk", AV_N);
+    table_builder *tb;
+    uint64_t seq, bytes = si.size_bytes;
+    assert_int_equal(table_builder_open(home, "SeedDst", &ks, &tb), 0);
+    table_builder_expect_changes(tb, 46000);
+    assert_int_equal(table_builder_seed_file(tb, path, &seq), 0);
+    /* seed keys 0..999 updated, 1000..1499 deleted, 45,000 new keys */
+    for (int i = 0; i < 1500; i++) {
+        snprintf(json, sizeof json, "{\"pk\":{\"S\":\"s%d\"},\"sk\":{\"N\":\"%d\"},\"v\":{\"S\":\"seed\"}}", i, i);
+        item *old = parse(json);
+        bytes -= item_size(old);
+        if (i < 1000) {
+            snprintf(json, sizeof json, "{\"pk\":{\"S\":\"s%d\"},\"sk\":{\"N\":\"%d\"},\"v\":{\"S\":\"changed!\"}}", i, i);
+            item *it = parse(json);
+            bytes += item_size(it);
+            assert_int_equal(table_builder_put(tb, it), 0);
+            item_free(it);
+        } else {
+            buf k = BUF_INIT;
+            assert_int_equal(key_encode_item(&ks, old, &k), 0);
+            assert_int_equal(table_builder_delete_bin(tb, k.data, k.len), 0);
+            buf_free(&k);
+        }
+        item_free(old);
+    }
+    for (int i = 0; i < 45000; i++) {
+        snprintf(json, sizeof json, "{\"pk\":{\"S\":\"n%d\"},\"sk\":{\"N\":\"%d\"}}", i, i);
+        item *it = parse(json);
+        bytes += item_size(it);
+        assert_int_equal(table_builder_put(tb, it), 0);
+        item_free(it);
+    }
+    table_info ci;
+    assert_int_equal(table_builder_commit(tb, &ci), 0);
+    assert_int_equal(ci.item_count, 3000 - 500 + 45000);
+    assert_int_equal(ci.size_bytes, bytes);
+    /* cut to its used pages: not the length of its map (at least 256 MiB) */
+    struct stat st;
+    snprintf(path, sizeof path, "%s/tables/SeedDst/items/data.mdb", home);
+    assert_int_equal(stat(path, &st), 0);
+    if (st.st_size > (off_t)32 << 20 || st.st_size % 4096) fail_msg("data.mdb is %lld bytes", (long long)st.st_size);
+    assert_int_equal(table_open(home, "SeedDst", 0, &t), 0);
+    char *j = get_json(t, "{\"pk\":{\"S\":\"s7\"},\"sk\":{\"N\":\"7\"}}");
+    assert_non_null(j);
+    assert_non_null(strstr(j, "changed!"));
+    free(j);
+    assert_null(get_json(t, "{\"pk\":{\"S\":\"s1200\"},\"sk\":{\"N\":\"1200\"}}"));
+    j = get_json(t, "{\"pk\":{\"S\":\"s2999\"},\"sk\":{\"N\":\"2999\"}}");
+    assert_non_null(j);
+    assert_non_null(strstr(j, "seed"));
+    free(j);
+    j = get_json(t, "{\"pk\":{\"S\":\"n44999\"},\"sk\":{\"N\":\"44999\"}}");
+    assert_non_null(j);
+    free(j);
+    assert_int_equal(table_describe(t, &ci), 0);
+    assert_int_equal(ci.item_count, 47500);
+    assert_int_equal(ci.size_bytes, bytes);
+    put(t, "{\"pk\":{\"S\":\"after\"},\"sk\":{\"N\":\"1\"}}"); /* writable as a live table */
+    table_close(t);
+
+    /* aborted while its warming thread may still run: nothing is left */
+    char src[PATH_MAX];
+    snprintf(src, sizeof src, "%s/tables/SeedSrc", home);
+    snap_data_path(src, s.name, path, sizeof path);
+    assert_int_equal(table_builder_open(home, "SeedAbort", &ks, &tb), 0);
+    char staged[PATH_MAX];
+    snprintf(staged, sizeof staged, "%s", table_builder_dir(tb));
+    table_builder_expect_changes(tb, 20000);
+    assert_int_equal(table_builder_seed_file(tb, path, &seq), 0);
+    item *it = parse("{\"pk\":{\"S\":\"x\"},\"sk\":{\"N\":\"1\"}}");
+    assert_int_equal(table_builder_put(tb, it), 0);
+    item_free(it);
+    table_builder_abort(tb);
+    assert_false(fsx_exists(staged));
+    assert_int_equal(table_open(home, "SeedAbort", 0, &t), TM_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +713,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bulk_crash_replays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_dense, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_builder_seeded_changes, setup, teardown),
     };
     return cmocka_run_group_tests_name("table", tests, NULL, NULL);
 }
