@@ -498,7 +498,11 @@ int netchange_next(netchange *nc, netchange_entry *e)
     }
 }
 
-void netchange_get_stats(const netchange *nc, netchange_stats *out) { *out = nc->st; }
+void netchange_get_stats(const netchange *nc, netchange_stats *out)
+{
+    *out = nc->st;
+    out->mem_limit = nc->mem_limit;
+}
 
 void netchange_close(netchange *nc)
 {

@@ -39,6 +39,7 @@ typedef struct netchange_stats {
     uint64_t spilled_bytes;
     uint64_t entries;        /* entries returned so far */
     uint64_t approx_bytes;   /* key + image bytes grouped (an upper bound of the output) */
+    size_t mem_limit;        /* the memory bound in effect (options, environment or default) */
 } netchange_stats;
 
 typedef struct netchange_entry {
