@@ -2047,6 +2047,16 @@ size_t item_size(const item *it)
     return s;
 }
 
+int item_encoded_size(const void *p, size_t n, uint32_t *size)
+{
+    item *it;
+    int rc = item_decode(p, n, &it);
+    if (rc) return rc;
+    *size = (uint32_t)item_size(it);
+    item_free(it);
+    return 0;
+}
+
 int item_check_size(const item *it) { return check_size_named(it); }
 
 /* Deep copy into it's arena. With check, validates and canonicalises what the caller built by

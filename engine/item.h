@@ -95,6 +95,8 @@ int item_put(item *it, const char *name, const av *v);
 int item_remove(item *it, const char *name);                 /* absent is not an error */
 /* DynamoDB size in bytes (FORMATS.md section 1). */
 size_t item_size(const item *it);
+/* The same from the binary encoding (decodes it: TM_ECORRUPT on bad bytes). */
+int item_encoded_size(const void *p, size_t n, uint32_t *size);
 /* Re-checks the 400 KB limit after updates; TM_ELIMIT naming the size. */
 int item_check_size(const item *it);
 

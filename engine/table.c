@@ -13,6 +13,8 @@
  *   before each commit, replays them (recovery in txn_begin).
  *   Live tables use MDB_WRITEMAP: pages are changed in the shared map instead of being copied
  *   into private memory and written with pwrite (about a third of a bulk load's time otherwise).
+ *   So do builders seeded from a copy (see warm_start); a builder's file is cut to its used
+ *   pages at commit.
  *   With it LMDB sizes the file to the map, so the map starts small and grows before a write
  *   transaction when the free room runs low; the file is sparse beyond the used pages.
  *
@@ -674,17 +676,6 @@ int table_describe(table *t, table_info *out)
 
 /* ================================================================ write path ==== */
 
-/* Size of a binary image, for paths that only have the encoding (replay, raw batches). */
-static int img_size(const void *img, size_t n, uint32_t *size)
-{
-    item *it;
-    int rc = item_decode(img, n, &it);
-    if (rc) return rc;
-    *size = (uint32_t)item_size(it);
-    item_free(it);
-    return 0;
-}
-
 typedef struct wstate {
     table *t;
     MDB_txn *txn;
@@ -729,7 +720,7 @@ static int replay(table *t, MDB_txn *txn, uint64_t applied, uint64_t last, uint6
     if (rc) goto out;
     while ((rc = log_reader_next(r, &rec)) == 1) {
         uint32_t size = 0;
-        if (rec.new_len && (rc = img_size(rec.new_img, rec.new_len, &size))) goto out;
+        if (rec.new_len && (rc = item_encoded_size(rec.new_img, rec.new_len, &size))) goto out;
         if ((rc = apply_change(t, txn, &bytes, rec.key, rec.key_len, rec.new_len ? rec.new_img : NULL,
                                rec.new_len, size, &val)))
             goto out;
@@ -1173,7 +1164,7 @@ int table_batch_delete(table_batch *b, const item *key)
 int table_batch_put_bin(table_batch *b, const void *key, size_t kn, const void *img, size_t in)
 {
     uint32_t size;
-    int rc = img_size(img, in, &size);
+    int rc = item_encoded_size(img, in, &size);
     if (rc) return rc;
     return ws_change(&b->w, key, kn, img, in, size, NULL, 0, 0);
 }
@@ -1863,7 +1854,7 @@ const char *table_builder_dir(const table_builder *b) { return b->dir; }
 
 void table_builder_expect_changes(table_builder *b, uint64_t n)
 {
-    /* Dirty pages live until a commit (every BUILDER_TXN_OPS changes); LMDB reuses them after. */
+    /* Only the first txn is warmed: its commit (after BUILDER_TXN_OPS changes) ends the thread. */
     b->expect = n < BUILDER_TXN_OPS ? n : BUILDER_TXN_OPS;
 }
 
@@ -2038,7 +2029,6 @@ int table_builder_put(table_builder *b, const item *it)
     buf key = BUF_INIT, val = BUF_INIT;
     uint32_t size;
     int rc;
-    if (!b->env) b->env = NULL;
     table_conf *c = &b->conf;
     if ((rc = key_encode_item(&c->info.ks, it, &key))) goto out;
     if ((rc = item_check_size(it))) goto out;
@@ -2049,14 +2039,6 @@ out:
     buf_free(&key);
     buf_free(&val);
     return rc;
-}
-
-int table_builder_put_bin(table_builder *b, const void *key, size_t kn, const void *img, size_t in)
-{
-    uint32_t size;
-    int rc = img_size(img, in, &size);
-    if (rc) return rc;
-    return builder_put_sized(b, key, kn, img, in, size);
 }
 
 int table_builder_put_bin_sized(table_builder *b, const void *key, size_t kn, const void *img,

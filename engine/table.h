@@ -181,16 +181,15 @@ typedef struct table_builder table_builder;
 int table_builder_open(const char *home, const char *name, const key_schema *ks,
                        table_builder **out);
 const char *table_builder_dir(const table_builder *b);
-/* Before a seed: about n keys will be changed after it. The builder readies memory and the
- * seeded file's mapping for them while it copies and applies (a hint: a wrong n costs time only). */
+/* Before a seed: about n keys will be changed after it. The builder maps the seeded file and
+ * the pages the changes will add while they are applied (a hint: a wrong n costs time only). */
 void table_builder_expect_changes(table_builder *b, uint64_t n);
 /* Seeds the staging items from an LMDB data file (a snapshot's data.mdb) or from the live table
  * (consistent copy). *seq receives the log position of the seed. Only before any put. */
 int table_builder_seed_file(table_builder *b, const char *data_mdb, uint64_t *seq);
 int table_builder_seed_table(table_builder *b, table *src, uint64_t *seq, int64_t *time_us);
 int table_builder_put(table_builder *b, const item *it);        /* later put of a key wins */
-int table_builder_put_bin(table_builder *b, const void *key, size_t kn, const void *img, size_t in);
-/* As put_bin when the caller already knows the item's DynamoDB size (item_size): no decode. */
+/* An encoded key and image (key.h, item.h) with the item's DynamoDB size (item_size). */
 int table_builder_put_bin_sized(table_builder *b, const void *key, size_t kn, const void *img,
                                 size_t in, uint32_t size);
 int table_builder_delete_bin(table_builder *b, const void *key, size_t kn);

@@ -7,7 +7,7 @@
  *     -> lines (import_lines.c) or CSV records (import_csv.c), bounded length
  *     -> item validation and key encoding (import.c)
  *     -> sorter (import_sort.c)    sorted runs spilled to disk, k-way merge, last write wins
- *     -> table_builder_put_bin in key order -> table_builder_commit (the table appears)
+ *     -> table_builder_put_bin_sized in key order -> table_builder_commit (the table appears)
  * Manifests (import_manifest.c) say which files to read and what each must hash and count to;
  * the error log (import_errlog.c) records every rejected item AWS-style. */
 #ifndef TIDEMARK_IMPORT_INTERNAL_H

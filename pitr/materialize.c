@@ -207,16 +207,6 @@ static const void *applied_img(const netchange_entry *e, pitr_dir dir, size_t *l
     return dir == PITR_BACKWARD ? e->old_img : e->new_img;
 }
 
-static int item_bytes(const void *img, size_t len, uint32_t *size)
-{
-    item *it;
-    int rc = item_decode(img, len, &it);
-    if (rc) return rc;
-    *size = (uint32_t)item_size(it);
-    item_free(it);
-    return 0;
-}
-
 static int stage(netchange *nc, pitr_dir dir, staged *sg)
 {
     netchange_entry e;
@@ -241,7 +231,7 @@ static int stage(netchange *nc, pitr_dir dir, staged *sg)
         x->writes = e.writes;
         x->bytes = e.key_len + e.old_len + e.new_len;
         if ((rc = buf_append(&sg->mem, e.key, e.key_len)) || (rc = buf_append(&sg->mem, img, len)) ||
-            (len && (rc = item_bytes(img, len, &x->size))))
+            (len && (rc = item_encoded_size(img, len, &x->size))))
             return rc;
         sg->n++;
     }
@@ -255,7 +245,7 @@ static int apply_one(table_builder *b, const void *key, size_t kn, const void *i
     return table_builder_put_bin_sized(b, key, kn, img, in, size);
 }
 
-/* The staged entries (sg may be NULL), then the rest of the net change. */
+/* The staged entries, then the rest of the net change. */
 static int apply_net(table_builder *b, netchange *nc, const staged *sg, pitr_dir dir,
                      progress *prog, pitr_stats *st)
 {
@@ -263,7 +253,7 @@ static int apply_net(table_builder *b, netchange *nc, const staged *sg, pitr_dir
     netchange_stats ns;
     uint64_t pn = 0, pb = 0;
     int rc = 0;
-    for (size_t i = 0; sg && i < sg->n && !rc; i++) {
+    for (size_t i = 0; i < sg->n && !rc; i++) {
         const staged_ent *x = &sg->v[i];
         const char *k = sg->mem.data + x->off;
         rc = apply_one(b, k, x->kn, k + x->kn, x->in, x->size);
@@ -278,7 +268,7 @@ static int apply_net(table_builder *b, netchange *nc, const staged *sg, pitr_dir
         size_t len;
         const void *img = applied_img(&e, dir, &len);
         uint32_t size = 0;
-        if ((len && (rc = item_bytes(img, len, &size))) ||
+        if ((len && (rc = item_encoded_size(img, len, &size))) ||
             (rc = apply_one(b, e.key, e.key_len, img, len, size)))
             break;
         pn += e.writes;
