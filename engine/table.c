@@ -1852,6 +1852,16 @@ int table_builder_open(const char *home, const char *name, const key_schema *ks,
 
 const char *table_builder_dir(const table_builder *b) { return b->dir; }
 
+int table_builder_set_settings(table_builder *b, log_sync_mode durability, int64_t every_s,
+                               uint64_t every_writes)
+{
+    if (every_s < 0) return err_set(TM_EINVAL, "a snapshot interval cannot be negative");
+    b->conf.info.durability = durability;
+    b->conf.info.snapshot_every_s = every_s;
+    b->conf.info.snapshot_every_writes = every_writes;
+    return conf_write(b->dir, &b->conf);
+}
+
 void table_builder_expect_changes(table_builder *b, uint64_t n)
 {
     /* Only the first txn is warmed: its commit (after BUILDER_TXN_OPS changes) ends the thread. */

@@ -181,6 +181,9 @@ typedef struct table_builder table_builder;
 int table_builder_open(const char *home, const char *name, const key_schema *ks,
                        table_builder **out);
 const char *table_builder_dir(const table_builder *b);
+/* Durability and snapshot policy of the new table (default: sync, daily), written with it. */
+int table_builder_set_settings(table_builder *b, log_sync_mode durability, int64_t every_s,
+                               uint64_t every_writes);
 /* Before a seed: about n keys will be changed after it. The builder maps the seeded file and
  * the pages the changes will add while they are applied (a hint: a wrong n costs time only). */
 void table_builder_expect_changes(table_builder *b, uint64_t n);

@@ -376,6 +376,11 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
         netchange_close(nc);
         if (rc) goto out;
     }
+    /* The source's settings (PITR stays off, as AWS restores), in the table as it appears. */
+    if (target && o->copy_settings &&
+        (rc = table_builder_set_settings(b, g->info.durability, g->info.snapshot_every_s,
+                                         g->info.snapshot_every_writes)))
+        goto out;
     table_info ni;
     rc = table_builder_commit(b, &ni);
     b = NULL;
@@ -383,25 +388,6 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
     if (st) {
         st->item_count = ni.item_count;
         st->size_bytes = ni.size_bytes;
-    }
-    /* The source's settings (PITR stays off, as AWS restores): durability, snapshot policy.
-     * The table is already published; a failure here is reported, the table stays. */
-    if (target && o->copy_settings &&
-        (g->info.durability != ni.durability || g->info.snapshot_every_s != ni.snapshot_every_s ||
-         g->info.snapshot_every_writes != ni.snapshot_every_writes)) {
-        table *t = NULL;
-        if ((rc = table_open(home, target, TABLE_RDONLY, &t)) == 0 &&
-            g->info.durability != ni.durability)
-            rc = table_set_durability(t, g->info.durability);
-        if (!rc && (g->info.snapshot_every_s != ni.snapshot_every_s ||
-                    g->info.snapshot_every_writes != ni.snapshot_every_writes))
-            rc = table_set_snapshot_policy(t, g->info.snapshot_every_s,
-                                           g->info.snapshot_every_writes);
-        table_close(t);
-        if (rc) goto out;
-        ni.durability = g->info.durability;
-        ni.snapshot_every_s = g->info.snapshot_every_s;
-        ni.snapshot_every_writes = g->info.snapshot_every_writes;
     }
     if (info) *info = ni;
 out:

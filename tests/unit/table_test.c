@@ -654,9 +654,12 @@ static void test_builder_seeded_changes(void **state)
         assert_int_equal(table_builder_put(tb, it), 0);
         item_free(it);
     }
+    assert_int_equal(table_builder_set_settings(tb, LOG_SYNC_FULL, -1, 0), TM_EINVAL);
+    assert_int_equal(table_builder_set_settings(tb, LOG_SYNC_NONE, 3600, 500), 0);
     table_info ci;
     assert_int_equal(table_builder_commit(tb, &ci), 0);
     assert_int_equal(ci.item_count, 3000 - 500 + 45000);
+    assert_int_equal(ci.durability, LOG_SYNC_NONE);
     assert_int_equal(ci.size_bytes, bytes);
     /* cut to its used pages: not the length of its map (at least 256 MiB) */
     struct stat st;
@@ -679,6 +682,9 @@ static void test_builder_seeded_changes(void **state)
     assert_int_equal(table_describe(t, &ci), 0);
     assert_int_equal(ci.item_count, 47500);
     assert_int_equal(ci.size_bytes, bytes);
+    assert_int_equal(ci.durability, LOG_SYNC_NONE);             /* settings came with the table */
+    assert_int_equal(ci.snapshot_every_s, 3600);
+    assert_int_equal(ci.snapshot_every_writes, 500);
     put(t, "{\"pk\":{\"S\":\"after\"},\"sk\":{\"N\":\"1\"}}"); /* writable as a live table */
     table_close(t);
 
