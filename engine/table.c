@@ -1735,7 +1735,8 @@ static void maybe_housekeep(table *t)
 typedef struct warm {
     pthread_t th;
     void *addr;
-    size_t len;              /* seeded bytes: mapped for reading */
+    size_t len;              /* seeded bytes: mapped for reading if read */
+    int read;
     size_t grow;             /* bytes after them: mapped for writing */
     atomic_int stop;         /* the apply is done: what is left would only be waited for */
 } warm;
@@ -1748,22 +1749,28 @@ static void *warm_run(void *arg)
 {
     warm *w = arg;
     char *base = w->addr;
-    size_t r = 0, g = 0;
+    size_t r = w->read ? 0 : w->len, g = 0;
     while ((r < w->len || g < w->grow) && !atomic_load(&w->stop)) {
-        size_t rn = w->len - r < WARM_STEP ? w->len - r : WARM_STEP;
-        if (rn) madvise(base + r, rn, MADV_POPULATE_READ);
-        r += rn;
-        size_t gt = w->len ? (size_t)((double)w->grow * r / w->len) & ~(size_t)4095 : w->grow;
-        if (r >= w->len) gt = w->grow;
-        if (gt > g) madvise(base + w->len + g, gt - g, MADV_POPULATE_WRITE);
-        g = gt > g ? gt : g;
+        size_t gt;
+        if (r < w->len) {
+            size_t rn = w->len - r < WARM_STEP ? w->len - r : WARM_STEP;
+            madvise(base + r, rn, MADV_POPULATE_READ);
+            r += rn;
+            gt = (size_t)((double)w->grow * r / w->len) & ~(size_t)4095;
+        } else {
+            gt = w->grow - g < WARM_STEP ? w->grow : g + WARM_STEP;
+        }
+        if (gt > g) {
+            madvise(base + w->len + g, gt - g, MADV_POPULATE_WRITE);
+            g = gt;
+        }
     }
     return NULL;
 }
 
 /* Finds this process's mapping of data_mdb (by device and inode in /proc/self/maps: LMDB
  * tells the map's address only with MDB_FIXEDMAP) and starts the thread. */
-static warm *warm_start(const char *data_mdb, size_t len, size_t grow)
+static warm *warm_start(const char *data_mdb, size_t len, int read, size_t grow)
 {
     struct stat st;
     char line[PATH_MAX + 256];
@@ -1780,6 +1787,7 @@ static warm *warm_start(const char *data_mdb, size_t len, size_t grow)
         if (len > hi - lo) len = hi - lo;
         w->addr = (void *)lo;
         w->len = len;
+        w->read = read;
         w->grow = grow < hi - lo - len ? grow : hi - lo - len;
         if (pthread_create(&w->th, NULL, warm_run, w)) {
             free(w);
@@ -1810,6 +1818,7 @@ struct table_builder {
     uint64_t bytes;
     buf last_key, val;
     int seeded;
+    int cached;              /* the seed was copied through the page cache */
     uint64_t expect;         /* changes expected after the seed (table_builder_expect_changes) */
     warm *warm;              /* maps the seeded file while the changes are applied */
 };
@@ -1885,7 +1894,13 @@ static int builder_env(table_builder *b)
     if ((rc = mdb_txn_begin(b->env->env, NULL, MDB_RDONLY, &txn))) return lmdb_err(rc, "read", items);
     b->bytes = meta_get_u64(txn, b->env->meta, "bytes");
     mdb_txn_abort(txn);
-    if (seed && b->expect) b->warm = warm_start(data, seed, (size_t)(b->expect + b->expect / 8) * 4096);
+    /* Mapping the seeded part reads from disk what is not in the page cache: only a seed
+     * copied through the cache (not mdb_env_copy2's O_DIRECT one) that fits well in memory. */
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    size_t mem = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : 0;
+    if (seed && b->expect)
+        b->warm = warm_start(data, seed, b->cached && seed <= mem / 4,
+                             (size_t)(b->expect + b->expect / 8) * 4096);
     return 0;
 }
 
@@ -1936,7 +1951,7 @@ int table_builder_seed_file(table_builder *b, const char *data_mdb, uint64_t *se
     snprintf(items, sizeof items, "%s/items", b->dir);
     snprintf(to, sizeof to, "%s/data.mdb", items);
     if ((rc = copy_file(data_mdb, to))) return rc;
-    b->seeded = 1;
+    b->seeded = b->cached = 1;
     if ((rc = copy_position(items, seq, NULL, NULL, NULL))) return rc;
     return builder_env(b);
 }
