@@ -203,6 +203,37 @@ static void map_drop(uintptr_t lo, uintptr_t hi)
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* This process's mapping of e's data file, found by device and inode in /proc/self/maps (LMDB
+ * gives the map's address only with MDB_FIXEDMAP). 0 if found. */
+static int env_map_range(const env_ref *e, char **addr, size_t *len)
+{
+    char path[PATH_MAX], line[PATH_MAX + 256];
+    struct stat st;
+    FILE *f;
+    int rc = -1;
+    snprintf(path, sizeof path, "%s/data.mdb", e->dir);
+    if (stat(path, &st) < 0 || !(f = fopen("/proc/self/maps", "re"))) return -1;
+    while (rc && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, ino;
+        unsigned maj, mn;
+        if (sscanf(line, "%lx-%lx %*s %*x %x:%x %lu", &lo, &hi, &maj, &mn, &ino) != 5) continue;
+        if (ino != st.st_ino || makedev(maj, mn) != st.st_dev) continue;
+        *addr = (char *)lo;
+        *len = hi - lo;
+        rc = 0;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* Drops all of e's map from this process's resident set (see map_drop). */
+static void env_map_drop(const env_ref *e)
+{
+    char *addr;
+    size_t len;
+    if (env_map_range(e, &addr, &len) == 0) map_drop((uintptr_t)addr, (uintptr_t)addr + len);
+}
+
 #define READ_DROP_BYTES ((size_t)1 << 20)
 
 /* Grows the map ahead of a write txn (only possible while this process has no txn open on the
@@ -1432,8 +1463,7 @@ static int copy_position(const char *items_dir, uint64_t *seq, int64_t *time, ui
  * about two thirds full. Measured on 1M items: 298 MB against 440 MB for LMDB's compacting copy
  * (0.85 s against about 0.4 s to take). A snapshot is taken once a day, and every restore seeded
  * from one copies and syncs a third less, and 35 days of them take a third less disk. */
-static int copy_db(MDB_txn *from, MDB_dbi fdbi, env_ref *to, MDB_dbi tdbi, MDB_txn **txn, uintptr_t *lo,
-                   uintptr_t *hi)
+static int copy_db(MDB_txn *from, MDB_dbi fdbi, env_ref *to, MDB_dbi tdbi, MDB_txn **txn)
 {
     MDB_cursor *c;
     MDB_val k, v;
@@ -1442,9 +1472,6 @@ static int copy_db(MDB_txn *from, MDB_dbi fdbi, env_ref *to, MDB_dbi tdbi, MDB_t
     if (rc) return rc;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if ((rc = mdb_put(*txn, tdbi, &k, &v, MDB_APPEND))) break;
-        uintptr_t a = (uintptr_t)k.mv_data, z = (uintptr_t)v.mv_data + v.mv_size;
-        if (!*lo || a < *lo) *lo = a;
-        if (z > *hi) *hi = z;
         if (++n % BUILDER_TXN_OPS == 0) {
             if ((rc = mdb_txn_commit(*txn))) { *txn = NULL; break; }
             if ((rc = mdb_txn_begin(to->env, NULL, 0, txn))) { *txn = NULL; break; }
@@ -1458,12 +1485,11 @@ static int dense_copy(env_ref *src, const char *dir)
 {
     env_ref *d;
     MDB_txn *rtxn = NULL, *wtxn = NULL;
-    uintptr_t lo = 0, hi = 0;
     int rc = env_open_raw(dir, MDB_NOSYNC, &d);
     if (rc) return rc;
     if ((rc = env_txn_begin(src, MDB_RDONLY, &rtxn)) || (rc = mdb_txn_begin(d->env, NULL, 0, &wtxn)) ||
-        (rc = copy_db(rtxn, src->meta, d, d->meta, &wtxn, &lo, &hi)) ||
-        (rc = copy_db(rtxn, src->items, d, d->items, &wtxn, &lo, &hi))) {
+        (rc = copy_db(rtxn, src->meta, d, d->meta, &wtxn)) ||
+        (rc = copy_db(rtxn, src->items, d, d->items, &wtxn))) {
         rc = lmdb_err(rc, "snapshot copy", dir);
     } else {
         rc = mdb_txn_commit(wtxn);
@@ -1473,7 +1499,7 @@ static int dense_copy(env_ref *src, const char *dir)
     }
     if (wtxn) mdb_txn_abort(wtxn);
     if (rtxn) mdb_txn_abort(rtxn);
-    if (lo && hi > lo) map_drop(lo, hi);
+    env_map_drop(src);   /* the walk read all of it */
     mdb_env_close(d->env);
     free(d);
     return rc;
@@ -1768,34 +1794,23 @@ static void *warm_run(void *arg)
     return NULL;
 }
 
-/* Finds this process's mapping of data_mdb (by device and inode in /proc/self/maps: LMDB
- * tells the map's address only with MDB_FIXEDMAP) and starts the thread. */
-static warm *warm_start(const char *data_mdb, size_t len, int read, size_t grow)
+/* Starts the thread over e's map: len seeded bytes (mapped if read), then grow more. */
+static warm *warm_start(const env_ref *e, size_t len, int read, size_t grow)
 {
-    struct stat st;
-    char line[PATH_MAX + 256];
-    warm *w = NULL;
-    FILE *f;
-    if (stat(data_mdb, &st) < 0 || !(f = fopen("/proc/self/maps", "re"))) return NULL;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long lo, hi, ino;
-        unsigned maj, mn;
-        if (sscanf(line, "%lx-%lx %*s %*x %x:%x %lu", &lo, &hi, &maj, &mn, &ino) != 5) continue;
-        if (ino != st.st_ino || makedev(maj, mn) != st.st_dev) continue;
-        if (!(w = calloc(1, sizeof *w))) break;
-        len &= ~(size_t)4095;
-        if (len > hi - lo) len = hi - lo;
-        w->addr = (void *)lo;
-        w->len = len;
-        w->read = read;
-        w->grow = grow < hi - lo - len ? grow : hi - lo - len;
-        if (pthread_create(&w->th, NULL, warm_run, w)) {
-            free(w);
-            w = NULL;
-        }
-        break;
+    char *addr;
+    size_t maplen;
+    warm *w;
+    if (env_map_range(e, &addr, &maplen) || !(w = calloc(1, sizeof *w))) return NULL;
+    len &= ~(size_t)4095;
+    if (len > maplen) len = maplen;
+    w->addr = addr;
+    w->len = len;
+    w->read = read;
+    w->grow = grow < maplen - len ? grow : maplen - len;
+    if (pthread_create(&w->th, NULL, warm_run, w)) {
+        free(w);
+        return NULL;
     }
-    fclose(f);
     return w;
 }
 
@@ -1882,11 +1897,7 @@ static int builder_env(table_builder *b)
     char items[PATH_MAX];
     int rc;
     if (b->env) return 0;
-    char data[PATH_MAX];
-    struct stat st;
     snprintf(items, sizeof items, "%s/items", b->dir);
-    snprintf(data, sizeof data, "%s/data.mdb", items);
-    size_t seed = b->seeded && stat(data, &st) == 0 ? (size_t)st.st_size : 0;
     /* No sync while building: the whole table is synced once at commit. A seeded build
      * writes in place (WRITEMAP, see warm_start); appends from empty need no such help. */
     if ((rc = env_open_raw(items, MDB_NOSYNC | (b->seeded ? MDB_WRITEMAP : 0), &b->env))) return rc;
@@ -1894,13 +1905,15 @@ static int builder_env(table_builder *b)
     if ((rc = mdb_txn_begin(b->env->env, NULL, MDB_RDONLY, &txn))) return lmdb_err(rc, "read", items);
     b->bytes = meta_get_u64(txn, b->env->meta, "bytes");
     mdb_txn_abort(txn);
+    MDB_envinfo ei;
+    if (!b->seeded || !b->expect || mdb_env_info(b->env->env, &ei)) return 0;
     /* Mapping the seeded part reads from disk what is not in the page cache: only a seed
      * copied through the cache (not mdb_env_copy2's O_DIRECT one) that fits well in memory. */
+    size_t seed = ((size_t)ei.me_last_pgno + 1) * 4096;
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     size_t mem = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : 0;
-    if (seed && b->expect)
-        b->warm = warm_start(data, seed, b->cached && seed <= mem / 4,
-                             (size_t)(b->expect + b->expect / 8) * 4096);
+    b->warm = warm_start(b->env, seed, b->cached && seed <= mem / 4,
+                         (size_t)(b->expect + b->expect / 8) * 4096);
     return 0;
 }
 
@@ -1972,25 +1985,6 @@ int table_builder_seed_table(table_builder *b, table *src, uint64_t *seq, int64_
     return builder_env(b);
 }
 
-/* After a builder commit: drops the pages between its first and last item from this
- * process's resident set (map_drop), so an import's RSS does not grow with the table. The two
- * addresses come from LMDB itself: both lie in its one mapping. */
-static void builder_drop_map(table_builder *b)
-{
-    MDB_txn *txn;
-    MDB_cursor *c;
-    MDB_val k, v;
-    uintptr_t lo = 0, hi = 0;
-    if (mdb_txn_begin(b->env->env, NULL, MDB_RDONLY, &txn)) return;
-    if (mdb_cursor_open(txn, b->env->items, &c) == 0) {
-        if (mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0) lo = (uintptr_t)k.mv_data;
-        if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0) hi = (uintptr_t)v.mv_data + v.mv_size;
-        mdb_cursor_close(c);
-    }
-    mdb_txn_abort(txn);
-    if (lo && hi > lo) map_drop(lo, hi);
-}
-
 static int builder_txn(table_builder *b)
 {
     int rc;
@@ -2001,7 +1995,7 @@ static int builder_txn(table_builder *b)
             return lmdb_err(rc, "commit", b->dir);
         }
         b->txn = NULL;
-        builder_drop_map(b);
+        env_map_drop(b->env);   /* an import's RSS does not grow with the table */
         if (b->seeded) { /* WRITEMAP: the map may have to grow, with no thread in it */
             warm_end(b->warm);
             b->warm = NULL;

@@ -177,102 +177,88 @@ static int net_open(const char *log_dir, uint64_t from, uint64_t to, const char 
                    from, to, ns.first_seq, ns.last_seq);
 }
 
-/* Entries taken out of a net change ahead of the apply, each with its applied image's item size
- * (a decode): the prefetch thread does this while the seed is copied, so the apply after the
- * copy only writes (taking entries and decoding had been half of its time). Up to the net
- * change's own memory bound; the apply reads the rest from the net change itself. */
-typedef struct staged_ent {
-    size_t off;              /* key, then image, in staged.mem */
-    uint32_t kn, in, size;   /* in 0: delete */
+/* One entry of the net change as the apply uses it: the image for the direction (in 0: the key
+ * did not exist then, delete) with its item size, and the records and bytes it stands for. */
+typedef struct net_ent {
+    const void *key, *img;
+    uint32_t kn, in, size;
     uint64_t writes, bytes;
-} staged_ent;
+} net_ent;
 
+/* 1: *x holds the next entry (pointers valid until the next call); 0: end; <0 error. */
+static int net_take(netchange *nc, pitr_dir dir, net_ent *x)
+{
+    netchange_entry e;
+    int rc = netchange_next(nc, &e);
+    if (rc != 1) return rc;
+    int bwd = dir == PITR_BACKWARD;
+    x->key = e.key;
+    x->kn = (uint32_t)e.key_len;
+    x->img = bwd ? e.old_img : e.new_img;
+    x->in = (uint32_t)(bwd ? e.old_len : e.new_len);
+    x->size = 0;
+    x->writes = e.writes;
+    x->bytes = e.key_len + e.old_len + e.new_len;
+    if (x->in && (rc = item_encoded_size(x->img, x->in, &x->size))) return rc;
+    return 1;
+}
+
+/* Entries taken out ahead of the apply (net_take, with the size decode): the prefetch thread
+ * does this while the seed is copied, so the apply after the copy only writes (taking entries
+ * and decoding had been half of its time). Up to the net change's own memory bound; the apply
+ * takes the rest itself. ents holds net_ent records whose key and img are offsets into mem. */
 typedef struct staged {
-    buf mem;
-    staged_ent *v;
-    size_t n, cap;
+    buf mem, ents;
 } staged;
 
-#define STAGED_INIT {BUF_INIT, NULL, 0, 0}
+#define STAGED_INIT {BUF_INIT, BUF_INIT}
 
 static void staged_free(staged *sg)
 {
     buf_free(&sg->mem);
-    free(sg->v);
-}
-
-static const void *applied_img(const netchange_entry *e, pitr_dir dir, size_t *len)
-{
-    *len = dir == PITR_BACKWARD ? e->old_len : e->new_len;
-    return dir == PITR_BACKWARD ? e->old_img : e->new_img;
+    buf_free(&sg->ents);
 }
 
 static int stage(netchange *nc, pitr_dir dir, staged *sg)
 {
-    netchange_entry e;
     netchange_stats ns;
+    net_ent x;
     int rc = 0;
     netchange_get_stats(nc, &ns);
-    while (sg->mem.len < ns.mem_limit && (rc = netchange_next(nc, &e)) == 1) {
-        size_t len;
-        const void *img = applied_img(&e, dir, &len);
-        if (sg->n == sg->cap) {
-            size_t cap = sg->cap ? sg->cap * 2 : 4096;
-            staged_ent *v = realloc(sg->v, cap * sizeof *v);
-            if (!v) return err_set(TM_ENOMEM, "out of memory");
-            sg->v = v;
-            sg->cap = cap;
-        }
-        staged_ent *x = &sg->v[sg->n];
-        x->off = sg->mem.len;
-        x->kn = (uint32_t)e.key_len;
-        x->in = (uint32_t)len;
-        x->size = 0;
-        x->writes = e.writes;
-        x->bytes = e.key_len + e.old_len + e.new_len;
-        if ((rc = buf_append(&sg->mem, e.key, e.key_len)) || (rc = buf_append(&sg->mem, img, len)) ||
-            (len && (rc = item_encoded_size(img, len, &x->size))))
+    while (sg->mem.len < ns.mem_limit && (rc = net_take(nc, dir, &x)) == 1) {
+        const void *k = x.key, *img = x.img;
+        x.key = (const void *)(uintptr_t)sg->mem.len;
+        x.img = (const void *)(uintptr_t)(sg->mem.len + x.kn);
+        if ((rc = buf_append(&sg->mem, k, x.kn)) || (rc = buf_append(&sg->mem, img, x.in)) ||
+            (rc = buf_append(&sg->ents, &x, sizeof x)))
             return rc;
-        sg->n++;
     }
     return rc < 0 ? rc : 0;
-}
-
-static int apply_one(table_builder *b, const void *key, size_t kn, const void *img, size_t in,
-                     uint32_t size)
-{
-    if (!in) return table_builder_delete_bin(b, key, kn);
-    return table_builder_put_bin_sized(b, key, kn, img, in, size);
 }
 
 /* The staged entries, then the rest of the net change. */
 static int apply_net(table_builder *b, netchange *nc, const staged *sg, pitr_dir dir,
                      progress *prog, pitr_stats *st)
 {
-    netchange_entry e;
+    const net_ent *v = (const net_ent *)sg->ents.data;
+    size_t n = sg->ents.len / sizeof *v, i = 0;
     netchange_stats ns;
+    net_ent x;
     uint64_t pn = 0, pb = 0;
-    int rc = 0;
-    for (size_t i = 0; i < sg->n && !rc; i++) {
-        const staged_ent *x = &sg->v[i];
-        const char *k = sg->mem.data + x->off;
-        rc = apply_one(b, k, x->kn, k + x->kn, x->in, x->size);
-        pn += x->writes;
-        pb += x->bytes;
-        if (pn >= PROGRESS_EVERY) {
-            progress_add(prog, pn, pb);
-            pn = pb = 0;
-        }
-    }
-    while (!rc && (rc = netchange_next(nc, &e)) == 1) {
-        size_t len;
-        const void *img = applied_img(&e, dir, &len);
-        uint32_t size = 0;
-        if ((len && (rc = item_encoded_size(img, len, &size))) ||
-            (rc = apply_one(b, e.key, e.key_len, img, len, size)))
+    int rc;
+    for (;;) {
+        if (i < n) {
+            x = v[i++];
+            x.key = sg->mem.data + (uintptr_t)x.key;
+            x.img = sg->mem.data + (uintptr_t)x.img;
+        } else if ((rc = net_take(nc, dir, &x)) != 1) {
             break;
-        pn += e.writes;
-        pb += e.key_len + e.old_len + e.new_len;
+        }
+        rc = x.in ? table_builder_put_bin_sized(b, x.key, x.kn, x.img, x.in, x.size)
+                  : table_builder_delete_bin(b, x.key, x.kn);
+        if (rc) break;
+        pn += x.writes;
+        pb += x.bytes;
         if (pn >= PROGRESS_EVERY) {
             progress_add(prog, pn, pb);
             pn = pb = 0;
@@ -287,12 +273,11 @@ static int apply_net(table_builder *b, netchange *nc, const staged *sg, pitr_dir
     return rc < 0 ? rc : 0;
 }
 
-/* With a snapshot seed the range is known before the copy: a thread reads, groups and stages it
- * while the copy runs (the copy is mostly the kernel's work, on one core). */
+/* With a snapshot seed (forward) the range is known before the copy: a thread reads, groups and
+ * stages it while the copy runs (the copy is mostly the kernel's work, on one core). */
 typedef struct prefetch {
     const char *dir, *tmp;
     uint64_t from, to;
-    pitr_dir direction;
     netchange *nc;
     staged sg;
     int rc;
@@ -303,7 +288,7 @@ static void *prefetch_run(void *arg)
 {
     prefetch *f = arg;
     f->rc = net_open(f->dir, f->from, f->to, f->tmp, &f->nc);
-    if (!f->rc) f->rc = stage(f->nc, f->direction, &f->sg);
+    if (!f->rc) f->rc = stage(f->nc, PITR_FORWARD, &f->sg);
     if (f->rc) snprintf(f->err, sizeof f->err, "%s", err_msg());
     return NULL;
 }
@@ -330,7 +315,6 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
             pf.tmp = table_builder_dir(b);
             pf.from = p->snap.seq + 1;
             pf.to = p->target_seq;
-            pf.direction = p->direction;
             started = pthread_create(&th, NULL, prefetch_run, &pf) == 0;
         }
         rc = table_builder_seed_file(b, path, &seed_seq);

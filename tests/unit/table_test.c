@@ -88,6 +88,22 @@ static void put(table *t, const char *json)
     item_free(it);
 }
 
+/* One batch of items {pk: prefix<i>, sk: i <extra>} for i in [from, to); extra is JSON members
+ * after sk, starting with a comma (or ""). */
+static void batch_fill(table *t, const char *prefix, int from, int to, const char *extra)
+{
+    char json[512];
+    table_batch *b;
+    assert_int_equal(table_batch_begin(t, &b), 0);
+    for (int i = from; i < to; i++) {
+        snprintf(json, sizeof json, "{\"pk\":{\"S\":\"%s%d\"},\"sk\":{\"N\":\"%d\"}%s}", prefix, i, i, extra);
+        item *it = parse(json);
+        assert_int_equal(table_batch_put(b, it), 0);
+        item_free(it);
+    }
+    assert_int_equal(table_batch_commit(b), 0);
+}
+
 static char *get_json(table *t, const char *keyjson)
 {
     item *k = parse(keyjson), *it = NULL;
@@ -569,18 +585,8 @@ static void test_snapshot_dense(void **state)
     char json[512], pad[201];
     memset(pad, 'x', 200);
     pad[200] = '\0';
-    for (int k = 0; k < 4; k++) {
-        table_batch *b;
-        assert_int_equal(table_batch_begin(t, &b), 0);
-        for (int i = k * 5000; i < (k + 1) * 5000; i++) {
-            snprintf(json, sizeof json, "{\"pk\":{\"S\":\"u%d\"},\"sk\":{\"N\":\"%d\"},\"p\":{\"S\":\"%s\"}}",
-                     i, i, pad);
-            item *it = parse(json);
-            assert_int_equal(table_batch_put(b, it), 0);
-            item_free(it);
-        }
-        assert_int_equal(table_batch_commit(b), 0);
-    }
+    snprintf(json, sizeof json, ",\"p\":{\"S\":\"%s\"}", pad);
+    for (int k = 0; k < 4; k++) batch_fill(t, "u", k * 5000, (k + 1) * 5000, json);
     snap_info s;
     assert_int_equal(table_snapshot(t, &s), 0);
     assert_int_equal(s.item_count, 20000);
@@ -605,15 +611,7 @@ static void test_builder_seeded_changes(void **state)
     (void)state;
     table *t = make_table("SeedSrc");
     char json[256];
-    table_batch *b;
-    assert_int_equal(table_batch_begin(t, &b), 0);
-    for (int i = 0; i < 3000; i++) {
-        snprintf(json, sizeof json, "{\"pk\":{\"S\":\"s%d\"},\"sk\":{\"N\":\"%d\"},\"v\":{\"S\":\"seed\"}}", i, i);
-        item *it = parse(json);
-        assert_int_equal(table_batch_put(b, it), 0);
-        item_free(it);
-    }
-    assert_int_equal(table_batch_commit(b), 0);
+    batch_fill(t, "s", 0, 3000, ",\"v\":{\"S\":\"seed\"}");
     snap_info s;
     assert_int_equal(table_snapshot(t, &s), 0);
     table_info si;
