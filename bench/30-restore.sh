@@ -74,7 +74,7 @@ expect() { awk -v m="$1" '$1 == m {print $2, $3, $4}' "$D/expected"; }
 # one: on this VM, memory the guest has not touched lately is slow to fault in (a cold cp of the
 # 691 MB file takes 1-2 s, a warm one 0.25 s), and the floor should be the fast case.
 DATA=$H/tables/Bench/items/data.mdb
-declare -A tm plans
+declare -A tm plans rss
 for k in 0 1 2; do
   tidemark-restore --data "$H" --table Bench --target Plan --time "$(fmt "${t_us[$k]}")" --dry-run > "$D/plan.${names[$k]}"
   plans[$k]=$(grep -E 'direction:|seed:|log:' "$D/plan.${names[$k]}" | sed 's/^ *//' | tr '\n' ';' | sed 's/  */ /g')
@@ -89,6 +89,7 @@ for ((r = 0; r < RUNS; r++)); do
     sync
     timed s tidemark-restore --data "$H" --table Bench --target "R$k$r" --time "$(fmt "${t_us[$k]}")"
     eval "runs$k+=(\"\$s\")"
+    [ "${s_rss:-0}" -gt "${rss[$k]:-0}" ] && rss[$k]=$s_rss
     if [ "$r" -eq 0 ]; then
       got=$("$D/driver" check "$H" "R$k$r"); want=$(expect "${ms[$k]}")
       [ "$got" = "$want" ] || { log "WRONG DATA for ${names[$k]}: got $got, want $want"; exit 1; }
@@ -106,7 +107,7 @@ for k in 0 1 2; do
   eval "runs=(\"\${runs$k[@]}\")"
   tm[$k]=$(median "${runs[@]}")
   log "tidemark ${names[$k]}: ${runs[*]} (verified: $(expect "${ms[$k]}"))"
-  note "restore: tidemark ${names[$k]} (${ms[$k]} of $U updates)" "${tm[$k]} s" "runs: ${runs[*]}; data verified; plan: ${plans[$k]}"
+  note "restore: tidemark ${names[$k]} (${ms[$k]} of $U updates)" "${tm[$k]} s" "runs: ${runs[*]}; peak RSS ${rss[$k]} KiB (LMDB's mapped file pages count); data verified; plan: ${plans[$k]}"
 done
 row "restore 1 h before latest vs cp floor (goal <= 1.5x)" "${tm[0]}" "$cp_s" "vs cp+sync: $(echo "scale=2; ${tm[0]} / $cpsync_s" | bc)x"
 row "restore middle vs cp floor" "${tm[1]}" "$cp_s" ""
