@@ -597,7 +597,7 @@ static int request_parse(const opts *o, const key_schema *ks, request *r)
     if ((rc = expr_env_new(ARG(o, O_NAMES), ARG(o, O_VALUES), &r->env))) return rc;
     if (ARG(o, O_COND) && (rc = expr_cond_parse(ARG(o, O_COND), r->env, &r->cond))) return rc;
     if (ARG(o, O_FILTER) && (rc = expr_cond_parse(ARG(o, O_FILTER), r->env, &r->filter)))
-        return err_wrap(rc, "--filter-expression");
+        return err_wrap(rc, "--filter-expression: ");
     if (ARG(o, O_UPDATE)) {
         if ((rc = expr_update_parse(ARG(o, O_UPDATE), r->env, &r->update))) return rc;
         if ((rc = expr_update_check_keys(r->update, ks))) return rc;

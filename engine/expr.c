@@ -86,6 +86,14 @@ void expr_env_free(expr_env *e)
     free(e);
 }
 
+/* DynamoDB's wording for a placeholder over EXPR_MAX_PLACEHOLDER bytes. */
+static int placeholder_too_long(const char *map, const char *key, size_t len)
+{
+    return err_set(TM_EINVAL, "%s contains invalid key: The expression attribute map contains a key "
+                   "that is too long; key: %.40s... (%zu bytes, at most %d)", map, key, len,
+                   EXPR_MAX_PLACEHOLDER);
+}
+
 static int placeholder_ok(const char *s, char lead)
 {
     if (s[0] != lead || !s[1]) return 0;
@@ -98,6 +106,7 @@ int expr_env_new(const char *names_json, const char *values_json, expr_env **out
 {
     int rc = 0;
     cJSON *j = NULL;
+    size_t subst = 0;        /* bytes of names and values, against EXPR_MAX_SUBST */
     expr_env *e = calloc(1, sizeof *e);
     *out = NULL;
     if (!e) return err_set(TM_ENOMEM, "out of memory");
@@ -111,6 +120,10 @@ int expr_env_new(const char *names_json, const char *values_json, expr_env **out
         e->names = calloc(n ? n : 1, sizeof *e->names);
         if (!e->names) { rc = err_set(TM_ENOMEM, "out of memory"); goto out; }
         for (cJSON *c = j->child; c; c = c->next) {
+            if (strlen(c->string) > EXPR_MAX_PLACEHOLDER) {
+                rc = placeholder_too_long("ExpressionAttributeNames", c->string, strlen(c->string));
+                goto out;
+            }
             if (!placeholder_ok(c->string, '#')) {
                 rc = err_set(TM_EINVAL, "ExpressionAttributeNames contains invalid key '%s': "
                              "must be # followed by letters, digits or _", c->string);
@@ -121,6 +134,7 @@ int expr_env_new(const char *names_json, const char *values_json, expr_env **out
                              c->string);
                 goto out;
             }
+            subst += strlen(c->string) + strlen(c->valuestring);
             env_name *en = &e->names[e->nnames++];
             en->key = strdup(c->string);
             en->val = strdup(c->valuestring);
@@ -130,15 +144,19 @@ int expr_env_new(const char *names_json, const char *values_json, expr_env **out
     if (values_json && *values_json) {
         rc = item_parse_json(values_json, strlen(values_json), ITEM_PARSE_NOLIMITS, &e->values);
         if (rc) {
-            err_wrap(rc, "ExpressionAttributeValues");
+            err_wrap(rc, "ExpressionAttributeValues: ");
             goto out;
         }
         uint32_t n = item_count(e->values);
         for (uint32_t i = 0; i < n; i++) {
             const av_attr *a = item_attr(e->values, i);
-            char nm[256];
-            snprintf(nm, sizeof nm, "%.*s", (int)(a->name_len < 255 ? a->name_len : 255), a->name);
-            if (a->name_len > 255 || strlen(nm) != a->name_len || !placeholder_ok(nm, ':')) {
+            char nm[EXPR_MAX_PLACEHOLDER + 1];
+            if (a->name_len > EXPR_MAX_PLACEHOLDER) {
+                rc = placeholder_too_long("ExpressionAttributeValues", a->name, a->name_len);
+                goto out;
+            }
+            snprintf(nm, sizeof nm, "%.*s", (int)a->name_len, a->name);
+            if (strlen(nm) != a->name_len || !placeholder_ok(nm, ':')) {
                 rc = err_set(TM_EINVAL, "ExpressionAttributeValues contains invalid key '%s': "
                              "must be : followed by letters, digits or _", nm);
                 goto out;
@@ -146,7 +164,12 @@ int expr_env_new(const char *names_json, const char *values_json, expr_env **out
         }
         e->vused = calloc(n ? n : 1, sizeof *e->vused);
         if (!e->vused) { rc = err_set(TM_ENOMEM, "out of memory"); goto out; }
+        subst += item_size(e->values);
     }
+    if (subst > EXPR_MAX_SUBST)
+        rc = err_set(TM_EINVAL, "ExpressionAttributeNames and ExpressionAttributeValues exceed the maximum "
+                     "allowed size: %zu bytes of substitution variables (at most %u)", subst,
+                     EXPR_MAX_SUBST);
 out:
     cJSON_Delete(j);
     if (rc) expr_env_free(e);
@@ -212,6 +235,8 @@ typedef struct parser {
     const char *kind;     /* "UpdateExpression", ... for messages */
     expr_env *env;
     arena *ar;
+    int ops;              /* operators and functions so far, against EXPR_MAX_OPERATORS */
+    int depth;            /* open parentheses, NOTs and update functions, against EXPR_MAX_DEPTH */
 } parser;
 
 static int syntax(parser *ps, const tok *t, const char *what)
@@ -224,6 +249,34 @@ static int syntax(parser *ps, const tok *t, const char *what)
 }
 
 static int is_ident(int c) { return isalnum(c) || c == '_'; }
+
+/* DynamoDB's size check, before any parsing. */
+static int check_size(const char *text, const char *kind)
+{
+    size_t n = strlen(text);
+    if (n > EXPR_MAX_BYTES)
+        return err_set(TM_EINVAL, "Invalid %s: Expression size has exceeded the maximum allowed size; "
+                       "expression size: %zu (at most %d bytes)", kind, n, EXPR_MAX_BYTES);
+    return 0;
+}
+
+/* Counts the operator or function at t against EXPR_MAX_OPERATORS. */
+static int count_op(parser *ps, const tok *t)
+{
+    if (++ps->ops <= EXPR_MAX_OPERATORS) return 0;
+    return err_set(TM_EINVAL, "Invalid %s: The expression contains too many operators; operator count: "
+                   "%d at column %d (at most %d)", ps->kind, ps->ops, t->col, EXPR_MAX_OPERATORS);
+}
+
+/* One nesting level more at t (the parser recurses once per level): the bound keeps a hostile
+ * "((((..." an error instead of a stack overflow. The caller decrements depth on the way out. */
+static int enter(parser *ps, const tok *t)
+{
+    if (++ps->depth <= EXPR_MAX_DEPTH) return 0;
+    return err_set(TM_EINVAL, "Invalid %s: The expression is nested too deeply; nesting depth: %d at "
+                   "column %d (at most %d levels of parentheses, NOT and functions)", ps->kind,
+                   ps->depth, t->col, EXPR_MAX_DEPTH);
+}
 
 /* Lexes the token starting at *pos into t. */
 static int lex_at(parser *ps, size_t *pos, tok *t)
@@ -476,7 +529,9 @@ static int parse_operand(parser *ps, opnd *o)
     }
     if (tok_is(&ps->cur, "size") && !(rc = peek(ps, &nt)) && nt.kind == T_LPAREN) {
         o->kind = O_SIZE;
-        if ((rc = next(ps)) || (rc = next(ps)) || (rc = parse_path(ps, &o->p))) return rc;
+        if ((rc = count_op(ps, &ps->cur)) || (rc = next(ps)) || (rc = next(ps)) ||
+            (rc = parse_path(ps, &o->p)))
+            return rc;
         return expect(ps, T_RPAREN, "expected ) after size(path");
     }
     if (ps->cur.kind == T_NAME || ps->cur.kind == T_HASH) {
@@ -497,6 +552,7 @@ static int parse_function(parser *ps, cnode **out)
     for (int i = 0; i < (int)(sizeof fns / sizeof *fns); i++)
         if (name.len == strlen(fns[i].name) && !memcmp(name.p, fns[i].name, name.len)) f = i;
     if (f < 0) return syntax(ps, &name, "unknown function");
+    if ((rc = count_op(ps, &name))) return rc;
     cnode *n = cnode_new(ps, fns[f].k, name.col);
     if (!n || !(n->ops = arena_alloc(ps->ar, 2 * sizeof *n->ops))) return err_set(TM_ENOMEM, "out of memory");
     n->tokp = name.p;
@@ -519,12 +575,45 @@ static int parse_function(parser *ps, cnode **out)
     return 0;
 }
 
+/* The "(a, b, ...)" after IN, into n->ops[1..] (n->ops[0] is the operand before IN). The list
+ * is gathered on the heap, not in a frame of the recursive descent. */
+static int parse_in_list(parser *ps, cnode *n)
+{
+    opnd *list = malloc((EXPR_MAX_IN + 1) * sizeof *list);
+    int rc, k = 0;
+    if (!list) return err_set(TM_ENOMEM, "out of memory");
+    if ((rc = next(ps)) || (rc = expect(ps, T_LPAREN, "expected ( after IN"))) goto out;
+    list[k++] = n->ops[0];
+    for (;;) {
+        if (k == EXPR_MAX_IN + 1) {
+            rc = err_set(TM_EINVAL, "Invalid %s: The IN operator is provided with too many operands; "
+                         "number of operands: %d at column %d (at most %d)", ps->kind, k,
+                         ps->cur.col, EXPR_MAX_IN);
+            goto out;
+        }
+        if ((rc = parse_operand(ps, &list[k++]))) goto out;
+        if (ps->cur.kind != T_COMMA) break;
+        if ((rc = next(ps))) goto out;
+    }
+    if ((rc = expect(ps, T_RPAREN, "expected ) to close the IN list"))) goto out;
+    if (!(n->ops = arena_alloc(ps->ar, (size_t)k * sizeof *list))) {
+        rc = err_set(TM_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(n->ops, list, (size_t)k * sizeof *list);
+    n->nops = k;
+out:
+    free(list);
+    return rc;
+}
+
 static int parse_primary(parser *ps, cnode **out)
 {
     int rc;
     tok nt;
     if (ps->cur.kind == T_LPAREN) {
-        if ((rc = next(ps)) || (rc = parse_or(ps, out))) return rc;
+        if ((rc = enter(ps, &ps->cur)) || (rc = next(ps)) || (rc = parse_or(ps, out))) return rc;
+        ps->depth--;
         return expect(ps, T_RPAREN, "expected ) to close the parenthesis");
     }
     if (ps->cur.kind == T_NAME && !tok_is(&ps->cur, "size") && !(rc = peek(ps, &nt)) &&
@@ -537,6 +626,9 @@ static int parse_primary(parser *ps, cnode **out)
     n->tokp = op.p;
     n->tokn = op.len;
     n->col = op.col;
+    if (((op.kind >= T_EQ && op.kind <= T_GE) || tok_is(&op, "BETWEEN") || tok_is(&op, "IN")) &&
+        (rc = count_op(ps, &op)))
+        return rc;
     if (op.kind >= T_EQ && op.kind <= T_GE) {
         n->cmp = op.kind;
         if ((rc = next(ps)) || (rc = parse_operand(ps, &n->ops[1]))) return rc;
@@ -549,20 +641,7 @@ static int parse_primary(parser *ps, cnode **out)
         n->nops = 3;
     } else if (tok_is(&op, "IN")) {
         n->kind = C_IN;
-        opnd list[101];
-        int k = 0;
-        if ((rc = next(ps)) || (rc = expect(ps, T_LPAREN, "expected ( after IN"))) return rc;
-        list[k++] = n->ops[0];
-        for (;;) {
-            if (k == 101) return syntax(ps, &ps->cur, "IN takes at most 100 values");
-            if ((rc = parse_operand(ps, &list[k++]))) return rc;
-            if (ps->cur.kind != T_COMMA) break;
-            if ((rc = next(ps))) return rc;
-        }
-        if ((rc = expect(ps, T_RPAREN, "expected ) to close the IN list"))) return rc;
-        if (!(n->ops = arena_alloc(ps->ar, (size_t)k * sizeof *list))) return err_set(TM_ENOMEM, "out of memory");
-        memcpy(n->ops, list, (size_t)k * sizeof *list);
-        n->nops = k;
+        if ((rc = parse_in_list(ps, n))) return rc;
     } else {
         return syntax(ps, &op, "expected a comparison (= <> < <= > >=), BETWEEN or IN");
     }
@@ -578,7 +657,10 @@ static int parse_not(parser *ps, cnode **out)
         if (!n) return err_set(TM_ENOMEM, "out of memory");
         n->tokp = ps->cur.p;
         n->tokn = ps->cur.len;
-        if ((rc = next(ps)) || (rc = parse_not(ps, &n->a))) return rc;
+        if ((rc = count_op(ps, &ps->cur)) || (rc = enter(ps, &ps->cur)) || (rc = next(ps)) ||
+            (rc = parse_not(ps, &n->a)))
+            return rc;
+        ps->depth--;
         *out = n;
         return 0;
     }
@@ -595,7 +677,7 @@ static int parse_binary(parser *ps, cnode **out, const char *kw, cnode_kind k,
         n->tokp = ps->cur.p;
         n->tokn = ps->cur.len;
         n->a = *out;
-        if ((rc = next(ps)) || (rc = sub(ps, &n->b))) return rc;
+        if ((rc = count_op(ps, &ps->cur)) || (rc = next(ps)) || (rc = sub(ps, &n->b))) return rc;
         *out = n;
     }
     return rc;
@@ -607,10 +689,10 @@ static int parse_or(parser *ps, cnode **out) { return parse_binary(ps, out, "OR"
 static int parse_condition(const char *text, expr_env *env, const char *kind, arena *ar,
                            cnode **root)
 {
-    parser ps = {text, 0, {0}, kind, env, ar};
+    parser ps = {text, 0, {0}, kind, env, ar, 0, 0};
     int rc;
     if (!text) text = ps.s = "";
-    if ((rc = next(&ps))) return rc;
+    if ((rc = check_size(text, kind)) || (rc = next(&ps))) return rc;
     if (ps.cur.kind == T_EOF) return err_set(TM_EINVAL, "Invalid %s: the expression is empty", kind);
     if ((rc = parse_or(&ps, root))) return rc;
     if (ps.cur.kind != T_EOF)
@@ -881,12 +963,16 @@ static int parse_uop(parser *ps, expr_update *u, uop **out)
         return parse_value(ps, &o->v);
     }
     if (ps->cur.kind == T_NAME && !(rc = peek(ps, &nt)) && nt.kind == T_LPAREN) {
+        if ((tok_is(&ps->cur, "if_not_exists") || tok_is(&ps->cur, "list_append")) &&
+            ((rc = count_op(ps, &ps->cur)) || (rc = enter(ps, &ps->cur))))
+            return rc;
         if (tok_is(&ps->cur, "if_not_exists")) {
             o->kind = U_IF_NOT_EXISTS;
             u->reads = 1;
             if ((rc = next(ps)) || (rc = next(ps)) || (rc = parse_path(ps, &o->p))) return rc;
             if ((rc = expect(ps, T_COMMA, "expected , in if_not_exists(path, value)"))) return rc;
             if ((rc = parse_uop(ps, u, &o->y))) return rc;
+            ps->depth--;
             return expect(ps, T_RPAREN, "expected ) to close if_not_exists");
         }
         if (tok_is(&ps->cur, "list_append")) {
@@ -894,6 +980,7 @@ static int parse_uop(parser *ps, expr_update *u, uop **out)
             if ((rc = next(ps)) || (rc = next(ps)) || (rc = parse_uop(ps, u, &o->x))) return rc;
             if ((rc = expect(ps, T_COMMA, "expected , in list_append(a, b)"))) return rc;
             if ((rc = parse_uop(ps, u, &o->y))) return rc;
+            ps->depth--;
             return expect(ps, T_RPAREN, "expected ) to close list_append");
         }
         return syntax(ps, &ps->cur, "unknown function (if_not_exists and list_append are supported)");
@@ -925,12 +1012,12 @@ static int parse_target(parser *ps, expr_update *u, uact *a)
 int expr_update_parse(const char *text, expr_env *env, expr_update **out)
 {
     expr_update *u = calloc(1, sizeof *u);
-    parser ps = {text ? text : "", 0, {0}, "UpdateExpression", env, NULL};
+    parser ps = {text ? text : "", 0, {0}, "UpdateExpression", env, NULL, 0, 0};
     int rc, seen[4] = {0};
     *out = NULL;
     if (!u) return err_set(TM_ENOMEM, "out of memory");
     ps.ar = &u->ar;
-    if ((rc = next(&ps))) goto out;
+    if ((rc = check_size(ps.s, ps.kind)) || (rc = next(&ps))) goto out;
     if (ps.cur.kind == T_EOF) {
         rc = err_set(TM_EINVAL, "Invalid UpdateExpression: the expression is empty");
         goto out;
@@ -965,7 +1052,9 @@ int expr_update_parse(const char *text, expr_env *env, expr_update **out)
                 if ((rc = parse_uop(&ps, u, &a.a))) goto out;
                 if (ps.cur.kind == T_PLUS || ps.cur.kind == T_MINUS) {
                     a.arith = ps.cur.kind;
-                    if ((rc = next(&ps)) || (rc = parse_uop(&ps, u, &a.b))) goto out;
+                    if ((rc = count_op(&ps, &ps.cur)) || (rc = next(&ps)) ||
+                        (rc = parse_uop(&ps, u, &a.b)))
+                        goto out;
                 }
             } else if (k == A_ADD || k == A_DELETE) {
                 uop *o = arena_alloc(ps.ar, sizeof *o);
@@ -1125,7 +1214,7 @@ static int uact_eval(const uact *a, const item *orig, scratch *s, const av **out
             return wrong_type(a, a->arith == T_PLUS ? "+" : "-", x->type != AV_N ? x->type : y->type);
         if ((rc = num_add(x, y, a->arith == T_MINUS, &b))) {
             buf_free(&b);
-            return err_wrap(rc, "Invalid UpdateExpression: column %d: %s", a->col, a->name);
+            return err_wrap(rc, "Invalid UpdateExpression: column %d: %s: ", a->col, a->name);
         }
         if (!(*out = num_av(s, &b))) { buf_free(&b); return err_set(TM_ENOMEM, "out of memory"); }
         return 0;
@@ -1138,7 +1227,7 @@ static int uact_eval(const uact *a, const item *orig, scratch *s, const av **out
             if (cur->type != AV_N) return wrong_type(a, "ADD", cur->type);
             if ((rc = num_add(cur, y, 0, &b))) {
                 buf_free(&b);
-                return err_wrap(rc, "Invalid UpdateExpression: ADD %s", a->name);
+                return err_wrap(rc, "Invalid UpdateExpression: ADD %s: ", a->name);
             }
             if (!(*out = num_av(s, &b))) { buf_free(&b); return err_set(TM_ENOMEM, "out of memory"); }
             return 0;
@@ -1437,7 +1526,7 @@ static int start_key(const key_schema *ks, const item *start, buf *out)
                        "attributes (%s%s%s)", ks->hash_name, ks->range_type ? ", " : "",
                        ks->range_type ? ks->range_name : "");
     int rc = key_encode_item(ks, start, out);
-    if (rc) return err_wrap(rc, "The provided starting key is invalid");
+    if (rc) return err_wrap(rc, "The provided starting key is invalid: ");
     return 0;
 }
 

@@ -14,6 +14,17 @@
  * Reserved words are not enforced (DynamoDB refuses e.g. `name` without #n; tidemark accepts it).
  * Every error is TM_EINVAL with "Invalid <Kind>Expression: ..." naming the token and column.
  *
+ * Limits (DynamoDB's, "Expression parameters" in its Constraints page, with its wording):
+ * an expression is at most EXPR_MAX_BYTES bytes ("Expression size has exceeded the maximum
+ * allowed size"), holds at most EXPR_MAX_OPERATORS operators or functions ("The expression
+ * contains too many operators"; AND OR NOT, comparators, BETWEEN, IN, + -, every function; the
+ * = of SET is not one), IN takes at most EXPR_MAX_IN operands, a #name or :value placeholder is
+ * at most EXPR_MAX_PLACEHOLDER bytes, and the names and values of a request add up to at most
+ * EXPR_MAX_SUBST bytes (names: key + value bytes; values: key bytes + item_size). tidemark adds
+ * EXPR_MAX_DEPTH, a bound on nesting (parentheses, NOT, update functions) that keeps the
+ * recursive parser far from the stack's end: as deep as EXPR_MAX_OPERATORS operators written
+ * with one parenthesis each (boto3's builder style) can need, far shallower than a stack.
+ *
  * Lifetime: parsed expressions point into their expr_env; free them before the env. */
 #ifndef TIDEMARK_EXPR_H
 #define TIDEMARK_EXPR_H
@@ -23,6 +34,13 @@
 #include "engine/key.h"
 #include "engine/table.h"
 #include <stdint.h>
+
+#define EXPR_MAX_BYTES        4096
+#define EXPR_MAX_OPERATORS    300
+#define EXPR_MAX_IN           100
+#define EXPR_MAX_PLACEHOLDER  255
+#define EXPR_MAX_SUBST        (2u * 1024 * 1024)
+#define EXPR_MAX_DEPTH        300
 
 /* ---- names and values ---- */
 typedef struct expr_env expr_env;

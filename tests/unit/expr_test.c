@@ -438,13 +438,195 @@ static void test_segments(void **state)
     assert_int_equal(expr_segment_bounds(0, 0, &lo, &hi), TM_EINVAL);
 }
 
+/* ---------------------------------------------------------------- limits */
+
+/* s repeated n times, appended to b. */
+static void put_rep(buf *b, const char *s, int n)
+{
+    for (int i = 0; i < n; i++) assert_int_equal(buf_append(b, s, strlen(s)), 0);
+}
+
+static void want_einval(int rc, const char *kind, const char *what)
+{
+    if (rc != TM_EINVAL) fail_msg("rc %d, want EINVAL with '%s'", rc, what);
+    if ((kind && !strstr(err_msg(), kind)) || !strstr(err_msg(), what))
+        fail_msg("message '%s' lacks '%s' / '%s'", err_msg(), kind ? kind : "", what);
+}
+
+/* Deep nesting is an error, never a stack overflow: 2000 parentheses are 4,006 bytes, under
+ * the size limit (the issue's crash began at 1,909), in every kind of expression. */
+static void test_nesting(void **state)
+{
+    (void)state;
+    key_schema ks = {"pk", AV_S, "sk", AV_S};
+    expr_env *env = NULL;
+    expr_cond *c = NULL;
+    expr_keycond k;
+    buf b = BUF_INIT;
+    item *it = parse("{\"pk\":{\"S\":\"u1\"},\"a\":{\"S\":\"x\"}}");
+    assert_int_equal(expr_env_new(NULL, "{\":v\":{\"S\":\"x\"},\":p\":{\"S\":\"u1\"}}", &env), 0);
+
+    put_rep(&b, "(", 2000);
+    buf_printf(&b, "a = :v");
+    put_rep(&b, ")", 2000);
+    assert_true(b.len < EXPR_MAX_BYTES);
+    want_einval(expr_cond_parse(b.data, env, &c), "Invalid ConditionExpression",
+                "nested too deeply; nesting depth: 301 at column 301");
+    assert_null(c);
+    buf_reset(&b);
+    put_rep(&b, "(", 2000);
+    buf_printf(&b, "pk = :p");
+    put_rep(&b, ")", 2000);
+    want_einval(expr_keycond_parse(b.data, env, &ks, &k), "Invalid KeyConditionExpression",
+                "nested too deeply");
+
+    /* at the bound: parsed and evaluated */
+    buf_reset(&b);
+    put_rep(&b, "(", EXPR_MAX_DEPTH);
+    buf_printf(&b, "a = :v");
+    put_rep(&b, ")", EXPR_MAX_DEPTH);
+    assert_int_equal(expr_cond_parse(b.data, env, &c), 0);
+    int got = 0;
+    assert_int_equal(expr_cond_eval(c, it, &got), 0);
+    assert_int_equal(got, 1);
+    expr_cond_free(c);
+    buf_reset(&b);
+    put_rep(&b, "(", EXPR_MAX_DEPTH);
+    buf_printf(&b, "pk = :p");
+    put_rep(&b, ")", EXPR_MAX_DEPTH);
+    assert_int_equal(expr_keycond_parse(b.data, env, &ks, &k), 0);
+
+    /* NOT nests too; 299 NOTs and a comparison are 300 operators: accepted, and NOT^299 is NOT */
+    buf_reset(&b);
+    put_rep(&b, "NOT ", 299);
+    buf_printf(&b, "a = :v");
+    assert_int_equal(expr_cond_parse(b.data, env, &c), 0);
+    assert_int_equal(expr_cond_eval(c, it, &got), 0);
+    assert_int_equal(got, 0);
+    expr_cond_free(c);
+    buf_free(&b);
+    item_free(it);
+    expr_env_free(env);
+}
+
+/* DynamoDB's expression limits, each at the bound (accepted) and one past it (refused with
+ * DynamoDB's words). */
+static void test_limits(void **state)
+{
+    (void)state;
+    key_schema ks = {"pk", AV_S, "sk", AV_S};
+    expr_env *env = NULL;
+    expr_cond *c = NULL;
+    expr_update *u = NULL;
+    expr_keycond k;
+    buf b = BUF_INIT;
+    assert_int_equal(expr_env_new(NULL, "{\":v\":{\"N\":\"1\"},\":p\":{\"S\":\"u1\"}}", &env), 0);
+
+    /* 4 KB: 4096 bytes are accepted, 4097 are not, whatever the bytes are */
+    buf_printf(&b, "a = :v");
+    put_rep(&b, " ", EXPR_MAX_BYTES - 6);
+    assert_int_equal(expr_cond_parse(b.data, env, &c), 0);
+    expr_cond_free(c);
+    buf_putc(&b, ' ');
+    want_einval(expr_cond_parse(b.data, env, &c), "Invalid ConditionExpression",
+                "Expression size has exceeded the maximum allowed size; expression size: 4097");
+    buf_reset(&b);
+    buf_printf(&b, "SET a = :v");
+    put_rep(&b, " ", EXPR_MAX_BYTES - 10 + 1);
+    want_einval(expr_update_parse(b.data, env, &u), "Invalid UpdateExpression",
+                "expression size: 4097");
+    assert_null(u);
+    buf_reset(&b);
+    buf_printf(&b, "pk = :p");
+    put_rep(&b, " ", EXPR_MAX_BYTES - 7 + 1);
+    want_einval(expr_keycond_parse(b.data, env, &ks, &k), "Invalid KeyConditionExpression",
+                "expression size: 4097");
+    /* the issue's case: 5,506 bytes of a valid condition */
+    buf_reset(&b);
+    buf_printf(&b, "a = :v");
+    put_rep(&b, " OR a = :v", 550);
+    want_einval(expr_cond_parse(b.data, env, &c), NULL, "expression size: 5506");
+
+    /* 300 operators: 150 comparisons, 149 OR and one NOT; one NOT more is too many */
+    buf_reset(&b);
+    buf_printf(&b, "NOT a=:v");
+    put_rep(&b, " OR a=:v", 149);
+    assert_int_equal(expr_cond_parse(b.data, env, &c), 0);
+    expr_cond_free(c);
+    buf_reset(&b);
+    buf_printf(&b, "NOT NOT a=:v");
+    put_rep(&b, " OR a=:v", 149);
+    want_einval(expr_cond_parse(b.data, env, &c), "Invalid ConditionExpression",
+                "The expression contains too many operators; operator count: 301");
+    /* in updates, + - and functions count; SET's = does not */
+    buf_reset(&b);
+    buf_printf(&b, "SET a0=:v+:v");
+    for (int i = 1; i < 300; i++) buf_printf(&b, ",a%d=:v+:v", i);
+    assert_int_equal(expr_update_parse(b.data, env, &u), 0);
+    expr_update_free(u);
+    buf_printf(&b, ",b=if_not_exists(b,:v)");
+    want_einval(expr_update_parse(b.data, env, &u), "Invalid UpdateExpression",
+                "too many operators; operator count: 301");
+
+    /* IN takes 100 operands */
+    buf_reset(&b);
+    buf_printf(&b, "a IN (:v");
+    put_rep(&b, ",:v", 99);
+    buf_printf(&b, ")");
+    assert_int_equal(expr_cond_parse(b.data, env, &c), 0);
+    expr_cond_free(c);
+    buf_reset(&b);
+    buf_printf(&b, "a IN (:v");
+    put_rep(&b, ",:v", 100);
+    buf_printf(&b, ")");
+    want_einval(expr_cond_parse(b.data, env, &c), "Invalid ConditionExpression",
+                "The IN operator is provided with too many operands; number of operands: 101");
+    expr_env_free(env);
+    env = NULL;
+
+    /* a placeholder is at most 255 bytes, names and values alike */
+    char key[EXPR_MAX_PLACEHOLDER + 2];
+    memset(key, 'n', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    for (int lead = 0; lead < 2; lead++)
+        for (int len = EXPR_MAX_PLACEHOLDER; len <= EXPR_MAX_PLACEHOLDER + 1; len++) {
+            key[0] = lead ? ':' : '#';
+            buf_reset(&b);
+            buf_printf(&b, lead ? "{\"%.*s\":{\"S\":\"x\"}}" : "{\"%.*s\":\"x\"}", len, key);
+            int rc = expr_env_new(lead ? NULL : b.data, lead ? b.data : NULL, &env);
+            if (len == EXPR_MAX_PLACEHOLDER) assert_int_equal(rc, 0);
+            else want_einval(rc, lead ? "ExpressionAttributeValues" : "ExpressionAttributeNames",
+                             "contains a key that is too long");
+            expr_env_free(env);
+            env = NULL;
+        }
+
+    /* names and values add up to at most 2 MB */
+    for (int over = 0; over < 2; over++) {
+        /* ":v" (2) + "#n" "a" (3) + the string: exactly the limit, or one byte more */
+        size_t n = EXPR_MAX_SUBST - 5 + (size_t)over;
+        buf_reset(&b);
+        buf_printf(&b, "{\":v\":{\"S\":\"");
+        for (size_t i = 0; i < n; i++) buf_putc(&b, 'x');
+        buf_printf(&b, "\"}}");
+        int rc = expr_env_new("{\"#n\":\"a\"}", b.data, &env);
+        if (!over) assert_int_equal(rc, 0);
+        else want_einval(rc, NULL, "ExpressionAttributeNames and ExpressionAttributeValues exceed "
+                         "the maximum allowed size: 2097153 bytes");
+        expr_env_free(env);
+        env = NULL;
+    }
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_update_table),   cmocka_unit_test(test_update_keys),
         cmocka_unit_test(test_condition_table), cmocka_unit_test(test_env),
         cmocka_unit_test(test_keycond_table),  cmocka_unit_test(test_keycond_ranges),
-        cmocka_unit_test(test_segments),
+        cmocka_unit_test(test_segments),       cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_nesting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
