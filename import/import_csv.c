@@ -7,7 +7,12 @@
  * malformed-record recovery; neither fits the error log's needs. Fuzzed by tests/fuzz/csv_fuzz.c.
  *
  * Grammar accepted (RFC 4180 plus common practice):
- *   - records end at "\n", "\r\n" or a lone "\r" outside quotes; a last record may lack one;
+ *   - a UTF-8 byte order mark (EF BB BF) at the very start of the input is not data (Excel and
+ *     Windows tools write one; it would otherwise glue itself to the first column's name);
+ *   - records end at "\n" or "\r\n" outside quotes; a last record may lack one. A lone "\r"
+ *     (one not followed by "\n") ends a record only in a file whose first line break is a lone
+ *     "\r" (old Mac files); in any other file it is data, as in a spreadsheet cell's soft line
+ *     break, so that it never splits a record into a phantom one;
  *   - a field is quoted if its first byte is '"'; inside, "" is a quote and anything else,
  *     delimiters and line breaks included, is literal;
  *   - after a closing quote only the delimiter or a record end may follow: anything else makes
@@ -27,13 +32,21 @@ enum csv_state {
     CSV_UNQUOTED,       /* inside an unquoted field */
     CSV_QUOTED,         /* inside quotes */
     CSV_QUOTE_QUOTE,    /* saw '"' inside quotes: "" or the closing quote */
-    CSV_AFTER_CR,       /* a record just ended with "\r": a following "\n" belongs to it */
+    CSV_CR,             /* saw "\r" outside quotes in state cr_from: the next byte decides */
 };
+
+/* The file's line-end convention, set by its first line break outside quotes. */
+enum csv_eol { EOL_UNKNOWN, EOL_LF, EOL_CR };
+
+static const unsigned char utf8_bom[3] = {0xEF, 0xBB, 0xBF};
 
 struct import_csv {
     char delim;
     size_t max_record;
     enum csv_state st;
+    enum csv_state cr_from;     /* CSV_CR: the state the "\r" was seen in */
+    enum csv_eol eol;
+    int bom;                    /* bytes of a BOM matched at the input's start; -1: past it */
     char *data;                 /* the record's field bytes, each field NUL-terminated */
     size_t len, cap;
     size_t *offs;               /* field start offsets into data */
@@ -95,6 +108,8 @@ void import_csv_reset(import_csv *c)
 {
     rec_clear(c);
     c->st = CSV_FIELD_START;
+    c->eol = EOL_UNKNOWN;
+    c->bom = 0;
     c->index = 0;
     c->line = 1;
     c->rec_line = 1;
@@ -188,82 +203,137 @@ static int record_end(import_csv *c, import_csv_fn fn, void *ctx)
     return emit(c, fn, ctx);
 }
 
+/* A line break outside quotes in state c->st: the record ends. */
+static int line_end(import_csv *c, import_csv_fn fn, void *ctx)
+{
+    int rc;
+    if (c->st == CSV_FIELD_START && c->in_record && (rc = field_begin(c))) return rc;  /* "a,\n" */
+    c->line++;
+    c->st = CSV_FIELD_START;
+    return record_end(c, fn, ctx);
+}
+
+/* A "\r" that is data, in state c->st (see the grammar above). */
+static int cr_literal(import_csv *c)
+{
+    int rc;
+    switch (c->st) {
+    case CSV_FIELD_START:
+        if ((rc = field_begin(c))) return rc;
+        c->st = CSV_UNQUOTED;
+        return put_byte(c, '\r');
+    case CSV_UNQUOTED:
+        return put_byte(c, '\r');
+    default:   /* after a closing quote */
+        if (!c->error) c->error = "unexpected character after a closing quote";
+        c->st = CSV_UNQUOTED;
+        return 0;
+    }
+}
+
+static int feed_byte(import_csv *c, char ch, import_csv_fn fn, void *ctx)
+{
+    int rc;
+    if (c->st == CSV_CR) {
+        c->st = c->cr_from;
+        if (ch == '\n') {
+            if (c->eol == EOL_UNKNOWN) c->eol = EOL_LF;
+            return line_end(c, fn, ctx);
+        }
+        if (c->eol == EOL_UNKNOWN) c->eol = EOL_CR;
+        rc = c->eol == EOL_CR ? line_end(c, fn, ctx) : cr_literal(c);
+        if (rc) return rc;
+        /* ch goes on in the state the "\r" left */
+    }
+    switch (c->st) {
+    case CSV_FIELD_START:
+        if (ch == '"') {
+            if ((rc = field_begin(c))) return rc;
+            c->st = CSV_QUOTED;
+        } else if (ch == c->delim) {
+            /* an empty field; stays at FIELD_START for the next one */
+            if ((rc = field_begin(c)) || (rc = field_end(c))) return rc;
+        } else if (ch == '\n') {
+            if (c->eol == EOL_UNKNOWN) c->eol = EOL_LF;
+            return line_end(c, fn, ctx);
+        } else if (ch == '\r') {
+            c->cr_from = c->st;
+            c->st = CSV_CR;
+        } else {
+            if ((rc = field_begin(c)) || (rc = put_byte(c, ch))) return rc;
+            c->st = CSV_UNQUOTED;
+        }
+        return 0;
+    case CSV_UNQUOTED:
+    case CSV_QUOTE_QUOTE:
+        if (c->st == CSV_QUOTE_QUOTE && ch == '"') {
+            if ((rc = put_byte(c, '"'))) return rc;
+            c->st = CSV_QUOTED;
+        } else if (ch == c->delim) {
+            if ((rc = field_end(c))) return rc;
+            c->st = CSV_FIELD_START;
+        } else if (ch == '\n') {
+            if (c->eol == EOL_UNKNOWN) c->eol = EOL_LF;
+            return line_end(c, fn, ctx);
+        } else if (ch == '\r') {
+            c->cr_from = c->st;
+            c->st = CSV_CR;
+        } else if (c->st == CSV_UNQUOTED) {
+            return put_byte(c, ch);
+        } else {
+            if (!c->error) c->error = "unexpected character after a closing quote";
+            c->st = CSV_UNQUOTED;   /* resync at the record's end */
+        }
+        return 0;
+    case CSV_QUOTED:
+        if (ch == '"') {
+            c->st = CSV_QUOTE_QUOTE;
+            return 0;
+        }
+        if (ch == '\n' || (ch == '\r' && c->eol == EOL_CR)) c->line++;
+        return put_byte(c, ch);
+    case CSV_CR:
+        break;   /* resolved above */
+    }
+    return 0;
+}
+
 int import_csv_feed(import_csv *c, const void *p, size_t n, import_csv_fn fn, void *ctx)
 {
-    const char *s = p;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        switch (c->st) {
-        case CSV_AFTER_CR:
-            c->st = CSV_FIELD_START;
-            if (ch == '\n') { c->rec_line = c->line; continue; }
-            /* a lone "\r" ended the record: ch starts the next one */
-            __attribute__((fallthrough));
-        case CSV_FIELD_START:
-            if (ch == '"') {
-                if ((rc = field_begin(c))) return rc;
-                c->st = CSV_QUOTED;
-            } else if (ch == c->delim) {
-                /* an empty field; stays at FIELD_START for the next one */
-                if ((rc = field_begin(c)) || (rc = field_end(c))) return rc;
-            } else if (ch == '\n' || ch == '\r') {
-                if (c->in_record && (rc = field_begin(c))) return rc;   /* "a,\n": empty last */
-                c->line++;
-                if ((rc = record_end(c, fn, ctx))) return rc;
-                if (ch == '\r') c->st = CSV_AFTER_CR;
-            } else {
-                if ((rc = field_begin(c)) || (rc = put_byte(c, ch))) return rc;
-                c->st = CSV_UNQUOTED;
-            }
-            break;
-        case CSV_UNQUOTED:
-            if (ch == c->delim) {
-                if ((rc = field_end(c))) return rc;
-                c->st = CSV_FIELD_START;
-            } else if (ch == '\n' || ch == '\r') {
-                c->line++;
-                c->st = CSV_FIELD_START;
-                if ((rc = record_end(c, fn, ctx))) return rc;
-                if (ch == '\r') c->st = CSV_AFTER_CR;
-            } else if ((rc = put_byte(c, ch))) {
-                return rc;
-            }
-            break;
-        case CSV_QUOTED:
-            if (ch == '"') c->st = CSV_QUOTE_QUOTE;
-            else {
-                if (ch == '\n') c->line++;
-                if ((rc = put_byte(c, ch))) return rc;
-            }
-            break;
-        case CSV_QUOTE_QUOTE:
-            if (ch == '"') {
-                if ((rc = put_byte(c, '"'))) return rc;
-                c->st = CSV_QUOTED;
-            } else if (ch == c->delim) {
-                if ((rc = field_end(c))) return rc;
-                c->st = CSV_FIELD_START;
-            } else if (ch == '\n' || ch == '\r') {
-                c->line++;
-                c->st = CSV_FIELD_START;
-                if ((rc = record_end(c, fn, ctx))) return rc;
-                if (ch == '\r') c->st = CSV_AFTER_CR;
-            } else {
-                if (!c->error) c->error = "unexpected character after a closing quote";
-                c->st = CSV_UNQUOTED;   /* resync at the record's end */
-            }
-            break;
+    const unsigned char *s = p;
+    int rc;
+    size_t i = 0;
+    /* A BOM may arrive split across chunks: match it byte by byte, and give back as data the
+     * bytes of a partial match that turned out not to be one. */
+    while (c->bom >= 0 && i < n) {
+        if (s[i] == utf8_bom[c->bom]) {
+            i++;
+            if (++c->bom == (int)sizeof utf8_bom) c->bom = -1;
+            continue;
         }
+        int matched = c->bom;
+        c->bom = -1;
+        for (int k = 0; k < matched; k++)
+            if ((rc = feed_byte(c, (char)utf8_bom[k], fn, ctx))) return rc;
     }
+    for (; i < n; i++)
+        if ((rc = feed_byte(c, (char)s[i], fn, ctx))) return rc;
     return 0;
 }
 
 int import_csv_finish(import_csv *c, import_csv_fn fn, void *ctx)
 {
     int rc = 0;
+    if (c->bom > 0) {   /* the input was a BOM's first bytes and nothing else: data */
+        int matched = c->bom;
+        c->bom = -1;
+        for (int k = 0; k < matched; k++)
+            if ((rc = feed_byte(c, (char)utf8_bom[k], fn, ctx))) return rc;
+    }
     switch (c->st) {
-    case CSV_AFTER_CR:
+    case CSV_CR:   /* a "\r" at the end of the input ends the last record, whatever the file's way */
+        c->st = c->cr_from;
+        if ((rc = line_end(c, fn, ctx))) return rc;
         break;
     case CSV_FIELD_START:
         if (c->in_record) {   /* "a,b," at the end: a last empty field */

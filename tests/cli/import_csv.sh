@@ -78,5 +78,17 @@ printf 'id,id\n1,2\n' > dup.csv
 expect_exit 1 tidemark-import --from dup.csv --input-format CSV --table Bad --key id:S
 assert_eq "tidemark-import: import failed: $W/dup.csv: CSV header names column \"id\" twice" "$ERR"
 tidemark describe-table --table Bad >/dev/null 2>&1 && fail "table Bad exists"
+# a UTF-8 BOM (Excel's "CSV UTF-8") is not part of the first column's name; a lone CR inside an
+# unquoted field of an LF or CRLF file is data, not a record end (no phantom item "b")
+printf '\xef\xbb\xbfid,note\r\n1,a\rb\r\n2,c\r\n' > bom.csv
+expect_exit 0 tidemark-import --from bom.csv --input-format CSV --table Bom --key id:S --json
+assert_contains "$OUT" '"ProcessedItemCount":2,'
+assert_eq 2 "$(tidemark scan --table Bom | wc -l)"
+assert_eq '{"Item":{"id":{"S":"1"},"note":{"S":"a\rb"}}}' "$(item Bom '{"id":{"S":"1"}}')"
+# a file whose line breaks are lone CRs (old Mac) still splits at each
+printf 'id,note\r1,a\r2,b\r' > mac.csv
+expect_exit 0 tidemark-import --from mac.csv --input-format CSV --table Mac --key id:S
+assert_eq 2 "$(tidemark scan --table Mac | wc -l)"
+
 # an export directory is not CSV
 echo "import_csv: ok"

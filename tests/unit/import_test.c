@@ -140,6 +140,37 @@ static void test_csv_quotes(void **state)
     csv_check(',', "\"a\r\nb\"\r\n", "[a\r\nb]@1#0\n");
 }
 
+/* A UTF-8 BOM at the start is not part of the first column's name (issue 11: "header has no
+ * column id"); anywhere else, or half of one, it is data. */
+static void test_csv_bom(void **state)
+{
+    (void)state;
+    csv_check(',', "\xef\xbb\xbfid,name\n1,a\n", "[id|name]@1#0\n[1|a]@2#1\n");
+    csv_check(',', "\xef\xbb\xbf\"id\",name\n", "[id|name]@1#0\n");
+    csv_check(',', "\xef\xbb\xbf", "");
+    csv_check(',', "id,\xef\xbb\xbf\n", "[id|\xef\xbb\xbf]@1#0\n");       /* not at the start */
+    csv_check(',', "\xef\xbbx,y\n", "[\xef\xbbx|y]@1#0\n");                 /* half a BOM: data */
+    csv_check(',', "\xef\xbb", "[\xef\xbb]@1#0\n");
+    csv_check(',', "\xef\xbb\xbf\xef\xbb\xbf" "a\n", "[\xef\xbb\xbf" "a]@1#0\n");   /* only one */
+}
+
+/* Line ends: LF and CRLF always; a lone CR ends records only in a file whose first line break
+ * is a lone CR. Elsewhere it is data and never splits a record into a phantom item (issue 11). */
+static void test_csv_cr(void **state)
+{
+    (void)state;
+    csv_check(',', "id,note\n1,a\rb\n2,c\n", "[id|note]@1#0\n[1|a\rb]@2#1\n[2|c]@3#2\n");
+    csv_check(',', "id,note\r\n1,a\rb\r\n2,c\r\n",
+              "[id|note]@1#0\n[1|a\rb]@2#1\n[2|c]@3#2\n");
+    csv_check(',', "id,note\n1,\rb\n", "[id|note]@1#0\n[1|\rb]@2#1\n");      /* CR first in a field */
+    csv_check(',', "id,note\n1,b\r", "[id|note]@1#0\n[1|b]@2#1\n");           /* CR at the end */
+    csv_check(',', "id\r\n\r\n1\r\n", "[id]@1#0\n[1]@3#1\n");              /* CRLF blank line */
+    csv_check(',', "a\rb\r\rc\r", "[a]@1#0\n[b]@2#1\n[c]@4#2\n");            /* a CR file */
+    csv_check(',', "a\rb\nc\r\nd", "[a]@1#0\n[b]@2#1\n[c]@3#2\n[d]@4#3\n"); /* CR file, mixed */
+    csv_check(',', "id\n\"x\"\ry\n", "[id]@1#0\n!unexpected character after a closing quote@2\n");
+    csv_check(',', "id\n\"x\"\r\ny\n", "[id]@1#0\n[x]@2#1\n[y]@3#2\n");
+}
+
 static void test_csv_delims(void **state)
 {
     (void)state;
@@ -655,6 +686,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_basic),
         cmocka_unit_test(test_csv_quotes),
+        cmocka_unit_test(test_csv_bom), cmocka_unit_test(test_csv_cr),
         cmocka_unit_test(test_csv_delims),
         cmocka_unit_test(test_csv_limits),
         cmocka_unit_test(test_lines),
