@@ -69,14 +69,18 @@ full() {
 mb() { echo "scale=1; $1 / 1048576" | bc; }
 full "$N" base
 row "full export $N items, gzip, --jobs 2 (time)" "$F_gz" "$F_pigz" \
-  "vs pigz -p 2 -6 on the same JSON lines; goal <= 1.25x. Sizes: $(mb "$F_gz_bytes") MiB (libdeflate 6, 1 MiB members) vs $(mb "$F_pigz_bytes") MiB"
+  "vs pigz -p 2 -6 on the same JSON lines; goal <= 1.25x. Sizes: $(mb "$F_gz_bytes") MiB (libdeflate 6, 1 MiB members) vs $(mb "$F_pigz_bytes") MiB" \
+  "op=full export $N items, gzip" "ref=pigz -p 2 -6" goal=1.25 "rss=$F_gz_rss" "ref_rss=$F_pigz_rss"
 row "full export $N items, zstd, --jobs 2 (time)" "$F_zs" "$F_zstd" \
-  "vs zstd -T2 -3 on the same JSON lines; goal <= 1.25x. Sizes: $(mb "$F_zs_bytes") MiB vs $(mb "$F_zstd_bytes") MiB"
+  "vs zstd -T2 -3 on the same JSON lines; goal <= 1.25x. Sizes: $(mb "$F_zs_bytes") MiB vs $(mb "$F_zstd_bytes") MiB" \
+  "op=full export $N items, zstd" "ref=zstd -T2 -3" goal=1.25 "rss=$F_zs_rss" "ref_rss=$F_zstd_rss"
 mem_full="${F_gz_rss} KiB at $N items (zstd ${F_zs_rss} KiB; LMDB file $(mb "$F_items_bytes") MiB)"
 if [ "${BENCH_BIG:-0}" = 1 ]; then
   full $((4 * N)) big
-  row "full export $((4 * N)) items, gzip, --jobs 2 (time)" "$F_gz" "$F_pigz" "vs pigz -p 2 -6; goal <= 1.25x"
-  row "full export $((4 * N)) items, zstd, --jobs 2 (time)" "$F_zs" "$F_zstd" "vs zstd -T2 -3; goal <= 1.25x"
+  row "full export $((4 * N)) items, gzip, --jobs 2 (time)" "$F_gz" "$F_pigz" "vs pigz -p 2 -6; goal <= 1.25x" \
+    "op=full export $((4 * N)) items, gzip" "ref=pigz -p 2 -6" goal=1.25 "rss=$F_gz_rss" "ref_rss=$F_pigz_rss"
+  row "full export $((4 * N)) items, zstd, --jobs 2 (time)" "$F_zs" "$F_zstd" "vs zstd -T2 -3; goal <= 1.25x" \
+    "op=full export $((4 * N)) items, zstd" "ref=zstd -T2 -3" goal=1.25 "rss=$F_zs_rss" "ref_rss=$F_zstd_rss"
   mem_full="$mem_full; ${F_gz_rss} KiB at $((4 * N)) items (zstd ${F_zs_rss} KiB; LMDB file $(mb "$F_items_bytes") MiB)"
 fi
 note "full export: peak RSS" "$mem_full" "must not grow with the table: bounded by jobs x 1 MiB chunks; LMDB pages are dropped behind the scan"
@@ -146,7 +150,8 @@ TIDEMARK_CLOCK=$NOW tidemark-export --data "$HB" --table Log --to "$D/inc-check"
   python3 -c 'import sys,json; n=json.load(sys.stdin)["ExportDescription"]["ItemCount"]; sys.exit(0 if n == int(sys.argv[1]) else "window holds %d records" % n)' "$W"
 rm -rf "$D/inc-check"
 row "incremental export of the last $W changes, log of $CH changes (time)" "$I_big" "$I_small" \
-  "vs the same window on a log holding only those $W changes; goal <= 2x (cost follows the window)"
+  "vs the same window on a log holding only those $W changes; goal <= 2x (cost follows the window)" \
+  "op=incremental export, $W of $CH changes" "ref=same window, log of $W" goal=2 "rss=$I_big_rss" "ref_rss=$I_small_rss"
 mem_inc="window $W: ${I_big_rss} KiB (log of $CH), ${I_small_rss} KiB (log of $W)"
 if [ "${BENCH_BIG:-0}" = 1 ]; then
   # Windows of 1M and 4M changes (the last hours of the big log): netchange groups ~100,000

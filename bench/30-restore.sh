@@ -32,7 +32,6 @@ source bench/lib.sh
 bench_setup restore
 U=$((2 * N))
 RUNS=${BENCH_RUNS:-5}
-PGBIN=/usr/lib/postgresql/15/bin
 PGPORT=${BENCH_PG_PORT:-55632}
 T0=1762934400                         # 2025-11-12T08:00:00Z: PITR enabled (after the load)
 SPAN=$((35 * 86400 - 3600))
@@ -60,6 +59,7 @@ log "table: $(du -sh "$H/tables/Bench/items" | cut -f1) items, $(du -sh "$H/tabl
 
 # Targets: name, time (epoch seconds with µs), number of updates at or before it.
 names=(hour_before_latest middle earliest)
+labels=("1 h before latest" "the middle" "the earliest time")
 t_us=($((last_us - 3600000000)) $(((T0 + SPAN / 2) * 1000000)) "$e_us")
 ms=()
 for t in "${t_us[@]}"; do ms+=("$(awk -F'\t' -v t="$t" '$3 <= t {n++} END {print n + 0}' "$D/updates.tsv")"); done
@@ -109,9 +109,10 @@ for k in 0 1 2; do
   log "tidemark ${names[$k]}: ${runs[*]} (verified: $(expect "${ms[$k]}"))"
   note "restore: tidemark ${names[$k]} (${ms[$k]} of $U updates)" "${tm[$k]} s" "runs: ${runs[*]}; peak RSS ${rss[$k]} KiB (LMDB's mapped file pages count); data verified; plan: ${plans[$k]}"
 done
-row "restore 1 h before latest vs cp floor (goal <= 1.5x)" "${tm[0]}" "$cp_s" "vs cp+sync: $(echo "scale=2; ${tm[0]} / $cpsync_s" | bc)x"
-row "restore middle vs cp floor" "${tm[1]}" "$cp_s" ""
-row "restore earliest vs cp floor" "${tm[2]}" "$cp_s" ""
+row "restore 1 h before latest vs cp floor (goal <= 1.5x)" "${tm[0]}" "$cp_s" "vs cp+sync: $(echo "scale=2; ${tm[0]} / $cpsync_s" | bc)x" \
+  "op=restore to 1 h before latest, vs the floor" "ref=cp of the items file" goal=1.5 "rss=${rss[0]}"
+row "restore middle vs cp floor" "${tm[1]}" "$cp_s" "" "ref=cp of the items file"
+row "restore earliest vs cp floor" "${tm[2]}" "$cp_s" "" "ref=cp of the items file"
 
 if [ "${BENCH_NO_PG:-0}" = 1 ]; then
   [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$D"
@@ -120,35 +121,15 @@ fi
 
 # ---------------------------------------------------------------- PostgreSQL 15 ----
 P=$D/pg
-mkdir -p "$P"/{logs,archive,sock}
-chown -R postgres: "$P"
-pgu() { runuser -u postgres -- "$@"; }
-psqlp() { pgu "$PGBIN/psql" -h 127.0.0.1 -p "$1" -U postgres -X -qAt -v ON_ERROR_STOP=1 "${@:2}"; }
+mkdir -p "$P/archive"
 cleanup_pg() {
-  for dir in "$P"/primary "$P"/r_*; do
-    [ -f "$dir/postmaster.pid" ] && pgu "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
-  done
+  pg_stop_all "$P"
   [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$D"
 }
 trap cleanup_pg EXIT
 log "PostgreSQL: initdb, load, base backup"
-pgu "$PGBIN/initdb" -D "$P/primary" -U postgres --auth=trust --encoding=UTF8 --locale=C >"$P/logs/initdb.log"
-cat >> "$P/primary/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $PGPORT
-unix_socket_directories = '$P/sock'
-wal_level = replica
-archive_mode = on
-archive_command = 'test ! -f $P/archive/%f && cp %p $P/archive/%f'
-max_wal_size = 16GB
-min_wal_size = 1GB
-shared_buffers = 2GB
-fsync = on
-synchronous_commit = on
-log_line_prefix = '%m [%p] '
-log_checkpoints = on
-EOF
-pgu "$PGBIN/pg_ctl" -D "$P/primary" -l "$P/logs/primary.log" -w start >/dev/null
+pg_start "$P" "$PGPORT" "wal_level = replica" "archive_mode = on" \
+  "archive_command = 'test ! -f $P/archive/%f && cp %p $P/archive/%f'"
 python3 bench/restore_expect.py --pg-tsv "$P/items.tsv" "$ITEMS"
 awk -F'\t' -v OFS='\t' '{print NR, $1, $2}' "$D/updates.tsv" > "$P/updates.tsv"
 chown postgres: "$P/items.tsv" "$P/updates.tsv"
@@ -249,5 +230,6 @@ for k in 0 1 2; do
   for ((r = 0; r < RUNS; r++)); do runs+=("$(pg_restore_once "$k" "$r")"); done
   pgs=$(median "${runs[@]}")
   log "PostgreSQL ${names[$k]}: ${runs[*]} (verified)"
-  row "restore ${names[$k]} vs PostgreSQL 15 PITR (goal <= 0.5x)" "${tm[$k]}" "$(printf '%.3f' "$pgs")" "${ms[$k]} of $U updates; PG runs: ${runs[*]}; both verified"
+  row "restore ${names[$k]} vs PostgreSQL 15 PITR (goal <= 0.5x)" "${tm[$k]}" "$(printf '%.3f' "$pgs")" "${ms[$k]} of $U updates; PG runs: ${runs[*]}; both verified" \
+    "op=restore to ${labels[$k]}, vs PITR" "ref=PostgreSQL 15 PITR" goal=0.5 "rss=${rss[$k]}"
 done

@@ -85,7 +85,7 @@ srt_rate=$(echo "scale=0; $N / $srt" | bc)
 floor_rate=$(echo "scale=0; $N / $floor" | bc)
 
 # The bulk-load rate: 10-bulkload's row of this run, else measured now.
-bl_s=$(grep -F "| bulk load $N items" "$BENCH_OUT/results.md" 2>/dev/null | head -n 1 | cut -d'|' -f3 | tr -dc '0-9.' || true)
+bl_s=$(result_get "bulk load $N items, sync" tidemark_s)
 bl_src="10-bulkload in this run"
 if [ -z "$bl_s" ]; then
   bl_src="measured here"
@@ -96,9 +96,11 @@ fi
 bl_rate=$(echo "scale=0; $N / $bl_s" | bc)
 
 row "import $N-item export (gzip, ordered) vs gzip -dc" "$ord" "$floor" \
-  "tidemark-import $ord_rate items/s vs gzip -dc floor $floor_rate items/s; goal <= 2x; vs bulk load (batch-write, $bl_src) $bl_rate items/s: $(echo "scale=1; $ord_rate / $bl_rate" | bc)x faster"
+  "tidemark-import $ord_rate items/s vs gzip -dc floor $floor_rate items/s; goal <= 2x; vs bulk load (batch-write, $bl_src) $bl_rate items/s: $(echo "scale=1; $ord_rate / $bl_rate" | bc)x faster" \
+  "op=import $N-item export (ordered)" "ref=gzip -dc" goal=2 "rss=$ord_rss" "anon=$R_ord_anon"
 row "import $N items, 4 unsorted gzip files (sorted path) vs gzip -dc" "$srt" "$R_floor_raw" \
-  "tidemark-import $srt_rate items/s (external sort, then build); vs bulk load: $(echo "scale=1; $srt_rate / $bl_rate" | bc)x faster"
+  "tidemark-import $srt_rate items/s (external sort, then build); vs bulk load: $(echo "scale=1; $srt_rate / $bl_rate" | bc)x faster" \
+  "op=import $N items, unsorted (sort path)" "ref=gzip -dc" goal=2 "rss=$srt_rss" "anon=$R_srt_anon"
 if [ "${BENCH_BIG:-0}" = 1 ]; then
   run $((4 * N)) big
   note "import peak memory, ordered, ${N} vs $((4 * N)) items" "$ord_mem" \

@@ -1,24 +1,33 @@
 #!/usr/bin/env bash
-# make bench: runs every bench/<area>.sh in order. Each measures tidemark against its reference
-# in the same run and appends "| what | tidemark | reference | ratio | note |" rows to
-# $BENCH_OUT/results.md, which is printed at the end.
-#   BENCH_ITEMS (default 1000000) sets the table size; BENCH_ONLY=name runs one script.
+# make bench / make bench-quick: runs every bench/<area>.sh in order. Each measures tidemark
+# against its references in the same run and appends JSON lines (bench/lib.sh row, note) to
+# $BENCH_OUT/results.jsonl; bench/summary.py then writes results.md (every row), summary.md,
+# summary.json and summary.svg to $BENCH_OUT and prints the one summary table.
+#   BENCH_ITEMS (default 1000000) sets the table size; BENCH_ONLY=name runs one script;
+#   BENCH_QUICK=1 (make bench-quick) runs everything at 100,000 items and smaller logs;
+#   BENCH_BUILD (default $BUILD from make, else build) says whose binaries to measure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/build/bin:$PATH"
+export BENCH_BUILD="${BENCH_BUILD:-${BUILD:-build}}"
+export PATH="$PWD/$BENCH_BUILD/bin:$PATH"
 export BENCH_OUT="${BENCH_OUT:-$PWD/bench/out}"
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+  export BENCH_ITEMS="${BENCH_ITEMS:-100000}" BENCH_LOG_CHANGES="${BENCH_LOG_CHANGES:-1000000}"
+  export BENCH_RUNS="${BENCH_RUNS:-3}"
+fi
 export BENCH_ITEMS="${BENCH_ITEMS:-1000000}"
 mkdir -p "$BENCH_OUT"
-{
-  echo "# tidemark benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, BENCH_ITEMS=$BENCH_ITEMS"
-  echo
-  echo "| what | tidemark | reference | ratio | note |"
-  echo "|---|---|---|---|---|"
-} > "$BENCH_OUT/results.md"
+rm -f "$BENCH_OUT/results.jsonl"
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- . 2>/dev/null || commit="$commit+changes"
+python3 bench/summary.py add "$BENCH_OUT/results.jsonl" run "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  "commit=$commit" "items=$BENCH_ITEMS" "cores=$(nproc)" "quick=${BENCH_QUICK:-0}" "build=$BENCH_BUILD"
+t0=$(date +%s)
 for s in bench/[0-9]*.sh; do
   name=$(basename "$s" .sh)
   [ -n "${BENCH_ONLY:-}" ] && [[ "$name" != *"$BENCH_ONLY"* ]] && continue
-  echo "== $name" >&2
+  echo "== $name ($(( $(date +%s) - t0 )) s into the run)" >&2
   bash "$s"
 done
-cat "$BENCH_OUT/results.md"
+echo "== all done in $(( $(date +%s) - t0 )) s" >&2
+python3 bench/summary.py render "$BENCH_OUT/results.jsonl" "$BENCH_OUT"
