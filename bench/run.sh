@@ -5,7 +5,8 @@
 # summary.json and summary.svg to $BENCH_OUT and prints the one summary table.
 #   BENCH_ITEMS (default 1000000) sets the table size; BENCH_ONLY=name runs one script;
 #   BENCH_QUICK=1 (make bench-quick) runs everything at 100,000 items and smaller logs;
-#   BENCH_BUILD (default $BUILD from make, else build) says whose binaries to measure.
+#   BENCH_BUILD (default $BUILD from make, else build) says whose binaries to measure;
+#   BENCH_COMMIT names the commit when the tree is not a git checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BENCH_BUILD="${BENCH_BUILD:-${BUILD:-build}}"
@@ -18,8 +19,10 @@ fi
 export BENCH_ITEMS="${BENCH_ITEMS:-1000000}"
 mkdir -p "$BENCH_OUT"
 rm -f "$BENCH_OUT/results.jsonl"
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- . 2>/dev/null || commit="$commit+changes"
+# The commit measured: BENCH_COMMIT when the tree is a copy (git archive), else HEAD, marked
+# "+changes" when the working tree differs from it.
+commit=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+[ -n "${BENCH_COMMIT:-}" ] || git diff --quiet HEAD -- . 2>/dev/null || commit="$commit+changes"
 python3 bench/summary.py add "$BENCH_OUT/results.jsonl" run "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   "commit=$commit" "items=$BENCH_ITEMS" "cores=$(nproc)" "quick=${BENCH_QUICK:-0}" "build=$BENCH_BUILD"
 t0=$(date +%s)
