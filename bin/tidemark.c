@@ -303,12 +303,12 @@ static int need(const opts *o, int id)
 
 static int fail(const opts *o, int rc) { return cli_fail(PROG, o->cmd, rc); }
 
-/* Opens the table; a writer open reports what recovery repaired (torn tail, replayed records). */
+/* Opens the table and reports what recovery repaired (torn tail, replayed records, damage). */
 static int open_table(const opts *o, unsigned flags, table **t)
 {
     int rc = table_open(o->home, ARG(o, O_TABLE), flags, t);
     if (rc) return rc;
-    if (!(flags & TABLE_RDONLY)) {
+    { /* a reader's open recovers too when the log is ahead of the items */
         const table_recovery *r = table_last_recovery(*t);
         if (r->log.truncated)
             fprintf(stderr, "%s: recovery: table %s: cut a torn log tail in segment %s at offset %" PRIu64
@@ -317,6 +317,16 @@ static int open_table(const opts *o, unsigned flags, table **t)
         if (r->replayed)
             fprintf(stderr, "%s: recovery: table %s: replayed %" PRIu64 " logged write%s into the items\n",
                     PROG, ARG(o, O_TABLE), r->replayed, r->replayed == 1 ? "" : "s");
+        if (r->log.damaged)
+            fprintf(stderr, "%s: recovery: table %s: log segment %s is damaged at offset %" PRIu64 " (%" PRIu64
+                    " bytes from seq %" PRIu64 " on); the items hold those writes, so nothing was cut: the "
+                    "segment is kept as it is and the log goes on in a new one\n", PROG, ARG(o, O_TABLE),
+                    r->log.segment, r->log.offset, r->log.bytes, r->log.lost_first);
+        if (r->lost_last)
+            fprintf(stderr, "%s: recovery: table %s: log seqs %" PRIu64 "..%" PRIu64 " are missing from the log "
+                    "(the items hold those writes); the log goes on at seq %" PRIu64 ", and the point-in-time "
+                    "window has a gap there (tidemark pitr status)\n", PROG, ARG(o, O_TABLE), r->lost_first,
+                    r->lost_last, r->lost_last + 1);
     }
     return 0;
 }
@@ -1025,6 +1035,30 @@ static int pitr_print(const opts *o, table *t)
         cJSON_AddStringToObject(p, "EarliestRestorableDateTime", ts);
         iso(l, 6, ts, sizeof ts);
         cJSON_AddStringToObject(p, "LatestRestorableDateTime", ts);
+        /* tidemark's own: times inside the window whose state needs records the log lacks. */
+        log_gap *g = NULL;
+        size_t ng = 0;
+        if ((rc = table_log_gaps(t, &g, &ng))) {
+            cJSON_Delete(j);
+            return rc;
+        }
+        cJSON *ga = ng ? cJSON_AddArrayToObject(p, "UnrestorableGaps") : NULL;
+        for (size_t k = 0; k < ng; k++) {
+            cJSON *x = cJSON_CreateObject();
+            char a[64], b[64];
+            iso(g[k].after_us, 6, a, sizeof a);
+            iso(g[k].before_us == INT64_MAX ? l : g[k].before_us, 6, b, sizeof b);
+            cJSON_AddNumberToObject(x, "FirstMissingSeq", (double)g[k].first_seq);
+            cJSON_AddNumberToObject(x, "LastMissingSeq", (double)g[k].last_seq);
+            cJSON_AddStringToObject(x, "After", g[k].after_us ? a : "");
+            cJSON_AddStringToObject(x, "Before", b);
+            cJSON_AddStringToObject(x, "Reason", g[k].why);
+            cJSON_AddItemToArray(ga, x);
+            fprintf(stderr, "%s: pitr status: table %s: log seqs %" PRIu64 "..%" PRIu64 " are missing (%s): "
+                    "times after %s and before %s cannot be restored\n", PROG, info.name, g[k].first_seq,
+                    g[k].last_seq, g[k].why, g[k].after_us ? a : "the log's start", b);
+        }
+        free(g);
     }
     print_json(j, 1);
     cJSON_Delete(j);
@@ -1136,17 +1170,41 @@ static int run_log_verify(opts *o)
     int rc, ret;
     if ((ret = need(o, O_TABLE))) return ret;
     if ((rc = table_log_path(o, dir, sizeof dir))) return fail(o, rc);
+    /* A reader's open applies what a crashed writer acknowledged (and recovers the log), so the
+     * log is checked as every reader will see it, and against the items' seq. */
+    table *t = NULL;
+    table_info info = {0};
+    log_gap *g = NULL;
+    size_t ng = 0;
+    uint64_t end = 0;
+    if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info)) ||
+        ((rc = table_log_gaps(t, &g, &ng)) && rc != TM_ECORRUPT) ||
+        ((rc = log_end(dir, &end)) && rc != TM_ECORRUPT)) {
+        table_close(t);
+        free(g);
+        return fail(o, rc);
+    }
+    table_close(t);   /* (damaged segments: log_verify below names each) */
     log_list(dir, &segs, &nseg);
     free(segs);
     rc = log_verify(dir, verify_report, &v, &records);
+    for (size_t k = 0; k < ng; k++)
+        if (g[k].first_seq > end) { /* the ones inside the log, log_verify reported */
+            char what[200];
+            snprintf(what, sizeof what, "seqs %" PRIu64 "..%" PRIu64 " are missing: %s", g[k].first_seq,
+                     g[k].last_seq, g[k].why);
+            verify_report(&v, "(end of log)", 0, what);
+        }
+    free(g);
     if (rc == TM_ECORRUPT || v.problems) {
         printf("%s: log verify: table %s: %" PRIu64 " problem%s found (%" PRIu64 " valid records)\n", PROG,
                v.table, v.problems, v.problems == 1 ? "" : "s", records);
         return CLI_FAIL;
     }
     if (rc) return fail(o, rc);
-    printf("%s: log verify: table %s: OK, %" PRIu64 " records in %zu segment%s\n", PROG, v.table, records,
-           nseg, nseg == 1 ? "" : "s");
+    printf("%s: log verify: table %s: OK, %" PRIu64 " records in %zu segment%s, through seq %" PRIu64
+           " (the items' seq %" PRIu64 ")\n", PROG, v.table, records, nseg, nseg == 1 ? "" : "s", end,
+           info.applied_seq);
     return 0;
 }
 

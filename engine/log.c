@@ -16,6 +16,12 @@
  *                            format: the header below already holds the sizes and checksum)
  *     00000000000000a1.zst   a sealed segment, one zstd frame (LOG_CODEC_ZSTD)
  *     <any of these>.tmp[.<pid>]   a file being written; never read, removed by recovery
+ *                            (so is origin.tmp.<pid>)
+ *     origin                 the seq the log holds records from: one line
+ *                            "tidemark-log-origin 1 <seq> <XXH3_64 of the text before it, 16 hex>\n",
+ *                            written (atomically) before the first segment of a new log, and moved
+ *                            by log_remove_segment before the oldest segment goes. Without it (a
+ *                            log made by an older tidemark) the start of the log is not checked.
  *   Sealing keeps the first seq, so a segment keeps its name stem for life.
  *
  * HEADER (80 bytes at offset 0 of every segment; all integers little-endian)
@@ -68,8 +74,9 @@
  *     R5. time_us >= the previous record's time_us.
  *   A sealed segment is valid if and only if its header is, every record of its stream is, the
  *   stream ends exactly at the end of a REC_COMMIT record, and count/last_seq/times/raw_bytes match.
- *   Across segments (ascending names): first_seq = previous last_seq + 1 and first_time >=
- *   previous last_time; otherwise seqs are missing (a gap) and readers say which.
+ *   Across segments (ascending names): first_seq = previous last_seq + 1 (an empty segment
+ *   counts by its name) and first_time >= previous last_time; the oldest segment starts at the
+ *   origin; otherwise seqs are missing (a gap) and readers, verify and log_gaps say which.
  *   Readers see a record of the active segment only once a REC_COMMIT record ends its batch: a
  *   batch is all or nothing.
  *
@@ -83,6 +90,13 @@
  *        starts anywhere after V, the bytes at V were written and then damaged: TM_ECORRUPT
  *        naming the segment and offset V. Nothing is changed. (A crash that persisted pages of
  *        the last batch out of order looks the same; refusing is the safe side of the doubt.)
+ *      - If the items (log_set_applied) hold a seq after the last record before C, the bytes
+ *        after C were acknowledged and applied: damage, not a torn tail (a torn tail is never
+ *        applied: the items follow the log). Nothing is cut; the segment is kept as it is (no
+ *        longer active: readers and verify report its damage) and log_recovery.damaged says so.
+ *        The caller then continues the log after the items' seq (log_fence: a new segment),
+ *        leaving the unreadable seqs as a gap. If valid records after the damage go past the
+ *        items' seq, they are acknowledged writes the items lack: TM_ECORRUPT, nothing changed.
  *      - Otherwise everything after C is a torn tail (an interrupted batch): the file is
  *        truncated to C and log_recovery reports the segment, C and the bytes cut.
  *      A raw segment whose header is torn and which holds no valid record (a crash while it was
@@ -95,6 +109,10 @@
  *   - A file under a segment name always has a valid header (it was renamed into place).
  *   - The active segment ends, after recovery, at the end of a REC_COMMIT record.
  *   - The newest segment is never removed (log_remove_segment refuses), so seqs always continue.
+ *   - Only the oldest segment is removed (log_remove_segment refuses others), after the origin
+ *     has moved past it: a removal never looks like a gap and a gap never looks like a removal.
+ *   - A raw segment that is not the newest was left by log_fence: it is never sealed or
+ *     removed by retention (it holds the evidence of the damage).
  *
  * CRASH SAFETY
  *   Commit: write(batch, last record flagged REC_COMMIT) -> fdatasync (LOG_SYNC_FULL only). A
@@ -371,17 +389,27 @@ static int scan_records(const unsigned char *p, size_t len, uint64_t first_seq, 
  * can follow `expect`, the seq due at from. Used to tell damage (valid data after the bad bytes)
  * from a torn tail; the checksum makes a false match vanishingly unlikely, and the cheap seq
  * test first keeps the scan linear (only plausible candidates are hashed). */
-static int valid_record_after(const unsigned char *p, size_t len, size_t from, uint64_t expect)
+static uint64_t record_after(const unsigned char *p, size_t len, size_t from, uint64_t expect,
+                             int all)
 {
+    uint64_t max = 0;
     for (size_t o = from + 1; o + REC_OVERHEAD <= len; o++) {
         unsigned op = p[o + 16] & REC_OP_MASK;
         if (op < LOG_OP_PUT || op > LOG_OP_DELETE) continue;
         uint64_t seq = rd_u64le(p + o);
         if (seq < expect || seq - expect > (o - from) / REC_OVERHEAD + 1) continue;
         size_t rl;
-        if (!rec_check(p + o, len - o, &rl)) return 1;
+        if (!rec_check(p + o, len - o, &rl)) {
+            if (seq > max) max = seq;
+            if (!all) break;
+        }
     }
-    return 0;
+    return max;
+}
+
+static int valid_record_after(const unsigned char *p, size_t len, size_t from, uint64_t expect)
+{
+    return record_after(p, len, from, expect, 0) != 0;
 }
 
 /* ==== compression =============================================================================== */
@@ -466,6 +494,10 @@ static int dir_list(const char *dir, int clean_tmp, seg_ent **out, size_t *n, in
         log_codec codec;
         long pid = 0;
         int kind = name_parse(e->d_name, &first, &codec, &pid);
+        if (!strncmp(e->d_name, "origin.tmp.", 11)) { /* an origin being written */
+            kind = 2;
+            pid = strtol(e->d_name + 11, NULL, 10);
+        }
         if (kind == 2 && clean_tmp) {
             if (pid <= 0 || (pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH)) {
                 char path[PATH_MAX];
@@ -518,6 +550,46 @@ static int list_deduped(const char *dir, seg_ent **out, size_t *n)
     int rc = dir_list(dir, 0, out, n, NULL);
     if (!rc) ents_dedupe(*out, n);
     return rc;
+}
+
+/* ==== the origin ================================================================================ */
+
+#define ORIGIN_NAME "origin"
+
+/* 1 and *seq if the log records its origin, 0 if not (an older log), TM_ECORRUPT if damaged. */
+static int origin_read(const char *dir, uint64_t *seq)
+{
+    char path[PATH_MAX];
+    buf b = BUF_INIT;
+    int rc;
+    *seq = 0;
+    if ((rc = path_make(path, sizeof path, dir, ORIGIN_NAME))) return rc;
+    if ((rc = fsx_read_file(path, 256, &b))) {
+        buf_free(&b);
+        return rc == TM_ENOTFOUND ? 0 : rc;
+    }
+    unsigned long long v = 0, sum = 0;
+    int used = 0;
+    char text[256];
+    snprintf(text, sizeof text, "%.*s", (int)b.len, (const char *)b.data);
+    buf_free(&b);
+    if (sscanf(text, "tidemark-log-origin 1 %llu %n", &v, &used) != 1 || !used ||
+        sscanf(text + used, "%16llx", &sum) != 1 || v == 0 ||
+        XXH3_64bits(text, (size_t)used - 1) != sum)
+        return err_set(TM_ECORRUPT, "log %s: %s is damaged", dir, ORIGIN_NAME);
+    *seq = v;
+    return 1;
+}
+
+static int origin_write(const char *dir, uint64_t seq)
+{
+    char path[PATH_MAX], text[96];
+    int rc;
+    if ((rc = path_make(path, sizeof path, dir, ORIGIN_NAME))) return rc;
+    int n = snprintf(text, sizeof text, "tidemark-log-origin 1 %llu", (unsigned long long)seq);
+    snprintf(text + n, sizeof text - (size_t)n, " %016llx\n",
+             (unsigned long long)XXH3_64bits(text, (size_t)n));
+    return fsx_write_atomic(path, text, strlen(text));
 }
 
 /* ==== loading one segment ======================================================================= */
@@ -769,6 +841,7 @@ struct log {
     size_t last_off;         /* offset in b of the last buffered record */
     int begun;
     int failed;              /* sticky: an error code until the next log_begin */
+    uint64_t applied;        /* the items hold every record up to this seq (log_set_applied) */
 };
 
 int log_open(const char *dir, const log_options *opt, log **out)
@@ -841,6 +914,16 @@ static int create_active(log *l, uint64_t first)
     int rc, renamed = 0;
     name_make(name, first, LOG_CODEC_RAW);
     if ((rc = path_make(path, sizeof path, l->dir, name))) return rc;
+    /* A new log records where it begins, before its first segment exists. */
+    uint64_t origin;
+    if ((rc = origin_read(l->dir, &origin)) < 0) return rc;
+    if (rc == 0) {
+        seg_ent *v = NULL;
+        size_t n = 0;
+        if ((rc = dir_list(l->dir, 0, &v, &n, NULL))) return rc;
+        free(v);
+        if (n == 0 && (rc = origin_write(l->dir, first))) return rc;
+    }
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     hdr_encode(&h, hdr);
     int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
@@ -937,6 +1020,39 @@ static void maybe_seal(log *l)
     }
 }
 
+/* Recovery's choice for the bytes after the last intact commit C of the active segment, whose
+ * last committed seq is clast (RECOVERY 3): 0 a torn tail (cut it), 1 damage to records the
+ * items hold (keep it, fence), or TM_ECORRUPT. */
+static int tail_kind(const log *l, const char *name, const unsigned char *p, size_t len,
+                     uint64_t base_off, const scan *s, uint64_t clast)
+{
+    if (s->commit_end >= len) return 0;
+    int after = s->why && valid_record_after(p, len, s->valid_end, s->valid_next);
+    if (l->applied > clast) {
+        uint64_t max = after ? record_after(p, len, s->valid_end, s->valid_next, 1) : 0;
+        if (max > l->applied)
+            return err_set(TM_ECORRUPT, "log segment %s: offset %llu: %s, and records after it "
+                           "(up to seq %llu) are not in the items (at seq %llu): refusing to go on",
+                           name, (unsigned long long)(base_off + s->valid_end),
+                           s->why ? s->why : "damaged record", (unsigned long long)max,
+                           (unsigned long long)l->applied);
+        return 1;
+    }
+    if (after) return corrupt(name, base_off + s->valid_end, s->why);
+    return 0;
+}
+
+static void note_damage(log_recovery *rec, const char *name, uint64_t off, uint64_t bytes,
+                        uint64_t lost_first)
+{
+    if (!rec) return;
+    rec->damaged = 1;
+    snprintf(rec->segment, sizeof rec->segment, "%s", name);
+    rec->offset = off;
+    rec->bytes = bytes;
+    rec->lost_first = lost_first;
+}
+
 /* Adopts records another process appended after act_end, cutting a torn tail. */
 static int catch_up(log *l, uint64_t size, log_recovery *rec)
 {
@@ -950,10 +1066,10 @@ static int catch_up(log *l, uint64_t size, log_recovery *rec)
         goto out;
     }
     if ((rc = scan_records(p, len, l->last_seq + 1, l->last_time, NULL, NULL, NULL, &s))) goto out;
-    if (s.why && valid_record_after(p, len, s.valid_end, s.valid_next)) {
-        rc = corrupt(l->act_name, l->act_end + s.valid_end, s.why);
+    /* Damage to records the items hold: recover_full keeps the segment and reports it. */
+    if ((rc = tail_kind(l, l->act_name, p, len, l->act_end, &s,
+                        s.count ? s.last_seq : l->last_seq)))
         goto out;
-    }
     if (s.commit_end < len) {
         uint64_t cut = l->act_end + s.commit_end;
         if (ftruncate(l->fd, (off_t)cut) < 0 || (sync_full(l) && fsync(l->fd) < 0)) {
@@ -1074,7 +1190,9 @@ static int recover_raw(log *l, const seg_ent *e, uint64_t prev_last, int64_t pre
         l->last_time = prev_time;
         goto out;
     }
-    if (has_prev && e->first != prev_last + 1) {
+    /* A gap before it (a fence after lost records) is reported by log_gaps and verify; only an
+     * overlap would make new seqs ambiguous. */
+    if (has_prev && e->first <= prev_last) {
         rc = err_set(TM_ECORRUPT, "log segment %s starts at seq %llu but the one before ends at "
                      "seq %llu", e->name, (unsigned long long)e->first,
                      (unsigned long long)prev_last);
@@ -1085,8 +1203,17 @@ static int recover_raw(log *l, const seg_ent *e, uint64_t prev_last, int64_t pre
     if ((rc = scan_records(p + HDR_SIZE, len, e->first, has_prev ? prev_time : INT64_MIN, NULL,
                            NULL, NULL, &s)))
         goto out;
-    if (s.why && valid_record_after(p + HDR_SIZE, len, s.valid_end, s.valid_next)) {
-        rc = corrupt(e->name, HDR_SIZE + s.valid_end, s.why);
+    uint64_t clast = s.count ? s.last_seq : e->first - 1;
+    int kind = tail_kind(l, e->name, p + HDR_SIZE, len, HDR_SIZE, &s, clast);
+    if (kind < 0) {
+        rc = kind;
+        goto out;
+    }
+    if (kind == 1) {
+        /* Kept as it is and no longer active: the caller fences (log_fence). */
+        note_damage(rec, e->name, HDR_SIZE + s.commit_end, len - s.commit_end, clast + 1);
+        l->last_seq = clast;
+        l->last_time = s.count ? s.last_time : (has_prev ? prev_time : 0);
         goto out;
     }
     if (s.commit_end < len) {
@@ -1195,6 +1322,7 @@ int log_begin(log *l, log_recovery *rec)
     if (l->fd >= 0 && !l->failed && fstat(l->fd, &st) == 0 && st.st_nlink > 0 &&
         (uint64_t)st.st_size >= l->act_end && !sealed_exists(l)) {
         if ((uint64_t)st.st_size > l->act_end) rc = catch_up(l, (uint64_t)st.st_size, rec);
+        if (rc == 1) rc = recover_full(l, rec);
     } else {
         rc = recover_full(l, rec);
     }
@@ -1209,6 +1337,32 @@ int log_begin(log *l, log_recovery *rec)
     l->pend_seq = l->last_seq;
     l->pend_time = l->last_time;
     maybe_seal(l);
+    return 0;
+}
+
+void log_set_applied(log *l, uint64_t seq) { l->applied = seq; }
+
+int log_fence(log *l, uint64_t seq, int64_t time)
+{
+    int rc;
+    if (l->failed) return l->failed;
+    if (!l->begun || l->batch_first) return err_set(TM_EINVAL, "log_fence outside log_begin");
+    if (seq <= l->last_seq) return 0;
+    if (l->fd >= 0) {
+        /* An intact active segment that ends early (NONE lost its tail): sealed, or removed
+         * when it holds nothing, so that only the newest segment is raw. */
+        if (l->act_end > HDR_SIZE) {
+            if ((rc = seal_active(l))) return rc;
+        } else {
+            char path[PATH_MAX];
+            if ((rc = path_make(path, sizeof path, l->dir, l->act_name))) return rc;
+            close_active(l);
+            if (unlink(path) < 0 && errno != ENOENT) return err_sys(TM_EIO, errno, "unlink %s", path);
+        }
+    }
+    if ((rc = create_active(l, seq + 1))) return rc;
+    l->last_seq = l->pend_seq = seq;
+    if (time > l->last_time) l->last_time = l->pend_time = time;
     return 0;
 }
 
@@ -1574,6 +1728,42 @@ void log_reader_close(log_reader *r)
 
 /* ==== segments: list, time lookup, verify, remove, recompress =================================== */
 
+/* One segment's range from its header (sealed) or its records (raw; last_seq = first_seq - 1
+ * when it holds none). *bad (optional): a raw segment with damage after its records. */
+static int seg_info(const char *dir, const seg_ent *e, log_segment *g, int *bad)
+{
+    int rc;
+    memset(g, 0, sizeof *g);
+    snprintf(g->name, sizeof g->name, "%s", e->name);
+    g->codec = e->codec;
+    g->sealed = e->codec != LOG_CODEC_RAW;
+    g->first_seq = e->first;
+    g->last_seq = e->first - 1;
+    if (bad) *bad = 0;
+    if (g->sealed) {
+        seg_hdr h;
+        if ((rc = sealed_header(dir, e, 0, &h, &g->bytes))) return rc;
+        g->last_seq = h.last_seq;
+        g->first_time = h.first_time;
+        g->last_time = h.last_time;
+        g->raw_bytes = h.raw_bytes;
+        return 0;
+    }
+    seg_img m = {0};
+    if ((rc = seg_load(dir, e->name, 0, INT64_MIN, &m)) == 0) {
+        if (m.s.count) {
+            g->last_seq = img_last(&m);
+            g->first_time = m.s.first_time;
+            g->last_time = m.s.last_time;
+            g->raw_bytes = m.s.commit_end;
+        }
+        g->bytes = m.file_size;
+        if (bad) *bad = m.bad || m.s.commit_end < m.len;
+    }
+    img_free(&m);
+    return rc;
+}
+
 int log_list(const char *dir, log_segment **out, size_t *n)
 {
     seg_ent *v = NULL;
@@ -1595,34 +1785,8 @@ int log_list(const char *dir, log_segment **out, size_t *n)
         }
         for (size_t i = 0; i < cnt && !rc; i++) {
             log_segment *g = &s[w];
-            snprintf(g->name, sizeof g->name, "%s", v[i].name);
-            g->codec = v[i].codec;
-            g->sealed = v[i].codec != LOG_CODEC_RAW;
-            g->first_seq = v[i].first;
-            if (g->sealed) {
-                seg_hdr h;
-                if ((rc = sealed_header(dir, &v[i], 0, &h, &g->bytes))) break;
-                g->last_seq = h.last_seq;
-                g->first_time = h.first_time;
-                g->last_time = h.last_time;
-                g->raw_bytes = h.raw_bytes;
-                w++;
-                continue;
-            }
-            seg_img m = {0};
-            if ((rc = seg_load(dir, v[i].name, 0, INT64_MIN, &m))) {
-                img_free(&m);
-                break;
-            }
-            if (m.s.count) {
-                g->last_seq = img_last(&m);
-                g->first_time = m.s.first_time;
-                g->last_time = m.s.last_time;
-                g->bytes = m.file_size;
-                g->raw_bytes = m.s.commit_end;
-                w++;
-            }
-            img_free(&m);
+            if ((rc = seg_info(dir, &v[i], g, NULL))) break;
+            if (g->last_seq >= g->first_seq) w++; /* an empty active segment is omitted */
         }
         if (rc != TM_ENOTFOUND || tries >= LOG_RELIST_TRIES) break;
         rc = 0; /* a segment was sealed while we listed: list again */
@@ -1635,6 +1799,111 @@ out:
     }
     *out = s;
     *n = w;
+    return 0;
+}
+
+int log_end(const char *dir, uint64_t *last_seq)
+{
+    seg_ent *v = NULL;
+    size_t cnt = 0;
+    int rc;
+    *last_seq = 0;
+    for (int tries = 0;; tries++) {
+        free(v);
+        v = NULL;
+        if ((rc = list_deduped(dir, &v, &cnt)) || !cnt) break;
+        log_segment g;
+        rc = seg_info(dir, &v[cnt - 1], &g, NULL);
+        if (!rc) *last_seq = g.last_seq;
+        if (rc != TM_ENOTFOUND || tries >= LOG_RELIST_TRIES) break;
+    }
+    free(v);
+    return rc;
+}
+
+static int gap_add(log_gap **v, size_t *n, uint64_t a, uint64_t b, int64_t after, int64_t before,
+                   const char *why)
+{
+    log_gap *q = realloc(*v, (*n + 1) * sizeof *q);
+    if (!q) return err_set(TM_ENOMEM, "out of memory listing log gaps");
+    *v = q;
+    q[*n] = (log_gap){a, b, after, before, ""};
+    snprintf(q[*n].why, sizeof q[*n].why, "%s", why);
+    (*n)++;
+    return 0;
+}
+
+int log_gaps(const char *dir, uint64_t through, int64_t through_time, log_gap **out, size_t *n)
+{
+    seg_ent *v = NULL;
+    size_t cnt = 0;
+    log_gap *g = NULL;
+    size_t ng = 0;
+    uint64_t origin = 0, prev_last = 0;
+    int64_t prev_time = 0;
+    int rc, has_prev = 0;
+    char why[96];
+    *out = NULL;
+    *n = 0;
+    if ((rc = origin_read(dir, &origin)) < 0) return rc;
+    for (int tries = 0;; tries++) {
+        free(v);
+        free(g);
+        g = NULL;
+        ng = 0;
+        prev_last = 0;
+        prev_time = 0;
+        has_prev = 0;
+        if ((rc = list_deduped(dir, &v, &cnt))) return rc;
+        for (size_t i = 0; i < cnt && !rc; i++) {
+            log_segment sg;
+            int bad = 0;
+            if ((rc = seg_info(dir, &v[i], &sg, &bad))) break;
+            if (ng && !g[ng - 1].before_us && sg.last_seq >= sg.first_seq)
+                g[ng - 1].before_us = sg.first_time;
+            uint64_t expect = has_prev ? prev_last + 1 : origin;
+            if (expect && sg.first_seq > expect) {
+                if (has_prev) snprintf(why, sizeof why, "no log segment holds them");
+                else snprintf(why, sizeof why, "before the oldest log segment %s, after the log's "
+                              "origin", sg.name);
+                rc = gap_add(&g, &ng, expect, sg.first_seq - 1, has_prev ? prev_time : 0,
+                             sg.last_seq >= sg.first_seq ? sg.first_time : 0, why);
+            }
+            /* A raw segment that is not the newest ends at damage (log_fence kept it). */
+            if (!rc && bad && i + 1 < cnt && v[i + 1].first > sg.last_seq + 1) {
+                snprintf(why, sizeof why, "damaged in log segment %s", sg.name);
+                has_prev = 1;
+                prev_last = v[i + 1].first - 1; /* reported here, not again as "no segment" */
+                rc = gap_add(&g, &ng, sg.last_seq + 1, prev_last,
+                             sg.last_seq >= sg.first_seq ? sg.last_time : prev_time, 0, why);
+                if (sg.last_seq >= sg.first_seq) prev_time = sg.last_time;
+                continue;
+            }
+            if (sg.last_seq >= sg.first_seq || sg.first_seq > prev_last) {
+                if (sg.last_seq >= sg.first_seq) prev_time = sg.last_time;
+                prev_last = sg.last_seq;
+                has_prev = 1;
+            }
+        }
+        if (rc != TM_ENOTFOUND || tries >= LOG_RELIST_TRIES) break;
+        rc = 0; /* sealed while we looked: again */
+    }
+    if (!rc && through) {
+        uint64_t expect = has_prev ? prev_last + 1 : (origin ? origin : 1);
+        if (through >= expect && (has_prev || origin))
+            rc = gap_add(&g, &ng, expect, through, has_prev ? prev_time : 0, through_time,
+                         "after the end of the log (the items hold them)");
+    }
+    /* No record after a gap: the items' time bounds it (or nothing does). */
+    for (size_t k = 0; !rc && k < ng; k++)
+        if (!g[k].before_us) g[k].before_us = through_time ? through_time : INT64_MAX;
+    free(v);
+    if (rc) {
+        free(g);
+        return rc;
+    }
+    *out = g;
+    *n = ng;
     return 0;
 }
 
@@ -1752,7 +2021,12 @@ int log_verify(const char *dir, log_report_fn report, void *ctx, uint64_t *recor
     int has_prev = 0, rc;
     char msg[160];
     seg_img m = {0};
+    uint64_t origin = 0;
     if (records) *records = 0;
+    if ((rc = origin_read(dir, &origin)) < 0) {
+        vreport(&c, ORIGIN_NAME, 0, "damaged");
+        origin = 0;
+    }
     if ((rc = dir_list(dir, 0, &v, &n, NULL))) return rc;
     for (size_t i = 0; i < n; i++) {
         /* Twins (a crash between rename and unlink) are each checked; one counts. */
@@ -1781,7 +2055,25 @@ int log_verify(const char *dir, log_report_fn report, void *ctx, uint64_t *recor
             vreport(&c, m.name, HDR_SIZE + m.s.commit_end,
                     m.s.why ? m.s.why : "records after the last commit");
         }
+        if (!twin && !m.s.count && m.first_seq > (has_prev ? prev_last + 1 : origin)) {
+            /* An empty segment still says by its name where the log goes on. */
+            if (has_prev || origin) {
+                snprintf(msg, sizeof msg, "gap: seqs %llu..%llu are missing",
+                         (unsigned long long)(has_prev ? prev_last + 1 : origin),
+                         (unsigned long long)m.first_seq - 1);
+                vreport(&c, m.name, 8, msg);
+            }
+            prev_last = m.first_seq - 1;
+            has_prev = 1;
+        }
         if (!twin && m.s.count) {
+            /* (A segment before the origin is left by a removal a crash interrupted: fine.) */
+            if (!has_prev && origin && m.first_seq > origin) {
+                snprintf(msg, sizeof msg, "gap: seqs %llu..%llu are missing (the log's origin "
+                         "is seq %llu)", (unsigned long long)origin,
+                         (unsigned long long)m.first_seq - 1, (unsigned long long)origin);
+                vreport(&c, m.name, 8, msg);
+            }
             if (has_prev && m.first_seq != prev_last + 1) {
                 if (m.first_seq > prev_last + 1)
                     snprintf(msg, sizeof msg, "gap: seqs %llu..%llu are missing",
@@ -1821,11 +2113,27 @@ int log_remove_segment(const char *dir, const char *name)
     if (name_parse(name, &first, &codec, &pid) != 1 || codec == LOG_CODEC_RAW)
         return err_set(TM_EINVAL, "%s is not a sealed log segment", name);
     if ((rc = dir_list(dir, 0, &v, &n, NULL))) return rc;
-    int newest = n && v[n - 1].first == first;
+    int newest = n && v[n - 1].first == first, oldest = n && v[0].first == first;
+    size_t at = 0;
+    while (at < n && v[at].first != first) at++;
+    seg_ent e = at < n ? v[at] : (seg_ent){0};
     free(v);
     if (newest)
         return err_set(TM_EINVAL, "%s is the newest log segment: it is kept so that seqs go on",
                        name);
+    if (at == n) return err_set(TM_ENOTFOUND, "log segment %s not found in %s", name, dir);
+    if (!oldest)
+        return err_set(TM_EINVAL, "%s is not the oldest log segment: removing it would leave a gap",
+                       name);
+    /* The origin moves first: a crash in between leaves a segment older than the origin, which
+     * readers ignore and the next removal takes, never an unexplained gap. */
+    seg_hdr h;
+    snprintf(e.name, sizeof e.name, "%s", name);
+    e.codec = codec;
+    if ((rc = sealed_header(dir, &e, 0, &h, NULL))) return rc;
+    uint64_t origin;
+    if ((rc = origin_read(dir, &origin)) < 0) return rc;
+    if ((rc == 0 || origin <= h.last_seq) && (rc = origin_write(dir, h.last_seq + 1))) return rc;
     if ((rc = path_make(path, sizeof path, dir, name))) return rc;
     if (unlink(path) < 0) {
         if (errno == ENOENT) return err_set(TM_ENOTFOUND, "log segment %s not found", path);

@@ -41,7 +41,11 @@ typedef struct log_recovery {
     int truncated;            /* 1 if a torn tail was cut off */
     char segment[64];         /* the segment it was in */
     uint64_t offset;          /* where the valid data ended */
-    uint64_t bytes;           /* how many bytes were cut */
+    uint64_t bytes;           /* how many bytes were cut (or, damaged: left after offset) */
+    int damaged;              /* 1: the bytes after the last intact commit held records the items
+                                 already have: damage, not a torn tail. Nothing was cut; the log
+                                 goes on in a new segment (log_fence) and the lost seqs are a gap */
+    uint64_t lost_first;      /* damaged: the first seq whose record is unreadable */
 } log_recovery;
 
 typedef struct log log;
@@ -53,6 +57,15 @@ int log_open(const char *dir, const log_options *opt, log **out);
  * which may be NULL). A bad record followed by valid ones is TM_ECORRUPT naming segment and
  * offset: the log refuses to continue. */
 int log_begin(log *l, log_recovery *rec);
+/* Tells recovery that the items hold every record up to seq (0: unknown). Recovery never cuts
+ * those: bytes after the last intact commit that the items already hold are damage (reported
+ * in log_recovery.damaged), not a torn tail. Call before log_begin. */
+void log_set_applied(log *l, uint64_t seq);
+/* After log_begin, when the items hold records up to seq that the log lacks (damaged records,
+ * a removed segment, writes of durability mode NONE lost in a crash): the log goes on at seq+1
+ * in a new segment (an intact active segment is sealed first). The lost seqs stay a gap that
+ * log_gaps and log_verify report. time: the time of the write at seq. */
+int log_fence(log *l, uint64_t seq, int64_t time);
 uint64_t log_last_seq(const log *l);      /* 0 for an empty log; valid after log_begin */
 int64_t log_last_time(const log *l);      /* 0 for an empty log */
 /* Both include records appended but not yet committed (log_abort takes them back). */
@@ -93,6 +106,20 @@ typedef struct log_segment {
 /* Every segment, ascending by first_seq. *out is malloc'd (free()). An empty active segment is
  * omitted. */
 int log_list(const char *dir, log_segment **out, size_t *n);
+/* Seqs the log should hold and does not: before its oldest segment (back to the origin recorded
+ * when the log began and moved by log_remove_segment), between segments (names and headers),
+ * and after its end up to `through` (the items' applied seq; 0: not checked). after_us/before_us
+ * bound the times whose state needs them: the time of the record before the gap (0 if none) and
+ * of the record after it (through_time for a gap at the end). *out malloc'd (free()). */
+typedef struct log_gap {
+    uint64_t first_seq, last_seq;
+    int64_t after_us, before_us;
+    char why[96];
+} log_gap;
+int log_gaps(const char *dir, uint64_t through, int64_t through_time, log_gap **out, size_t *n);
+/* The seq of the last committed record (0 for an empty log; an empty newest segment counts by
+ * its name). Reads only the newest segment: its header if sealed, its records if raw. */
+int log_end(const char *dir, uint64_t *last_seq);
 /* The seq of the last record with time <= t; 0 when there is none. Reads at most one segment. */
 int log_seq_at_time(const char *dir, int64_t t_us, uint64_t *seq);
 /* Checks every record and segment; calls report() for each problem with the segment, offset and

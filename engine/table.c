@@ -617,6 +617,47 @@ struct table {
 
 static int table_txn_begin(table *t, MDB_txn **txn);
 
+/* Opens the log for writing and recovers: a write txn runs log_begin (torn tail, damage) and
+ * replays what LMDB lacks. */
+static int table_recover(table *t)
+{
+    log_options lo = LOG_OPTIONS_INIT;
+    MDB_txn *txn;
+    int rc;
+    lo.sync = t->conf.info.durability;
+    if (t->conf.segment_bytes) lo.segment_bytes = t->conf.segment_bytes;
+    if (!t->lg && (rc = log_open(t->log_dir, &lo, &t->lg))) return rc;
+    if ((rc = table_txn_begin(t, &txn))) return rc;
+    mdb_txn_abort(txn);
+    log_abort(t->lg);
+    return 0;
+}
+
+/* A reader never sees less than was acknowledged. A writer acknowledges once its log commit is
+ * durable, before its LMDB commit: one killed in between (or a bulk writer between its joined
+ * LMDB commits) leaves acknowledged writes only in the log. When the log ends past the items'
+ * seq, this read-only handle recovers as a writer would (waiting for a live writer's commit,
+ * which takes the same lock) before it reads. */
+static int reader_catch_up(table *t)
+{
+    MDB_txn *txn;
+    uint64_t last, applied;
+    int rc;
+    if ((rc = log_end(t->log_dir, &last))) return rc;
+    if ((rc = env_txn_begin(t->env, MDB_RDONLY, &txn))) return lmdb_err(rc, "begin read", t->dir);
+    applied = meta_get_u64(txn, t->env->meta, "applied_seq");
+    mdb_txn_abort(txn);
+    if (last <= applied) return 0;
+    rc = table_recover(t);
+    log_close(t->lg);
+    t->lg = NULL;
+    if (rc)
+        err_wrap(rc, "table %s: the log holds acknowledged writes up to seq %" PRIu64 " that the "
+                 "items (at seq %" PRIu64 ") lack, and they could not be applied: ",
+                 t->conf.info.name, last, applied);
+    return rc;
+}
+
 int table_open_dir(const char *dir, unsigned flags, table **out)
 {
     table *t = calloc(1, sizeof *t);
@@ -641,15 +682,9 @@ int table_open_dir(const char *dir, unsigned flags, table **out)
     }
     free(snaps);
     if (!(flags & TABLE_RDONLY)) {
-        log_options lo = LOG_OPTIONS_INIT;
-        lo.sync = t->conf.info.durability;
-        if (t->conf.segment_bytes) lo.segment_bytes = t->conf.segment_bytes;
-        if ((rc = log_open(t->log_dir, &lo, &t->lg))) goto out;
-        /* Recovery: a write txn runs log_begin (torn tail) and replays what LMDB lacks. */
-        MDB_txn *txn;
-        if ((rc = table_txn_begin(t, &txn))) goto out;
-        mdb_txn_abort(txn);
-        log_abort(t->lg);
+        if ((rc = table_recover(t))) goto out;
+    } else if ((rc = reader_catch_up(t))) {
+        goto out;
     }
     *out = t;
     return 0;
@@ -692,6 +727,7 @@ int table_describe(table *t, table_info *out)
     int rc;
     table_conf c;
     if ((rc = table_flush(t))) return rc;
+    if ((t->flags & TABLE_RDONLY) && (rc = reader_catch_up(t))) return rc;
     /* table.json may have been changed by another process (pitr enable). */
     if (conf_read(t->dir, &c) == 0) t->conf.info = c.info;
     *out = t->conf.info;
@@ -788,9 +824,10 @@ static int table_txn_begin(table *t, MDB_txn **out)
     env_make_room(t->env);
     if ((rc = env_txn_begin(t->env, 0, &txn))) return lmdb_err(rc, "begin write", t->dir);
     memset(&lr, 0, sizeof lr);
-    if ((rc = log_begin(t->lg, &lr))) goto fail;
-    if (lr.truncated) t->recovery.log = lr;
     uint64_t applied = meta_get_u64(txn, t->env->meta, "applied_seq");
+    log_set_applied(t->lg, applied);   /* recovery never cuts what the items hold */
+    if ((rc = log_begin(t->lg, &lr))) goto fail;
+    if (lr.truncated || lr.damaged) t->recovery.log = lr;
     uint64_t last = log_last_seq(t->lg);
     if (last > applied) {
         if ((rc = replay(t, txn, applied, last, &t->recovery.replayed))) goto fail;
@@ -801,9 +838,13 @@ static int table_txn_begin(table *t, MDB_txn **out)
         }
         if ((rc = env_txn_begin(t->env, 0, &txn))) return lmdb_err(rc, "begin write", t->dir);
     } else if (last < applied) {
-        rc = err_set(TM_ECORRUPT, "%s: the log ends at seq %" PRIu64 " but the items are at seq %" PRIu64
-                     " (writes acknowledged in durability mode 'none' were lost)", t->log_dir, last, applied);
-        goto fail;
+        /* The items hold writes the log lacks (damaged records, a removed segment, or a NONE
+         * tail lost in a crash). Refusing every later write would not bring them back: the log
+         * goes on after them, and log_gaps reports them as a gap in the window. */
+        if ((rc = log_fence(t->lg, applied, (int64_t)meta_get_u64(txn, t->env->meta, "last_time"))))
+            goto fail;
+        t->recovery.lost_first = last + 1;
+        t->recovery.lost_last = applied;
     }
     *out = txn;
     return 0;
@@ -1256,6 +1297,7 @@ int table_read_begin(table *t, table_read **out)
     int rc;
     *out = NULL;
     if ((rc = table_flush(t))) return rc;
+    if ((t->flags & TABLE_RDONLY) && (rc = reader_catch_up(t))) return rc;
     table_read *r = calloc(1, sizeof *r);
     if (!r) return err_set(TM_ENOMEM, "out of memory");
     r->t = t;
@@ -1642,6 +1684,36 @@ int table_pitr_window(table *t, int64_t *earliest, int64_t *latest)
     *earliest = e;
     *latest = l;
     return 0;
+}
+
+int table_log_gaps(table *t, log_gap **out, size_t *n)
+{
+    table_info i;
+    int rc;
+    *out = NULL;
+    *n = 0;
+    if ((rc = table_describe(t, &i))) return rc;
+    return log_gaps(t->log_dir, i.applied_seq, i.last_write_us, out, n);
+}
+
+int table_pitr_check(table *t, int64_t from_us, int64_t to_us)
+{
+    log_gap *g = NULL;
+    size_t n = 0;
+    int rc = table_log_gaps(t, &g, &n);
+    for (size_t k = 0; !rc && k < n; k++) {
+        /* The gap's records have times strictly between after_us and before_us. */
+        if (!(g[k].after_us + 1 < to_us && g[k].before_us > from_us)) continue;
+        char a[40], b[40];
+        clock_format(g[k].after_us, 6, a, sizeof a);
+        clock_format(g[k].before_us, 6, b, sizeof b);
+        rc = err_set(TM_EMISSING, "table %s: log seqs %" PRIu64 "..%" PRIu64 " are missing (%s): the "
+                     "state between %s and %s cannot be rebuilt", t->conf.info.name, g[k].first_seq,
+                     g[k].last_seq, g[k].why, g[k].after_us ? a : "the log's start",
+                     g[k].before_us == INT64_MAX ? "now" : b);
+    }
+    free(g);
+    return rc;
 }
 
 /* ================================================================ retention ==== */

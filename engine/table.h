@@ -90,10 +90,14 @@ void table_close(table *t);
 int table_describe(table *t, table_info *out);
 const char *table_dir(const table *t);
 const char *table_log_dir(const table *t);
-/* What the last writer open repaired (torn tail truncated, records replayed). */
+/* What the last writer open repaired (torn tail truncated, records replayed, log fenced). */
 typedef struct table_recovery {
     log_recovery log;
     uint64_t replayed;
+    /* The items held seqs lost_first..lost_last that the log lacks (log.damaged: damaged
+     * records; else a missing segment, or a NONE-mode tail lost in a crash): the log went on
+     * after them and they stay a gap in the point-in-time window. */
+    uint64_t lost_first, lost_last;
 } table_recovery;
 const table_recovery *table_last_recovery(const table *t);
 /* How many durable commits this handle's single writes took (group commit joins concurrent
@@ -166,6 +170,11 @@ int table_set_pitr(table *t, int enabled, int period_days);   /* TM_EINVAL outsi
  * (*earliest = *latest = 0). */
 int table_pitr_window(table *t, int64_t *earliest, int64_t *latest);
 int table_set_durability(table *t, log_sync_mode mode);
+/* Seqs missing from the table's log, up to the items' applied seq (log_gaps). */
+int table_log_gaps(table *t, log_gap **out, size_t *n);
+/* TM_EMISSING naming the seqs when the state at some time in [from_us, to_us) needs records the
+ * log lacks (a point in time T: [T, T + 1)). */
+int table_pitr_check(table *t, int64_t from_us, int64_t to_us);
 /* Snapshot policy, checked after each commit while PITR is on: a snapshot when every_s seconds
  * of writes or every_writes writes have passed since the last one (0 disables that rule). */
 int table_set_snapshot_policy(table *t, int64_t every_s, uint64_t every_writes);

@@ -325,6 +325,7 @@ static int source_at(const export_options *o, const char *name, xp_source *s, in
         table_read_end(s->r);   /* a write after T arrived meanwhile */
         s->r = NULL;
     }
+    if ((rc = table_pitr_check(s->live, t_us, t_us + 1))) return rc;
     pitr_opts po = PITR_OPTS_INIT;
     rc = pitr_materialize_temp_ex(o->home, name, t_us, &po, &s->tmp, s->tmpdir, sizeof s->tmpdir,
                                   NULL);
@@ -400,7 +401,7 @@ static int check_window(table *t, const char *name, int64_t from, int64_t to, in
                        "(point-in-time window [%s, %s])", a, c, c, d);
     if (to > now)
         return err_set(TM_ERANGE, "ExportToTime %s is in the future", b);
-    return 0;
+    return table_pitr_check(t, from, to);   /* the log holds every change of the window */
 }
 
 /* ================================================================================================
