@@ -951,6 +951,121 @@ static void test_missing_segment(void **state)
     rmdir_free(d);
 }
 
+/* Damage after the last intact commit of records the items hold is not a torn tail: nothing is
+ * cut, the log fences into a new segment, and the lost seqs are a gap (log_gaps, verify). */
+static void test_damage_applied_tail(void **state)
+{
+    (void)state;
+    char *d = tmpdir();
+    log_options o = opts(1 << 20, LOG_SYNC_FULL, LOG_CODEC_LZ4);
+    write_log(d, &o, 100, 10);
+    char act[64];
+    active_name(d, act);
+    long long size = file_size(d, act);
+    flip_byte(d, act, size - 12); /* the last record's image: its batch loses its commit */
+    log *l;
+    log_recovery rec;
+    CHECK(log_open(d, &o, &l));
+    log_set_applied(l, 100); /* the items hold all 100 */
+    CHECK(log_begin(l, &rec));
+    assert_int_equal(rec.damaged, 1);
+    assert_int_equal(rec.truncated, 0);
+    assert_int_equal(rec.lost_first, 91);
+    assert_string_equal(rec.segment, act);
+    assert_int_equal(file_size(d, act), size); /* nothing cut */
+    assert_int_equal(log_last_seq(l), 90);
+    CHECK(log_fence(l, 100, time_of(100)));
+    assert_int_equal(log_last_seq(l), 100);
+    append_upto(l, 120, 5);
+    log_close(l);
+    log_gap *g;
+    size_t ng;
+    CHECK(log_gaps(d, 120, time_of(120), &g, &ng));
+    assert_int_equal(ng, 1);
+    assert_int_equal(g[0].first_seq, 91);
+    assert_int_equal(g[0].last_seq, 100);
+    assert_true(has_str(g[0].why, act));
+    assert_true(g[0].after_us == time_of(90) && g[0].before_us == time_of(101));
+    free(g);
+    reports rp = {0};
+    assert_int_equal(log_verify(d, on_report, &rp, NULL), TM_ECORRUPT);
+    assert_true(rp.n >= 1);
+    assert_string_equal(rp.seg[0], act);
+    /* Readers: the records before the damage and after the fence read; across it, an error. */
+    assert_int_equal(read_range(d, 1, 90, LOG_FORWARD), 90);
+    assert_int_equal(read_range(d, 101, UINT64_MAX, LOG_FORWARD), 20);
+    assert_true(read_range(d, 1, UINT64_MAX, LOG_FORWARD) < 0);
+    /* The next writer finds a clean active segment: no second report, seqs go on. */
+    CHECK(log_open(d, &o, &l));
+    log_set_applied(l, 120);
+    CHECK(log_begin(l, &rec));
+    assert_int_equal(rec.damaged + rec.truncated, 0);
+    assert_int_equal(log_last_seq(l), 120);
+    log_close(l);
+    rmdir_free(d);
+
+    /* The same bytes when the items do not hold them: a torn tail, cut as before. */
+    d = tmpdir();
+    write_log(d, &o, 100, 10);
+    active_name(d, act);
+    size = file_size(d, act);
+    flip_byte(d, act, size - 12);
+    CHECK(log_open(d, &o, &l));
+    log_set_applied(l, 90);
+    CHECK(log_begin(l, &rec));
+    assert_int_equal(rec.truncated, 1);
+    assert_int_equal(rec.damaged, 0);
+    assert_int_equal(log_last_seq(l), 90);
+    log_close(l);
+    rmdir_free(d);
+}
+
+/* A log records its origin; only the oldest segment is removed, after the origin moves; a lost
+ * head, a lost last sealed segment and a tail the items hold beyond the log are gaps. */
+static void test_origin_and_gaps(void **state)
+{
+    (void)state;
+    char *d = tmpdir();
+    log_options o = opts(3000, LOG_SYNC_NONE, LOG_CODEC_LZ4);
+    write_log(d, &o, 400, 10);
+    log_segment *s;
+    size_t n;
+    log_gap *g;
+    size_t ng;
+    CHECK(log_list(d, &s, &n));
+    assert_true(n >= 5);
+    CHECK(log_gaps(d, 400, time_of(400), &g, &ng));
+    assert_int_equal(ng, 0);
+    free(g);
+    assert_int_equal(log_remove_segment(d, s[1].name), TM_EINVAL); /* not the oldest */
+    CHECK(log_remove_segment(d, s[0].name));
+    CHECK(log_gaps(d, 400, time_of(400), &g, &ng));
+    assert_int_equal(ng, 0); /* a removal is not a gap */
+    free(g);
+    CHECK(log_verify(d, NULL, NULL, NULL));
+    /* Deleting the (new) oldest by hand is a gap from the origin. */
+    char p[PATH_MAX];
+    path_of(p, d, s[1].name);
+    assert_int_equal(unlink(p), 0);
+    CHECK(log_gaps(d, 400, time_of(400), &g, &ng));
+    assert_int_equal(ng, 1);
+    assert_int_equal(g[0].first_seq, s[1].first_seq);
+    assert_int_equal(g[0].last_seq, s[1].last_seq);
+    free(g);
+    reports rp = {0};
+    assert_int_equal(log_verify(d, on_report, &rp, NULL), TM_ECORRUPT);
+    assert_true(has_str(rp.what[0], "origin"));
+    /* The tail: the items at seq 450, the log at 400. */
+    CHECK(log_gaps(d, 450, time_of(450), &g, &ng));
+    assert_int_equal(ng, 2);
+    assert_int_equal(g[1].first_seq, 401);
+    assert_int_equal(g[1].last_seq, 450);
+    assert_true(g[1].after_us == time_of(400) && g[1].before_us == time_of(450));
+    free(g);
+    free(s);
+    rmdir_free(d);
+}
+
 /* ==== recompress and sealing crash points ===================================================== */
 
 static void test_recompress(void **state)
@@ -1492,6 +1607,8 @@ int main(void)
         cmocka_unit_test(test_bad_header),
         cmocka_unit_test(test_missing_segment),
         cmocka_unit_test(test_recompress),
+        cmocka_unit_test(test_damage_applied_tail),
+        cmocka_unit_test(test_origin_and_gaps),
         cmocka_unit_test(test_seal_crash_points),
         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_crash_points),
