@@ -938,7 +938,7 @@ static int run_batch(opts *o)
         if (!rc) rc = table_batch_put(b, it);
         item_free(it);
         if (rc) {
-            err_wrap(rc, "%s:%" PRIu64, fname, lineno);
+            err_wrap(rc, "%s:%" PRIu64 ": ", fname, lineno);
             break;
         }
         items++;
@@ -960,7 +960,7 @@ static int run_batch(opts *o)
     }
     if (lr < 0) {
         rc = lr;
-        err_wrap(rc, "%s:%" PRIu64, fname, lineno + 1);
+        err_wrap(rc, "%s:%" PRIu64 ": ", fname, lineno + 1);
     }
     /* The lines before a bad one are good: commit them, so that the load resumes at the bad one. */
     int bad = rc;

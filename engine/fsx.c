@@ -44,6 +44,17 @@ int fsx_pread_all(int fd, void *p, size_t n, long long off)
     return 0;
 }
 
+int fsx_allocate(int fd, long long off, long long len, const char *path)
+{
+    int e;
+    if (len <= 0) return 0;
+    /* posix_fallocate returns the error (it does not set errno); EINTR: try again. */
+    while ((e = posix_fallocate(fd, (off_t)off, (off_t)len)) == EINTR) {}
+    if (e == EOPNOTSUPP || e == ENOSYS) return 0;   /* cannot reserve here: best effort */
+    if (e) return err_sys(TM_EIO, e, "%s: reserving %lld bytes at offset %lld", path, len, off);
+    return 0;
+}
+
 int fsx_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -20,6 +20,11 @@ int fsx_rmtree(const char *path);                           /* rm -rf; absent is
 int fsx_exists(const char *path);
 int fsx_write_all(int fd, const void *p, size_t n);         /* retries short writes and EINTR */
 int fsx_pread_all(int fd, void *p, size_t n, long long off); /* TM_ECORRUPT on short read */
+/* Gives [off, off+len) of fd real blocks (posix_fallocate; a range inside the file keeps its
+ * size, one past its end extends it). So a write through a shared map into that range cannot
+ * fail for want of space (it would be a SIGBUS). A full disk: TM_EIO, detail
+ * "<path>: reserving N bytes at offset O: No space left on device". */
+int fsx_allocate(int fd, long long off, long long len, const char *path);
 /* Sum of file sizes under a directory (recursive). */
 long long fsx_du(const char *path);
 

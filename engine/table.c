@@ -64,10 +64,12 @@ static size_t table_mapsize(void)
     size_t v = e && *e ? (size_t)strtoull(e, NULL, 10) : 0;
     return v ? v : TABLE_MAPSIZE;
 }
+#include <sys/statvfs.h>
 
 #define MAP_MIN   ((size_t)256 << 20)
 #define MAP_ROOM  ((size_t)512 << 20)   /* > what one joined bulk commit can add (see BULK_BYTES) */
 #define BULK_BYTES ((size_t)128 << 20)
+#include <ucontext.h>
 
 /* The map a WRITEMAP environment wants for used bytes: room for the next commits. */
 static size_t map_want(size_t used)
@@ -106,17 +108,249 @@ static int env_open_raw(const char *dir, unsigned extra, env_ref **out)
         struct stat st;
         size_t used = 0;
         snprintf(path, sizeof path, "%s/data.mdb", dir);
+    /* disk reservation (env_reserve): blocks given up to `reserved` (bytes) by this process */
+    int writemap;
+    size_t reserved;
+    size_t res_txn, res_writes, res_bytes;   /* the current write txn's puts (txn_bound) */
         if (stat(path, &st) == 0) used = (size_t)st.st_blocks * 512;
         size_t want = map_want(used);
         if (want < mapsize) mapsize = want;
     }
     env_ref *e = calloc(1, sizeof *e);
+/* 1 if the file system holding path has no block left for this process. */
+static int disk_full(const char *path)
+{
+    struct statvfs sv;
+    if (statvfs(path, &sv) < 0) return 0;
+    return (geteuid() == 0 ? sv.f_bfree : sv.f_bavail) < 16;
+}
+
     MDB_txn *txn = NULL;
     int rc;
     if (!e) return err_set(TM_ENOMEM, "out of memory");
+    /* LMDB turns a short write (what a full disk gives) into EIO: name the cause. */
+    if (rc == EIO && disk_full(dir)) rc = ENOSPC;
     snprintf(e->dir, sizeof e->dir, "%s", dir);
     if ((rc = mdb_env_create(&e->env))) goto lmdb_fail;
     mdb_env_set_maxdbs(e->env, 4);
+/* ---- the file before LMDB maps it ----
+ * LMDB trusts its file: a data.mdb shorter than its last used page is mapped all the same
+ * (reads past the end are a SIGBUS; a WRITEMAP open first extends the file with zeros, which
+ * LMDB then reads as pages), and a missing one is created empty. env_check_file reads the two
+ * meta pages itself, as liblmdb 0.9 lays them out in host byte order: at offset 0 and at the
+ * page size, a 16-byte page header, then magic u32 (0xBEEFC0DE), version u32, address, mapsize,
+ * two 48-byte db records (the first one's leading u32 is the page size), last used page number
+ * u64, txnid u64. LMDB uses the meta with the larger txnid. */
+#define LMDB_MAGIC     0xBEEFC0DEu
+#define META_MAGIC     16
+#define META_PSIZE     40
+#define META_LAST_PG   136
+#define META_TXNID     144
+#define META_END       152
+
+static int env_check_file(const char *dir)
+{
+    char path[PATH_MAX];
+    unsigned char m[2][META_END];
+    struct stat st;
+    int fd, rc = 0;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        if (errno == ENOENT)
+            return err_set(TM_ECORRUPT, "%s: missing: the table's items file is gone (restore the "
+                           "table from a snapshot or an export)", path);
+        return err_sys(TM_EIO, errno, "open %s", path);
+    }
+    if (fstat(fd, &st) < 0) {
+        rc = err_sys(TM_EIO, errno, "stat %s", path);
+        goto out;
+    }
+    uint32_t psize = 0;
+    if (st.st_size >= META_END && (rc = fsx_pread_all(fd, m[0], META_END, 0)) == 0)
+        memcpy(&psize, m[0] + META_PSIZE, 4);
+    if (rc) goto out;
+    if (psize < 512 || psize > (1u << 20) || (psize & (psize - 1))) psize = 0;
+    if (st.st_size < (off_t)psize + META_END || !psize) {
+        rc = err_set(TM_ECORRUPT, "%s: truncated: %lld bytes, needs at least %lld (two meta pages)",
+                     path, (long long)st.st_size, psize ? 2LL * psize : 8192LL);
+        goto out;
+    }
+    if ((rc = fsx_pread_all(fd, m[1], META_END, psize))) goto out;
+    uint32_t magic[2];
+    uint64_t last[2], txnid[2];
+    for (int i = 0; i < 2; i++) {
+        memcpy(&magic[i], m[i] + META_MAGIC, 4);
+        memcpy(&last[i], m[i] + META_LAST_PG, 8);
+        memcpy(&txnid[i], m[i] + META_TXNID, 8);
+        if (magic[i] != LMDB_MAGIC) {
+            rc = err_set(TM_ECORRUPT, "%s: damaged: meta page %d has no LMDB magic", path, i);
+            goto out;
+        }
+    }
+    int cur = txnid[1] > txnid[0];
+    long long need = ((long long)last[cur] + 1) * psize;
+    if (last[cur] >= (uint64_t)1 << 40 || st.st_size < need)
+        rc = err_set(TM_ECORRUPT, "%s: truncated: %lld bytes, needs at least %lld (its last used "
+                     "page is %llu)", path, (long long)st.st_size, need, (unsigned long long)last[cur]);
+out:
+    close(fd);
+    return rc;
+}
+
+/* ---- last line of defence: crash signals in mapped items ----
+ * LMDB has no page checksums and follows the page numbers it finds in its pages: damage in a
+ * data.mdb can make liblmdb fault (SIGSEGV) or fail one of its assertions (abort), and a load
+ * or store through the map past a truncated file's end, or into a hole that a full disk cannot
+ * back, is a SIGBUS. None of them can become an error code: a fault in the middle of LMDB's
+ * work leaves nothing safe to unwind to. So once a process opens an environment:
+ *   - LMDB's assert callback names the file and exits 1 (its assertions are structural checks
+ *     such as IS_LEAF; the default would abort with no file named);
+ *   - SIGBUS and SIGSEGV, unless someone else handles them (cmocka, sanitizers), go to
+ *     guard_signal: a fault at an address inside a mapped data.mdb, or at an instruction inside
+ *     liblmdb, prints "<prog>: <file>: <what>; run tidemark verify" and _exits 1. Any other
+ *     fault keeps its default action (SA_RESETHAND): a bug stays a crash with a core.
+ * The handler uses only async-signal-safe calls (open, read, stat, statfs, write, _exit). The
+ * reservation (env_reserve) keeps a full disk from ever getting here; this is for a file
+ * truncated or damaged while a process has it mapped, and for what the open checks cannot see. */
+static char guard_line[PATH_MAX + 256];
+
+static void guard_cat(char **p, const char *end, const char *s)
+{
+    while (*s && *p < end) *(*p)++ = *s++;
+}
+
+static void guard_num(char **p, const char *end, unsigned long long v)
+{
+    char d[24];
+    int n = 0;
+    do d[n++] = (char)('0' + v % 10); while ((v /= 10));
+    while (n && *p < end) *(*p)++ = d[--n];
+}
+
+static unsigned long long guard_hex(const char **s)
+{
+    unsigned long long v = 0;
+    for (;; (*s)++) {
+        char c = **s;
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return v;
+        v = v * 16 + (unsigned)d;
+    }
+}
+
+/* Walks /proc/self/maps: the data.mdb mapping holding addr (its path in file, offset in *off),
+ * whether pc lies in liblmdb's code, and the first data.mdb mapped at all (in any). */
+static void guard_scan(uintptr_t addr, uintptr_t pc, char *file, unsigned long long *off, int *in_lmdb,
+                       char *any)
+{
+    char chunk[4096];
+    size_t n = 0;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    ssize_t r;
+    if (fd < 0) return;
+    while ((r = read(fd, chunk, sizeof chunk)) > 0)
+        for (ssize_t i = 0; i < r; i++) {
+            if (chunk[i] != '\n') {
+                if (n + 1 < sizeof guard_line) guard_line[n++] = chunk[i];
+                continue;
+            }
+            guard_line[n] = '\0';
+            n = 0;
+            const char *s = guard_line, *path = strchr(guard_line, '/');
+            unsigned long long lo = guard_hex(&s), hi, fo;
+            if (*s++ != '-') continue;
+            hi = guard_hex(&s);
+            if (strlen(s) < 7) continue;
+            s += 6;
+            fo = guard_hex(&s);
+            if (!path) continue;
+            size_t pl = strlen(path);
+            int mdb = pl >= 9 && !strcmp(path + pl - 9, "/data.mdb");
+            if (mdb && !any[0] && pl < PATH_MAX) memcpy(any, path, pl + 1);
+            if (mdb && addr >= lo && addr < hi && pl < PATH_MAX) {
+                memcpy(file, path, pl + 1);
+                *off = fo + (addr - lo);
+            }
+            if (pc >= lo && pc < hi && strstr(path, "/liblmdb")) *in_lmdb = 1;
+        }
+    close(fd);
+}
+
+static void guard_signal(int sig, siginfo_t *si, void *ucv)
+{
+    static char file[PATH_MAX], any[PATH_MAX], msg[2 * PATH_MAX];
+    uintptr_t pc = 0;
+    unsigned long long off = 0;
+    int in_lmdb = 0, saved = errno;
+    ucontext_t *uc = ucv;
+#if defined(__x86_64__)
+    pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    pc = (uintptr_t)uc->uc_mcontext.pc;
+#else
+    (void)uc;
+#endif
+    if (si->si_code <= 0) return;   /* sent by kill(): the default action (reset) follows */
+    file[0] = any[0] = '\0';
+    guard_scan((uintptr_t)si->si_addr, pc, file, &off, &in_lmdb, any);
+    if (!file[0] && !in_lmdb) {
+        errno = saved;
+        return;   /* not ours: the faulting instruction runs again, now with the default action */
+    }
+    char *p = msg;
+    const char *end = msg + sizeof msg - 1;
+    guard_cat(&p, end, program_invocation_short_name);
+    guard_cat(&p, end, ": ");
+    guard_cat(&p, end, file[0] ? file : any[0] ? any : "an items file (data.mdb)");
+    struct stat st;
+    struct statvfs sv;
+    if (sig == SIGBUS && file[0] && stat(file, &st) == 0 && off >= (unsigned long long)st.st_size) {
+        guard_cat(&p, end, ": truncated: ");
+        guard_num(&p, end, (unsigned long long)st.st_size);
+        guard_cat(&p, end, " bytes, a page at offset ");
+        guard_num(&p, end, off);
+        guard_cat(&p, end, " lies past its end (signal SIGBUS); run tidemark verify");
+    } else if (sig == SIGBUS && file[0] && statvfs(file, &sv) == 0 && sv.f_bfree < 16) {
+        guard_cat(&p, end, ": No space left on device (no block for the page at offset ");
+        guard_num(&p, end, off);
+        guard_cat(&p, end, ", signal SIGBUS)");
+    } else {
+        guard_cat(&p, end, sig == SIGBUS ? ": damaged or unreadable (signal SIGBUS" : ": damaged (signal SIGSEGV");
+        guard_cat(&p, end, in_lmdb ? " in liblmdb)" : ")");
+        guard_cat(&p, end, "; run tidemark verify");
+    }
+    guard_cat(&p, end, "\n");
+    ssize_t w = write(2, msg, (size_t)(p - msg));
+    (void)w;
+    _exit(1);
+}
+
+static void guard_assert(MDB_env *env, const char *what)
+{
+    const char *dir = NULL;
+    mdb_env_get_path(env, &dir);
+    fprintf(stderr, "%s: %s/data.mdb: damaged (LMDB: %s); run tidemark verify\n",
+            program_invocation_short_name, dir ? dir : "?", what);
+    _exit(1);
+}
+
+static void guard_install(void)
+{
+    static const int sigs[] = {SIGBUS, SIGSEGV};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old, sa;
+        if (sigaction(sigs[i], NULL, &old) < 0 || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = guard_signal;
+        sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+
     mdb_env_set_mapsize(e->env, mapsize);
     mdb_env_set_maxreaders(e->env, 254);
     if ((rc = mdb_env_open(e->env, dir, MDB_NOTLS | MDB_NOMETASYNC | extra, 0644))) goto lmdb_fail;
@@ -133,8 +367,17 @@ static int env_open_raw(const char *dir, unsigned extra, env_ref **out)
     *out = e;
     return 0;
 lmdb_fail:
+    pthread_once(&guard_once, guard_install);
+    char data[PATH_MAX];
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    if (fsx_exists(data) && (rc = env_check_file(dir))) {
+        free(e);
+        return rc;
+    }
     if (txn) mdb_txn_abort(txn);
+    e->writemap = !!(extra & MDB_WRITEMAP);
     if (e->env) mdb_env_close(e->env);
+    mdb_env_set_assert(e->env, guard_assert);
     free(e);
     return lmdb_err(rc, "open items", dir);
 }
@@ -153,7 +396,9 @@ static int env_acquire(const char *dir, unsigned flags, env_ref **out)
             pthread_mutex_unlock(&env_mu);
             return 0;
         }
-    int rc = env_open_raw(real, (flags & TABLE_RDONLY) ? MDB_NORDAHEAD : MDB_WRITEMAP, out);
+    /* Only table_create and builders make an items file: a table without one is damaged. */
+    int rc = env_check_file(real);
+    if (!rc) rc = env_open_raw(real, (flags & TABLE_RDONLY) ? MDB_NORDAHEAD : MDB_WRITEMAP, out);
     if (!rc) {
         (*out)->next = env_list;
         env_list = *out;
@@ -267,6 +512,85 @@ static int meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *name, uint64_t v
 }
 
 /* ================================================================ catalog ==== */
+
+/* ---- disk reservation ----
+ * A WRITEMAP environment changes its pages through a shared map of a sparse file: on a full
+ * disk the first store into a page with no block behind it is a SIGBUS, in the middle of
+ * mdb_put or mdb_txn_commit. (Without WRITEMAP, LMDB's pwrite at commit comes short and LMDB
+ * calls that EIO.) So before each put of a write txn, apply_change and the builders call
+ * env_reserve, which gives the file real blocks (fsx_allocate) up to past anything the txn can
+ * touch; a full disk is then an ENOSPC error naming data.mdb, found before the batch's log
+ * commit: a refused write is never acknowledged, nor replayed.
+ * What the txn can touch: pages below its next new page (LMDB 0.9's txn->mt_next_pgno, see
+ * txn_next_pgno), plus what the coming put can add: its path copied and split (2 x (depth +
+ * 1)), its value's overflow pages, the free list's own pages when the put takes free pages
+ * (8), and what the commit adds when it saves the free list (8 bytes per freed page: at most a
+ * 64th of the file). Where the next page cannot be read, a bound from the txn's work so far
+ * stands in (txn_bound): far more than LMDB uses, but safe. The reservation runs a little
+ * ahead (a 32nd), so that a bulk load calls fallocate now and then, not per put, and LMDB's
+ * later commits use it up; it is never punched back (another process may count on it). */
+#define RESERVE_MIN ((size_t)1 << 20)
+
+/* LMDB 0.9's MDB_txn begins {MDB_txn *mt_parent, *mt_child; pgno_t mt_next_pgno; txnid_t
+ * mt_txnid;}: no API gives the next page a write txn will allocate. Trusted only while that
+ * mt_txnid reads as mdb_txn_id() and the page lies in [first, max]: otherwise 0 (another LMDB),
+ * and the caller falls back to a bound. */
+static size_t txn_next_pgno(MDB_txn *txn, size_t first, size_t max)
+{
+    size_t f[4];
+    memcpy(f, txn, sizeof f);
+    if (f[3] != mdb_txn_id(txn) || f[2] < first || f[2] > max) return 0;
+    return f[2];
+}
+
+/* Pages a txn can have added after `writes` puts of `bytes`, without knowing its next page:
+ * each put copies its leaf and may split it (never more than the leaves there are), copies
+ * the branch pages above (at most all of them, twice with splits), and its bytes add pages
+ * (twice the bytes, since splits leave pages half full; over half a page a value takes
+ * overflow pages: 3 bytes of page per byte at most), 32 bytes of node per put, the depth. */
+static size_t txn_bound(const MDB_stat *st, size_t writes, size_t bytes)
+{
+    size_t leaves = st->ms_leaf_pages + st->ms_overflow_pages;
+    return 2 * (writes < leaves ? writes : leaves) + 2 * st->ms_branch_pages +
+           (4 * bytes + 32 * writes) / st->ms_psize + st->ms_depth + 8;
+}
+
+static int env_reserve(env_ref *e, MDB_txn *txn, size_t bytes)
+{
+    MDB_envinfo ei;
+    MDB_stat st;
+    int rc, fd;
+    size_t id = mdb_txn_id(txn);
+    if ((rc = mdb_env_info(e->env, &ei)) || (rc = mdb_stat(txn, e->items, &st)))
+        return lmdb_err(rc, "stat", e->dir);
+    size_t ps = st.ms_psize, first = (size_t)ei.me_last_pgno + 1;
+    if (id != e->res_txn) { /* a new write txn */
+        e->res_txn = id;
+        e->res_writes = e->res_bytes = 0;
+    }
+    e->res_writes++;
+    e->res_bytes += bytes;
+    size_t next = txn_next_pgno(txn, first, e->writemap ? ei.me_mapsize / ps : (size_t)1 << 40);
+    size_t pages = next ? next + 2 * (st.ms_depth + 1) + 8 + (bytes + ps - 1) / ps
+                        : first + txn_bound(&st, e->res_writes, e->res_bytes);
+    size_t need = (pages + first / 64 + 8) * ps;
+    if (e->writemap && need > ei.me_mapsize) need = ei.me_mapsize;   /* LMDB says MAP_FULL */
+    if (need <= e->reserved) return 0;
+    size_t from = e->reserved > first * ps ? e->reserved : first * ps;
+    size_t ahead = need + (need / 32 > RESERVE_MIN ? need / 32 : RESERVE_MIN);
+    if (e->writemap && ahead > ei.me_mapsize) ahead = ei.me_mapsize;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/data.mdb", e->dir);
+    if ((rc = mdb_env_get_fd(e->env, &fd))) return lmdb_err(rc, "reserve", e->dir);
+    if ((rc = fsx_allocate(fd, (long long)from, (long long)(ahead - from), path))) {
+        /* The bare need may still fit. */
+        if (need == ahead || fsx_allocate(fd, (long long)from, (long long)(need - from), path)) return rc;
+        err_clear();
+        ahead = need;
+    }
+    e->reserved = ahead;
+    return 0;
+}
 
 int table_check_name(const char *name)
 {
@@ -807,6 +1131,7 @@ static int replay(table *t, MDB_txn *txn, uint64_t applied, uint64_t last, uint6
         rc = lmdb_err(rc, "meta", t->dir);
         goto out;
     }
+        if ((rc = env_reserve(t->env, txn, rec.key_len + rec.new_len))) goto out;
     *replayed += n;
 out:
     log_reader_close(r);
@@ -929,6 +1254,8 @@ static int ws_log_commit(wstate *w)
     if (rc) ws_abort(w);
     return rc;
 }
+    /* Blocks before the record: a write refused for want of space is not in the log. */
+    if ((rc = env_reserve(t->env, w->txn, kn + nn))) return rc;
 
 /* Applies to LMDB what the log already holds, and releases the write lock. */
 static int ws_apply_commit(wstate *w)
@@ -2086,7 +2413,7 @@ static int builder_put_sized(table_builder *b, const void *key, size_t kn, const
                              uint32_t size)
 {
     int rc;
-    if ((rc = builder_txn(b))) return rc;
+    if ((rc = builder_txn(b)) || (rc = env_reserve(b->env, b->txn, kn))) return rc;
     MDB_val k = {kn, (void *)key}, v;
     unsigned flags = 0;
     /* Keys arriving in order (sorted import) are appended: no page splits, no searches. */
@@ -2141,7 +2468,7 @@ int table_builder_put_bin_sized(table_builder *b, const void *key, size_t kn, co
 int table_builder_delete_bin(table_builder *b, const void *key, size_t kn)
 {
     int rc;
-    if ((rc = builder_txn(b))) return rc;
+    if ((rc = builder_txn(b)) || (rc = env_reserve(b->env, b->txn, kn + in))) return rc;
     MDB_val k = {kn, (void *)key}, v;
     rc = mdb_get(b->txn, b->env->items, &k, &v);
     if (rc == MDB_NOTFOUND) return 0;
@@ -2188,7 +2515,8 @@ int table_builder_commit(table_builder *b, table_info *out)
     }
     warm_end(b->warm);
     b->warm = NULL;
-    if (b->seeded && (rc = builder_trim(b))) goto out;
+    /* Seeded or not, the file is cut to its used pages: it may hold a reservation past them. */
+    if ((rc = builder_trim(b))) goto out;
     if ((rc = mdb_env_sync(b->env->env, 1))) {
         rc = lmdb_err(rc, "sync", b->dir);
         goto out;
