@@ -67,6 +67,10 @@ bench-quick: all ## every benchmark at 100,000 items (under 5 minutes), same sum
 soak: all ## long tests (many more crash points, bigger histories)
 	@SOAK=1 scripts/run-tests.sh $(BUILD)
 
+.PHONY: torture
+torture: all ## kill -9, disk faults and damage, hundreds of cases (TORTURE_SEED, TORTURE_KILLS, TORTURE_ONLY)
+	@tests/torture/torture.sh $(BUILD)
+
 install: all ## install the programs into $(PREFIX)/bin
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin

@@ -106,7 +106,7 @@ check_exports() {  # case prefix, dest, want digest
     if [ -f "$d/manifest-summary.json" ]; then
       run rc "$ROOT/o" "$ROOT/e" tidemark-export verify "$d"
       nosignal "$id.verify" "$rc" "$ROOT/e" "export verify $d" || continue
-      check "$id.complete-verifies" "$rc" "export with manifest-summary.json fails verify: $(said "$rc" "$ROOT/e")"
+      check "$id.complete-verifies" "$rc" "an interrupted export has a manifest-summary.json (its --help says never) and fails verify: $(said "$rc" "$ROOT/e") $(head -c 200 "$ROOT/o" | tr '\n' ' ')"
       local got
       got=$(python3 "$TT/model.py" export-digest "$d" 2>&1)
       [ "$got" = "$wantd" ]; check "$id.complete-is-right" $? "complete-looking export holds [$got], table holds [$wantd]"
@@ -241,7 +241,6 @@ crash_batch() {
     tidemark --data "$home" create-table --table $t --key k:S --durability sync >/dev/null
   tidemark --data "$home" pitr enable --table $t --recovery-period-in-days 1 >/dev/null
   [ "$ret" = 1 ] && tidemark --data "$home" snapshot --table $t --snapshot-every 2h >/dev/null
-  every=$([ "$SHORT" = 1 ] && echo 2 || echo 1)
   local firstseg0 removed=0
   for ((r = 1; r <= KILLS; r++)); do
     [ "$ret" = 1 ] && export TIDEMARK_CLOCK=$(( base + r * 6 * 3600 ))
@@ -257,7 +256,7 @@ crash_batch() {
     [ -n "$n" ] && acked=$((first + n - 1))
     BM_MUST=$(( acked > present ? acked : present ))
     GETKEY='{"k":{"S":"last"}}'
-    exp=$(( r % every == 0 ))
+    exp=$(( SHORT == 0 || r == KILLS ))
     [ "$ret" = 1 ] && export TIDEMARK_CLOCK=$(( base + r * 6 * 3600 + 60 ))
     fresh_readers "$SCEN.fresh" "$home" $t model_batch "$exp"
     log_verify "$SCEN.verify-before-writer" "$home" $t
@@ -299,7 +298,6 @@ crash_loops() {
   mkdir -p "$home"; LOOPDIR=$home/wlogs; mkdir -p "$LOOPDIR"
   tidemark --data "$home" create-table --table $t --key k:S --durability sync >/dev/null
   tidemark --data "$home" pitr enable --table $t >/dev/null
-  local every; every=$([ "$SHORT" = 1 ] && echo 2 || echo 1)
   for ((r = 1; r <= KILLS; r++)); do
     pids=()
     for w in 1 2 3; do
@@ -310,7 +308,7 @@ crash_loops() {
     KILLS_DONE=$((KILLS_DONE + 1))
     local lastack; lastack=$(awk '$1 == "ack" { k = $2 } END { print k }' "$LOOPDIR/w1.log")
     GETKEY=${lastack:+"{\"k\":{\"S\":\"$lastack\"}}"}
-    fresh_readers "$SCEN.fresh" "$home" $t model_loops $(( r % every == 0 ))
+    fresh_readers "$SCEN.fresh" "$home" $t model_loops $(( SHORT == 0 || r == KILLS ))
     log_verify "$SCEN.verify-before-writer" "$home" $t
     run rc "$ROOT/o" "$ROOT/e" tidemark --data "$home" put-item --table $t --item "{\"k\":{\"S\":\"probe\"},\"round\":{\"N\":\"$r\"}}"
     nosignal "$SCEN.writer" "$rc" "$ROOT/e" "put-item after the kill" &&
@@ -346,7 +344,7 @@ static_setup() {
   [ -n "$STATIC_HOME" ] && return 0
   STATIC_HOME=$ROOT/static
   mkdir -p "$STATIC_HOME"
-  local n; n=$([ "$SHORT" = 1 ] && echo 10000 || echo 60000)
+  local n; n=$([ "$SHORT" = 1 ] && echo 5000 || echo 60000)
   python3 "$TM_ROOT/bench/gen_items.py" "$n" 11 > "$ROOT/static.jsonl"
   tidemark --data "$STATIC_HOME" create-table --table Static --key user_id:S --sort-key sk:S >/dev/null
   tidemark --data "$STATIC_HOME" pitr enable --table Static >/dev/null
@@ -430,7 +428,7 @@ crash_snapshot() {
     msleep $(rand $(( T * 12 / 10 + 5 )))
     killgrp "$pid"; KILLS_DONE=$((KILLS_DONE + 1))
     check_snapshots "$SCEN.complete" "$home/tables/Static"
-    fresh_readers "$SCEN.fresh" "$home" Static model_static $(( r % 2 ))
+    fresh_readers "$SCEN.fresh" "$home" Static model_static $(( SHORT == 0 || r == KILLS ))
     log_verify "$SCEN.verify" "$home" Static
   done
   # a restore planned from the newest snapshot (the time of its last write) must be right
@@ -639,9 +637,10 @@ fault_inject() {
   fi
   static_setup
   base_home "$ROOT/inj-base"
-  local kinds="fsync:EIO write:ENOSPC"
-  [ "$SHORT" = 1 ] || kinds="fsync:EIO write:ENOSPC write:EIO rename:EIO"
+  local kinds="fsync:EIO write:ENOSPC write:EIO rename:EIO" j=0
   for op in batch-write put-item snapshot export import restore; do
+    j=$((j + 1))
+    [ "$SHORT" = 1 ] && { [ $((j % 2)) = 1 ] && kinds=fsync:EIO || kinds=write:ENOSPC; }
     for kind in $kinds; do
       local fop=${kind%%:*} ferr=${kind#*:} calls i
       FAULT_WHY=$(errtext "$ferr")
@@ -687,7 +686,151 @@ inject_op() {  # op, home
   echo "$r" > "$ROOT/rc"
 }
 
-damage_all() { :; }
+# ---------------------------------------------------------------- damage ----
+# A reference home (table Dmg: sealed and active segments, a snapshot, a full export) with the
+# digests every reader must give; each case damages one file of a copy and runs every program.
+DREF="" D_LIVE="" D_MID="" T_MID="" D_LAST="" D_SCHEMA=""
+damage_setup() {
+  DREF=$ROOT/dref
+  mkdir -p "$DREF"
+  local c=1762000000   # the clock: each step a minute later
+  TIDEMARK_CLOCK=$c TIDEMARK_SEGMENT_BYTES=16384 tidemark --data "$DREF" create-table --table Dmg --key k:S --durability sync >/dev/null
+  TIDEMARK_CLOCK=$c tidemark --data "$DREF" pitr enable --table Dmg >/dev/null
+  python3 "$CR/gen.py" 1 150 "$BK" > "$ROOT/d1.jsonl"
+  TIDEMARK_CLOCK=$((c + 60)) tidemark --data "$DREF" batch-write --table Dmg --file "$ROOT/d1.jsonl" --batch-size $((BK + 1)) 2>/dev/null
+  TIDEMARK_CLOCK=$((c + 120)) tidemark --data "$DREF" snapshot --table Dmg >/dev/null
+  python3 "$CR/gen.py" 151 50 "$BK" > "$ROOT/d2.jsonl"
+  TIDEMARK_CLOCK=$((c + 180)) tidemark --data "$DREF" batch-write --table Dmg --file "$ROOT/d2.jsonl" --batch-size $((BK + 1)) 2>/dev/null
+  D_MID=$(tidemark --data "$DREF" scan --table Dmg | digest); T_MID=$((c + 200))
+  python3 "$CR/gen.py" 201 20 "$BK" > "$ROOT/d3.jsonl"
+  TIDEMARK_CLOCK=$((c + 240)) tidemark --data "$DREF" batch-write --table Dmg --file "$ROOT/d3.jsonl" --batch-size $((BK + 1)) 2>/dev/null
+  export TIDEMARK_CLOCK=$((c + 300))
+  tidemark --data "$DREF" scan --table Dmg > "$ROOT/dlive"
+  D_LIVE=$(digest "$ROOT/dlive")
+  D_LAST=$(tidemark --data "$DREF" get-item --table Dmg --key '{"k":{"S":"last"}}' | python3 "$TT/model.py" items)
+  D_SCHEMA=$(tidemark --data "$DREF" describe-table --table Dmg --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["Table"]["KeySchema"])')
+  tidemark-export --data "$DREF" --table Dmg --to "$DREF/exp" >/dev/null 2>&1
+  # the probe write a damaged table may take: what the table must then hold
+  { cat "$ROOT/dlive"; echo '{"Item":{"k":{"S":"probe"},"dmg":{"N":"1"}}}'; } | digest > "$ROOT/dprobe"
+  unset TIDEMARK_CLOCK
+}
+# The file of a kind in a home copy, relative to it; and what a message must name.
+damage_file() {  # kind, home
+  local t=$2/tables/Dmg e
+  e=$(ls -d "$2"/exp/AWSDynamoDB/*/ 2>/dev/null | grep -v '/data/$' | head -1); e=${e%/}
+  case $1 in
+    log-sealed-first) ls "$t"/log/*.lz4 "$t"/log/*.zst 2>/dev/null | sort | head -1 ;;
+    log-sealed-last)  ls "$t"/log/*.lz4 "$t"/log/*.zst 2>/dev/null | sort | tail -1 ;;
+    log-active)       ls "$t"/log/*.log | tail -1 ;;
+    snap-data)        ls -d "$t"/snapshots/*/ | sort | tail -1 | sed 's|/$|/data.mdb|' ;;
+    snap-json)        ls -d "$t"/snapshots/*/ | sort | tail -1 | sed 's|/$|/snap.json|' ;;
+    items-data)       echo "$t/items/data.mdb" ;;
+    table-json)       echo "$t/table.json" ;;
+    export-summary)   echo "$e/manifest-summary.json" ;;
+    export-summary-md5) echo "$e/manifest-summary.md5" ;;
+    export-files)     echo "$e/manifest-files.json" ;;
+    export-data)      ls "$e"/data/* | head -1 ;;
+    export-schema)    echo "$e/tidemark-schema.json" ;;
+  esac
+}
+damage_names() {  # kind, path: the words one of which a refusal must contain
+  case $1 in
+    items-data) echo "items/data.mdb tables/Dmg/items" ;;
+    snap-*)     echo "$(basename "$(dirname "$2")")" ;;
+    *)          basename "$2" ;;
+  esac
+}
+# One program's outcome on damaged data: never a signal; exit 0 only with the right answer;
+# otherwise a message naming the damaged file.
+damage_judge() {  # id, rc, right (0 = the output is right), names, what
+  local id=$1 rc=$2 right=$3 names=$4 n hit=1
+  nosignal "$id" "$rc" "$ROOT/e" "$5" || return 0
+  if [ "$rc" -eq 0 ]; then
+    check "$id" "$right" "$5 exits 0 with wrong data ($DAMAGE_WHAT)"
+  else
+    for n in $names; do grep -qF "$n" "$ROOT/e" "$ROOT/o" && hit=0; done
+    check "$id" "$hit" "$5 refuses without naming $names ($DAMAGE_WHAT): $(said "$rc" "$ROOT/e")"
+  fi
+}
+DAMAGE_WHAT=""
+damage_case() {  # kind, mode, seed
+  local kind=$1 mode=$2 h=$ROOT/dcase rc f names id=damage.$1
+  rm -rf "$h"; cp -a "$DREF" "$h"
+  f=$(damage_file "$kind" "$h")
+  [ -n "$f" ] && [ -f "$f" ] || { bad "$id.setup" "no $kind file in the reference home"; return; }
+  DAMAGE_WHAT="$kind ${f#$h/}: $(python3 "$TT/model.py" damage "$f" "$3" "$mode"), seed $3"
+  names=$(damage_names "$kind" "$f")
+  DAMAGE_DONE=$((DAMAGE_DONE + 1))
+  export TIDEMARK_CLOCK=$((1762000000 + 300))
+  case $kind in
+  export-*)
+    local e; e=$(dirname "$f"); [ "$(basename "$e")" = data ] && e=$(dirname "$e")
+    run rc "$ROOT/o" "$ROOT/e" tidemark-export verify "$e"
+    nosignal "$id.export-verify" "$rc" "$ROOT/e" "export verify" &&
+      { [ "$rc" -eq 0 ] && bad "$id.export-verify" "export verify says OK ($DAMAGE_WHAT)" ||
+        damage_judge "$id.export-verify" "$rc" 1 "$names" "export verify"; }
+    run rc "$ROOT/o" "$ROOT/e" tidemark-export describe "$e"
+    nosignal "$id.export-describe" "$rc" "$ROOT/e" "export describe" && ok "$id.export-describe"
+    run rc "$ROOT/o" "$ROOT/e" tidemark-import --data "$h" --from "$e" --table Imp
+    local right=1
+    if [ "$rc" -eq 0 ]; then
+      local g s
+      g=$(tidemark --data "$h" scan --table Imp | digest)
+      s=$(tidemark --data "$h" describe-table --table Imp --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["Table"]["KeySchema"])')
+      [ "$g" = "$D_LIVE" ] && [ "$s" = "$D_SCHEMA" ] && right=0
+    fi
+    damage_judge "$id.import" "$rc" "$right" "$names" "import"
+    ;;
+  *)
+    local t=Dmg
+    run rc "$ROOT/o" "$ROOT/e" tidemark --data "$h" log verify --table $t
+    case $kind in
+      log-*) if nosignal "$id.log-verify" "$rc" "$ROOT/e" "log verify"; then
+               if [ "$rc" -eq 0 ]; then bad "$id.log-verify" "log verify says OK ($DAMAGE_WHAT): $(head -c 200 "$ROOT/o")"
+               else damage_judge "$id.log-verify" "$rc" 1 "$names" "log verify"; fi
+             fi ;;
+      *) damage_judge "$id.log-verify" "$rc" 0 "$names" "log verify" ;;
+    esac
+    run rc "$ROOT/o" "$ROOT/e" tidemark --data "$h" scan --table $t
+    [ "$(digest "$ROOT/o")" = "$D_LIVE" ]; damage_judge "$id.scan" "$rc" $? "$names" "scan"
+    run rc "$ROOT/o" "$ROOT/e" tidemark --data "$h" get-item --table $t --key '{"k":{"S":"last"}}'
+    [ "$(python3 "$TT/model.py" items "$ROOT/o" 2>/dev/null)" = "$D_LAST" ]; damage_judge "$id.get-item" "$rc" $? "$names" "get-item"
+    run rc "$ROOT/o" "$ROOT/e" tidemark --data "$h" describe-table --table $t --json
+    grep -q "\"ItemCount\": *$(wc -l < "$ROOT/dlive")," "$ROOT/o"; damage_judge "$id.describe" "$rc" $? "$names" "describe-table"
+    if [ "$SHORT" = 0 ]; then
+      run rc "$ROOT/o" "$ROOT/e" tidemark --data "$h" pitr status --table $t
+      damage_judge "$id.pitr-status" "$rc" 0 "$names" "pitr status"
+    fi
+    run rc "$ROOT/o" "$ROOT/e" tidemark-export --data "$h" --table $t --to "$h/exp2"
+    local right=1
+    if [ "$rc" -eq 0 ] && tidemark-export verify "$(cat "$ROOT/o")" >/dev/null 2>&1 &&
+       [ "$(python3 "$TT/model.py" export-digest "$(cat "$ROOT/o")" 2>/dev/null)" = "$D_LIVE" ]; then right=0; fi
+    damage_judge "$id.export" "$rc" "$right" "$names" "export"
+    if [ "$SHORT" = 0 ]; then
+      run rc "$ROOT/o" "$ROOT/e" tidemark-restore --data "$h" --table $t --target RLatest --latest
+      [ "$(tidemark --data "$h" scan --table RLatest 2>/dev/null | digest)" = "$D_LIVE" ]; damage_judge "$id.restore-latest" "$rc" $? "$names" "restore --latest"
+    fi
+    run rc "$ROOT/o" "$ROOT/e" tidemark-restore --data "$h" --table $t --target RMid --time "$T_MID"
+    [ "$(tidemark --data "$h" scan --table RMid 2>/dev/null | digest)" = "$D_MID" ]; damage_judge "$id.restore-mid" "$rc" $? "$names" "restore --time (from the snapshot)"
+    # last, a writer: it may refuse; if it writes, nothing else may change
+    run rc "$ROOT/o" "$ROOT/e" tidemark --data "$h" put-item --table $t --item '{"k":{"S":"probe"},"dmg":{"N":"1"}}'
+    local o2=$rc
+    [ "$(tidemark --data "$h" scan --table $t 2>/dev/null | digest)" = "$(cat "$ROOT/dprobe")" ]
+    damage_judge "$id.writer" "$o2" $? "$names" "put-item (a writer)"
+    ;;
+  esac
+  unset TIDEMARK_CLOCK
+}
+damage_all() {
+  damage_setup
+  local kind mode i
+  for kind in log-sealed-first log-sealed-last log-active snap-data snap-json items-data table-json \
+              export-summary export-summary-md5 export-files export-data export-schema; do
+    for mode in flip trunc; do
+      for ((i = 0; i < NDMG; i++)); do damage_case "$kind" "$mode" $(( SEED * 1000 + RANDOM )); done
+    done
+  done
+}
 
 # ---------------------------------------------------------------- main ----
 echo "torture: seed $SEED, $([ "$SHORT" = 1 ] && echo short || echo full) form, programs in $TM_BIN" >&2
