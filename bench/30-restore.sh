@@ -35,7 +35,6 @@ RUNS=${BENCH_RUNS:-5}
 PGPORT=${BENCH_PG_PORT:-55632}
 T0=1762934400                         # 2025-11-12T08:00:00Z: PITR enabled (after the load)
 SPAN=$((35 * 86400 - 3600))
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 
 ITEMS=$BENCH_OUT/items-$N.jsonl
 gen_items "$N" "$ITEMS"

@@ -39,6 +39,8 @@ timed() {
   printf -v "${var}_rss" '%s' "$(tail -n1 "$tf")"
   rm -f "$tf"
 }
+# median X...: the middle value (the lower middle of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 # row WHAT TIDEMARK_S REFERENCE_S NOTE [key=value...]: appends a comparison with its ratio.
 # Keys the summary uses: op= (the operation; one summary line per op, against its fastest
 # reference that has a goal), ref= (the reference's name), goal= (the largest ratio that meets

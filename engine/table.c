@@ -22,11 +22,26 @@
  *   "Pitr":{"Enabled","RecoveryPeriodInDays","EnabledTime"},"Durability":"sync"|"none",
  *   "SnapshotEverySeconds","SnapshotEveryWrites","LogSegmentBytes"}
  *
- * SNAPSHOTS (tables/<name>/snapshots/<seq as 16 hex>/): data.mdb (an LMDB environment with the
- *   items and meta dbs, copied in key order from one read txn, so it reflects exactly one log
- *   position, with every leaf page full; see dense_copy) + snap.json {"Seq","Time",
- *   "ItemCount","Bytes"}. Written under a ".tmp-" name and renamed: a directory with the final
- *   name is complete.
+ * SNAPSHOTS (tables/<name>/snapshots/<seq as 16 hex>/), format SNAP_VERSION
+ *   PURPOSE: seeds for restores (pitr/plan.h), one log position each.
+ *   data.mdb: an LMDB environment with the items and meta dbs, copied in key order from one
+ *     read txn, so it reflects exactly one log position, with every leaf page full (dense_copy).
+ *   snap.json: {"Version":2,"Seq","Time"(µs),"ItemCount","Bytes","Xxh3"}: Seq the log position
+ *     (also in data.mdb's meta "applied_seq"), Bytes the length of data.mdb, Xxh3 the XXH3_64
+ *     (xxHash, as the log's checksums) of those Bytes bytes, as 16 lowercase hex digits (a JSON
+ *     number cannot hold 64 bits).
+ *   VALIDITY: a snapshot may seed a restore if and only if (1) its directory has the final name
+ *     and snap.json parses, (2) Version >= 2 with a well-formed Xxh3, (3) data.mdb is Bytes long
+ *     (checked before a byte is copied or mapped: a short file would SIGBUS a map), (4) the
+ *     XXH3_64 of its bytes equals Xxh3 (computed while the restore copies it, before anything
+ *     is published), (5) the copy's applied_seq equals Seq. A seed failing (3)-(5) is damaged:
+ *     the restore plans again without it and says so (pitr/materialize.c).
+ *   CRASH SAFETY: data.mdb is written and synced, read back once to hash it, snap.json written
+ *     atomically, then the ".tmp-" directory renamed to its final name and the parent synced: a
+ *     directory with the final name is complete.
+ *   COMPATIBILITY: version 1 (no "Version", no "Xxh3") cannot be verified, so it is not trusted:
+ *     listed (retention still removes it) but never a restore seed; `tidemark snapshot` taken
+ *     at the same position replaces it, as it does a damaged one.
  *
  * LMDB may not be opened twice in one process (its POSIX locks would break), so environments are
  * shared through a small registry keyed by directory. */
@@ -56,6 +71,10 @@
 #include <unistd.h>
 
 #define TABLE_MAPSIZE ((size_t)1 << 40)  /* address space only; the file grows as needed */
+#include <xxhash.h>
+
+/* 2: snap.json carries data.mdb's length and XXH3_64 (version 1 had neither). */
+#define SNAP_VERSION 2
 
 /* TIDEMARK_MAPSIZE (bytes) lowers the reservation where address space is short (valgrind). */
 static size_t table_mapsize(void)
@@ -573,6 +592,25 @@ static int env_reserve(env_ref *e, MDB_txn *txn, size_t bytes)
     size_t next = txn_next_pgno(txn, first, e->writemap ? ei.me_mapsize / ps : (size_t)1 << 40);
     size_t pages = next ? next + 2 * (st.ms_depth + 1) + 8 + (bytes + ps - 1) / ps
                         : first + txn_bound(&st, e->res_writes, e->res_bytes);
+/* ---- meta values ---- */
+
+static uint64_t meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *name)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    if (mdb_get(txn, meta, &k, &v) || v.mv_size != 8) return 0;
+    return rd_u64le(v.mv_data);
+}
+
+static int meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *name, uint64_t val)
+{
+    unsigned char b[8];
+    wr_u64le(b, val);
+    MDB_val k = {strlen(name), (void *)name}, v = {8, b};
+    return mdb_put(txn, meta, &k, &v, 0);
+}
+
+/* ================================================================ catalog ==== */
+
     size_t need = (pages + first / 64 + 8) * ps;
     if (e->writemap && need > ei.me_mapsize) need = ei.me_mapsize;   /* LMDB says MAP_FULL */
     if (need <= e->reserved) return 0;
@@ -1093,6 +1131,7 @@ static int apply_change(table *t, MDB_txn *txn, uint64_t *bytes, const void *key
     buf_reset(val);
     if ((rc = buf_put_u32le(val, new_size)) || (rc = buf_append(val, new_img, nn))) return rc;
     v.mv_size = val->len;
+        if ((rc = env_reserve(t->env, txn, rec.key_len + rec.new_len))) goto out;
     v.mv_data = val->data;
     if ((rc = mdb_put(txn, t->env->items, &k, &v, 0))) return lmdb_err(rc, "put", t->dir);
     *bytes += new_size;
@@ -1131,7 +1170,6 @@ static int replay(table *t, MDB_txn *txn, uint64_t applied, uint64_t last, uint6
         rc = lmdb_err(rc, "meta", t->dir);
         goto out;
     }
-        if ((rc = env_reserve(t->env, txn, rec.key_len + rec.new_len))) goto out;
     *replayed += n;
 out:
     log_reader_close(r);
@@ -1216,6 +1254,8 @@ static int ws_change(wstate *w, const void *key, size_t kn, const void *new_img,
         on = old_hint_n;
     } else {
         rc = mdb_get(w->txn, t->env->items, &k, &v);
+    /* Blocks before the record: a write refused for want of space is not in the log. */
+    if ((rc = env_reserve(t->env, w->txn, kn + nn))) return rc;
         if (rc == 0) {
             old = (const char *)v.mv_data + 4;
             on = v.mv_size - 4;
@@ -1254,8 +1294,6 @@ static int ws_log_commit(wstate *w)
     if (rc) ws_abort(w);
     return rc;
 }
-    /* Blocks before the record: a write refused for want of space is not in the log. */
-    if ((rc = env_reserve(t->env, w->txn, kn + nn))) return rc;
 
 /* Applies to LMDB what the log already holds, and releases the write lock. */
 static int ws_apply_commit(wstate *w)
@@ -1717,6 +1755,11 @@ int table_read_scan(table_read *r, uint32_t hash_lo, uint32_t hash_hi, table_raw
     hi[2] = (unsigned char)(h >> 8);  hi[3] = (unsigned char)h;
     return table_read_range(r, lo, 4, hi, 4, 0, fn, ctx);
 }
+int snap_verifiable(const snap_info *s)
+{
+    return s->version >= 2;
+}
+
 
 int table_read_get(table_read *r, const void *key, size_t kn, const void **img, size_t *in)
 {
@@ -1731,6 +1774,17 @@ int table_read_get(table_read *r, const void *key, size_t kn, const void **img, 
 
 /* ================================================================ snapshots ==== */
 
+    const cJSON *v = cJSON_GetObjectItem(o, "Version");
+    s->version = cJSON_IsNumber(v) ? (int)v->valuedouble : 1;
+    s->sum = 0;
+    if (s->version >= 2) {
+        const char *x = cJSON_GetStringValue(cJSON_GetObjectItem(o, "Xxh3"));
+        char *end = NULL;
+        if (x && strlen(x) == 16 && strspn(x, "0123456789abcdef") == 16)
+            s->sum = strtoull(x, &end, 16);
+        if (!end || *end)
+            rc = err_set(TM_ECORRUPT, "%s: version %d without a valid \"Xxh3\"", path, s->version);
+    }
 void snap_data_path(const char *table_dir_, const char *name, char *out, size_t n)
 {
     snprintf(out, n, "%s/snapshots/%s/data.mdb", table_dir_, name);
@@ -1740,7 +1794,7 @@ static int snap_read_json(const char *dir, snap_info *s)
 {
     char path[PATH_MAX];
     buf b = BUF_INIT;
-    int rc;
+    int rc = 0;
     snprintf(path, sizeof path, "%s/snap.json", dir);
     if ((rc = fsx_read_file(path, 65536, &b))) return rc;
     cJSON *o = cJSON_ParseWithLength(b.data, b.len);
@@ -1751,45 +1805,180 @@ static int snap_read_json(const char *dir, snap_info *s)
     s->item_count = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "ItemCount"));
     s->bytes = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "Bytes"));
     cJSON_Delete(o);
-    return 0;
+    return rc;
 }
 
+/* Calls fn with each snapshot directory's path and name (16 hex digits: others are staging or
+ * trash), in directory order; stops at fn's first nonzero return. */
+static int snap_scan(const char *tdir, int (*fn)(void *ctx, const char *sdir, const char *name),
+                     void *ctx)
+{
+    char dir[PATH_MAX], sdir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/snapshots", tdir);
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : err_sys(TM_EIO, errno, "open %s", dir);
+    struct dirent *e;
+    int rc = 0;
+    while (!rc && (e = readdir(d))) {
+        if (e->d_name[0] == '.' || strlen(e->d_name) != 16) continue;
+        snprintf(sdir, sizeof sdir, "%s/%s", dir, e->d_name);
+        rc = fn(ctx, sdir, e->d_name);
+    }
+    closedir(d);
+    return rc;
+}
+
+typedef struct snap_vec {
+    snap_info *v;
+    size_t n, cap;
+    int all;                 /* keep those whose snap.json cannot be read (verify) */
+} snap_vec;
+/* By name: 16 zero-padded hex digits of the seq, so also by seq. */
 static int snap_cmp(const void *a, const void *b)
 {
-    const snap_info *x = a, *y = b;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+    return strcmp(((const snap_info *)a)->name, ((const snap_info *)b)->name);
+}
+
+static int snap_gather(const char *tdir, int all, snap_info **out, size_t *n)
+{
+    snap_vec sv = {NULL, 0, 0, all};
+    int rc = snap_scan(tdir, snap_collect, &sv);
+    *out = NULL;
+    *n = 0;
+    if (rc) { free(sv.v); return rc; }
+    if (sv.n) qsort(sv.v, sv.n, sizeof *sv.v, snap_cmp);
+    *out = sv.v;
+    *n = sv.n;
+    return 0;
 }
 
 int snap_list(const char *tdir, snap_info **out, size_t *n)
 {
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/snapshots", tdir);
-    *out = NULL;
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (!d) return errno == ENOENT ? 0 : err_sys(TM_EIO, errno, "open %s", dir);
-    size_t cap = 0;
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || strlen(e->d_name) != 16) continue;
-        snap_info s;
-        char sdir[PATH_MAX];
-        memset(&s, 0, sizeof s);
-        snprintf(sdir, sizeof sdir, "%s/%s", dir, e->d_name);
-        if (snap_read_json(sdir, &s)) continue; /* not complete: ignored */
-        snprintf(s.name, sizeof s.name, "%s", e->d_name);
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 8;
-            snap_info *p = realloc(*out, cap * sizeof *p);
-            if (!p) { rc = err_set(TM_ENOMEM, "out of memory"); break; }
-            *out = p;
-        }
-        (*out)[(*n)++] = s;
+    return snap_gather(tdir, 0, out, n);
+}
+
+
+static int snap_collect(void *ctx, const char *sdir, const char *name)
+{
+    snap_vec *sv = ctx;
+    snap_info s;
+    memset(&s, 0, sizeof s);
+    if (snap_read_json(sdir, &s) && !sv->all) return 0; /* not complete: ignored */
+    snprintf(s.name, sizeof s.name, "%s", name);
+    if (sv->n == sv->cap) {
+        size_t cap = sv->cap ? sv->cap * 2 : 8;
+/* Copies through the page cache; each 16 MiB written starts its writeback at once, so the disk
+ * works during the rest of the copy and whatever follows it, and the final sync finds little
+ * left to do. */
+#define COPY_CHUNK ((size_t)16 << 20)
+/* Read size: small enough that the bytes are still in the CPU cache when they are hashed and
+ * written (the hash then costs little beside the copy itself). */
+#define SUM_READ ((size_t)256 << 10)
+
+/* Reads file `from` once, hashing it (XXH3_64) and, when to is given, copying it there.
+ * want (a snapshot's entry): a file of another length is refused before a byte is read, a
+ * checksum mismatch after the last one; both, and a read error, are TM_ECORRUPT naming `from`.
+ * *bytes and *sum (optional) receive what was read. */
+static int sum_copy(const char *from, const char *to, const snap_info *want, uint64_t *bytes,
+                    uint64_t *sum)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+    int bad = want ? TM_ECORRUPT : TM_EIO;
+    char *b = NULL;
+    XXH3_state_t *h = NULL;
+    struct stat st;
+    uint64_t done = 0, flushed = 0;
+    if (in < 0) return err_sys(errno == ENOENT ? TM_EMISSING : TM_EIO, errno, "open %s", from);
+    if (fstat(in, &st) < 0) { rc = err_sys(TM_EIO, errno, "stat %s", from); goto out; }
+    if (want && (uint64_t)st.st_size != want->bytes) {
+        rc = err_set(TM_ECORRUPT, "%s: %lld bytes, snap.json says %" PRIu64 ": truncated or "
+                     "damaged", from, (long long)st.st_size, want->bytes);
+        goto out;
     }
-    closedir(d);
-    if (rc) { free(*out); *out = NULL; *n = 0; return rc; }
-    if (*n) qsort(*out, *n, sizeof **out, snap_cmp);
+    if (!(b = malloc(SUM_READ)) || !(h = XXH3_createState())) {
+        rc = err_set(TM_ENOMEM, "out of memory");
+        goto out;
+    }
+    XXH3_64bits_reset(h);
+    if (to && (out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+        rc = err_sys(TM_EIO, errno, "create %s", to);
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(in, b, SUM_READ);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) { rc = err_sys(bad, errno, "read %s", from); goto out; }
+        if (n == 0) break;
+        XXH3_64bits_update(h, b, (size_t)n);
+        done += (uint64_t)n;
+        if (out < 0) continue;
+        if ((rc = fsx_write_all(out, b, (size_t)n))) goto out;
+        if (done - flushed >= COPY_CHUNK) {
+            sync_file_range(out, (off_t)flushed, (off_t)(done - flushed), SYNC_FILE_RANGE_WRITE);
+            flushed = done;
+        }
+    }
+    if (out >= 0 && done > flushed)
+        sync_file_range(out, (off_t)flushed, (off_t)(done - flushed), SYNC_FILE_RANGE_WRITE);
+    if (done != (uint64_t)st.st_size) {
+        rc = err_set(bad, "%s: %" PRIu64 " bytes read, %lld expected: changed while read", from,
+                     done, (long long)st.st_size);
+        goto out;
+    }
+    uint64_t s = XXH3_64bits_digest(h);
+    if (want && s != want->sum) {
+        rc = err_set(TM_ECORRUPT, "%s: checksum mismatch (XXH3_64 %016" PRIx64 ", snap.json says "
+                     "%016" PRIx64 "): damaged", from, s, want->sum);
+        goto out;
+    }
+    if (bytes) *bytes = done;
+    if (sum) *sum = s;
+out:
+    XXH3_freeState(h);
+    free(b);
+    if (in >= 0) close(in);
+    if (out >= 0) close(out);
+    return rc;
+}
+
+/* Verifies one snapshot: 0, 1 (unverifiable), or sum_copy's TM_ECORRUPT. */
+static int snap_check(const char *tdir, const snap_info *s)
+{
+    char path[PATH_MAX];
+    snap_data_path(tdir, s->name, path, sizeof path);
+    if (!snap_verifiable(s)) return 1;
+    char name[32];
+    snprintf(name, sizeof name, "%016" PRIx64, s->seq);
+    if (strcmp(name, s->name))
+        return err_set(TM_ECORRUPT, "%s/snapshots/%s/snap.json: Seq %" PRIu64 " does not match "
+                       "the directory's name", tdir, s->name, s->seq);
+    return sum_copy(path, NULL, s, NULL, NULL);
+}
+
+int snap_verify_all(const char *tdir, snap_verify_fn fn, void *ctx)
+{
+    snap_info *v;
+    size_t n;
+    char sdir[PATH_MAX];
+    int rc = snap_gather(tdir, 1, &v, &n);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        /* Read again: snap_gather kept those whose snap.json failed, without its error. */
+        snprintf(sdir, sizeof sdir, "%s/snapshots/%s", tdir, v[i].name);
+        rc = snap_read_json(sdir, &v[i]);
+        if (!rc) rc = snap_check(tdir, &v[i]);
+        fn(ctx, &v[i], rc);
+    }
+    free(v);
+    return 0;
+}
+
+        snap_info *p = realloc(sv->v, cap * sizeof *p);
+        if (!p) return err_set(TM_ENOMEM, "out of memory");
+        sv->v = p;
+        sv->cap = cap;
+    }
+    sv->v[sv->n++] = s;
     return 0;
 }
 
@@ -1869,6 +2058,7 @@ static int dense_copy(env_ref *src, const char *dir)
     if (wtxn) mdb_txn_abort(wtxn);
     if (rtxn) mdb_txn_abort(rtxn);
     env_map_drop(src);   /* the walk read all of it */
+    /* Hashed once written and synced (LMDB wrote it): read back from the page cache. */
     mdb_env_close(d->env);
     free(d);
     return rc;
@@ -1889,8 +2079,8 @@ int table_snapshot(table *t, snap_info *out)
     snprintf(path, sizeof path, "%s/lock.mdb", tmp);
     unlink(path);
     snprintf(path, sizeof path, "%s/data.mdb", tmp);
-    struct stat st;
-    if (stat(path, &st) == 0) s.bytes = (uint64_t)st.st_size;
+    if ((rc = sum_copy(path, NULL, NULL, &s.bytes, &s.sum))) goto out;
+    s.version = SNAP_VERSION;
     snprintf(s.name, sizeof s.name, "%016" PRIx64, s.seq);
     char json[256];
     snprintf(json, sizeof json, "{\"Seq\":%" PRIu64 ",\"Time\":%" PRId64 ",\"ItemCount\":%" PRIu64 ",\"Bytes\":%" PRIu64 "}",

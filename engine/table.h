@@ -155,14 +155,27 @@ typedef struct snap_info {
     int64_t time_us;         /* time of the write at seq (0 if none) */
     uint64_t item_count;
     uint64_t bytes;          /* size of data.mdb */
+    uint64_t sum;            /* XXH3_64 of data.mdb (version >= 2) */
+    int version;             /* snap.json's format: 1 has no checksum, is never a seed */
 } snap_info;
-/* Takes a consistent snapshot now (LMDB copy, compacted), atomically. */
+/* 1 if s carries a checksum, so that a restore can verify it (format in table.c). */
+int snap_verifiable(const snap_info *s);
+/* Takes a consistent snapshot now (dense LMDB copy, checksummed), atomically. If one exists at
+ * the same position and is unverifiable or damaged, the new one replaces it. */
 int table_snapshot(table *t, snap_info *out);
-/* Snapshots of a table directory, ascending by seq. *out malloc'd (free()). */
+/* Snapshots of a table directory, ascending by seq (unverifiable ones included: check
+ * snap_verifiable). *out malloc'd (free()). */
 int snap_list(const char *table_dir, snap_info **out, size_t *n);
 int snap_remove(const char *table_dir, const char *name);
 /* Path of a snapshot's LMDB data file. */
 void snap_data_path(const char *table_dir, const char *name, char *out, size_t n);
+/* Checks every snapshot of a table directory against its checksum (reads each data.mdb once).
+ * fn gets each one, ascending, with its snap.json as far as it could be read and rc: 0
+ * verified, 1 unverifiable (format 1: no checksum), or TM_ECORRUPT / TM_EIO with err_msg()
+ * naming the file and what is wrong (size, checksum, snap.json). Returns 0, or the error that
+ * stopped the walk (listing the directory). */
+typedef void (*snap_verify_fn)(void *ctx, const snap_info *s, int rc);
+int snap_verify_all(const char *table_dir, snap_verify_fn fn, void *ctx);
 
 /* ---- PITR settings ---- */
 int table_set_pitr(table *t, int enabled, int period_days);   /* TM_EINVAL outside 1..35 */
@@ -196,9 +209,13 @@ int table_builder_set_settings(table_builder *b, log_sync_mode durability, int64
 /* Before a seed: about n keys will be changed after it. The builder maps the seeded file and
  * the pages the changes will add while they are applied (a hint: a wrong n costs time only). */
 void table_builder_expect_changes(table_builder *b, uint64_t n);
-/* Seeds the staging items from an LMDB data file (a snapshot's data.mdb) or from the live table
- * (consistent copy). *seq receives the log position of the seed. Only before any put. */
-int table_builder_seed_file(table_builder *b, const char *data_mdb, uint64_t *seq);
+/* Seeds the staging items from a snapshot's data.mdb (want: its snap_list entry) or from the
+ * live table (consistent copy). *seq receives the log position of the seed. Only before any
+ * put. The snapshot is verified while it is copied: TM_ECORRUPT, naming the file, when it has
+ * no checksum, its size differs (found before a byte is copied) or its XXH3_64 does; TM_EMISSING
+ * when it is gone. Nothing of it is mapped before it passed. */
+int table_builder_seed_file(table_builder *b, const char *data_mdb, const snap_info *want,
+                            uint64_t *seq);
 int table_builder_seed_table(table_builder *b, table *src, uint64_t *seq, int64_t *time_us);
 int table_builder_put(table_builder *b, const item *it);        /* later put of a key wins */
 /* An encoded key and image (key.h, item.h) with the item's DynamoDB size (item_size). */

@@ -5,7 +5,12 @@
  * consistent copy at some seq L' >= the L the plan saw), and only log records <= L' are read.
  * Snapshot seeds carry their own seq, checked against the plan. The records between seed and
  * target are applied as their net change in key order (apply_net), after checking that every
- * one of them was read, so a gap can never pass silently. */
+ * one of them was read, so a gap can never pass silently.
+ *
+ * Trust in snapshots: only checksummed ones are planned with (gather); each is verified while
+ * its copy is made (table_builder_seed_file). A damaged one is named on stderr (opts->warn) and
+ * the plan made again without it: forward from an older seed, or backward from a newer one or
+ * the live table. When none is left, the refusal names the damaged file. */
 #include "pitr/materialize.h"
 #include "pitr/netchange.h"
 #include "engine/cli.h"
@@ -14,6 +19,7 @@
 #include "engine/fsx.h"
 #include "engine/log.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -32,6 +38,9 @@ typedef struct gathered {
     table_info info;
     snap_info *snaps;
     size_t nsnaps;
+    unsigned char *skip;         /* per snapshot: 1 = may not seed (pitr_input.snap_skip) */
+    size_t untrusted;            /* snapshots without a checksum */
+    char untrusted_name[32];     /* the newest of them */
     log_segment *segs;
     size_t nsegs;
     pitr_input in;
@@ -41,6 +50,7 @@ static void gathered_free(gathered *g)
 {
     table_close(g->src);
     free(g->snaps);
+    free(g->skip);
     free(g->segs);
     memset(g, 0, sizeof *g);
 }
@@ -54,7 +64,7 @@ static int target_seq(gathered *g, int64_t t_us, uint64_t *out)
     int rc = log_seq_at_time(table_log_dir(g->src), t_us, &s);
     if (rc) return err_wrap(rc, "log of table %s: ", g->info.name);
     for (size_t i = 0; i < g->nsnaps; i++)
-        if (g->snaps[i].time_us <= t_us && g->snaps[i].seq > s) s = g->snaps[i].seq;
+        if (!g->skip[i] && g->snaps[i].time_us <= t_us && g->snaps[i].seq > s) s = g->snaps[i].seq;
     if (g->info.last_write_us && g->info.last_write_us <= t_us && g->info.applied_seq > s)
         s = g->info.applied_seq;
     /* s is exact when record s+1 is known to be later than T: present in the log (the lookup
@@ -72,7 +82,7 @@ static int target_seq(gathered *g, int64_t t_us, uint64_t *out)
         }
     }
     for (size_t i = 0; i < g->nsnaps; i++)
-        if (g->snaps[i].time_us > t_us && g->snaps[i].seq > s && g->snaps[i].seq < hi)
+        if (!g->skip[i] && g->snaps[i].time_us > t_us && g->snaps[i].seq > s && g->snaps[i].seq < hi)
             hi = g->snaps[i].seq;
     if (hi == UINT64_MAX || hi <= s + 1) {
         *out = s;
@@ -86,9 +96,35 @@ static int target_seq(gathered *g, int64_t t_us, uint64_t *out)
                    after ? ")" : "", t);
 }
 
+/* 1 if the snapshot named s is in skip (names found damaged in this run, 32 bytes each). */
+static int skipped(const buf *skip, const char *s)
+{
+    for (size_t i = 0; skip && i + 32 <= skip->len; i += 32)
+        if (!strcmp(skip->data + i, s)) return 1;
+    return 0;
+}
+
+/* Flags the snapshots that may not seed: without a checksum (never trusted) or found damaged
+ * earlier in this run. */
+static int flag_snaps(gathered *g, const buf *skip)
+{
+    if (g->nsnaps && !(g->skip = calloc(g->nsnaps, 1))) return err_set(TM_ENOMEM, "out of memory");
+    for (size_t i = 0; i < g->nsnaps; i++) {
+        const snap_info *s = &g->snaps[i];
+        if (!snap_verifiable(s)) {
+            g->skip[i] = 1;
+            g->untrusted++;
+            snprintf(g->untrusted_name, sizeof g->untrusted_name, "%s", s->name);
+        } else if (skipped(skip, s->name)) {
+            g->skip[i] = 1;
+        }
+    }
+    return 0;
+}
+
 /* Order matters: the window and the live position are read before the segment list, so the
  * listed log reaches at least the live seq (records are durable in the log before LMDB). */
-static int gather(const char *home, const char *name, int64_t t_us, gathered *g)
+static int gather(const char *home, const char *name, int64_t t_us, const buf *skip, gathered *g)
 {
     char path[PATH_MAX];
     struct stat st;
@@ -103,12 +139,14 @@ static int gather(const char *home, const char *name, int64_t t_us, gathered *g)
     if (t_us == PITR_LATEST) t_us = latest;
     snprintf(path, sizeof path, "%s/items/data.mdb", table_dir(g->src));
     if ((rc = snap_list(table_dir(g->src), &g->snaps, &g->nsnaps))) goto out;
+    if ((rc = flag_snaps(g, skip))) goto out;
     if ((rc = log_list(table_log_dir(g->src), &g->segs, &g->nsegs))) goto out;
     g->in.t_us = t_us;
     g->in.earliest_us = earliest;
     g->in.latest_us = latest;
     g->in.snaps = g->snaps;
     g->in.nsnaps = g->nsnaps;
+    g->in.snap_skip = g->skip;
     g->in.segs = g->segs;
     g->in.nsegs = g->nsegs;
     g->in.has_live = 1;
@@ -131,14 +169,26 @@ out:
     return rc;
 }
 
+/* The plan; when none is complete, the refusal also says which snapshots were left out. */
+static int plan(const gathered *g, pitr_dir direction, pitr_plan **out)
+{
+    int rc = pitr_plan_make(&g->in, direction, out);
+    if (rc == TM_EMISSING && g->untrusted)
+        err_wrap(rc, "%zu snapshot%s of table %s (the newest %s) %s no checksum (written by an "
+                 "older tidemark) and %s not trusted; ", g->untrusted, g->untrusted == 1 ? "" : "s",
+                 g->info.name, g->untrusted_name, g->untrusted == 1 ? "has" : "have",
+                 g->untrusted == 1 ? "is" : "are");
+    return rc;
+}
+
 int pitr_plan_table(const char *home, const char *name, int64_t t_us, pitr_dir direction,
                     pitr_plan **out)
 {
     gathered g;
     *out = NULL;
-    int rc = gather(home, name, t_us, &g);
+    int rc = gather(home, name, t_us, NULL, &g);
     if (rc) return rc;
-    rc = pitr_plan_make(&g.in, direction, out);
+    rc = plan(&g, direction, out);
     gathered_free(&g);
     return rc;
 }
@@ -293,9 +343,17 @@ static void *prefetch_run(void *arg)
     return NULL;
 }
 
-/* Executes plan p: target NULL builds a hidden temporary table whose directory goes to dir. */
+static void warn(const pitr_opts *o, const char *line)
+{
+    if (o->warn) o->warn(o->warn_ctx, line);
+    else fprintf(stderr, "%s: %s\n", program_invocation_short_name, line);
+}
+
+/* Executes plan p: target NULL builds a hidden temporary table whose directory goes to dir.
+ * *bad_snap: set when the snapshot seed turned out damaged (the error says how). */
 static int execute(const char *home, gathered *g, const pitr_plan *p, const char *target,
-                   const pitr_opts *o, table_info *info, pitr_stats *st, char *dir, size_t dirn)
+                   const pitr_opts *o, table_info *info, pitr_stats *st, char *dir, size_t dirn,
+                   int *bad_snap)
 {
     table_builder *b = NULL;
     char path[PATH_MAX];
@@ -317,8 +375,12 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
             pf.to = p->target_seq;
             started = pthread_create(&th, NULL, prefetch_run, &pf) == 0;
         }
-        rc = table_builder_seed_file(b, path, &seed_seq);
+        rc = table_builder_seed_file(b, path, &p->snap, &seed_seq);
         if (started) pthread_join(th, NULL);
+        if (rc == TM_ECORRUPT) { /* the snapshot's own damage, found before anything was used */
+            *bad_snap = 1;
+            goto out;
+        }
         if (rc) {
             if (rc == TM_EMISSING || !fsx_exists(path))
                 rc = err_set(TM_EMISSING, "snapshot %s of table %s is gone (%s)", p->snap.name,
@@ -330,8 +392,9 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
             goto out;
         }
         if (seed_seq != p->snap.seq) {
-            rc = err_set(TM_ECORRUPT, "snapshot %s of table %s holds seq %" PRIu64 ", its "
-                         "name says %" PRIu64, p->snap.name, g->info.name, seed_seq, p->snap.seq);
+            rc = err_set(TM_ECORRUPT, "%s holds seq %" PRIu64 ", its name says %" PRIu64, path,
+                         seed_seq, p->snap.seq);
+            *bad_snap = 1;
             goto out;
         }
     } else if (p->seed == PITR_SEED_LIVE) {
@@ -399,14 +462,21 @@ static int materialize(const char *home, const char *source, int64_t t_us, const
         if (fsx_exists(final)) return err_set(TM_EEXIST, "table %s already exists", target);
     }
     /* A segment or snapshot may vanish between planning and reading (retention): plan again
-     * once; a second failure, or a time that left the window meanwhile, is reported. */
-    for (int attempt = 0; attempt < 2; attempt++) {
+     * once; a second failure, or a time that left the window meanwhile, is reported. A damaged
+     * snapshot: plan again without it, as often as one is found (each is left out once found). */
+    buf skip = BUF_INIT, damage = BUF_INIT;   /* their names (32 bytes each); what was wrong */
+    int vanished = 0;
+    for (;;) {
         gathered g;
         pitr_plan *p = NULL;
-        if ((rc = gather(home, source, t_us, &g))) return rc;
-        if ((rc = pitr_plan_make(&g.in, opts->direction, &p))) {
+        char name[32];
+        int bad = 0;
+        if ((rc = gather(home, source, t_us, &skip, &g)) == 0 &&
+            (rc = plan(&g, opts->direction, &p)))
             gathered_free(&g);
-            return rc;
+        if (rc) { /* without the damaged snapshots: S_T unknown, or no complete plan */
+            if (damage.len) rc = err_wrap(TM_ECORRUPT, "%s; no other plan is left: ", damage.data);
+            break;
         }
         st->t_us = p->t_us;
         st->target_seq = p->target_seq;
@@ -414,11 +484,26 @@ static int materialize(const char *home, const char *source, int64_t t_us, const
         st->seed = p->seed;
         st->records = st->log_bytes = 0;
         if (opts->prog) progress_set_total(opts->prog, p->records);
-        rc = execute(home, &g, p, target, opts, info, st, dir, dirn);
+        snprintf(name, sizeof name, "%s", p->snap.name);
+        rc = execute(home, &g, p, target, opts, info, st, dir, dirn, &bad);
         pitr_plan_free(p);
         gathered_free(&g);
-        if (rc != TM_EMISSING && rc != TM_ENOTFOUND) break;
+        if (bad) {
+            char line[1200];
+            snprintf(line, sizeof line, "snapshot %s of table %s is damaged and was skipped (%s); "
+                     "planning again without it", name, source, err_msg());
+            warn(opts, line);
+            st->snaps_skipped++;
+            if ((rc = buf_append(&skip, name, sizeof name)) ||
+                (rc = buf_printf(&damage, "%s%s", damage.len ? "; " : "", err_msg())))
+                break;
+            continue;
+        }
+        if ((rc == TM_EMISSING || rc == TM_ENOTFOUND) && !vanished++) continue;
+        break;
     }
+    buf_free(&skip);
+    buf_free(&damage);
     st->seconds = mono_s() - t0;
     return rc;
 }

@@ -49,8 +49,11 @@ typedef struct pitr_input {
     int64_t live_time;
     uint64_t live_bytes;            /* size of the live items file */
     pitr_rates rates;
+    /* Optional, nsnaps flags: 1 = this snapshot may not seed (no checksum, or found damaged);
+     * it still tells what the table held at its seq (a seq-0 snapshot with items). */
+    const unsigned char *snap_skip;
 } pitr_input;
-#define PITR_INPUT_INIT {0, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, PITR_RATES_INIT}
+#define PITR_INPUT_INIT {0, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, PITR_RATES_INIT, NULL}
 
 typedef struct pitr_plan {
     int64_t t_us;
