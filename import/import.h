@@ -11,7 +11,10 @@
  *   one file or object   "dump.json.gz", "s3://bucket/items.csv"
  *   an archive           .tar, .tar.gz/.tgz, .tar.zst/.tzst, .zip: read with libarchive as a
  *                        stream, never extracted; entries with an absolute path or a ".." segment
- *                        are refused; an archive may hold a whole export (manifests included)
+ *                        are refused; an archive may hold a whole export (manifests included);
+ *                        links are never followed, in tar and zip alike: a symbolic link that
+ *                        would be data is refused, hard links and links the manifest does not
+ *                        list are skipped and named on stderr (import_src.c)
  *
  * WHAT IS CHECKED
  *   With manifests, only the files listed in manifest-files.json are read; each must exist, hash

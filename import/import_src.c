@@ -6,7 +6,17 @@
  * (manifests, .md5, tidemark-schema.json) and the names of the data entries, reading and
  * discarding the rest so that the bomb limits apply; the second pass streams the data entries
  * the first pass chose. Two passes because manifests and the schema may come after the data
- * in an archive (tar writes in directory order), and both decide what the data means. */
+ * in an archive (tar writes in directory order), and both decide what the data means.
+ *
+ * Links in archives (tar symbolic and hard links, zip symbolic links, and device or fifo
+ * entries) are never followed or read, the same way in tar and zip. A symbolic link's bytes are
+ * not in the archive, so one that would be data (every entry of an archive without manifests,
+ * a file the manifest lists, a manifest itself) makes the import fail naming it: an import
+ * that says OK must hold all the data. Others are skipped with a line on stderr naming them:
+ * a hard link (its bytes are read once, under the name it links to) and a link the manifest
+ * does not list (not part of the export). zip keeps a file's type only in its central
+ * directory, which the streaming reader never sees (it would hand a link's target path over
+ * as data), so for zip the central directory is read first, from the archive's tail. */
 #include "import/import_src.h"
 #include "engine/err.h"
 
@@ -288,6 +298,12 @@ static la_ssize_t arch_read_cb(struct archive *a, void *ctx, const void **out)
     return (la_ssize_t)got;
 }
 
+/* A link entry met by the first pass: kind "symbolic link", "hard link" or "special file". */
+typedef struct arch_link {
+    char *path, *target;     /* target NULL: none (special files) */
+    const char *kind;
+} arch_link;
+
 struct import_archive {
     struct archive *a;
     arch_io *io;
@@ -295,11 +311,24 @@ struct import_archive {
     import_dec_budget *budget;
     uint64_t entry_bytes;    /* entry bytes read out of the archive so far */
     char path[4096];
+    int zip_checked;         /* zip_links has been filled (or the archive is not a zip) */
+    char **zip_links;        /* names of the zip's symbolic links, from its central directory */
+    size_t nzip_links;
+    int collect;             /* first pass: record links in links[] */
+    arch_link *links;
+    size_t nlinks;
 };
 
 static void archive_end(import_archive *x)
 {
     if (!x) return;
+    for (size_t i = 0; i < x->nzip_links; i++) free(x->zip_links[i]);
+    free(x->zip_links);
+    for (size_t i = 0; i < x->nlinks; i++) {
+        free(x->links[i].path);
+        free(x->links[i].target);
+    }
+    free(x->links);
     if (x->a) archive_read_free(x->a);
     if (x->io) store_reader_close(x->io->r);
     free(x->io);
@@ -339,8 +368,104 @@ out:
     return rc;
 }
 
+static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
+static uint64_t le64(const unsigned char *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+/* Fills x->zip_links with the names of the symbolic links in the zip's central directory
+ * (made on Unix, mode S_IFLNK in the high half of the external attributes). A tail or
+ * directory that cannot be parsed leaves the list empty: libarchive then judges the archive. */
+static int zip_read_links(import_archive *x)
+{
+    import_source *src = x->src;
+    store_object_info info;
+    buf t = BUF_INIT, cd = BUF_INIT;
+    int rc = store_head(src->st, src->archive_key, &info);
+    if (rc) goto out;
+    /* the end record (22 bytes + a comment of up to 65535) and the zip64 locator (20) before it */
+    uint64_t tail = info.size < 22 + 65535 + 20 ? info.size : 22 + 65535 + 20;
+    if (tail < 22 || (rc = store_get_range(src->st, src->archive_key, info.size - tail, tail, &t)))
+        goto out;
+    const unsigned char *b = (const unsigned char *)t.data;
+    size_t eocd = SIZE_MAX;
+    for (size_t i = t.len - 22 + 1; i-- > 0;)
+        if (!memcmp(b + i, "PK\5\6", 4) && i + 22 + le16(b + i + 20) == t.len) { eocd = i; break; }
+    if (eocd == SIZE_MAX) goto out;
+    uint64_t cd_size = le32(b + eocd + 12), cd_off = le32(b + eocd + 16);
+    if ((cd_size == 0xFFFFFFFF || cd_off == 0xFFFFFFFF) && eocd >= 20 &&
+        !memcmp(b + eocd - 20, "PK\6\7", 4)) {
+        buf z = BUF_INIT;
+        if ((rc = store_get_range(src->st, src->archive_key, le64(b + eocd - 20 + 8), 56, &z))) goto out;
+        if (z.len == 56 && !memcmp(z.data, "PK\6\6", 4)) {
+            cd_size = le64((const unsigned char *)z.data + 40);
+            cd_off = le64((const unsigned char *)z.data + 48);
+        }
+        buf_free(&z);
+    }
+    if (cd_size == 0 || cd_size > MARKER_MAX || cd_off >= info.size || cd_size > info.size - cd_off)
+        goto out;
+    if ((rc = store_get_range(src->st, src->archive_key, cd_off, cd_size, &cd))) goto out;
+    const unsigned char *p = (const unsigned char *)cd.data, *end = p + cd.len;
+    while (end - p >= 46 && !memcmp(p, "PK\1\2", 4)) {
+        size_t nl = le16(p + 28), el = le16(p + 30), cl = le16(p + 32);
+        if ((size_t)(end - p) < 46 + nl + el + cl) break;
+        if (le16(p + 4) >> 8 == 3 && (le32(p + 38) >> 16 & 0170000) == 0120000) {
+            char **nz = realloc(x->zip_links, (x->nzip_links + 1) * sizeof *nz);
+            if (!nz) { rc = err_set(TM_ENOMEM, "out of memory"); goto out; }
+            x->zip_links = nz;
+            if (!(nz[x->nzip_links] = strndup((const char *)p + 46, nl))) {
+                rc = err_set(TM_ENOMEM, "out of memory");
+                goto out;
+            }
+            x->nzip_links++;
+        }
+        p += 46 + nl + el + cl;
+    }
+out:
+    buf_free(&t);
+    buf_free(&cd);
+    if (rc) err_wrap(rc, "%s: reading the zip's central directory: ", src->archive_ptr);
+    return rc;
+}
+
+/* If entry e is a link or special file, its kind (and *target, malloc'd, for links). */
+static int entry_link(import_archive *x, struct archive_entry *e, const char *name,
+                      const char **kind, char **target)
+{
+    int rc;
+    *kind = NULL;
+    *target = NULL;
+    if (!x->zip_checked) {
+        x->zip_checked = 1;
+        if ((archive_format(x->a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP &&
+            (rc = zip_read_links(x)))
+            return rc;
+    }
+    const char *t = NULL;
+    if ((t = archive_entry_hardlink(e))) {
+        *kind = "hard link";
+    } else if (archive_entry_filetype(e) == AE_IFLNK) {
+        *kind = "symbolic link";
+        t = archive_entry_symlink(e);
+    } else if (archive_entry_filetype(e) == AE_IFREG) {
+        for (size_t i = 0; i < x->nzip_links && !*kind; i++)
+            if (!strcmp(x->zip_links[i], name)) *kind = "symbolic link";
+        if (*kind) {
+            /* a zip link's data is its target */
+            char tb[1024];
+            la_ssize_t r = archive_read_data(x->a, tb, sizeof tb - 1);
+            tb[r > 0 ? r : 0] = '\0';
+            if (!(*target = strdup(tb))) return err_set(TM_ENOMEM, "out of memory");
+        }
+    } else if (archive_entry_filetype(e) != AE_IFDIR) {
+        *kind = "special file";
+    }
+    if (t && !(*target = strdup(t))) return err_set(TM_ENOMEM, "out of memory");
+    return 0;
+}
+
 /* The next regular-file entry, its path checked and normalised ("./" dropped) into x->path.
- * 1 found, 0 at the end. */
+ * 1 found, 0 at the end. Links are skipped; the first pass records them in x->links. */
 static int archive_next(import_archive *x)
 {
     struct archive_entry *e;
@@ -352,20 +477,48 @@ static int archive_next(import_archive *x)
                            archive_error_string(x->a));
         const char *p = archive_entry_pathname(e);
         if (!p) return err_set(TM_ECORRUPT, "%s: archive entry without a name", x->src->archive_ptr);
+        const char *kind;
+        char *target;
+        int rc = entry_link(x, e, p, &kind, &target);
+        if (rc) return rc;
         if (p[0] == '/' || (p[0] && p[1] == ':'))
             return err_set(TM_ECORRUPT, "%s: archive entry \"%s\" has an absolute path: refused",
                            x->src->archive_ptr, p);
         while (p[0] == '.' && p[1] == '/') p += 2;
         size_t n = strlen(p);
-        if (n >= sizeof x->path)
+        if (n >= sizeof x->path) {
+            free(target);
             return err_set(TM_ECORRUPT, "%s: archive entry name too long", x->src->archive_ptr);
+        }
         memcpy(x->path, p, n + 1);
         while (n > 0 && x->path[n - 1] == '/') x->path[--n] = '\0';   /* "dir/" entries */
-        if (n == 0) continue;
-        if (!import_path_safe(x->path))
+        if (n == 0) {
+            free(target);
+            continue;
+        }
+        if (!import_path_safe(x->path)) {
+            free(target);
             return err_set(TM_ECORRUPT, "%s: archive entry \"%s\" has a \"..\" or empty path "
                            "segment: refused", x->src->archive_ptr, p);
-        if (archive_entry_filetype(e) != AE_IFREG) continue;   /* dirs, links: never followed */
+        }
+        if (kind) {   /* never followed: the first pass decides (link_check) */
+            if (x->collect) {
+                arch_link *nl = realloc(x->links, (x->nlinks + 1) * sizeof *nl);
+                char *path = strdup(x->path);
+                if (!nl || !path) {
+                    free(path);
+                    free(target);
+                    if (nl) x->links = nl;
+                    return err_set(TM_ENOMEM, "out of memory");
+                }
+                x->links = nl;
+                x->links[x->nlinks++] = (arch_link){path, target, kind};
+            } else {
+                free(target);
+            }
+            continue;
+        }
+        if (archive_entry_filetype(e) != AE_IFREG) continue;   /* directories */
         return 1;
     }
 }
@@ -420,6 +573,30 @@ typedef struct arch_entry {
     uint64_t size;
 } arch_entry;
 
+/* After the first pass: refuses a link that would be data, says on stderr which are skipped
+ * (see the top of this file). */
+static int link_check(import_source *src, const import_archive *x)
+{
+    size_t dl = src->export_sub ? strlen(src->export_sub) : 0;
+    for (size_t i = 0; i < x->nlinks; i++) {
+        const arch_link *l = &x->links[i];
+        int listed = src->have_manifest && !strncmp(l->path, src->export_sub, dl) &&
+                     import_manifest_find(&src->man, l->path + dl) >= 0;
+        int hard = !strcmp(l->kind, "hard link");
+        const char *to = l->target ? (hard ? " of " : " to ") : "";
+        if (listed || import_is_marker(l->path) || (!src->have_manifest && !hard))
+            return err_set(TM_ECORRUPT, "%s: archive entry %s is a %s%s%s: links in an archive are never "
+                           "followed; make the archive with the files themselves (tar -h, zip "
+                           "without -y)", src->display, l->path, l->kind, to,
+                           l->target ? l->target : "");
+        fprintf(stderr, "tidemark-import: %s: archive entry %s is a %s%s%s: skipped (%s)\n",
+                src->display, l->path, l->kind, to, l->target ? l->target : "",
+                hard ? "its data is read once, under the name it links to"
+                     : "not a file the manifest lists");
+    }
+    return 0;
+}
+
 /* Pass 1: markers into memory, data entry names into a list. */
 static int archive_scan(import_source *src, import_dec_budget *budget)
 {
@@ -431,6 +608,7 @@ static int archive_scan(import_source *src, import_dec_budget *budget)
     size_t nents = 0, cap = 0;
     char *export_dir = NULL;
     if ((rc = archive_begin(src, budget, &x))) goto out;
+    x->collect = 1;
     while ((rc = archive_next(x)) == 1) {
         const char *b = base_name(x->path);
         size_t dl = (size_t)(b - x->path);
@@ -473,8 +651,10 @@ static int archive_scan(import_source *src, import_dec_budget *budget)
     if (src->have_manifest) {
         src->export_sub = strdup(export_dir ? export_dir : "");
         /* in archive order, only the listed files */
+        if (!src->export_sub) { rc = err_set(TM_ENOMEM, "out of memory"); goto out; }
+        if ((rc = link_check(src, x))) goto out;
         char *seen = calloc(src->man.nfiles + 1, 1);
-        if (!seen || !src->export_sub) { free(seen); rc = err_set(TM_ENOMEM, "out of memory"); goto out; }
+        if (!seen) { rc = err_set(TM_ENOMEM, "out of memory"); goto out; }
         size_t dl = strlen(src->export_sub);
         for (size_t i = 0; i < nents && !rc; i++) {
             if (strncmp(ents[i].path, src->export_sub, dl)) continue;
@@ -494,6 +674,7 @@ static int archive_scan(import_source *src, import_dec_budget *budget)
         free(seen);
         if (rc) goto out;
     } else {
+        if ((rc = link_check(src, x))) goto out;
         for (size_t i = 0; i < nents; i++)
             if ((rc = add_input(src, ents[i].path, -1, ents[i].size))) goto out;
         if (src->n == 0) {

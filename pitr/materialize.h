@@ -32,8 +32,12 @@ typedef struct pitr_opts {
     pitr_dir direction;      /* PITR_AUTO, or force PITR_FORWARD / PITR_BACKWARD (tests) */
     progress *prog;          /* optional: items/bytes applied are reported here */
     int copy_settings;       /* 1: copy durability and snapshot policy of the source */
+    /* Told each damaged snapshot that was skipped (one line naming it and the damage); NULL:
+     * the line goes to stderr as "<program>: <line>". */
+    void (*warn)(void *ctx, const char *line);
+    void *warn_ctx;
 } pitr_opts;
-#define PITR_OPTS_INIT {PITR_AUTO, NULL, 1}
+#define PITR_OPTS_INIT {PITR_AUTO, NULL, 1, NULL, NULL}
 
 /* What was done. */
 typedef struct pitr_stats {
@@ -47,6 +51,7 @@ typedef struct pitr_stats {
     uint64_t item_count;     /* items in the result */
     uint64_t size_bytes;
     double seconds;
+    unsigned snaps_skipped;  /* damaged snapshots found and planned around */
 } pitr_stats;
 
 /* Collects the planner's input for table `name` at time t_us (or PITR_LATEST) and makes the
@@ -59,6 +64,10 @@ int pitr_plan_table(const char *home, const char *name, int64_t t_us, pitr_dir d
  * items of `source` at t_us, with source's key schema; PITR disabled on it. Staged under a
  * hidden name; appears only when complete; on any failure nothing is left behind. If a
  * segment or snapshot the plan needs vanishes meanwhile (retention), plans again once.
+ * Snapshots are trusted only through their checksum (table.c): one without is never a seed;
+ * one found damaged while it is copied (size, XXH3_64, seq) is reported through opts->warn and
+ * the plan is made again without it; when no plan is left, TM_ECORRUPT names the snapshot's
+ * file and the damage, followed by what the planner found missing.
  * info (optional) receives the new table's description; st (optional) what was done. */
 int pitr_materialize(const char *home, const char *source, int64_t t_us, const char *target,
                      const pitr_opts *opts, table_info *info, pitr_stats *st);

@@ -108,4 +108,52 @@ import zipfile
 with zipfile.ZipFile("bad.zip", "w") as z: z.writestr("in/x.json", "{\"Item\":{\"sk\":{\"N\":\"1\"}}}\n")'
 expect_exit 3 tidemark-import --from bad.zip --table BadZip --key pk:S --error-log e.jsonl
 assert_eq "{\"itemS3Pointer\":{\"bucket\":\"w\",\"key\":\"$W/bad.zip!/in/x.json\",\"itemIndex\":0},\"errorMessages\":[\"One or more parameter values were invalid: Missing the key pk in the item\"]}" "$(cat e.jsonl)"
+# links are never followed, the same in tar and zip: a symbolic link that would be data fails
+# the import naming it (its bytes are not in the archive); a hard link (its bytes are read under
+# the name it links to) and a link the manifest does not list are skipped, named on stderr
+python3 - "$W/exp" <<'PY'
+import io, os, sys, tarfile, zipfile
+root = sys.argv[1]
+items = open("items.jsonl", "rb").read()
+def zlink(z, name, target):
+    zi = zipfile.ZipInfo(name); zi.create_system = 3; zi.external_attr = (0o120777 << 16)
+    z.writestr(zi, target)
+def tlink(t, name, target, kind=tarfile.SYMTYPE):
+    ti = tarfile.TarInfo(name); ti.type = kind; ti.linkname = target; t.addfile(ti)
+def tfile(t, name, data):
+    ti = tarfile.TarInfo(name); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+with zipfile.ZipFile("slink.zip", "w") as z:
+    z.writestr("d/a.json", items); zlink(z, "d/b.json", "/etc/passwd")
+with tarfile.open("slink.tar", "w") as t:
+    tfile(t, "d/a.json", items); tlink(t, "d/b.json", "/etc/passwd")
+with tarfile.open("hlink.tar", "w") as t:
+    tfile(t, "d/a.json", items); tlink(t, "d/b.json", "d/a.json", tarfile.LNKTYPE)
+# an export with an extra link beside it, and one whose listed data file is a link
+with tarfile.open("exp.tar") as src, tarfile.open("explink.tar", "w") as dst, \
+     tarfile.open("expdata.tar", "w") as dst2, zipfile.ZipFile("explink.zip", "w") as z:
+    for m in src.getmembers():
+        f = src.extractfile(m).read() if m.isfile() else None
+        dst.addfile(m, io.BytesIO(f) if f is not None else None)
+        if m.name.endswith("file01.json.gz"): tlink(dst2, m.name, "/tmp/elsewhere.json.gz")
+        else: dst2.addfile(m, io.BytesIO(f) if f is not None else None)
+        if f is not None: z.writestr(m.name[2:], f)
+    tlink(dst, "./latest", "pre/AWSDynamoDB/01700000000000-0123abcd")
+    zlink(z, "latest", "pre/AWSDynamoDB/01700000000000-0123abcd")
+PY
+for a in slink.zip slink.tar; do
+  expect_exit 1 tidemark-import --from "$a" --table Link --key pk:S --sort-key sk:N
+  assert_eq "tidemark-import: import failed: $a: archive entry d/b.json is a symbolic link to /etc/passwd: links in an archive are never followed; make the archive with the files themselves (tar -h, zip without -y)" "$ERR"
+  tidemark describe-table --table Link >/dev/null 2>&1 && fail "table Link from $a"
+done
+expect_exit 0 tidemark-import --from hlink.tar --table HLink --key pk:S --sort-key sk:N
+same_items HLink items.jsonl
+assert_contains "$ERR" "tidemark-import: hlink.tar: archive entry d/b.json is a hard link of d/a.json: skipped (its data is read once, under the name it links to)"
+for a in explink.tar explink.zip; do
+  t="E_$(echo "$a" | tr . _)"
+  expect_exit 0 tidemark-import --from "$a" --table "$t"
+  same_items "$t" items.jsonl
+  assert_contains "$ERR" "tidemark-import: $a: archive entry latest is a symbolic link to pre/AWSDynamoDB/01700000000000-0123abcd: skipped (not a file the manifest lists)"
+done
+expect_exit 1 tidemark-import --from expdata.tar --table ELink
+assert_eq "tidemark-import: import failed: expdata.tar: archive entry pre/AWSDynamoDB/01700000000000-0123abcd/data/file01.json.gz is a symbolic link to /tmp/elsewhere.json.gz: links in an archive are never followed; make the archive with the files themselves (tar -h, zip without -y)" "$ERR"
 echo "import_archive: ok"

@@ -60,7 +60,14 @@ head -n 200 items.jsonl | zstd -q > part-1.json.zst
 tail -n +201 items.jsonl > part-2.json
 tar cf - items.jsonl | zstd -q > dump.tar.zst
 printf 'id,v\n1,"a,b"\n2,c\n' > t.csv
-for f in one.json.gz part-1.json.zst part-2.json dump.tar.zst t.csv; do
+# a zip whose symbolic link is found in its central directory (ranged GETs of the tail)
+python3 -c '
+import zipfile
+with zipfile.ZipFile("links.zip", "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("a.json", open("items.jsonl", "rb").read())
+    zi = zipfile.ZipInfo("b.json"); zi.create_system = 3; zi.external_attr = 0o120777 << 16
+    z.writestr(zi, "a.json")'
+for f in one.json.gz part-1.json.zst part-2.json dump.tar.zst t.csv links.zip; do
   k=$f; case $f in part-*) k=dump/$f ;; esac
   aws3 s3 cp --only-show-errors "$f" "s3://$bucket/$k"
 done
@@ -71,6 +78,8 @@ same_items Parts items.jsonl
 assert_contains "$ERR" "from 2 files"
 expect_exit 0 tidemark-import --from "s3://$bucket/dump.tar.zst" --table Tarred --key pk:S --sort-key sk:N
 same_items Tarred items.jsonl
+expect_exit 1 tidemark-import --from "s3://$bucket/links.zip" --table Zipped --key pk:S --sort-key sk:N
+assert_eq "tidemark-import: import failed: s3://$bucket/links.zip: archive entry b.json is a symbolic link to a.json: links in an archive are never followed; make the archive with the files themselves (tar -h, zip without -y)" "$ERR"
 expect_exit 0 tidemark-import --from "s3://$bucket/t.csv" --input-format CSV --table Csv --key id:N
 assert_eq 2 "$(tidemark scan --table Csv | wc -l)"
 

@@ -830,6 +830,117 @@ static void test_corrupt_segment(void **state)
     assert_int_equal(table_delete(M.home, "bad"), 0);
 }
 
+/* ---- damaged snapshots ---- */
+
+static int warned;
+static char warning[1200];
+
+static void warn_fn(void *ctx, const char *line)
+{
+    (void)ctx;
+    warned++;
+    snprintf(warning, sizeof warning, "%s", line);
+}
+
+/* kind 0: one byte changed at the end of a page in the middle (where LMDB keeps item data);
+ * 1: that page overwritten with random bytes; 2: truncated to half. */
+static void damage(const char *path, int kind, uint64_t bytes)
+{
+    off_t page = (off_t)(bytes / 4096 / 2) * 4096;
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    if (kind == 0) {
+        unsigned char c;
+        assert_int_equal(pread(fd, &c, 1, page + 4095), 1);
+        c ^= 0x01;
+        assert_int_equal(pwrite(fd, &c, 1, page + 4095), 1);
+    } else if (kind == 1) {
+        unsigned char b[4096];
+        for (size_t i = 0; i < sizeof b; i++) b[i] = (unsigned char)rnd();
+        assert_int_equal(pwrite(fd, b, sizeof b, page), (ssize_t)sizeof b);
+    } else {
+        assert_int_equal(ftruncate(fd, (off_t)bytes / 2), 0);
+    }
+    close(fd);
+}
+
+static void test_damaged_snapshot(void **state)
+{
+    (void)state;
+    static const char *kinds[] = {"one byte", "a random page", "truncated"};
+    int64_t e, l;
+    window("hist", &e, &l);
+    const int64_t T = e + 17 * DAY_US + 2 * HOUR_US;   /* forward from that day's snapshot */
+    char name[32], target[32], tdir[PATH_MAX], path[PATH_MAX];
+    for (int kind = 0; kind < 4; kind++) {
+        snprintf(name, sizeof name, "dmg%d", kind);
+        copy_table(name);
+        table_path(M.home, name, NULL, tdir, sizeof tdir);
+        pitr_plan *p;
+        assert_int_equal(pitr_plan_table(M.home, name, T, PITR_AUTO, &p), 0);
+        assert_int_equal(p->seed, PITR_SEED_SNAPSHOT);
+        snap_info bad = p->snap;
+        pitr_plan_free(p);
+        snap_data_path(tdir, bad.name, path, sizeof path);
+        damage(path, kind % 3, bad.bytes);
+        pitr_opts po = PITR_OPTS_INIT;
+        pitr_stats st;
+        po.warn = warn_fn;
+        warned = 0;
+        snprintf(target, sizeof target, "dmgr%d", kind);
+        if (kind == 3) {
+            /* No plan left: forward only, and a segment between the older snapshot and the
+             * damaged one gone. The refusal names the damaged file; nothing is created. */
+            snap_info *snaps;
+            log_segment *segs;
+            size_t nn, ns, k = 0;
+            assert_int_equal(snap_list(tdir, &snaps, &nn), 0);
+            while (k < nn && strcmp(snaps[k].name, bad.name)) k++;
+            assert_true(k > 0 && k < nn);
+            uint64_t prev = snaps[k - 1].seq;
+            free(snaps);
+            char logdir[PATH_MAX], seg[PATH_MAX];
+            table_path(M.home, name, "log", logdir, sizeof logdir);
+            assert_int_equal(log_list(logdir, &segs, &ns), 0);
+            for (k = 0; k < ns && !(segs[k].first_seq > prev && segs[k].last_seq <= bad.seq); k++) {}
+            assert_true(k < ns);
+            snprintf(seg, sizeof seg, "%s/%s", logdir, segs[k].name);
+            free(segs);
+            assert_int_equal(unlink(seg), 0);
+            po.direction = PITR_FORWARD;
+            int rc = pitr_materialize(M.home, name, T, target, &po, NULL, &st);
+            print_message("no plan left: %s\n", err_msg());
+            assert_int_equal(rc, TM_ECORRUPT);
+            assert_non_null(strstr(err_msg(), path));
+            assert_non_null(strstr(err_msg(), "no other plan is left"));
+            assert_int_equal(warned, 1);
+            table_path(M.home, target, NULL, path, sizeof path);
+            assert_false(fsx_exists(path));
+        } else {
+            table_info ti;
+            int rc = pitr_materialize(M.home, name, T, target, &po, &ti, &st);
+            if (rc) fail_msg("%s: %s", kinds[kind], err_msg());
+            print_message("%s: %s\n", kinds[kind], warning);
+            assert_int_equal(warned, 1);
+            assert_non_null(strstr(warning, path));
+            assert_non_null(strstr(warning, bad.name));
+            assert_int_equal(st.snaps_skipped, 1);
+            assert_false(st.seed == PITR_SEED_SNAPSHOT && st.seed_seq == bad.seq);
+            table *t;
+            assert_int_equal(table_open(M.home, target, TABLE_RDONLY, &t), 0);
+            compare(t, T, 0, kinds[kind]);
+            table_close(t);
+            M.compared++;
+            assert_int_equal(table_delete(M.home, target), 0);
+            /* Both forced directions: right too (the warning goes to stderr). */
+            must_restore(name, T, PITR_FORWARD, "forward past a damaged snapshot");
+            must_restore(name, T, PITR_BACKWARD, "backward past a damaged snapshot");
+        }
+        no_leftovers();
+        assert_int_equal(table_delete(M.home, name), 0);
+    }
+}
+
 /* ---- racing with a writer and retention in another process ---- */
 
 static void race_child(int rfd, int64_t now)
@@ -961,6 +1072,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_missing_segment),
         cmocka_unit_test(test_corrupt_segment),
+        cmocka_unit_test(test_damaged_snapshot),
         cmocka_unit_test(test_race),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -289,7 +289,7 @@ static void test_batch_read_snapshot(void **state)
     key_schema ks = schema("pk", AV_S, "sk", AV_N);
     assert_int_equal(table_builder_open(home, "Copy3", &ks, &tb), 0);
     uint64_t seq;
-    assert_int_equal(table_builder_seed_file(tb, path, &seq), 0);
+    assert_int_equal(table_builder_seed_file(tb, path, &s, &seq), 0);
     assert_int_equal(seq, 1001);
     table_info ci;
     assert_int_equal(table_builder_commit(tb, &ci), 0);
@@ -625,7 +625,7 @@ static void test_builder_seeded_changes(void **state)
     uint64_t seq, bytes = si.size_bytes;
     assert_int_equal(table_builder_open(home, "SeedDst", &ks, &tb), 0);
     table_builder_expect_changes(tb, 46000);
-    assert_int_equal(table_builder_seed_file(tb, path, &seq), 0);
+    assert_int_equal(table_builder_seed_file(tb, path, &s, &seq), 0);
     /* seed keys 0..999 updated, 1000..1499 deleted, 45,000 new keys */
     for (int i = 0; i < 1500; i++) {
         snprintf(json, sizeof json, "{\"pk\":{\"S\":\"s%d\"},\"sk\":{\"N\":\"%d\"},\"v\":{\"S\":\"seed\"}}", i, i);
@@ -694,13 +694,129 @@ static void test_builder_seeded_changes(void **state)
     char staged[PATH_MAX];
     snprintf(staged, sizeof staged, "%s", table_builder_dir(tb));
     table_builder_expect_changes(tb, 20000);
-    assert_int_equal(table_builder_seed_file(tb, path, &seq), 0);
+    assert_int_equal(table_builder_seed_file(tb, path, &s, &seq), 0);
     item *it = parse("{\"pk\":{\"S\":\"x\"},\"sk\":{\"N\":\"1\"}}");
     assert_int_equal(table_builder_put(tb, it), 0);
     item_free(it);
     table_builder_abort(tb);
     assert_false(fsx_exists(staged));
     assert_int_equal(table_open(home, "SeedAbort", 0, &t), TM_ENOTFOUND);
+}
+
+/* Snapshots carry their data.mdb's size and XXH3_64; a seed is verified while it is copied: one
+ * changed byte, a truncated file, no checksum at all are refused (TM_ECORRUPT naming the file)
+ * before anything is mapped; snap_verify_all finds the same; a snapshot taken again at the same
+ * position replaces a damaged one. */
+typedef struct verify_count { int ok, unverifiable, damaged; } verify_count;
+
+static void verify_fn(void *ctx, const snap_info *s, int rc)
+{
+    verify_count *c = ctx;
+    (void)s;
+    if (rc == 0) c->ok++;
+    else if (rc == 1) c->unverifiable++;
+    else c->damaged++;
+}
+
+static int seed_once(const char *path, const snap_info *s)
+{
+    key_schema ks = schema("pk", AV_S, "sk", AV_N);
+    table_builder *tb;
+    uint64_t seq;
+    assert_int_equal(table_builder_open(home, NULL, &ks, &tb), 0);
+    int rc = table_builder_seed_file(tb, path, s, &seq);
+    table_builder_abort(tb);
+    return rc;
+}
+
+static void flip(const char *path, off_t off)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseeko(f, off, SEEK_SET), 0);
+    int c = fgetc(f);
+    assert_int_equal(fseeko(f, off, SEEK_SET), 0);
+    fputc(c ^ 0x20, f);
+    fclose(f);
+}
+
+static void test_snapshot_checksum(void **state)
+{
+    (void)state;
+    table *t = make_table("Sums");
+    batch_fill(t, "c", 0, 3000, ",\"v\":{\"S\":\"checksummed\"}");
+    snap_info s, *list;
+    size_t n;
+    struct stat st;
+    char path[PATH_MAX];
+    assert_int_equal(table_snapshot(t, &s), 0);
+    assert_int_equal(s.version, 2);
+    snap_data_path(table_dir(t), s.name, path, sizeof path);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(s.bytes, (uint64_t)st.st_size);
+    assert_int_equal(snap_list(table_dir(t), &list, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].sum, s.sum);
+    assert_int_equal(list[0].bytes, s.bytes);
+    assert_true(snap_verifiable(&list[0]));
+    free(list);
+    assert_int_equal(seed_once(path, &s), 0);
+    verify_count vc = {0, 0, 0};
+    assert_int_equal(snap_verify_all(table_dir(t), verify_fn, &vc), 0);
+    assert_int_equal(vc.ok, 1);
+
+    /* one byte: found by the hash, named */
+    flip(path, (off_t)s.bytes / 2);
+    assert_int_equal(seed_once(path, &s), TM_ECORRUPT);
+    assert_non_null(strstr(err_msg(), path));
+    assert_non_null(strstr(err_msg(), "checksum mismatch"));
+    memset(&vc, 0, sizeof vc);
+    assert_int_equal(snap_verify_all(table_dir(t), verify_fn, &vc), 0);
+    assert_int_equal(vc.damaged, 1);
+    flip(path, (off_t)s.bytes / 2);
+    assert_int_equal(seed_once(path, &s), 0);
+
+    /* truncated: refused by its size, before a byte is copied */
+    assert_int_equal(truncate(path, 8192), 0);
+    assert_int_equal(seed_once(path, &s), TM_ECORRUPT);
+    assert_non_null(strstr(err_msg(), "8192 bytes, snap.json says"));
+
+    /* taken again at the same position: the damaged one is replaced */
+    snap_info s2;
+    assert_int_equal(table_snapshot(t, &s2), 0);
+    assert_string_equal(s2.name, s.name);
+    assert_int_equal(s2.sum, s.sum);          /* the same bytes as before the damage */
+    assert_int_equal(seed_once(path, &s2), 0);
+
+    /* no checksum (format 1): never trusted */
+    snap_info old = s2;
+    old.version = 1;
+    assert_int_equal(seed_once(path, &old), TM_ECORRUPT);
+    assert_non_null(strstr(err_msg(), "without a checksum"));
+    char json[PATH_MAX];
+    snprintf(json, sizeof json, "%s/snapshots/%s/snap.json", table_dir(t), s.name);
+    const char *v1 = "{\"Seq\":3000,\"Time\":1,\"ItemCount\":3000,\"Bytes\":8192}";
+    assert_int_equal(fsx_write_atomic(json, v1, strlen(v1)), 0);
+    assert_int_equal(snap_list(table_dir(t), &list, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].version, 1);
+    assert_false(snap_verifiable(&list[0]));
+    free(list);
+    memset(&vc, 0, sizeof vc);
+    assert_int_equal(snap_verify_all(table_dir(t), verify_fn, &vc), 0);
+    assert_int_equal(vc.unverifiable, 1);
+    /* a version 2 snap.json whose checksum is not 16 hex digits is damaged, not unverifiable */
+    const char *bad = "{\"Version\":2,\"Seq\":3000,\"Time\":1,\"ItemCount\":3000,\"Bytes\":8192,\"Xxh3\":\"12zz\"}";
+    assert_int_equal(fsx_write_atomic(json, bad, strlen(bad)), 0);
+    memset(&vc, 0, sizeof vc);
+    assert_int_equal(snap_verify_all(table_dir(t), verify_fn, &vc), 0);
+    assert_int_equal(vc.damaged, 1);
+    assert_int_equal(table_snapshot(t, &s2), 0);
+    assert_int_equal(s2.version, 2);
+    memset(&vc, 0, sizeof vc);
+    assert_int_equal(snap_verify_all(table_dir(t), verify_fn, &vc), 0);
+    assert_int_equal(vc.ok, 1);
+    table_close(t);
 }
 
 int main(void)
@@ -718,6 +834,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_dense, setup, teardown),
         cmocka_unit_test_setup_teardown(test_builder_seeded_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_checksum, setup, teardown),
     };
     return cmocka_run_group_tests_name("table", tests, NULL, NULL);
 }
