@@ -2198,6 +2198,16 @@ int table_pitr_window(table *t, int64_t *earliest, int64_t *latest)
     /* No write for longer than the period: the state has not changed since, so the window is
      * the one second of that state that the period still covers. */
     if (l < e) l = e;
+    /* A log that lost its head (segments deleted by hand) cannot rebuild the times before the
+     * first record it still has: the window starts there (the gaps inside it are table_pitr_check's). */
+    log_gap *g = NULL;
+    size_t ng = 0;
+    if ((rc = log_gaps(t->log_dir, i.applied_seq, i.last_write_us, &g, &ng))) return rc;
+    if (ng && g[0].after_us == 0 && g[0].before_us != INT64_MAX && g[0].before_us > e) {
+        e = g[0].before_us;
+        if (l < e) l = e;
+    }
+    free(g);
     *earliest = e;
     *latest = l;
     return 0;

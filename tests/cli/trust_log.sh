@@ -112,4 +112,6 @@ expect_exit 1 tidemark log verify --table Head
 assert_contains "$OUT" "the log's origin is seq 1"
 expect_exit 0 tidemark pitr status --table Head
 assert_contains "$OUT" '"FirstMissingSeq": 1,'
+assert_contains "$OUT" '"EarliestRestorableDateTime": "2026-01-01T01:00:00.000' "the window starts after the lost head"
+expect_exit 1 tidemark-restore --table Head --target HeadR --time 2026-01-01T00:30:00Z
 echo "trust_log: OK"
