@@ -110,6 +110,12 @@ static void cand_backward(const pitr_input *in, cand *c, const snap_info *s)
     c->cost = cost_of(in, c);
 }
 
+/* 1 if c's seed is a snapshot the caller ruled out (pitr_input.snap_skip). */
+static int seed_skipped(const pitr_input *in, const cand *c)
+{
+    return c->snap && in->snap_skip && in->snap_skip[c->snap - in->snaps];
+}
+
 /* Better: cheaper; on a tie fewer records, then forward (it reads the log in its natural
  * order), then the older seed. Deterministic. */
 static int better(const cand *a, const cand *b)
@@ -194,6 +200,7 @@ int pitr_plan_make(const pitr_input *in, pitr_dir dir, pitr_plan **out)
             cand_backward(in, &c, NULL);
             if (in->live_seq < S) continue;
         }
+        if (seed_skipped(in, &c)) continue;
         if (c.dir == PITR_FORWARD && !have_fwd) { fwd_first = c; have_fwd = 1; }
         if (c.dir == PITR_BACKWARD && !have_bwd) { bwd_first = c; have_bwd = 1; }
         if (!c.ok) continue;
@@ -234,7 +241,7 @@ int pitr_plan_make(const pitr_input *in, pitr_dir dir, pitr_plan **out)
                 cand_backward(in, &c, NULL);
                 if (in->live_seq < S) continue;
             }
-            if (!c.ok || c.dir == best.dir) continue;
+            if (!c.ok || c.dir == best.dir || seed_skipped(in, &c)) continue;
             if (!have_alt || better(&c, &best_alt)) { best_alt = c; have_alt = 1; }
         }
     }
