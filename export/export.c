@@ -94,8 +94,10 @@
  *   then the state file is deleted. A failure at any point leaves no
  *   summary. --resume reads the state file, keeps the files of finished partitions whose size and
  *   MD5 still match, regenerates the other partitions (same names, same bytes for the same data)
- *   and finishes. A FULL export without a time is resumed from the same moment only if the table
- *   has not moved on since, or PITR can rebuild that moment; otherwise resume refuses.
+ *   and finishes. A FULL export without a time is resumed at its exportTime: from the live table
+ *   if it has not been written since (same log seq), else from the state PITR rebuilds at that
+ *   instant; resume refuses, naming why, when PITR is off, was enabled after that instant, or no
+ *   longer covers it.
  *
  * COMPATIBILITY
  *   The AWS files follow AWS's versions ("2020-06-30", "2023-08-01"). The state file carries
@@ -333,6 +335,47 @@ static int source_at(const export_options *o, const char *name, xp_source *s, in
     return table_read_begin(s->tmp, &s->r);
 }
 
+/* A FULL export without --time resumed after the table was written: the state at its
+ * ExportTime (the instant it promised; the snapshot it began from was that state), rebuilt by
+ * PITR. The time of the snapshot's last write is no substitute: it may predate the window (PITR
+ * enabled later, or a table filled by an import, which has no log). A refusal names what stands
+ * in the way. */
+static int resume_source(const export_options *o, table *t, const char *name, xp_source *s,
+                         const xp_meta *m, uint64_t now_seq)
+{
+    char ts[40], te[40];
+    table_info i;
+    int64_t t_us = m->export_time_us, earliest, latest;
+    int rc = table_describe(t, &i);
+    if (rc) return rc;
+    clock_format(t_us, 6, ts, sizeof ts);
+    if (!i.pitr_enabled)
+        return err_set(TM_EINVAL, "cannot resume: table %s was written after the export's moment "
+                       "%s (log seq %llu -> %llu) and point-in-time recovery is not enabled, so "
+                       "that moment cannot be rebuilt; start a new export", name, ts,
+                       (unsigned long long)m->snap_seq, (unsigned long long)now_seq);
+    if (i.pitr_enabled_us > t_us) {
+        clock_format(i.pitr_enabled_us, 6, te, sizeof te);
+        return err_set(TM_EINVAL, "cannot resume: table %s was written after the export's moment "
+                       "%s (log seq %llu -> %llu) and point-in-time recovery was enabled only at "
+                       "%s, later, so that moment cannot be rebuilt; start a new export", name,
+                       ts, (unsigned long long)m->snap_seq, (unsigned long long)now_seq, te);
+    }
+    if ((rc = table_pitr_window(t, &earliest, &latest))) return rc;
+    if (t_us < earliest) {
+        clock_format(earliest, 6, te, sizeof te);
+        return err_set(TM_EINVAL, "cannot resume: table %s was written after the export's moment "
+                       "%s (log seq %llu -> %llu) and that moment has left the recovery period "
+                       "of %d days (the window starts at %s); start a new export", name, ts,
+                       (unsigned long long)m->snap_seq, (unsigned long long)now_seq,
+                       i.pitr_period_days, te);
+    }
+    rc = source_at(o, name, s, t_us);
+    return rc ? err_wrap(rc, "cannot resume: rebuilding table %s at the export's moment %s: ",
+                         name, ts)
+              : 0;
+}
+
 static int scan_cb(void *ctx, const void *key, size_t kn, const void *img, size_t in)
 {
     (void)key;
@@ -442,19 +485,11 @@ static int do_export(xp_run *x, table *t, const char *name, export_desc *res)
         if (!x->m.timed) {
             rc = table_read_begin(t, &src.r);
             if (!rc && x->m.parts && table_read_seq(src.r) != x->m.snap_seq) {
-                /* Resume after writes went on: rebuild the original moment, if PITR can. */
+                /* Resume after writes went on: rebuild the export's moment, if PITR can. */
                 uint64_t now_seq = table_read_seq(src.r);
                 table_read_end(src.r);
                 src.r = NULL;
-                if (x->m.snap_seq == 0) {
-                    rc = err_set(TM_EINVAL, "cannot resume: the table was empty when the export "
-                                 "started and has been written since; start a new export");
-                } else if ((rc = source_at(o, name, &src, x->m.snap_time_us))) {
-                    rc = err_wrap(TM_EINVAL, "cannot resume: the table moved on (log seq %llu -> "
-                                  "%llu) and its state at the export's moment cannot be rebuilt: ",
-                                  (unsigned long long)x->m.snap_seq,
-                                  (unsigned long long)now_seq);
-                }
+                rc = resume_source(o, t, name, &src, &x->m, now_seq);
             }
         } else {
             rc = source_at(o, name, &src, x->m.export_time_us);

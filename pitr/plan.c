@@ -116,6 +116,17 @@ static int seed_skipped(const pitr_input *in, const cand *c)
     return c->snap && in->snap_skip && in->snap_skip[c->snap - in->snaps];
 }
 
+/* The empty table is the state at seq 0 only for a table created empty: one built with items
+ * (an import, a restore) starts its log at 0 too. Its snapshots tell: a log record writes one
+ * item, so a snapshot holding more items than its seq had items before the log began (the one
+ * PITR enable takes of a freshly imported table: seq 0, all the items). */
+static int empty_at_zero(const pitr_input *in)
+{
+    for (size_t i = 0; i < in->nsnaps; i++)
+        if (in->snaps[i].item_count > in->snaps[i].seq) return 0;
+    return 1;
+}
+
 /* Better: cheaper; on a tie fewer records, then forward (it reads the log in its natural
  * order), then the older seed. Deterministic. */
 static int better(const cand *a, const cand *b)
@@ -194,8 +205,10 @@ int pitr_plan_make(const pitr_input *in, pitr_dir dir, pitr_plan **out)
     for (size_t k = 0; k < total; k++) {
         cand c;
         if (k < nf) cand_forward(in, &c, &in->snaps[nf - 1 - k]);
-        else if (k == nf) cand_forward(in, &c, NULL);
-        else if (k < in->nsnaps + 1) cand_backward(in, &c, &in->snaps[k - 1]);
+        else if (k == nf) {
+            if (!empty_at_zero(in)) continue;
+            cand_forward(in, &c, NULL);
+        } else if (k < in->nsnaps + 1) cand_backward(in, &c, &in->snaps[k - 1]);
         else {
             cand_backward(in, &c, NULL);
             if (in->live_seq < S) continue;
@@ -235,8 +248,10 @@ int pitr_plan_make(const pitr_input *in, pitr_dir dir, pitr_plan **out)
         for (size_t k = 0; k < total; k++) {
             cand c;
             if (k < nf) cand_forward(in, &c, &in->snaps[k]);
-            else if (k == nf) cand_forward(in, &c, NULL);
-            else if (k < in->nsnaps + 1) cand_backward(in, &c, &in->snaps[k - 1]);
+            else if (k == nf) {
+                if (!empty_at_zero(in)) continue;
+                cand_forward(in, &c, NULL);
+            } else if (k < in->nsnaps + 1) cand_backward(in, &c, &in->snaps[k - 1]);
             else {
                 cand_backward(in, &c, NULL);
                 if (in->live_seq < S) continue;

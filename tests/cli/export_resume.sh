@@ -3,7 +3,9 @@
 # so the kill lands mid-way for sure): no manifest-summary.json, describe says FAILED, verify
 # fails; --resume finishes it keeping the finished partitions' files; verify passes; the content
 # is the table's at the export's moment even though writes went on meanwhile (PITR rebuilds it).
-# Then the same for an incremental export.
+# Then the same for an incremental export. Then a resume after writes is rebuilt at the
+# export's ExportTime for a table filled by an import and for one whose last write predates PITR
+# (both used to be refused with wrong reasons), and refused, saying why, when PITR cannot.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -93,4 +95,58 @@ expect_exit 0 tidemark-export --resume "$idir"
 expect_exit 0 tidemark-export verify "$idir"
 "$PY" "$RX" export "$idir" >"$work/inc-got"
 cmp -s "$work/inc-want" "$work/inc-got" || fail "resumed incremental differs"
+# Resume at the export's moment (its ExportTime), whatever the table's history before it.
+# kill_mid TABLE DEST: a full export killed once a partition is done; its directory in $dir.
+kill_mid() {
+  local st="" p
+  TIDEMARK_EXPORT_DELAY_MS=40 tidemark-export --table "$1" --to "$2" --jobs 4 --max-file-size 8K \
+    >/dev/null 2>&1 &
+  p=$!
+  for _ in $(seq 1 300); do
+    st=$(ls "$2"/AWSDynamoDB/*/tidemark-export-state.json 2>/dev/null | head -1 || true)
+    if [ -n "$st" ] && grep -q '"partitionsDone":\[[0-9]' "$st"; then break; fi
+    sleep 0.05
+  done
+  kill -9 "$p"
+  wait "$p" 2>/dev/null || true
+  [ -n "$st" ] || fail "no state file appeared under $2"
+  dir=$(dirname "$st")
+}
+late_writes() {
+  tidemark put-item --table "$1" --item '{"pk":{"S":"late"},"sk":{"N":"1"}}' >/dev/null
+  tidemark delete-item --table "$1" --key '{"pk":{"S":"u01-\u00e9\"q\\1"},"sk":{"N":"1"}}' >/dev/null
+}
+resumed_is() {  # dir want
+  expect_exit 0 tidemark-export --resume "$1" --jobs 2
+  expect_exit 0 tidemark-export verify "$1"
+  "$PY" "$RX" export "$1" >"$work/got"
+  cmp -s "$2" "$work/got" || fail "resumed export $1 differs from the table at its moment"
+}
+# A table filled by tidemark-import (no log history: its log starts at seq 0 with the items).
+tidemark-import --from "$work/items.jsonl" --table Imp --key pk:S --sort-key sk:N >/dev/null 2>&1
+tidemark scan --table Imp | "$PY" "$RX" lines >"$work/want-imp"
+# Without PITR the moment cannot be rebuilt once the table moved on: refused, saying why.
+kill_mid Imp "$work/imp-nopitr"
+late_writes Imp
+expect_exit 1 tidemark-export --resume "$dir"
+assert_contains "$ERR" "point-in-time recovery is not enabled, so that moment cannot be rebuilt"
+# Enabled only now, after the export's moment: still refused, with that reason.
+tidemark pitr enable --table Imp >/dev/null
+expect_exit 1 tidemark-export --resume "$dir"
+assert_contains "$ERR" "point-in-time recovery was enabled only at"
+# Imported, PITR enabled, export killed, new writes: resumed at its moment.
+tidemark-import --from "$work/items.jsonl" --table Imp2 --key pk:S --sort-key sk:N >/dev/null 2>&1
+tidemark pitr enable --table Imp2 >/dev/null
+kill_mid Imp2 "$work/imp"
+late_writes Imp2
+resumed_is "$dir" "$work/want-imp"
+# Written, then PITR enabled (the last write predates the window), export killed, new writes.
+tidemark create-table --table Early --key pk:S --sort-key sk:N >/dev/null
+tidemark batch-write --table Early --file "$work/items.jsonl" >/dev/null 2>&1
+tidemark scan --table Early | "$PY" "$RX" lines >"$work/want-early"
+sleep 0.2
+tidemark pitr enable --table Early >/dev/null
+kill_mid Early "$work/early"
+late_writes Early
+resumed_is "$dir" "$work/want-early"
 echo "export_resume: ok"

@@ -319,11 +319,68 @@ static void test_sweep(void **state)
     }
 }
 
+/* A table built with items (import, restore) starts its log at seq 0 with those items; PITR
+ * enable snapshots it. The empty table is no seed for it, however cheap: forward from the
+ * snapshot (the planner used to pick "forward from empty" and lose every imported item). */
+static void test_built_table_not_empty_at_zero(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t snap_seq, snap_items, s_t;
+        int empty_ok;
+    } cases[] = {
+        {0, 3000, 1, 0},    /* imported, PITR enabled, one write */
+        {1, 3001, 1, 0},    /* imported, one write, then PITR enabled */
+        {5, 3, 1, 1},       /* created empty: 3 items after 5 writes; the empty seed stays */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        log_segment seg;
+        snap_info snap;
+        memset(&seg, 0, sizeof seg);
+        memset(&snap, 0, sizeof snap);
+        snprintf(seg.name, sizeof seg.name, "s1");
+        seg.first_seq = 1;
+        seg.last_seq = 10;
+        seg.first_time = TS(1);
+        seg.last_time = TS(10);
+        seg.bytes = 2 * KB;
+        seg.codec = LOG_CODEC_RAW;
+        snprintf(snap.name, sizeof snap.name, "snap");
+        snap.seq = cases[i].snap_seq;
+        snap.time_us = TS(snap.seq);
+        snap.item_count = cases[i].snap_items;
+        snap.bytes = 100 * MB;   /* costlier than the log: only correctness keeps it */
+        pitr_input in = PITR_INPUT_INIT;
+        in.segs = &seg;
+        in.nsegs = 1;
+        in.snaps = &snap;
+        in.nsnaps = 1;
+        in.has_live = 1;
+        in.live_seq = 10;
+        in.live_time = TS(10);
+        in.live_bytes = 100 * MB;
+        in.target_seq = cases[i].s_t;
+        in.t_us = TS(cases[i].s_t);
+        in.earliest_us = TS(0);
+        in.latest_us = TS(10);
+        pitr_plan *p = NULL;
+        assert_int_equal(pitr_plan_make(&in, PITR_FORWARD, &p), 0);
+        if (cases[i].empty_ok) {
+            assert_int_equal(p->seed, PITR_SEED_EMPTY);
+        } else {
+            assert_int_equal(p->seed, PITR_SEED_SNAPSHOT);
+            assert_int_equal(p->seed_seq, cases[i].snap_seq);
+        }
+        pitr_plan_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows),
         cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_built_table_not_empty_at_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
