@@ -69,12 +69,12 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-#define TABLE_MAPSIZE ((size_t)1 << 40)  /* address space only; the file grows as needed */
 #include <xxhash.h>
 
 /* 2: snap.json carries data.mdb's length and XXH3_64 (version 1 had neither). */
 #define SNAP_VERSION 2
+
+#define TABLE_MAPSIZE ((size_t)1 << 40)  /* address space only; the file grows as needed */
 
 /* TIDEMARK_MAPSIZE (bytes) lowers the reservation where address space is short (valgrind). */
 static size_t table_mapsize(void)
@@ -592,25 +592,6 @@ static int env_reserve(env_ref *e, MDB_txn *txn, size_t bytes)
     size_t next = txn_next_pgno(txn, first, e->writemap ? ei.me_mapsize / ps : (size_t)1 << 40);
     size_t pages = next ? next + 2 * (st.ms_depth + 1) + 8 + (bytes + ps - 1) / ps
                         : first + txn_bound(&st, e->res_writes, e->res_bytes);
-/* ---- meta values ---- */
-
-static uint64_t meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *name)
-{
-    MDB_val k = {strlen(name), (void *)name}, v;
-    if (mdb_get(txn, meta, &k, &v) || v.mv_size != 8) return 0;
-    return rd_u64le(v.mv_data);
-}
-
-static int meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *name, uint64_t val)
-{
-    unsigned char b[8];
-    wr_u64le(b, val);
-    MDB_val k = {strlen(name), (void *)name}, v = {8, b};
-    return mdb_put(txn, meta, &k, &v, 0);
-}
-
-/* ================================================================ catalog ==== */
-
     size_t need = (pages + first / 64 + 8) * ps;
     if (e->writemap && need > ei.me_mapsize) need = ei.me_mapsize;   /* LMDB says MAP_FULL */
     if (need <= e->reserved) return 0;
@@ -1131,7 +1112,6 @@ static int apply_change(table *t, MDB_txn *txn, uint64_t *bytes, const void *key
     buf_reset(val);
     if ((rc = buf_put_u32le(val, new_size)) || (rc = buf_append(val, new_img, nn))) return rc;
     v.mv_size = val->len;
-        if ((rc = env_reserve(t->env, txn, rec.key_len + rec.new_len))) goto out;
     v.mv_data = val->data;
     if ((rc = mdb_put(txn, t->env->items, &k, &v, 0))) return lmdb_err(rc, "put", t->dir);
     *bytes += new_size;
@@ -1170,6 +1150,7 @@ static int replay(table *t, MDB_txn *txn, uint64_t applied, uint64_t last, uint6
         rc = lmdb_err(rc, "meta", t->dir);
         goto out;
     }
+        if ((rc = env_reserve(t->env, txn, rec.key_len + rec.new_len))) goto out;
     *replayed += n;
 out:
     log_reader_close(r);
@@ -1254,8 +1235,6 @@ static int ws_change(wstate *w, const void *key, size_t kn, const void *new_img,
         on = old_hint_n;
     } else {
         rc = mdb_get(w->txn, t->env->items, &k, &v);
-    /* Blocks before the record: a write refused for want of space is not in the log. */
-    if ((rc = env_reserve(t->env, w->txn, kn + nn))) return rc;
         if (rc == 0) {
             old = (const char *)v.mv_data + 4;
             on = v.mv_size - 4;
@@ -1294,6 +1273,8 @@ static int ws_log_commit(wstate *w)
     if (rc) ws_abort(w);
     return rc;
 }
+    /* Blocks before the record: a write refused for want of space is not in the log. */
+    if ((rc = env_reserve(t->env, w->txn, kn + nn))) return rc;
 
 /* Applies to LMDB what the log already holds, and releases the write lock. */
 static int ws_apply_commit(wstate *w)
@@ -1755,11 +1736,6 @@ int table_read_scan(table_read *r, uint32_t hash_lo, uint32_t hash_hi, table_raw
     hi[2] = (unsigned char)(h >> 8);  hi[3] = (unsigned char)h;
     return table_read_range(r, lo, 4, hi, 4, 0, fn, ctx);
 }
-int snap_verifiable(const snap_info *s)
-{
-    return s->version >= 2;
-}
-
 
 int table_read_get(table_read *r, const void *key, size_t kn, const void **img, size_t *in)
 {
@@ -1774,20 +1750,14 @@ int table_read_get(table_read *r, const void *key, size_t kn, const void **img, 
 
 /* ================================================================ snapshots ==== */
 
-    const cJSON *v = cJSON_GetObjectItem(o, "Version");
-    s->version = cJSON_IsNumber(v) ? (int)v->valuedouble : 1;
-    s->sum = 0;
-    if (s->version >= 2) {
-        const char *x = cJSON_GetStringValue(cJSON_GetObjectItem(o, "Xxh3"));
-        char *end = NULL;
-        if (x && strlen(x) == 16 && strspn(x, "0123456789abcdef") == 16)
-            s->sum = strtoull(x, &end, 16);
-        if (!end || *end)
-            rc = err_set(TM_ECORRUPT, "%s: version %d without a valid \"Xxh3\"", path, s->version);
-    }
 void snap_data_path(const char *table_dir_, const char *name, char *out, size_t n)
 {
     snprintf(out, n, "%s/snapshots/%s/data.mdb", table_dir_, name);
+}
+
+int snap_verifiable(const snap_info *s)
+{
+    return s->version >= 2;
 }
 
 static int snap_read_json(const char *dir, snap_info *s)
@@ -1804,6 +1774,17 @@ static int snap_read_json(const char *dir, snap_info *s)
     s->time_us = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "Time"));
     s->item_count = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "ItemCount"));
     s->bytes = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "Bytes"));
+    const cJSON *v = cJSON_GetObjectItem(o, "Version");
+    s->version = cJSON_IsNumber(v) ? (int)v->valuedouble : 1;
+    s->sum = 0;
+    if (s->version >= 2) {
+        const char *x = cJSON_GetStringValue(cJSON_GetObjectItem(o, "Xxh3"));
+        char *end = NULL;
+        if (x && strlen(x) == 16 && strspn(x, "0123456789abcdef") == 16)
+            s->sum = strtoull(x, &end, 16);
+        if (!end || *end)
+            rc = err_set(TM_ECORRUPT, "%s: version %d without a valid \"Xxh3\"", path, s->version);
+    }
     cJSON_Delete(o);
     return rc;
 }
@@ -1833,6 +1814,25 @@ typedef struct snap_vec {
     size_t n, cap;
     int all;                 /* keep those whose snap.json cannot be read (verify) */
 } snap_vec;
+
+static int snap_collect(void *ctx, const char *sdir, const char *name)
+{
+    snap_vec *sv = ctx;
+    snap_info s;
+    memset(&s, 0, sizeof s);
+    if (snap_read_json(sdir, &s) && !sv->all) return 0; /* not complete: ignored */
+    snprintf(s.name, sizeof s.name, "%s", name);
+    if (sv->n == sv->cap) {
+        size_t cap = sv->cap ? sv->cap * 2 : 8;
+        snap_info *p = realloc(sv->v, cap * sizeof *p);
+        if (!p) return err_set(TM_ENOMEM, "out of memory");
+        sv->v = p;
+        sv->cap = cap;
+    }
+    sv->v[sv->n++] = s;
+    return 0;
+}
+
 /* By name: 16 zero-padded hex digits of the seq, so also by seq. */
 static int snap_cmp(const void *a, const void *b)
 {
@@ -1857,16 +1857,16 @@ int snap_list(const char *tdir, snap_info **out, size_t *n)
     return snap_gather(tdir, 0, out, n);
 }
 
-
-static int snap_collect(void *ctx, const char *sdir, const char *name)
+int snap_remove(const char *tdir, const char *name)
 {
-    snap_vec *sv = ctx;
-    snap_info s;
-    memset(&s, 0, sizeof s);
-    if (snap_read_json(sdir, &s) && !sv->all) return 0; /* not complete: ignored */
-    snprintf(s.name, sizeof s.name, "%s", name);
-    if (sv->n == sv->cap) {
-        size_t cap = sv->cap ? sv->cap * 2 : 8;
+    char dir[PATH_MAX], trash[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/snapshots/%s", tdir, name);
+    snprintf(trash, sizeof trash, "%s/snapshots/.rm-%s", tdir, name);
+    if (rename(dir, trash) < 0) return err_sys(TM_EIO, errno, "remove snapshot %s", dir);
+    fsx_fsync_parent(dir);
+    return fsx_rmtree(trash);
+}
+
 /* Copies through the page cache; each 16 MiB written starts its writeback at once, so the disk
  * works during the rest of the copy and whatever follows it, and the final sync finds little
  * left to do. */
@@ -1973,25 +1973,6 @@ int snap_verify_all(const char *tdir, snap_verify_fn fn, void *ctx)
     return 0;
 }
 
-        snap_info *p = realloc(sv->v, cap * sizeof *p);
-        if (!p) return err_set(TM_ENOMEM, "out of memory");
-        sv->v = p;
-        sv->cap = cap;
-    }
-    sv->v[sv->n++] = s;
-    return 0;
-}
-
-int snap_remove(const char *tdir, const char *name)
-{
-    char dir[PATH_MAX], trash[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/snapshots/%s", tdir, name);
-    snprintf(trash, sizeof trash, "%s/snapshots/.rm-%s", tdir, name);
-    if (rename(dir, trash) < 0) return err_sys(TM_EIO, errno, "remove snapshot %s", dir);
-    fsx_fsync_parent(dir);
-    return fsx_rmtree(trash);
-}
-
 /* Reads the log position recorded inside an LMDB copy (its own meta db). */
 static int copy_position(const char *items_dir, uint64_t *seq, int64_t *time, uint64_t *count,
                          uint64_t *bytes)
@@ -2058,7 +2039,6 @@ static int dense_copy(env_ref *src, const char *dir)
     if (wtxn) mdb_txn_abort(wtxn);
     if (rtxn) mdb_txn_abort(rtxn);
     env_map_drop(src);   /* the walk read all of it */
-    /* Hashed once written and synced (LMDB wrote it): read back from the page cache. */
     mdb_env_close(d->env);
     free(d);
     return rc;
@@ -2078,21 +2058,29 @@ int table_snapshot(table *t, snap_info *out)
     if ((rc = copy_position(tmp, &s.seq, &s.time_us, &s.item_count, NULL))) goto out;
     snprintf(path, sizeof path, "%s/lock.mdb", tmp);
     unlink(path);
+    /* Hashed once written and synced (LMDB wrote it): read back from the page cache. */
     snprintf(path, sizeof path, "%s/data.mdb", tmp);
     if ((rc = sum_copy(path, NULL, NULL, &s.bytes, &s.sum))) goto out;
     s.version = SNAP_VERSION;
     snprintf(s.name, sizeof s.name, "%016" PRIx64, s.seq);
-    char json[256];
-    snprintf(json, sizeof json, "{\"Seq\":%" PRIu64 ",\"Time\":%" PRId64 ",\"ItemCount\":%" PRIu64 ",\"Bytes\":%" PRIu64 "}",
-             s.seq, s.time_us, s.item_count, s.bytes);
+    char json[320];
+    snprintf(json, sizeof json, "{\"Version\":%d,\"Seq\":%" PRIu64 ",\"Time\":%" PRId64
+             ",\"ItemCount\":%" PRIu64 ",\"Bytes\":%" PRIu64 ",\"Xxh3\":\"%016" PRIx64 "\"}",
+             s.version, s.seq, s.time_us, s.item_count, s.bytes, s.sum);
     snprintf(path, sizeof path, "%s/snap.json", tmp);
     if ((rc = fsx_write_atomic(path, json, strlen(json)))) goto out;
     snprintf(final, sizeof final, "%s/snapshots/%s", t->dir, s.name);
-    if (fsx_exists(final)) { /* nothing written since the last one */
-        fsx_rmtree(tmp);
-        rc = snap_read_json(final, &s);
-        snprintf(s.name, sizeof s.name, "%016" PRIx64, s.seq);
-        goto done;
+    if (fsx_exists(final)) {
+        /* Nothing written since the last one: kept if it verifies, else this one replaces it. */
+        snap_info old;
+        memset(&old, 0, sizeof old);
+        snprintf(old.name, sizeof old.name, "%s", s.name);
+        if (snap_read_json(final, &old) == 0 && snap_check(t->dir, &old) == 0) {
+            fsx_rmtree(tmp);
+            s = old;
+            goto done;
+        }
+        if ((rc = snap_remove(t->dir, s.name))) goto out;
     }
     if (rename(tmp, final) < 0) {
         rc = err_sys(TM_EIO, errno, "rename %s", tmp);
@@ -2516,53 +2504,19 @@ static int builder_env(table_builder *b)
     return 0;
 }
 
-/* Copies a file through the page cache; each 16 MiB written starts its writeback at once, so
- * the disk works during the rest of the copy and whatever follows it, and the final sync finds
- * little left to do. */
-#define COPY_CHUNK ((size_t)16 << 20)
-
-static int copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
-    struct stat st;
-    if (in < 0) return err_sys(errno == ENOENT ? TM_EMISSING : TM_EIO, errno, "open %s", from);
-    if (fstat(in, &st) < 0) { rc = err_sys(TM_EIO, errno, "stat %s", from); goto out; }
-    out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (out < 0) { rc = err_sys(TM_EIO, errno, "create %s", to); goto out; }
-    off_t left = st.st_size, done = 0, flushed = 0;
-    while (left > 0) {
-        ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left < COPY_CHUNK ? (size_t)left : COPY_CHUNK, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            /* Fall back to read/write where copy_file_range is not supported. */
-            char chunk[1 << 16];
-            ssize_t r = read(in, chunk, sizeof chunk);
-            if (r < 0) { rc = err_sys(TM_EIO, errno, "read %s", from); goto out; }
-            if (r == 0) break;
-            if ((rc = fsx_write_all(out, chunk, (size_t)r))) goto out;
-            n = r;
-        }
-        left -= n;
-        done += n;
-        if (done - flushed >= (off_t)COPY_CHUNK || left == 0) {
-            sync_file_range(out, flushed, done - flushed, SYNC_FILE_RANGE_WRITE);
-            flushed = done;
-        }
-    }
-out:
-    if (in >= 0) close(in);
-    if (out >= 0) close(out);
-    return rc;
-}
-
-int table_builder_seed_file(table_builder *b, const char *data_mdb, uint64_t *seq)
+int table_builder_seed_file(table_builder *b, const char *data_mdb, const snap_info *want,
+                            uint64_t *seq)
 {
     char to[PATH_MAX], items[PATH_MAX];
     int rc;
     if (b->env || b->seeded) return err_set(TM_EINVAL, "a builder can be seeded only once, before any put");
+    if (!snap_verifiable(want))
+        return err_set(TM_ECORRUPT, "%s: snapshot without a checksum (format %d): not trusted",
+                       data_mdb, want->version);
     snprintf(items, sizeof items, "%s/items", b->dir);
     snprintf(to, sizeof to, "%s/data.mdb", items);
-    if ((rc = copy_file(data_mdb, to))) return rc;
+    /* Verified as it is copied: the copy is mapped (copy_position, the builder) only after. */
+    if ((rc = sum_copy(data_mdb, to, want, NULL, NULL))) return rc;
     b->seeded = b->cached = 1;
     if ((rc = copy_position(items, seq, NULL, NULL, NULL))) return rc;
     return builder_env(b);
