@@ -230,7 +230,7 @@ model_static() { local g; g=$(digest "$1"); [ "$g" = "$SD" ] || { echo "holds [$
 
 # ---------------------------------------------------------------- crash: writers ----
 # batch-write in sync mode killed at random; RET=1 turns it into the retention scenario (PITR of
-# one day, the clock 6 hours later each round, snapshots every 2 hours: segments and snapshots
+# one day, the clock 12 hours later each round, snapshots every 2 hours: segments and snapshots
 # expire while the writer runs).
 crash_batch() {
   local ret=$1 home=$ROOT/$SCEN t=Crash rc acked=0 present=0 r first n exp every
@@ -243,7 +243,7 @@ crash_batch() {
   [ "$ret" = 1 ] && tidemark --data "$home" snapshot --table $t --snapshot-every 2h >/dev/null
   local firstseg0 removed=0
   for ((r = 1; r <= KILLS; r++)); do
-    [ "$ret" = 1 ] && export TIDEMARK_CLOCK=$(( base + r * 6 * 3600 ))
+    [ "$ret" = 1 ] && export TIDEMARK_CLOCK=$(( base + r * 12 * 3600 ))
     first=$((present + 1))
     python3 "$CR/gen.py" "$first" 1500 "$BK" > "$home/in.jsonl"
     firstseg0=$(ls "$home/tables/$t/log" | head -1)
@@ -257,7 +257,7 @@ crash_batch() {
     BM_MUST=$(( acked > present ? acked : present ))
     GETKEY='{"k":{"S":"last"}}'
     exp=$(( SHORT == 0 || r == KILLS ))
-    [ "$ret" = 1 ] && export TIDEMARK_CLOCK=$(( base + r * 6 * 3600 + 60 ))
+    [ "$ret" = 1 ] && export TIDEMARK_CLOCK=$(( base + r * 12 * 3600 + 60 ))
     fresh_readers "$SCEN.fresh" "$home" $t model_batch "$exp"
     log_verify "$SCEN.verify-before-writer" "$home" $t
     if [ "$ret" = 1 ]; then
