@@ -8,7 +8,9 @@
  * Errors: TM_ENOTFOUND (no source table, or PITR disabled on it), TM_EEXIST (target exists),
  * TM_ERANGE (time outside the window: "InvalidRestoreTime: ..."), TM_EMISSING (a segment or
  * snapshot the plan needs is gone: the detail names the seqs), TM_ECORRUPT (the detail names
- * the segment and offset), TM_EINVAL (bad names). Nothing is created on any error. */
+ * the segment and offset, or the damaged snapshot's data.mdb when no plan without it is left),
+ * TM_EINVAL (bad names). Nothing is created on any error. A damaged snapshot that another plan
+ * can do without is named on stderr and skipped (pitr/materialize.h). */
 #ifndef TIDEMARK_RESTORE_H
 #define TIDEMARK_RESTORE_H
 
