@@ -114,6 +114,7 @@ MOD_key_test = engine
 MOD_log_test = engine
 MOD_table_test = engine
 MOD_expr_test = engine
+MOD_clock_test = engine
 MOD_store_test = store
 MOD_pitr_test = pitr
 MOD_netchange_test = pitr

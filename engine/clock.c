@@ -3,14 +3,18 @@
 #include "engine/err.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static int64_t clock_override;
-static int clock_env_read;
+static pthread_once_t clock_env_once = PTHREAD_ONCE_INIT;
 static int64_t clock_env_us;
+static atomic_int clock_drag_said;
 
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
@@ -23,20 +27,76 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-int64_t clock_now_us(void)
+static int64_t real_now_us(void)
 {
-    if (clock_override) return clock_override;
-    if (!clock_env_read) {
-        const char *e = getenv("TIDEMARK_CLOCK");
-        int64_t us;
-        clock_env_read = 1;
-        /* A relative TIDEMARK_CLOCK would recurse: only absolute forms are taken. */
-        if (e && *e && *e != '-' && clock_parse(e, &us) == 0) clock_env_us = us;
-    }
-    if (clock_env_us) return clock_env_us;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * CLOCK_US_PER_SEC + ts.tv_nsec / 1000;
+}
+
+/* "3 days", "2 hours", "7 minutes", "40 seconds": how far apart two instants are. */
+static void format_span(int64_t us, char *out, size_t n)
+{
+    static const struct { int64_t secs; const char *unit; } u[] = {
+        {365 * 86400LL, "year"}, {86400, "day"}, {3600, "hour"}, {60, "minute"}, {1, "second"},
+    };
+    int64_t s = us / CLOCK_US_PER_SEC;
+    size_t i = 0;
+    while (i + 1 < sizeof u / sizeof *u && s < u[i].secs) i++;
+    long long k = (long long)(s / u[i].secs);
+    snprintf(out, n, "%lld %s%s", k, u[i].unit, k == 1 ? "" : "s");
+}
+
+/* Reads TIDEMARK_CLOCK once per process (see clock.h for what is taken). */
+static void clock_env_init(void)
+{
+    const char *e = getenv("TIDEMARK_CLOCK");
+    const char *allow = getenv("TIDEMARK_CLOCK_ALLOW_FUTURE");
+    int64_t us;
+    if (!e || !*e || !strcmp(e, "now")) return;
+    /* A relative TIDEMARK_CLOCK would recurse (clock_parse reads now): only absolute forms. */
+    if (*e == '-' || *e == '+' || clock_parse(e, &us) != 0) {
+        fprintf(stderr, "%s: TIDEMARK_CLOCK='%s' is ignored: not an absolute time (use "
+                "2025-11-12T10:00:00Z or epoch seconds); the real clock is used\n",
+                program_invocation_short_name, e);
+        return;
+    }
+    int64_t real = real_now_us();
+    if (us - real > CLOCK_FUTURE_MAX_US && !(allow && !strcmp(allow, "1"))) {
+        char span[48];
+        format_span(us - real, span, sizeof span);
+        fprintf(stderr, "%s: TIDEMARK_CLOCK=%s is ignored: it is %s ahead of the real clock (at most "
+                "5 minutes are taken), and a write stamped then would drag the time of every later "
+                "write on its table to after it; the real clock is used "
+                "(TIDEMARK_CLOCK_ALLOW_FUTURE=1 takes it anyway)\n",
+                program_invocation_short_name, e, span);
+        return;
+    }
+    clock_env_us = us;
+}
+
+int64_t clock_now_us(void)
+{
+    if (clock_override) return clock_override;
+    pthread_once(&clock_env_once, clock_env_init);
+    if (clock_env_us) return clock_env_us;
+    return real_now_us();
+}
+
+int64_t clock_stamp_after(int64_t last_us, const char *table)
+{
+    int64_t now = clock_now_us();
+    int64_t t = now > last_us ? now : last_us + 1;
+    if (t - now > CLOCK_FUTURE_MAX_US && !atomic_exchange(&clock_drag_said, 1)) {
+        char at[40], span[48];
+        clock_format(t, 6, at, sizeof at);
+        format_span(t - now, span, sizeof span);
+        fprintf(stderr, "%s: warning: table %s: this write is stamped %s, %s ahead of the clock: "
+                "an earlier write was stamped in the future and a table's write times only go "
+                "forward, so restores and exports place this write there\n",
+                program_invocation_short_name, table ? table : "?", at, span);
+    }
+    return t;
 }
 
 void clock_set_us(int64_t us) { clock_override = us; }
