@@ -6,6 +6,7 @@
 #include "engine/err.h"
 #include "engine/key.h"
 #include "import/import.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -327,6 +328,17 @@ int main(int argc, char **argv)
     }
     if (json) {
         buf out = BUF_INIT;
+        if (rc && !r.bucket[0] && !strncmp(o.from, "s3://", 5)) {
+            /* The source was never opened: the failure still names the bucket and prefix
+             * given (after cli_fail: a malformed URL's err_set must not replace its detail). */
+            buf bk = BUF_INIT, pf = BUF_INIT;
+            if (!store_s3_split(o.from, &bk, &pf)) {
+                snprintf(r.bucket, sizeof r.bucket, "%s", bk.data);
+                snprintf(r.key_prefix, sizeof r.key_prefix, "%s", pf.data);
+            }
+            buf_free(&bk);
+            buf_free(&pf);
+        }
         if (!import_result_json(&o, &r, &out)) {
             buf_putc(&out, '\n');
             fputs(out.data, stdout);

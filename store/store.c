@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,6 +126,89 @@ int64_t store_parse_time(const char *s)
 }
 
 /* ================================================================================================
+ * Redaction of error text
+ * ============================================================================================== */
+
+/* Names whose value is a credential: query parameters of presigned URLs, the Authorization
+ * header's fields, the token header. Matched without regard to case, followed by '=' or ':'. */
+static const char *const redact_names[] = {"signature", "credential", "security-token",
+                                           "securitytoken", "sessiontoken", "session-token"};
+#define REDACTED "[redacted]"
+
+static int key_id_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int value_end(char c)
+{
+    return !c || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '&' || c == ',' ||
+           c == ';' || c == '"' || c == '\'' || c == '<' || c == '>' || c == ')';
+}
+
+void store_redact(const char *in, const char *const *secrets, size_t nsecrets, char *out,
+                  size_t cap)
+{
+    size_t o = 0, i = 0;
+    if (!cap) return;
+#define PUT(p, n)                                                                                  \
+    do {                                                                                           \
+        size_t n_ = (n);                                                                           \
+        if (n_ > cap - 1 - o) n_ = cap - 1 - o;                                                    \
+        memcpy(out + o, (p), n_);                                                                  \
+        o += n_;                                                                                   \
+    } while (0)
+    while (in[i] && o < cap - 1) {
+        size_t skip = 0;
+        /* The configured secrets, wherever they appear (short ones would blank ordinary words). */
+        for (size_t k = 0; !skip && k < nsecrets; k++) {
+            size_t l = secrets[k] ? strlen(secrets[k]) : 0;
+            if (l >= 4 && !strncmp(in + i, secrets[k], l)) skip = l;
+        }
+        if (skip) {
+            PUT(REDACTED, sizeof REDACTED - 1);
+            i += skip;
+            continue;
+        }
+        /* Access key ids: AKIA (long-term) or ASIA (temporary) and 16 more of [A-Z0-9]. */
+        if ((!strncmp(in + i, "AKIA", 4) || !strncmp(in + i, "ASIA", 4)) &&
+            (i == 0 || !key_id_char(in[i - 1]))) {
+            size_t l = 4;
+            while (key_id_char(in[i + l])) l++;
+            if (l >= 20) {
+                PUT(in + i, 4);
+                PUT(REDACTED, sizeof REDACTED - 1);
+                i += l;
+                continue;
+            }
+        }
+        /* name=value, name: value -> name=[redacted] */
+        for (size_t k = 0; k < sizeof redact_names / sizeof *redact_names; k++) {
+            size_t l = strlen(redact_names[k]);
+            if (strncasecmp(in + i, redact_names[k], l) || (in[i + l] != '=' && in[i + l] != ':'))
+                continue;
+            size_t v = i + l + 1;
+            if (in[i + l] == ':')   /* a header: "name: value" */
+                while (in[v] == ' ') v++;
+            if (value_end(in[v])) break;
+            PUT(in + i, v - i);
+            PUT(REDACTED, sizeof REDACTED - 1);
+            while (!value_end(in[v])) v++;
+            skip = v - i;
+            break;
+        }
+        if (skip) {
+            i += skip;
+            continue;
+        }
+        PUT(in + i, 1);
+        i++;
+    }
+#undef PUT
+    out[o] = '\0';
+}
+
+/* ================================================================================================
  * Destinations and keys
  * ============================================================================================== */
 
@@ -185,18 +269,28 @@ static char *dup_opt(const char *v, char **own)
     return *own;
 }
 
-static int parse_s3(store *s, const char *rest)
+int store_s3_split(const char *url, buf *bucket, buf *prefix)
 {
-    const char *sl = strchr(rest, '/');
+    if (strncmp(url, "s3://", 5)) return err_set(TM_EINVAL, "\"%s\" is not an s3:// URL", url);
+    const char *rest = url + 5, *sl = strchr(rest, '/');
     size_t blen = sl ? (size_t)(sl - rest) : strlen(rest);
     if (blen == 0) return err_set(TM_EINVAL, "destination s3://%s has no bucket", rest);
-    s->bucket = strndup(rest, blen);
     const char *p = sl ? sl + 1 : "";
     while (*p == '/') p++;
     size_t plen = strlen(p);
     while (plen && p[plen - 1] == '/') plen--;
-    s->prefix = strndup(p, plen);
-    if (!s->bucket || !s->prefix) return err_set(TM_ENOMEM, "out of memory");
+    if (buf_append(bucket, rest, blen) || buf_append(prefix, p, plen))
+        return err_set(TM_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int parse_s3(store *s, const char *dest)
+{
+    buf b = BUF_INIT, p = BUF_INIT;
+    int rc = store_s3_split(dest, &b, &p);
+    s->bucket = buf_detach(&b);
+    s->prefix = buf_detach(&p);
+    if (rc) return rc;
     for (const char *c = s->bucket; *c; c++) {
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
               *c == '-' || *c == '.' || *c == '_'))
@@ -204,7 +298,7 @@ static int parse_s3(store *s, const char *rest)
     }
     if (s->prefix[0] && check_key(s->prefix)) return err_wrap(TM_EINVAL, "destination prefix: ");
     buf r = BUF_INIT;
-    int rc = buf_printf(&r, "s3://%s%s%s", s->bucket, s->prefix[0] ? "/" : "", s->prefix);
+    rc = buf_printf(&r, "s3://%s%s%s", s->bucket, s->prefix[0] ? "/" : "", s->prefix);
     if (rc) return rc;
     s->root = buf_detach(&r);
     return 0;
@@ -273,7 +367,7 @@ int store_open(const char *dest, const store_options *opts, store **out)
     }
     if (!strncmp(dest, "s3://", 5)) {
         s->is_s3 = 1;
-        if ((rc = parse_s3(s, dest + 5)) || (rc = store_s3_open(s))) goto out;
+        if ((rc = parse_s3(s, dest)) || (rc = store_s3_open(s))) goto out;
     } else {
         if (!strncmp(dest, "file://", 7)) dest += 7;
         if (strstr(dest, "://")) {

@@ -103,6 +103,10 @@ const char *store_bucket(const store *s);
 const char *store_prefix(const store *s);
 /* "s3://bucket/prefix" or the absolute directory path, for messages. */
 const char *store_root(const store *s);
+/* Splits "s3://bucket/some/prefix/" as store_open does, without opening anything: appends the
+ * bucket and the prefix (no leading or trailing '/') to the bufs. TM_EINVAL: not s3://, or no
+ * bucket. (Names a source that could not be opened, as store_bucket/store_prefix would.) */
+int store_s3_split(const char *url, buf *bucket, buf *prefix);
 /* The key from the bucket root (or the path under the directory): prefix + "/" + key. */
 int store_full_key(const store *s, const char *key, buf *out);
 

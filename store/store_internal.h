@@ -37,6 +37,14 @@ int store_pct_encode(buf *b, const char *s, int keep_slash);
 /* "Wed, 21 Oct 2015 07:28:00 GMT" or "2015-10-21T07:28:00.000Z" -> Unix seconds; 0 if neither. */
 int64_t store_parse_time(const char *s);
 
+/* Copies the text of an error into out (at most cap - 1 bytes and a NUL) with every
+ * credential-shaped value replaced by "[redacted]": access key ids (AKIA/ASIA + 16 of [A-Z0-9]),
+ * the values of Signature=, X-Amz-Signature=, Credential=, X-Amz-Security-Token= and the like
+ * ('=' or ':'), and each of secrets (the configured secret key and session token; NULL and
+ * shorter than 4 bytes skipped). A server may echo any of them in its <Message>. */
+void store_redact(const char *in, const char *const *secrets, size_t nsecrets, char *out,
+                  size_t cap);
+
 /* ---- a minimal XML scanner (store_xml.c) ------------------------------------------------ */
 
 /* Finds the next <tag>...</tag> in [*p, end); on success *val and *vlen are the raw inner text and

@@ -16,6 +16,9 @@
  *   codes SlowDown, InternalError, RequestTimeout are retried up to max_attempts times in all,
  *   sleeping base * 2^(n-1) ms (capped at 20 s) with equal jitter between tries. The last failure
  *   is reported with bucket, key, status, S3 code and message, and the number of attempts.
+ * ERROR TEXT
+ *   Every error detail goes through store_redact (store_internal.h) before err_set: a server's
+ *   code and message may echo the signature, the key id, the secret or the session token.
  * MULTIPART
  *   A writer buffers up to max(threshold, part_size) bytes; past that it starts a multipart upload
  *   and sends part_size parts from up to parallel_parts threads, each with its own connection.
@@ -60,6 +63,41 @@ struct store_s3 {
     CURL *pool[POOL_MAX];
     int npool;
 };
+
+/* store_redact with this store's secret key and session token (s NULL: shapes only). */
+static void s3_redact(const store *s, const char *in, char *out, size_t cap)
+{
+    const char *secrets[2] = {NULL, NULL};
+    if (s && s->s3) {
+        secrets[0] = s->s3->cfg.secret_key;
+        secrets[1] = s->s3->cfg.session_token;
+    }
+    store_redact(in, secrets, 2, out, cap);
+}
+
+/* err_set for S3 failures: the text is redacted first, since a server's code and message (and
+ * curl's error text) may echo a credential. */
+static int s3_err(const store *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int s3_err(const store *s, int code, const char *fmt, ...)
+{
+    /* Formatted whole, then redacted, then cut: a cut before could leave half a secret. */
+    char small[2048], red[2048], *big = NULL;
+    const char *raw = small;
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= (int)sizeof small) {
+        if ((big = malloc((size_t)n + 1))) vsnprintf(big, (size_t)n + 1, fmt, ap2);
+        raw = big ? big : "S3 error (its text withheld: out of memory)";
+    }
+    va_end(ap2);
+    va_end(ap);
+    s3_redact(s, raw, red, sizeof red);
+    free(big);
+    return err_set(code, "%s", red);
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static int curl_init_rc;
@@ -333,22 +371,29 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-/* The S3 error code and the first line of its message from an <Error> body. */
-static void parse_error(const buf *body, char *code, size_t ccap, char *msg, size_t mcap)
+/* The S3 error code and the first line of its message from an <Error> body, redacted whole
+ * before they are cut to size (a cut could leave half a secret that no longer matches). */
+static void parse_error(const store *s, const buf *body, char *code, size_t ccap, char *msg,
+                        size_t mcap)
 {
+    char red[1024];
     code[0] = msg[0] = '\0';
     if (!body->data) return;
     const char *p = body->data, *end = body->data + body->len, *v;
     size_t n;
     if (!store_xml_next(&p, end, "Error", &v, &n)) return;
     buf t = BUF_INIT;
-    if (store_xml_get(v, v + n, "Code", &t) == 1) copy_trimmed(code, ccap, t.data, t.len);
+    if (store_xml_get(v, v + n, "Code", &t) == 1) {
+        s3_redact(s, t.data, red, sizeof red);
+        copy_trimmed(code, ccap, red, strlen(red));
+    }
     buf_reset(&t);
     if (store_xml_get(v, v + n, "Message", &t) == 1) {
         /* One line: servers (and our test proxy) may append diagnostics after it. */
-        size_t l = strcspn(t.data, "\r\n");
-        if (l > 300) l = 300;
-        copy_trimmed(msg, mcap, t.data, l);
+        t.data[strcspn(t.data, "\r\n")] = '\0';
+        s3_redact(s, t.data, red, sizeof red);
+        size_t l = strlen(red);
+        copy_trimmed(msg, mcap, red, l > 300 ? 300 : l);
     }
     buf_free(&t);
 }
@@ -428,20 +473,20 @@ static int call_error(store *s, s3_call *c, int attempts)
     char w[1200], msg[320];
     char code[64];
     what(s, c, w, sizeof w);
-    parse_error(&c->resp, code, sizeof code, msg, sizeof msg);
+    parse_error(s, &c->resp, code, sizeof code, msg, sizeof msg);
     if (!code[0] && c->h.status == 404) snprintf(code, sizeof code, "NotFound");
     snprintf(c->code, sizeof c->code, "%s", code);
     char tries[48] = "";
     if (attempts > 1) snprintf(tries, sizeof tries, " (gave up after %d attempts)", attempts);
     if (c->h.status == 404 && strcmp(code, "NoSuchUpload")) {
         if (!strcmp(code, "NoSuchBucket"))
-            return err_set(TM_ENOTFOUND, "%s: no such bucket (HTTP 404 NoSuchBucket)", w);
+            return s3_err(s, TM_ENOTFOUND, "%s: no such bucket (HTTP 404 NoSuchBucket)", w);
         if (!strcmp(c->method, "HEAD"))
-            return err_set(TM_ENOTFOUND, "%s: no such key or bucket (HTTP 404)", w);
-        return err_set(TM_ENOTFOUND, "%s: no such key (HTTP 404 %s)", w, code);
+            return s3_err(s, TM_ENOTFOUND, "%s: no such key or bucket (HTTP 404)", w);
+        return s3_err(s, TM_ENOTFOUND, "%s: no such key (HTTP 404 %s)", w, code);
     }
-    return err_set(TM_EREMOTE, "%s: HTTP %ld %s%s%s%s", w, c->h.status, code[0] ? code : "(no code)",
-                   msg[0] ? ": " : "", msg, tries);
+    return s3_err(s, TM_EREMOTE, "%s: HTTP %ld %s%s%s%s", w, c->h.status,
+                  code[0] ? code : "(no code)", msg[0] ? ": " : "", msg, tries);
 }
 
 static void call_free(s3_call *c)
@@ -551,14 +596,14 @@ static int call_do(store *s, s3_call *c)
             if (rs.too_big) {
                 char w[1200];
                 what(s, c, w, sizeof w);
-                rc = err_set(TM_EREMOTE, "%s: response larger than %zu bytes", w, c->max_body);
+                rc = s3_err(s, TM_EREMOTE, "%s: response larger than %zu bytes", w, c->max_body);
                 goto out;
             }
             retry = transport_retryable(r);
             if (!retry || attempt >= x->cfg.max_attempts) {
                 char w[1200];
                 what(s, c, w, sizeof w);
-                rc = err_set(TM_EREMOTE, "%s: %s%s%s (gave up after %d attempt%s)", w,
+                rc = s3_err(s, TM_EREMOTE, "%s: %s%s%s (gave up after %d attempt%s)", w,
                              curl_easy_strerror(r), errbuf[0] ? ": " : "", errbuf, attempt,
                              attempt > 1 ? "s" : "");
                 goto out;
@@ -569,7 +614,7 @@ static int call_do(store *s, s3_call *c)
             code[0] = '\0';
             if (st < 200 || st >= 300 ||
                 (c->body_error_on_200 && c->resp.data && strstr(c->resp.data, "<Error>"))) {
-                parse_error(&c->resp, code, sizeof code, msg, sizeof msg);
+                parse_error(s, &c->resp, code, sizeof code, msg, sizeof msg);
                 retry = status_retryable(st, code);
                 if (!retry || attempt >= x->cfg.max_attempts) {
                     if (st >= 200 && st < 300) c->h.status = 500;  /* error inside a 200 */
@@ -648,8 +693,8 @@ static int upload_part(store *s, const char *fkey, const char *upload_id, int nu
     c.len = n;
     if ((rc = call_do(s, &c))) goto out;
     if (!c.h.etag[0]) {
-        rc = err_set(TM_EREMOTE, "S3 PUT bucket \"%s\" key \"%s\": part %d: no ETag in the response",
-                     s->bucket, fkey, number);
+        rc = s3_err(s, TM_EREMOTE, "S3 PUT bucket \"%s\" key \"%s\": part %d: no ETag in the "
+                    "response", s->bucket, fkey, number);
         goto out;
     }
     memcpy(etag, c.h.etag, 80);
@@ -712,7 +757,7 @@ static int initiate(struct store_s3_writer *w)
     if ((rc = call_do(s, &c))) goto out;
     if (!c.resp.data || store_xml_get(c.resp.data, c.resp.data + c.resp.len, "UploadId", &id) != 1 ||
         !id.len) {
-        rc = err_set(TM_EREMOTE, "S3 POST bucket \"%s\" key \"%s\": no UploadId in the response",
+        rc = s3_err(s, TM_EREMOTE, "S3 POST bucket \"%s\" key \"%s\": no UploadId in the response",
                      s->bucket, w->fkey);
         goto out;
     }
@@ -741,9 +786,9 @@ static int submit_part(struct store_s3_writer *w, const char *p, size_t n)
 {
     int np = w->s->s3->parallel, rc;
     if (w->nparts >= MAX_PARTS)
-        return err_set(TM_ELIMIT, "S3 PUT bucket \"%s\" key \"%s\": more than %d parts of %zu bytes; "
-                                  "use a larger part size", w->s->bucket, w->fkey, MAX_PARTS,
-                       w->s->s3->part_size);
+        return s3_err(w->s, TM_ELIMIT, "S3 PUT bucket \"%s\" key \"%s\": more than %d parts of "
+                      "%zu bytes; use a larger part size", w->s->bucket, w->fkey, MAX_PARTS,
+                      w->s->s3->part_size);
     struct part_slot *free_slot = NULL, *oldest = NULL;
     for (int i = 0; i < np; i++) {
         struct part_slot *sl = &w->slots[i];
@@ -842,11 +887,11 @@ static void abort_upload(struct store_s3_writer *w)
         rc = call_do(w->s, &c);
     }
     if (rc) {
-        err_set(TM_EREMOTE, "%s; the multipart upload %s could not be aborted (HTTP %ld %s): "
+        s3_err(w->s, TM_EREMOTE, "%s; the multipart upload %s could not be aborted (HTTP %ld %s): "
                             "nothing was published under the key, but its parts stay on the server",
                 saved, w->upload_id, c.h.status, c.code[0] ? c.code : "?");
     } else {
-        err_set(TM_EREMOTE, "%s", saved);
+        s3_err(w->s, TM_EREMOTE, "%s", saved);
     }
     call_free(&c);
     buf_free(&q);
@@ -922,7 +967,7 @@ static int complete(struct store_s3_writer *w, store_put_result *res)
             snprintf(res->etag, sizeof res->etag, "%s", info.etag);
             rc = 0;
         } else {
-            rc = err_set(TM_EREMOTE, "S3 POST bucket \"%s\" key \"%s\": completing the multipart "
+            rc = s3_err(s, TM_EREMOTE, "S3 POST bucket \"%s\" key \"%s\": completing the multipart "
                                      "upload failed (NoSuchUpload after a retry)", s->bucket, w->fkey);
         }
     }
@@ -1081,7 +1126,7 @@ static int rd_finish(struct store_s3_reader *r, int *again)
         /* Transport failure, or a 2xx that ended short: resume. */
         retry = r->cres == CURLE_OK || transport_retryable(r->cres);
     } else {
-        parse_error(&r->errbody, code, sizeof code, msg, sizeof msg);
+        parse_error(s, &r->errbody, code, sizeof code, msg, sizeof msg);
         retry = status_retryable(r->h.status, code);
     }
     if (retry && r->attempt < s->s3->cfg.max_attempts) {
@@ -1091,21 +1136,23 @@ static int rd_finish(struct store_s3_reader *r, int *again)
         return rd_start(r);
     }
     if (r->cres != CURLE_OK || ok_status)
-        return err_set(TM_EREMOTE, "%s: %s%s%s at byte %llu (gave up after %d attempts)", w,
+        return s3_err(s, TM_EREMOTE, "%s: %s%s%s at byte %llu (gave up after %d attempts)", w,
                        r->cres != CURLE_OK ? curl_easy_strerror(r->cres) : "transfer ended short",
                        r->errbuf[0] ? ": " : "", r->errbuf, (unsigned long long)r->recv, r->attempt);
     if (r->h.status == 404) {
         if (!strcmp(code, "NoSuchBucket"))
-            return err_set(TM_ENOTFOUND, "%s: no such bucket (HTTP 404 NoSuchBucket)", w);
-        return err_set(TM_ENOTFOUND, "%s: no such key (HTTP 404 %s)", w, code[0] ? code : "NotFound");
+            return s3_err(s, TM_ENOTFOUND, "%s: no such bucket (HTTP 404 NoSuchBucket)", w);
+        return s3_err(s, TM_ENOTFOUND, "%s: no such key (HTTP 404 %s)", w,
+                      code[0] ? code : "NotFound");
     }
     if (r->h.status == 412)
-        return err_set(TM_EREMOTE, "%s: the object changed while being read (HTTP 412)", w);
+        return s3_err(s, TM_EREMOTE, "%s: the object changed while being read (HTTP 412)", w);
     if (r->h.status == 416)
-        return err_set(TM_EINVAL, "%s: range starts past the end of the object (HTTP 416 %s)", w, code);
-    return err_set(TM_EREMOTE, "%s: HTTP %ld %s%s%s%s", w, r->h.status, code[0] ? code : "(no code)",
-                   msg[0] ? ": " : "", msg,
-                   r->attempt > 1 ? " (after several attempts)" : "");
+        return s3_err(s, TM_EINVAL, "%s: range starts past the end of the object (HTTP 416 %s)",
+                      w, code);
+    return s3_err(s, TM_EREMOTE, "%s: HTTP %ld %s%s%s%s", w, r->h.status,
+                  code[0] ? code : "(no code)", msg[0] ? ": " : "", msg,
+                  r->attempt > 1 ? " (after several attempts)" : "");
 }
 
 /* Drives the transfer until headers (want_data 0) or data (1) are in, or it is over. */
@@ -1162,7 +1209,7 @@ int store_s3_reader_open(store *s, const char *fkey, uint64_t off, uint64_t len,
     if (len == 0) {  /* nothing to transfer: HEAD for existence and info */
         if ((rc = store_s3_head(s, fkey, info))) goto out;
         if (off > 0 && off >= info->size) {
-            rc = err_set(TM_EINVAL, "S3 GET bucket \"%s\" key \"%s\": range starts past the end",
+            rc = s3_err(s, TM_EINVAL, "S3 GET bucket \"%s\" key \"%s\": range starts past the end",
                          s->bucket, fkey);
             goto out;
         }
@@ -1190,8 +1237,8 @@ int store_s3_reader_open(store *s, const char *fkey, uint64_t off, uint64_t len,
     }
     if (rc) goto out;
     if (r->ranged && r->h.status != 206) {
-        rc = err_set(TM_EREMOTE, "S3 GET bucket \"%s\" key \"%s\": asked for a range, got HTTP %ld",
-                     s->bucket, fkey, r->h.status);
+        rc = s3_err(s, TM_EREMOTE, "S3 GET bucket \"%s\" key \"%s\": asked for a range, got "
+                    "HTTP %ld", s->bucket, fkey, r->h.status);
         goto out;
     }
     info->size = r->h.have_total ? r->h.total : r->h.content_length;
@@ -1269,11 +1316,11 @@ static int list_entry(const char *v, size_t n, size_t strip, int dirs, store_lis
     int rc;
     buf_reset(key);
     if ((rc = store_xml_get(v, v + n, dirs ? "Prefix" : "Key", key)) != 1) {
-        rc = rc ? rc : err_set(TM_EREMOTE, "S3 listing: an entry without a key");
+        rc = rc ? rc : s3_err(NULL, TM_EREMOTE, "S3 listing: an entry without a key");
         goto out;
     }
     if (key->len < strip) {
-        rc = err_set(TM_EREMOTE, "S3 listing: key \"%s\" outside the prefix", key->data);
+        rc = s3_err(NULL, TM_EREMOTE, "S3 listing: key \"%s\" outside the prefix", key->data);
         goto out;
     }
     e.key = key->data + strip;
@@ -1318,7 +1365,7 @@ int store_s3_list(store *s, const char *fprefix, size_t strip, int dirs, store_l
         c.max_body = LIST_BODY_MAX;
         if ((rc = call_do(s, &c))) break;
         if (!c.resp.data) {
-            rc = err_set(TM_EREMOTE, "S3 GET bucket \"%s\": empty listing response", s->bucket);
+            rc = s3_err(s, TM_EREMOTE, "S3 GET bucket \"%s\": empty listing response", s->bucket);
             break;
         }
         const char *p = c.resp.data, *end = c.resp.data + c.resp.len, *v;
@@ -1331,8 +1378,8 @@ int store_s3_list(store *s, const char *fprefix, size_t strip, int dirs, store_l
         buf_free(&t);
         buf_reset(&token);
         if (more && (store_xml_get(c.resp.data, end, "NextContinuationToken", &token) != 1 || !token.len)) {
-            rc = err_set(TM_EREMOTE, "S3 GET bucket \"%s\": truncated listing without a continuation "
-                                     "token", s->bucket);
+            rc = s3_err(s, TM_EREMOTE, "S3 GET bucket \"%s\": truncated listing without a "
+                        "continuation token", s->bucket);
         }
     }
     call_free(&c);
@@ -1383,7 +1430,7 @@ int store_s3_delete_many(store *s, const char *const *fkeys, size_t n)
         store_xml_get(v, v + vn, "Key", &key);
         store_xml_get(v, v + vn, "Code", &code);
         store_xml_get(v, v + vn, "Message", &msg);
-        rc = err_set(TM_EREMOTE, "S3 POST ?delete bucket \"%s\" key \"%s\": %s: %s", s->bucket,
+        rc = s3_err(s, TM_EREMOTE, "S3 POST ?delete bucket \"%s\" key \"%s\": %s: %s", s->bucket,
                      key.data ? key.data : "?", code.data ? code.data : "?", msg.data ? msg.data : "");
     }
 out:
@@ -1411,7 +1458,7 @@ int store_s3_copy(store *s, const char *fsrc, const char *fdst, const char *stor
     if (rc) goto out;
     info.size = hc.h.content_length;
     if (info.size > ((uint64_t)5 << 30)) {
-        rc = err_set(TM_ELIMIT, "S3 copy bucket \"%s\" key \"%s\": objects over 5 GiB need a "
+        rc = s3_err(s, TM_ELIMIT, "S3 copy bucket \"%s\" key \"%s\": objects over 5 GiB need a "
                                 "multipart copy, which this store does not do", s->bucket, fsrc);
         goto out;
     }

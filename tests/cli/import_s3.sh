@@ -5,6 +5,8 @@
 #   - the real AWS sample (when ../shared/aws-samples exists) uploaded with aws-cli
 #   - a single object, a plain prefix of objects, an archive object, a CSV object
 #   - error pointers name the bucket and the full key; a wrong secret is refused, no table
+#   - a failure with --json names the bucket and prefix given; a server's error message that
+#     echoes credentials is shown with them redacted
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 . "$TM_ROOT/tests/s3/lib.sh"
@@ -101,4 +103,26 @@ if printf '%s' "$ERR" | grep -q wrong; then fail "the secret appears in the erro
 tidemark describe-table --table Wrong >/dev/null 2>&1 && fail "table Wrong exists"
 expect_exit 1 tidemark-import --from "s3://$bucket/nothing/here.json" --table Nothing --key pk:S
 assert_contains "$ERR" "s3://$bucket/nothing/here.json: no such object, directory or prefix"
+
+# 6. a failure before the source opened: --json still names the bucket and prefix given
+expect_exit 1 tidemark-import --from "s3://$bucket/nothing/here/" --table Nothing --key pk:S --json
+assert_contains "$OUT" '"ImportStatus":"FAILED"'
+assert_contains "$OUT" "\"S3BucketSource\":{\"S3Bucket\":\"$bucket\",\"S3KeyPrefix\":\"nothing/here\"}"
+
+# 7. a server whose error message echoes credentials: the secret, the session token, the
+# signature and the key id never reach the output (fault proxy: 403 with such a <Message>)
+secret=Sx9kQ2vLr8TzW4nB7mYc1pHd6fJ0aE3uG5oI8sXw
+token=IQoJb3JpZ2luX2VjEJr7TESTSESSIONTOKEN0123456789
+s3_start_fault "$SIGV4_PORT" "$work/echo.log" --rate 1 --faults 403 \
+  --message "denied: you sent secret $secret, {authorization}, token {token}, key AKIAIOSFODNN7EXAMPLE, url ?X-Amz-Signature=0123abcd&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F2025"
+AWS_ENDPOINT_URL_S3=http://127.0.0.1:$FAULT_PORT AWS_SECRET_ACCESS_KEY=$secret AWS_SESSION_TOKEN=$token \
+  expect_exit 1 tidemark-import --from "s3://$bucket/one.json.gz" --table Echo --key pk:S --sort-key sk:N --json
+grep -q "^403 GET\|^403 HEAD" "$work/echo.log" || fail "the fault proxy answered no request"
+assert_contains "$ERR" "HTTP 403 AccessDenied: denied: you sent secret [redacted], AWS4-HMAC-SHA256 Credential=[redacted]"
+assert_contains "$ERR" "Signature=[redacted]"
+assert_contains "$ERR" "token [redacted], key AKIA[redacted], url ?X-Amz-Signature=[redacted]&X-Amz-Credential=[redacted]"
+for leak in "$secret" "$token" AKIAIOSFODNN7EXAMPLE 0123abcd; do
+  case "$OUT$ERR" in *"$leak"*) fail "credential $leak in the output" ;; esac
+done
+if printf '%s' "$ERR" | grep -Eq 'Signature=[0-9a-f]{16}'; then fail "a signature in the output"; fi
 echo "import_s3: ok"

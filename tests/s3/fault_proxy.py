@@ -11,6 +11,11 @@ gets one of the --faults instead of (or in the middle of) the upstream's answer:
   drop       reads the request, then closes the connection without a word
   cut        forwards the request, sends the upstream's headers and half its body, then closes
              (a dropped connection in the middle of a download)
+  403        403 AccessDenied (not retried)
+
+--message TEXT replaces the <Message> of the error faults, after expanding {authorization},
+{token} and {query} to the request's Authorization header, x-amz-security-token header and query
+string: a server that echoes credentials, for the redaction tests.
 
 --match REGEX limits faults to requests whose "METHOD /path?query" matches (e.g. partNumber=3).
 --every N replaces the dice: every Nth matching request (the Nth, 2Nth, ...) gets a fault.
@@ -18,7 +23,8 @@ Requests and headers are forwarded byte-for-byte (Host included), so signatures 
 the SigV4 proxy behind. Binds 127.0.0.1. Standard library only. Logs one line per request.
 
 usage: fault_proxy.py --listen PORT --upstream PORT [--rate 0.25] [--seed 1] [--every N]
-                      [--faults 500,503,slowdown,429,drop,cut] [--match REGEX] [--log FILE]
+                      [--faults 500,503,slowdown,429,drop,cut,403] [--match REGEX]
+                      [--message TEXT] [--log FILE]
 """
 import argparse
 import http.client
@@ -27,6 +33,7 @@ import re
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from xml.sax.saxutils import escape
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
               "transfer-encoding", "upgrade", "expect"}
@@ -35,12 +42,13 @@ ERRORS = {
     "503": (503, "ServiceUnavailable", "Service is unable to handle request."),
     "slowdown": (503, "SlowDown", "Please reduce your request rate."),
     "429": (429, "SlowDown", "Please reduce your request rate."),
+    "403": (403, "AccessDenied", "Access Denied"),
 }
 
 
 class Faulty(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    upstream = rate = faults = match = rng = every = None
+    upstream = rate = faults = match = rng = every = message = None
     seen = 0
     log = sys.stderr
     lock = threading.Lock()
@@ -81,6 +89,12 @@ class Faulty(BaseHTTPRequestHandler):
             return
         if fault in ERRORS:
             status, code, msg = ERRORS[fault]
+            if self.message is not None:
+                q = self.path.split("?", 1)
+                msg = (self.message.replace("{authorization}", self.headers.get("Authorization", ""))
+                       .replace("{token}", self.headers.get("x-amz-security-token", ""))
+                       .replace("{query}", q[1] if len(q) > 1 else ""))
+                msg = escape(msg)
             x = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
                  f"<Message>{msg}</Message><RequestId>fault-proxy</RequestId></Error>").encode()
             self.send_response(status)
@@ -133,6 +147,7 @@ def main():
     ap.add_argument("--match")
     ap.add_argument("--every", type=int)
     ap.add_argument("--log")
+    ap.add_argument("--message")
     a = ap.parse_args()
     Faulty.upstream = a.upstream
     Faulty.rate = a.rate
@@ -143,6 +158,7 @@ def main():
     Faulty.match = re.compile(a.match) if a.match else None
     Faulty.rng = random.Random(a.seed)
     Faulty.every = a.every
+    Faulty.message = a.message
     if a.log:
         Faulty.log = open(a.log, "a", buffering=1)
     server = ThreadingHTTPServer(("127.0.0.1", a.listen), Faulty)

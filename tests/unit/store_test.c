@@ -749,6 +749,47 @@ static void test_xml_and_encoding(void **st)
     assert_string_equal(b64, "1B2M2Y8AsgTpgAmY7PhCfg==");
 }
 
+/* store_redact: credential-shaped values go, the rest of the text stays. */
+static void test_redact(void **st)
+{
+    (void)st;
+    static const char sk[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    static const char tok[] = "IQoJb3JpZ2luX2VjEXAMPLETOKEN==";
+    const char *secrets[] = {sk, tok, NULL, "abc"};   /* NULL and short ones are skipped */
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"Access Denied", "Access Denied"},
+        {"The request signature we calculated does not match the signature you provided.",
+         "The request signature we calculated does not match the signature you provided."},
+        {"key AKIAIOSFODNN7EXAMPLE is unknown", "key AKIA[redacted] is unknown"},
+        {"temporary ASIAY34FZKBOKMUTVV7A.", "temporary ASIA[redacted]."},
+        {"AKIAIOSFODNN7EXAMPLE", "AKIA[redacted]"},
+        {"AKIASHORT and XAKIAIOSFODNN7EXAMPLE", "AKIASHORT and XAKIAIOSFODNN7EXAMPLE"},
+        {"url /b/k?X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1&X-Amz-Signature="
+         "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404&x=1",
+         "url /b/k?X-Amz-Credential=[redacted]&X-Amz-Signature=[redacted]&x=1"},
+        {"Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
+         "aws4_request, SignedHeaders=host;x-amz-date, Signature=fe5f80f77d5fa3beca038a248ff027",
+         "Authorization: AWS4-HMAC-SHA256 Credential=[redacted], SignedHeaders=host;x-amz-date, "
+         "Signature=[redacted]"},
+        {"x-amz-security-token: FwoGZXIvYXdzEBYaDH0 was refused",
+         "x-amz-security-token: [redacted] was refused"},
+        {"you sent wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY!", "you sent [redacted]!"},
+        {"token IQoJb3JpZ2luX2VjEXAMPLETOKEN== expired", "token [redacted] expired"},
+        {"signature= nothing after", "signature= nothing after"},
+        {"", ""},
+    };
+    char out[256];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        store_redact(cases[i].in, secrets, 4, out, sizeof out);
+        assert_string_equal(out, cases[i].want);
+    }
+    /* A small output is cut, never overrun; a secret at the cut is not half shown. */
+    store_redact("ab wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", secrets, 1, out, 8);
+    assert_string_equal(out, "ab [red");
+}
+
 /* The GET example of AWS's "Authenticating Requests: Using the Authorization Header" page. */
 static void test_sigv4_known_answer(void **st)
 {
@@ -1392,7 +1433,8 @@ int main(void)
     }
     const struct CMUnitTest local[] = {CONTRACT, cmocka_unit_test(test_xml_and_encoding),
                                        cmocka_unit_test(test_config_resolution),
-                                       cmocka_unit_test(test_sigv4_known_answer)};
+                                       cmocka_unit_test(test_sigv4_known_answer),
+                                       cmocka_unit_test(test_redact)};
     failed += cmocka_run_group_tests_name("store contract: local", local, setup_local, teardown);
     if (getenv("TM_S3_ENDPOINT") && getenv("TM_S3_BUCKET")) {
         const struct CMUnitTest s3[] = {
