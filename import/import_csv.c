@@ -245,6 +245,15 @@ static int feed_byte(import_csv *c, char ch, import_csv_fn fn, void *ctx)
         if (rc) return rc;
         /* ch goes on in the state the "\r" left */
     }
+    if (c->st != CSV_QUOTED && ch == '\n') {
+        if (c->eol == EOL_UNKNOWN) c->eol = EOL_LF;
+        return line_end(c, fn, ctx);
+    }
+    if (c->st != CSV_QUOTED && ch == '\r') {   /* the next byte decides what it is */
+        c->cr_from = c->st;
+        c->st = CSV_CR;
+        return 0;
+    }
     switch (c->st) {
     case CSV_FIELD_START:
         if (ch == '"') {
@@ -253,12 +262,6 @@ static int feed_byte(import_csv *c, char ch, import_csv_fn fn, void *ctx)
         } else if (ch == c->delim) {
             /* an empty field; stays at FIELD_START for the next one */
             if ((rc = field_begin(c)) || (rc = field_end(c))) return rc;
-        } else if (ch == '\n') {
-            if (c->eol == EOL_UNKNOWN) c->eol = EOL_LF;
-            return line_end(c, fn, ctx);
-        } else if (ch == '\r') {
-            c->cr_from = c->st;
-            c->st = CSV_CR;
         } else {
             if ((rc = field_begin(c)) || (rc = put_byte(c, ch))) return rc;
             c->st = CSV_UNQUOTED;
@@ -272,12 +275,6 @@ static int feed_byte(import_csv *c, char ch, import_csv_fn fn, void *ctx)
         } else if (ch == c->delim) {
             if ((rc = field_end(c))) return rc;
             c->st = CSV_FIELD_START;
-        } else if (ch == '\n') {
-            if (c->eol == EOL_UNKNOWN) c->eol = EOL_LF;
-            return line_end(c, fn, ctx);
-        } else if (ch == '\r') {
-            c->cr_from = c->st;
-            c->st = CSV_CR;
         } else if (c->st == CSV_UNQUOTED) {
             return put_byte(c, ch);
         } else {
