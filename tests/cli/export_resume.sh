@@ -23,20 +23,25 @@ tidemark batch-write --table Big --file "$work/items.jsonl" >/dev/null 2>&1
 tidemark scan --table Big | "$PY" "$RX" lines >"$work/want"
 sleep 1.1
 
-# Start, wait until the state file lists a finished partition, kill -9.
-TIDEMARK_EXPORT_DELAY_MS=40 tidemark-export --table Big --to "$work/dest" --jobs 4 \
-  --max-file-size 8K >"$work/out" 2>"$work/err" &
-pid=$!
-state=""
-for _ in $(seq 1 300); do
-  state=$(ls "$work"/dest/AWSDynamoDB/*/tidemark-export-state.json 2>/dev/null | head -1 || true)
-  if [ -n "$state" ] && grep -q '"partitionsDone":\[[0-9]' "$state"; then break; fi
-  sleep 0.05
-done
-kill -9 "$pid"
-wait "$pid" 2>/dev/null || true
-[ -n "$state" ] || fail "no state file appeared"
-dir=$(dirname "$state")
+# kill_mid TABLE DEST: start a full export, wait until the state file lists a finished
+# partition, kill -9; the state file in $state, the export's directory in $dir.
+kill_mid() {
+  local p
+  state=""
+  TIDEMARK_EXPORT_DELAY_MS=40 tidemark-export --table "$1" --to "$2" --jobs 4 --max-file-size 8K \
+    >/dev/null 2>&1 &
+  p=$!
+  for _ in $(seq 1 300); do
+    state=$(ls "$2"/AWSDynamoDB/*/tidemark-export-state.json 2>/dev/null | head -1 || true)
+    if [ -n "$state" ] && grep -q '"partitionsDone":\[[0-9]' "$state"; then break; fi
+    sleep 0.05
+  done
+  kill -9 "$p"
+  wait "$p" 2>/dev/null || true
+  [ -n "$state" ] || fail "no state file appeared under $2"
+  dir=$(dirname "$state")
+}
+kill_mid Big "$work/dest"
 grep -q '"partitionsDone":\[[0-9]' "$state" || fail "no partition finished before the kill"
 [ ! -e "$dir/manifest-summary.json" ] || fail "a killed export has a summary"
 [ -e "$dir/_started" ] || fail "no _started"
@@ -96,22 +101,6 @@ expect_exit 0 tidemark-export verify "$idir"
 "$PY" "$RX" export "$idir" >"$work/inc-got"
 cmp -s "$work/inc-want" "$work/inc-got" || fail "resumed incremental differs"
 # Resume at the export's moment (its ExportTime), whatever the table's history before it.
-# kill_mid TABLE DEST: a full export killed once a partition is done; its directory in $dir.
-kill_mid() {
-  local st="" p
-  TIDEMARK_EXPORT_DELAY_MS=40 tidemark-export --table "$1" --to "$2" --jobs 4 --max-file-size 8K \
-    >/dev/null 2>&1 &
-  p=$!
-  for _ in $(seq 1 300); do
-    st=$(ls "$2"/AWSDynamoDB/*/tidemark-export-state.json 2>/dev/null | head -1 || true)
-    if [ -n "$st" ] && grep -q '"partitionsDone":\[[0-9]' "$st"; then break; fi
-    sleep 0.05
-  done
-  kill -9 "$p"
-  wait "$p" 2>/dev/null || true
-  [ -n "$st" ] || fail "no state file appeared under $2"
-  dir=$(dirname "$st")
-}
 late_writes() {
   tidemark put-item --table "$1" --item '{"pk":{"S":"late"},"sk":{"N":"1"}}' >/dev/null
   tidemark delete-item --table "$1" --key '{"pk":{"S":"u01-\u00e9\"q\\1"},"sk":{"N":"1"}}' >/dev/null
