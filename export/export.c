@@ -363,12 +363,20 @@ static int resume_source(const export_options *o, table *t, const char *name, xp
     }
     if ((rc = table_pitr_window(t, &earliest, &latest))) return rc;
     if (t_us < earliest) {
+        int64_t period = (int64_t)i.pitr_period_days * 86400 * CLOCK_US_PER_SEC;
         clock_format(earliest, 6, te, sizeof te);
+        if (t_us < clock_now_us() - period)
+            return err_set(TM_EINVAL, "cannot resume: table %s was written after the export's "
+                           "moment %s (log seq %llu -> %llu) and that moment has left the "
+                           "recovery period of %d days (the window starts at %s); start a new "
+                           "export", name, ts, (unsigned long long)m->snap_seq,
+                           (unsigned long long)now_seq, i.pitr_period_days, te);
+        /* table_pitr_window: the log lost its head, the window starts after it. */
         return err_set(TM_EINVAL, "cannot resume: table %s was written after the export's moment "
-                       "%s (log seq %llu -> %llu) and that moment has left the recovery period "
-                       "of %d days (the window starts at %s); start a new export", name, ts,
-                       (unsigned long long)m->snap_seq, (unsigned long long)now_seq,
-                       i.pitr_period_days, te);
+                       "%s (log seq %llu -> %llu) and that moment is before the earliest "
+                       "restorable time %s (the log records before it are missing); start a "
+                       "new export", name, ts, (unsigned long long)m->snap_seq,
+                       (unsigned long long)now_seq, te);
     }
     rc = source_at(o, name, s, t_us);
     return rc ? err_wrap(rc, "cannot resume: rebuilding table %s at the export's moment %s: ",

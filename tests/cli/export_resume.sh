@@ -138,4 +138,16 @@ tidemark pitr enable --table Early >/dev/null
 kill_mid Early "$work/early"
 late_writes Early
 resumed_is "$dir" "$work/want-early"
+# Resumed after the export's moment left the recovery period: refused, saying so (test clock).
+export TIDEMARK_CLOCK=2025-11-12T10:00:00Z
+tidemark create-table --table Old --key pk:S --sort-key sk:N >/dev/null
+tidemark pitr enable --table Old --recovery-period-in-days 1 >/dev/null
+TIDEMARK_CLOCK=2025-11-12T10:00:01Z tidemark batch-write --table Old --file "$work/items.jsonl" \
+  >/dev/null 2>&1
+TIDEMARK_CLOCK=2025-11-12T10:00:10Z kill_mid Old "$work/old"
+export TIDEMARK_CLOCK=2025-11-14T10:00:00Z
+late_writes Old
+expect_exit 1 tidemark-export --resume "$dir"
+assert_contains "$ERR" "that moment has left the recovery period of 1 days (the window starts at 2025-11-13T10:00:00"
+unset TIDEMARK_CLOCK
 echo "export_resume: ok"
