@@ -1243,10 +1243,9 @@ static int ws_change(wstate *w, const void *key, size_t kn, const void *new_img,
         }
     }
     if (!new_img && !old) return 0;
-    int64_t now = clock_now_us();
     log_record rec = {0};
     rec.seq = w->seq + 1;
-    rec.time_us = now > w->time ? now : w->time + 1;
+    rec.time_us = clock_stamp_after(w->time, t->conf.info.name);   /* says so when far ahead */
     rec.op = !new_img ? LOG_OP_DELETE : old ? LOG_OP_UPDATE : LOG_OP_PUT;
     rec.key = key;
     rec.key_len = (uint32_t)kn;
