@@ -103,7 +103,7 @@ DEPS_export    = export pitr store engine
 DEPS_import    = import store engine
 DEPS_lifecycle = lifecycle export import pitr store engine
 # Which module a program, unit test or fuzz target belongs to (default: everything).
-MOD_tidemark           = engine
+MOD_tidemark           = pitr
 MOD_tidemark-store     = store
 MOD_tidemark-restore   = restore
 MOD_tidemark-export    = export

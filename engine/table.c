@@ -64,10 +64,12 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -83,12 +85,10 @@ static size_t table_mapsize(void)
     size_t v = e && *e ? (size_t)strtoull(e, NULL, 10) : 0;
     return v ? v : TABLE_MAPSIZE;
 }
-#include <sys/statvfs.h>
 
 #define MAP_MIN   ((size_t)256 << 20)
 #define MAP_ROOM  ((size_t)512 << 20)   /* > what one joined bulk commit can add (see BULK_BYTES) */
 #define BULK_BYTES ((size_t)128 << 20)
-#include <ucontext.h>
 
 /* The map a WRITEMAP environment wants for used bytes: room for the next commits. */
 static size_t map_want(size_t used)
@@ -108,34 +108,15 @@ typedef struct env_ref {
     MDB_dbi items, meta;
     int refs;
     struct env_ref *next;
+    /* disk reservation (env_reserve): blocks given up to `reserved` (bytes) by this process */
+    int writemap;
+    size_t reserved;
+    size_t res_txn, res_writes, res_bytes;   /* the current write txn's puts (txn_bound) */
 } env_ref;
 
 static pthread_mutex_t env_mu = PTHREAD_MUTEX_INITIALIZER;
 static env_ref *env_list;
 
-static int lmdb_err(int rc, const char *what, const char *dir)
-{
-    if (rc == MDB_MAP_FULL) return err_set(TM_ELIMIT, "%s: %s: %s", dir, what, mdb_strerror(rc));
-    return err_set(TM_EIO, "%s: %s: %s", dir, what, mdb_strerror(rc));
-}
-
-static int env_open_raw(const char *dir, unsigned extra, env_ref **out)
-{
-    size_t mapsize = table_mapsize();
-    if (extra & MDB_WRITEMAP) {
-        char path[PATH_MAX];
-        struct stat st;
-        size_t used = 0;
-        snprintf(path, sizeof path, "%s/data.mdb", dir);
-    /* disk reservation (env_reserve): blocks given up to `reserved` (bytes) by this process */
-    int writemap;
-    size_t reserved;
-    size_t res_txn, res_writes, res_bytes;   /* the current write txn's puts (txn_bound) */
-        if (stat(path, &st) == 0) used = (size_t)st.st_blocks * 512;
-        size_t want = map_want(used);
-        if (want < mapsize) mapsize = want;
-    }
-    env_ref *e = calloc(1, sizeof *e);
 /* 1 if the file system holding path has no block left for this process. */
 static int disk_full(const char *path)
 {
@@ -144,14 +125,55 @@ static int disk_full(const char *path)
     return (geteuid() == 0 ? sv.f_bfree : sv.f_bavail) < 16;
 }
 
-    MDB_txn *txn = NULL;
-    int rc;
-    if (!e) return err_set(TM_ENOMEM, "out of memory");
+/* The items file of dir (a table's directory, its items/, or a snapshot's directory). */
+static void items_file(const char *dir, char *out, size_t n)
+{
+    snprintf(out, n, "%s/data.mdb", dir);
+    if (!fsx_exists(out)) snprintf(out, n, "%s/items/data.mdb", dir);
+}
+
+/* An encoded key for a message: printable bytes as they are, others as \xNN. */
+static void key_text(const void *key, size_t kn, char *out, size_t n)
+{
+    const unsigned char *k = key;
+    size_t o = 0;
+    for (size_t i = 0; i < kn && o + 8 < n; i++)
+        o += (size_t)snprintf(out + o, n - o, k[i] >= 32 && k[i] < 127 && k[i] != '\\' ? "%c" : "\\x%02x", k[i]);
+    out[o] = '\0';
+}
+
+/* memcmp order of two LMDB keys (LMDB's default). */
+static int val_cmp(const MDB_val *a, const MDB_val *b)
+{
+    size_t m = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+    int c = memcmp(a->mv_data, b->mv_data, m);
+    return c ? c : a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
+/* A value that failed to decode: TM_ECORRUPT naming the items file and the key. */
+static int items_corrupt(const char *dir, const void *key, size_t kn, int rc)
+{
+    char file[PATH_MAX], kt[160];
+    if (rc != TM_ECORRUPT) return rc;
+    items_file(dir, file, sizeof file);
+    key_text(key, kn, kt, sizeof kt);
+    return err_wrap(rc, "%s: item under key \"%s\": ", file, kt);
+}
+
+static int lmdb_err(int rc, const char *what, const char *dir)
+{
+    if (rc == MDB_MAP_FULL) return err_set(TM_ELIMIT, "%s: %s: %s", dir, what, mdb_strerror(rc));
+    if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID) {
+        char file[PATH_MAX];
+        items_file(dir, file, sizeof file);
+        return err_set(TM_ECORRUPT, "%s: damaged (%s: %s); run tidemark items verify", file, what,
+                       mdb_strerror(rc));
+    }
     /* LMDB turns a short write (what a full disk gives) into EIO: name the cause. */
     if (rc == EIO && disk_full(dir)) rc = ENOSPC;
-    snprintf(e->dir, sizeof e->dir, "%s", dir);
-    if ((rc = mdb_env_create(&e->env))) goto lmdb_fail;
-    mdb_env_set_maxdbs(e->env, 4);
+    return err_set(TM_EIO, "%s: %s: %s", dir, what, mdb_strerror(rc));
+}
+
 /* ---- the file before LMDB maps it ----
  * LMDB trusts its file: a data.mdb shorter than its last used page is mapped all the same
  * (reads past the end are a SIGBUS; a WRITEMAP open first extends the file with zeros, which
@@ -226,7 +248,7 @@ out:
  *     such as IS_LEAF; the default would abort with no file named);
  *   - SIGBUS and SIGSEGV, unless someone else handles them (cmocka, sanitizers), go to
  *     guard_signal: a fault at an address inside a mapped data.mdb, or at an instruction inside
- *     liblmdb, prints "<prog>: <file>: <what>; run tidemark verify" and _exits 1. Any other
+ *     liblmdb, prints "<prog>: <file>: <what>; run tidemark items verify" and _exits 1. Any other
  *     fault keeps its default action (SA_RESETHAND): a bug stays a crash with a core.
  * The handler uses only async-signal-safe calls (open, read, stat, statfs, write, _exit). The
  * reservation (env_reserve) keeps a full disk from ever getting here; this is for a file
@@ -328,7 +350,7 @@ static void guard_signal(int sig, siginfo_t *si, void *ucv)
         guard_num(&p, end, (unsigned long long)st.st_size);
         guard_cat(&p, end, " bytes, a page at offset ");
         guard_num(&p, end, off);
-        guard_cat(&p, end, " lies past its end (signal SIGBUS); run tidemark verify");
+        guard_cat(&p, end, " lies past its end (signal SIGBUS); run tidemark items verify");
     } else if (sig == SIGBUS && file[0] && statvfs(file, &sv) == 0 && sv.f_bfree < 16) {
         guard_cat(&p, end, ": No space left on device (no block for the page at offset ");
         guard_num(&p, end, off);
@@ -336,7 +358,7 @@ static void guard_signal(int sig, siginfo_t *si, void *ucv)
     } else {
         guard_cat(&p, end, sig == SIGBUS ? ": damaged or unreadable (signal SIGBUS" : ": damaged (signal SIGSEGV");
         guard_cat(&p, end, in_lmdb ? " in liblmdb)" : ")");
-        guard_cat(&p, end, "; run tidemark verify");
+        guard_cat(&p, end, "; run tidemark items verify");
     }
     guard_cat(&p, end, "\n");
     ssize_t w = write(2, msg, (size_t)(p - msg));
@@ -348,7 +370,7 @@ static void guard_assert(MDB_env *env, const char *what)
 {
     const char *dir = NULL;
     mdb_env_get_path(env, &dir);
-    fprintf(stderr, "%s: %s/data.mdb: damaged (LMDB: %s); run tidemark verify\n",
+    fprintf(stderr, "%s: %s/data.mdb: damaged (LMDB: %s); run tidemark items verify\n",
             program_invocation_short_name, dir ? dir : "?", what);
     _exit(1);
 }
@@ -370,6 +392,34 @@ static void guard_install(void)
 
 static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
 
+static int env_open_raw(const char *dir, unsigned extra, env_ref **out)
+{
+    size_t mapsize = table_mapsize();
+    if (extra & MDB_WRITEMAP) {
+        char path[PATH_MAX];
+        struct stat st;
+        size_t used = 0;
+        snprintf(path, sizeof path, "%s/data.mdb", dir);
+        if (stat(path, &st) == 0) used = (size_t)st.st_blocks * 512;
+        size_t want = map_want(used);
+        if (want < mapsize) mapsize = want;
+    }
+    env_ref *e = calloc(1, sizeof *e);
+    MDB_txn *txn = NULL;
+    int rc;
+    if (!e) return err_set(TM_ENOMEM, "out of memory");
+    pthread_once(&guard_once, guard_install);
+    char data[PATH_MAX];
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    if (fsx_exists(data) && (rc = env_check_file(dir))) {
+        free(e);
+        return rc;
+    }
+    snprintf(e->dir, sizeof e->dir, "%s", dir);
+    e->writemap = !!(extra & MDB_WRITEMAP);
+    if ((rc = mdb_env_create(&e->env))) goto lmdb_fail;
+    mdb_env_set_assert(e->env, guard_assert);
+    mdb_env_set_maxdbs(e->env, 4);
     mdb_env_set_mapsize(e->env, mapsize);
     mdb_env_set_maxreaders(e->env, 254);
     if ((rc = mdb_env_open(e->env, dir, MDB_NOTLS | MDB_NOMETASYNC | extra, 0644))) goto lmdb_fail;
@@ -386,17 +436,8 @@ static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
     *out = e;
     return 0;
 lmdb_fail:
-    pthread_once(&guard_once, guard_install);
-    char data[PATH_MAX];
-    snprintf(data, sizeof data, "%s/data.mdb", dir);
-    if (fsx_exists(data) && (rc = env_check_file(dir))) {
-        free(e);
-        return rc;
-    }
     if (txn) mdb_txn_abort(txn);
-    e->writemap = !!(extra & MDB_WRITEMAP);
     if (e->env) mdb_env_close(e->env);
-    mdb_env_set_assert(e->env, guard_assert);
     free(e);
     return lmdb_err(rc, "open items", dir);
 }
@@ -513,25 +554,6 @@ static void env_make_room(env_ref *e)
     if (want > ei.me_mapsize) mdb_env_set_mapsize(e->env, want);
 }
 
-/* ---- meta values ---- */
-
-static uint64_t meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *name)
-{
-    MDB_val k = {strlen(name), (void *)name}, v;
-    if (mdb_get(txn, meta, &k, &v) || v.mv_size != 8) return 0;
-    return rd_u64le(v.mv_data);
-}
-
-static int meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *name, uint64_t val)
-{
-    unsigned char b[8];
-    wr_u64le(b, val);
-    MDB_val k = {strlen(name), (void *)name}, v = {8, b};
-    return mdb_put(txn, meta, &k, &v, 0);
-}
-
-/* ================================================================ catalog ==== */
-
 /* ---- disk reservation ----
  * A WRITEMAP environment changes its pages through a shared map of a sparse file: on a full
  * disk the first store into a page with no block behind it is a SIGBUS, in the middle of
@@ -610,6 +632,25 @@ static int env_reserve(env_ref *e, MDB_txn *txn, size_t bytes)
     e->reserved = ahead;
     return 0;
 }
+
+/* ---- meta values ---- */
+
+static uint64_t meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *name)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    if (mdb_get(txn, meta, &k, &v) || v.mv_size != 8) return 0;
+    return rd_u64le(v.mv_data);
+}
+
+static int meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *name, uint64_t val)
+{
+    unsigned char b[8];
+    wr_u64le(b, val);
+    MDB_val k = {strlen(name), (void *)name}, v = {8, b};
+    return mdb_put(txn, meta, &k, &v, 0);
+}
+
+/* ================================================================ catalog ==== */
 
 int table_check_name(const char *name)
 {
@@ -1131,6 +1172,7 @@ static int replay(table *t, MDB_txn *txn, uint64_t applied, uint64_t last, uint6
     while ((rc = log_reader_next(r, &rec)) == 1) {
         uint32_t size = 0;
         if (rec.new_len && (rc = item_encoded_size(rec.new_img, rec.new_len, &size))) goto out;
+        if ((rc = env_reserve(t->env, txn, rec.key_len + rec.new_len))) goto out;
         if ((rc = apply_change(t, txn, &bytes, rec.key, rec.key_len, rec.new_len ? rec.new_img : NULL,
                                rec.new_len, size, &val)))
             goto out;
@@ -1150,7 +1192,6 @@ static int replay(table *t, MDB_txn *txn, uint64_t applied, uint64_t last, uint6
         rc = lmdb_err(rc, "meta", t->dir);
         goto out;
     }
-        if ((rc = env_reserve(t->env, txn, rec.key_len + rec.new_len))) goto out;
     *replayed += n;
 out:
     log_reader_close(r);
@@ -1253,6 +1294,8 @@ static int ws_change(wstate *w, const void *key, size_t kn, const void *new_img,
     rec.old_len = (uint32_t)on;
     rec.new_img = new_img;
     rec.new_len = (uint32_t)nn;
+    /* Blocks before the record: a write refused for want of space is not in the log. */
+    if ((rc = env_reserve(t->env, w->txn, kn + nn))) return rc;
     if ((rc = log_append(t->lg, &rec))) return rc;
     /* old points into LMDB's map: it stays valid until the put below, which is after append. */
     if ((rc = apply_change(t, w->txn, &w->bytes, key, kn, new_img, nn, new_size, &w->val))) return rc;
@@ -1272,8 +1315,6 @@ static int ws_log_commit(wstate *w)
     if (rc) ws_abort(w);
     return rc;
 }
-    /* Blocks before the record: a write refused for want of space is not in the log. */
-    if ((rc = env_reserve(t->env, w->txn, kn + nn))) return rc;
 
 /* Applies to LMDB what the log already holds, and releases the write lock. */
 static int ws_apply_commit(wstate *w)
@@ -1505,7 +1546,7 @@ int table_get(table *t, const item *key_item, item **out)
     rc = mdb_get(txn, t->env->items, &k, &v);
     if (rc == MDB_NOTFOUND) rc = err_set(TM_ENOTFOUND, "item not found");
     else if (rc) rc = lmdb_err(rc, "get", t->dir);
-    else rc = item_decode((const char *)v.mv_data + 4, v.mv_size - 4, out);
+    else rc = items_corrupt(t->dir, key.data, key.len, item_decode((const char *)v.mv_data + 4, v.mv_size - 4, out));
 out:
     if (txn) mdb_txn_abort(txn);
     buf_free(&key);
@@ -1692,7 +1733,19 @@ int table_read_range(table_read *r, const void *lo, size_t lon, const void *hi, 
         rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
     }
     int ret = 0;
+    MDB_val prev = {0, NULL};   /* keys come strictly ordered, or a damaged page led elsewhere */
+    uint64_t n = 0;
     while (rc == 0) {
+        if (prev.mv_data && (val_cmp(&k, &prev) > 0) == !!backward) {
+            char file[PATH_MAX], kt[160];
+            items_file(r->t->dir, file, sizeof file);
+            key_text(k.mv_data, k.mv_size, kt, sizeof kt);
+            ret = err_set(TM_ECORRUPT, "%s: damaged: key \"%s\" comes out of order; run tidemark items "
+                          "verify", file, kt);
+            break;
+        }
+        prev = k;
+        n++;
         if (!backward && hi) {
             size_t m = k.mv_size < hin ? k.mv_size : hin;
             int cmp = memcmp(k.mv_data, hi, m);
@@ -1703,11 +1756,18 @@ int table_read_range(table_read *r, const void *lo, size_t lon, const void *hi, 
             int cmp = memcmp(k.mv_data, lo, m);
             if (cmp < 0 || (cmp == 0 && k.mv_size < lon)) break;
         }
-        if (v.mv_size < 4) {
-            ret = err_set(TM_ECORRUPT, "%s: item value shorter than its header", r->t->dir);
+        /* Sizes no item can have: a damaged node (an encoded item is at most a few times its
+         * DynamoDB size, which is at most ITEM_MAX_BYTES). */
+        if (v.mv_size < 5 || v.mv_size > 4 + 4 * (size_t)ITEM_MAX_BYTES || rd_u32le(v.mv_data) > ITEM_MAX_BYTES) {
+            ret = items_corrupt(r->t->dir, k.mv_data, k.mv_size,
+                                err_set(TM_ECORRUPT, "value of %zu bytes, item size %u: no item has them",
+                                        v.mv_size, v.mv_size >= 4 ? (unsigned)rd_u32le(v.mv_data) : 0u));
             break;
         }
-        if ((ret = fn(ctx, k.mv_data, k.mv_size, (const char *)v.mv_data + 4, v.mv_size - 4))) break;
+        if ((ret = fn(ctx, k.mv_data, k.mv_size, (const char *)v.mv_data + 4, v.mv_size - 4))) {
+            items_corrupt(r->t->dir, k.mv_data, k.mv_size, ret);   /* H1: name file and key */
+            break;
+        }
         uintptr_t a = (uintptr_t)k.mv_data < (uintptr_t)v.mv_data ? (uintptr_t)k.mv_data : (uintptr_t)v.mv_data;
         uintptr_t z = (uintptr_t)v.mv_data + v.mv_size;
         if (!r->seen_lo || a < r->seen_lo) r->seen_lo = a;
@@ -1720,6 +1780,14 @@ int table_read_range(table_read *r, const void *lo, size_t lon, const void *hi, 
         rc = mdb_cursor_get(c, &k, &v, backward ? MDB_PREV : MDB_NEXT);
     }
     if (rc && rc != MDB_NOTFOUND && !ret) ret = lmdb_err(rc, "cursor", r->t->dir);
+    MDB_stat ms;
+    if (rc == MDB_NOTFOUND && !ret && !lon && !hi && mdb_stat(r->txn, r->t->env->items, &ms) == 0 &&
+        ms.ms_entries != n) { /* a whole walk: the tree's own count must agree */
+        char file[PATH_MAX];
+        items_file(r->t->dir, file, sizeof file);
+        ret = err_set(TM_ECORRUPT, "%s: damaged: a walk found %" PRIu64 " items, the tree counts %zu; "
+                      "run tidemark items verify", file, n, ms.ms_entries);
+    }
     mdb_cursor_close(c);
     return ret;
 }
@@ -2566,7 +2634,7 @@ static int builder_put_sized(table_builder *b, const void *key, size_t kn, const
                              uint32_t size)
 {
     int rc;
-    if ((rc = builder_txn(b)) || (rc = env_reserve(b->env, b->txn, kn))) return rc;
+    if ((rc = builder_txn(b)) || (rc = env_reserve(b->env, b->txn, kn + in))) return rc;
     MDB_val k = {kn, (void *)key}, v;
     unsigned flags = 0;
     /* Keys arriving in order (sorted import) are appended: no page splits, no searches. */
@@ -2621,7 +2689,7 @@ int table_builder_put_bin_sized(table_builder *b, const void *key, size_t kn, co
 int table_builder_delete_bin(table_builder *b, const void *key, size_t kn)
 {
     int rc;
-    if ((rc = builder_txn(b)) || (rc = env_reserve(b->env, b->txn, kn + in))) return rc;
+    if ((rc = builder_txn(b)) || (rc = env_reserve(b->env, b->txn, kn))) return rc;
     MDB_val k = {kn, (void *)key}, v;
     rc = mdb_get(b->txn, b->env->items, &k, &v);
     if (rc == MDB_NOTFOUND) return 0;
@@ -2716,4 +2784,139 @@ void table_builder_abort(table_builder *b)
     buf_free(&b->last_key);
     buf_free(&b->val);
     free(b);
+}
+
+/* ================================================================ items verify ==== */
+
+/* The key of an item for a message: its key attributes as DynamoDB JSON, or the encoded key
+ * (key_text) when the value cannot be decoded. */
+static void verify_key_text(const table *t, const MDB_val *k, const MDB_val *v, buf *out)
+{
+    const key_schema *ks = &t->conf.info.ks;
+    const char *names[2] = {ks->hash_name, ks->range_name};
+    buf_reset(out);
+    if (v && v->mv_size > 4 &&
+        item_bin_write_keys_json((const char *)v->mv_data + 4, v->mv_size - 4, names,
+                                 ks->range_type ? 2 : 1, out) == 0 && buf_append(out, "", 1) == 0)
+        return;
+    char kt[160];
+    buf_reset(out);
+    key_text(k->mv_data, k->mv_size, kt, sizeof kt);
+    buf_append(out, "key \"", 5);
+    buf_append(out, kt, strlen(kt));
+    buf_append(out, "\"", 2);
+}
+
+/* One live value on its own: size prefix, encoding, key. NULL if sound. */
+static const char *verify_value(const table *t, const MDB_val *k, const MDB_val *v, buf *key)
+{
+    uint32_t size;
+    item *it = NULL;
+    if (v->mv_size < 5) return "value shorter than its size prefix and item";
+    if (item_decode((const char *)v->mv_data + 4, v->mv_size - 4, &it)) return "item encoding damaged";
+    buf_reset(key);
+    int bad = item_encoded_size((const char *)v->mv_data + 4, v->mv_size - 4, &size) ||
+              size != rd_u32le(v->mv_data);
+    int badkey = key_encode_item(&t->conf.info.ks, it, key) || key->len != k->mv_size ||
+                 memcmp(key->data, k->mv_data, k->mv_size);
+    item_free(it);
+    return bad ? "size prefix differs from the item's size" : badkey ? "stored under another key than its own" : NULL;
+}
+
+int table_verify_items(table *t, table *ref, table_verify_fn fn, void *ctx, table_verify_stats *st)
+{
+    MDB_txn *txn = NULL, *rtxn = NULL;
+    MDB_cursor *c = NULL, *rc_ = NULL;
+    MDB_val k, v, rk, rv;
+    MDB_stat ms;
+    buf key = BUF_INIT, text = BUF_INIT;
+    int rc, a, b;
+    char what[160];
+    memset(st, 0, sizeof *st);
+    if ((rc = env_txn_begin(t->env, MDB_RDONLY, &txn)) || (rc = mdb_cursor_open(txn, t->env->items, &c))) {
+        rc = lmdb_err(rc, "begin read", t->dir);
+        goto out;
+    }
+    st->seq = meta_get_u64(txn, t->env->meta, "applied_seq");
+    if (ref) {
+        if ((rc = env_txn_begin(ref->env, MDB_RDONLY, &rtxn)) ||
+            (rc = mdb_cursor_open(rtxn, ref->env->items, &rc_))) {
+            rc = lmdb_err(rc, "begin read", ref->dir);
+            goto out;
+        }
+    }
+    a = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    b = ref ? mdb_cursor_get(rc_, &rk, &rv, MDB_FIRST) : MDB_NOTFOUND;
+    MDB_val prev = {0, NULL};
+    while (a == 0 || b == 0) {
+        if (a == 0 && prev.mv_data && val_cmp(&k, &prev) <= 0) {
+            verify_key_text(t, &k, &v, &text);
+            snprintf(what, sizeof what, "comes out of key order: a damaged page led the walk elsewhere; "
+                     "stopped here");
+            st->problems++;
+            fn(ctx, text.data, what);
+            break;
+        }
+        if (a == 0) prev = k;
+        int cmp = a ? 1 : b ? -1 : val_cmp(&k, &rk);
+        const char *bad = NULL;
+        if (cmp <= 0) {   /* a live item */
+            st->items++;
+            if (v.mv_size >= 4) st->bytes += rd_u32le(v.mv_data);
+            if ((bad = verify_value(t, &k, &v, &key))) {
+                verify_key_text(t, &k, NULL, &text);
+                snprintf(what, sizeof what, "%s", bad);
+            } else if (ref && cmp < 0) {
+                bad = what;
+                snprintf(what, sizeof what, "not in the snapshot + log rebuild (an extra item)");
+            } else if (ref && (v.mv_size != rv.mv_size || memcmp(v.mv_data, rv.mv_data, v.mv_size))) {
+                bad = what;
+                snprintf(what, sizeof what, "differs from the snapshot + log rebuild (%zu bytes here, %zu there)",
+                         v.mv_size, rv.mv_size);
+            }
+            if (bad && !text.len) verify_key_text(t, &k, &v, &text);
+            if (!bad && ref) st->compared++;
+        } else {          /* only in the rebuild */
+            bad = what;
+            snprintf(what, sizeof what, "missing here, present in the snapshot + log rebuild");
+            verify_key_text(ref, &rk, &rv, &text);
+        }
+        if (bad) {
+            st->problems++;
+            fn(ctx, text.data, what);
+        }
+        buf_reset(&text);
+        if (cmp <= 0) a = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        if (cmp >= 0 && ref) b = mdb_cursor_get(rc_, &rk, &rv, MDB_NEXT);
+    }
+    if (a && a != MDB_NOTFOUND) {
+        rc = lmdb_err(a, "walk items", t->dir);
+        goto out;
+    }
+    if (ref && b && b != MDB_NOTFOUND) {
+        rc = lmdb_err(b, "walk items", ref->dir);
+        goto out;
+    }
+    rc = 0;
+    mdb_stat(txn, t->env->items, &ms);
+    uint64_t meta_bytes = meta_get_u64(txn, t->env->meta, "bytes");
+    if (ms.ms_entries != st->items) {
+        st->problems++;
+        snprintf(what, sizeof what, "the items db counts %zu entries, the walk found %" PRIu64, ms.ms_entries, st->items);
+        fn(ctx, "(table)", what);
+    }
+    if (meta_bytes != st->bytes) {
+        st->problems++;
+        snprintf(what, sizeof what, "the meta db says %" PRIu64 " item bytes, the items add up to %" PRIu64,
+                 meta_bytes, st->bytes);
+        fn(ctx, "(table)", what);
+    }
+out:
+    if (c) mdb_cursor_close(c);
+    if (rc_) mdb_cursor_close(rc_);
+    if (txn) mdb_txn_abort(txn);
+    if (rtxn) mdb_txn_abort(rtxn);
+    buf_free(&key);
+    buf_free(&text);
+    return rc;
 }

@@ -226,4 +226,22 @@ int table_builder_delete_bin(table_builder *b, const void *key, size_t kn);
 int table_builder_commit(table_builder *b, table_info *out);
 void table_builder_abort(table_builder *b);                    /* removes the staging dir */
 
+/* ---- items verify ----
+ * LMDB has no page checksums and the item encoding none either: only a walk can tell. Walks
+ * every item of t in one read txn and checks what the bytes allow: each value's size prefix
+ * against its item (whose encoding must be valid, item.h), each key against the item's key
+ * attributes, the count and the byte total against the meta db. With ref (the same table
+ * rebuilt from a snapshot and the log at the same seq, pitr/materialize.h), also compares the
+ * two item by item in key order: an item missing, extra or with other bytes is a problem.
+ * fn gets each problem: key as DynamoDB JSON (or hex when the value cannot be decoded) and
+ * what is wrong. Structural damage that liblmdb cannot survive ends the process in the crash
+ * guard (exit 1, file named). Returns 0 when the walk finished (problems or not), or the error
+ * that stopped it; st->seq is the items' seq (check that ref was built at the same one). */
+typedef void (*table_verify_fn)(void *ctx, const char *key, const char *what);
+typedef struct table_verify_stats {
+    uint64_t items, bytes, problems, compared;
+    uint64_t seq;
+} table_verify_stats;
+int table_verify_items(table *t, table *ref, table_verify_fn fn, void *ctx, table_verify_stats *st);
+
 #endif

@@ -117,11 +117,14 @@ static int seed_skipped(const pitr_input *in, const cand *c)
 }
 
 /* The empty table is the state at seq 0 only for a table created empty: one built with items
- * (an import, a restore) starts its log at 0 too. Its snapshots tell: a log record writes one
- * item, so a snapshot holding more items than its seq had items before the log began (the one
- * PITR enable takes of a freshly imported table: seq 0, all the items). */
-static int empty_at_zero(const pitr_input *in)
+ * (an import, a restore) starts its log at 0 too, and nothing records which it was. So the
+ * empty table seeds a plan only when no snapshot at or before S_T (nf of them) could: PITR
+ * enable takes one, which holds the built items. And not even then when a snapshot proves the
+ * table was built: a log record writes one item, so a snapshot holding more items than its seq
+ * had items before the log began. */
+static int empty_seed_ok(const pitr_input *in, size_t nf)
 {
+    if (nf) return 0;
     for (size_t i = 0; i < in->nsnaps; i++)
         if (in->snaps[i].item_count > in->snaps[i].seq) return 0;
     return 1;
@@ -196,9 +199,9 @@ int pitr_plan_make(const pitr_input *in, pitr_dir dir, pitr_plan **out)
     cand best = {0}, best_alt = {0}, fwd_first = {0}, bwd_first = {0};
     int have = 0, have_alt = 0, have_fwd = 0, have_bwd = 0;
     const uint64_t S = in->target_seq;
-    /* Forward seeds: the empty table and every snapshot at or before S_T, newest first (the
-     * newest is the one reported when all are missing log). Backward seeds: every snapshot
-     * after S_T, oldest first, then the live table. */
+    /* Forward seeds: every snapshot at or before S_T, newest first (the newest is the one
+     * reported when all are missing log), else the empty table (empty_seed_ok). Backward
+     * seeds: every snapshot after S_T, oldest first, then the live table. */
     size_t nf = 0;
     while (nf < in->nsnaps && in->snaps[nf].seq <= S) nf++;
     size_t total = in->nsnaps + 1 + (in->has_live ? 1 : 0);
@@ -206,7 +209,7 @@ int pitr_plan_make(const pitr_input *in, pitr_dir dir, pitr_plan **out)
         cand c;
         if (k < nf) cand_forward(in, &c, &in->snaps[nf - 1 - k]);
         else if (k == nf) {
-            if (!empty_at_zero(in)) continue;
+            if (!empty_seed_ok(in, nf)) continue;
             cand_forward(in, &c, NULL);
         } else if (k < in->nsnaps + 1) cand_backward(in, &c, &in->snaps[k - 1]);
         else {
@@ -249,7 +252,7 @@ int pitr_plan_make(const pitr_input *in, pitr_dir dir, pitr_plan **out)
             cand c;
             if (k < nf) cand_forward(in, &c, &in->snaps[k]);
             else if (k == nf) {
-                if (!empty_at_zero(in)) continue;
+                if (!empty_seed_ok(in, nf)) continue;
                 cand_forward(in, &c, NULL);
             } else if (k < in->nsnaps + 1) cand_backward(in, &c, &in->snaps[k - 1]);
             else {

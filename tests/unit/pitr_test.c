@@ -321,7 +321,8 @@ static void test_sweep(void **state)
 
 /* A table built with items (import, restore) starts its log at seq 0 with those items; PITR
  * enable snapshots it. The empty table is no seed for it, however cheap: forward from the
- * snapshot (the planner used to pick "forward from empty" and lose every imported item). */
+ * snapshot (the planner used to pick "forward from empty" and lose every imported item). The
+ * empty table seeds only when no snapshot at or before S_T exists. */
 static void test_built_table_not_empty_at_zero(void **state)
 {
     (void)state;
@@ -331,7 +332,8 @@ static void test_built_table_not_empty_at_zero(void **state)
     } cases[] = {
         {0, 3000, 1, 0},    /* imported, PITR enabled, one write */
         {1, 3001, 1, 0},    /* imported, one write, then PITR enabled */
-        {5, 3, 1, 1},       /* created empty: 3 items after 5 writes; the empty seed stays */
+        {8, 5, 9, 0},       /* imported 5, updated 8 times, PITR enabled: nothing tells */
+        {5, 3, 1, 1},       /* no snapshot at or before S_T: the empty table seeds */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         log_segment seg;
