@@ -127,7 +127,7 @@ P=$D/pg
 pg_runs=(); pg_rss=0
 pg_copy() {
   local s got r
-  psqlp "$PGPORT" -c "drop table if exists items" -c "create table items(pk text, sk text, item jsonb, primary key(pk, sk))" -c "checkpoint"
+  psqlp "$PGPORT" -c "set client_min_messages = warning" -c "drop table if exists items" -c "create table items(pk text, sk text, item jsonb, primary key(pk, sk))" -c "checkpoint"
   # The backend's peak RSS (VmHWM, which counts the shared buffers it touched), read while it
   # runs the COPY.
   rm -f "$D/pg_done" "$D/pg_hwm"
@@ -164,14 +164,20 @@ tm_rate=$(echo "scale=0; $N / $tm_s" | bc)
 [ "$anon_peak" -gt 0 ] || anon_peak="?"   # load ended before the poller saw it
 common=("op=$OP" goal=1 "rss=$tm_rss" "anon=$anon_peak")
 tm_note="tidemark $tm_rate items/s (sync: fsync per batch, both images logged; runs ${tm_runs[*]})"
+# per_round REF_RUNS...: tidemark / reference in each round (pairs that shared the machine's mood)
+per_round() {
+  local i out="" ref=("$@")
+  for ((i = 0; i < ${#ref[@]}; i++)); do out+=" $(echo "scale=2; ${tm_runs[$i]} / ${ref[$i]}" | bc)x"; done
+  echo "ratio per round:$out"
+}
 sqi_s=$(median "${sqi_runs[@]}")
 row "bulk load $N items vs sqlite3 .import, one transaction (time)" "$tm_s" "$sqi_s" \
-  "$tm_note vs sqlite3 $(rate "$sqi_s") (.import of a TSV, WAL, synchronous=NORMAL, 256 MiB cache; runs ${sqi_runs[*]})" \
+  "$tm_note vs sqlite3 $(rate "$sqi_s") (.import of a TSV, WAL, synchronous=NORMAL, 256 MiB cache; runs ${sqi_runs[*]}); $(per_round "${sqi_runs[@]}")" \
   "${common[@]}" "ref=sqlite3 .import" "ref_rss=$sqi_rss"
 if [ "${BENCH_NO_PG:-0}" != 1 ]; then
   pg_s=$(median "${pg_runs[@]}")
   row "bulk load $N items vs PostgreSQL 15 COPY (time)" "$tm_s" "$pg_s" \
-    "$tm_note vs PostgreSQL $(rate "$pg_s") (server-side COPY of the TSV, PK maintained, fsync and synchronous_commit on; table + index $((pg_bytes / 1048576)) MiB; runs ${pg_runs[*]})" \
+    "$tm_note vs PostgreSQL $(rate "$pg_s") (server-side COPY of the TSV, PK maintained, fsync and synchronous_commit on; table + index $((pg_bytes / 1048576)) MiB; runs ${pg_runs[*]}); $(per_round "${pg_runs[@]}")" \
     "${common[@]}" "ref=PostgreSQL COPY" "ref_rss=$pg_rss"
   pg_stop_all "$P"
   [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$P"
