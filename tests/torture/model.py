@@ -10,8 +10,8 @@ the writers were told (their acks) and what the readers print.
   model.py export-items EXPDIR     their items, as `items` prints them
   model.py loops LOGDIR SCANFILE   put/update loops: every key holds its last acknowledged value
                                    (or the one in flight when its writer was killed), nothing else
-  model.py damage FILE SEED MODE   flip one bit (MODE flip) at a seeded offset, or truncate (MODE
-                                   trunc) to a seeded length; prints what was done
+  model.py damage FILE SEED MODE   flip one bit (MODE flip) at a seeded offset, truncate (MODE
+                                   trunc) to a seeded length, or delete; prints what was done
 Exit 1 with one line on stderr when a check fails."""
 import glob, gzip, hashlib, json, os, random, re, subprocess, sys
 
@@ -122,12 +122,15 @@ def damage(path, seed, mode):
             f.seek(off)
             f.write(bytes([b ^ (1 << bit)]))
         print("flipped bit %d at offset %d of %d" % (bit, off, size))
+    elif mode == "delete":
+        os.remove(path)
+        print("deleted (%d bytes)" % size)
     elif mode == "trunc":
         n = rnd.randrange(size)
         os.truncate(path, n)
         print("truncated from %d to %d bytes" % (size, n))
     else:
-        sys.exit("mode flip or trunc")
+        sys.exit("mode flip, trunc or delete")
 
 
 def main():

@@ -89,7 +89,7 @@ run() {
 said() {
   local f=$2
   [ -s "$f" ] || { [ "$f" = "$ROOT/e" ] && f=$ROOT/o; }
-  printf 'exit %s: %s' "$1" "$(head -c 300 "$f" 2>/dev/null | tr '\n' ' ')"
+  printf 'exit %s: %s' "$1" "$(head -c 400 "$f" 2>/dev/null | tr '\n' ' ')"
 }
 msleep() { sleep "$(( $1 / 1000 )).$(printf %03d $(( $1 % 1000 )))"; }
 rand() { echo $(( (RANDOM * 32768 + RANDOM) % $1 )); }   # 0..N-1
@@ -237,7 +237,7 @@ model_static() { local g; g=$(digest "$1"); [ "$g" = "$SD" ] || { echo "holds [$
 
 # ---------------------------------------------------------------- crash: writers ----
 # batch-write in sync mode killed at random; RET=1 turns it into the retention scenario (PITR of
-# one day, the clock 12 hours later each round, snapshots every 2 hours: segments and snapshots
+# one day, the clock 18 hours later each round, snapshots every 2 hours: segments and snapshots
 # expire while the writer runs).
 crash_batch() {
   local ret=$1 home=$ROOT/$SCEN t=Crash rc acked=0 present=0 r first n exp every
@@ -250,7 +250,7 @@ crash_batch() {
   [ "$ret" = 1 ] && tidemark --data "$home" snapshot --table $t --snapshot-every 2h >/dev/null
   local firstseg0 removed=0
   for ((r = 1; r <= KILLS; r++)); do
-    [ "$ret" = 1 ] && export TIDEMARK_CLOCK=$(( base + r * 12 * 3600 ))
+    [ "$ret" = 1 ] && export TIDEMARK_CLOCK=$(( base + r * 18 * 3600 ))
     first=$((present + 1))
     python3 "$CR/gen.py" "$first" 1500 "$BK" > "$home/in.jsonl"
     firstseg0=$(ls "$home/tables/$t/log" | head -1)
@@ -264,7 +264,7 @@ crash_batch() {
     BM_MUST=$(( acked > present ? acked : present ))
     GETKEY='{"k":{"S":"last"}}'
     exp=$(( SHORT == 0 || r == KILLS ))
-    [ "$ret" = 1 ] && export TIDEMARK_CLOCK=$(( base + r * 12 * 3600 + 60 ))
+    [ "$ret" = 1 ] && export TIDEMARK_CLOCK=$(( base + r * 18 * 3600 + 60 ))
     fresh_readers "$SCEN.fresh" "$home" $t model_batch "$exp"
     log_verify "$SCEN.verify-before-writer" "$home" $t
     if [ "$ret" = 1 ]; then
@@ -747,26 +747,30 @@ damage_names() {  # kind, path: the words one of which a refusal must contain
     *)          basename "$2" ;;
   esac
 }
-# One program's outcome on damaged data: never a signal; exit 0 only with the right answer;
-# otherwise a message naming the damaged file.
+# One program's outcome on damaged data: never a signal; exit 0 only with the right answer
+# (case ID); a refusal should name the damaged file (case ID.names-file: a refusal that does not
+# is told apart from silent wrong data).
 damage_judge() {  # id, rc, right (0 = the output is right), names, what
   local id=$1 rc=$2 right=$3 names=$4 n hit=1
   nosignal "$id" "$rc" "$ROOT/e" "$5" || return 0
   if [ "$rc" -eq 0 ]; then
     check "$id" "$right" "$5 exits 0 with wrong data ($DAMAGE_WHAT)"
   else
+    ok "$id"
     for n in $names; do grep -qF "$n" "$ROOT/e" "$ROOT/o" && hit=0; done
-    check "$id" "$hit" "$5 refuses without naming $names ($DAMAGE_WHAT): $(said "$rc" "$ROOT/e")"
+    check "$id.names-file" "$hit" "$5 refuses without naming $names ($DAMAGE_WHAT): $(said "$rc" "$ROOT/e")"
   fi
 }
 DAMAGE_WHAT=""
 damage_case() {  # kind, mode, seed
-  local kind=$1 mode=$2 h=$ROOT/dcase rc f names id=damage.$1
+  local kind=$1 mode=$2 h=$ROOT/dcase rc f names id=damage.$1.$2
   rm -rf "$h"; cp -a "$DREF" "$h"
   f=$(damage_file "$kind" "$h")
   [ -n "$f" ] && [ -f "$f" ] || { bad "$id.setup" "no $kind file in the reference home"; return; }
   DAMAGE_WHAT="$kind ${f#$h/}: $(python3 "$TT/model.py" damage "$f" "$3" "$mode"), seed $3"
   names=$(damage_names "$kind" "$f")
+  # a file that is gone cannot always be named: its missing seqs, or the word, will do
+  [ "$mode" = delete ] && names="$names missing gap"
   DAMAGE_DONE=$((DAMAGE_DONE + 1))
   export TIDEMARK_CLOCK=$((1762000000 + 300))
   case $kind in
@@ -799,7 +803,26 @@ damage_case() {  # kind, mode, seed
       *) damage_judge "$id.log-verify" "$rc" 0 "$names" "log verify" ;;
     esac
     run rc "$ROOT/o" "$ROOT/e" tidemark --data "$h" scan --table $t
-    [ "$(digest "$ROOT/o")" = "$D_LIVE" ]; damage_judge "$id.scan" "$rc" $? "$names" "scan"
+    local scan_right=1
+    [ "$(digest "$ROOT/o")" = "$D_LIVE" ] && scan_right=0
+    damage_judge "$id.scan" "$rc" "$scan_right" "$names" "scan"
+    # items verify may say OK only when the items are what they were (compared with the digest
+    # of an undamaged scan, taken with the one the items verify reads)
+    # (the short form runs each verify on its own file kind only: items verify rebuilds the table)
+    if [ "$SHORT" = 0 ] || [ "$kind" = items-data ]; then
+      tidemark --data "$h" scan --table $t 2>/dev/null | digest > "$ROOT/dscan"
+      run rc "$ROOT/o" "$ROOT/e" tidemark --data "$h" items verify --table $t
+      [ "$(cat "$ROOT/dscan")" = "$D_LIVE" ]; damage_judge "$id.items-verify" "$rc" $? "$names" "items verify"
+    fi
+    # snapshot verify: every byte of a snapshot's data.mdb is under its checksum
+    if [ "$SHORT" = 0 ] || [[ $kind == snap-* ]]; then
+      run rc "$ROOT/o" "$ROOT/e" tidemark --data "$h" snapshot verify --table $t
+      if [ "$kind" = snap-data ] && [ "$rc" -eq 0 ]; then
+        bad "$id.snapshot-verify" "snapshot verify says OK ($DAMAGE_WHAT): $(head -c 200 "$ROOT/o")"
+      else
+        damage_judge "$id.snapshot-verify" "$rc" 0 "$names" "snapshot verify"
+      fi
+    fi
     run rc "$ROOT/o" "$ROOT/e" tidemark --data "$h" get-item --table $t --key '{"k":{"S":"last"}}'
     [ "$(python3 "$TT/model.py" items "$ROOT/o" 2>/dev/null)" = "$D_LAST" ]; damage_judge "$id.get-item" "$rc" $? "$names" "get-item"
     run rc "$ROOT/o" "$ROOT/e" tidemark --data "$h" describe-table --table $t --json
@@ -833,9 +856,12 @@ damage_all() {
   local kind mode i
   for kind in log-sealed-first log-sealed-last log-active snap-data snap-json items-data table-json \
               export-summary export-summary-md5 export-files export-data export-schema; do
-    for mode in flip trunc; do
-      # the short form flips or truncates each export file, in turn (both in the full form)
+    for mode in flip trunc delete; do
+      # the short form flips or truncates each export file, in turn, and deletes only the last
+      # sealed segment and the items file (the full form does all three to every file but
+      # table.json, whose loss is the table's)
       [ "$SHORT" = 1 ] && [[ $kind == export-* ]] && [ $(( (${#kind} + SEED) % 2 )) = "$([ $mode = flip ] && echo 1 || echo 0)" ] && continue
+      [ "$mode" = delete ] && { [ "$kind" = table-json ] || { [ "$SHORT" = 1 ] && [ "$kind" != log-sealed-last ] && [ "$kind" != items-data ]; }; } && continue
       for ((i = 0; i < NDMG; i++)); do damage_case "$kind" "$mode" $(( SEED * 1000 + RANDOM )); done
     done
   done
