@@ -38,15 +38,13 @@ enum csv_state {
 /* The file's line-end convention, set by its first line break outside quotes. */
 enum csv_eol { EOL_UNKNOWN, EOL_LF, EOL_CR };
 
-static const unsigned char utf8_bom[3] = {0xEF, 0xBB, 0xBF};
-
 struct import_csv {
     char delim;
     size_t max_record;
     enum csv_state st;
     enum csv_state cr_from;     /* CSV_CR: the state the "\r" was seen in */
     enum csv_eol eol;
-    int bom;                    /* bytes of a BOM matched at the input's start; -1: past it */
+    import_bom bom;             /* a BOM at the input's start (import_internal.h) */
     char *data;                 /* the record's field bytes, each field NUL-terminated */
     size_t len, cap;
     size_t *offs;               /* field start offsets into data */
@@ -109,7 +107,7 @@ void import_csv_reset(import_csv *c)
     rec_clear(c);
     c->st = CSV_FIELD_START;
     c->eol = EOL_UNKNOWN;
-    c->bom = 0;
+    c->bom = (import_bom)IMPORT_BOM_INIT;
     c->index = 0;
     c->line = 1;
     c->rec_line = 1;
@@ -299,20 +297,9 @@ int import_csv_feed(import_csv *c, const void *p, size_t n, import_csv_fn fn, vo
 {
     const unsigned char *s = p;
     int rc;
-    size_t i = 0;
-    /* A BOM may arrive split across chunks: match it byte by byte, and give back as data the
-     * bytes of a partial match that turned out not to be one. */
-    while (c->bom >= 0 && i < n) {
-        if (s[i] == utf8_bom[c->bom]) {
-            i++;
-            if (++c->bom == (int)sizeof utf8_bom) c->bom = -1;
-            continue;
-        }
-        int matched = c->bom;
-        c->bom = -1;
-        for (int k = 0; k < matched; k++)
-            if ((rc = feed_byte(c, (char)utf8_bom[k], fn, ctx))) return rc;
-    }
+    size_t back, i = import_bom_take(&c->bom, s, n, &back);
+    for (size_t k = 0; k < back; k++)
+        if ((rc = feed_byte(c, (char)import_utf8_bom[k], fn, ctx))) return rc;
     for (; i < n; i++)
         if ((rc = feed_byte(c, (char)s[i], fn, ctx))) return rc;
     return 0;
@@ -321,12 +308,9 @@ int import_csv_feed(import_csv *c, const void *p, size_t n, import_csv_fn fn, vo
 int import_csv_finish(import_csv *c, import_csv_fn fn, void *ctx)
 {
     int rc = 0;
-    if (c->bom > 0) {   /* the input was a BOM's first bytes and nothing else: data */
-        int matched = c->bom;
-        c->bom = -1;
-        for (int k = 0; k < matched; k++)
-            if ((rc = feed_byte(c, (char)utf8_bom[k], fn, ctx))) return rc;
-    }
+    size_t back = import_bom_end(&c->bom);   /* the input was a BOM's first bytes: data */
+    for (size_t k = 0; k < back; k++)
+        if ((rc = feed_byte(c, (char)import_utf8_bom[k], fn, ctx))) return rc;
     switch (c->st) {
     case CSV_CR:   /* a "\r" at the end of the input ends the last record, whatever the file's way */
         c->st = c->cr_from;

@@ -56,6 +56,25 @@ void import_dec_close(import_dec *d);   /* accepts NULL */
 /* Reads the rest of the raw stream without decoding it (for the MD5 of a file we stop early). */
 int import_dec_drain(import_dec *d);
 
+/* ---- a UTF-8 byte order mark at a stream's start (import_lines.c) ------------------------ */
+
+/* A UTF-8 BOM (EF BB BF) at the very start of an input is not data (Excel and Windows tools
+ * write one, in CSV and JSON alike). Matched byte by byte, so that a BOM split across reads is
+ * still found; the bytes of a partial match that turns out not to be one are given back. Used
+ * by import_lines (JSON lines) and import_csv. */
+#define IMPORT_BOM_LEN 3
+extern const unsigned char import_utf8_bom[IMPORT_BOM_LEN];
+typedef struct import_bom {
+    int matched;   /* BOM bytes taken so far; -1: past the start (decided) */
+} import_bom;
+#define IMPORT_BOM_INIT {0}
+/* Takes the BOM bytes at the front of the next n bytes of the stream: returns how many
+ * of p's bytes were taken (skip them). *back is how many bytes taken by earlier calls were data
+ * after all: hand import_utf8_bom[0..*back) on before p + the return value. */
+size_t import_bom_take(import_bom *b, const void *p, size_t n, size_t *back);
+/* At the end of the input: how many bytes taken (a lone partial BOM) were data after all. */
+size_t import_bom_end(import_bom *b);
+
 /* ---- lines with a maximum length (import_lines.c) --------------------------------------- */
 
 typedef struct import_lines import_lines;
@@ -64,7 +83,8 @@ int import_lines_new(size_t max_line, import_lines **out);
 void import_lines_free(import_lines *l);
 /* Starts a new stream (keeps the memory). */
 void import_lines_reset(import_lines *l);
-/* Next line without its "\n" (and "\r"): returns 1 with *line and *len (valid until the next call),
+/* Next line without its "\n" (and "\r"; a UTF-8 BOM at the stream's start is dropped: see
+ * import_bom): returns 1 with *line and *len (valid until the next call),
  * 0 at the end, IMPORT_LINE_TOO_LONG when a line is longer than max_line (*len then holds how
  * much of it was seen before it was dropped; the rest of it is skipped), or a negative code from
  * rd. A last line without "\n" is still a line. */

@@ -1,4 +1,5 @@
-/* import_lines.c: splits a decoded stream into lines, each at most max_line bytes.
+/* import_lines.c: splits a decoded stream into lines, each at most max_line bytes, and drops
+ * a UTF-8 byte order mark at the stream's start (import_bom, shared with import_csv.c).
  *
  * The buffer is allocated once (max_line + one read chunk) and never grows: a line longer than
  * max_line is reported (IMPORT_LINE_TOO_LONG) and skipped up to its "\n" without being kept, so
@@ -11,12 +12,43 @@
 
 #define LINES_CHUNK (256u << 10)
 
+/* ---- UTF-8 byte order mark ----------------------------------------------------------------- */
+
+const unsigned char import_utf8_bom[IMPORT_BOM_LEN] = {0xEF, 0xBB, 0xBF};
+
+size_t import_bom_take(import_bom *b, const void *p, size_t n, size_t *back)
+{
+    const unsigned char *s = p;
+    size_t i = 0;
+    *back = 0;
+    while (b->matched >= 0 && i < n) {
+        if (s[i] != import_utf8_bom[b->matched]) {
+            *back = (size_t)b->matched;
+            b->matched = -1;
+            break;
+        }
+        i++;
+        if (++b->matched == IMPORT_BOM_LEN) b->matched = -1;
+    }
+    return i;
+}
+
+size_t import_bom_end(import_bom *b)
+{
+    size_t back = b->matched > 0 ? (size_t)b->matched : 0;
+    b->matched = -1;
+    return back;
+}
+
+/* ---- lines --------------------------------------------------------------------------------- */
+
 struct import_lines {
     char *b;
     size_t cap, max_line;
     size_t pos, len, scan;   /* unread data is b[pos, len); no "\n" in b[pos, scan) */
     int eof;
     uint64_t count;
+    import_bom bom;
 };
 
 int import_lines_new(size_t max_line, import_lines **out)
@@ -26,7 +58,7 @@ int import_lines_new(size_t max_line, import_lines **out)
     import_lines *l = calloc(1, sizeof *l);
     if (!l) return err_set(TM_ENOMEM, "out of memory (line buffer)");
     l->max_line = max_line;
-    l->cap = max_line + 1 + LINES_CHUNK;
+    l->cap = max_line + 1 + LINES_CHUNK + IMPORT_BOM_LEN;
     if (!(l->b = malloc(l->cap))) {
         free(l);
         return err_set(TM_ENOMEM, "out of memory (line buffer of %zu bytes)", max_line);
@@ -47,6 +79,7 @@ void import_lines_reset(import_lines *l)
     l->pos = l->len = l->scan = 0;
     l->eof = 0;
     l->count = 0;
+    l->bom = (import_bom)IMPORT_BOM_INIT;
 }
 
 uint64_t import_lines_count(const import_lines *l) { return l->count; }
@@ -60,11 +93,21 @@ static int lines_fill(import_lines *l, import_read_fn rd, void *ctx)
         l->scan -= l->pos;
         l->pos = 0;
     }
-    size_t got = 0;
-    int rc = rd(ctx, l->b + l->len, l->cap - l->len, &got);
+    size_t got = 0, back = 0;
+    char *p = l->b + l->len;
+    /* room is kept to give back a partial BOM's bytes in front of what is read */
+    int rc = rd(ctx, p, l->cap - l->len - IMPORT_BOM_LEN, &got);
     if (rc) return rc;
-    if (got == 0) l->eof = 1;
-    l->len += got;
+    if (got == 0) {
+        l->eof = 1;
+        back = import_bom_end(&l->bom);
+    } else if (l->bom.matched >= 0) {
+        size_t took = import_bom_take(&l->bom, p, got, &back);
+        memmove(p + back, p + took, got - took);
+        got -= took;
+    }
+    memcpy(p, import_utf8_bom, back);
+    l->len += got + back;
     return 0;
 }
 

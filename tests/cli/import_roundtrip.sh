@@ -89,4 +89,29 @@ for t in 1 4; do
   expect_exit 0 tidemark-import --from "$TM_HOME/dups" --table "Dup2_$t" --key pk:S --sort-key sk:N --threads $t
   assert_eq '{"Item":{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"S":"third"}}}' "$(tidemark scan --table "Dup2_$t")"
 done
+
+# 5. a UTF-8 BOM at the start of a JSON-lines file (Windows tools write one) is not data (was
+#    "item 0: invalid JSON at offset 0"): plain, gzipped, and in an export's data file
+head -n 50 "$TM_HOME/items.jsonl" > "$TM_HOME/fifty.jsonl"
+{ printf '\xef\xbb\xbf'; cat "$TM_HOME/fifty.jsonl"; } > "$TM_HOME/bom.json"
+gzip -c "$TM_HOME/bom.json" > "$TM_HOME/bom.json.gz"
+for f in bom.json bom.json.gz; do
+  expect_exit 0 tidemark-import --from "$TM_HOME/$f" --table "Bom_${f//./_}" --key pk:S --sort-key sk:N --json
+  assert_contains "$OUT" '"ErrorCount":0,'
+  same_items "Bom_${f//./_}" "$TM_HOME/fifty.jsonl"
+done
+d=$($MK export --items "$TM_HOME/fifty.jsonl" --out "$TM_HOME/bomexp" --files 1)
+python3 - "$d" <<'PY'
+import base64, glob, gzip, hashlib, json, sys
+d = sys.argv[1]
+f = glob.glob(d + "/data/*.json.gz")[0]
+raw = gzip.compress(b"\xef\xbb\xbf" + gzip.decompress(open(f, "rb").read()))
+open(f, "wb").write(raw)
+m = [json.loads(l) for l in open(d + "/manifest-files.json")]
+m[0]["md5Checksum"] = base64.b64encode(hashlib.md5(raw).digest()).decode()
+open(d + "/manifest-files.json", "w").write("".join(json.dumps(x) + "\n" for x in m))
+PY
+$MK remd5 "$d"
+expect_exit 0 tidemark-import --from "$d" --table BomExport --key pk:S --sort-key sk:N
+same_items BomExport "$TM_HOME/fifty.jsonl"
 echo "import_roundtrip: ok"

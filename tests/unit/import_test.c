@@ -250,6 +250,57 @@ static void test_lines(void **state)
     }
 }
 
+/* Reads every line of in (fed step bytes a read) as "[line]" per line, "!" for a too-long one. */
+static void lines_check(const char *in, size_t n, const char *want)
+{
+    size_t steps[] = {1, 2, 3, 4, n ? n : 1};
+    for (size_t s = 0; s < sizeof steps / sizeof *steps; s++) {
+        memsrc m = {(const unsigned char *)in, n, 0, steps[s]};
+        import_lines *l = NULL;
+        buf got = BUF_INIT;
+        assert_int_equal(import_lines_new(16, &l), 0);
+        for (int pass = 0; pass < 2; pass++) {   /* a reset stream takes a BOM again */
+            const char *line;
+            size_t k;
+            int rc;
+            m.pos = 0;
+            import_lines_reset(l);
+            while ((rc = import_lines_next(l, mem_read, &m, &line, &k)) > 0) {
+                if (rc == IMPORT_LINE_TOO_LONG) buf_puts(&got, "!\n");
+                else buf_printf(&got, "[%.*s]\n", (int)k, line);
+            }
+            assert_int_equal(rc, 0);
+            buf_putc(&got, '|');
+        }
+        buf want2 = BUF_INIT;
+        buf_printf(&want2, "%s|%s|", want, want);
+        if (strcmp(got.data ? got.data : "", want2.data))
+            fail_msg("input \"%s\" step %zu:\n got: %s\nwant: %s", in, steps[s],
+                     got.data ? got.data : "", want2.data);
+        buf_free(&want2);
+        buf_free(&got);
+        import_lines_free(l);
+    }
+}
+
+/* A UTF-8 BOM at the start of a JSON-lines file is not part of its first line (issue 11, as for
+ * CSV: it failed as "invalid JSON at offset 0"); anywhere else, or half of one, it is data. */
+static void test_lines_bom(void **state)
+{
+    (void)state;
+    const char *bom_json = "\xef\xbb\xbf{\"Item\":1}\r\n{}\n";
+    lines_check(bom_json, strlen(bom_json), "[{\"Item\":1}]\n[{}]\n");
+    lines_check("\xef\xbb\xbf", 3, "");
+    lines_check("\xef\xbb\xbf\n", 4, "[]\n");
+    lines_check("a\n\xef\xbb\xbf" "b\n", 6, "[a]\n[\xef\xbb\xbf" "b]\n");      /* not at the start */
+    lines_check("\xef\xbbx\n", 4, "[\xef\xbbx]\n");                             /* half a BOM: data */
+    lines_check("\xef\xbb", 2, "[\xef\xbb]\n");
+    lines_check("\xef\n", 2, "[\xef]\n");
+    lines_check("\xef\xbb\xbf\xef\xbb\xbf" "a\n", 7, "[\xef\xbb\xbf" "a]\n");   /* only one */
+    lines_check("\xef\xbb\xbf" "0123456789abcdefg\nok\n", 24, "!\n[ok]\n");     /* too long */
+    lines_check("\xef\xbb\xbf" "0123456789abcdef\n", 20, "[0123456789abcdef]\n");   /* BOM not counted */
+}
+
 static void test_lines_huge(void **state)
 {
     (void)state;
@@ -690,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_csv_delims),
         cmocka_unit_test(test_csv_limits),
         cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_lines_bom),
         cmocka_unit_test(test_lines_huge),
         cmocka_unit_test(test_dec_formats),
         cmocka_unit_test(test_dec_bomb),
