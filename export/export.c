@@ -335,48 +335,46 @@ static int source_at(const export_options *o, const char *name, xp_source *s, in
     return table_read_begin(s->tmp, &s->r);
 }
 
-/* A FULL export without --time resumed after the table was written: the state at its
- * ExportTime (the instant it promised; the snapshot it began from was that state), rebuilt by
- * PITR. The time of the snapshot's last write is no substitute: it may predate the window (PITR
- * enabled later, or a table filled by an import, which has no log). A refusal names what stands
- * in the way. */
+/* The source of a resumed FULL export that the live table no longer holds: one without --time
+ * after the table was written, or one with --time. It is the state at the export's ExportTime
+ * (the instant it promised; the snapshot an export without --time began from was that state),
+ * rebuilt by PITR. The time of that snapshot's last write is no substitute: it may predate the
+ * window (PITR enabled later, or a table filled by an import, which has no log). A refusal names
+ * what stands in the way. */
 static int resume_source(const export_options *o, table *t, const char *name, xp_source *s,
                          const xp_meta *m, uint64_t now_seq)
 {
-    char ts[40], te[40];
+    char ts[40], te[40], head[512];
     table_info i;
     int64_t t_us = m->export_time_us, earliest, latest;
     int rc = table_describe(t, &i);
     if (rc) return rc;
     clock_format(t_us, 6, ts, sizeof ts);
+    if (m->timed)
+        snprintf(head, sizeof head, "cannot resume: the export is of table %s at %s", name, ts);
+    else
+        snprintf(head, sizeof head, "cannot resume: table %s was written after the export's "
+                 "moment %s (log seq %llu -> %llu)", name, ts, (unsigned long long)m->snap_seq,
+                 (unsigned long long)now_seq);
     if (!i.pitr_enabled)
-        return err_set(TM_EINVAL, "cannot resume: table %s was written after the export's moment "
-                       "%s (log seq %llu -> %llu) and point-in-time recovery is not enabled, so "
-                       "that moment cannot be rebuilt; start a new export", name, ts,
-                       (unsigned long long)m->snap_seq, (unsigned long long)now_seq);
+        return err_set(TM_EINVAL, "%s and point-in-time recovery is not enabled, so that moment "
+                       "cannot be rebuilt; start a new export", head);
     if (i.pitr_enabled_us > t_us) {
         clock_format(i.pitr_enabled_us, 6, te, sizeof te);
-        return err_set(TM_EINVAL, "cannot resume: table %s was written after the export's moment "
-                       "%s (log seq %llu -> %llu) and point-in-time recovery was enabled only at "
-                       "%s, later, so that moment cannot be rebuilt; start a new export", name,
-                       ts, (unsigned long long)m->snap_seq, (unsigned long long)now_seq, te);
+        return err_set(TM_EINVAL, "%s and point-in-time recovery was enabled only at %s, later, "
+                       "so that moment cannot be rebuilt; start a new export", head, te);
     }
     if ((rc = table_pitr_window(t, &earliest, &latest))) return rc;
     if (t_us < earliest) {
         int64_t period = (int64_t)i.pitr_period_days * 86400 * CLOCK_US_PER_SEC;
         clock_format(earliest, 6, te, sizeof te);
         if (t_us < clock_now_us() - period)
-            return err_set(TM_EINVAL, "cannot resume: table %s was written after the export's "
-                           "moment %s (log seq %llu -> %llu) and that moment has left the "
-                           "recovery period of %d days (the window starts at %s); start a new "
-                           "export", name, ts, (unsigned long long)m->snap_seq,
-                           (unsigned long long)now_seq, i.pitr_period_days, te);
+            return err_set(TM_EINVAL, "%s and that moment has left the recovery period of %d "
+                           "days (the window starts at %s); start a new export", head,
+                           i.pitr_period_days, te);
         /* table_pitr_window: the log lost its head, the window starts after it. */
-        return err_set(TM_EINVAL, "cannot resume: table %s was written after the export's moment "
-                       "%s (log seq %llu -> %llu) and that moment is before the earliest "
-                       "restorable time %s (the log records before it are missing); start a "
-                       "new export", name, ts, (unsigned long long)m->snap_seq,
-                       (unsigned long long)now_seq, te);
+        return err_set(TM_EINVAL, "%s and that moment is before the earliest restorable time %s "
+                       "(the log records before it are missing); start a new export", head, te);
     }
     rc = source_at(o, name, s, t_us);
     return rc ? err_wrap(rc, "cannot resume: rebuilding table %s at the export's moment %s: ",
@@ -499,6 +497,8 @@ static int do_export(xp_run *x, table *t, const char *name, export_desc *res)
                 src.r = NULL;
                 rc = resume_source(o, t, name, &src, &x->m, now_seq);
             }
+        } else if (x->m.parts) {   /* resuming an export with --time */
+            rc = resume_source(o, t, name, &src, &x->m, 0);
         } else {
             rc = source_at(o, name, &src, x->m.export_time_us);
         }

@@ -23,13 +23,13 @@ tidemark batch-write --table Big --file "$work/items.jsonl" >/dev/null 2>&1
 tidemark scan --table Big | "$PY" "$RX" lines >"$work/want"
 sleep 1.1
 
-# kill_mid TABLE DEST: start a full export, wait until the state file lists a finished
+# kill_mid TABLE DEST [ARGS]: start a full export, wait until the state file lists a finished
 # partition, kill -9; the state file in $state, the export's directory in $dir.
 kill_mid() {
   local p
   state=""
   TIDEMARK_EXPORT_DELAY_MS=40 tidemark-export --table "$1" --to "$2" --jobs 4 --max-file-size 8K \
-    >/dev/null 2>&1 &
+    "${@:3}" >/dev/null 2>&1 &
   p=$!
   for _ in $(seq 1 300); do
     state=$(ls "$2"/AWSDynamoDB/*/tidemark-export-state.json 2>/dev/null | head -1 || true)
@@ -150,4 +150,14 @@ late_writes Old
 expect_exit 1 tidemark-export --resume "$dir"
 assert_contains "$ERR" "that moment has left the recovery period of 1 days (the window starts at 2025-11-13T10:00:00"
 unset TIDEMARK_CLOCK
+# An export with --time whose moment PITR no longer holds (disabled since): refused as such, not
+# with the advice to omit --time that a new export gets.
+t_early=$("$PY" -c "import time; print(int(time.time()))")
+sleep 1
+late_writes Early
+kill_mid Early "$work/early-timed" --time "$t_early"
+tidemark pitr disable --table Early >/dev/null
+expect_exit 1 tidemark-export --resume "$dir"
+assert_contains "$ERR" "cannot resume: the export is of table Early at "
+assert_contains "$ERR" "and point-in-time recovery is not enabled, so that moment cannot be rebuilt"
 echo "export_resume: ok"
