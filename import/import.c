@@ -879,6 +879,12 @@ int import_run(const import_options *opt, import_result *res)
     }
     snprintf(res->bucket, sizeof res->bucket, "%s", im.src.bucket);
     snprintf(res->key_prefix, sizeof res->key_prefix, "%s", im.src.key_prefix);
+    res->skipped_count = im.src.nskipped;
+    for (size_t i = 0; i < im.src.nskipped && i < IMPORT_MAX_SKIPPED; i++) {
+        snprintf(res->skipped[i].entry, sizeof res->skipped[i].entry, "%s", im.src.skipped[i].entry);
+        snprintf(res->skipped[i].reason, sizeof res->skipped[i].reason, "%s",
+                 im.src.skipped[i].reason);
+    }
     if (opt->ks) {
         im.ks = *opt->ks;
     } else if (im.src.have_schema) {
@@ -1021,6 +1027,14 @@ static int put_str(buf *b, const char *name, const char *v)
     return rc ? rc : import_json_str(b, v, strlen(v));
 }
 
+/* AWS's ImportTableDescription fields, plus tidemark's own (AWS has no such thing):
+ *   "ErrorLog"            the --error-log file, when one was given
+ *   "SkippedEntries"      archive entries not read, as named on stderr (import_src.c: hard
+ *                         links, links the manifest does not list), the first
+ *                         IMPORT_MAX_SKIPPED in archive order: [{"Entry":path in the archive,
+ *                         "Reason":"hard link of d/a.json: its data is read once, ..."}]
+ *   "SkippedEntryCount"   how many there were in all
+ * Both Skipped* fields are absent when nothing was skipped. */
 int import_result_json(const import_options *opt, const import_result *res, buf *b)
 {
     char t0[40], t1[40], arn[512];
@@ -1092,6 +1106,17 @@ int import_result_json(const import_options *opt, const import_result *res, buf 
                      "\"ImportedItemCount\":%llu", (unsigned long long)res->processed_bytes,
                      (unsigned long long)res->processed_items,
                      (unsigned long long)res->imported_items);
+    if (res->skipped_count) {
+        rc |= buf_puts(b, ",\"SkippedEntries\":[");
+        for (uint64_t i = 0; i < res->skipped_count && i < IMPORT_MAX_SKIPPED; i++) {
+            rc |= buf_puts(b, i ? ",{" : "{");
+            rc |= put_str(b, "Entry", res->skipped[i].entry);
+            rc |= buf_putc(b, ',');
+            rc |= put_str(b, "Reason", res->skipped[i].reason);
+            rc |= buf_putc(b, '}');
+        }
+        rc |= buf_printf(b, "],\"SkippedEntryCount\":%llu", (unsigned long long)res->skipped_count);
+    }
     if (!res->completed) {
         rc |= buf_putc(b, ',');
         rc |= put_str(b, "FailureCode", res->failure_code);

@@ -14,7 +14,7 @@
  *                        are refused; an archive may hold a whole export (manifests included);
  *                        links are never followed, in tar and zip alike: a symbolic link that
  *                        would be data is refused, hard links and links the manifest does not
- *                        list are skipped and named on stderr (import_src.c)
+ *                        list are skipped and named on stderr and in the result (import_src.c)
  *
  * WHAT IS CHECKED
  *   With manifests, only the files listed in manifest-files.json are read; each must exist, hash
@@ -102,6 +102,13 @@ typedef struct import_options {
     (size_t)256 << 20, 0, NULL, NULL, NULL, NULL, NULL, NULL}
 
 #define IMPORT_MAX_ERROR_SAMPLES 10
+#define IMPORT_MAX_SKIPPED 16
+
+/* An archive entry that was not read (a link), as named on stderr. */
+typedef struct import_skipped {
+    char entry[512];                 /* its path in the archive */
+    char reason[512];                /* "hard link of d/a.json: its data is read once, ..." */
+} import_skipped;
 
 /* The outcome, in ImportTableDescription terms. */
 typedef struct import_result {
@@ -124,6 +131,8 @@ typedef struct import_result {
     char key_prefix[1024];
     char samples[IMPORT_MAX_ERROR_SAMPLES][512];  /* the first item errors, "<key>[N]: msg" */
     int nsamples;
+    uint64_t skipped_count;          /* archive entries skipped (links), all of them */
+    import_skipped skipped[IMPORT_MAX_SKIPPED];   /* the first ones, in archive order */
 } import_result;
 
 /* Runs one import. Returns 0 when the table was created (res->completed = 1; item errors may
@@ -137,7 +146,8 @@ typedef struct import_result {
  *   TM_EREMOTE, TM_EIO */
 int import_run(const import_options *opt, import_result *res);
 
-/* Appends {"ImportTableDescription":{...}} (one line) for res. */
+/* Appends {"ImportTableDescription":{...}} (one line) for res; tidemark's own fields are
+ * described at its definition (import.c). */
 int import_result_json(const import_options *opt, const import_result *res, buf *out);
 
 const char *import_format_name(import_format f);            /* "DYNAMODB_JSON", "CSV" */

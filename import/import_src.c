@@ -96,6 +96,11 @@ void import_source_close(import_source *src)
         free(src->inputs[i].ptr_key);
     }
     free(src->inputs);
+    for (size_t i = 0; i < src->nskipped; i++) {
+        free(src->skipped[i].entry);
+        free(src->skipped[i].reason);
+    }
+    free(src->skipped);
     import_manifest_free(&src->man);
     store_close(src->st);
     free(src->archive_key);
@@ -574,7 +579,7 @@ typedef struct arch_entry {
 } arch_entry;
 
 /* After the first pass: refuses a link that would be data, says on stderr which are skipped
- * (see the top of this file). */
+ * and records them in src->skipped (see the top of this file). */
 static int link_check(import_source *src, const import_archive *x)
 {
     size_t dl = src->export_sub ? strlen(src->export_sub) : 0;
@@ -589,10 +594,21 @@ static int link_check(import_source *src, const import_archive *x)
                            "followed; make the archive with the files themselves (tar -h, zip "
                            "without -y)", src->display, l->path, l->kind, to,
                            l->target ? l->target : "");
+        const char *why = hard ? "its data is read once, under the name it links to"
+                               : "not a file the manifest lists";
         fprintf(stderr, "tidemark-import: %s: archive entry %s is a %s%s%s: skipped (%s)\n",
-                src->display, l->path, l->kind, to, l->target ? l->target : "",
-                hard ? "its data is read once, under the name it links to"
-                     : "not a file the manifest lists");
+                src->display, l->path, l->kind, to, l->target ? l->target : "", why);
+        buf r = BUF_INIT;   /* the result's reason: "<kind> of/to <target>: <why>" */
+        import_skip *ns = realloc(src->skipped, (src->nskipped + 1) * sizeof *ns);
+        if (ns) src->skipped = ns;
+        char *entry = strdup(l->path);
+        if (!ns || !entry ||
+            buf_printf(&r, "%s%s%s: %s", l->kind, to, l->target ? l->target : "", why)) {
+            free(entry);
+            buf_free(&r);
+            return err_set(TM_ENOMEM, "out of memory");
+        }
+        src->skipped[src->nskipped++] = (import_skip){entry, buf_detach(&r)};
     }
     return 0;
 }

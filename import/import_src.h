@@ -15,6 +15,12 @@ typedef struct import_input {
     uint64_t size;      /* raw bytes when known (0: unknown) */
 } import_input;
 
+/* An archive entry that was not read (a link: see import_src.c), for the result. */
+typedef struct import_skip {
+    char *entry;        /* its path in the archive */
+    char *reason;       /* "hard link of d/a.json: its data is read once, under ..." */
+} import_skip;
+
 typedef struct import_source {
     char *display;              /* SOURCE as given, for messages */
     store *st;
@@ -31,6 +37,8 @@ typedef struct import_source {
     size_t n, cap;
     char bucket[256];           /* S3BucketSource */
     char key_prefix[1024];
+    import_skip *skipped;       /* archive entries skipped, in archive order */
+    size_t nskipped;
 } import_source;
 
 /* Resolves from (see import.h SOURCES); lists and checks manifests (every listed file must be

@@ -110,7 +110,8 @@ expect_exit 3 tidemark-import --from bad.zip --table BadZip --key pk:S --error-l
 assert_eq "{\"itemS3Pointer\":{\"bucket\":\"w\",\"key\":\"$W/bad.zip!/in/x.json\",\"itemIndex\":0},\"errorMessages\":[\"One or more parameter values were invalid: Missing the key pk in the item\"]}" "$(cat e.jsonl)"
 # links are never followed, the same in tar and zip: a symbolic link that would be data fails
 # the import naming it (its bytes are not in the archive); a hard link (its bytes are read under
-# the name it links to) and a link the manifest does not list are skipped, named on stderr
+# the name it links to) and a link the manifest does not list are skipped, named on stderr and
+# in --json's SkippedEntries (absent when nothing was skipped)
 python3 - "$W/exp" <<'PY'
 import io, os, sys, tarfile, zipfile
 root = sys.argv[1]
@@ -145,15 +146,19 @@ for a in slink.zip slink.tar; do
   assert_eq "tidemark-import: import failed: $a: archive entry d/b.json is a symbolic link to /etc/passwd: links in an archive are never followed; make the archive with the files themselves (tar -h, zip without -y)" "$ERR"
   tidemark describe-table --table Link >/dev/null 2>&1 && fail "table Link from $a"
 done
-expect_exit 0 tidemark-import --from hlink.tar --table HLink --key pk:S --sort-key sk:N
+expect_exit 0 tidemark-import --from hlink.tar --table HLink --key pk:S --sort-key sk:N --json
 same_items HLink items.jsonl
 assert_contains "$ERR" "tidemark-import: hlink.tar: archive entry d/b.json is a hard link of d/a.json: skipped (its data is read once, under the name it links to)"
+assert_contains "$OUT" '"SkippedEntries":[{"Entry":"d/b.json","Reason":"hard link of d/a.json: its data is read once, under the name it links to"}],"SkippedEntryCount":1'
 for a in explink.tar explink.zip; do
   t="E_$(echo "$a" | tr . _)"
-  expect_exit 0 tidemark-import --from "$a" --table "$t"
+  expect_exit 0 tidemark-import --from "$a" --table "$t" --json
   same_items "$t" items.jsonl
   assert_contains "$ERR" "tidemark-import: $a: archive entry latest is a symbolic link to pre/AWSDynamoDB/01700000000000-0123abcd: skipped (not a file the manifest lists)"
+  assert_contains "$OUT" '"SkippedEntries":[{"Entry":"latest","Reason":"symbolic link to pre/AWSDynamoDB/01700000000000-0123abcd: not a file the manifest lists"}],"SkippedEntryCount":1'
 done
+expect_exit 0 tidemark-import --from exp.tar --table ENoLink --json
+case "$OUT" in *Skipped*) fail "SkippedEntries without a skipped entry: $OUT" ;; esac
 expect_exit 1 tidemark-import --from expdata.tar --table ELink
 assert_eq "tidemark-import: import failed: expdata.tar: archive entry pre/AWSDynamoDB/01700000000000-0123abcd/data/file01.json.gz is a symbolic link to /tmp/elsewhere.json.gz: links in an archive are never followed; make the archive with the files themselves (tar -h, zip without -y)" "$ERR"
 echo "import_archive: ok"
