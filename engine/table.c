@@ -2860,10 +2860,10 @@ int table_verify_items(table *t, table *ref, table_verify_fn fn, void *ctx, tabl
             fn(ctx, text.data, what);
             break;
         }
-        if (a == 0) prev = k;
         int cmp = a ? 1 : b ? -1 : val_cmp(&k, &rk);
         const char *bad = NULL;
         if (cmp <= 0) {   /* a live item */
+            prev = k;
             st->items++;
             if (v.mv_size >= 4) st->bytes += rd_u32le(v.mv_data);
             if ((bad = verify_value(t, &k, &v, &key))) {

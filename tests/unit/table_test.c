@@ -819,6 +819,127 @@ static void test_snapshot_checksum(void **state)
     table_close(t);
 }
 
+/* The last used page and the page size of an LMDB file, from its newer meta page (the layout
+ * env_check_file reads: page size at byte 40, last page at 136, txnid at 144 of each meta). */
+static void lmdb_used(const char *path, uint64_t *used, uint64_t *psize)
+{
+    unsigned char m[2][152];
+    uint32_t ps;
+    uint64_t last[2], txn[2];
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(m[0], 1, 152, f), 152);
+    memcpy(&ps, m[0] + 40, 4);
+    assert_int_equal(fseek(f, ps, SEEK_SET), 0);
+    assert_int_equal(fread(m[1], 1, 152, f), 152);
+    fclose(f);
+    for (int i = 0; i < 2; i++) {
+        memcpy(&last[i], m[i] + 136, 8);
+        memcpy(&txn[i], m[i] + 144, 8);
+    }
+    *used = (last[txn[1] > txn[0]] + 1) * ps;
+    *psize = ps;
+}
+
+/* Writes through the shared map land on blocks reserved ahead (a full disk is ENOSPC at the
+ * reservation, never a SIGBUS in the map): past LMDB's last used page the file holds real
+ * blocks, at least the pages a put and a commit may add. Without it the file is sparse there. */
+static void test_items_reserved_ahead(void **state)
+{
+    (void)state;
+    table *t = make_table("Reserve");
+    for (int k = 0; k < 4; k++) batch_fill(t, "r", k * 2000, (k + 1) * 2000, ",\"p\":{\"S\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}");
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/items/data.mdb", table_dir(t));
+    uint64_t used, ps;
+    struct stat st;
+    lmdb_used(path, &used, &ps);
+    assert_int_equal(stat(path, &st), 0);
+    if ((uint64_t)st.st_blocks * 512 < used + 16 * ps)
+        fail_msg("%s: %llu bytes of blocks for %llu used bytes: nothing reserved ahead", path,
+                 (unsigned long long)st.st_blocks * 512, (unsigned long long)used);
+    table_close(t);
+}
+
+/* A missing or truncated items file is refused at open, naming it; nothing creates it anew or
+ * extends it (a WRITEMAP open would have filled the cut with zero pages). */
+static void test_items_file_refused(void **state)
+{
+    (void)state;
+    table *t = make_table("Cut");
+    batch_fill(t, "c", 0, 3000, "");
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/items/data.mdb", table_dir(t));
+    table_close(t);
+    assert_int_equal(truncate(path, 65536), 0);
+    unsigned modes[] = {TABLE_RDONLY, 0};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(table_open(home, "Cut", modes[i], &t), TM_ECORRUPT);
+        assert_null(t);
+        assert_non_null(strstr(err_msg(), path));
+        assert_non_null(strstr(err_msg(), "truncated: 65536 bytes, needs at least"));
+    }
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 65536);
+    assert_int_equal(unlink(path), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(table_open(home, "Cut", modes[i], &t), TM_ECORRUPT);
+        assert_non_null(strstr(err_msg(), "missing"));
+        assert_non_null(strstr(err_msg(), path));
+    }
+    assert_int_equal(stat(path, &st), -1);
+}
+
+typedef struct problems {
+    int n;
+    char keys[4][128], what[4][160];
+} problems;
+
+static void note_problem(void *ctx, const char *key, const char *what)
+{
+    problems *p = ctx;
+    if (p->n < 4) {
+        snprintf(p->keys[p->n], sizeof p->keys[0], "%s", key);
+        snprintf(p->what[p->n], sizeof p->what[0], "%s", what);
+    }
+    p->n++;
+}
+
+/* table_verify_items compares two tables item by item: a value that differs, an item only in
+ * one of them; and with no reference it still checks counts and each item's own bytes. */
+static void test_verify_items(void **state)
+{
+    (void)state;
+    table *a = make_table("VerA"), *b = make_table("VerB");
+    batch_fill(a, "v", 0, 500, ",\"x\":{\"S\":\"same\"}");
+    batch_fill(b, "v", 0, 500, ",\"x\":{\"S\":\"same\"}");
+    table_verify_stats st;
+    problems p = {0};
+    assert_int_equal(table_verify_items(a, b, note_problem, &p, &st), 0);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(st.items, 500);
+    assert_int_equal(st.compared, 500);
+    put(a, "{\"pk\":{\"S\":\"v7\"},\"sk\":{\"N\":\"7\"},\"x\":{\"S\":\"sama\"}}");   /* same length */
+    put(b, "{\"pk\":{\"S\":\"only-b\"},\"sk\":{\"N\":\"1\"}}");
+    assert_int_equal(table_verify_items(a, b, note_problem, &p, &st), 0);
+    assert_int_equal(p.n, 2);
+    assert_int_equal(st.problems, 2);
+    int diff = 0, missing = 0;
+    for (int i = 0; i < 2; i++) {
+        if (strstr(p.keys[i], "\"v7\"") && strstr(p.what[i], "differs")) diff++;
+        if (strstr(p.keys[i], "\"only-b\"") && strstr(p.what[i], "missing")) missing++;
+    }
+    assert_int_equal(diff, 1);
+    assert_int_equal(missing, 1);
+    p.n = 0;
+    assert_int_equal(table_verify_items(a, NULL, note_problem, &p, &st), 0);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(st.items, 500);
+    table_close(a);
+    table_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -835,6 +956,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snapshot_dense, setup, teardown),
         cmocka_unit_test_setup_teardown(test_builder_seeded_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_checksum, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_items_reserved_ahead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_items_file_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_items, setup, teardown),
     };
     return cmocka_run_group_tests_name("table", tests, NULL, NULL);
 }
