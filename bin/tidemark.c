@@ -1693,7 +1693,7 @@ int main(int argc, char **argv)
         }
     }
     if (!cmd) {
-        if (!strcmp(argv[optind], "pitr") || !strcmp(argv[optind], "log")) {
+        if (!strcmp(argv[optind], "pitr") || !strcmp(argv[optind], "log") || !strcmp(argv[optind], "items")) {
             int want_help = help;
             for (int i = optind + 1; i < argc; i++)
                 if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) want_help = 1;
@@ -1708,6 +1708,7 @@ int main(int argc, char **argv)
             }
             return cli_usage(PROG, !strcmp(argv[optind], "pitr")
                                        ? "pitr needs one of: enable, disable, status (got '%s')"
+                                   : !strcmp(argv[optind], "items") ? "items needs: verify (got '%s')"
                                        : "log needs one of: verify, list (got '%s')",
                              optind + 1 < argc ? argv[optind + 1] : "");
         }
