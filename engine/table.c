@@ -279,8 +279,8 @@ static unsigned long long guard_hex(const char **s)
     }
 }
 
-/* Walks /proc/self/maps: the data.mdb mapping holding addr (its path in file, offset in *off),
- * whether pc lies in liblmdb's code, and the first data.mdb mapped at all (in any). */
+/* Walks /proc/self/maps: the data.mdb (or lock.mdb) mapping holding addr (its path in file,
+ * offset in *off), whether pc lies in liblmdb's code, and the first data.mdb mapped (in any). */
 static void guard_scan(uintptr_t addr, uintptr_t pc, char *file, unsigned long long *off, int *in_lmdb,
                        char *any)
 {
@@ -307,8 +307,9 @@ static void guard_scan(uintptr_t addr, uintptr_t pc, char *file, unsigned long l
             if (!path) continue;
             size_t pl = strlen(path);
             int mdb = pl >= 9 && !strcmp(path + pl - 9, "/data.mdb");
+            int lck = pl >= 9 && !strcmp(path + pl - 9, "/lock.mdb");   /* reader slots: a hole too */
             if (mdb && !any[0] && pl < PATH_MAX) memcpy(any, path, pl + 1);
-            if (mdb && addr >= lo && addr < hi && pl < PATH_MAX) {
+            if ((mdb || lck) && addr >= lo && addr < hi && pl < PATH_MAX) {
                 memcpy(file, path, pl + 1);
                 *off = fo + (addr - lo);
             }
