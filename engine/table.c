@@ -1983,7 +1983,10 @@ static int sum_copy(const char *from, const char *to, const snap_info *want, uin
         XXH3_64bits_update(h, b, (size_t)n);
         done += (uint64_t)n;
         if (out < 0) continue;
-        if ((rc = fsx_write_all(out, b, (size_t)n))) goto out;
+        if ((rc = fsx_write_all(out, b, (size_t)n))) { /* a full disk: name the file */
+            err_wrap(rc, "%s: ", to);
+            goto out;
+        }
         if (done - flushed >= COPY_CHUNK) {
             sync_file_range(out, (off_t)flushed, (off_t)(done - flushed), SYNC_FILE_RANGE_WRITE);
             flushed = done;

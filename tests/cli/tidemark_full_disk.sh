@@ -74,4 +74,20 @@ remount 200m
 expect_exit 0 tidemark-import --from "$TM_HOME/in.jsonl" --table Imp --key k:S
 expect_exit 0 tidemark describe-table --table Imp
 assert_contains "$OUT" '"ItemCount": 198001'   # 2000 batches of 99 + the one "last"
+
+# tidemark-restore with 4 MB left: no table, the lack of space named; then it fits.
+gen 99 300 > "$TM_HOME/in.jsonl"
+tidemark create-table --table Src --key k:S >/dev/null
+tidemark pitr enable --table Src >/dev/null
+tidemark batch-write --table Src --file "$TM_HOME/in.jsonl" --batch-size 100 >/dev/null 2>&1
+tidemark snapshot --table Src >/dev/null
+avail=$(df -k --output=avail "$MNT" | tail -n 1)
+fallocate -l $(( (avail - 4096) * 1024 )) "$MNT/filler"
+expect_exit 1 tidemark-restore --table Src --target Dst --latest
+assert_contains "$ERR" "No space left on device" "tidemark-restore on a full disk"; echo "tidemark_full_disk: restore: $ERR"
+expect_exit 1 tidemark describe-table --table Dst
+[ -z "$(ls -A "$TIDEMARK_HOME/tables" | grep -v '^Imp$\|^Src$')" ] || fail "a failed restore left $(ls -A "$TIDEMARK_HOME/tables")"
+rm -f "$MNT/filler"
+expect_exit 0 tidemark-restore --table Src --target Dst --latest
+[ "$(tidemark scan --table Dst | wc -l)" = 29701 ] || fail "the restore after freeing space holds $(tidemark scan --table Dst | wc -l) items"
 echo "tidemark_full_disk: OK"
