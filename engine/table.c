@@ -559,10 +559,11 @@ static void env_make_room(env_ref *e)
  * A WRITEMAP environment changes its pages through a shared map of a sparse file: on a full
  * disk the first store into a page with no block behind it is a SIGBUS, in the middle of
  * mdb_put or mdb_txn_commit. (Without WRITEMAP, LMDB's pwrite at commit comes short and LMDB
- * calls that EIO.) So before each put of a write txn, apply_change and the builders call
- * env_reserve, which gives the file real blocks (fsx_allocate) up to past anything the txn can
- * touch; a full disk is then an ENOSPC error naming data.mdb, found before the batch's log
- * commit: a refused write is never acknowledged, nor replayed.
+ * calls that EIO.) So before each put of a write txn, ws_change (before the put's log
+ * record), replay and the builders call env_reserve, which gives the file real blocks
+ * (fsx_allocate) up to past anything the txn can touch; a full disk is then an ENOSPC error
+ * naming data.mdb, found before the batch's log commit: a refused write is never acknowledged,
+ * nor replayed. (A 1M-item bulk load makes 129 fallocate calls, 2 ms in all.)
  * What the txn can touch: pages below its next new page (LMDB 0.9's txn->mt_next_pgno, see
  * txn_next_pgno), plus what the coming put can add: its path copied and split (2 x (depth +
  * 1)), its value's overflow pages, the free list's own pages when the put takes free pages
