@@ -842,18 +842,20 @@ static void warn_fn(void *ctx, const char *line)
     snprintf(warning, sizeof warning, "%s", line);
 }
 
-/* kind 0: one byte changed at the end of a page in the middle (where LMDB keeps item data);
- * 1: that page overwritten with random bytes; 2: truncated to half. */
+/* kind 0: one byte of an item in the middle of the file changed (the '#' of a "user#" key
+ * text); 1: a page there overwritten with random bytes; 2: truncated to half. */
 static void damage(const char *path, int kind, uint64_t bytes)
 {
     off_t page = (off_t)(bytes / 4096 / 2) * 4096;
     int fd = open(path, O_RDWR);
     assert_true(fd >= 0);
     if (kind == 0) {
-        unsigned char c;
-        assert_int_equal(pread(fd, &c, 1, page + 4095), 1);
-        c ^= 0x01;
-        assert_int_equal(pwrite(fd, &c, 1, page + 4095), 1);
+        static char b[65536];
+        ssize_t n = pread(fd, b, sizeof b, page);
+        assert_true(n > 0);
+        const char *u = memmem(b, (size_t)n, "user#", 5);
+        assert_non_null(u);
+        assert_int_equal(pwrite(fd, "$", 1, page + (u - b) + 4), 1);
     } else if (kind == 1) {
         unsigned char b[4096];
         for (size_t i = 0; i < sizeof b; i++) b[i] = (unsigned char)rnd();
