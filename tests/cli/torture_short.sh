@@ -11,10 +11,8 @@ known=(
   # a truncated active segment: log verify reports the missing seqs as "segment (end of log)",
   # not by the file's name
   'damage.log-active.trunc.log-verify.names-file'
-  # export verify does not check tidemark-schema.json; a bad manifest-summary.md5 is called
-  # manifest-summary.json.md5
+  # export verify does not check tidemark-schema.json
   'damage.export-schema.flip.export-verify' 'damage.export-schema.trunc.export-verify'
-  'damage.export-summary-md5.flip.import.names-file' 'damage.export-summary-md5.trunc.import.names-file'
   # timing-dependent (a kill at the right moment): an export that --resume cannot finish ("no
   # tidemark-export-state.json"), or a manifest-summary.json that fails verify
   'crash.export-resume.finishes' 'crash.export.complete-verifies'

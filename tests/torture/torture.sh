@@ -864,6 +864,8 @@ damage_all() {
   local kind mode i
   for kind in log-sealed-first log-sealed-last log-active snap-data snap-json items-data table-json \
               export-summary export-summary-md5 export-files export-data export-schema; do
+    # the short form leaves out two kinds the others stand for (under 2 minutes in make test)
+    [ "$SHORT" = 1 ] && { [ "$kind" = log-sealed-first ] || [ "$kind" = export-summary-md5 ]; } && continue
     for mode in flip trunc delete; do
       # the short form flips or truncates each export file, in turn, and deletes only the last
       # sealed segment and the items file (the full form does all three to every file but
