@@ -15,8 +15,8 @@
  *   AWSDynamoDB/<ExportId>/manifest-files.json
  *   AWSDynamoDB/<ExportId>/manifest-files.md5
  *   AWSDynamoDB/<ExportId>/tidemark-schema.json      tidemark's own (below); AWS readers ignore it
- *   AWSDynamoDB/<ExportId>/manifest-summary.json     written last but one: "the export is complete"
- *   AWSDynamoDB/<ExportId>/manifest-summary.md5      the very last object
+ *   AWSDynamoDB/<ExportId>/manifest-summary.md5      written just before the summary
+ *   AWSDynamoDB/<ExportId>/manifest-summary.json     the last object: "the export is complete"
  *   AWSDynamoDB/<ExportId>/tidemark-export-state.json  only while in progress or failed (resume)
  *   ExportId = start time in epoch ms, zero-padded to 14 digits, '-', 8 random lowercase hex
  *   (lexical order is time order). <name> = 26 lowercase base32 characters of
@@ -90,9 +90,10 @@
  *   Order: _started, state file, data files (each published whole by the store at commit), state
  *   file updates (atomic replace, after each partition but the last, or at most twice a second
  *   past 64 partitions; listing only partitions whose files are all committed),
- *   manifest-files.json, .md5, tidemark-schema.json, manifest-summary.json, manifest-summary.md5,
- *   then the state file is deleted. A failure at any point leaves no
- *   summary. --resume reads the state file, keeps the files of finished partitions whose size and
+ *   manifest-files.json, .md5, tidemark-schema.json, manifest-summary.md5, manifest-summary.json,
+ *   then the state file is deleted. A failure at any point leaves no summary, and a summary is
+ *   never without its .md5 (verify would fail a complete export). An export of an older
+ *   tidemark killed between its summary and its .md5 is finished by --resume. --resume reads the state file, keeps the files of finished partitions whose size and
  *   MD5 still match, regenerates the other partitions (same names, same bytes for the same data)
  *   and finishes. A FULL export without a time is resumed at its exportTime: from the live table
  *   if it has not been written since (same log seq), else from the state PITR rebuilds at that
@@ -266,11 +267,11 @@ static int finish(xp_run *x, export_desc *res)
     if (x->m.end_us < x->m.start_us) x->m.end_us = x->m.start_us;
     buf_reset(&b);
     if (!rc) rc = xp_summary_json(&x->m, fk.data, items, billed, &b);
-    if (!rc) rc = put_text(x->st, &x->m, "manifest-summary.json", b.data, b.len);
     if (!rc) {
         xp_md5_b64(b.data, b.len, md5);
         rc = put_text(x->st, &x->m, "manifest-summary.md5", md5, 24);
     }
+    if (!rc) rc = put_text(x->st, &x->m, "manifest-summary.json", b.data, b.len);
     if (!rc) {
         /* Complete: the state file has served its purpose. A failure here leaves a harmless
          * extra file that describe ignores once the summary is there. */
