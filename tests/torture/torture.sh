@@ -9,10 +9,12 @@
 #           bind mount; a non-root user), and fsync/write/rename failures injected into the
 #           programs with LD_PRELOAD (fault.c): a clear message, no crash signal, and every
 #           acknowledged write still there.
-#   damage  a bit flip or a truncation in every file kind (sealed and active log segments,
-#           snapshot data.mdb and snap.json, items data.mdb, table.json, export manifests, data
-#           files and schema): each program names the file or refuses; never a crash signal,
-#           never exit 0 with wrong data (compared with digests taken before the damage).
+#   damage  a bit flip, a truncation or a deletion in every file kind (sealed and active log
+#           segments, snapshot data.mdb and snap.json, items data.mdb, table.json, export
+#           manifests, data files and schema), then every program (log/items/snapshot verify,
+#           scan, get-item, describe-table, export, restore, import, a writer): never a crash
+#           signal, never exit 0 with wrong data (against digests taken before the damage); a
+#           refusal should name the file (checked apart, as <case>.names-file).
 # The acknowledgements come from the writers' own output (batch-write --print-acks, put-item's
 # exit 0), recorded and checked by model.py and tests/crash/check.py, not by tidemark.
 #
@@ -24,6 +26,9 @@
 #                      failure is a known, not yet fixed bug: reported as KNOWN, not failed
 #   TORTURE_KILLS=N    kills per crash scenario (default 60, short 3)
 #   TORTURE_DAMAGE=N   damage cases per file kind and mode (default 6, short 1)
+#   TORTURE_VERBOSE=1  print each failure as it happens (and each injected fault's outcome)
+# Case ids are <class>.<scenario>.<check>; the closing report gives, per class, the checks passed
+# and failed, then each failing case with its count and first failure, which ends with a repro.
 # Exit 0 when every check passed or failed only as KNOWN; 1 otherwise.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
