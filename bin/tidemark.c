@@ -1247,14 +1247,16 @@ static int run_log_verify(opts *o)
     }
     table_close(t);   /* (damaged segments: log_verify below names each) */
     log_list(dir, &segs, &nseg);
+    char last_seg[80];   /* a missing tail is reported at the segment it should have followed */
+    snprintf(last_seg, sizeof last_seg, "%s", nseg ? segs[nseg - 1].name : "(none)");
     free(segs);
     rc = log_verify(dir, verify_report, &v, &records);
     for (size_t k = 0; k < ng; k++)
         if (g[k].first_seq > end) { /* the ones inside the log, log_verify reported */
             char what[200];
-            snprintf(what, sizeof what, "seqs %" PRIu64 "..%" PRIu64 " are missing: %s", g[k].first_seq,
-                     g[k].last_seq, g[k].why);
-            verify_report(&v, "(end of log)", 0, what);
+            snprintf(what, sizeof what, "seqs %" PRIu64 "..%" PRIu64 " are missing after it: %s",
+                     g[k].first_seq, g[k].last_seq, g[k].why);
+            verify_report(&v, last_seg, 0, what);
         }
     free(g);
     if (rc == TM_ECORRUPT || v.problems) {
