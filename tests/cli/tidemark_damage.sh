@@ -69,6 +69,23 @@ done
 [ "$caught" -gt 0 ] || fail "no damaged page was noticed in $pages pages: the test does not test"
 echo "tidemark_damage: $pages damaged pages: $caught reported with the file, $harmless unused (right data)"
 
+# ---- cut while a reader has it mapped: the reader's next page past the end is a SIGBUS,
+# which the crash guard reports with the file (a scan blocked on a full pipe meanwhile)
+restore_good
+mkfifo "$TM_HOME/fifo"
+tidemark scan --table $T > "$TM_HOME/fifo" 2> "$TM_HOME/err" &
+pid=$!
+exec 3< "$TM_HOME/fifo"
+sleep 0.5
+truncate -s 1M "$F"
+cat <&3 > /dev/null
+exec 3<&-
+rc=0; wait "$pid" || rc=$?
+no_signal "scan of a file cut under it" "$rc"
+[ "$rc" = 1 ] || fail "scan of a file cut under it exited $rc"
+assert_contains "$(cat "$TM_HOME/err")" "$F: truncated: 1048576 bytes, a page at offset" "the guard's message"
+assert_contains "$(cat "$TM_HOME/err")" "(signal SIGBUS)"
+
 # ---- a same-length change inside one value: only items verify can tell
 restore_good
 python3 - "$F" <<'PY'
