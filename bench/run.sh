@@ -24,13 +24,21 @@ rm -f "$BENCH_OUT/results.jsonl"
 commit=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 [ -n "${BENCH_COMMIT:-}" ] || git diff --quiet HEAD -- . 2>/dev/null || commit="$commit+changes"
 python3 bench/summary.py add "$BENCH_OUT/results.jsonl" run "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-  "commit=$commit" "items=$BENCH_ITEMS" "cores=$(nproc)" "quick=${BENCH_QUICK:-0}" "build=$BENCH_BUILD"
-t0=$(date +%s)
+  "commit=$commit" "items=$BENCH_ITEMS" "cores=$(nproc)" "quick=${BENCH_QUICK:-0}" "build=$BENCH_BUILD" \
+  "only=${BENCH_ONLY:-}"
+# A script that fails (a load that lost rows, a restore with wrong data) does not stop the others;
+# the summary names it and the run exits 1.
+t0=$(date +%s) failed=0
 for s in bench/[0-9]*.sh; do
   name=$(basename "$s" .sh)
   [ -n "${BENCH_ONLY:-}" ] && [[ "$name" != *"$BENCH_ONLY"* ]] && continue
   echo "== $name ($(( $(date +%s) - t0 )) s into the run)" >&2
-  bash "$s"
+  rc=0; bash "$s" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    failed=1
+    python3 bench/summary.py add "$BENCH_OUT/results.jsonl" failed "script=$name" "status=$rc"
+  fi
 done
 echo "== all done in $(( $(date +%s) - t0 )) s" >&2
 python3 bench/summary.py render "$BENCH_OUT/results.jsonl" "$BENCH_OUT"
+exit "$failed"

@@ -13,6 +13,7 @@ results.jsonl, one object a line:
   {"kind":"row", "script", "what", "tidemark_s", "ref_s", "note", "t", "load1",
    optional "op", "ref", "goal", "rss", "anon", "ref_rss"}             (KiB for memory)
   {"kind":"note", "script", "what", "value", "note", "t", "load1"}
+  {"kind":"failed", "script", "status"}                                (run.sh: a script failed)
 The summary has one line per op: the op's fastest reference among its rows with a goal (the
 strongest one a user could pick), the ratio tidemark / reference, met when ratio <= goal.
 """
@@ -143,10 +144,14 @@ def render(path, outdir):
     recs = load(path)
     run = next((r for r in recs if r["kind"] == "run"), {})
     loads = [r["load1"] for r in recs if "load1" in r]
-    head = "tidemark benchmarks, %s, commit %s, %s cores, BENCH_ITEMS=%s%s" % (
+    head = "tidemark benchmarks, %s, commit %s, %s cores, BENCH_ITEMS=%s%s%s" % (
         run.get("date", "?"), run.get("commit", "?"), run.get("cores", "?"), run.get("items", "?"),
-        " (bench-quick)" if run.get("quick") == "1" else "")
+        " (bench-quick)" if run.get("quick") == "1" else "",
+        ", BENCH_ONLY=%s" % run["only"] if run.get("only") else "")
     noise = "load average (1 min) at each result: %.2f .. %.2f" % (min(loads), max(loads)) if loads else ""
+    failed = ["%s (exit %s)" % (r["script"], r.get("status", "?")) for r in recs if r["kind"] == "failed"]
+    if failed:
+        noise += "\n\nFAILED, no results or partial results: %s" % ", ".join(failed)
     with open(os.path.join(outdir, "results.md"), "w") as f:
         f.write("# %s\n\n%s\n\n| what | tidemark | reference | ratio | note |\n|---|---|---|---|---|\n" % (head, noise))
         for r in recs:
@@ -162,7 +167,7 @@ def render(path, outdir):
     with open(os.path.join(outdir, "summary.md"), "w") as f:
         f.write("# %s\n\n%s\n\n%s\n\n%d of %d goals met\n" % (head, noise, t, met, len(rows)))
     with open(os.path.join(outdir, "summary.json"), "w") as f:
-        json.dump({"run": run, "noise": {"load1_min": min(loads, default=None), "load1_max": max(loads, default=None)},
+        json.dump({"run": run, "failed": failed, "noise": {"load1_min": min(loads, default=None), "load1_max": max(loads, default=None)},
                    "summary": rows, "results": [r for r in recs if r["kind"] != "run"]}, f, indent=1)
         f.write("\n")
     with open(os.path.join(outdir, "summary.svg"), "w") as f:
