@@ -73,7 +73,10 @@ static void usage(void)
 "now (-90m, -2h, -7d). Progress goes to stderr on a terminal; otherwise one summary line.\n"
 "On success the export's directory (DEST/AWSDynamoDB/<ExportId>) is printed on stdout.\n"
 "An interrupted export never has a manifest-summary.json; describe shows it FAILED or\n"
-"IN_PROGRESS and --resume finishes it.\n"
+"IN_PROGRESS and --resume finishes it, unless it was killed in its first moment, before it\n"
+"recorded its state (_started but no tidemark-export-state.json): run that one again.\n"
+"verify also checks tidemark-schema.json's checksum (an older tidemark's has none: only its\n"
+"shape is checked, and verify says so).\n"
 "\n"
 "Examples:\n"
 "  tidemark-export --table Orders --to /backups/orders --jobs 4\n"
@@ -254,14 +257,18 @@ static int cmd_verify(const char *dir, const store_options *so, int json)
     }
     char hb[32];
     human((double)st.bytes, hb, sizeof hb);
+    static const char *const schema[] = {"NONE", "CHECKED", "UNCHECKED", "BAD"};
     if (json) {
         printf("{\"Valid\":%s,\"DataFiles\":%" PRIu64 ",\"DataFilesOk\":%" PRIu64
                ",\"ItemCount\":%" PRIu64 ",\"Lines\":%" PRIu64 ",\"Bytes\":%" PRIu64
-               ",\"Problems\":[%s]}\n", rc ? "false" : "true", st.files, st.files_ok, st.items,
-               st.lines, st.bytes, b.data ? b.data : "");
+               ",\"Schema\":\"%s\",\"Problems\":[%s]}\n", rc ? "false" : "true", st.files,
+               st.files_ok, st.items, st.lines, st.bytes, schema[st.schema], b.data ? b.data : "");
     } else if (!rc) {
         printf("OK %s: %" PRIu64 " data file%s, %" PRIu64 " items, %s: every checksum, etag, "
                "count and line verified\n", dir, st.files, st.files == 1 ? "" : "s", st.lines, hb);
+        if (st.schema == EXPORT_SCHEMA_UNCHECKED)
+            printf("NOTE tidemark-schema.json has no checksum (schema version 1, an older "
+                   "tidemark): only its JSON shape was checked\n");
     } else {
         printf("FAILED %s: %" PRIu64 " problem%s (%" PRIu64 " of %" PRIu64 " data files ok)\n",
                dir, st.problems, st.problems == 1 ? "" : "s", st.files_ok, st.files);

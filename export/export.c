@@ -61,14 +61,17 @@
  *   *.md5: base64 MD5 of the JSON file beside it, 24 characters, no newline.
  *
  * tidemark-schema.json (read by tidemark-import and tidemark-restore: keep the name and members
- * stable), one line + '\n':
- *   {"TableName":"t","TableId":"<uuid>",
+ * stable), one line + '\n', version 2 (XP_SCHEMA_VERSION):
+ *   {"SchemaVersion":2,"TableName":"t","TableId":"<uuid>",
  *    "KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],
  *    "AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{…"sk"…}],
  *    "ExportTime":"2025-11-12T10:15:00.000000Z",            (FULL; µs precision)
  *    "ExportFromTime":…,"ExportToTime":…,                    (INCREMENTAL instead of ExportTime)
- *    "ExportType":"FULL_EXPORT"|"INCREMENTAL_EXPORT"}
- *   The RANGE entries are absent for a table without a sort key.
+ *    "ExportType":"FULL_EXPORT"|"INCREMENTAL_EXPORT","Checksum":"<base64 MD5>"}
+ *   The RANGE entries are absent for a table without a sort key. Checksum: base64 MD5 of every
+ *   byte before its member, i.e. the file is P + ',"Checksum":"' + base64(MD5(P)) + '"}\n'
+ *   (inside the file rather than in a .md5 beside it: a schema copied or archived alone keeps it).
+ *   Version 1 (older tidemark) has neither SchemaVersion nor Checksum.
  *
  * SEMANTICS
  *   FULL without a time: one LMDB read snapshot (one consistent moment) while writers go on;
@@ -84,7 +87,12 @@
  *   1. both .md5 files hold the base64 MD5 of their JSON files;
  *   2. the summary parses and its itemCount is the sum of the manifest lines' itemCounts;
  *   3. every data file named exists, its MD5 and ETag match the manifest, it decompresses to
- *      complete lines, each a JSON object of the type's shape, and their number is its itemCount.
+ *      complete lines, each a JSON object of the type's shape, and their number is its itemCount;
+ *   4. tidemark-schema.json, when there, ends with its Checksum and that holds; a file with no
+ *      Checksum is valid only as version 1 (no "SchemaVersion" or "Checksum" anywhere in it, a
+ *      JSON object with a KeySchema), which verify accepts with a note that it could check only
+ *      its shape. A tidemark export (its first data file has the name of partition 0, file 0)
+ *      without tidemark-schema.json is not valid. tidemark-import refuses what 4 refuses.
  *
  * CRASH SAFETY
  *   Order: _started, state file, data files (each published whole by the store at commit), state
@@ -102,7 +110,9 @@
  *
  * COMPATIBILITY
  *   The AWS files follow AWS's versions ("2020-06-30", "2023-08-01"). The state file carries
- *   "stateVersion":1; a new member is added without a version change, a change of meaning bumps it. */
+ *   "stateVersion":1; a new member is added without a version change, a change of meaning bumps it.
+ *   tidemark-schema.json: version 2 added SchemaVersion and Checksum; older tidemark reads it as
+ *   before (unknown members are ignored), this one reads version 1 without a checksum. */
 #include "export/export_internal.h"
 #include "engine/cli.h"
 #include "engine/clock.h"
@@ -685,7 +695,13 @@ int export_resume(const char *dir, const export_options *o, export_desc *res)
             if (!rc) rc = export_describe(dir, o->store, res ? res : &(export_desc){0});
             goto out;
         }
-        rc = err_set(TM_ENOTFOUND, "%s: no export to resume there (no %s)", dir, XP_STATE_NAME);
+        snprintf(key, sizeof key, "AWSDynamoDB/%s/_started", id);
+        store_object_info oi;
+        if (!store_head(x.st, key, &oi))
+            rc = err_set(TM_EINVAL, "cannot resume %s: the export " XP_UNRECORDED, dir);
+        else
+            rc = err_set(TM_ENOTFOUND, "%s: no export to resume there (no %s)", dir,
+                         XP_STATE_NAME);
         goto out;
     }
     if (rc) goto out;

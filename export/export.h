@@ -80,7 +80,8 @@ int export_run(const export_options *o, export_desc *res);
 /* Continues an interrupted export (dir = DEST/AWSDynamoDB/<ID>) with the parameters it was
  * started with; of o only home, jobs, tmp_dir, netchange_mem, store and prog are used. Data files
  * already written are kept when their size and checksum match. TM_EINVAL with the reason when it
- * cannot be resumed (complete already; the table moved on and PITR cannot reproduce the moment). */
+ * cannot be resumed (the table moved on and PITR cannot reproduce the moment; killed before it
+ * recorded its state, when nothing says what it was exporting). */
 int export_resume(const char *dir, const export_options *o, export_desc *res);
 
 /* Describes the export at dir (DEST/AWSDynamoDB/<ID>, or any directory holding its manifests).
@@ -92,14 +93,21 @@ int export_desc_json(const export_desc *d, buf *out);
 /* Every export under DEST/AWSDynamoDB/, oldest first. *out malloc'd (free()). */
 int export_list(const char *dest, const store_options *so, export_desc **out, size_t *n);
 
-/* Checks an export: both .md5 files, the summary's members and item count, and for every data
+/* Checks an export: both .md5 files, the summary's members and item count, for every data
  * file its presence, size, md5Checksum, etag, decompression and every line (a full export's
- * {"Item":{...}}, an incremental's records). Each problem goes to report() (may be NULL).
+ * {"Item":{...}}, an incremental's records), and tidemark-schema.json's checksum (st->schema). Each problem goes to report() (may be NULL).
  * Returns 0 when all is well, TM_ECORRUPT when a problem was reported, TM_ENOTFOUND when dir
  * holds no manifests. */
 typedef void (*export_report_fn)(void *ctx, const char *what, const char *detail);
+typedef enum export_schema_state {
+    EXPORT_SCHEMA_NONE = 0,        /* no tidemark-schema.json (an AWS export) */
+    EXPORT_SCHEMA_CHECKED,         /* its checksum holds */
+    EXPORT_SCHEMA_UNCHECKED,       /* version 1 (older tidemark): no checksum, shape only */
+    EXPORT_SCHEMA_BAD,             /* damaged or missing: reported as a problem */
+} export_schema_state;
 typedef struct export_verify_stats {
     uint64_t files, files_ok, lines, items, bytes, problems;
+    export_schema_state schema;
 } export_verify_stats;
 int export_verify(const char *dir, const store_options *so, export_report_fn report, void *ctx,
                   export_verify_stats *st);

@@ -89,8 +89,11 @@ int xp_manifest_line(const xp_file *f, buf *out);
 /* manifest-summary.json: one line, no newline. */
 int xp_summary_json(const xp_meta *m, const char *manifest_key, uint64_t items, uint64_t billed,
                     buf *out);
-/* tidemark-schema.json (specified in export.c). */
+/* tidemark-schema.json (specified in export.c), its checksum appended. */
 int xp_schema_json(const xp_meta *m, buf *out);
+/* Checks a tidemark-schema.json: 0 when its Checksum holds, 1 for a version 1 file (no
+ * checksum; only its JSON shape could be checked), -1 damaged (why says how). */
+int xp_schema_check(const char *text, size_t n, char *why, size_t wn);
 /* The resume state: meta + partitions done with their files. */
 int xp_state_json(const xp_meta *m, const char *status, const char *failure,
                   const xp_file *files, size_t nfiles, const unsigned char *done, buf *out);
@@ -108,7 +111,17 @@ int xp_view_parse(const char *s, export_view *v);
 int xp_split_dir(const char *dir, char *dest, size_t dn, char *id, size_t in);
 
 #define XP_STATE_NAME  "tidemark-export-state.json"
+/* An export with _started but no state file: killed in the moment between the two (or still
+ * starting). Nothing records its table, moment or options, so it cannot be resumed. */
+#define XP_UNRECORDED  "was stopped before it recorded its state (_started but no " \
+                       XP_STATE_NAME "): nothing of it can be reused; run the export again " \
+                       "(and delete this directory)"
 #define XP_SCHEMA_NAME "tidemark-schema.json"
+/* tidemark-schema.json version 2 ends with ,"Checksum":"<24 base64>"}\n (export.c). */
+#define XP_SCHEMA_VERSION  2
+#define XP_SCHEMA_SUM_HEAD ",\"Checksum\":\""
+#define XP_SCHEMA_SUM_TAIL "\"}\n"
+#define XP_SCHEMA_SUM_LEN  (sizeof XP_SCHEMA_SUM_HEAD - 1 + 24 + sizeof XP_SCHEMA_SUM_TAIL - 1)
 
 /* ---- pipeline.c --------------------------------------------------------------------------- */
 

@@ -187,8 +187,9 @@ int xp_schema_json(const xp_meta *m, buf *out)
 {
     char t1[40], t2[40];
     const key_schema *ks = &m->ks;
-    int rc = buf_puts(out, "{");
-    if (!rc) rc = member_str(out, 1, "TableName", m->table);
+    size_t start = out->len;
+    int rc = buf_printf(out, "{\"SchemaVersion\":%d", XP_SCHEMA_VERSION);
+    if (!rc) rc = member_str(out, 0, "TableName", m->table);
     if (!rc) rc = member_str(out, 0, "TableId", m->table_id);
     if (!rc) rc = buf_puts(out, ",\"KeySchema\":[{");
     if (!rc) rc = member_str(out, 1, "AttributeName", ks->hash_name);
@@ -219,8 +220,42 @@ int xp_schema_json(const xp_meta *m, buf *out)
         if (!rc) rc = member_str(out, 0, "ExportTime", t1);
     }
     if (!rc) rc = member_str(out, 0, "ExportType", xp_type_text(m->type));
-    if (!rc) rc = buf_puts(out, "}\n");
+    if (!rc) {
+        char md5[25];
+        xp_md5_b64(out->data + start, out->len - start, md5);
+        rc = buf_printf(out, "%s%s%s", XP_SCHEMA_SUM_HEAD, md5, XP_SCHEMA_SUM_TAIL);
+    }
     return rc;
+}
+
+int xp_schema_check(const char *t, size_t n, char *why, size_t wn)
+{
+    const size_t hl = strlen(XP_SCHEMA_SUM_HEAD), tl = strlen(XP_SCHEMA_SUM_TAIL);
+    if (n > XP_SCHEMA_SUM_LEN && t[0] == '{' && !memcmp(t + n - XP_SCHEMA_SUM_LEN,
+                                                        XP_SCHEMA_SUM_HEAD, hl) &&
+        !memcmp(t + n - tl, XP_SCHEMA_SUM_TAIL, tl)) {
+        char md5[25];
+        xp_md5_b64(t, n - XP_SCHEMA_SUM_LEN, md5);
+        if (!memcmp(md5, t + n - tl - 24, 24)) return 0;
+        snprintf(why, wn, "damaged: its Checksum %.24s does not match its bytes (MD5 %s)",
+                 t + n - tl - 24, md5);
+        return -1;
+    }
+    /* No checksum where version 2 puts it: version 1 only if nothing says version 2 (one
+     * damaged byte cannot take away both its SchemaVersion and its Checksum). */
+    if (memmem(t, n, "\"SchemaVersion\"", 15) || memmem(t, n, "\"Checksum\"", 10)) {
+        snprintf(why, wn, "damaged or truncated: no valid Checksum at its end (%zu bytes)", n);
+        return -1;
+    }
+    cJSON *j = cJSON_ParseWithLength(t, n);
+    int ok = cJSON_IsObject(j) && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "KeySchema"));
+    cJSON_Delete(j);
+    if (!ok) {
+        snprintf(why, wn, "damaged or truncated: not a JSON object with a KeySchema (%zu bytes)",
+                 n);
+        return -1;
+    }
+    return 1;
 }
 
 /* ================================================================================================

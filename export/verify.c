@@ -19,12 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MANIFEST_MAX ((size_t)256 << 20)
 #define SUMMARY_MAX  ((size_t)1 << 20)
 #define LINE_MAX_BYTES ((size_t)16 << 20)
 #define READ_BLOCK   ((size_t)1 << 20)
+#define XP_STARTING_SECS 60   /* _started without a state file this long: the export died */
 
 /* An export's location: the store and the key of its folder ("AWSDynamoDB/<ID>/" or ""). */
 typedef struct xp_loc {
@@ -247,10 +249,19 @@ static int describe_loc(xp_loc *l, export_desc *d)
     }
     if (rc != TM_ENOTFOUND) goto out;
     buf_reset(&b);
-    rc = loc_get(l, "_started", 16, &b);
+    store_object_info oi;
+    char key[256];
+    snprintf(key, sizeof key, "%s_started", l->base);
+    rc = store_head(l->st, key, &oi);
     if (!rc) {
-        /* Started by someone else and not finished (or still running). */
-        snprintf(d->status, sizeof d->status, "IN_PROGRESS");
+        /* Not finished: still starting (the state file follows _started within moments), or
+         * killed before its state was recorded: a minute on, the latter. */
+        if (oi.last_modified && time(NULL) - oi.last_modified > XP_STARTING_SECS) {
+            snprintf(d->status, sizeof d->status, "FAILED");
+            snprintf(d->failure, sizeof d->failure, "the export %s", XP_UNRECORDED);
+        } else {
+            snprintf(d->status, sizeof d->status, "IN_PROGRESS");
+        }
         goto out;
     }
     if (rc == TM_ENOTFOUND) rc = err_set(TM_ENOTFOUND, "%s: no export there (no manifests, no "
@@ -348,6 +359,8 @@ typedef struct vctx {
     export_verify_stats *st;
     export_type type;
     int infer;              /* no summary: the type follows each file's folder */
+    char id[64];            /* ExportId, "" when unknown */
+    int tidemark_names;     /* a data file has the name tidemark-export gives partition 0 */
 } vctx;
 
 static void problem(vctx *v, const char *what, const char *fmt, ...)
@@ -567,6 +580,12 @@ static void verify_file(vctx *v, xp_loc *l, const cJSON *line, size_t lineno)
         if (!*full) return;
     }
     uint64_t want_items = cJSON_IsNumber(ic) ? (uint64_t)ic->valuedouble : 0;
+    if (v->id[0]) {
+        char first[27];
+        const char *b = strrchr(full, '/');
+        xp_file_name(v->id, 0, 0, first);
+        if (!strncmp(b ? b + 1 : full, first, 26)) v->tidemark_names = 1;
+    }
     if (v->infer) v->type = strstr(full, "AWSDynamoDB/data/") ? EXPORT_INCREMENTAL : EXPORT_FULL;
     v->st->items += want_items;
     v->st->files++;
@@ -655,18 +674,44 @@ out:
     free(blk);
 }
 
+/* tidemark-schema.json (export.c, VALIDITY 4): its checksum, or version 1's shape; missing
+ * only matters in an export whose data file names say tidemark wrote it. */
+static void check_schema(vctx *v, xp_loc *l)
+{
+    buf b = BUF_INIT;
+    char why[256];
+    int rc = loc_get(l, XP_SCHEMA_NAME, (size_t)1 << 20, &b);
+    if (rc == TM_ENOTFOUND) {
+        if (v->tidemark_names) {
+            v->st->schema = EXPORT_SCHEMA_BAD;
+            problem(v, XP_SCHEMA_NAME, "missing: tidemark-export wrote this export (its data "
+                    "file names say so) with its key schema in that file");
+        }
+    } else if (rc) {
+        v->st->schema = EXPORT_SCHEMA_BAD;
+        problem(v, XP_SCHEMA_NAME, "cannot read: %s", err_msg());
+    } else {
+        int r = xp_schema_check(b.data ? b.data : "", b.len, why, sizeof why);
+        v->st->schema = r == 0 ? EXPORT_SCHEMA_CHECKED : r == 1 ? EXPORT_SCHEMA_UNCHECKED
+                                                                : EXPORT_SCHEMA_BAD;
+        if (r < 0) problem(v, XP_SCHEMA_NAME, "%s", why);
+    }
+    buf_free(&b);
+}
+
 int export_verify(const char *dir, const store_options *so, export_report_fn report, void *ctx,
                   export_verify_stats *stp)
 {
     export_verify_stats local;
     export_verify_stats *st = stp ? stp : &local;
     memset(st, 0, sizeof *st);
-    vctx v = {report, ctx, st, EXPORT_FULL, 0};
+    vctx v = {report, ctx, st, EXPORT_FULL, 0, "", 0};
     xp_loc l;
     buf sum = BUF_INIT, files = BUF_INIT;
     cJSON *so_json = NULL;
     int rc = loc_open(dir, so, &l);
     if (rc) return rc;
+    snprintf(v.id, sizeof v.id, "%s", l.id);
     int have_sum = 0;
     uint64_t sum_items = 0;
     rc = loc_get(&l, "manifest-summary.json", SUMMARY_MAX, &sum);
@@ -681,8 +726,14 @@ int export_verify(const char *dir, const store_options *so, export_report_fn rep
                              "manifest-files.json, no _started)", dir);
                 goto out;
             }
-            problem(&v, "manifest-summary.json", "missing: the export was started but is not "
-                    "complete (tidemark-export describe tells why; --resume finishes it)");
+            buf_reset(&probe);
+            if (loc_get(&l, XP_STATE_NAME, MANIFEST_MAX, &probe) == TM_ENOTFOUND)
+                problem(&v, "manifest-summary.json", "missing: the export is still starting, or "
+                        XP_UNRECORDED);
+            else
+                problem(&v, "manifest-summary.json", "missing: the export was started but is not "
+                        "complete (tidemark-export describe tells why; --resume finishes it)");
+            buf_free(&probe);
             rc = 0;
             goto done;
         }
@@ -701,6 +752,7 @@ int export_verify(const char *dir, const store_options *so, export_report_fn rep
             problem(&v, "manifest-summary.json", "not a JSON object");
         } else {
             const char *ver = js(so_json, "version");
+            if (!v.id[0]) after(js(so_json, "exportArn"), "/export/", v.id, sizeof v.id);
             const char *type = js(so_json, "exportType");
             if (!strcmp(type, "INCREMENTAL_EXPORT")) v.type = EXPORT_INCREMENTAL;
             else if (*type && strcmp(type, "FULL_EXPORT"))
@@ -745,6 +797,7 @@ int export_verify(const char *dir, const store_options *so, export_report_fn rep
         problem(&v, "manifest-summary.json", "itemCount %llu but the files list %llu",
                 (unsigned long long)sum_items, (unsigned long long)st->items);
 done:
+    check_schema(&v, &l);
     if (st->problems)
         rc = err_set(TM_ECORRUPT, "%s: %llu problem%s found", dir,
                      (unsigned long long)st->problems, st->problems == 1 ? "" : "s");

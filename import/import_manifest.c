@@ -5,7 +5,8 @@
  * lie inside the export's own directory "<prefix>/AWSDynamoDB/<ExportId>/" (the directory of
  * manifestFilesS3Key) and have no "." / ".." / empty segment, or the manifest is refused: an
  * import never reads a file a manifest points at elsewhere. Counts must add up to the summary's
- * itemCount. The MD5 and the item count of each file are checked by the importer as it reads. */
+ * itemCount. The MD5 and the item count of each file are checked by the importer as it reads.
+ * tidemark-schema.json's own Checksum (version 2) is checked before its key schema is used. */
 #include "import/import_internal.h"
 #include "engine/err.h"
 #include "engine/key.h"
@@ -239,17 +240,40 @@ static av_type attr_type(const cJSON *defs, const char *name)
     return 0;
 }
 
+/* The checksum of a version 2 file (export/export.c: P + ',"Checksum":"' + base64(MD5(P)) +
+ * '"}\n'); a file without one is version 1 only if nothing in it says version 2. */
+static int schema_checksum(const char *t, size_t n)
+{
+    static const char head[] = ",\"Checksum\":\"", tail[] = "\"}\n";
+    const size_t hl = sizeof head - 1, tl = sizeof tail - 1, sl = hl + 24 + tl;
+    if (n > sl && !memcmp(t + n - sl, head, hl) && !memcmp(t + n - tl, tail, tl)) {
+        unsigned char d[16];
+        char b64[25];
+        store_md5(t, n - sl, d);
+        store_base64(d, 16, b64);
+        if (!memcmp(b64, t + n - tl - 24, 24)) return 0;
+        return err_set(TM_ECORRUPT, "tidemark-schema.json is damaged: its Checksum %.24s does "
+                       "not match its bytes (MD5 %s)", t + n - tl - 24, b64);
+    }
+    if (memmem(t, n, "\"SchemaVersion\"", 15) || memmem(t, n, "\"Checksum\"", 10))
+        return err_set(TM_ECORRUPT, "tidemark-schema.json is damaged or truncated: no valid "
+                       "Checksum at its end (%zu bytes)", n);
+    return 0;
+}
+
 int import_schema_parse(const char *text, size_t n, key_schema *ks, buf *table_name)
 {
     int rc = 0;
     memset(ks, 0, sizeof *ks);
+    if ((rc = schema_checksum(text, n))) return rc;
     cJSON *j = cJSON_ParseWithLength(text, n);
     const cJSON *keys = cJSON_GetObjectItemCaseSensitive(j, "KeySchema");
     const cJSON *defs = cJSON_GetObjectItemCaseSensitive(j, "AttributeDefinitions");
     const cJSON *k;
     int nh = 0, nr = 0;
     if (!cJSON_IsObject(j) || !cJSON_IsArray(keys) || !cJSON_IsArray(defs)) {
-        rc = err_set(TM_ECORRUPT, "tidemark-schema.json: no KeySchema and AttributeDefinitions");
+        rc = err_set(TM_ECORRUPT, "tidemark-schema.json: no KeySchema and AttributeDefinitions "
+                     "(damaged or truncated?)");
         goto out;
     }
     cJSON_ArrayForEach(k, keys) {

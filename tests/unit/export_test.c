@@ -487,12 +487,16 @@ static void test_texts(void **state)
     buf_reset(&b);
     assert_int_equal(xp_schema_json(&m, &b), 0);
     assert_string_equal(b.data,
-        "{\"TableName\":\"MyTable\",\"TableId\":\"430ff009-d406-48ba-b83f-c927fb8b76f8\","
+        "{\"SchemaVersion\":2,\"TableName\":\"MyTable\",\"TableId\":"
+        "\"430ff009-d406-48ba-b83f-c927fb8b76f8\","
         "\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"},{\"AttributeName\":"
         "\"sk\",\"KeyType\":\"RANGE\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"pk\","
         "\"AttributeType\":\"S\"},{\"AttributeName\":\"sk\",\"AttributeType\":\"N\"}],"
         "\"ExportFromTime\":\"2020-11-11T21:26:40.000000Z\",\"ExportToTime\":"
-        "\"2020-11-11T21:33:20.123456Z\",\"ExportType\":\"INCREMENTAL_EXPORT\"}\n");
+        "\"2020-11-11T21:33:20.123456Z\",\"ExportType\":\"INCREMENTAL_EXPORT\","
+        "\"Checksum\":\"3vdM1mu/kDIb0u/9LXrmig==\"}\n");   /* base64 MD5 of the bytes before it */
+    char why[256];
+    assert_int_equal(xp_schema_check(b.data, b.len, why, sizeof why), 0);
     m.ks.range_type = 0;
     m.type = EXPORT_FULL;
     buf_reset(&b);
@@ -1096,6 +1100,89 @@ static void corrupt_at(const char *path, long off)
     fclose(f);
 }
 
+typedef struct schema_probs {
+    int n, named;
+} schema_probs;
+
+static void schema_problem(void *ctx, const char *what, const char *detail)
+{
+    schema_probs *p = ctx;
+    (void)detail;
+    p->n++;
+    p->named += !strcmp(what, XP_SCHEMA_NAME);
+}
+
+/* tidemark-schema.json is under its checksum: every flipped bit and every truncation is a
+ * problem named after the file, in verify and in the reader import uses (xp_schema_check is
+ * its twin); version 1 (no checksum) passes with the note; a tidemark export without it fails. */
+static void test_verify_schema(void **state)
+{
+    (void)state;
+    clock_set_us(0);
+    table *t = new_table("schtab", 0);
+    fill(t, 20, 1);
+    char dest[PATH_MAX], p[PATH_MAX], why[256];
+    mkpath(dest, sizeof dest, "%s/schema", root);
+    export_options o = opts_for("schtab", dest);
+    export_desc d;
+    assert_int_equal(export_run(&o, &d), 0);
+    export_verify_stats st;
+    assert_int_equal(verify_quiet(d.dir, &st), 0);
+    assert_int_equal(st.schema, EXPORT_SCHEMA_CHECKED);
+    mkpath(p, sizeof p, "%s/%s", d.dir, XP_SCHEMA_NAME);
+    buf good = BUF_INIT, bad = BUF_INIT;
+    read_file(p, &good);
+    assert_true(good.len > XP_SCHEMA_SUM_LEN);
+    assert_int_equal(xp_schema_check(good.data, good.len, why, sizeof why), 0);
+    /* Every bit of every byte, and every shorter length: the checker says damaged. */
+    for (size_t i = 0; i < good.len; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            buf_reset(&bad);
+            buf_append(&bad, good.data, good.len);
+            bad.data[i] ^= (char)(1 << bit);
+            if (xp_schema_check(bad.data, bad.len, why, sizeof why) != -1)
+                fail_msg("bit %d of byte %zu flipped: not seen", bit, i);
+        }
+    }
+    for (size_t n = 0; n < good.len; n++)
+        if (xp_schema_check(good.data, n, why, sizeof why) != -1)
+            fail_msg("truncated to %zu bytes: not seen", n);
+    /* verify names the file: a flip in the key type, a truncation, a deletion. */
+    const char *ty = strstr(good.data, "\"AttributeType\":\"S\"");
+    assert_non_null(ty);
+    buf_reset(&bad);
+    buf_append(&bad, good.data, good.len);
+    bad.data[ty - good.data + 17] = 'N';
+    schema_probs pr = {0, 0};
+    assert_int_equal(fsx_write_atomic(p, bad.data, bad.len), 0);
+    assert_int_equal(export_verify(d.dir, NULL, schema_problem, &pr, &st), TM_ECORRUPT);
+    assert_int_equal(pr.n, 1);
+    assert_int_equal(pr.named, 1);
+    assert_int_equal(st.schema, EXPORT_SCHEMA_BAD);
+    assert_int_equal(fsx_write_atomic(p, good.data, good.len / 2), 0);
+    pr.n = pr.named = 0;
+    assert_int_equal(export_verify(d.dir, NULL, schema_problem, &pr, NULL), TM_ECORRUPT);
+    assert_int_equal(pr.named, 1);
+    assert_int_equal(unlink(p), 0);
+    pr.n = pr.named = 0;
+    assert_int_equal(export_verify(d.dir, NULL, schema_problem, &pr, NULL), TM_ECORRUPT);
+    assert_int_equal(pr.named, 1);
+    /* Version 1, as an older tidemark wrote it: valid, its checksum unchecked. */
+    const char *ver = "{\"SchemaVersion\":2,";
+    assert_int_equal(strncmp(good.data, ver, strlen(ver)), 0);
+    buf_reset(&bad);
+    buf_puts(&bad, "{");
+    buf_append(&bad, good.data + strlen(ver), good.len - strlen(ver) - XP_SCHEMA_SUM_LEN);
+    buf_puts(&bad, "}\n");
+    assert_int_equal(xp_schema_check(bad.data, bad.len, why, sizeof why), 1);
+    assert_int_equal(fsx_write_atomic(p, bad.data, bad.len), 0);
+    assert_int_equal(verify_quiet(d.dir, &st), 0);
+    assert_int_equal(st.schema, EXPORT_SCHEMA_UNCHECKED);
+    buf_free(&good);
+    buf_free(&bad);
+    table_close(t);
+}
+
 static void test_verify_detects(void **state)
 {
     (void)state;
@@ -1182,6 +1269,7 @@ static void test_aws_samples(void **state)
     assert_int_equal(st.files, 4);
     assert_int_equal(st.items, 3);
     assert_int_equal(st.lines, 3);
+    assert_int_equal(st.schema, EXPORT_SCHEMA_NONE);   /* AWS's: no tidemark-schema.json */
     export_desc d;
     assert_int_equal(export_describe(p, NULL, &d), 0);
     assert_string_equal(d.status, "COMPLETED");
@@ -1227,6 +1315,7 @@ int main(void)
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_resume_moved_on),
         cmocka_unit_test(test_verify_detects),
+        cmocka_unit_test(test_verify_schema),
         cmocka_unit_test(test_aws_samples),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
