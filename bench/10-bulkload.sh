@@ -81,27 +81,14 @@ tidemark_load() {
   rm -rf "$H"
   tidemark --data "$H" create-table --table Chat --key user_id:S --sort-key sk:S --durability sync >/dev/null
   tidemark --data "$H" pitr enable --table Chat >/dev/null
-  # Peak RSS counts the LMDB map's file pages (page cache); a poller also records the peak of
-  # anonymous memory (heap), which is what must not grow with the table.
-  rm -f "$D/done" "$D/anon_peak"
-  ( peak=0
-    while :; do
-      pid=$(pgrep -f "^tidemark --data $H batch-write" | head -n 1) || true
-      if [ -n "$pid" ]; then
-        a=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-        [ "${a:-0}" -gt "$peak" ] && peak=$a && echo "$peak" > "$D/anon_peak"
-      fi
-      [ -e "$D/done" ] && break
-      sleep 0.2
-    done ) &
-  local poller=$! s a c
+  # Peak RSS counts the LMDB map's file pages (page cache); peaks also records the heap's peak
+  # (RssAnon), which is what must not grow with the table.
+  local s c
   sync
-  timed s tidemark --data "$H" batch-write --table Chat --file "$ITEMS" --batch-size 1000
-  touch "$D/done"; wait "$poller" || true
-  a=$(cat "$D/anon_peak" 2>/dev/null || echo 0)
+  peaks s tidemark --data "$H" batch-write --table Chat --file "$ITEMS" --batch-size 1000
   c=$(tidemark --data "$H" describe-table --table Chat | python3 -c 'import sys,json; print(json.load(sys.stdin)["Table"]["ItemCount"])')
   [ "$c" = "$N" ] || { log "tidemark holds $c items, not $N"; exit 1; }
-  tm_runs+=("$s"); [ "$s_rss" -gt "$tm_rss" ] && tm_rss=$s_rss; [ "$a" -gt "$anon_peak" ] && anon_peak=$a
+  tm_runs+=("$s"); [ "$s_rss" -gt "$tm_rss" ] && tm_rss=$s_rss; [ "$s_anon" -gt "$anon_peak" ] && anon_peak=$s_anon
   log_bytes=$(du -sb "$H/tables/Chat/log" | cut -f1)
   items_bytes=$(du -s -B1 "$H/tables/Chat/items" | cut -f1)   # on disk (data.mdb is sparse)
   rm -rf "$H"

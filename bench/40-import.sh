@@ -18,37 +18,6 @@ for p in tidemark tidemark-import tidemark-export; do
   command -v $p >/dev/null || { log "$p is not built ($B/bin)"; exit 1; }
 done
 
-# peaks VAR cmd...: like timed, and also the peaks of private (RssAnon) and file-backed
-# (RssFile: LMDB's mapped pages, clean and reclaimable) memory, sampled every 0.1 s, in
-# VAR_anon and VAR_file (KiB).
-peaks() {
-  local var=$1; shift
-  local f; f=$(mktemp)
-  ( pa=0; pf=0
-    while :; do
-      pid=$(pgrep -n -f "^$1 .*--table $TABLE_FOR_PEAKS" || true)
-      [ -n "$pid" ] && break
-      [ -e "$f.done" ] && break   # finished before it was seen (small inputs)
-      sleep 0.02
-    done
-    while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; do
-      a=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-      m=$(awk '/RssFile/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-      [ -n "$a" ] && [ "$a" -gt "$pa" ] && pa=$a
-      [ -n "$m" ] && [ "$m" -gt "$pf" ] && pf=$m
-      sleep 0.1
-    done
-    echo "$pa $pf" > "$f" ) &
-  local sampler=$!
-  timed "$var" "$@"
-  touch "$f.done"
-  wait "$sampler" || true
-  read -r a m < "$f" || true
-  rm -f "$f" "$f.done"
-  printf -v "${var}_anon" '%s' "${a:-0}"
-  printf -v "${var}_file" '%s' "${m:-0}"
-}
-
 # run N: prepares the inputs for N items and measures; sets R_* variables
 run() {
   local n=$1 tag=$2 items=$BENCH_OUT/items-$1.jsonl h=$D/home-$2
@@ -67,8 +36,8 @@ run() {
   timed R_floor sh -c "cat '$exp'/data/*.json.gz | gzip -dc > /dev/null"
   timed R_floor_raw sh -c "cat '$D/raw-$tag'/*.gz | gzip -dc > /dev/null"
   log "$tag: importing the export ($(du -sh "$exp/data" | cut -f1) of gzip)"
-  TABLE_FOR_PEAKS=Ordered peaks R_ord tidemark-import --data "$h" --from "$exp" --table Ordered
-  TABLE_FOR_PEAKS=Sorted peaks R_srt tidemark-import --data "$h" --from "$D/raw-$tag" --table Sorted --key user_id:S --sort-key sk:S
+  peaks R_ord tidemark-import --data "$h" --from "$exp" --table Ordered
+  peaks R_srt tidemark-import --data "$h" --from "$D/raw-$tag" --table Sorted --key user_id:S --sort-key sk:S
   for t in Ordered Sorted; do
     c=$(tidemark --data "$h" describe-table --table $t | python3 -c 'import sys,json; print(json.load(sys.stdin)["Table"]["ItemCount"])')
     [ "$c" = "$n" ] || { log "$t holds $c items, not $n"; exit 1; }

@@ -39,6 +39,39 @@ timed() {
   printf -v "${var}_rss" '%s' "$(tail -n1 "$tf")"
   rm -f "$tf"
 }
+# peaks VAR cmd...: like timed, and also the peaks of private (RssAnon: the heap, which must not
+# grow with the table) and file-backed (RssFile: LMDB's mapped pages, clean and reclaimable)
+# memory of the process running exactly cmd (not another one on the machine), sampled every
+# 0.1 s, in VAR_anon and VAR_file (KiB; 0 when it ended before it was seen).
+peaks() {
+  local var=$1; shift
+  local f pat; f=$(mktemp)
+  pat=$(printf '%s ' "$@"); pat=$(printf '%s' "${pat% }" | sed 's/[][\\.*^$+?(){}|]/\\&/g')
+  ( pa=0; pf=0
+    while :; do
+      pid=$(pgrep -n -f "^$pat\$" || true)
+      [ -n "$pid" ] && break
+      [ -e "$f.done" ] && break   # finished before it was seen (small inputs)
+      sleep 0.02
+    done
+    while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; do
+      a=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+      m=$(awk '/RssFile/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+      [ -n "$a" ] && [ "$a" -gt "$pa" ] && pa=$a
+      [ -n "$m" ] && [ "$m" -gt "$pf" ] && pf=$m
+      sleep 0.1
+    done
+    echo "$pa $pf" > "$f" ) &
+  local sampler=$!
+  timed "$var" "$@"
+  touch "$f.done"
+  wait "$sampler" || true
+  read -r a m < "$f" || true
+  rm -f "$f" "$f.done"
+  printf -v "${var}_anon" '%s' "${a:-0}"
+  printf -v "${var}_file" '%s' "${m:-0}"
+}
+
 # median X...: the middle value (the lower middle of an even count).
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 # row WHAT TIDEMARK_S REFERENCE_S NOTE [key=value...]: appends a comparison with its ratio.
