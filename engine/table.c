@@ -18,9 +18,14 @@
  *   With it LMDB sizes the file to the map, so the map starts small and grows before a write
  *   transaction when the free room runs low; the file is sparse beyond the used pages.
  *
- * table.json (atomic replace): {"TableName","TableId","CreationTime"(µs),"KeySchema":{...},
- *   "Pitr":{"Enabled","RecoveryPeriodInDays","EnabledTime"},"Durability":"sync"|"none",
- *   "SnapshotEverySeconds","SnapshotEveryWrites","LogSegmentBytes"}
+ * table.json (atomic replace), version 2: {"Version":2,"TableName","TableId","CreationTime"(µs),
+ *   "KeySchema":{...},"Pitr":{"Enabled","RecoveryPeriodInDays","EnabledTime"},
+ *   "Durability":"sync"|"none","SnapshotEverySeconds","SnapshotEveryWrites","LogSegmentBytes",
+ *   "Xxh3":"<16 hex>"}, one line. Xxh3 is the XXH3_64 of the same text with the last member
+ *   (,"Xxh3":…) taken out, i.e. of <text up to that comma> + "}". Valid iff it parses, TableName
+ *   and the hash key are there, and Xxh3 matches; a file with no Xxh3 is valid only without
+ *   "Version" >= 2 (written by an older tidemark, version 1). A damaged table.json is an error
+ *   naming it: its settings (PITR, durability) are never guessed.
  *
  * SNAPSHOTS (tables/<name>/snapshots/<seq as 16 hex>/), format SNAP_VERSION
  *   PURPOSE: seeds for restores (pitr/plan.h), one log position each.
@@ -98,6 +103,8 @@ static size_t map_want(size_t used)
     return (want + ((size_t)64 << 20) - 1) & ~(((size_t)64 << 20) - 1);
 }
 #define TABLE_JSON_MAX (1 << 20)
+/* 2: table.json carries its Xxh3 (a flipped bit could turn PITR off unseen). */
+#define TABLE_JSON_VERSION 2
 #define BUILDER_TXN_OPS 20000
 
 /* ================================================================ environments ==== */
@@ -727,6 +734,7 @@ static int conf_write(const char *dir, const table_conf *c)
     char path[PATH_MAX];
     int rc = 0;
     if (!o) return err_set(TM_ENOMEM, "out of memory");
+    cJSON_AddNumberToObject(o, "Version", TABLE_JSON_VERSION);
     cJSON_AddStringToObject(o, "TableName", i->name);
     cJSON_AddStringToObject(o, "TableId", i->table_id);
     cJSON_AddNumberToObject(o, "CreationTime", (double)i->created_us);
@@ -748,10 +756,46 @@ static int conf_write(const char *dir, const table_conf *c)
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!text) return err_set(TM_ENOMEM, "out of memory");
-    snprintf(path, sizeof path, "%s/table.json", dir);
-    rc = fsx_write_atomic(path, text, strlen(text));
+    size_t n = strlen(text);
+    char *full = malloc(n + 40);
+    if (!full) {
+        free(text);
+        return err_set(TM_ENOMEM, "out of memory");
+    }
+    /* {...} -> {...,"Xxh3":"<hash of {...}>"} */
+    snprintf(full, n + 40, "%.*s,\"Xxh3\":\"%016llx\"}", (int)(n - 1), text,
+             (unsigned long long)XXH3_64bits(text, n));
     free(text);
+    snprintf(path, sizeof path, "%s/table.json", dir);
+    rc = fsx_write_atomic(path, full, strlen(full));
+    free(full);
     return rc;
+}
+
+/* Checks table.json's Xxh3 (see the format above). */
+static int conf_check(const char *path, const char *text, size_t n, const cJSON *o)
+{
+    static const char key[] = ",\"Xxh3\":\"";
+    const char *at = NULL;
+    for (const char *p = text; (p = memmem(p, n - (size_t)(p - text), key, sizeof key - 1)); p++) at = p;
+    const cJSON *v = cJSON_GetObjectItem(o, "Version");
+    if (!at || !cJSON_GetObjectItem(o, "Xxh3")) {
+        if (cJSON_IsNumber(v) && v->valuedouble >= 2)
+            return err_set(TM_ECORRUPT, "%s: damaged (no checksum)", path);
+        return 0; /* version 1 */
+    }
+    size_t pre = (size_t)(at - text);
+    char *body = malloc(pre + 2);
+    if (!body) return err_set(TM_ENOMEM, "out of memory");
+    memcpy(body, text, pre);
+    body[pre] = '}';
+    uint64_t h = XXH3_64bits(body, pre + 1);
+    free(body);
+    const char *x = cJSON_GetStringValue(cJSON_GetObjectItem(o, "Xxh3"));
+    char want[17];
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)h);
+    if (!x || strcmp(x, want)) return err_set(TM_ECORRUPT, "%s: damaged (checksum mismatch)", path);
+    return 0;
 }
 
 static int conf_read(const char *dir, table_conf *c)
@@ -762,8 +806,16 @@ static int conf_read(const char *dir, table_conf *c)
     snprintf(path, sizeof path, "%s/table.json", dir);
     if ((rc = fsx_read_file(path, TABLE_JSON_MAX, &b))) return rc;
     cJSON *o = cJSON_ParseWithLength(b.data, b.len), *ks, *p;
+    if (!o) {
+        buf_free(&b);
+        return err_set(TM_ECORRUPT, "%s: damaged (not valid JSON)", path);
+    }
+    rc = conf_check(path, (const char *)b.data, b.len, o);
     buf_free(&b);
-    if (!o) return err_set(TM_ECORRUPT, "%s: not valid JSON", path);
+    if (rc) {
+        cJSON_Delete(o);
+        return rc;
+    }
     memset(c, 0, sizeof *c);
     table_info *i = &c->info;
     const char *s;

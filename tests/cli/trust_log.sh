@@ -114,4 +114,22 @@ expect_exit 0 tidemark pitr status --table Head
 assert_contains "$OUT" '"FirstMissingSeq": 1,'
 assert_contains "$OUT" '"EarliestRestorableDateTime": "2026-01-01T01:00:00.000' "the window starts after the lost head"
 expect_exit 1 tidemark-restore --table Head --target HeadR --time 2026-01-01T00:30:00Z
+# ---- table.json carries a checksum: a flipped bit is an error naming it, never other settings
+unset TIDEMARK_CLOCK
+f=$T/Ack/table.json
+cp "$f" "$TM_HOME/table.json.bak"
+sed -i 's/"Enabled":true/"Enabled":trve/; t; s/"Durability":"sync"/"Durability":"synd"/' "$f"
+cmp -s "$f" "$TM_HOME/table.json.bak" && fail "the test did not change table.json"
+expect_exit 1 tidemark describe-table --table Ack
+assert_contains "$ERR" "$f: damaged"
+cp "$TM_HOME/table.json.bak" "$f"
+python3 - "$f" <<'PY'
+import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read())
+i = b.index(b'"Pitr"') + 2; b[i] ^= 1   # "Pitr" -> "Phtr": valid JSON, PITR would read as off
+open(p, 'wb').write(bytes(b))
+PY
+expect_exit 1 tidemark pitr status --table Ack
+assert_contains "$ERR" "$f: damaged (checksum mismatch)"
+cp "$TM_HOME/table.json.bak" "$f"
+expect_exit 0 tidemark pitr status --table Ack
 echo "trust_log: OK"
