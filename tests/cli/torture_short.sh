@@ -8,11 +8,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 build=$(basename "$(dirname "$TM_BIN")")
 known=(
-  # export verify does not check tidemark-schema.json
-  'damage.export-schema.flip.export-verify' 'damage.export-schema.trunc.export-verify'
-  # timing-dependent (a kill at the right moment): an export that --resume cannot finish ("no
-  # tidemark-export-state.json")
-  'crash.export-resume.finishes'
 )
 if [ "${TORTURE_STRICT:-0}" = 1 ]; then export TORTURE_KNOWN=""; else export TORTURE_KNOWN=${TORTURE_KNOWN-${known[*]}}; fi
 TORTURE_SHORT=1 TM_BIN=$TM_BIN bash "$TM_ROOT/tests/torture/torture.sh" "$build"
