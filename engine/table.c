@@ -1190,6 +1190,7 @@ typedef struct wstate {
     buf val;
     int writes;
     size_t payload;          /* bytes of keys and images written in this txn */
+    int failed;              /* sticky: a write failed after its log record was buffered */
 } wstate;
 
 /* Applies one change to LMDB inside txn (no log). new_img NULL: delete. */
@@ -1352,7 +1353,12 @@ static int ws_change(wstate *w, const void *key, size_t kn, const void *new_img,
     if ((rc = env_reserve(t->env, w->txn, kn + nn))) return rc;
     if ((rc = log_append(t->lg, &rec))) return rc;
     /* old points into LMDB's map: it stays valid until the put below, which is after append. */
-    if ((rc = apply_change(t, w->txn, &w->bytes, key, kn, new_img, nn, new_size, &w->val))) return rc;
+    if ((rc = apply_change(t, w->txn, &w->bytes, key, kn, new_img, nn, new_size, &w->val))) {
+        /* The record is in the log's batch but not in the txn (which LMDB now refuses to
+         * commit): the whole batch must fail, or the log would hold a write nobody got. */
+        w->failed = rc;
+        return rc;
+    }
     w->seq = rec.seq;
     w->time = rec.time_us;
     w->writes++;
@@ -1365,6 +1371,11 @@ static void maybe_housekeep(table *t);
 /* Makes the batch's records durable in the log: from here on it is acknowledged. */
 static int ws_log_commit(wstate *w)
 {
+    if (w->failed) {
+        ws_abort(w);
+        return err_set(w->failed, "table %s: the batch failed at an earlier write: nothing of it was "
+                       "written", w->t->conf.info.name);
+    }
     int rc = log_commit(w->t->lg);
     if (rc) ws_abort(w);
     return rc;

@@ -33,6 +33,16 @@ int __wrap_fdatasync(int fd)
     return __real_fdatasync(fd);
 }
 
+/* Fails the n-th mdb_put from now when fail_put_in is n (the Makefile links with --wrap=mdb_put). */
+int __real_mdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data, unsigned flags);
+int __wrap_mdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data, unsigned flags);
+static int fail_put_in;
+int __wrap_mdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data, unsigned flags)
+{
+    if (fail_put_in > 0 && --fail_put_in == 0) return MDB_PANIC;
+    return __real_mdb_put(txn, dbi, key, data, flags);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -940,6 +950,39 @@ static void test_verify_items(void **state)
     table_close(b);
 }
 
+/* A write that fails after its log record was buffered fails its whole batch: the log must not
+ * hold (and a later writer replay) a write the caller was told failed. */
+static void test_failed_put_fails_batch(void **state)
+{
+    (void)state;
+    table *t = make_table("PutFail");
+    put(t, "{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}");
+    table_batch *b;
+    assert_int_equal(table_batch_begin(t, &b), 0);
+    item *x = parse("{\"pk\":{\"S\":\"b\"},\"sk\":{\"N\":\"1\"}}");
+    item *y = parse("{\"pk\":{\"S\":\"c\"},\"sk\":{\"N\":\"1\"}}");
+    assert_int_equal(table_batch_put(b, x), 0);
+    fail_put_in = 1;
+    assert_true(table_batch_put(b, y) != 0);
+    fail_put_in = 0;
+    assert_true(table_batch_commit(b) != 0);
+    item_free(x);
+    item_free(y);
+    table_close(t);
+    /* A fresh open (recovery replays whatever the log holds past the items) sees only "a". */
+    assert_int_equal(table_open(home, "PutFail", 0, &t), 0);
+    table_info i;
+    assert_int_equal(table_describe(t, &i), 0);
+    assert_int_equal(i.item_count, 1);
+    assert_int_equal(i.applied_seq, 1);
+    assert_int_equal(table_last_recovery(t)->replayed, 0);
+    put(t, "{\"pk\":{\"S\":\"d\"},\"sk\":{\"N\":\"1\"}}");
+    assert_int_equal(table_describe(t, &i), 0);
+    assert_int_equal(i.item_count, 2);
+    assert_int_equal(i.applied_seq, 2);
+    table_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -959,6 +1002,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_items_reserved_ahead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_items_file_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_items, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_put_fails_batch, setup, teardown),
     };
     return cmocka_run_group_tests_name("table", tests, NULL, NULL);
 }
