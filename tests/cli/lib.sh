@@ -5,6 +5,8 @@
 #   assert_contains TEXT NEEDLE [what]
 #   expect_exit CODE cmd...   runs cmd; stdout in $OUT, stderr in $ERR; fails unless it exits CODE
 #   fail MESSAGE
+#   batch TABLE FROM TO   one batch-write of items {k: N from..to, pad: 40 x}
+#   count TABLE           items a scan returns
 # TM_BIN (programs) and TM_ROOT (repository) are set by `make test`; defaults suit a manual run.
 TM_ROOT=${TM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TM_BIN=${TM_BIN:-$TM_ROOT/build/bin}
@@ -47,3 +49,11 @@ expect_exit() {
   rm -f "$f"
   [ "$rc" -eq "$want" ] || fail "exit $rc (wanted $want): $*"
 }
+
+batch() {
+  local i
+  for ((i = $2; i <= $3; i++)); do echo "{\"k\":{\"N\":\"$i\"},\"pad\":{\"S\":\"$(printf 'x%.0s' {1..40})\"}}"; done |
+    tidemark batch-write --table "$1" --file - 2>/dev/null
+}
+
+count() { tidemark scan --table "$1" | wc -l; }

@@ -8,11 +8,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 make_home
 T=$TM_HOME/tables
-batch() {  # table from to: one batch of items k=from..to
-  for ((i = $2; i <= $3; i++)); do echo "{\"k\":{\"N\":\"$i\"},\"pad\":{\"S\":\"$(printf 'x%.0s' {1..40})\"}}"; done |
-    tidemark batch-write --table "$1" --file - 2>/dev/null
-}
-count() { tidemark scan --table "$1" | wc -l; }
 
 # ---- torn tail: state of a crash in the middle of logging batch B (items lack B, log has part of it)
 tidemark create-table --table Torn --key k:N >/dev/null

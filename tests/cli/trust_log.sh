@@ -13,11 +13,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 make_home
 T=$TM_HOME/tables
-batch() {  # table from to: one batch of items k=from..to
-  for ((i = $2; i <= $3; i++)); do echo "{\"k\":{\"N\":\"$i\"},\"pad\":{\"S\":\"$(printf 'x%.0s' {1..40})\"}}"; done |
-    tidemark batch-write --table "$1" --file - 2>/dev/null
-}
-count() { tidemark scan --table "$1" | wc -l; }
 
 # ---- 1. the log is ahead of the items: every reader catches up before it reads
 tidemark create-table --table Ack --key k:N >/dev/null
@@ -81,12 +76,15 @@ expect_exit 0 tidemark-restore --table Dmg --target DmgNow --latest
 assert_eq 52 "$(count DmgNow)"
 
 # ---- 5. a missing sealed segment: the last one, then the first one
-export TIDEMARK_CLOCK=2026-01-01T00:00:00Z
-TIDEMARK_SEGMENT_BYTES=4096 tidemark create-table --table Gap --key k:N >/dev/null
-tidemark pitr enable --table Gap >/dev/null
-export TIDEMARK_CLOCK=2026-01-01T01:00:00Z
-for b in $(seq 0 9); do batch Gap $((b * 40 + 1)) $((b * 40 + 40)); done
-export TIDEMARK_CLOCK=2026-01-01T02:00:00Z
+sealed_table() {  # NAME: PITR on at 00:00, 400 items in 10 batches at 01:00, small segments
+  export TIDEMARK_CLOCK=2026-01-01T00:00:00Z
+  TIDEMARK_SEGMENT_BYTES=4096 tidemark create-table --table "$1" --key k:N >/dev/null
+  tidemark pitr enable --table "$1" >/dev/null
+  export TIDEMARK_CLOCK=2026-01-01T01:00:00Z
+  for b in $(seq 0 9); do batch "$1" $((b * 40 + 1)) $((b * 40 + 40)); done
+  export TIDEMARK_CLOCK=2026-01-01T02:00:00Z
+}
+sealed_table Gap
 expect_exit 0 tidemark log verify --table Gap
 assert_contains "$OUT" "OK, 400 records"
 last_sealed=$(ls "$T/Gap/log" | grep -E '\.(lz4|zst)$' | tail -n 1)
@@ -101,11 +99,7 @@ assert_contains "$ERR" "are missing"
 [ ! -e "$TM_HOME/gapexp/AWSDynamoDB" ] || [ -z "$(find "$TM_HOME/gapexp" -name manifest-summary.json)" ] ||
   fail "an incremental export over a missing segment looks complete"
 
-export TIDEMARK_CLOCK=2026-01-01T00:00:00Z
-TIDEMARK_SEGMENT_BYTES=4096 tidemark create-table --table Head --key k:N >/dev/null
-tidemark pitr enable --table Head >/dev/null
-export TIDEMARK_CLOCK=2026-01-01T01:00:00Z
-for b in $(seq 0 9); do batch Head $((b * 40 + 1)) $((b * 40 + 40)); done
+sealed_table Head
 first=$(ls "$T/Head/log" | grep -E '\.(lz4|zst)$' | head -n 1)
 rm "$T/Head/log/$first"
 expect_exit 1 tidemark log verify --table Head
