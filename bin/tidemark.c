@@ -345,6 +345,17 @@ static int open_table(const opts *o, unsigned flags, table **t)
     return 0;
 }
 
+/* Closes the table, saying when acknowledged writes could not be applied to the items yet
+ * (they stand: the next open applies them from the log). */
+static void close_table(const opts *o, table *t)
+{
+    const char *d = t ? table_deferred_error(t) : NULL;
+    if (d)
+        fprintf(stderr, "%s: warning: table %s: the writes are durable in the log, but applying them "
+                "to the items failed (the next open applies them): %s\n", PROG, ARG(o, O_TABLE), d);
+    table_close(t);
+}
+
 static int parse_item_arg(const char *json, const char *what, unsigned flags, item **out)
 {
     int rc = item_parse_json(json, strlen(json), flags, out);
@@ -550,10 +561,10 @@ static int run_describe(opts *o)
     int rc = need(o, O_TABLE);
     if (rc) return rc;
     if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info))) {
-        table_close(t);
+        close_table(o, t);
         return fail(o, rc);
     }
-    table_close(t);
+    close_table(o, t);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddItemToObject(j, "Table", describe_json(&info, "ACTIVE"));
     print_json(j, 1);
@@ -582,10 +593,10 @@ static int run_delete_table(opts *o)
     int rc = need(o, O_TABLE);
     if (rc) return rc;
     if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info))) {
-        table_close(t);
+        close_table(o, t);
         return fail(o, rc);
     }
-    table_close(t);
+    close_table(o, t);
     if ((rc = table_delete(o->home, ARG(o, O_TABLE)))) return fail(o, rc);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddItemToObject(j, "TableDescription", describe_json(&info, "DELETING"));
@@ -673,7 +684,7 @@ out:
     request_free(&rq);
     item_free(it);
     item_free(old);
-    table_close(t);
+    close_table(o, t);
     return ret;
 }
 
@@ -694,7 +705,7 @@ out:
     ret = rc ? fail(o, rc) : 0;
     item_free(key);
     item_free(it);
-    table_close(t);
+    close_table(o, t);
     return ret;
 }
 
@@ -721,7 +732,7 @@ out:
     request_free(&rq);
     item_free(key);
     item_free(nw);
-    table_close(t);
+    close_table(o, t);
     return ret;
 }
 
@@ -746,7 +757,7 @@ out:
     request_free(&rq);
     item_free(key);
     item_free(old);
-    table_close(t);
+    close_table(o, t);
     return ret;
 }
 
@@ -852,7 +863,7 @@ out:
     item_free(esk);
     buf_free(&last);
     buf_free(&oc.line);
-    table_close(t);
+    close_table(o, t);
     return ret;
 }
 
@@ -1020,7 +1031,7 @@ out:
     if (L.f && L.f != stdin) fclose(L.f);
     free(L.blk);
     buf_free(&L.line);
-    table_close(t);
+    close_table(o, t);
     return ret;
 }
 
@@ -1090,7 +1101,7 @@ static int run_pitr_set(opts *o, int enable)
     if (!(rc = open_table(o, 0, &t)) &&
         !(rc = table_set_pitr(t, enable, GIVEN(o, O_PERIOD) ? o->period : (enable ? 35 : 0))))
         rc = pitr_print(o, t);
-    table_close(t);
+    close_table(o, t);
     return rc ? fail(o, rc) : 0;
 }
 
@@ -1103,7 +1114,7 @@ static int run_pitr_status(opts *o)
     int rc, ret;
     if ((ret = need(o, O_TABLE))) return ret;
     if (!(rc = open_table(o, TABLE_RDONLY, &t))) rc = pitr_print(o, t);
-    table_close(t);
+    close_table(o, t);
     return rc ? fail(o, rc) : 0;
 }
 
@@ -1121,14 +1132,14 @@ static int run_snapshot(opts *o)
         every_s = info.snapshot_every_s;
         every_w = info.snapshot_every_writes;
         if ((ret = parse_snapshot_policy(o, &every_s, &every_w))) {
-            table_close(t);
+            close_table(o, t);
             return ret;
         }
         if (!(rc = table_set_snapshot_policy(t, every_s, every_w)))
             printf("{\"SnapshotPolicy\":{\"TableName\":\"%s\",\"EverySeconds\":%lld,\"EveryWrites\":%llu}}\n",
                    ARG(o, O_TABLE), (long long)every_s, (unsigned long long)every_w);
     policy_out:
-        table_close(t);
+        close_table(o, t);
         return rc ? fail(o, rc) : 0;
     }
     if (!(rc = open_table(o, 0, &t)) && !(rc = table_snapshot(t, &s))) {
@@ -1147,7 +1158,7 @@ static int run_snapshot(opts *o)
         print_json(j, 1);
         cJSON_Delete(j);
     }
-    table_close(t);
+    close_table(o, t);
     return rc ? fail(o, rc) : 0;
 }
 
@@ -1241,11 +1252,11 @@ static int run_log_verify(opts *o)
     if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info)) ||
         ((rc = table_log_gaps(t, &g, &ng)) && rc != TM_ECORRUPT) ||
         ((rc = log_end(dir, &end)) && rc != TM_ECORRUPT)) {
-        table_close(t);
+        close_table(o, t);
         free(g);
         return fail(o, rc);
     }
-    table_close(t);   /* (damaged segments: log_verify below names each) */
+    close_table(o, t);   /* (damaged segments: log_verify below names each) */
     log_list(dir, &segs, &nseg);
     char last_seg[80];   /* a missing tail is reported at the segment it should have followed */
     snprintf(last_seg, sizeof last_seg, "%s", nseg ? segs[nseg - 1].name : "(none)");
@@ -1335,7 +1346,7 @@ static int run_items_verify(opts *o)
     }
 out:
     pitr_temp_drop(ref, tmp);
-    table_close(t);
+    close_table(o, t);
     return rc ? fail(o, rc) : ret;
 }
 

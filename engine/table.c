@@ -1051,6 +1051,7 @@ struct table {
     int64_t snap_time;
     int have_snap;           /* a snapshot exists (seq and time may both be 0: an empty table) */
     unsigned commits;
+    char deferred[320];      /* an apply to LMDB that failed after its writes were durable */
 };
 
 static int table_txn_begin(table *t, MDB_txn **txn);
@@ -1156,6 +1157,7 @@ void table_close(table *t)
 const char *table_dir(const table *t) { return t->dir; }
 const char *table_log_dir(const table *t) { return t->log_dir; }
 const table_recovery *table_last_recovery(const table *t) { return &t->recovery; }
+const char *table_deferred_error(const table *t) { return t->deferred[0] ? t->deferred : NULL; }
 uint64_t table_group_commits(const table *t) { return t->group_commits; }
 
 int table_describe(table *t, table_info *out)
@@ -1389,15 +1391,22 @@ static int ws_apply_commit(wstate *w)
     if ((rc = meta_put_u64(w->txn, t->env->meta, "applied_seq", w->seq)) ||
         (rc = meta_put_u64(w->txn, t->env->meta, "last_time", (uint64_t)w->time)) ||
         (rc = meta_put_u64(w->txn, t->env->meta, "bytes", w->bytes))) {
-        rc = lmdb_err(rc, "meta", t->dir);
+        lmdb_err(rc, "meta", t->dir);
+        snprintf(t->deferred, sizeof t->deferred, "%s", err_msg());
         ws_abort(w);
-        return rc;
+        return 0;   /* durable in the log all the same: see below */
     }
     rc = mdb_txn_commit(w->txn);
     w->txn = NULL;
     buf_free(&w->val);
-    /* On a failed commit the records are durable in the log: the next writer replays them. */
-    if (rc) return lmdb_err(rc, "commit", t->dir);
+    /* The writes are acknowledged: their log records are durable, and the next open (a reader's
+     * too) applies them. So a failed apply does not fail them (a caller told "failed" must never
+     * find its write); it is kept for table_deferred_error. */
+    if (rc) {
+        lmdb_err(rc, "commit", t->dir);
+        snprintf(t->deferred, sizeof t->deferred, "%s", err_msg());
+        return 0;
+    }
     maybe_housekeep(t);
     return 0;
 }

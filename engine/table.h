@@ -100,6 +100,10 @@ typedef struct table_recovery {
     uint64_t lost_first, lost_last;
 } table_recovery;
 const table_recovery *table_last_recovery(const table *t);
+/* Writes are acknowledged once their log records are durable. When applying them to the items
+ * then failed (a disk error in LMDB's commit), the writes still stand (the next open applies
+ * them from the log) and this says what failed; NULL if nothing did. */
+const char *table_deferred_error(const table *t);
 /* How many durable commits this handle's single writes took (group commit joins concurrent
  * writers of one handle: fewer commits than writes when threads write at once). */
 uint64_t table_group_commits(const table *t);

@@ -11,6 +11,7 @@
 #include "engine/key.h"
 #include "engine/table.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <lmdb.h>
 #include <stdio.h>
@@ -41,6 +42,20 @@ int __wrap_mdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data, unsig
 {
     if (fail_put_in > 0 && --fail_put_in == 0) return MDB_PANIC;
     return __real_mdb_put(txn, dbi, key, data, flags);
+}
+
+/* Fails the next LMDB commit when fail_commit is set (--wrap=mdb_txn_commit). */
+int __real_mdb_txn_commit(MDB_txn *txn);
+int __wrap_mdb_txn_commit(MDB_txn *txn);
+static int fail_commit;
+int __wrap_mdb_txn_commit(MDB_txn *txn)
+{
+    if (fail_commit) {
+        fail_commit = 0;
+        mdb_txn_abort(txn);
+        return EIO;
+    }
+    return __real_mdb_txn_commit(txn);
 }
 
 static int setup(void **state)
@@ -983,6 +998,26 @@ static void test_failed_put_fails_batch(void **state)
     table_close(t);
 }
 
+/* A write whose log record is durable is acknowledged: when the LMDB commit after it fails, the
+ * write still succeeds (the next open applies it) and table_deferred_error says what failed. A
+ * caller told "failed" must never find its write afterwards. */
+static void test_failed_apply_stands(void **state)
+{
+    (void)state;
+    table *t = make_table("ApplyFail");
+    put(t, "{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}");
+    assert_null(table_deferred_error(t));
+    fail_commit = 1;
+    put(t, "{\"pk\":{\"S\":\"b\"},\"sk\":{\"N\":\"1\"}}");   /* fails the test unless rc 0 */
+    assert_non_null(table_deferred_error(t));
+    table_close(t);
+    assert_int_equal(table_open(home, "ApplyFail", TABLE_RDONLY, &t), 0);  /* a reader catches up */
+    char *j = get_json(t, "{\"pk\":{\"S\":\"b\"},\"sk\":{\"N\":\"1\"}}");
+    assert_non_null(j);
+    free(j);
+    table_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1003,6 +1038,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_items_file_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_items, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_put_fails_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_apply_stands, setup, teardown),
     };
     return cmocka_run_group_tests_name("table", tests, NULL, NULL);
 }
