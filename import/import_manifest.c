@@ -211,14 +211,20 @@ int import_manifest_check_md5(const char *name, const char *text, size_t n, cons
                               size_t md5n)
 {
     unsigned char want[16], got[16];
+    char md5name[256];   /* manifest-summary.json -> manifest-summary.md5, as AWS names it */
+    size_t l = strlen(name);
+    if (l > 5 && !strcmp(name + l - 5, ".json"))
+        snprintf(md5name, sizeof md5name, "%.*s.md5", (int)(l - 5), name);
+    else
+        snprintf(md5name, sizeof md5name, "%s.md5", name);
     while (md5n > 0 && (md5[md5n - 1] == '\n' || md5[md5n - 1] == '\r' || md5[md5n - 1] == ' '))
         md5n--;
     if (import_b64_decode16(md5, md5n, want))
-        return err_set(TM_ECORRUPT, "%s.md5 is not a base64 MD5", name);
+        return err_set(TM_ECORRUPT, "%s is not a base64 MD5", md5name);
     store_md5(text, n, got);
     if (memcmp(want, got, 16) != 0)
-        return err_set(TM_ECORRUPT, "%s does not match its MD5 in %s.md5 (altered or "
-                       "truncated)", name, name);
+        return err_set(TM_ECORRUPT, "%s does not match its MD5 in %s (altered or truncated)", name,
+                       md5name);
     return 0;
 }
 

@@ -145,7 +145,7 @@ no_table Bad6
 d=$(mkexp altered)
 echo >> "$d/manifest-files.json"
 expect_exit 1 tidemark-import --from "$d" --table Bad7
-assert_eq "tidemark-import: import failed: $d: manifest-files.json does not match its MD5 in manifest-files.json.md5 (altered or truncated)" "$ERR"
+assert_eq "tidemark-import: import failed: $d: manifest-files.json does not match its MD5 in manifest-files.md5 (altered or truncated)" "$ERR"
 no_table Bad7
 d=$(mkexp incomplete)
 rm "$d/manifest-summary.json" "$d/manifest-summary.md5"
