@@ -1249,17 +1249,16 @@ static int run_log_verify(opts *o)
     log_gap *g = NULL;
     size_t ng = 0;
     uint64_t end = 0;
+    char last_seg[80] = "";  /* a missing tail is reported at the newest segment, the one it follows */
     if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info)) ||
         ((rc = table_log_gaps(t, &g, &ng)) && rc != TM_ECORRUPT) ||
-        ((rc = log_end(dir, &end)) && rc != TM_ECORRUPT)) {
+        ((rc = log_end(dir, &end, last_seg, sizeof last_seg)) && rc != TM_ECORRUPT)) {
         close_table(o, t);
         free(g);
         return fail(o, rc);
     }
     close_table(o, t);   /* (damaged segments: log_verify below names each) */
     log_list(dir, &segs, &nseg);
-    char last_seg[80];   /* a missing tail is reported at the segment it should have followed */
-    snprintf(last_seg, sizeof last_seg, "%s", nseg ? segs[nseg - 1].name : "(none)");
     free(segs);
     rc = log_verify(dir, verify_report, &v, &records);
     for (size_t k = 0; k < ng; k++)
@@ -1267,7 +1266,7 @@ static int run_log_verify(opts *o)
             char what[200];
             snprintf(what, sizeof what, "seqs %" PRIu64 "..%" PRIu64 " are missing after it: %s",
                      g[k].first_seq, g[k].last_seq, g[k].why);
-            verify_report(&v, last_seg, 0, what);
+            verify_report(&v, last_seg[0] ? last_seg : "(no segment)", 0, what);
         }
     free(g);
     if (rc == TM_ECORRUPT || v.problems) {

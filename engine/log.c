@@ -1802,16 +1802,18 @@ out:
     return 0;
 }
 
-int log_end(const char *dir, uint64_t *last_seq)
+int log_end(const char *dir, uint64_t *last_seq, char *newest, size_t n)
 {
     seg_ent *v = NULL;
     size_t cnt = 0;
     int rc;
     *last_seq = 0;
+    if (newest && n) newest[0] = '\0';
     for (int tries = 0;; tries++) {
         free(v);
         v = NULL;
         if ((rc = list_deduped(dir, &v, &cnt)) || !cnt) break;
+        if (newest) snprintf(newest, n, "%s", v[cnt - 1].name);
         log_segment g;
         rc = seg_info(dir, &v[cnt - 1], &g, NULL);
         if (!rc) *last_seq = g.last_seq;

@@ -118,8 +118,9 @@ typedef struct log_gap {
 } log_gap;
 int log_gaps(const char *dir, uint64_t through, int64_t through_time, log_gap **out, size_t *n);
 /* The seq of the last committed record (0 for an empty log; an empty newest segment counts by
- * its name). Reads only the newest segment: its header if sealed, its records if raw. */
-int log_end(const char *dir, uint64_t *last_seq);
+ * its name), and (newest, optional) the newest segment's file name ("" if none). Reads only the
+ * newest segment: its header if sealed, its records if raw. */
+int log_end(const char *dir, uint64_t *last_seq, char *newest, size_t n);
 /* The seq of the last record with time <= t; 0 when there is none. Reads at most one segment. */
 int log_seq_at_time(const char *dir, int64_t t_us, uint64_t *seq);
 /* Checks every record and segment; calls report() for each problem with the segment, offset and

@@ -1082,7 +1082,7 @@ static int reader_catch_up(table *t)
     MDB_txn *txn;
     uint64_t last, applied;
     int rc;
-    if ((rc = log_end(t->log_dir, &last))) return rc;
+    if ((rc = log_end(t->log_dir, &last, NULL, 0))) return rc;
     if ((rc = env_txn_begin(t->env, MDB_RDONLY, &txn))) return lmdb_err(rc, "begin read", t->dir);
     applied = meta_get_u64(txn, t->env->meta, "applied_seq");
     mdb_txn_abort(txn);

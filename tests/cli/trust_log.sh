@@ -108,6 +108,14 @@ expect_exit 0 tidemark pitr status --table Head
 assert_contains "$OUT" '"FirstMissingSeq": 1,'
 assert_contains "$OUT" '"EarliestRestorableDateTime": "2026-01-01T01:00:00.000' "the window starts after the lost head"
 expect_exit 1 tidemark-restore --table Head --target HeadR --time 2026-01-01T00:30:00Z
+# a truncated active segment (all its records gone): verify names it, the newest segment
+tidemark create-table --table Cut --key k:N >/dev/null
+batch Cut 1 20
+cutseg=$(ls "$T/Cut/log" | grep '\.log$')
+truncate -s 80 "$T/Cut/log/$cutseg"
+expect_exit 1 tidemark log verify --table Cut
+assert_contains "$OUT" "segment $cutseg offset 0: seqs 1..20 are missing"
+
 # ---- table.json carries a checksum: a flipped bit is an error naming it, never other settings
 unset TIDEMARK_CLOCK
 f=$T/Ack/table.json
