@@ -43,6 +43,7 @@ typedef struct gathered {
     char untrusted_name[32];     /* the newest of them */
     log_segment *segs;
     size_t nsegs;
+    char newest[64];             /* pitr_input.newest_seg */
     pitr_input in;
 } gathered;
 
@@ -141,6 +142,8 @@ static int gather(const char *home, const char *name, int64_t t_us, const buf *s
     if ((rc = snap_list(table_dir(g->src), &g->snaps, &g->nsnaps))) goto out;
     if ((rc = flag_snaps(g, skip))) goto out;
     if ((rc = log_list(table_log_dir(g->src), &g->segs, &g->nsegs))) goto out;
+    uint64_t end;
+    if (log_end(table_log_dir(g->src), &end, g->newest, sizeof g->newest) == 0) g->in.newest_seg = g->newest;
     g->in.t_us = t_us;
     g->in.earliest_us = earliest;
     g->in.latest_us = latest;

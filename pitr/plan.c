@@ -164,6 +164,10 @@ static void missing_text(const pitr_input *in, const cand *c, buf *b)
     if (c->miss_after && c->miss_before)
         buf_printf(b, " (between segments %s and %s)", in->segs[c->miss_after - 1].name,
                    in->segs[c->miss_before - 1].name);
+    else if (c->miss_after && in->newest_seg && in->newest_seg[0] &&
+             strcmp(in->newest_seg, in->segs[c->miss_after - 1].name))
+        buf_printf(b, " (after segment %s; the newest segment, %s, holds no readable record of "
+                   "them)", in->segs[c->miss_after - 1].name, in->newest_seg);
     else if (c->miss_after)
         buf_printf(b, " (after segment %s)", in->segs[c->miss_after - 1].name);
     else if (c->miss_before)

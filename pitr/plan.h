@@ -52,8 +52,11 @@ typedef struct pitr_input {
     /* Optional, nsnaps flags: 1 = this snapshot may not seed (no checksum, or found damaged);
      * it still tells what the table held at its seq (a seq-0 snapshot with items). */
     const unsigned char *snap_skip;
+    /* Optional: the newest segment file, even one holding no readable record (log_list leaves
+     * those out), so that records missing at the end are placed where they should be. */
+    const char *newest_seg;
 } pitr_input;
-#define PITR_INPUT_INIT {0, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, PITR_RATES_INIT, NULL}
+#define PITR_INPUT_INIT {0, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, PITR_RATES_INIT, NULL, NULL}
 
 typedef struct pitr_plan {
     int64_t t_us;
