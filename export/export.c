@@ -700,8 +700,10 @@ int export_resume(const char *dir, const export_options *o, export_desc *res)
         if (!store_head(x.st, key, &oi))
             rc = err_set(TM_EINVAL, "cannot resume %s: the export " XP_UNRECORDED, dir);
         else
-            rc = err_set(TM_ENOTFOUND, "%s: no export to resume there (no %s)", dir,
-                         XP_STATE_NAME);
+            /* A kill before _started was renamed into place leaves the directory and no more. */
+            rc = err_set(TM_ENOTFOUND, "%s: no export to resume there (no _started, no %s): if one "
+                         "was started there, it was stopped before it recorded its state; nothing "
+                         "of it can be reused", dir, XP_STATE_NAME);
         goto out;
     }
     if (rc) goto out;
