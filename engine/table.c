@@ -1160,14 +1160,16 @@ const table_recovery *table_last_recovery(const table *t) { return &t->recovery;
 const char *table_deferred_error(const table *t) { return t->deferred[0] ? t->deferred : NULL; }
 uint64_t table_group_commits(const table *t) { return t->group_commits; }
 
-int table_describe(table *t, table_info *out)
+/* table_describe without the reader's catch-up (which reads the log's newest segment), for the
+ * window and gap queries: their callers opened or read the table just before, which caught up. */
+static int describe(table *t, table_info *out, int catch_up)
 {
     MDB_txn *txn;
     MDB_stat st;
     int rc;
     table_conf c;
     if ((rc = table_flush(t))) return rc;
-    if ((t->flags & TABLE_RDONLY) && (rc = reader_catch_up(t))) return rc;
+    if (catch_up && (t->flags & TABLE_RDONLY) && (rc = reader_catch_up(t))) return rc;
     /* table.json may have been changed by another process (pitr enable). */
     if (conf_read(t->dir, &c) == 0) t->conf.info = c.info;
     *out = t->conf.info;
@@ -1180,6 +1182,8 @@ int table_describe(table *t, table_info *out)
     mdb_txn_abort(txn);
     return 0;
 }
+
+int table_describe(table *t, table_info *out) { return describe(t, out, 1); }
 
 /* ================================================================ write path ==== */
 
@@ -2321,7 +2325,7 @@ int table_set_snapshot_policy(table *t, int64_t every_s, uint64_t every_writes)
 int table_pitr_window(table *t, int64_t *earliest, int64_t *latest)
 {
     table_info i;
-    int rc = table_describe(t, &i);
+    int rc = describe(t, &i, 0);
     *earliest = *latest = 0;
     if (rc) return rc;
     if (!i.pitr_enabled)
@@ -2354,7 +2358,7 @@ int table_log_gaps(table *t, log_gap **out, size_t *n)
     int rc;
     *out = NULL;
     *n = 0;
-    if ((rc = table_describe(t, &i))) return rc;
+    if ((rc = describe(t, &i, 0))) return rc;
     return log_gaps(t->log_dir, i.applied_seq, i.last_write_us, out, n);
 }
 
