@@ -18,14 +18,26 @@
  *   With it LMDB sizes the file to the map, so the map starts small and grows before a write
  *   transaction when the free room runs low; the file is sparse beyond the used pages.
  *
- * table.json (atomic replace), version 2: {"Version":2,"TableName","TableId","CreationTime"(µs),
- *   "KeySchema":{...},"Pitr":{"Enabled","RecoveryPeriodInDays","EnabledTime"},
- *   "Durability":"sync"|"none","SnapshotEverySeconds","SnapshotEveryWrites","LogSegmentBytes",
- *   "Xxh3":"<16 hex>"}, one line. Xxh3 is the XXH3_64 of the same text with the last member
- *   (,"Xxh3":…) taken out, i.e. of <text up to that comma> + "}". Valid iff it parses, TableName
- *   and the hash key are there, and Xxh3 matches; a file with no Xxh3 is valid only without
- *   "Version" >= 2 (written by an older tidemark, version 1). A damaged table.json is an error
- *   naming it: its settings (PITR, durability) are never guessed.
+ * TABLE.JSON (tables/<name>/table.json), format TABLE_JSON_VERSION
+ *   PURPOSE: a table's configuration: what LMDB's counts do not say.
+ *   RECORD: one line of JSON, members in this order: {"Version":3,"TableName","TableId",
+ *     "CreationTime"(µs),"KeySchema":{"HashName","HashType"[,"RangeName","RangeType"]},
+ *     "Pitr":{"Enabled","RecoveryPeriodInDays","EnabledTime"(µs)},"Durability":"sync"|"none",
+ *     "SnapshotEverySeconds","SnapshotEveryWrites","LogSegmentBytes",
+ *     ["RestoreSummary":{"SourceTableArn","SourceBackupArn"?,"RestoreDateTime"(µs),
+ *     "RestoreInProgress"},] "Xxh3":"<16 hex>"}. Xxh3 is the XXH3_64 of the same text with
+ *     the last member (,"Xxh3":…) taken out, i.e. of <text up to that comma> + "}".
+ *     RestoreSummary is there only for a table made by a restore; SourceBackupArn only when
+ *     restored from a backup rather than a point in time.
+ *   VALIDITY: valid if and only if (1) it parses as JSON, (2) TableName and the hash key's
+ *     name and type are there, (3) Xxh3 is there and matches, or there is no Xxh3 and no
+ *     "Version" >= 2 (version 1). A damaged table.json is an error naming it: its settings
+ *     (PITR, durability) are never guessed.
+ *   CRASH SAFETY: written whole to a temp file, synced and renamed (fsx_write_atomic), under
+ *     the table's write lock (conf_update), so two processes never interleave.
+ *   COMPATIBILITY: version 1 had no Xxh3, version 2 no RestoreSummary; both still open (and
+ *     are rewritten as the current version by the next settings change). Older readers ignore
+ *     RestoreSummary.
  *
  * SNAPSHOTS (tables/<name>/snapshots/<seq as 16 hex>/), format SNAP_VERSION
  *   PURPOSE: seeds for restores (pitr/plan.h), one log position each.
@@ -103,8 +115,9 @@ static size_t map_want(size_t used)
     return (want + ((size_t)64 << 20) - 1) & ~(((size_t)64 << 20) - 1);
 }
 #define TABLE_JSON_MAX (1 << 20)
-/* 2: table.json carries its Xxh3 (a flipped bit could turn PITR off unseen). */
-#define TABLE_JSON_VERSION 2
+/* 2: table.json carries its Xxh3 (a flipped bit could turn PITR off unseen).
+ * 3: RestoreSummary, for tables made by a restore. */
+#define TABLE_JSON_VERSION 3
 #define BUILDER_TXN_OPS 20000
 
 /* ================================================================ environments ==== */
@@ -727,6 +740,29 @@ typedef struct table_conf {
     uint64_t segment_bytes;
 } table_conf;
 
+static void conf_write_restore(cJSON *o, const table_restore_summary *r)
+{
+    cJSON *rs = cJSON_AddObjectToObject(o, "RestoreSummary");
+    cJSON_AddStringToObject(rs, "SourceTableArn", r->source_table_arn);
+    if (r->source_backup_arn[0]) cJSON_AddStringToObject(rs, "SourceBackupArn", r->source_backup_arn);
+    cJSON_AddNumberToObject(rs, "RestoreDateTime", (double)r->restore_time_us);
+    cJSON_AddBoolToObject(rs, "RestoreInProgress", r->in_progress);
+}
+
+static void conf_read_restore(const cJSON *o, table_info *i)
+{
+    const cJSON *rs = cJSON_GetObjectItem(o, "RestoreSummary");
+    const char *s;
+    if (!cJSON_IsObject(rs)) return;
+    i->restored = 1;
+    s = cJSON_GetStringValue(cJSON_GetObjectItem(rs, "SourceTableArn"));
+    snprintf(i->restore.source_table_arn, sizeof i->restore.source_table_arn, "%s", s ? s : "");
+    s = cJSON_GetStringValue(cJSON_GetObjectItem(rs, "SourceBackupArn"));
+    snprintf(i->restore.source_backup_arn, sizeof i->restore.source_backup_arn, "%s", s ? s : "");
+    i->restore.restore_time_us = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(rs, "RestoreDateTime"));
+    i->restore.in_progress = cJSON_IsTrue(cJSON_GetObjectItem(rs, "RestoreInProgress"));
+}
+
 static int conf_write(const char *dir, const table_conf *c)
 {
     const table_info *i = &c->info;
@@ -753,6 +789,7 @@ static int conf_write(const char *dir, const table_conf *c)
     cJSON_AddNumberToObject(o, "SnapshotEverySeconds", (double)i->snapshot_every_s);
     cJSON_AddNumberToObject(o, "SnapshotEveryWrites", (double)i->snapshot_every_writes);
     cJSON_AddNumberToObject(o, "LogSegmentBytes", (double)c->segment_bytes);
+    if (i->restored) conf_write_restore(o, &i->restore);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!text) return err_set(TM_ENOMEM, "out of memory");
@@ -841,6 +878,7 @@ static int conf_read(const char *dir, table_conf *c)
     i->snapshot_every_writes =
         (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "SnapshotEveryWrites"));
     c->segment_bytes = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "LogSegmentBytes"));
+    conf_read_restore(o, i);
     cJSON_Delete(o);
     if (!i->ks.hash_type || !i->name[0]) return err_set(TM_ECORRUPT, "%s: missing key schema", path);
     if (i->pitr_period_days < 1) i->pitr_period_days = TABLE_PITR_MAX_DAYS;
@@ -2305,6 +2343,20 @@ int table_set_durability(table *t, log_sync_mode mode)
     return conf_update(t, durability_fn, &mode);
 }
 
+static int restore_fn(table_conf *c, void *ctx)
+{
+    const table_restore_summary *rs = ctx;
+    c->info.restored = rs != NULL;
+    memset(&c->info.restore, 0, sizeof c->info.restore);
+    if (rs) c->info.restore = *rs;
+    return 0;
+}
+
+int table_set_restore_summary(table *t, const table_restore_summary *rs)
+{
+    return conf_update(t, restore_fn, (void *)rs);
+}
+
 typedef struct snap_policy { int64_t every_s; uint64_t every_writes; } snap_policy;
 
 static int snap_policy_fn(table_conf *c, void *ctx)
@@ -2621,6 +2673,12 @@ int table_builder_set_settings(table_builder *b, log_sync_mode durability, int64
     b->conf.info.durability = durability;
     b->conf.info.snapshot_every_s = every_s;
     b->conf.info.snapshot_every_writes = every_writes;
+    return conf_write(b->dir, &b->conf);
+}
+
+int table_builder_set_restore_summary(table_builder *b, const table_restore_summary *rs)
+{
+    restore_fn(&b->conf, (void *)rs);
     return conf_write(b->dir, &b->conf);
 }
 

@@ -23,6 +23,15 @@
 
 #define TABLE_NAME_MAX 255
 #define TABLE_PITR_MAX_DAYS 35
+#define TABLE_ARN_MAX 512
+
+/* Where a restored table came from (DynamoDB's RestoreSummary), kept in its table.json. */
+typedef struct table_restore_summary {
+    char source_table_arn[TABLE_ARN_MAX];
+    char source_backup_arn[TABLE_ARN_MAX];   /* "" for a point-in-time restore */
+    int64_t restore_time_us;                 /* RestoreDateTime: the point in time restored */
+    int in_progress;                         /* RestoreInProgress */
+} table_restore_summary;
 
 typedef struct table_info {
     char name[TABLE_NAME_MAX + 1];
@@ -39,6 +48,8 @@ typedef struct table_info {
     log_sync_mode durability;
     int64_t snapshot_every_s;     /* snapshot policy: 0 = only on demand */
     uint64_t snapshot_every_writes;
+    int restored;                 /* 1: made by a restore, `restore` says from what */
+    table_restore_summary restore;
 } table_info;
 
 typedef struct table table;
@@ -191,6 +202,9 @@ int table_set_pitr(table *t, int enabled, int period_days);   /* TM_EINVAL outsi
  * (*earliest = *latest = 0). */
 int table_pitr_window(table *t, int64_t *earliest, int64_t *latest);
 int table_set_durability(table *t, log_sync_mode mode);
+/* Records (rs) or clears (NULL) where the table was restored from, e.g. RestoreInProgress
+ * turning false once a restore finished. */
+int table_set_restore_summary(table *t, const table_restore_summary *rs);
 /* Seqs missing from the table's log, up to the items' applied seq (log_gaps). */
 int table_log_gaps(table *t, log_gap **out, size_t *n);
 /* TM_EMISSING naming the seqs when the state at some time in [from_us, to_us) needs records the
@@ -217,6 +231,8 @@ int table_builder_set_settings(table_builder *b, log_sync_mode durability, int64
 /* Before a seed: about n keys will be changed after it. The builder maps the seeded file and
  * the pages the changes will add while they are applied (a hint: a wrong n costs time only). */
 void table_builder_expect_changes(table_builder *b, uint64_t n);
+/* Marks the new table as made by a restore (written with it; shown as RestoreSummary). */
+int table_builder_set_restore_summary(table_builder *b, const table_restore_summary *rs);
 /* Seeds the staging items from a snapshot's data.mdb (want: its snap_list entry) or from the
  * live table (consistent copy). *seq receives the log position of the seed. Only before any
  * put. The snapshot is verified while it is copied: TM_ECORRUPT, naming the file, when it has
