@@ -118,59 +118,166 @@ static int parse_frac(const char **p, int64_t *us)
     return 0;
 }
 
-int clock_parse(const char *s, int64_t *out)
+/* ---- parsing user-given times ----
+ * Forms (clock.h): now; relative [-+]N<unit>... (units s, m, h, d; "-1h30m", "-1.5h");
+ * ISO-8601 dates with 'T' or ' ' before an optional HH:MM[:SS[.f]], then Z, an offset
+ * (+01:00, -0530, +01) or nothing (UTC); epoch seconds with an optional fraction. A text that
+ * looks like one form but breaks its rules is refused with what was wrong. */
+
+#define CLOCK_FORMS "accepted: 2025-11-12T10:15:00Z, 2025-11-12 10:15, .ffffff fractions, " \
+                    "+01:00 offsets (none: UTC), epoch seconds, now, or relative -90m, -1h30m, -2d"
+
+static int bad_time(const char *s, const char *why)
+{
+    return err_set(TM_EINVAL, "cannot parse time '%s': %s (%s)", s, why, CLOCK_FORMS);
+}
+
+/* Exactly n digits at *p: their value, or -1. */
+static int digits(const char **p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i])) return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    return v;
+}
+
+static int is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+static int month_days(int64_t y, int m)
+{
+    static const int d[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : d[m - 1];
+}
+
+static const char *const month_names[12] = {"January", "February", "March",     "April",
+                                            "May",     "June",     "July",      "August",
+                                            "September", "October", "November", "December"};
+
+/* "-1h30m", "+2d", "-1.5h": the signed sum in µs. */
+static int parse_relative(const char *s, int64_t *delta)
+{
+    const char *p = s + 1;
+    double total = 0;
+    if (!*p) return bad_time(s, "a relative time needs an amount and a unit");
+    while (*p) {
+        char *end = (char *)p;
+        double v = isdigit((unsigned char)*p) || *p == '.' ? strtod(p, &end) : 0;
+        if (end == p) return bad_time(s, "a relative time is amounts with units: -90m, -1h30m, -2d");
+        switch (*end) {
+        case 's': total += v; break;
+        case 'm': total += v * 60; break;
+        case 'h': total += v * 3600; break;
+        case 'd': total += v * 86400; break;
+        case '\0': return bad_time(s, "the last amount has no unit (s, m, h or d)");
+        default: return bad_time(s, "unknown unit (use s, m, h or d)");
+        }
+        p = end + 1;
+    }
+    if (total > 1e11) return bad_time(s, "too far from now");
+    int64_t d = (int64_t)(total * CLOCK_US_PER_SEC);
+    *delta = *s == '-' ? -d : d;
+    return 0;
+}
+
+/* Z, z, +HH:MM, +HHMM, +HH (or -): seconds east of UTC; nothing is UTC. */
+static int parse_zone(const char *s, const char **pp, int64_t *east)
+{
+    const char *p = *pp;
+    *east = 0;
+    if (*p == 'Z' || *p == 'z') {
+        *pp = p + 1;
+        return 0;
+    }
+    if (*p != '+' && *p != '-') return 0;
+    int sign = *p == '-' ? -1 : 1, hh, mm = 0;
+    p++;
+    if ((hh = digits(&p, 2)) < 0) return bad_time(s, "an offset is +HH:MM, +HHMM or +HH");
+    if (*p == ':') {
+        p++;
+        if ((mm = digits(&p, 2)) < 0) return bad_time(s, "an offset is +HH:MM, +HHMM or +HH");
+    } else if (isdigit((unsigned char)*p) && (mm = digits(&p, 2)) < 0) {
+        return bad_time(s, "an offset is +HH:MM, +HHMM or +HH");
+    }
+    if (hh > 23 || mm > 59) return bad_time(s, "the offset's hours are 00..23 and minutes 00..59");
+    *east = sign * (hh * 3600 + mm * 60);
+    *pp = p;
+    return 0;
+}
+
+/* Checks the fields and says which one is impossible. */
+static int check_fields(const char *s, int64_t y, int mo, int d, int h, int mi, int se)
+{
+    char why[96];
+    if (mo < 1 || mo > 12) {
+        snprintf(why, sizeof why, "month %02d does not exist (01..12)", mo);
+        return bad_time(s, why);
+    }
+    if (d < 1 || d > month_days(y, mo)) {
+        snprintf(why, sizeof why, "%s%s %lld has %d days", d < 1 ? "day 00 does not exist: " : "", month_names[mo - 1], (long long)y,
+                 month_days(y, mo));
+        return bad_time(s, why);
+    }
+    if (h > 23) return bad_time(s, "hours are 00..23");
+    if (mi > 59) return bad_time(s, "minutes are 00..59");
+    if (se > 59) return bad_time(s, "seconds are 00..59 (leap seconds are not taken)");
+    return 0;
+}
+
+/* YYYY-MM-DD[(T| )HH:MM[:SS[.f]]][zone]. */
+static int parse_iso(const char *s, int64_t *out)
 {
     const char *p = s;
-    if (!s || !*s) return err_set(TM_EINVAL, "empty time");
+    int y = digits(&p, 4), mo, d, h = 0, mi = 0, se = 0, rc;
+    int64_t frac = 0, east = 0;
+    if (y < 0 || *p++ != '-' || (mo = digits(&p, 2)) < 0 || *p++ != '-' || (d = digits(&p, 2)) < 0)
+        return bad_time(s, "a date is YYYY-MM-DD");
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if ((h = digits(&p, 2)) < 0 || *p++ != ':' || (mi = digits(&p, 2)) < 0)
+            return bad_time(s, "a time of day is HH:MM or HH:MM:SS");
+        if (*p == ':') {
+            p++;
+            if ((se = digits(&p, 2)) < 0) return bad_time(s, "seconds are two digits");
+            if (parse_frac(&p, &frac)) return bad_time(s, "a fraction needs digits after the '.'");
+        }
+    }
+    if ((rc = parse_zone(s, &p, &east))) return rc;
+    if (*p) return bad_time(s, "unexpected text after the time");
+    if ((rc = check_fields(s, y, mo, d, h, mi, se))) return rc;
+    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    *out = (days * 86400 + h * 3600 + mi * 60 + se - east) * CLOCK_US_PER_SEC + frac;
+    return 0;
+}
+
+int clock_parse(const char *s, int64_t *out)
+{
+    int rc;
+    if (!s || !*s) return err_set(TM_EINVAL, "empty time (%s)", CLOCK_FORMS);
     if (!strcmp(s, "now")) {
         *out = clock_now_us();
         return 0;
     }
     if (*s == '-' || *s == '+') {
-        char *end;
-        double v = strtod(s + 1, &end);
-        if (end == s + 1 || end[0] == '\0' || end[1] != '\0') goto bad;
-        double mul;
-        switch (*end) {
-        case 's': mul = 1; break;
-        case 'm': mul = 60; break;
-        case 'h': mul = 3600; break;
-        case 'd': mul = 86400; break;
-        default: goto bad;
-        }
-        int64_t delta = (int64_t)(v * mul * CLOCK_US_PER_SEC);
-        *out = clock_now_us() + (*s == '-' ? -delta : delta);
+        int64_t delta = 0;
+        if ((rc = parse_relative(s, &delta))) return rc;
+        *out = clock_now_us() + delta;
         return 0;
     }
-    int y, mo, d, h = 0, mi = 0, se = 0, n = 0;
-    if (sscanf(p, "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && n == 10) {
+    size_t nd = strspn(s, "0123456789");
+    if (nd == 4 && s[4] == '-') return parse_iso(s, out);
+    if (nd > 0 && (s[nd] == '\0' || s[nd] == '.')) {
+        const char *q = s + nd;
         int64_t frac = 0;
-        p += n;
-        if (*p == 'T' || *p == ' ') {
-            int m2 = 0;
-            if (sscanf(p + 1, "%2d:%2d:%2d%n", &h, &mi, &se, &m2) != 3 || m2 != 8) goto bad;
-            p += 1 + m2;
-            if (parse_frac(&p, &frac)) goto bad;
-        }
-        if (*p == 'Z') p++;
-        else if (!strncmp(p, "+00:00", 6)) p += 6;
-        if (*p) goto bad;
-        if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) goto bad;
-        int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-        *out = ((days * 86400) + h * 3600 + mi * 60 + se) * CLOCK_US_PER_SEC + frac;
+        if (nd > 12) return bad_time(s, "epoch seconds too large");
+        if (parse_frac(&q, &frac) || *q)
+            return bad_time(s, "epoch seconds are digits with an optional .fraction");
+        *out = strtoll(s, NULL, 10) * CLOCK_US_PER_SEC + frac;
         return 0;
     }
-    if (isdigit((unsigned char)*p)) {
-        char *end;
-        long long secs = strtoll(p, &end, 10);
-        int64_t frac = 0;
-        const char *q = end;
-        if (parse_frac(&q, &frac) || *q) goto bad;
-        *out = (int64_t)secs * CLOCK_US_PER_SEC + frac;
-        return 0;
-    }
-bad:
-    return err_set(TM_EINVAL, "cannot parse time '%s' (use 2025-11-12T10:15:00Z, epoch seconds, or -90m)", s);
+    return bad_time(s, "not a time");
 }
 
 void clock_format(int64_t us, int digits, char *out, size_t n)

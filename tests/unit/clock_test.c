@@ -85,6 +85,109 @@ static void test_parse_format(void **state)
     assert_non_null(strstr(err_msg(), "cannot parse time 'yesterday'"));
 }
 
+/* Every accepted form (issue 12): ISO-8601 with 'T' or a space, optional seconds and fraction,
+ * Z, an offset or no zone (UTC); epoch seconds; relative to now. */
+static void test_parse_forms(void **state)
+{
+    (void)state;
+    const int64_t T = 1762942500LL * CLOCK_US_PER_SEC;   /* 2025-11-12T10:15:00Z */
+    const int64_t H = 3600 * CLOCK_US_PER_SEC, M = 60 * CLOCK_US_PER_SEC;
+    static const struct { const char *in; int64_t off; } abs_forms[] = {
+        {"2025-11-12T10:15:00Z", 0},
+        {"2025-11-12T10:15Z", 0},
+        {"2025-11-12 10:15", 0},
+        {"2025-11-12 10:15:00", 0},
+        {"2025-11-12t10:15:00z", 0},
+        {"2025-11-12T10:15:00.25Z", 250000},
+        {"2025-11-12 10:15:07.000001", 7000001},
+        {"2025-11-12T10:15:00.1234567Z", 123456},        /* beyond µs: cut */
+        {"2025-11-12T11:15:00+01:00", 0},
+        {"2025-11-12T11:15+0100", 0},
+        {"2025-11-12T11:15:00+01", 0},
+        {"2025-11-12T04:45:00-0530", 0},
+        {"2025-11-12T10:15:00+00:00", 0},
+        {"2025-11-12T10:15:00-00:00", 0},
+        {"2025-11-12", -(10 * 3600 + 15 * 60) * CLOCK_US_PER_SEC},
+        {"2025-11-12Z", -(10 * 3600 + 15 * 60) * CLOCK_US_PER_SEC},
+        {"1762942500", 0},
+        {"1762942500.5", 500000},
+        {"1762942500.000001", 1},
+    };
+    for (size_t i = 0; i < sizeof abs_forms / sizeof *abs_forms; i++) {
+        int64_t us = -1;
+        if (clock_parse(abs_forms[i].in, &us) != 0)
+            fail_msg("'%s' refused: %s", abs_forms[i].in, err_msg());
+        if (us != T + abs_forms[i].off)
+            fail_msg("'%s' gave %lld, want %lld", abs_forms[i].in, (long long)us,
+                     (long long)(T + abs_forms[i].off));
+    }
+    /* leap years: 29 February exists in 2024 and 2000, not in 2025 or 1900 */
+    int64_t us;
+    assert_int_equal(clock_parse("2024-02-29T00:00:00Z", &us), 0);
+    assert_int_equal(clock_parse("2000-02-29", &us), 0);
+    assert_int_equal(us, 951782400LL * CLOCK_US_PER_SEC);
+    assert_int_equal(clock_parse("2025-12-31T23:59:59.999999Z", &us), 0);
+    assert_int_equal(us, 1767225599999999LL);
+    static const struct { const char *in; int64_t delta; } rel[] = {
+        {"-90m", -90 * M},   {"-1h30m", -90 * M},  {"-2d", -48 * H},   {"-45s", -45 * CLOCK_US_PER_SEC},
+        {"-1.5h", -90 * M},  {"-1d2h3m4s", -(26 * H + 3 * M + 4 * CLOCK_US_PER_SEC)},
+        {"+10m", 10 * M},    {"now", 0},
+    };
+    clock_set_us(T);
+    for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+        us = -1;
+        if (clock_parse(rel[i].in, &us) != 0) fail_msg("'%s' refused: %s", rel[i].in, err_msg());
+        if (us != T + rel[i].delta)
+            fail_msg("'%s' gave %lld, want %lld", rel[i].in, (long long)us, (long long)(T + rel[i].delta));
+    }
+    clock_set_us(0);
+}
+
+/* Impossible dates and malformed texts are refused, each with what was wrong and the forms
+ * that are accepted; nothing is silently moved (2025-02-31 was taken as 2025-03-03). */
+static void test_parse_refusals(void **state)
+{
+    (void)state;
+    static const struct { const char *in, *why; } bad[] = {
+        {"2025-02-31T10:00:00Z", "February 2025 has 28 days"},
+        {"2025-02-29", "February 2025 has 28 days"},
+        {"1900-02-29T00:00Z", "February 1900 has 28 days"},
+        {"2025-04-31 10:00", "April 2025 has 30 days"},
+        {"2025-11-00T10:00Z", "day 00 does not exist: November 2025 has 30 days"},
+        {"2025-13-01T10:00:00Z", "month 13 does not exist"},
+        {"2025-00-10", "month 00 does not exist"},
+        {"2025-11-12T24:00:00Z", "hours are 00..23"},
+        {"2025-11-12T10:60Z", "minutes are 00..59"},
+        {"2025-11-12T10:15:60Z", "seconds are 00..59"},
+        {"2025-11-12T10:15:00+24:00", "offset's hours are 00..23"},
+        {"2025-11-12T10:15:00+01:75", "minutes 00..59"},
+        {"2025-11-12T10:15:00+1", "an offset is +HH:MM"},
+        {"2025-11-12T10:15:00 UTC", "unexpected text after the time"},
+        {"2025-11-12T10", "a time of day is HH:MM"},
+        {"2025-11-12T10:15:00.Z", "a fraction needs digits"},
+        {"2025-1-12", "a date is YYYY-MM-DD"},
+        {"-90", "the last amount has no unit"},
+        {"-90x", "unknown unit"},
+        {"-1h30", "the last amount has no unit"},
+        {"-", "needs an amount and a unit"},
+        {"-h", "amounts with units"},
+        {"1762942500.", "epoch seconds are digits"},
+        {"1762942500abc", "not a time"},
+        {"yesterday", "not a time"},
+        {"", "empty time"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int64_t us = 0;
+        if (clock_parse(bad[i].in, &us) != TM_EINVAL) fail_msg("'%s' taken as %lld", bad[i].in, (long long)us);
+        if (!strstr(err_msg(), bad[i].why)) fail_msg("'%s': message '%s' lacks '%s'", bad[i].in, err_msg(), bad[i].why);
+        if (!strstr(err_msg(), "2025-11-12 10:15") || !strstr(err_msg(), "-1h30m"))
+            fail_msg("'%s': message '%s' does not name the accepted forms", bad[i].in, err_msg());
+    }
+    int64_t us;
+    assert_int_equal(clock_parse("2025-02-31T10:00:00Z", &us), TM_EINVAL);
+    assert_non_null(strstr(err_msg(), "cannot parse time '2025-02-31T10:00:00Z': February 2025 has 28 days"));
+}
+
 /* Past instants are taken as they are, silently: the tests' simulated history. */
 static void test_env_past(void **state)
 {
@@ -155,7 +258,8 @@ static void test_stamp_after(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_format), cmocka_unit_test(test_env_past),
+        cmocka_unit_test(test_parse_format), cmocka_unit_test(test_parse_forms),
+        cmocka_unit_test(test_parse_refusals), cmocka_unit_test(test_env_past),
         cmocka_unit_test(test_env_future),   cmocka_unit_test(test_stamp_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
