@@ -15,7 +15,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 BUILD    ?= build
 
 # Dependency order (left depends on right); linked as a group anyway.
-MODULES   = restore import export lifecycle pitr store engine
+MODULES   = cli restore import export lifecycle pitr store engine
 LIBS      = $(foreach m,$(MODULES),$(if $(wildcard $(m)/*.c),$(BUILD)/lib$(m).a))
 PROGS     = $(patsubst bin/%.c,$(BUILD)/bin/%,$(wildcard bin/*.c))
 UNITS     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*_test.c))
@@ -96,6 +96,7 @@ $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 # lifecycle} -> {engine, store}). A program or test links only its module's closure, so one
 # module's breakage does not stop the others from building.
 DEPS_engine    = engine
+DEPS_cli       = cli engine
 DEPS_store     = store engine
 DEPS_pitr      = pitr engine
 DEPS_restore   = restore pitr engine
@@ -109,6 +110,7 @@ MOD_tidemark-restore   = restore
 MOD_tidemark-export    = export
 MOD_tidemark-import    = import
 MOD_tidemark-lifecycle = lifecycle
+MOD_cli_test = cli
 MOD_item_test = engine
 MOD_key_test = engine
 MOD_log_test = engine
@@ -128,9 +130,10 @@ libs_for = $(foreach m,$(if $(MOD_$(1)),$(DEPS_$(MOD_$(1))),$(MODULES)),$(if $(w
 link_for = -Wl,--start-group $(call libs_for,$(1)) -Wl,--end-group $(LDLIBS)
 
 .SECONDEXPANSION:
-$(BUILD)/bin/%: $(BUILD)/bin/%.o $$(call libs_for,$$*)
+# Every program also links cli/, the terminal side (ARCHITECTURE.md: only bin/ knows terminals).
+$(BUILD)/bin/%: $(BUILD)/bin/%.o $(BUILD)/libcli.a $$(call libs_for,$$*)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(call link_for,$*)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libcli.a $(call link_for,$*)
 
 # A unit test may define __wrap_<fn> to inject faults; the flags are collected from its source.
 wraps = $(patsubst %,-Wl$(comma)--wrap=%,$(shell grep -o '__wrap_[a-z_0-9]*' $(1) | sed 's/__wrap_//' | sort -u))
