@@ -79,6 +79,7 @@
  *   it fills. item_put/item_remove leave replaced values in the arena until item_free. */
 #include "engine/item.h"
 #include "engine/err.h"
+#include "engine/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -172,48 +173,6 @@ static char *arena_str(item *it, const void *p, size_t n)
     if (n) memcpy(d, p, n);
     d[n] = '\0';
     return d;
-}
-
-/* ================================================================================= */
-/* UTF-8                                                                             */
-/* ================================================================================= */
-
-/* Length of the valid UTF-8 sequence at p (p[0] >= 0x80), or 0 if invalid (overlong,
- * surrogate, above U+10FFFF, truncated). */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    size_t left = (size_t)(end - p);
-    if (c >= 0xC2 && c <= 0xDF) {
-        if (left < 2 || (p[1] & 0xC0) != 0x80) return 0;
-        return 2;
-    }
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (left < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && p[1] < 0xA0) return 0;
-        if (c == 0xED && p[1] > 0x9F) return 0;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (left < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xF0 && p[1] < 0x90) return 0;
-        if (c == 0xF4 && p[1] > 0x8F) return 0;
-        return 4;
-    }
-    return 0;
-}
-
-static int utf8_valid(const void *s, size_t n)
-{
-    const unsigned char *p = s, *end = p + n;
-    while (p < end) {
-        if (*p < 0x80) { p++; continue; }
-        size_t k = utf8_seq(p, end);
-        if (!k) return 0;
-        p += k;
-    }
-    return 1;
 }
 
 /* ================================================================================= */
@@ -352,130 +311,6 @@ static size_t num_size(const char *s, size_t n)
     if (first != n)
         for (size_t i = first; i <= last; i++) sig += s[i] != '.';
     return (sig + 1) / 2 + 1;
-}
-
-/* ================================================================================= */
-/* Base64                                                                            */
-/* ================================================================================= */
-
-static const char b64_alpha[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* 0..63 for alphabet characters, 64 for '=', 255 otherwise. */
-static const unsigned char b64_val[256] = {
-#define X 255
-    X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X, X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,
-    X,X,X,X,X,X,X,X,X,X,X,62,X,X,X,63, 52,53,54,55,56,57,58,59,60,61,X,X,X,64,X,X,
-    X,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14, 15,16,17,18,19,20,21,22,23,24,25,X,X,X,X,X,
-    X,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40, 41,42,43,44,45,46,47,48,49,50,51,X,X,X,X,X,
-    X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X, X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,
-    X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X, X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,
-    X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X, X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,
-    X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X, X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,
-#undef X
-};
-
-static size_t b64_enc_raw(const unsigned char *p, size_t n, char *o)
-{
-    char *o0 = o;
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        o[0] = b64_alpha[v >> 18];
-        o[1] = b64_alpha[(v >> 12) & 63];
-        o[2] = b64_alpha[(v >> 6) & 63];
-        o[3] = b64_alpha[v & 63];
-        o += 4;
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        o[0] = b64_alpha[v >> 18];
-        o[1] = b64_alpha[(v >> 12) & 63];
-        o[2] = o[3] = '=';
-        o += 4;
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        o[0] = b64_alpha[v >> 18];
-        o[1] = b64_alpha[(v >> 12) & 63];
-        o[2] = b64_alpha[(v >> 6) & 63];
-        o[3] = '=';
-        o += 4;
-    }
-    return (size_t)(o - o0);
-}
-
-/* Decodes strict padded base64 into o (room for n / 4 * 3). Returns the byte count, or -1
- * with *why / *at set. */
-static long b64_dec_raw(const unsigned char *s, size_t n, unsigned char *o, const char **why,
-                        size_t *at)
-{
-    if (n % 4) {
-        *why = "length is not a multiple of 4";
-        *at = n;
-        return -1;
-    }
-    unsigned char *o0 = o;
-    for (size_t i = 0; i < n; i += 4) {
-        unsigned a = b64_val[s[i]], b = b64_val[s[i + 1]], c = b64_val[s[i + 2]],
-                 d = b64_val[s[i + 3]];
-        int last = i + 4 == n;
-        if ((a | b | c | d) < 64) {
-            uint32_t v = a << 18 | b << 12 | c << 6 | d;
-            o[0] = (unsigned char)(v >> 16);
-            o[1] = (unsigned char)(v >> 8);
-            o[2] = (unsigned char)v;
-            o += 3;
-            continue;
-        }
-        /* padding: only "xx==" or "xxx=" in the last quad */
-        size_t bad = a > 63 ? i : b > 63 ? i + 1 : c > 64 ? i + 2 : d > 64 ? i + 3 : n;
-        if (bad == n && last) {
-            if (c == 64 && d == 64) {
-                o[0] = (unsigned char)(a << 2 | b >> 4);
-                o += 1;
-                continue;
-            }
-            if (c < 64 && d == 64) {
-                uint32_t v = a << 18 | b << 12 | c << 6;
-                o[0] = (unsigned char)(v >> 16);
-                o[1] = (unsigned char)(v >> 8);
-                o += 2;
-                continue;
-            }
-        }
-        if (bad == n) bad = c == 64 ? i + 2 : i + 3;
-        *why = (b64_val[s[bad]] == 64) ? "misplaced '=' padding" : "invalid character";
-        *at = bad;
-        return -1;
-    }
-    return (long)(o - o0);
-}
-
-int b64_encode(const void *p, size_t n, buf *out)
-{
-    size_t m = (n + 2) / 3 * 4;
-    int rc = buf_reserve(out, m);
-    if (rc) return rc;
-    out->len += b64_enc_raw(p, n, out->data + out->len);
-    out->data[out->len] = '\0';
-    return 0;
-}
-
-int b64_decode(const char *s, size_t n, buf *out)
-{
-    int rc = buf_reserve(out, n / 4 * 3);
-    if (rc) return rc;
-    const char *why;
-    size_t at;
-    long k = b64_dec_raw((const unsigned char *)s, n, (unsigned char *)out->data + out->len,
-                         &why, &at);
-    if (k < 0) {
-        out->data[out->len] = '\0';
-        return err_set(TM_EINVAL, "invalid base64 at offset %zu: %s", at, why);
-    }
-    out->len += (size_t)k;
-    out->data[out->len] = '\0';
-    return 0;
 }
 
 /* ================================================================================= */
@@ -771,7 +606,7 @@ static int jp_string(jp *j, int own, const char **out, uint32_t *outlen)
             continue;
         }
         if (c < 0x20) return jp_syntax(j, p, "control character in string (must be escaped)");
-        size_t k = utf8_seq(p, end);
+        size_t k = text_utf8_seq(p, (size_t)(end - p));
         if (!k)
             return jp_fail(j, TM_EINVAL, "invalid UTF-8 at offset %zu", (size_t)(p - j->s));
         p += k;
@@ -950,7 +785,7 @@ static int jp_scalar(jp *j, int t, av *out)
     if (!d) return jp_nomem(j);
     const char *why;
     size_t bad;
-    long k = b64_dec_raw((const unsigned char *)s, n, d, &why, &bad);
+    long k = text_b64_decode_raw(s, n, d, &why, &bad);
     if (k < 0)
         return jp_fail(j, TM_EINVAL, "invalid base64 in binary value (string at offset %zu, "
                        "character %zu): %s", (size_t)(at - j->s), bad, why);
@@ -1049,7 +884,7 @@ static int jp_value(jp *j, int level, av *out)
                 char q[300], bq[400];
                 if (t == AV_BS) {
                     size_t m = arr[i].len > 150 ? 150 : arr[i].len;
-                    bq[b64_enc_raw((const unsigned char *)arr[i].u.bytes, m, bq)] = '\0';
+                    text_b64(arr[i].u.bytes, m, bq);
                     quote_bytes(bq, strlen(bq), q, sizeof q);
                 } else {
                     quote_bytes(arr[i].u.bytes, arr[i].len, q, sizeof q);
@@ -1348,60 +1183,11 @@ static int jw_finish(jw *w)
     return w->rc;
 }
 
-/* 1 for bytes that need escaping in a JSON string. */
-static const unsigned char esc_tab[256] = {
-    1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
-    0,0,1,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
-    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,
-};
-
 /* A JSON string: " and \ escaped, \b \f \n \r \t as such, other controls as \u00XX,
- * everything else (UTF-8 included) as is. */
-static void jw_str(jw *w, const void *sv, size_t n)
+ * everything else (UTF-8 included, validated when parsed) as is. */
+static void jw_str(jw *w, const void *s, size_t n)
 {
-    const unsigned char *s = sv;
-    if (!jw_need(w, n + 2)) return;
-    w->b->data[w->b->len++] = '"';
-    size_t i = 0;
-    while (i < n) {
-        size_t k = i;
-        /* Eight bytes at a time while none is < 0x20, '"' or '\\' (exact word tests; the
-         * byte loop below finds which one it was). Text attributes are the export's bulk. */
-        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-        while (k + 8 <= n) {
-            uint64_t x, q, b;
-            memcpy(&x, s + k, 8);
-            q = x ^ (ones * 0x22);
-            b = x ^ (ones * 0x5C);
-            if (((x - ones * 0x20) & ~x & high) | ((q - ones) & ~q & high) | ((b - ones) & ~b & high))
-                break;
-            k += 8;
-        }
-        while (k < n && !esc_tab[s[k]]) k++;
-        jw_put(w, s + i, k - i);
-        if (k == n) break;
-        unsigned char c = s[k];
-        char e[8];
-        size_t m = 2;
-        e[0] = '\\';
-        switch (c) {
-        case '"': e[1] = '"'; break;
-        case '\\': e[1] = '\\'; break;
-        case '\b': e[1] = 'b'; break;
-        case '\f': e[1] = 'f'; break;
-        case '\n': e[1] = 'n'; break;
-        case '\r': e[1] = 'r'; break;
-        case '\t': e[1] = 't'; break;
-        default:
-            e[1] = 'u'; e[2] = '0'; e[3] = '0';
-            e[4] = "0123456789abcdef"[c >> 4];
-            e[5] = "0123456789abcdef"[c & 15];
-            m = 6;
-        }
-        jw_put(w, e, m);
-        i = k + 1;
-    }
-    jw_c(w, '"');
+    if (!w->rc) w->rc = text_json_str(w->b, s, n, 0);
 }
 
 static void jw_b64(jw *w, const void *p, size_t n)
@@ -1410,7 +1196,7 @@ static void jw_b64(jw *w, const void *p, size_t n)
     if (!jw_need(w, m + 2)) return;
     char *o = w->b->data + w->b->len;
     o[0] = '"';
-    b64_enc_raw(p, n, o + 1);
+    text_b64(p, n, o + 1);
     o[m + 1] = '"';
     w->b->len += m + 2;
 }
@@ -1624,7 +1410,7 @@ static int dec_value(dc *d, rd *r, int level, av *out)
     switch (t) {
     case AV_S: case AV_N: case AV_B:
         if (rd_bytes(r, &s, &n)) return corrupt(r, d->base, "bad string length");
-        if (t == AV_S && !utf8_valid(s, n)) return corrupt(r, d->base, "invalid UTF-8 in S");
+        if (t == AV_S && !text_utf8_valid(s, n)) return corrupt(r, d->base, "invalid UTF-8 in S");
         if (t == AV_N) {
             char tmp[NUM_TEXT_MAX];
             const char *why;
@@ -1646,7 +1432,7 @@ static int dec_value(dc *d, rd *r, int level, av *out)
             const unsigned char *ms;
             uint32_t mn;
             if (rd_bytes(r, &ms, &mn)) return corrupt(r, d->base, "bad set member length");
-            if (et == AV_S && !utf8_valid(ms, mn))
+            if (et == AV_S && !text_utf8_valid(ms, mn))
                 return corrupt(r, d->base, "invalid UTF-8 in SS member");
             if (et == AV_N) {
                 char tmp[NUM_TEXT_MAX];
@@ -1722,7 +1508,7 @@ static int dec_attrs(dc *d, rd *r, int level, av *out)
         uint32_t len;
         if (rd_bytes(r, &s, &len) || len == 0 || len > ITEM_MAX_NAME)
             return corrupt(r, d->base, "bad attribute name length");
-        if (!utf8_valid(s, len)) return corrupt(r, d->base, "invalid UTF-8 in attribute name");
+        if (!text_utf8_valid(s, len)) return corrupt(r, d->base, "invalid UTF-8 in attribute name");
         if (!(arr[i].name = arena_str(d->it, s, len)))
             return err_set(TM_ENOMEM, "out of memory decoding an item");
         arr[i].name_len = len;
@@ -2069,7 +1855,7 @@ static int av_copy(item *it, const av *src, av *dst, int level, int check, path 
     case AV_S: case AV_B: case AV_N:
         if (check && src->len && !src->u.bytes)
             return path_fail(pa, TM_EINVAL, "%s value with NULL bytes", type_name(src->type));
-        if (check && src->type == AV_S && !utf8_valid(src->u.bytes, src->len))
+        if (check && src->type == AV_S && !text_utf8_valid(src->u.bytes, src->len))
             return path_fail(pa, TM_EINVAL, "invalid UTF-8 in string");
         if (check && src->type == AV_N) {
             char tmp[NUM_TEXT_MAX];
@@ -2128,7 +1914,7 @@ static int av_copy(item *it, const av *src, av *dst, int level, int check, path 
         for (uint32_t i = 0; i < src->len; i++) {
             const av_attr *a = &src->u.attrs[i];
             if (check && (a->name_len == 0 || a->name_len > ITEM_MAX_NAME || !a->name ||
-                          !utf8_valid(a->name, a->name_len)))
+                          !text_utf8_valid(a->name, a->name_len)))
                 return path_fail(pa, TM_EINVAL, "invalid attribute name (empty, longer than %d "
                                  "bytes or not UTF-8)", ITEM_MAX_NAME);
             arr[i].name_len = a->name_len;
@@ -2183,7 +1969,7 @@ int item_put(item *it, const char *name, const av *v)
     if (len == 0) return err_set(TM_EINVAL, "empty attribute name");
     if (len > ITEM_MAX_NAME)
         return path_fail(&pa, TM_ELIMIT, "attribute name longer than %d bytes", ITEM_MAX_NAME);
-    if (!utf8_valid(name, len)) return path_fail(&pa, TM_EINVAL, "attribute name is not UTF-8");
+    if (!text_utf8_valid(name, len)) return path_fail(&pa, TM_EINVAL, "attribute name is not UTF-8");
     av copy;
     int rc = av_copy(it, v, &copy, 1, 1, &pa);
     if (rc) return rc;

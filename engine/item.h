@@ -112,8 +112,4 @@ int num_canonical(const char *s, size_t n, buf *out);
 /* Compares two canonical decimal strings by value. */
 int num_compare(const char *a, size_t an, const char *b, size_t bn);
 
-/* Base64 (standard alphabet, '=' padding). decode: TM_EINVAL on bad input. */
-int b64_encode(const void *p, size_t n, buf *out);
-int b64_decode(const char *s, size_t n, buf *out);
-
 #endif

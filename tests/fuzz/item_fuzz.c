@@ -12,6 +12,7 @@
  * Any broken invariant aborts, so libFuzzer and the corpus replay in `make test` report it. */
 #include "engine/err.h"
 #include "engine/item.h"
+#include "engine/text.h"
 #include "engine/key.h"
 
 #include <cJSON.h>
@@ -44,7 +45,7 @@ static int scalar_bytes(const cJSON *j, av_type t, buf *out)
     const char *s = j->valuestring;
     if (t == AV_S) return buf_append(out, s, strlen(s));
     if (t == AV_N) return num_canonical(s, strlen(s), out);
-    return b64_decode(s, strlen(s), out);
+    return text_b64_decode(s, strlen(s), out);
 }
 
 static int same_value(const cJSON *j, const av *v);

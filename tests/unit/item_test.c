@@ -7,6 +7,7 @@
 
 #include "engine/err.h"
 #include "engine/item.h"
+#include "engine/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -527,9 +528,9 @@ static void test_base64(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         buf e = BUF_INIT, d = BUF_INIT;
-        assert_int_equal(b64_encode(cases[i].raw, cases[i].n, &e), 0);
+        assert_int_equal(text_b64_encode(cases[i].raw, cases[i].n, &e), 0);
         assert_string_equal(e.data ? e.data : "", cases[i].b64);
-        assert_int_equal(b64_decode(cases[i].b64, strlen(cases[i].b64), &d), 0);
+        assert_int_equal(text_b64_decode(cases[i].b64, strlen(cases[i].b64), &d), 0);
         assert_int_equal(d.len, cases[i].n);
         if (cases[i].n) assert_memory_equal(d.data, cases[i].raw, cases[i].n);
         buf_free(&e);
@@ -539,7 +540,7 @@ static void test_base64(void **state)
                                       "Zm9v====", "Zg=a", "=Zg="};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         buf d = BUF_INIT;
-        if (b64_decode(bad[i], strlen(bad[i]), &d) != TM_EINVAL) fail_msg("accepted '%s'", bad[i]);
+        if (text_b64_decode(bad[i], strlen(bad[i]), &d) != TM_EINVAL) fail_msg("accepted '%s'", bad[i]);
         assert_non_null(strstr(err_msg(), "invalid base64"));
         buf_free(&d);
     }
