@@ -69,7 +69,7 @@ static void take_sample(progress *p, double t)
 }
 
 /* The oldest point inside the window: the phase's start while it is recent, else the oldest
- * sample within it; after a stall longer than the window, the newest sample (rate 0). */
+ * sample within it; NULL after a stall longer than the window (rate 0). */
 static const sample *rate_base(const progress *p, double t)
 {
     if (t - p->base.t <= PROGRESS_WINDOW_S || !p->nring) return &p->base;
@@ -77,7 +77,7 @@ static const sample *rate_base(const progress *p, double t)
         const sample *s = &p->ring[(p->head + NSAMPLES - i) % NSAMPLES];
         if (t - s->t <= PROGRESS_WINDOW_S) return s;
     }
-    return &p->ring[(p->head + NSAMPLES - 1) % NSAMPLES];
+    return NULL;
 }
 
 static double left_over(uint64_t total, uint64_t done, double rate)
@@ -99,7 +99,7 @@ static void view_locked(const progress *p, double t, progress_view *v)
     v->elapsed = t - p->start;
     v->phase_elapsed = t - p->phase_start;
     const sample *b = rate_base(p, t);
-    double dt = t - b->t;
+    double dt = b ? t - b->t : 0;
     if (dt >= 0.5) {   /* less than half a second says little about a rate */
         v->item_rate = (double)(p->items - b->items) / dt;
         v->byte_rate = (double)(p->bytes - b->bytes) / dt;
