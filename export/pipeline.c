@@ -253,7 +253,7 @@ static int write_slot(xp_pipe *p, slot *s)
         p->curf.size += s->out.len;
         p->curf.items += s->n;
         p->curf.json_bytes += s->json_bytes;
-        progress_add(p->c.prog, s->n, s->out.len);
+        progress_add(p->c.prog, s->n, s->json_bytes);
         if (p->curf.size >= p->meta.max_file_bytes) rc = commit_file(p);
         if (rc) return rc;
     }
