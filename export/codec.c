@@ -17,6 +17,7 @@
  * one stream does on this data. */
 #include "export/export_internal.h"
 #include "engine/err.h"
+#include "engine/text.h"
 
 #include <libdeflate.h>
 #include <openssl/evp.h>
@@ -260,7 +261,7 @@ void xp_md5_b64(const void *p, size_t n, char out[25])
 {
     unsigned char d[16];
     store_md5(p, n, d);
-    store_base64(d, 16, out);
+    text_b64(d, 16, out);
 }
 
 void xp_etag1(const unsigned char md5[16], char out[40])

@@ -118,6 +118,7 @@
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/table.h"
+#include "engine/text.h"
 #include "pitr/materialize.h"
 #include "pitr/netchange.h"
 
@@ -655,7 +656,7 @@ static int file_intact(store *st, const xp_file *f)
     unsigned char md5[16];
     char b64[25];
     if (strlen(info.etag) == 32 && !xp_unhex(info.etag, md5, 16)) {
-        store_base64(md5, 16, b64);
+        text_b64(md5, 16, b64);
         return !strcmp(b64, f->md5_b64);
     }
     return 1;

@@ -38,7 +38,7 @@ int xp_inflate_feed(xp_inflate *z, const void *p, size_t n, buf *out);
 int xp_inflate_end(xp_inflate *z);
 void xp_inflate_free(xp_inflate *z);
 
-/* Incremental MD5, base64 and hex come from store/store.h (store_md5_*, store_base64, store_hex). */
+/* Incremental MD5, base64 and hex come from store/store.h (store_md5_*, store_hex; base64 from engine/text.h). */
 void xp_md5_b64(const void *p, size_t n, char out[25]);   /* base64(MD5(p)) */
 int xp_unhex(const char *s, unsigned char *out, size_t n);/* exactly 2n hex digits; 0 or -1 */
 /* S3's ETag of a one-part multipart upload, as AWS exports record it: hex(MD5(md5)) + "-1". */

@@ -6,6 +6,7 @@
 #include "export/export_internal.h"
 #include "engine/clock.h"
 #include "engine/err.h"
+#include "engine/text.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -17,30 +18,13 @@
  * Small helpers
  * ============================================================================================== */
 
-static int put_str(buf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    int rc = buf_putc(b, '"');
-    for (const unsigned char *c = (const unsigned char *)s; !rc && *c; c++) {
-        if (*c == '"' || *c == '\\') {
-            rc = buf_putc(b, '\\');
-            if (!rc) rc = buf_putc(b, (char)*c);
-        } else if (*c < 0x20) {
-            char e[7] = {'\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15], 0};
-            rc = buf_puts(b, e);
-        } else {
-            rc = buf_putc(b, (char)*c);
-        }
-    }
-    return rc ? rc : buf_putc(b, '"');
-}
-
 /* ,"name":"value"  (first: no comma) */
 static int member_str(buf *b, int first, const char *name, const char *value)
 {
     int rc = buf_printf(b, "%s\"%s\":", first ? "" : ",", name);
     if (rc) return rc;
-    return value ? put_str(b, value) : buf_puts(b, "null");
+    /* keys and names pass as they are (no U+FFFD): they must match the objects */
+    return value ? text_json_str(b, value, strlen(value), 0) : buf_puts(b, "null");
 }
 
 void xp_time(int64_t us, char out[32])

@@ -10,6 +10,7 @@
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/item.h"
+#include "engine/text.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -655,7 +656,7 @@ static void verify_file(vctx *v, xp_loc *l, const cJSON *line, size_t lineno)
     char b64[25];
     store_md5_final(m, d);
     m = NULL;
-    store_base64(d, 16, b64);
+    text_b64(d, 16, b64);
     v->st->bytes += size;
     v->st->lines += lines;
     uint64_t before = v->st->problems;

@@ -167,14 +167,6 @@ int import_is_marker(const char *key);
 /* 1 if a relative path has no empty, "." or ".." segment and no leading '/' or '\\'. */
 int import_path_safe(const char *path);
 
-/* ---- base64 and JSON text helpers (import_errlog.c) ------------------------------------ */
-
-int import_b64_decode16(const char *s, size_t n, unsigned char out[16]);   /* MD5s only */
-/* Appends s as a JSON string ("..." with escapes; bytes that are not UTF-8 become U+FFFD). */
-int import_json_str(buf *b, const char *s, size_t n);
-/* 1 if p[0..n) is valid UTF-8. */
-int import_utf8_ok(const char *p, size_t n);
-
 /* ---- error log (import_errlog.c) --------------------------------------------------------- */
 
 typedef struct import_errlog import_errlog;

@@ -10,6 +10,7 @@
 #include "import/import_internal.h"
 #include "engine/err.h"
 #include "engine/key.h"
+#include "engine/text.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -160,7 +161,7 @@ int import_manifest_parse_files(import_manifest *m, const char *text, size_t n)
             rc = err_set(TM_ECORRUPT, "manifest-files.json line %llu: no itemCount",
                          (unsigned long long)lineno);
         } else if (!cJSON_IsString(md5) ||
-                   import_b64_decode16(md5->valuestring, strlen(md5->valuestring), f.md5)) {
+                   text_b64_decode16(md5->valuestring, strlen(md5->valuestring), f.md5)) {
             rc = err_set(TM_ECORRUPT, "manifest-files.json line %llu: missing or malformed "
                          "md5Checksum", (unsigned long long)lineno);
         } else if (strncmp(k->valuestring, pre, pre_n) != 0 ||
@@ -219,7 +220,7 @@ int import_manifest_check_md5(const char *name, const char *text, size_t n, cons
         snprintf(md5name, sizeof md5name, "%s.md5", name);
     while (md5n > 0 && (md5[md5n - 1] == '\n' || md5[md5n - 1] == '\r' || md5[md5n - 1] == ' '))
         md5n--;
-    if (import_b64_decode16(md5, md5n, want))
+    if (text_b64_decode16(md5, md5n, want))
         return err_set(TM_ECORRUPT, "%s is not a base64 MD5", md5name);
     store_md5(text, n, got);
     if (memcmp(want, got, 16) != 0)
@@ -256,7 +257,7 @@ static int schema_checksum(const char *t, size_t n)
         unsigned char d[16];
         char b64[25];
         store_md5(t, n - sl, d);
-        store_base64(d, 16, b64);
+        text_b64(d, 16, b64);
         if (!memcmp(b64, t + n - tl - 24, 24)) return 0;
         return err_set(TM_ECORRUPT, "tidemark-schema.json is damaged: its Checksum %.24s does "
                        "not match its bytes (MD5 %s)", t + n - tl - 24, b64);

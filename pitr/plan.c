@@ -3,6 +3,7 @@
 #include "pitr/plan.h"
 #include "engine/clock.h"
 #include "engine/err.h"
+#include "engine/text.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -325,14 +326,6 @@ const char *pitr_seed_name(int seed)
 
 /* ---- output ---- */
 
-static void human(double b, char *out, size_t n)
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int i = 0;
-    while (b >= 1024 && i < 4) { b /= 1024; i++; }
-    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-}
-
 static const char *codec_name(log_codec c)
 {
     return c == LOG_CODEC_LZ4 ? "lz4" : c == LOG_CODEC_ZSTD ? "zstd" : "raw";
@@ -345,7 +338,7 @@ int pitr_plan_describe(const pitr_plan *p, buf *o)
     buf_printf(o, "restore plan for %s (every write up to log seq %" PRIu64 ")\n", t,
                p->target_seq);
     buf_printf(o, "  direction:  %s\n", pitr_dir_name(p->direction));
-    human((double)p->seed_bytes, hb, sizeof hb);
+    text_human_bytes((double)p->seed_bytes, hb, sizeof hb);
     if (p->seed_time) clock_format(p->seed_time, 6, st, sizeof st);
     else snprintf(st, sizeof st, "-");
     if (p->seed == PITR_SEED_SNAPSHOT)
@@ -366,17 +359,17 @@ int pitr_plan_describe(const pitr_plan *p, buf *o)
     buf_printf(o, "  segments:   %zu\n", p->nsegs);
     for (size_t i = 0; i < p->nsegs; i++) {
         const log_segment *s = &p->segs[i];
-        human((double)s->bytes, hb, sizeof hb);
+        text_human_bytes((double)s->bytes, hb, sizeof hb);
         clock_format(s->first_time, 0, t1, sizeof t1);
         clock_format(s->last_time, 0, t2, sizeof t2);
         buf_printf(o, "    %-28s seqs %" PRIu64 "..%" PRIu64 "  %s .. %s  %s (%s)\n", s->name,
                    s->first_seq, s->last_seq, t1, t2, hb,
                    s->sealed ? codec_name(s->codec) : "active");
     }
-    human((double)(p->seed_bytes + p->log_bytes), hb, sizeof hb);
+    text_human_bytes((double)(p->seed_bytes + p->log_bytes), hb, sizeof hb);
     buf_printf(o, "  estimate:   %s to read, about %.1f s\n", hb, p->est_seconds);
     if (p->alt_ok) {
-        human((double)p->alt_log_bytes, hb, sizeof hb);
+        text_human_bytes((double)p->alt_log_bytes, hb, sizeof hb);
         buf_printf(o, "  instead of: %s from %s at seq %" PRIu64 ", %" PRIu64 " records, %s of "
                    "log, about %.1f s\n", pitr_dir_name(p->alt_direction),
                    pitr_seed_name(p->alt_seed), p->alt_seed_seq, p->alt_records, hb,

@@ -3,6 +3,7 @@
  * Also the small digest/encoding helpers both backends use. */
 #include "store/store_internal.h"
 #include "engine/err.h"
+#include "engine/text.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -27,22 +28,6 @@ void store_hex(const unsigned char *p, size_t n, char *out)
         out[2 * i + 1] = d[p[i] & 15];
     }
     out[2 * n] = '\0';
-}
-
-void store_base64(const unsigned char *p, size_t n, char *out)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n) v |= p[i + 2];
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? t[v & 63] : '=';
-    }
-    out[o] = '\0';
 }
 
 struct store_md5_ctx {
@@ -480,7 +465,7 @@ int store_writer_commit(store_writer *w, store_put_result *result)
     store_md5_final(w->md5, d);
     w->md5 = NULL;
     store_hex(d, 16, r.md5_hex);
-    store_base64(d, 16, r.md5_base64);
+    text_b64(d, 16, r.md5_base64);
     r.size = w->size;
     int rc = w->rc;
     if (rc) {

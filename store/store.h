@@ -233,9 +233,9 @@ typedef struct store_stats {
 /* Counters since store_open, summed over threads. */
 void store_get_stats(const store *s, store_stats *out);
 
-/* ---- digests (OpenSSL underneath), shared with export and import for manifests ---- */
+/* ---- digests (OpenSSL underneath), shared with export and import for manifests ----
+ * (base64 is engine/text.h's text_b64) */
 void store_hex(const unsigned char *p, size_t n, char *out);            /* 2n + NUL */
-void store_base64(const unsigned char *p, size_t n, char *out);         /* 4 ceil(n/3) + NUL */
 void store_md5(const void *p, size_t n, unsigned char out[16]);
 /* Incremental MD5 (OpenSSL EVP under the hood). */
 typedef struct store_md5_ctx store_md5_ctx;

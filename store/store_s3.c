@@ -31,6 +31,7 @@
  *   and If-Match on the ETag, so the bytes cannot come from two versions of the object. */
 #include "store/store_internal.h"
 #include "engine/err.h"
+#include "engine/text.h"
 
 #include <curl/curl.h>
 #include <stdarg.h>
@@ -541,7 +542,7 @@ static int call_do(store *s, s3_call *c)
         unsigned char d[16];
         store_sha256_hex(c->body ? c->body : "", c->len, sha);
         store_md5(c->body ? c->body : "", c->len, d);
-        store_base64(d, 16, md5b64);
+        text_b64(d, 16, md5b64);
     } else {
         memcpy(sha, EMPTY_SHA256, sizeof sha);
     }

@@ -7,6 +7,7 @@
 
 #include "engine/err.h"
 #include "engine/key.h"
+#include "engine/text.h"
 #include "import/import_internal.h"
 
 #include <stdio.h>
@@ -520,7 +521,7 @@ static void test_manifest(void **state)
     unsigned char d[16];
     char b64[25];
     store_md5(SUMMARY, strlen(SUMMARY), d);
-    store_base64(d, 16, b64);
+    text_b64(d, 16, b64);
     assert_int_equal(import_manifest_check_md5("manifest-summary.json", SUMMARY, strlen(SUMMARY),
                                                b64, 24), 0);
     b64[3] ^= 1;
@@ -534,13 +535,13 @@ static void test_b64(void **state)
     unsigned char d[16];
     char e[25];
     /* the empty gzip of the AWS sample: OXDoJgXH0Qm7NI/JTp7swA== */
-    assert_int_equal(import_b64_decode16("OXDoJgXH0Qm7NI/JTp7swA==", 24, d), 0);
-    store_base64(d, 16, e);
+    assert_int_equal(text_b64_decode16("OXDoJgXH0Qm7NI/JTp7swA==", 24, d), 0);
+    text_b64(d, 16, e);
     assert_string_equal(e, "OXDoJgXH0Qm7NI/JTp7swA==");
-    assert_int_equal(import_b64_decode16("OXDoJgXH0Qm7NI/JTp7swA=", 23, d), -1);
-    assert_int_equal(import_b64_decode16("OXDoJgXH0Qm7NI/JTp7swB==", 24, d), -1);  /* not canonical */
-    assert_int_equal(import_b64_decode16("OXDoJgXH0Qm7NI/JTp7s!A==", 24, d), -1);
-    store_base64((const unsigned char *)"ab", 2, e);
+    assert_int_equal(text_b64_decode16("OXDoJgXH0Qm7NI/JTp7swA=", 23, d), -1);
+    assert_int_equal(text_b64_decode16("OXDoJgXH0Qm7NI/JTp7swB==", 24, d), -1);  /* not canonical */
+    assert_int_equal(text_b64_decode16("OXDoJgXH0Qm7NI/JTp7s!A==", 24, d), -1);
+    text_b64("ab", 2, e);
     assert_string_equal(e, "YWI=");
 }
 
@@ -621,9 +622,9 @@ static void test_errlog(void **state)
     assert_int_equal(import_errlog_close(l), 0);
     assert_int_equal(import_errlog_open("/nonexistent-dir/x.log", &l), TM_EIO);
     assert_null(l);
-    assert_true(import_utf8_ok("h\xc3\xa9", 3));
-    assert_false(import_utf8_ok("\xc3", 1));
-    assert_false(import_utf8_ok("\xed\xa0\x80", 3));   /* surrogate */
+    assert_true(text_utf8_valid("h\xc3\xa9", 3));
+    assert_false(text_utf8_valid("\xc3", 1));
+    assert_false(text_utf8_valid("\xed\xa0\x80", 3));   /* surrogate */
 }
 
 /* ---- sorter ------------------------------------------------------------------------------- */

@@ -25,6 +25,7 @@
 #include "store/store_internal.h"
 #include "engine/err.h"
 #include "engine/fsx.h"
+#include "engine/text.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -745,7 +746,7 @@ static void test_xml_and_encoding(void **st)
     char b64[25];
     unsigned char d[16];
     store_md5("", 0, d);
-    store_base64(d, 16, b64);
+    text_b64(d, 16, b64);
     assert_string_equal(b64, "1B2M2Y8AsgTpgAmY7PhCfg==");
 }
 
