@@ -359,7 +359,7 @@ static void close_table(const opts *o, table *t)
 static int parse_item_arg(const char *json, const char *what, unsigned flags, item **out)
 {
     int rc = item_parse_json(json, strlen(json), flags, out);
-    if (rc) err_wrap(rc, "%s", what);
+    if (rc) err_wrap(rc, "%s: ", what);
     return rc;
 }
 
@@ -375,7 +375,7 @@ static int parse_key_arg(const char *json, const key_schema *ks, item **out)
         rc = err_set(TM_EINVAL, "The provided key element does not match the schema: the key is %s%s%s",
                      ks->hash_name, ks->range_type ? " and " : "", ks->range_type ? ks->range_name : "");
     if (rc) {
-        if (rc == TM_EINVAL && !strstr(err_msg(), "--key")) err_wrap(rc, "--key");
+        if (rc == TM_EINVAL && !strstr(err_msg(), "--key")) err_wrap(rc, "--key: ");
         item_free(*out);
         *out = NULL;
     }
