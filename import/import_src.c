@@ -820,6 +820,7 @@ int import_source_open(const char *from, const store_options *so, import_dec_bud
     buf tn = BUF_INIT;
     src->schema_table = tn;
     if (!from || !*from) return err_set(TM_EINVAL, "no source (--from)");
+    if ((rc = store_url_check(from))) return rc;
     if (!(src->display = strdup(from))) return err_set(TM_ENOMEM, "out of memory");
     char *path = strdup(!strncmp(from, "file://", 7) ? from + 7 : from);
     if (!path) return err_set(TM_ENOMEM, "out of memory");

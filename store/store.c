@@ -321,10 +321,11 @@ int store_open(const char *dest, const store_options *opts, store **out)
     static const store_options defaults = STORE_OPTIONS_INIT;
     *out = NULL;
     if (!dest) return err_set(TM_EINVAL, "no destination");
+    int rc = store_url_check(dest);
+    if (rc) return rc;
     if (!opts) opts = &defaults;
     store *s = calloc(1, sizeof *s);
     if (!s) return err_set(TM_ENOMEM, "out of memory");
-    int rc = 0;
     s->opts = *opts;
     s->opts.region = dup_opt(opts->region, &s->own_region);
     s->opts.endpoint_url = dup_opt(opts->endpoint_url, &s->own_endpoint);
@@ -355,10 +356,6 @@ int store_open(const char *dest, const store_options *opts, store **out)
         if ((rc = parse_s3(s, dest)) || (rc = store_s3_open(s))) goto out;
     } else {
         if (!strncmp(dest, "file://", 7)) dest += 7;
-        if (strstr(dest, "://")) {
-            rc = err_set(TM_EINVAL, "unsupported destination \"%s\" (s3:// or a directory)", dest);
-            goto out;
-        }
         if ((rc = parse_local(s, dest)) || (rc = store_local_open(s, s->dir))) goto out;
     }
     *out = s;

@@ -91,6 +91,11 @@ typedef struct store_options {
 
 #define STORE_OPTIONS_INIT {NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0}
 
+/* 0 if dest is written as one of the DESTINATIONS; TM_EINVAL naming it and the accepted forms
+ * for a typo that would otherwise become a local directory ("s3:/b/x", "s3:b", "S3://b",
+ * "s3://" with no bucket) or an unsupported scheme ("http://", "gs://"). Opens nothing.
+ * store_open checks this first; a reader of --from that does not open a store calls it. */
+int store_url_check(const char *dest);
 /* Opens dest (see DESTINATIONS). opts may be NULL (all defaults). Nothing is contacted yet;
  * an S3 store fails here only on a malformed destination, bad option or missing credentials.
  * On failure *out is NULL. */

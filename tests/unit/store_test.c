@@ -617,6 +617,54 @@ static void test_bad_keys_and_dest(void **st)
     store_close(NULL);
 }
 
+/* Typos in a --to/--from are refused, naming the string, and create nothing (old code:
+ * "s3:/b/x" and "s3:b" became local directories named "s3:"). */
+static void test_url_check(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *dest, *says;   /* says NULL: accepted */
+    } cases[] = {
+        {"s3://bucket", NULL},
+        {"s3://bucket/some/prefix/", NULL},
+        {"file:///tmp/x", NULL},
+        {"rel/dir", NULL},
+        {"/abs/dir:with:colons", NULL},
+        {"backup:2025", NULL},                      /* a directory name with a colon */
+        {"s3:/bucket/x", "\"s3:/bucket/x\" is not a valid S3 location"},
+        {"s3:bucket", "\"s3:bucket\" is not a valid S3 location"},
+        {"S3://bucket", "lowercase s3"},
+        {"s3://", "\"s3://\" names no bucket"},
+        {"s3:///x", "names no bucket"},
+        {"http://host/x", "unsupported scheme 'http'"},
+        {"gs://bucket", "unsupported scheme 'gs'"},
+        {"file://", "names no directory"},
+        {"", "empty location"},
+    };
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    char dir[] = "/tmp/store_url_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chdir(dir), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = store_url_check(cases[i].dest);
+        if (!cases[i].says) {
+            assert_int_equal(rc, 0);
+            continue;
+        }
+        assert_int_equal(rc, TM_EINVAL);
+        if (!strstr(err_msg(), cases[i].says) || !strstr(err_msg(), "s3://BUCKET[/PREFIX]"))
+            fail_msg("%s: %s", cases[i].dest, err_msg());
+        store *s = NULL;
+        assert_int_equal(store_open(cases[i].dest, NULL, &s), TM_EINVAL);
+        assert_null(s);
+    }
+    struct stat sb;
+    assert_int_not_equal(stat("s3:", &sb), 0);   /* nothing made in the working directory */
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_prefix_and_names(void **st)
 {
     (void)st;
@@ -1435,7 +1483,8 @@ int main(void)
     const struct CMUnitTest local[] = {CONTRACT, cmocka_unit_test(test_xml_and_encoding),
                                        cmocka_unit_test(test_config_resolution),
                                        cmocka_unit_test(test_sigv4_known_answer),
-                                       cmocka_unit_test(test_redact)};
+                                       cmocka_unit_test(test_redact),
+                                       cmocka_unit_test(test_url_check)};
     failed += cmocka_run_group_tests_name("store contract: local", local, setup_local, teardown);
     if (getenv("TM_S3_ENDPOINT") && getenv("TM_S3_BUCKET")) {
         const struct CMUnitTest s3[] = {
