@@ -13,7 +13,7 @@
  * the live table. When none is left, the refusal names the damaged file. */
 #include "pitr/materialize.h"
 #include "pitr/netchange.h"
-#include "engine/cli.h"
+#include "engine/progress.h"
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/fsx.h"
@@ -370,6 +370,7 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
     if (dir) snprintf(dir, dirn, "%s", table_builder_dir(b));
     table_builder_expect_changes(b, p->records);
     if (p->seed == PITR_SEED_SNAPSHOT) {
+        progress_phase(o->prog, "seed copy (snapshot)");
         snap_data_path(table_dir(g->src), p->snap.name, path, sizeof path);
         if (p->direction == PITR_FORWARD && p->snap.seq < p->target_seq) {
             pf.dir = table_log_dir(g->src);
@@ -401,6 +402,7 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
             goto out;
         }
     } else if (p->seed == PITR_SEED_LIVE) {
+        progress_phase(o->prog, "seed copy (live table)");
         if ((rc = table_builder_seed_table(b, g->src, &seed_seq, &seed_time))) goto out;
         if (seed_seq < p->target_seq) {
             rc = err_set(TM_EIO, "live copy of table %s is at seq %" PRIu64 ", before the "
@@ -422,6 +424,7 @@ static int execute(const char *home, gathered *g, const pitr_plan *p, const char
         pf.nc = NULL;
         if (!nc && (rc = net_open(table_log_dir(g->src), from, to, table_builder_dir(b), &nc)))
             goto out;
+        progress_phase(o->prog, p->direction == PITR_FORWARD ? "replay" : "undo");
         rc = apply_net(b, nc, &pf.sg, p->direction, o->prog, st);
         netchange_close(nc);
         if (rc) goto out;

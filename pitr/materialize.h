@@ -26,7 +26,7 @@
 /* Time sentinel: "the latest restorable time" (resolved when the plan is made). */
 #define PITR_LATEST INT64_MAX
 
-typedef struct progress progress;   /* engine/cli.h */
+typedef struct progress progress;   /* engine/progress.h */
 
 typedef struct pitr_opts {
     pitr_dir direction;      /* PITR_AUTO, or force PITR_FORWARD / PITR_BACKWARD (tests) */
