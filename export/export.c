@@ -114,7 +114,7 @@
  *   tidemark-schema.json: version 2 added SchemaVersion and Checksum; older tidemark reads it as
  *   before (unknown members are ignored), this one reads version 1 without a checksum. */
 #include "export/export_internal.h"
-#include "engine/cli.h"
+#include "engine/progress.h"
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/table.h"

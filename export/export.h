@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct progress progress;    /* engine/cli.h */
+typedef struct progress progress;    /* engine/progress.h */
 
 typedef enum export_type { EXPORT_FULL = 0, EXPORT_INCREMENTAL = 1 } export_type;
 typedef enum export_view { EXPORT_VIEW_NEW_AND_OLD = 0, EXPORT_VIEW_NEW = 1 } export_view;

@@ -15,7 +15,7 @@
  * when the current one reaches max_file_bytes; an empty partition gets the empty file. Names are
  * xp_file_name(id, partition, index). */
 #include "export/export_internal.h"
-#include "engine/cli.h"
+#include "engine/progress.h"
 #include "engine/err.h"
 #include "engine/item.h"
 
