@@ -1,6 +1,6 @@
 # tidemark: the one entry point. `make help` lists the targets.
 #
-# Each module directory (engine, store, pitr, export, import, restore, lifecycle) becomes one
+# Each module directory (engine, store, pitr, export, import, restore, lifecycle, api) becomes one
 # static archive in build/; each bin/<prog>.c becomes build/bin/<prog>; each
 # tests/unit/<mod>_test.c becomes a cmocka binary. New .c files are picked up automatically.
 
@@ -15,7 +15,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 BUILD    ?= build
 
 # Dependency order (left depends on right); linked as a group anyway.
-MODULES   = cli restore import export lifecycle pitr store engine
+MODULES   = cli api restore import export lifecycle pitr store engine
 LIBS      = $(foreach m,$(MODULES),$(if $(wildcard $(m)/*.c),$(BUILD)/lib$(m).a))
 PROGS     = $(patsubst bin/%.c,$(BUILD)/bin/%,$(wildcard bin/*.c))
 UNITS     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*_test.c))
@@ -103,8 +103,9 @@ DEPS_restore   = restore pitr engine
 DEPS_export    = export pitr store engine
 DEPS_import    = import store engine
 DEPS_lifecycle = lifecycle export import pitr store engine
+DEPS_api       = api restore import export lifecycle pitr store engine
 # Which module a program, unit test or fuzz target belongs to (default: everything).
-MOD_tidemark           = pitr
+MOD_tidemark           = api
 MOD_tidemark-store     = store
 MOD_tidemark-restore   = restore
 MOD_tidemark-export    = export
@@ -123,6 +124,7 @@ MOD_netchange_test = pitr
 MOD_restore_test = restore
 MOD_export_test = export
 MOD_import_test = import
+MOD_api_test = api
 MOD_item_fuzz = engine
 MOD_log_fuzz = engine
 MOD_csv_fuzz = import

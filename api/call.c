@@ -1,0 +1,49 @@
+/* call.c: the operation table and tm_call, the one dispatcher every front end shares (the
+ * `tidemark call` command, `tidemark serve`). One line per operation. */
+#include "api/ops.h"
+
+#include <string.h>
+
+static const tm_op ops[] = {
+    /* DynamoDB's */
+    {"PutItem", tm_put_item},
+    {"GetItem", tm_get_item},
+    {"UpdateItem", tm_update_item},
+    {"DeleteItem", tm_delete_item},
+    {"Query", tm_query},
+    {"Scan", tm_scan},
+    {"BatchWriteItem", tm_batch_write_item},
+    {"BatchGetItem", tm_batch_get_item},
+    {"CreateTable", tm_create_table},
+    {"DescribeTable", tm_describe_table},
+    {"ListTables", tm_list_tables},
+    {"DeleteTable", tm_delete_table},
+    {"UpdateContinuousBackups", tm_update_continuous_backups},
+    {"DescribeContinuousBackups", tm_describe_continuous_backups},
+    /* tidemark's own */
+    {"TidemarkSnapshot", tm_snapshot},
+    {"TidemarkSnapshotVerify", tm_snapshot_verify},
+    {"TidemarkLogVerify", tm_log_verify},
+    {"TidemarkLogList", tm_log_list},
+    {"TidemarkItemsVerify", tm_items_verify},
+};
+
+tm_op_fn tm_op_find(const char *operation)
+{
+    for (size_t i = 0; operation && i < sizeof ops / sizeof *ops; i++)
+        if (!strcmp(ops[i].name, operation)) return ops[i].fn;
+    return NULL;
+}
+
+int tm_call(tm_db *db, const char *operation, const cJSON *req, cJSON **resp, tm_error *e)
+{
+    tm_op_fn fn = tm_op_find(operation);
+    *resp = NULL;
+    if (!fn) return tm_error_set(e, TM_ERR_UNKNOWN_OPERATION, "unknown operation '%s'", operation ? operation : "");
+    if (req && !cJSON_IsObject(req))
+        return tm_error_set(e, TM_ERR_SERIALIZATION, "the request must be a JSON object");
+    cJSON *empty = req ? NULL : cJSON_CreateObject();
+    int k = fn(db, req ? req : empty, resp, e);
+    cJSON_Delete(empty);
+    return k;
+}

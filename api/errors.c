@@ -1,0 +1,147 @@
+/* errors.c: the one error table: each kind's short name, wire __type, HTTP status and exit
+ * status, and the mapping from engine codes (engine/err.h) to kinds.
+ *
+ * Exit statuses are the same in every program: 0 done, 1 failed, 2 usage (a parameter that is
+ * malformed, e.g. a table name or an option value), 3 done with item-level errors or conflicts
+ * (a failed condition is a conflict: the request was fine, the data said no). */
+#include "api/ops.h"
+#include "engine/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define AWS "com.amazonaws.dynamodb.v20120810#"
+#define AWS_COMMON "com.amazon.coral.service#"
+
+typedef struct err_row {
+    const char *name, *type;
+    int http, exit, named;
+} err_row;
+
+static const err_row rows[TM_ERR__COUNT] = {
+    [TM_ERR_NONE] = {"", "", 200, 0, 0},
+    [TM_ERR_VALIDATION] = {"ValidationException", AWS_COMMON "ValidationException", 400, 1, 0},
+    [TM_ERR_BAD_PARAMETER] = {"ValidationException", AWS_COMMON "ValidationException", 400, 2, 0},
+    [TM_ERR_SERIALIZATION] = {"SerializationException", AWS_COMMON "SerializationException", 400, 2, 1},
+    [TM_ERR_RESOURCE_NOT_FOUND] = {"ResourceNotFoundException", AWS "ResourceNotFoundException", 400, 1, 0},
+    [TM_ERR_RESOURCE_IN_USE] = {"ResourceInUseException", AWS "ResourceInUseException", 400, 1, 0},
+    [TM_ERR_CONDITIONAL_CHECK_FAILED] = {"ConditionalCheckFailedException",
+                                         AWS "ConditionalCheckFailedException", 400, 3, 1},
+    [TM_ERR_TRANSACTION_CONFLICT] = {"TransactionConflictException", AWS "TransactionConflictException", 400, 3, 1},
+    [TM_ERR_THROUGHPUT_EXCEEDED] = {"ProvisionedThroughputExceededException",
+                                    AWS "ProvisionedThroughputExceededException", 400, 1, 1},
+    [TM_ERR_ITEM_COLLECTION_SIZE] = {"ItemCollectionSizeLimitExceededException",
+                                     AWS "ItemCollectionSizeLimitExceededException", 400, 1, 1},
+    [TM_ERR_PITR_UNAVAILABLE] = {"PointInTimeRecoveryUnavailableException",
+                                 AWS "PointInTimeRecoveryUnavailableException", 400, 1, 1},
+    [TM_ERR_CONTINUOUS_BACKUPS_UNAVAILABLE] = {"ContinuousBackupsUnavailableException",
+                                               AWS "ContinuousBackupsUnavailableException", 400, 1, 1},
+    [TM_ERR_INVALID_RESTORE_TIME] = {"InvalidRestoreTimeException", AWS "InvalidRestoreTimeException", 400, 1, 1},
+    [TM_ERR_TABLE_ALREADY_EXISTS] = {"TableAlreadyExistsException", AWS "TableAlreadyExistsException", 400, 1, 1},
+    [TM_ERR_TABLE_NOT_FOUND] = {"TableNotFoundException", AWS "TableNotFoundException", 400, 1, 1},
+    [TM_ERR_TABLE_IN_USE] = {"TableInUseException", AWS "TableInUseException", 400, 1, 1},
+    [TM_ERR_INVALID_EXPORT_TIME] = {"InvalidExportTimeException", AWS "InvalidExportTimeException", 400, 1, 1},
+    [TM_ERR_EXPORT_CONFLICT] = {"ExportConflictException", AWS "ExportConflictException", 400, 1, 1},
+    [TM_ERR_EXPORT_NOT_FOUND] = {"ExportNotFoundException", AWS "ExportNotFoundException", 400, 1, 1},
+    [TM_ERR_IMPORT_CONFLICT] = {"ImportConflictException", AWS "ImportConflictException", 400, 1, 1},
+    [TM_ERR_IMPORT_NOT_FOUND] = {"ImportNotFoundException", AWS "ImportNotFoundException", 400, 1, 1},
+    [TM_ERR_LIMIT_EXCEEDED] = {"LimitExceededException", AWS "LimitExceededException", 400, 1, 1},
+    [TM_ERR_UNKNOWN_OPERATION] = {"UnknownOperationException", AWS_COMMON "UnknownOperationException", 400, 2, 1},
+    [TM_ERR_MISSING_AUTH_TOKEN] = {"MissingAuthenticationTokenException",
+                                   AWS_COMMON "MissingAuthenticationTokenException", 400, 1, 1},
+    [TM_ERR_UNRECOGNIZED_CLIENT] = {"UnrecognizedClientException", AWS_COMMON "UnrecognizedClientException", 400, 1, 1},
+    [TM_ERR_INVALID_SIGNATURE] = {"InvalidSignatureException", AWS_COMMON "InvalidSignatureException", 400, 1, 1},
+    [TM_ERR_ACCESS_DENIED] = {"AccessDeniedException", AWS_COMMON "AccessDeniedException", 400, 1, 1},
+    [TM_ERR_INTERNAL] = {"InternalServerError", AWS "InternalServerError", 500, 1, 0},
+    [TM_ERR_IO] = {"IOException", "tidemark#IOException", 500, 1, 0},
+    [TM_ERR_DATA_CORRUPTED] = {"DataCorruptedException", "tidemark#DataCorruptedException", 500, 1, 0},
+    [TM_ERR_LOG_MISSING] = {"MissingLogSegmentException", "tidemark#MissingLogSegmentException", 500, 1, 0},
+    [TM_ERR_BUSY] = {"BusyException", "tidemark#BusyException", 503, 1, 0},
+    [TM_ERR_WRITE_CONFLICT] = {"WriteConflictException", "tidemark#WriteConflictException", 409, 3, 0},
+    [TM_ERR_REMOTE] = {"RemoteStoreException", "tidemark#RemoteStoreException", 502, 1, 0},
+};
+
+static const err_row *row(int kind)
+{
+    return kind > 0 && kind < TM_ERR__COUNT ? &rows[kind] : kind == 0 ? &rows[0] : &rows[TM_ERR_INTERNAL];
+}
+
+const char *tm_err_name(int kind) { return row(kind)->name; }
+const char *tm_err_type(int kind) { return row(kind)->type; }
+int tm_err_http(int kind) { return row(kind)->http; }
+int tm_err_exit(int kind) { return row(kind)->exit; }
+int tm_err_named(int kind) { return row(kind)->named; }
+
+int tm_err_kind_of(const char *name)
+{
+    const char *h = name ? strchr(name, '#') : NULL;
+    if (h) name = h + 1;
+    for (int k = 1; name && k < TM_ERR__COUNT; k++)
+        if (!strcmp(rows[k].name, name)) return k;
+    return TM_ERR_NONE;
+}
+
+static int error_vset(tm_error *e, int kind, const char *prefix, const char *fmt, va_list ap)
+{
+    if (!e) return kind;
+    e->kind = kind;
+    int n = snprintf(e->message, sizeof e->message, "%s", prefix ? prefix : "");
+    if (n < 0) n = 0;
+    if (fmt && (size_t)n < sizeof e->message) vsnprintf(e->message + n, sizeof e->message - (size_t)n, fmt, ap);
+    return kind;
+}
+
+int tm_error_set(tm_error *e, int kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_vset(e, kind, NULL, fmt, ap);
+    va_end(ap);
+    return kind;
+}
+
+/* The kind an engine code stands for. */
+static int kind_of_code(int code)
+{
+    switch (code) {
+    case TM_OK: return TM_ERR_NONE;
+    case TM_EINVAL: return TM_ERR_VALIDATION;
+    case TM_ELIMIT: return TM_ERR_VALIDATION;          /* DynamoDB: item size, depth: 400 */
+    case TM_ENOTFOUND: return TM_ERR_RESOURCE_NOT_FOUND;
+    case TM_EEXIST: return TM_ERR_RESOURCE_IN_USE;
+    case TM_ECORRUPT: return TM_ERR_DATA_CORRUPTED;
+    case TM_ECONDITION: return TM_ERR_CONDITIONAL_CHECK_FAILED;
+    case TM_ERANGE: return TM_ERR_INVALID_RESTORE_TIME;
+    case TM_EMISSING: return TM_ERR_LOG_MISSING;
+    case TM_EREMOTE: return TM_ERR_REMOTE;
+    case TM_EBUSY: return TM_ERR_BUSY;
+    case TM_ECONFLICT: return TM_ERR_WRITE_CONFLICT;
+    case TM_ENOMEM: return TM_ERR_INTERNAL;
+    default: return TM_ERR_IO;
+    }
+}
+
+int tm_error_from(tm_error *e, int tm_code, const char *fmt, ...)
+{
+    char prefix[512] = "";
+    int kind = kind_of_code(tm_code);
+    if (!kind) return kind;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(prefix, sizeof prefix, fmt, ap);
+        va_end(ap);
+    }
+    const char *m = err_msg();
+    return tm_error_set(e, kind, "%s%s", prefix, m && *m ? m : err_name(tm_code));
+}
+
+cJSON *tm_error_json(const tm_error *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "__type", tm_err_type(e->kind));
+    cJSON_AddStringToObject(o, "message", e->message);
+    return o;
+}

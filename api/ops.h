@@ -1,0 +1,59 @@
+/* ops.h: what the files of api/ share: the database handle's body, request readers, the shape
+ * writers, and the operation table (api/call.c) that tm_call dispatches through.
+ *
+ * To add an operation: write `int tm_<op>(tm_db*, const cJSON*, cJSON**, tm_error*)` (declared
+ * in include/tidemark.h, or below for one only tm_call reaches) and add one line to the table
+ * in call.c. */
+#ifndef TIDEMARK_API_OPS_H
+#define TIDEMARK_API_OPS_H
+
+#include "include/tidemark.h"
+#include "engine/item.h"
+#include "engine/table.h"
+
+#include <limits.h>
+
+struct tm_db {
+    char home[PATH_MAX];
+    unsigned flags;
+    tm_notice_fn notice;
+    void *notice_ctx;
+};
+
+/* ---- notices: what a front end may show (recovery repairs, deferred errors, gaps) ---- */
+void api_notice(tm_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- request readers: each sets e (a ValidationException naming the member) on failure ---- */
+/* A string member; NULL when absent. TM_ERR_VALIDATION when present but not a string. */
+int req_str(const cJSON *req, const char *name, int required, const char **out, tm_error *e);
+/* TableName: present, a string, and a valid name (TM_ERR_BAD_PARAMETER otherwise). */
+int req_table_name(const cJSON *req, const char **out, tm_error *e);
+/* A member holding DynamoDB JSON (an item, a key) parsed into an item; *out NULL if absent. */
+int req_item(const cJSON *req, const char *name, unsigned flags, item **out, tm_error *e);
+/* A key: exactly the key attributes of ks. */
+int req_key(const cJSON *req, const char *name, const key_schema *ks, item **out, tm_error *e);
+/* A member as compact JSON text (caller frees); NULL if absent. */
+char *req_text(const cJSON *req, const char *name);
+
+/* Opens the table named by the request (flags: TABLE_RDONLY, TABLE_BULK) and describes it;
+ * notices what recovery repaired. */
+int api_open_table(tm_db *db, const char *name, unsigned flags, table **t, table_info *info, tm_error *e);
+/* Closes t, noticing writes that are durable but not yet applied. */
+void api_close_table(tm_db *db, const char *name, table *t);
+
+/* ---- shapes (shapes.c): one writer each ---- */
+cJSON *shape_table_description(const table_info *i, const char *status);
+/* ContinuousBackupsDescription of an open table: window, gaps (noticed too). */
+int shape_continuous_backups(tm_db *db, table *t, const table_info *i, cJSON **out, tm_error *e);
+/* An item as a cJSON object in DynamoDB JSON (NULL it: NULL). */
+cJSON *shape_item(const item *it, tm_error *e);
+/* The response {member: item} or {} for NULL. */
+cJSON *shape_item_response(const char *member, const item *it, tm_error *e);
+
+/* ---- the operation table ---- */
+typedef struct tm_op {
+    const char *name;        /* as on the wire: "PutItem" */
+    tm_op_fn fn;
+} tm_op;
+
+#endif
