@@ -66,6 +66,7 @@
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/fsx.h"
+#include "engine/pitr_policy.h"
 
 #include <cJSON.h>
 #include <dirent.h>
@@ -2374,34 +2375,25 @@ int table_set_snapshot_policy(table *t, int64_t every_s, uint64_t every_writes)
     return conf_update(t, snap_policy_fn, &p);
 }
 
+/* The window of t now: its settings, position and gaps, decided by pitr_window. The log is
+ * current when no gap reaches the items' position. */
 int table_pitr_window(table *t, int64_t *earliest, int64_t *latest)
 {
     table_info i;
+    log_gap *g = NULL;
+    size_t ng = 0;
     int rc = describe(t, &i, 0);
     *earliest = *latest = 0;
     if (rc) return rc;
     if (!i.pitr_enabled)
         return err_set(TM_ENOTFOUND, "point-in-time recovery is not enabled for table %s", i.name);
-    int64_t now = clock_now_us();
-    int64_t e = now - (int64_t)i.pitr_period_days * 86400 * CLOCK_US_PER_SEC;
-    if (e < i.pitr_enabled_us) e = i.pitr_enabled_us;
-    int64_t l = i.last_write_us > i.pitr_enabled_us ? i.last_write_us : i.pitr_enabled_us;
-    /* No write for longer than the period: the state has not changed since, so the window is
-     * the one second of that state that the period still covers. */
-    if (l < e) l = e;
-    /* A log that lost its head (segments deleted by hand) cannot rebuild the times before the
-     * first record it still has: the window starts there (the gaps inside it are table_pitr_check's). */
-    log_gap *g = NULL;
-    size_t ng = 0;
     if ((rc = log_gaps(t->log_dir, i.applied_seq, i.last_write_us, &g, &ng))) return rc;
-    if (ng && g[0].after_us == 0 && g[0].before_us != INT64_MAX && g[0].before_us > e) {
-        e = g[0].before_us;
-        if (l < e) l = e;
-    }
+    pitr_window_in in = {{i.pitr_enabled, i.pitr_enabled_us, i.pitr_period_days}, clock_now_us(),
+                         {i.applied_seq, i.last_write_us, 1}, g, ng};
+    if (ng && g[ng - 1].last_seq >= i.applied_seq) in.log.current = 0;
+    rc = pitr_window(&in, earliest, latest);
     free(g);
-    *earliest = e;
-    *latest = l;
-    return 0;
+    return rc;
 }
 
 int table_log_gaps(table *t, log_gap **out, size_t *n)
@@ -2450,48 +2442,47 @@ static int count_sealed(const char *log_dir)
     return n;
 }
 
+/* Lists, asks pitr_retention what may go, removes it. */
 int table_retain(table *t, int *removed)
 {
     log_segment *segs = NULL;
     snap_info *snaps = NULL;
+    unsigned char *drop = NULL;
     size_t nseg = 0, nsnap = 0;
     table_info info;
     int rc, n = 0;
     if (removed) *removed = 0;
     if ((rc = table_describe(t, &info))) return rc;
     if ((rc = log_list(t->log_dir, &segs, &nseg))) return rc;
-    if (!info.pitr_enabled) {
-        /* The log is only the write-ahead log: drop what LMDB holds durably. */
+    pitr_retention_in in = {{info.pitr_enabled, info.pitr_enabled_us, info.pitr_period_days}, 0,
+                            info.applied_seq, segs, nseg, NULL, 0};
+    if (info.pitr_enabled) {
+        int64_t latest;
+        if ((rc = table_pitr_window(t, &in.earliest_us, &latest))) goto out;
+        if ((rc = snap_list(t->dir, &snaps, &nsnap))) goto out;
+        in.snaps = snaps;
+        in.nsnaps = nsnap;
+    } else {
+        /* The log is only the write-ahead log: what goes must be durable in LMDB. */
         mdb_env_sync(t->env->env, 1);
-        /* The newest segment stays: it carries the position the next seq follows. */
-        for (size_t i = 0; i + 1 < nseg; i++)
-            if (segs[i].sealed && segs[i].last_seq <= info.applied_seq) {
-                if ((rc = log_remove_segment(t->log_dir, segs[i].name))) goto out;
-                n++;
-            }
+    }
+    if (!(drop = calloc(nseg + nsnap + 1, 1))) {
+        rc = err_set(TM_ENOMEM, "out of memory");
         goto out;
     }
-    int64_t earliest, latest;
-    if ((rc = table_pitr_window(t, &earliest, &latest))) goto out;
-    if ((rc = snap_list(t->dir, &snaps, &nsnap))) goto out;
-    /* Keep the newest snapshot at or before the window's start as the base for forward plans,
-     * and every segment after it; older snapshots and segments wholly before the window go. */
-    ssize_t base = -1;
+    pitr_retention(&in, drop, drop + nseg);
     for (size_t i = 0; i < nsnap; i++)
-        if (snaps[i].time_us <= earliest) base = (ssize_t)i;
-    for (ssize_t i = 0; i < base; i++) {
-        if ((rc = snap_remove(t->dir, snaps[i].name))) goto out;
-        n++;
-    }
-    uint64_t keep_from = base >= 0 ? snaps[base].seq : UINT64_MAX;
-    for (size_t i = 0; i + 1 < nseg; i++) {
-        if (!segs[i].sealed || segs[i].last_time >= earliest) continue;
-        if (segs[i].last_seq > keep_from) continue;
-        if (segs[i].last_seq > info.applied_seq) continue;
-        if ((rc = log_remove_segment(t->log_dir, segs[i].name))) goto out;
-        n++;
-    }
+        if (drop[nseg + i]) {
+            if ((rc = snap_remove(t->dir, snaps[i].name))) goto out;
+            n++;
+        }
+    for (size_t i = 0; i < nseg; i++)
+        if (drop[i]) {
+            if ((rc = log_remove_segment(t->log_dir, segs[i].name))) goto out;
+            n++;
+        }
 out:
+    free(drop);
     free(segs);
     free(snaps);
     if (removed) *removed = n;
