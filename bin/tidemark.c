@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PROG "tidemark"
@@ -949,6 +950,9 @@ static int run_batch(opts *o)
     /* TABLE_BULK: each batch is acknowledged once durable in the log; LMDB commits are joined. */
     if ((rc = open_table(o, TABLE_BULK, &t)) || (rc = table_describe(t, &info))) goto out;
     pr = progress_new(PROG, "batch-write", 0);
+    struct stat fst;   /* a file's size gives a percentage and an ETA; a pipe's does not */
+    if (L.f != stdin && !fstat(fileno(L.f), &fst) && S_ISREG(fst.st_mode))
+        progress_set_total_bytes(pr, (uint64_t)fst.st_size);
     const char *p = NULL;
     size_t n = 0;
     int lr;

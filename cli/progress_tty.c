@@ -36,42 +36,66 @@ static void human_time(double s, char *out, size_t n)
     else snprintf(out, n, "%ldh%02ldm", t / 3600, t % 3600 / 60);
 }
 
-#define APPEND(...) \
-    do { \
-        if (len < sizeof line) len += (size_t)snprintf(line + len, sizeof line - len, __VA_ARGS__); \
-    } while (0)
+/* The line's fields, most needed first when the terminal is narrow: the head always, then
+ * how far (percent), how long still (ETA), counts, speed, time so far. */
+enum { F_HEAD, F_ITEMS, F_BYTES, F_RATE, F_ELAPSED, F_ETA, NFIELDS };
+static const int keep_rank[NFIELDS] = {[F_HEAD] = 0, [F_BYTES] = 1, [F_ETA] = 2, [F_ITEMS] = 3,
+                                       [F_RATE] = 4, [F_ELAPSED] = 5};
+
+static void fields(const progress_view *v, char f[NFIELDS][160])
+{
+    char b[32], tb[32], t[32];
+    snprintf(f[F_HEAD], 160, "%s: %s%s%s:", v->prog, v->what, v->what[0] && v->phase[0] ? ", " : "",
+             v->phase);
+    if (v->total_items && !v->total_bytes)
+        snprintf(f[F_ITEMS], 160, "%llu/%llu items", (unsigned long long)v->items,
+                 (unsigned long long)v->total_items);
+    else
+        snprintf(f[F_ITEMS], 160, "%llu items", (unsigned long long)v->items);
+    text_human_bytes((double)v->bytes, b, sizeof b);
+    text_human_bytes((double)v->total_bytes, tb, sizeof tb);
+    char pct[16] = "";
+    if (v->percent >= 0) snprintf(pct, sizeof pct, " (%.0f%%)", v->percent);
+    snprintf(f[F_BYTES], 160, "%s%s%s%s", b, v->total_bytes ? "/" : "", v->total_bytes ? tb : "", pct);
+    f[F_RATE][0] = '\0';
+    if (v->total_bytes && v->byte_rate > 0) {
+        text_human_bytes(v->byte_rate, b, sizeof b);
+        snprintf(f[F_RATE], 160, "%s/s", b);
+    } else if (v->item_rate > 0) {
+        snprintf(f[F_RATE], 160, "%.0f items/s", v->item_rate);
+    }
+    human_time(v->elapsed, t, sizeof t);
+    snprintf(f[F_ELAPSED], 160, "%s", t);
+    f[F_ETA][0] = '\0';
+    if (v->eta >= 0) {
+        human_time(v->eta, t, sizeof t);
+        snprintf(f[F_ETA], 160, "ETA %s", t);
+    }
+}
+
+/* The fields ranked below `keep` joined into line; returns the length. */
+static size_t join(char f[NFIELDS][160], int keep, char *line, size_t n)
+{
+    size_t len = 0;
+    for (int i = 0, nth = 0; i < NFIELDS; i++) {
+        if (keep_rank[i] >= keep || !f[i][0]) continue;
+        int w = snprintf(line + len, n - len, "%s%s", nth == 0 ? "" : nth == 1 ? " " : ", ", f[i]);
+        nth++;
+        if (w < 0 || (size_t)w >= n - len) return n - 1;
+        len += (size_t)w;
+    }
+    return len;
+}
 
 size_t cli_progress_line(const progress_view *v, int width, char *out, size_t n)
 {
-    char line[512], b[32], tb[32], t[32];
-    size_t len = 0;
-    APPEND("%s: %s", v->prog, v->what);
-    if (v->phase[0]) APPEND("%s%s", v->what[0] ? ", " : "", v->phase);
-    APPEND(": %llu", (unsigned long long)v->items);
-    if (v->total_items && !v->total_bytes) APPEND("/%llu", (unsigned long long)v->total_items);
-    APPEND(" items");
-    text_human_bytes((double)v->bytes, b, sizeof b);
-    if (v->total_bytes) {
-        text_human_bytes((double)v->total_bytes, tb, sizeof tb);
-        APPEND(", %s/%s", b, tb);
-    } else {
-        APPEND(", %s", b);
+    char f[NFIELDS][160], line[1024];
+    size_t max = width > 1 ? (size_t)width - 1 : 1, len = 0;
+    fields(v, f);
+    for (int keep = NFIELDS; keep >= 1; keep--) {   /* drop the least needed until it fits */
+        len = join(f, keep, line, sizeof line);
+        if (len <= max) break;
     }
-    if (v->percent >= 0) APPEND(" (%.0f%%)", v->percent);
-    if (v->total_bytes && v->byte_rate > 0) {
-        text_human_bytes(v->byte_rate, b, sizeof b);
-        APPEND(", %s/s", b);
-    } else if (v->item_rate > 0) {
-        APPEND(", %.0f items/s", v->item_rate);
-    }
-    human_time(v->elapsed, t, sizeof t);
-    APPEND(", %s", t);
-    if (v->eta >= 0) {
-        human_time(v->eta, t, sizeof t);
-        APPEND(", ETA %s", t);
-    }
-    if (len >= sizeof line) len = sizeof line - 1;
-    size_t max = width > 1 ? (size_t)width - 1 : 1;
     if (len > max) len = max;
     if (n == 0) return 0;
     if (len >= n) len = n - 1;

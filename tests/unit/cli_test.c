@@ -258,8 +258,13 @@ static void test_line_width(void **state)
         assert_true(n <= (size_t)(w > 1 ? w - 1 : 1));
         assert_null(strchr(line, '\n'));
     }
+    /* narrow: the least needed fields go first, the percentage and the ETA stay */
     n = cli_progress_line(&v, 80, line, sizeof line);
-    assert_int_equal(n, 79);
+    assert_string_equal(line, "tidemark-restore: restoring, seed copy: 5.0 GiB (12%), ETA 1h02m");
+    n = cli_progress_line(&v, 50, line, sizeof line);
+    assert_string_equal(line, "tidemark-restore: restoring, seed copy:");
+    n = cli_progress_line(&v, 20, line, sizeof line);   /* the head alone, cut */
+    assert_string_equal(line, "tidemark-restore: r");
     n = cli_progress_line(&v, 80, line, 10);   /* a small buffer is respected */
     assert_int_equal(n, 9);
 }
