@@ -71,9 +71,16 @@ soak: all ## long tests (many more crash points, bigger histories)
 torture: all ## kill -9, disk faults and damage, hundreds of cases (TORTURE_SEED, TORTURE_KILLS, TORTURE_ONLY)
 	@tests/torture/torture.sh $(BUILD)
 
-install: all ## install the programs into $(PREFIX)/bin
-	install -d $(DESTDIR)$(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man/man1
+COMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+install: all ## install the programs, their man pages (help2man, from --help) and bash completion into $(DESTDIR)$(PREFIX)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
+	scripts/man.sh $(BUILD)/bin $(BUILD)/man
+	install -m 644 $(BUILD)/man/*.1 $(DESTDIR)$(MANDIR)
+	scripts/completion.sh $(BUILD)/bin > $(BUILD)/tidemark.bash
+	install -m 644 $(BUILD)/tidemark.bash $(DESTDIR)$(COMPDIR)/tidemark
+	for p in $(filter-out tidemark,$(notdir $(PROGS))); do ln -sf tidemark $(DESTDIR)$(COMPDIR)/$$p; done
 
 clean: ## remove build outputs
 	rm -rf build build-asan build-fuzz
@@ -101,15 +108,15 @@ DEPS_store     = store engine
 DEPS_pitr      = pitr engine
 DEPS_restore   = restore pitr engine
 DEPS_export    = export pitr store engine
-DEPS_import    = import store engine
+DEPS_import    = import export store engine
 DEPS_lifecycle = lifecycle export import pitr store engine
 DEPS_api       = api restore import export lifecycle pitr store engine
 # Which module a program, unit test or fuzz target belongs to (default: everything).
 MOD_tidemark           = api
 MOD_tidemark-store     = store
-MOD_tidemark-restore   = restore
-MOD_tidemark-export    = export
-MOD_tidemark-import    = import
+MOD_tidemark-restore   = api
+MOD_tidemark-export    = api
+MOD_tidemark-import    = api
 MOD_tidemark-lifecycle = lifecycle
 MOD_cli_test = cli
 MOD_item_test = engine
@@ -123,6 +130,8 @@ MOD_pitr_test = pitr
 MOD_netchange_test = pitr
 MOD_restore_test = restore
 MOD_export_test = export
+MOD_layout_test = export
+MOD_text_test = engine
 MOD_import_test = import
 MOD_api_test = api
 MOD_item_fuzz = engine
