@@ -10,6 +10,7 @@
 #include "engine/log.h"
 #include "engine/table.h"
 #include "pitr/materialize.h"
+#include "pitr/timeline.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -1393,22 +1394,6 @@ static int run_log_list(opts *o)
 
 /* ================================================================ timeline */
 
-typedef struct tl_bucket {
-    uint64_t puts, updates, deletes;
-    int64_t first, last;
-    int burst;
-} tl_bucket;
-
-#define TL_MAX_BUCKETS 200000
-
-static uint64_t tl_writes(const tl_bucket *b) { return b->puts + b->updates + b->deletes; }
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int term_width(void)
 {
     struct winsize ws;
@@ -1432,21 +1417,167 @@ static void put_bar(int glyph_idx, uint64_t cells)
     for (uint64_t i = 0; i < cells; i++) fputs(glyph[glyph_idx], stdout);
 }
 
+/* Feeds the log's records with times in [tl->from_us, tl->to_us] to the timeline. */
+static int tl_read(const char *dir, uint64_t first_seq, pitr_timeline *tl)
+{
+    uint64_t from_seq = 0, to_seq = 0;
+    log_reader *rd = NULL;
+    log_record rec;
+    int rc;
+    if ((rc = log_seq_at_time(dir, tl->from_us - 1, &from_seq)) || (rc = log_seq_at_time(dir, tl->to_us, &to_seq)))
+        return rc;
+    from_seq++;
+    if (from_seq < first_seq) from_seq = first_seq;
+    if (to_seq < from_seq) return 0;
+    if ((rc = log_reader_open(dir, from_seq, to_seq, LOG_FORWARD, &rd))) return rc;
+    while ((rc = log_reader_next(rd, &rec)) > 0) pitr_timeline_add(tl, rec.time_us, rec.op);
+    log_reader_close(rd);
+    return rc < 0 ? rc : 0;
+}
+
+static cJSON *tl_burst_json(const pitr_tl_burst *x)
+{
+    char ts[64];
+    cJSON *j = cJSON_CreateObject();
+    iso(x->first_us, 6, ts, sizeof ts);
+    cJSON_AddStringToObject(j, "FirstWrite", ts);
+    iso(x->last_us, 6, ts, sizeof ts);
+    cJSON_AddStringToObject(j, "LastWrite", ts);
+    cJSON_AddNumberToObject(j, "Writes", (double)x->writes);
+    cJSON_AddNumberToObject(j, "Puts", (double)x->puts);
+    cJSON_AddNumberToObject(j, "Updates", (double)x->updates);
+    cJSON_AddNumberToObject(j, "Deletes", (double)x->deletes);
+    /* The state just before the burst: exact, and as a whole second when one exists that no
+     * earlier write follows (restore --to <that second> then keeps every good write). */
+    iso(x->last_good_us, 6, ts, sizeof ts);
+    cJSON_AddStringToObject(j, "LastGoodTime", ts);
+    if (x->has_good_second) {
+        iso(x->last_good_second_us, 0, ts, sizeof ts);
+        cJSON_AddStringToObject(j, "LastGoodSecond", ts);
+    } else {
+        cJSON_AddNullToObject(j, "LastGoodSecond");
+    }
+    return j;
+}
+
+static void tl_print_json(const char *name, const pitr_timeline *tl)
+{
+    char ts[64];
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "TableName", name);
+    cJSON_AddStringToObject(j, "By", tl->by == PITR_TL_HOUR ? "hour" : "minute");
+    iso(tl->from_us, 6, ts, sizeof ts);
+    cJSON_AddStringToObject(j, "From", ts);
+    iso(tl->to_us, 6, ts, sizeof ts);
+    cJSON_AddStringToObject(j, "To", ts);
+    cJSON_AddNumberToObject(j, "Writes", (double)tl->writes);
+    cJSON_AddNumberToObject(j, "Puts", (double)tl->puts);
+    cJSON_AddNumberToObject(j, "Updates", (double)tl->updates);
+    cJSON_AddNumberToObject(j, "Deletes", (double)tl->deletes);
+    cJSON_AddNumberToObject(j, "UsualWritesPerInterval", (double)tl->usual);
+    cJSON *arr = cJSON_AddArrayToObject(j, "Intervals");
+    for (size_t i = 0; i < tl->niv; i++) {
+        const pitr_tl_interval *b = &tl->iv[i];
+        cJSON *x = cJSON_CreateObject();
+        iso(b->start_us, 0, ts, sizeof ts);
+        cJSON_AddStringToObject(x, "Start", ts);
+        cJSON_AddNumberToObject(x, "Writes", (double)pitr_tl_writes(b));
+        cJSON_AddNumberToObject(x, "Puts", (double)b->puts);
+        cJSON_AddNumberToObject(x, "Updates", (double)b->updates);
+        cJSON_AddNumberToObject(x, "Deletes", (double)b->deletes);
+        if (b->first_us) {
+            iso(b->first_us, 6, ts, sizeof ts);
+            cJSON_AddStringToObject(x, "FirstWrite", ts);
+            iso(b->last_us, 6, ts, sizeof ts);
+            cJSON_AddStringToObject(x, "LastWrite", ts);
+        }
+        cJSON_AddBoolToObject(x, "Burst", b->burst);
+        cJSON_AddItemToArray(arr, x);
+    }
+    cJSON *bursts = cJSON_AddArrayToObject(j, "Bursts");
+    for (size_t i = 0; i < tl->nbursts; i++) cJSON_AddItemToArray(bursts, tl_burst_json(&tl->bursts[i]));
+    print_json(j, 0);
+    cJSON_Delete(j);
+}
+
+/* One chart row: the interval's bar, split by kind, its count and the burst mark. */
+static void tl_print_row(const pitr_timeline *tl, const pitr_tl_interval *b, int barw, int tty)
+{
+    const char *red = tty ? "\033[1;31m" : "", *dim = tty ? "\033[2m" : "", *off = tty ? "\033[0m" : "";
+    uint64_t w = pitr_tl_writes(b), max = tl->max_writes;
+    char lbl[32];
+    tl_label(b->start_us, tl->by == PITR_TL_HOUR, lbl, sizeof lbl);
+    uint64_t cells = max ? (w * (uint64_t)barw + max - 1) / max : 0;
+    /* cells per kind, rounded, so that a 1-cell row shows its main kind */
+    uint64_t cp = w ? (2 * cells * b->puts + w) / (2 * w) : 0;
+    uint64_t cu = w ? (2 * cells * b->updates + w) / (2 * w) : 0;
+    if (cp > cells) cp = cells;
+    if (cu > cells - cp) cu = cells - cp;
+    uint64_t cd = cells - cp - cu;
+    printf("%-17s %s", lbl, b->burst ? red : "");
+    put_bar(0, cp);
+    put_bar(1, cu);
+    put_bar(2, cd);
+    printf("%s%*s %8" PRIu64, b->burst ? off : "", (int)(barw - (int)cells), "", w);
+    if (w) printf("  %s(+%" PRIu64 " ~%" PRIu64 " -%" PRIu64 ")%s", dim, b->puts, b->updates, b->deletes, off);
+    if (b->burst)
+        printf("  %s\xe2\x97\x80 BURST x%.0f%s", red, tl->usual ? (double)w / (double)tl->usual : 0.0, off);
+    putchar('\n');
+}
+
+static void tl_print_chart(const char *name, const pitr_timeline *tl)
+{
+    int tty = isatty(1), hour = tl->by == PITR_TL_HOUR;
+    const char *red = tty ? "\033[1;31m" : "", *dim = tty ? "\033[2m" : "", *off = tty ? "\033[0m" : "";
+    int barw = term_width() - 18 - 12 - 34;
+    if (barw < 20) barw = 20;
+    if (barw > 60) barw = 60;
+    char a[64], b2[64];
+    iso(tl->from_us, 0, a, sizeof a);
+    iso(tl->to_us, 0, b2, sizeof b2);
+    printf("writes per %s, table %s, %s .. %s (UTC)\n", hour ? "hour" : "minute", name, a, b2);
+    printf("%s\xe2\x96\x88 puts (new items)  \xe2\x96\x93 updates (existing items replaced or edited)  "
+           "\xe2\x96\x91 deletes%s\n\n", dim, off);
+    for (size_t i = 0; i < tl->niv; i++) {
+        if (!pitr_tl_writes(&tl->iv[i])) {
+            size_t k = i;
+            while (k < tl->niv && !pitr_tl_writes(&tl->iv[k])) k++;
+            if (k - i >= 3) {   /* quiet runs are folded */
+                printf("%s%17s   \xc2\xb7 %zu quiet %s%s\n", dim, "", k - i, hour ? "hours" : "minutes", off);
+                i = k - 1;
+                continue;
+            }
+        }
+        tl_print_row(tl, &tl->iv[i], barw, tty);
+    }
+    printf("\n%" PRIu64 " writes (%" PRIu64 " puts, %" PRIu64 " updates, %" PRIu64 " deletes); usual rate "
+           "%" PRIu64 " per %s\n", tl->writes, tl->puts, tl->updates, tl->deletes, tl->usual, hour ? "hour" : "minute");
+    for (size_t i = 0; i < tl->nbursts; i++) {
+        const pitr_tl_burst *x = &tl->bursts[i];
+        char f[64], l[64], g[64];
+        iso(x->first_us, 6, f, sizeof f);
+        iso(x->last_us, 6, l, sizeof l);
+        if (x->has_good_second) iso(x->last_good_second_us, 0, g, sizeof g);
+        else iso(x->last_good_us, 6, g, sizeof g);
+        printf("%sburst%s: %s .. %s, %" PRIu64 " writes; state before it: %s\n", red, off, f, l, x->writes, g);
+    }
+}
+
+/* Reads the log, lets pitr_timeline count and find the bursts, prints. */
 static int run_timeline(opts *o)
 {
     char dir[PATH_MAX];
     log_segment *segs = NULL;
     size_t nseg = 0;
-    log_reader *rd = NULL;
-    tl_bucket *bk = NULL;
-    uint64_t *nz = NULL;
-    int64_t from = 0, to = 0, width;
-    int rc, ret, hour = 0;
-    cJSON *j = NULL;
+    pitr_timeline *tl = NULL;
+    int64_t from = 0, to = 0;
+    pitr_tl_by by = PITR_TL_AUTO;
+    int rc, ret;
     if ((ret = need(o, O_TABLE))) return ret;
     if (ARG(o, O_BY)) {
-        if (!strcmp(ARG(o, O_BY), "hour")) hour = 1;
-        else if (strcmp(ARG(o, O_BY), "minute")) return usage(o, "--by must be minute or hour, not '%s'", ARG(o, O_BY));
+        if (!strcmp(ARG(o, O_BY), "hour")) by = PITR_TL_HOUR;
+        else if (!strcmp(ARG(o, O_BY), "minute")) by = PITR_TL_MINUTE;
+        else return usage(o, "--by must be minute or hour, not '%s'", ARG(o, O_BY));
     }
     if (ARG(o, O_FROM) && clock_parse(ARG(o, O_FROM), &from)) return usage(o, "--from: %s", err_msg());
     if (ARG(o, O_TO) && clock_parse(ARG(o, O_TO), &to)) return usage(o, "--to: %s", err_msg());
@@ -1458,208 +1589,16 @@ static int run_timeline(opts *o)
     }
     if (!ARG(o, O_FROM)) from = segs[0].first_time;
     if (!ARG(o, O_TO)) to = segs[nseg - 1].last_time;
-    if (to < from) {
-        rc = usage(o, "%s", "--to is before --from");
+    if ((rc = pitr_timeline_new(from, to, by, &tl)) == TM_EINVAL) {
         free(segs);
-        return rc;
+        return usage(o, "%s", err_msg());
     }
-    /* Without --by, minutes unless that makes more than two days of rows. */
-    if (!ARG(o, O_BY) && to - from > 48LL * 3600 * CLOCK_US_PER_SEC) hour = 1;
-    width = (hour ? 3600LL : 60LL) * CLOCK_US_PER_SEC;
-    int64_t start = from - ((from % width) + width) % width;
-    uint64_t nb = (uint64_t)((to - start) / width) + 1;
-    if (nb > TL_MAX_BUCKETS) {
-        rc = usage(o, "%s", "the range holds too many intervals: narrow --from/--to or use --by hour");
-        free(segs);
-        return rc;
-    }
-    if (!(bk = calloc(nb, sizeof *bk)) || !(nz = calloc(nb, sizeof *nz))) {
-        rc = err_set(TM_ENOMEM, "out of memory");
-        goto out;
-    }
-    uint64_t from_seq = 0, to_seq = 0;
-    if ((rc = log_seq_at_time(dir, from - 1, &from_seq)) || (rc = log_seq_at_time(dir, to, &to_seq))) goto out;
-    from_seq++;
-    if (from_seq < segs[0].first_seq) from_seq = segs[0].first_seq;
-    if (to_seq >= from_seq) {
-        if ((rc = log_reader_open(dir, from_seq, to_seq, LOG_FORWARD, &rd))) goto out;
-        log_record rec;
-        while ((rc = log_reader_next(rd, &rec)) > 0) {
-            if (rec.time_us < from || rec.time_us > to) continue;
-            tl_bucket *b = &bk[(rec.time_us - start) / width];
-            if (rec.op == LOG_OP_PUT) b->puts++;
-            else if (rec.op == LOG_OP_UPDATE) b->updates++;
-            else b->deletes++;
-            if (!b->first) b->first = rec.time_us;
-            b->last = rec.time_us;
-        }
-        if (rc < 0) goto out;
-        rc = 0;
-    }
-    /* Usual rate: the median of the non-empty intervals; a burst is far above it. */
-    uint64_t nnz = 0, max = 0, total = 0, tp = 0, tu = 0, td = 0;
-    for (uint64_t i = 0; i < nb; i++) {
-        uint64_t w = tl_writes(&bk[i]);
-        if (w) nz[nnz++] = w;
-        if (w > max) max = w;
-        total += w;
-        tp += bk[i].puts;
-        tu += bk[i].updates;
-        td += bk[i].deletes;
-    }
-    qsort(nz, nnz, sizeof *nz, cmp_u64);
-    uint64_t median = nnz ? nz[nnz / 2] : 0;
-    uint64_t threshold = median * 5 > 50 ? median * 5 : 50;
-    for (uint64_t i = 0; i < nb; i++) bk[i].burst = nnz > 1 && tl_writes(&bk[i]) >= threshold;
-
-    /* Bursts: runs of burst intervals (quiet intervals inside a run do not split it). */
-    j = cJSON_CreateObject();
-    cJSON *bursts = cJSON_CreateArray();
-    int64_t last_before = 0;   /* time of the last write before the current interval */
-    for (uint64_t i = 0; i < nb;) {
-        if (!bk[i].burst) {
-            if (bk[i].last) last_before = bk[i].last;
-            i++;
-            continue;
-        }
-        uint64_t k = i, w = 0, pu = 0, up = 0, de = 0;
-        int64_t first = bk[i].first, last = 0;
-        for (; k < nb && (bk[k].burst || !tl_writes(&bk[k])); k++) {
-            if (!tl_writes(&bk[k])) {
-                uint64_t q = k;
-                while (q < nb && !tl_writes(&bk[q])) q++;
-                if (q == nb || !bk[q].burst) break;
-                continue;
-            }
-            w += tl_writes(&bk[k]);
-            pu += bk[k].puts;
-            up += bk[k].updates;
-            de += bk[k].deletes;
-            last = bk[k].last;
-        }
-        char ts[64];
-        cJSON *x = cJSON_CreateObject();
-        iso(first, 6, ts, sizeof ts);
-        cJSON_AddStringToObject(x, "FirstWrite", ts);
-        iso(last, 6, ts, sizeof ts);
-        cJSON_AddStringToObject(x, "LastWrite", ts);
-        cJSON_AddNumberToObject(x, "Writes", (double)w);
-        cJSON_AddNumberToObject(x, "Puts", (double)pu);
-        cJSON_AddNumberToObject(x, "Updates", (double)up);
-        cJSON_AddNumberToObject(x, "Deletes", (double)de);
-        /* The state just before the burst: exact, and as a whole second when one exists that no
-         * earlier write follows (restore --to <that second> then keeps every good write). */
-        iso(first - 1, 6, ts, sizeof ts);
-        cJSON_AddStringToObject(x, "LastGoodTime", ts);
-        int64_t sec = (first - 1) - ((first - 1) % CLOCK_US_PER_SEC);
-        if (last_before <= sec) {
-            iso(sec, 0, ts, sizeof ts);
-            cJSON_AddStringToObject(x, "LastGoodSecond", ts);
-        } else {
-            cJSON_AddNullToObject(x, "LastGoodSecond");
-        }
-        cJSON_AddItemToArray(bursts, x);
-        last_before = last;
-        i = k;
-    }
-
-    if (o->json) {
-        char ts[64];
-        cJSON_AddStringToObject(j, "TableName", ARG(o, O_TABLE));
-        cJSON_AddStringToObject(j, "By", hour ? "hour" : "minute");
-        iso(from, 6, ts, sizeof ts);
-        cJSON_AddStringToObject(j, "From", ts);
-        iso(to, 6, ts, sizeof ts);
-        cJSON_AddStringToObject(j, "To", ts);
-        cJSON_AddNumberToObject(j, "Writes", (double)total);
-        cJSON_AddNumberToObject(j, "Puts", (double)tp);
-        cJSON_AddNumberToObject(j, "Updates", (double)tu);
-        cJSON_AddNumberToObject(j, "Deletes", (double)td);
-        cJSON_AddNumberToObject(j, "UsualWritesPerInterval", (double)median);
-        cJSON *arr = cJSON_AddArrayToObject(j, "Intervals");
-        for (uint64_t i = 0; i < nb; i++) {
-            cJSON *x = cJSON_CreateObject();
-            iso(start + (int64_t)i * width, 0, ts, sizeof ts);
-            cJSON_AddStringToObject(x, "Start", ts);
-            cJSON_AddNumberToObject(x, "Writes", (double)tl_writes(&bk[i]));
-            cJSON_AddNumberToObject(x, "Puts", (double)bk[i].puts);
-            cJSON_AddNumberToObject(x, "Updates", (double)bk[i].updates);
-            cJSON_AddNumberToObject(x, "Deletes", (double)bk[i].deletes);
-            if (bk[i].first) {
-                iso(bk[i].first, 6, ts, sizeof ts);
-                cJSON_AddStringToObject(x, "FirstWrite", ts);
-                iso(bk[i].last, 6, ts, sizeof ts);
-                cJSON_AddStringToObject(x, "LastWrite", ts);
-            }
-            cJSON_AddBoolToObject(x, "Burst", bk[i].burst);
-            cJSON_AddItemToArray(arr, x);
-        }
-        cJSON_AddItemToObject(j, "Bursts", bursts);
-        print_json(j, 0);
-        goto out;
-    }
-
-    /* The chart. */
-    int tty = isatty(1);
-    const char *red = tty ? "\033[1;31m" : "", *dim = tty ? "\033[2m" : "", *off = tty ? "\033[0m" : "";
-    int barw = term_width() - 18 - 12 - 34;
-    if (barw < 20) barw = 20;
-    if (barw > 60) barw = 60;
-    char a[64], b2[64];
-    iso(from, 0, a, sizeof a);
-    iso(to, 0, b2, sizeof b2);
-    printf("writes per %s, table %s, %s .. %s (UTC)\n", hour ? "hour" : "minute", ARG(o, O_TABLE), a, b2);
-    printf("%s\xe2\x96\x88 puts (new items)  \xe2\x96\x93 updates (existing items replaced or edited)  "
-           "\xe2\x96\x91 deletes%s\n\n", dim, off);
-    for (uint64_t i = 0; i < nb; i++) {
-        uint64_t w = tl_writes(&bk[i]);
-        char lbl[32];
-        if (!w) {
-            uint64_t k = i;
-            while (k < nb && !tl_writes(&bk[k])) k++;
-            if (k - i >= 3) {
-                printf("%s%17s   \xc2\xb7 %" PRIu64 " quiet %s%s%s\n", dim, "", k - i, hour ? "hours" : "minutes",
-                       "", off);
-                i = k - 1;
-                continue;
-            }
-        }
-        tl_label(start + (int64_t)i * width, hour, lbl, sizeof lbl);
-        uint64_t cells = max ? (w * (uint64_t)barw + max - 1) / max : 0;
-        /* cells per kind, rounded, so that a 1-cell row shows its main kind */
-        uint64_t cp = w ? (2 * cells * bk[i].puts + w) / (2 * w) : 0;
-        uint64_t cu = w ? (2 * cells * bk[i].updates + w) / (2 * w) : 0;
-        if (cp > cells) cp = cells;
-        if (cu > cells - cp) cu = cells - cp;
-        uint64_t cd = cells - cp - cu;
-        printf("%-17s %s", lbl, bk[i].burst ? red : "");
-        put_bar(0, cp);
-        put_bar(1, cu);
-        put_bar(2, cd);
-        printf("%s%*s %8" PRIu64, bk[i].burst ? off : "", (int)(barw - (int)cells), "", w);
-        if (w) printf("  %s(+%" PRIu64 " ~%" PRIu64 " -%" PRIu64 ")%s", dim, bk[i].puts, bk[i].updates,
-                      bk[i].deletes, off);
-        if (bk[i].burst)
-            printf("  %s\xe2\x97\x80 BURST x%.0f%s", red, median ? (double)w / (double)median : 0.0, off);
-        putchar('\n');
-    }
-    printf("\n%" PRIu64 " writes (%" PRIu64 " puts, %" PRIu64 " updates, %" PRIu64 " deletes); usual rate "
-           "%" PRIu64 " per %s\n", total, tp, tu, td, median, hour ? "hour" : "minute");
-    for (cJSON *x = bursts->child; x; x = x->next) {
-        cJSON *g = cJSON_GetObjectItem(x, "LastGoodSecond");
-        printf("%sburst%s: %s .. %s, %.0f writes; state before it: %s\n", red, off,
-               cJSON_GetObjectItem(x, "FirstWrite")->valuestring,
-               cJSON_GetObjectItem(x, "LastWrite")->valuestring,
-               cJSON_GetObjectItem(x, "Writes")->valuedouble,
-               cJSON_IsString(g) ? g->valuestring : cJSON_GetObjectItem(x, "LastGoodTime")->valuestring);
-    }
-    cJSON_AddItemToObject(j, "Bursts", bursts);
+    if (rc || (rc = tl_read(dir, segs[0].first_seq, tl)) || (rc = pitr_timeline_finish(tl))) goto out;
+    if (o->json) tl_print_json(ARG(o, O_TABLE), tl);
+    else tl_print_chart(ARG(o, O_TABLE), tl);
 out:
-    cJSON_Delete(j);
-    log_reader_close(rd);
+    pitr_timeline_free(tl);
     free(segs);
-    free(bk);
-    free(nz);
     return rc ? fail(o, rc) : 0;
 }
 
