@@ -1,6 +1,7 @@
 /* call.c: the operation table and tm_call, the one dispatcher every front end shares (the
  * `tidemark call` command, `tidemark serve`). One line per operation. */
 #include "api/ops.h"
+#include "api/backup.h"
 
 #include <string.h>
 
@@ -20,12 +21,21 @@ static const tm_op ops[] = {
     {"DeleteTable", tm_delete_table},
     {"UpdateContinuousBackups", tm_update_continuous_backups},
     {"DescribeContinuousBackups", tm_describe_continuous_backups},
+    {"ExportTableToPointInTime", tm_export_table_to_point_in_time},
+    {"DescribeExport", tm_describe_export},
+    {"ListExports", tm_list_exports},
+    {"ImportTable", tm_import_table},
+    {"DescribeImport", tm_describe_import},
+    {"ListImports", tm_list_imports},
+    {"RestoreTableToPointInTime", tm_restore_table_to_point_in_time},
     /* tidemark's own */
     {"TidemarkSnapshot", tm_snapshot},
     {"TidemarkSnapshotVerify", tm_snapshot_verify},
     {"TidemarkLogVerify", tm_log_verify},
     {"TidemarkLogList", tm_log_list},
     {"TidemarkItemsVerify", tm_items_verify},
+    {"TidemarkExportVerify", tm_export_verify},
+    {"TidemarkRestorePlan", tm_restore_plan},
 };
 
 tm_op_fn tm_op_find(const char *operation)

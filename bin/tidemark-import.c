@@ -43,7 +43,10 @@ static void usage(void)
 "  -k, --key NAME:TYPE       partition key (TYPE S, N or B); needed unless SOURCE is a\n"
 "                            tidemark export, which carries its key schema\n"
 "  -s, --sort-key NAME:TYPE  sort key\n"
-"      --input-format FMT    DYNAMODB_JSON (default: one {\"Item\":{...}} per line) or CSV\n"
+"      --input-format FMT    DYNAMODB_JSON (one {\"Item\":{...}} per line) or CSV; default:\n"
+"                            guessed: CSV for *.csv[.gz|.zst], else DYNAMODB_JSON (an export\n"
+"                            is always DYNAMODB_JSON); when none of the first lines parses,\n"
+"                            the import stops and names the option\n"
 "      --compression C       auto (default), gzip, zstd or none\n"
 "      --csv-header a,b,c    column names; then the first line of each file is data\n"
 "                            (default: the first line of each file is its header)\n"
@@ -83,7 +86,7 @@ static void usage(void)
 "  tidemark-import --from ./exports/AWSDynamoDB/01605130432834-8a918b87 --table Orders_copy\n"
 "  tidemark-import --from s3://prod-exports/AWSDynamoDB/01605130432834-8a918b87/ \\\n"
 "      --table Orders_dev --key pk:S --sort-key sk:S --error-log import-errors.jsonl\n"
-"  tidemark-import --from users.csv --input-format CSV --table Users --key user_id:N\n"
+"  tidemark-import --from users.csv --table Users --key user_id:N\n"
 "  tidemark-import --from dump.tar.zst --table Chats --key user_id:S --sort-key sk:S --json\n"
 "\n"
 "Exit status: 0 imported, 1 failed (no table was created), 2 usage error,\n"
@@ -289,7 +292,7 @@ int main(int argc, char **argv)
             return cli_usage(prog, "--key and --sort-key name the same attribute");
         o.ks = &ks;
     }
-    if (o.csv_header && o.format != IMPORT_FMT_CSV)
+    if (o.csv_header && o.format == IMPORT_FMT_DYNAMODB_JSON)
         return cli_usage(prog, "--csv-header is for --input-format CSV");
     if (o.format == IMPORT_FMT_CSV && !key)
         return cli_usage(prog, "CSV needs --key NAME:TYPE (and --sort-key if the table has one)");

@@ -1,11 +1,11 @@
 /* tidemark-restore: restore a table to any time of its PITR window into a new table, or show
  * the plan. Argument parsing, printing and exit codes only; the work is in restore/ and pitr/. */
-#include "engine/buf.h"
-#include "engine/cli.h"
+#include "api/backup.h"
+#include "cli/cli.h"
 #include "engine/clock.h"
 #include "engine/err.h"
-#include "pitr/materialize.h"
-#include "pitr/plan.h"
+#include "engine/text.h"
+#include "include/tidemark.h"
 #include "restore/restore.h"
 
 #include <getopt.h>
@@ -54,12 +54,95 @@ static void usage(void)
 
 enum { OPT_TIME = 256, OPT_LATEST, OPT_JSON, OPT_DATA, OPT_VERSION, OPT_DIRECTION };
 
-static void human(double b, char *out, size_t n)
+/* "<prog>: <what>: [<Exception>: ]<message>", and the error table's exit status. */
+static int fail(const char *what, const tm_error *e)
 {
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int i = 0;
-    while (b >= 1024 && i < 4) { b /= 1024; i++; }
-    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+    fprintf(stderr, "%s: %s: %s%s%s\n", prog, what, tm_err_named(e->kind) ? tm_err_name(e->kind) : "",
+            tm_err_named(e->kind) ? ": " : "", e->message);
+    return tm_err_exit(e->kind);
+}
+
+/* The RestoreTableToPointInTime request for the options. */
+static cJSON *request(const restore_options *o)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "SourceTableName", o->source);
+    cJSON_AddStringToObject(r, "TargetTableName", o->target);
+    if (o->time_us == PITR_LATEST) cJSON_AddBoolToObject(r, "UseLatestRestorableTime", 1);
+    else tm_json_time(r, "RestoreDateTime", o->time_us);
+    if (o->direction != PITR_AUTO)
+        cJSON_AddStringToObject(r, "TidemarkDirection", o->direction == PITR_FORWARD ? "forward"
+                                                                                 : "backward");
+    return r;
+}
+
+static int print_plan(tm_db *db, const cJSON *req, const restore_options *o, int json)
+{
+    tm_error e;
+    cJSON *resp = NULL;
+    if (tm_restore_plan(db, req, &resp, &e)) return fail("plan", &e);
+    if (json) {
+        char *t = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(resp, "Plan"));
+        printf("%s\n", t);
+        free(t);
+    } else {
+        printf("restore %s into %s (dry run: nothing written)\n%s", o->source, o->target,
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(resp, "Text")));
+    }
+    cJSON_Delete(resp);
+    return CLI_OK;
+}
+
+static double num(const cJSON *o, const char *name)
+{
+    return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, name));
+}
+
+static const char *str(const cJSON *o, const char *name)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, name));
+}
+
+static int run(const restore_options *o, int dry, int json)
+{
+    tm_db *db = NULL;
+    tm_error e;
+    int code;
+    if (tm_db_open(o->home, TM_DB_READONLY, &db, &e)) return fail("restore", &e);
+    cJSON *req = request(o), *resp = NULL;
+    if (dry) {
+        code = print_plan(db, req, o, json);
+        goto out;
+    }
+    tm_backup_run br = TM_BACKUP_RUN_INIT;
+    br.prog = cli_progress_new(prog, "restoring: log records", 0);
+    if (tm_restore_run(db, req, &br, &resp, &e)) {
+        progress_free(br.prog);
+        code = fail("restore", &e);
+        goto out;
+    }
+    const cJSON *td = cJSON_GetObjectItemCaseSensitive(resp, "TableDescription");
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(td, "RestoreSummary");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(td, "TidemarkRestoreStats");
+    char t[40], hb[32];
+    clock_format(tm_json_time_us(num(rs, "RestoreDateTime")), 6, t, sizeof t);
+    text_human_bytes(num(td, "TableSizeBytes"), hb, sizeof hb);
+    cli_progress_done(br.prog, "restored %s at %s into %s: %.0f items, %s (%s from %s at seq "
+                      "%.0f, %.0f log records) in %.2f s", o->source, t, o->target,
+                      num(td, "ItemCount"), hb, str(st, "Direction"), str(st, "Seed"),
+                      num(st, "SeedSeq"), num(st, "LogRecords"), num(st, "Seconds"));
+    if (json) {
+        api_backup_strip(resp);
+        char *text = tm_awscli_json("RestoreTableToPointInTime", resp);
+        fputs(text ? text : "", stdout);
+        free(text);
+    }
+    code = CLI_OK;
+out:
+    cJSON_Delete(req);
+    cJSON_Delete(resp);
+    tm_db_close(db);
+    return code;
 }
 
 int main(int argc, char **argv)
@@ -118,46 +201,5 @@ int main(int argc, char **argv)
         o.time_us = PITR_LATEST;
     }
     o.home = cli_home(data);
-
-    int rc;
-    buf out = BUF_INIT;
-    if (dry) {
-        pitr_plan *p = NULL;
-        if ((rc = restore_plan(&o, &p))) return cli_fail(prog, "plan", rc);
-        if (json) {
-            pitr_plan_json(p, &out);
-            buf_putc(&out, '\n');
-        } else {
-            buf_printf(&out, "restore %s into %s (dry run: nothing written)\n", o.source,
-                       o.target);
-            pitr_plan_describe(p, &out);
-        }
-        fputs(out.data, stdout);
-        buf_free(&out);
-        pitr_plan_free(p);
-        return CLI_OK;
-    }
-
-    restore_result r;
-    o.prog = progress_new(prog, "restoring: log records", 0);
-    rc = restore_run(&o, &r);
-    if (rc) {
-        progress_free(o.prog);
-        return cli_fail(prog, "restore", rc);
-    }
-    char t[40], hb[32];
-    clock_format(r.stats.t_us, 6, t, sizeof t);
-    human((double)r.table.size_bytes, hb, sizeof hb);
-    progress_done(o.prog, "restored %s at %s into %s: %" PRIu64 " items, %s (%s from %s at seq "
-                  "%" PRIu64 ", %" PRIu64 " log records) in %.2f s", o.source, t, o.target,
-                  r.table.item_count, hb, pitr_dir_name(r.stats.direction),
-                  pitr_seed_name(r.stats.seed), r.stats.seed_seq, r.stats.records,
-                  r.stats.seconds);
-    if (json) {
-        restore_response_json(&r, &out);
-        buf_putc(&out, '\n');
-        fputs(out.data, stdout);
-        buf_free(&out);
-    }
-    return CLI_OK;
+    return run(&o, dry, json);
 }

@@ -30,6 +30,7 @@
 #include "engine/err.h"
 #include "engine/fsx.h"
 #include "engine/item.h"
+#include "engine/text.h"
 #include "engine/table.h"
 
 #include <assert.h>
@@ -60,6 +61,21 @@ const char *import_compression_name(import_compression c)
     case IMPORT_COMP_NONE: return "NONE";
     default: return "AUTO";
     }
+}
+
+static int ends_with_ci(const char *s, size_t n, const char *suf)
+{
+    size_t k = strlen(suf);
+    return n >= k && !strncasecmp(s + n - k, suf, k);
+}
+
+import_format import_guess_format(const char *name)
+{
+    size_t n = strlen(name);
+    static const char *const comp[] = {".gz", ".gzip", ".zst", ".zstd"};
+    for (size_t i = 0; i < sizeof comp / sizeof *comp; i++)
+        if (ends_with_ci(name, n, comp[i])) { n -= strlen(comp[i]); break; }
+    return ends_with_ci(name, n, ".csv") ? IMPORT_FMT_CSV : IMPORT_FMT_DYNAMODB_JSON;
 }
 
 int import_format_parse(const char *s)
@@ -96,6 +112,9 @@ typedef struct imp {
     pthread_mutex_t mu;            /* elog, samples, failure, compression */
     size_t next_file;              /* store mode: the next input to take (atomic) */
     uint64_t processed, imported, errors, bytes, raw, files;   /* atomic */
+    uint64_t unparsed;             /* atomic: lines that are not JSON at all (format guess) */
+    import_options eff;            /* opt with the format decided (guessed when AUTO) */
+    const char *guessed_from;      /* the name the format was guessed from; NULL: given */
     int failed;                    /* atomic: stop every worker */
     int ordered;                   /* ORDERED mode (see the top) */
     struct worker *ws;             /* to wake their queues on failure */
@@ -350,6 +369,26 @@ static int item_error(worker *w, uint64_t index, const char *msg)
     return 0;
 }
 
+/* A wrong format, seen early: the first `at_least` lines (or every line, at the end) were not
+ * DynamoDB JSON and nothing was accepted. Fails naming the option that fixes the guess, rather
+ * than leaving an empty table behind. 0: not (yet) the case. */
+static int wrong_format(imp *im, uint64_t at_least)
+{
+    uint64_t bad = __atomic_load_n(&im->unparsed, __ATOMIC_RELAXED);
+    if (bad < at_least || bad != __atomic_load_n(&im->processed, __ATOMIC_RELAXED) ||
+        __atomic_load_n(&im->imported, __ATOMIC_RELAXED))
+        return 0;
+    char why[600];
+    if (im->guessed_from)
+        snprintf(why, sizeof why, "DYNAMODB_JSON was guessed from the name %s", im->guessed_from);
+    else
+        snprintf(why, sizeof why, "--input-format DYNAMODB_JSON");
+    err_set(TM_EINVAL, "%s: none of the first %llu lines is DynamoDB JSON (%s): if the data is "
+            "CSV, give --input-format CSV (with --key)", im->opt->from, (unsigned long long)bad,
+            why);
+    return imp_fail(im, TM_EINVAL, "InvalidInputFormat");
+}
+
 /* Checks the key the AWS way (their messages), encodes key and item, and hands them over. */
 static int accept_item(worker *w, item *it, uint64_t index)
 {
@@ -419,7 +458,8 @@ static int json_line(worker *w, const char *line, size_t len, uint64_t index)
     if (rc) {
         char msg[1024];
         snprintf(msg, sizeof msg, "Invalid DynamoDB JSON item: %s", err_msg());
-        return item_error(w, index, msg);
+        __atomic_add_fetch(&w->im->unparsed, 1, __ATOMIC_RELAXED);
+        return (rc = item_error(w, index, msg)) ? rc : wrong_format(w->im, IMPORT_GUESS_LINES);
     }
     rc = accept_item(w, it, index);
     item_free(it);
@@ -439,7 +479,7 @@ static int set_header(worker *w, const char *const *names, const size_t *lens, s
     for (size_t i = 0; i < n; i++) {
         if (lens[i] == 0)
             return err_set(TM_ECORRUPT, "CSV header column %zu has no name", i + 1);
-        if (!import_utf8_ok(names[i], lens[i]))
+        if (!text_utf8_valid(names[i], lens[i]))
             return err_set(TM_ECORRUPT, "CSV header column %zu is not UTF-8", i + 1);
         for (size_t j = 0; j < i; j++)
             if (lens[j] == lens[i] && !memcmp(names[j], names[i], lens[i]))
@@ -450,9 +490,11 @@ static int set_header(worker *w, const char *const *names, const size_t *lens, s
         if (im->ks.range_type) has_range |= !strcmp(w->hdr[i], im->ks.range_name);
     }
     if (!has_hash || !has_range)
-        return err_set(TM_ECORRUPT, "the CSV header has no column %s (the %s key)",
+        return err_set(TM_ECORRUPT, "the CSV header has no column %s (the %s key)%s",
                        has_hash ? im->ks.range_name : im->ks.hash_name,
-                       has_hash ? "sort" : "partition");
+                       has_hash ? "sort" : "partition", im->guessed_from ?
+                       " (CSV was guessed from the name: if the data is DynamoDB JSON, give "
+                       "--input-format DYNAMODB_JSON)" : "");
     w->have_hdr = 1;
     return 0;
 }
@@ -503,7 +545,7 @@ static int csv_record(void *ctx, const import_csv_rec *r)
             v.len = (uint32_t)w->tmp.len;
             v.u.bytes = w->tmp.data;
         } else if (t == AV_B) {
-            if (b64_decode(r->fields[i], r->lens[i], &w->tmp)) {
+            if (text_b64_decode(r->fields[i], r->lens[i], &w->tmp)) {
                 snprintf(msg, sizeof msg, AWS_INVALID "key %s: not base64", name);
                 rc = 1;
                 break;
@@ -512,7 +554,7 @@ static int csv_record(void *ctx, const import_csv_rec *r)
             v.len = (uint32_t)w->tmp.len;
             v.u.bytes = w->tmp.data ? w->tmp.data : "";
         } else {
-            if (!import_utf8_ok(r->fields[i], r->lens[i])) {
+            if (!text_utf8_valid(r->fields[i], r->lens[i])) {
                 snprintf(msg, sizeof msg, "Column %s: value is not UTF-8", name);
                 rc = 1;
                 break;
@@ -541,10 +583,10 @@ static int csv_record(void *ctx, const import_csv_rec *r)
 
 static int dec_read(void *ctx, void *p, size_t n, size_t *got)
 {
-    return import_dec_read(ctx, p, n, got);
+    return layout_dec_read(ctx, p, n, got);
 }
 
-static int read_json(worker *w, import_dec *d)
+static int read_json(worker *w, layout_dec *d)
 {
     int rc;
     const char *line;
@@ -568,7 +610,7 @@ static int read_json(worker *w, import_dec *d)
     }
 }
 
-static int read_csv(worker *w, import_dec *d)
+static int read_csv(worker *w, layout_dec *d)
 {
     imp *im = w->im;
     int rc;
@@ -584,7 +626,7 @@ static int read_csv(worker *w, import_dec *d)
     }
     for (;;) {
         size_t got;
-        if ((rc = import_dec_read(d, w->chunk, DEC_CHUNK, &got))) return rc;
+        if ((rc = layout_dec_read(d, w->chunk, DEC_CHUNK, &got))) return rc;
         if (got == 0) break;
         if ((rc = import_csv_feed(w->csv, w->chunk, got, csv_record, w))) return rc;
     }
@@ -595,11 +637,11 @@ static int read_csv(worker *w, import_dec *d)
 static int read_file(worker *w, size_t idx, import_read_fn rd, void *rctx)
 {
     imp *im = w->im;
-    import_dec *d = NULL;
+    layout_dec *d = NULL;
     w->in = &im->src.inputs[idx];
     w->file_no = idx;
     w->items = 0;
-    int rc = import_dec_open(im->opt->compression, w->in->key, rd, rctx, &im->budget, &d);
+    int rc = layout_dec_open((layout_codec)im->opt->compression, w->in->key, rd, rctx, &im->budget, &d);
     if (rc) return imp_fail(im, rc, "InternalError");
     rc = im->opt->format == IMPORT_FMT_CSV ? read_csv(w, d) : read_json(w, d);
     if (imp_stopped(im)) goto out;   /* someone else's failure, or our own recorded one */
@@ -608,23 +650,23 @@ static int read_file(worker *w, size_t idx, import_read_fn rd, void *rctx)
         imp_fail(im, rc, file_fail_code(rc));
         goto out;
     }
-    import_compression kind = import_dec_kind(d);
+    import_compression kind = (import_compression)layout_dec_kind(d);
     pthread_mutex_lock(&im->mu);
     if (im->res->compression == IMPORT_COMP_AUTO || im->res->compression == IMPORT_COMP_NONE)
         im->res->compression = kind;
     pthread_mutex_unlock(&im->mu);
-    __atomic_add_fetch(&im->bytes, import_dec_out_bytes(d), __ATOMIC_RELAXED);
-    __atomic_add_fetch(&im->raw, import_dec_in_bytes(d), __ATOMIC_RELAXED);
+    __atomic_add_fetch(&im->bytes, layout_dec_out_bytes(d), __ATOMIC_RELAXED);
+    __atomic_add_fetch(&im->raw, layout_dec_in_bytes(d), __ATOMIC_RELAXED);
     __atomic_add_fetch(&im->files, 1, __ATOMIC_RELAXED);
     if (w->in->mi >= 0) {
         /* What the manifest promised: checked before the table can appear. */
         const import_mfile *mf = &im->src.man.files[w->in->mi];
         unsigned char md5[16];
-        import_dec_md5(d, md5);
+        layout_dec_md5(d, md5);
         if (memcmp(md5, mf->md5, 16) != 0) {
             char want[25], got[25];
-            store_base64(mf->md5, 16, want);
-            store_base64(md5, 16, got);
+            text_b64(mf->md5, 16, want);
+            text_b64(md5, 16, got);
             rc = err_set(TM_ECORRUPT, "%s: MD5 %s does not match md5Checksum %s in "
                          "manifest-files.json (altered or truncated)", w->in->ptr_key, got, want);
             imp_fail(im, rc, "ChecksumMismatch");
@@ -641,7 +683,7 @@ static int read_file(worker *w, size_t idx, import_read_fn rd, void *rctx)
     if (im->ordered) rc = queue_push(w, idx, 1);
 out:
     flush_progress(w);
-    import_dec_close(d);
+    layout_dec_close(d);
     return fail_rc(im) ? fail_rc(im) : rc;
 }
 
@@ -826,7 +868,7 @@ static int check_options(const import_options *o)
     if (!o->home || !o->from || !o->table)
         return err_set(TM_EINVAL, "--from and --table are required");
     if ((rc = table_check_name(o->table))) return rc;
-    if (o->format == IMPORT_FMT_CSV) {
+    if (o->format != IMPORT_FMT_DYNAMODB_JSON) {
         if (!import_csv_delim_ok(o->csv_delimiter))
             return err_set(TM_EINVAL, "--csv-delimiter must be one of , ; : | tab space");
         if (o->csv_header && o->csv_header_n == 0)
@@ -836,6 +878,28 @@ static int check_options(const import_options *o)
     }
     if (o->max_line < 16) return err_set(TM_EINVAL, "the maximum line length is too small");
     return 0;
+}
+
+/* IMPORT_FMT_AUTO: an export is DynamoDB JSON; else the first data file's name decides
+ * (import_guess_format). The options CSV needs are checked here when CSV was guessed. */
+static int decide_format(imp *im)
+{
+    im->eff = *im->opt;
+    im->opt = &im->eff;
+    if (im->eff.format != IMPORT_FMT_AUTO) return 0;
+    im->eff.format = IMPORT_FMT_DYNAMODB_JSON;
+    if (!im->src.have_manifest && im->src.n > 0) {
+        im->guessed_from = im->src.inputs[0].key;
+        im->eff.format = import_guess_format(im->guessed_from);
+    }
+    int rc = 0;
+    if (im->eff.format == IMPORT_FMT_CSV && !im->eff.ks)
+        rc = err_set(TM_EINVAL, "%s looks like CSV (by its name): CSV needs --key NAME:TYPE "
+                     "(and --sort-key if the table has one); if it is DynamoDB JSON, give "
+                     "--input-format DYNAMODB_JSON", im->eff.from);
+    else if (im->eff.format != IMPORT_FMT_CSV && im->eff.csv_header)
+        rc = err_set(TM_EINVAL, "--csv-header is for --input-format CSV");
+    return rc ? imp_fail(im, rc, "ValidationException") : 0;
 }
 
 int import_run(const import_options *opt, import_result *res)
@@ -885,6 +949,9 @@ int import_run(const import_options *opt, import_result *res)
         snprintf(res->skipped[i].reason, sizeof res->skipped[i].reason, "%s",
                  im.src.skipped[i].reason);
     }
+    if ((rc = decide_format(&im))) goto out;
+    opt = im.opt;
+    res->format = opt->format;
     if (opt->ks) {
         im.ks = *opt->ks;
     } else if (im.src.have_schema) {
@@ -947,6 +1014,7 @@ int import_run(const import_options *opt, import_result *res)
             for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
         }
     }
+    if (!im.fail_rc) wrong_format(&im, 1);   /* fewer lines than IMPORT_GUESS_LINES, all bad */
     if (im.fail_rc || imp_stopped(&im)) goto out;
     trace(im.ordered ? "read and build (ordered)" : "read", res->start_us);
     int64_t t_merge = clock_now_us();
@@ -1024,7 +1092,7 @@ out:
 static int put_str(buf *b, const char *name, const char *v)
 {
     int rc = buf_printf(b, "\"%s\":", name);
-    return rc ? rc : import_json_str(b, v, strlen(v));
+    return rc ? rc : text_json_cstr(b, v);
 }
 
 /* AWS's ImportTableDescription fields, plus tidemark's own (AWS has no such thing):
@@ -1069,7 +1137,7 @@ int import_result_json(const import_options *opt, const import_result *res, buf 
             rc |= buf_puts(b, ",\"HeaderList\":[");
             for (size_t i = 0; i < opt->csv_header_n; i++) {
                 if (i) rc |= buf_putc(b, ',');
-                rc |= import_json_str(b, opt->csv_header[i], strlen(opt->csv_header[i]));
+                rc |= text_json_cstr(b, opt->csv_header[i]);
             }
             rc |= buf_putc(b, ']');
         }

@@ -61,6 +61,7 @@
 typedef enum import_format {
     IMPORT_FMT_DYNAMODB_JSON = 0,
     IMPORT_FMT_CSV = 1,
+    IMPORT_FMT_AUTO = 2,      /* guessed: see import_guess_format */
 } import_format;
 
 typedef enum import_compression {
@@ -75,7 +76,7 @@ typedef struct import_options {
     const char *from;                /* SOURCE */
     const char *table;               /* the new table */
     const key_schema *ks;            /* NULL: from the export's tidemark-schema.json */
-    import_format format;
+    import_format format;            /* IMPORT_FMT_AUTO (default): guessed from the names */
     import_compression compression;
     const char *const *csv_header;   /* NULL: the first line of each CSV file is its header */
     size_t csv_header_n;
@@ -97,7 +98,7 @@ typedef struct import_options {
     volatile sig_atomic_t *cancel;   /* set non-zero (signal) to stop: FAILED, no table */
 } import_options;
 
-#define IMPORT_OPTIONS_INIT {NULL, NULL, NULL, NULL, IMPORT_FMT_DYNAMODB_JSON, IMPORT_COMP_AUTO, \
+#define IMPORT_OPTIONS_INIT {NULL, NULL, NULL, NULL, IMPORT_FMT_AUTO, IMPORT_COMP_AUTO, \
     NULL, 0, ',', NULL, UINT64_MAX, (size_t)1 << 20, (uint64_t)1 << 40, 1000, \
     (size_t)256 << 20, 0, NULL, NULL, NULL, NULL, NULL, NULL}
 
@@ -152,6 +153,12 @@ int import_result_json(const import_options *opt, const import_result *res, buf 
 
 const char *import_format_name(import_format f);            /* "DYNAMODB_JSON", "CSV" */
 const char *import_compression_name(import_compression c);  /* "GZIP", "ZSTD", "NONE", "AUTO" */
+/* IMPORT_FMT_AUTO's guess for a data file's name: CSV for .csv (also .csv.gz, .csv.zst),
+ * DYNAMODB_JSON for anything else (.json, .jsonl, an export's data files). An export (with
+ * manifests) is always DYNAMODB_JSON. A wrong guess shows at once: when none of the first
+ * IMPORT_GUESS_LINES lines parses, the import stops naming --input-format (import.c). */
+import_format import_guess_format(const char *name);
+#define IMPORT_GUESS_LINES 10
 /* Parses names case-insensitively; -1 when unknown. */
 int import_format_parse(const char *s);
 int import_compression_parse(const char *s);

@@ -191,7 +191,7 @@ int pitr_plan_make(const pitr_input *in, pitr_dir dir, pitr_plan **out)
         clock_format(in->t_us, 6, t, sizeof t);
         clock_format(in->earliest_us, 6, e, sizeof e);
         clock_format(in->latest_us, 6, l, sizeof l);
-        rc = err_set(TM_ERANGE, "InvalidRestoreTime: %s is outside the restorable window "
+        rc = err_set(TM_ERANGE, "%s is outside the restorable window "
                      "[%s, %s]", t, e, l);
         goto out;
     }

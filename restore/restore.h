@@ -6,7 +6,7 @@
  * full export is import's job (tidemark-import), not this module's.
  *
  * Errors: TM_ENOTFOUND (no source table, or PITR disabled on it), TM_EEXIST (target exists),
- * TM_ERANGE (time outside the window: "InvalidRestoreTime: ..."), TM_EMISSING (a segment or
+ * TM_ERANGE (time outside the window), TM_EMISSING (a segment or
  * snapshot the plan needs is gone: the detail names the seqs), TM_ECORRUPT (the detail names
  * the segment and offset, or the damaged snapshot's data.mdb when no plan without it is left),
  * TM_EINVAL (bad names). Nothing is created on any error. A damaged snapshot that another plan
@@ -46,10 +46,6 @@ typedef struct restore_result {
 int restore_plan(const restore_options *o, pitr_plan **out);
 /* Runs the restore. r is optional. */
 int restore_run(const restore_options *o, restore_result *r);
-/* The RestoreTableToPointInTime response: {"TableDescription":{..., "RestoreSummary":
- * {"SourceTableArn","RestoreDateTime","RestoreInProgress":false}}}. Times are epoch seconds
- * (the DynamoDB JSON protocol's form). */
-int restore_response_json(const restore_result *r, buf *out);
 /* arn:aws:dynamodb:<region>:<account>:table/<name> */
 void restore_table_arn(const restore_options *o, const char *name, char *out, size_t n);
 

@@ -51,10 +51,10 @@ tables_are "Src"
 
 # ---- outside the window, on both sides; PITR off; no such table; target exists ----
 expect_exit 1 tidemark-restore --table Src --target New --time 2025-09-30T23:59:59Z
-assert_contains "$ERR" "InvalidRestoreTime: 2025-09-30T23:59:59.000000Z is outside the restorable window [2025-10-01T00:00:00.000000Z, 2025-10-31T00:00:00.000000Z]"
-expect_exit 1 tidemark-restore --table Src --target New --time 2025-10-31T00:00:01Z
+assert_contains "$ERR" "InvalidRestoreTimeException: 2025-09-30T23:59:59.000000Z is outside the restorable window [2025-10-01T00:00:00.000000Z, 2025-10-31T12:00:00.000000Z]"
+expect_exit 1 tidemark-restore --table Src --target New --time 2025-10-31T12:00:01Z
 assert_contains "$ERR" "InvalidRestoreTime"
-expect_exit 1 tidemark-restore --table Src --target New --time 2025-10-31T00:00:01Z --dry-run
+expect_exit 1 tidemark-restore --table Src --target New --time 2025-10-31T12:00:01Z --dry-run
 assert_contains "$ERR" "InvalidRestoreTime"
 tables_are "Src"
 expect_exit 1 tidemark-restore --table Nope --target New --latest
@@ -111,4 +111,12 @@ for d in auto forward backward; do
   assert_contains "$ERR" "$bname"
 done
 tables_are "AfterGap AfterSrc Bad Gap Other Src"
+
+# ---- a bad table name is a usage error (2) in every program (import too: import_bad_input.sh)
+expect_exit 2 tidemark-restore --table Src --target x --latest
+assert_contains "$ERR" "table name 'x'"
+# ---- the response's RestoreSummary as the aws CLI prints it (the restore's time, ISO)
+expect_exit 0 tidemark-restore --table Src --target Restored --time 2025-10-15T00:00:00Z --json
+assert_contains "$OUT" '"RestoreDateTime": "2025-10-15T00:00:00+00:00"'
+assert_contains "$OUT" '"CreationDateTime": "'
 echo "restore_errors: OK"

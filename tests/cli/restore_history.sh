@@ -110,7 +110,7 @@ assert [k["AttributeName"] for k in d["KeySchema"]] == ["pk", "sk"], d
 assert {a["AttributeName"]: a["AttributeType"] for a in d["AttributeDefinitions"]} == {"pk": "S", "sk": "N"}
 rs = d["RestoreSummary"]
 assert rs["RestoreInProgress"] is False and rs["SourceTableArn"].endswith(":table/Hist"), rs
-assert isinstance(rs["RestoreDateTime"], float) and d["TableArn"].endswith(":table/Latest")
+assert isinstance(rs["RestoreDateTime"], str) and rs["RestoreDateTime"].endswith("+00:00") and d["TableArn"].endswith(":table/Latest")
 assert d["ItemCount"] >= 0 and d["TableSizeBytes"] >= 0
 EOF
 n_latest=$(wc -l < "$W/s.$n")

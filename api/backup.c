@@ -1,0 +1,630 @@
+/* backup.c: the export and restore operations of the api layer (ExportTableToPointInTime,
+ * DescribeExport, ListExports, TidemarkExportVerify, RestoreTableToPointInTime,
+ * TidemarkRestorePlan), the one writer of ExportDescription, and what the backup operations
+ * share (request readers, error mapping). Imports are in backup_import.c, the catalog in
+ * backup_catalog.c; shapes and naming in backup.h. */
+#include "api/backup_internal.h"
+#include "engine/buf.h"
+#include "engine/clock.h"
+#include "engine/err.h"
+#include "engine/fsx.h"
+#include "engine/table.h"
+#include "export/export.h"
+#include "pitr/plan.h"
+#include "restore/restore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+/* ================================================================ shared */
+
+int breq_num(const cJSON *req, const char *name, double *out, int *present, tm_error *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+    *out = 0;
+    if (present) *present = 0;
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (!cJSON_IsNumber(v)) return tm_error_set(e, TM_ERR_BAD_PARAMETER, "%s must be a number", name);
+    *out = v->valuedouble;
+    if (present) *present = 1;
+    return 0;
+}
+
+static int64_t req_time_us(double s) { return tm_json_time_us(s); }
+
+int breq_arn_id(const char *arn, const char *what, char *id, size_t n, tm_error *e)
+{
+    char pat[32];
+    snprintf(pat, sizeof pat, "/%s/", what);
+    const char *p = strstr(arn, pat), *q;
+    while (p && (q = strstr(p + 1, pat))) p = q;
+    if (!p || !p[strlen(pat)] || strchr(p + strlen(pat), '/') ||
+        strlen(p + strlen(pat)) >= n)
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "%s is not an %s ARN (arn:aws:dynamodb:"
+                            "<region>:<account>:table/<name>/%s/<id>)", arn,
+                            what[0] == 'e' ? "export" : "import", what);
+    snprintf(id, n, "%s", p + strlen(pat));
+    return 0;
+}
+
+int breq_table_arn(const char *arn, char *region, char *account, char *name, tm_error *e)
+{
+    /* arn:aws:dynamodb:<region>:<account>:table/<name> */
+    if (sscanf(arn, "arn:%*[^:]:dynamodb:%255[^:]:%255[^:]:table/%255[^/]", region, account,
+               name) != 3 || strchr(strstr(arn, ":table/") + 7, '/'))
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "%s is not a table ARN (arn:aws:dynamodb:"
+                            "<region>:<account>:table/<name>)", arn);
+    int rc = table_check_name(name);
+    if (!rc) return 0;
+    tm_error_from(e, rc, NULL);
+    if (e) e->kind = TM_ERR_BAD_PARAMETER;   /* a name is a parameter: usage */
+    return TM_ERR_BAD_PARAMETER;
+}
+
+int backup_error(tm_error *e, int rc, int kind_default)
+{
+    const char *m = err_msg();
+    int kind = tm_error_from(e, rc, NULL);
+    if (kind_default) kind = kind_default;
+    if (e) e->kind = kind;
+    if (e && m && strstr(m, "no such bucket")) {
+        size_t l = strlen(e->message);
+        snprintf(e->message + l, sizeof e->message - l, " (create the bucket first, e.g. `aws "
+                 "s3 mb s3://BUCKET`, or point --endpoint-url (AWS_ENDPOINT_URL_S3) at the S3 "
+                 "server that has it)");
+    }
+    return kind;
+}
+
+void backup_make_id(int64_t us, char *out)
+{
+    unsigned char r[4] = {0};
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        uint32_t v = (uint32_t)us ^ (uint32_t)getpid() * 2654435761u;
+        memcpy(r, &v, 4);
+    }
+    snprintf(out, 24, "%014lld-%02x%02x%02x%02x", (long long)(us / 1000), r[0], r[1], r[2], r[3]);
+}
+
+void api_backup_strip(cJSON *resp)
+{
+    cJSON *shape = resp ? resp->child : NULL;
+    for (cJSON *c = shape ? shape->child : NULL; c;) {
+        cJSON *next = c->next;
+        if (c->string && !strncmp(c->string, "Tidemark", 8))
+            cJSON_Delete(cJSON_DetachItemViaPointer(shape, c));
+        c = next;
+    }
+}
+
+/* A store's options from the request's TidemarkEndpointUrl / TidemarkProfile. */
+static int req_store(const cJSON *req, store_options *so, tm_error *e)
+{
+    int k = req_str(req, "TidemarkEndpointUrl", 0, &so->endpoint_url, e);
+    return k ? k : req_str(req, "TidemarkProfile", 0, &so->profile, e);
+}
+
+/* ================================================================ ExportDescription */
+
+static cJSON *shape_export_description(const export_desc *d)
+{
+    cJSON *o = cJSON_CreateObject(), *x = cJSON_AddObjectToObject(o, "ExportDescription");
+    cJSON_AddStringToObject(x, "ExportArn", d->export_arn);
+    cJSON_AddStringToObject(x, "ExportStatus", d->status);
+    if (d->start_us) tm_json_time(x, "StartTime", d->start_us);
+    if (d->end_us) tm_json_time(x, "EndTime", d->end_us);
+    if (d->manifest_key[0]) cJSON_AddStringToObject(x, "ExportManifest", d->manifest_key);
+    cJSON_AddStringToObject(x, "TableArn", d->table_arn);
+    cJSON_AddStringToObject(x, "TableId", d->table_id);
+    if (d->type == EXPORT_FULL && d->export_time_us) tm_json_time(x, "ExportTime", d->export_time_us);
+    cJSON_AddStringToObject(x, "S3Bucket", d->bucket);
+    if (d->prefix[0]) cJSON_AddStringToObject(x, "S3Prefix", d->prefix);
+    cJSON_AddStringToObject(x, "S3SseAlgorithm", d->sse[0] ? d->sse : "AES256");
+    if (d->failure[0]) {
+        cJSON_AddStringToObject(x, "FailureCode", "ExportInterrupted");
+        cJSON_AddStringToObject(x, "FailureMessage", d->failure);
+    }
+    cJSON_AddStringToObject(x, "ExportFormat", d->format[0] ? d->format : "DYNAMODB_JSON");
+    cJSON_AddNumberToObject(x, "BilledSizeBytes", (double)d->billed_bytes);
+    cJSON_AddNumberToObject(x, "ItemCount", (double)d->item_count);
+    cJSON_AddStringToObject(x, "ExportType", export_type_name(d->type));
+    if (d->type == EXPORT_INCREMENTAL) {
+        cJSON *s = cJSON_AddObjectToObject(x, "IncrementalExportSpecification");
+        tm_json_time(s, "ExportFromTime", d->from_us);
+        tm_json_time(s, "ExportToTime", d->to_us);
+        cJSON_AddStringToObject(s, "ExportViewType", export_view_name(d->view));
+    }
+    /* tidemark's: what the text form shows besides the shape */
+    cJSON_AddStringToObject(x, "TidemarkExportId", d->id);
+    cJSON_AddStringToObject(x, "TidemarkTableName", d->table_name);
+    cJSON_AddStringToObject(x, "TidemarkLocation", d->dir);
+    cJSON_AddNumberToObject(x, "TidemarkDataFiles", (double)d->files);
+    return o;
+}
+
+/* A FAILED ExportDescription for a run that failed before the export described itself. */
+static cJSON *failed_export(const export_options *o, const char *table_arn, int64_t start_us,
+                            const tm_error *e)
+{
+    cJSON *r = cJSON_CreateObject(), *x = cJSON_AddObjectToObject(r, "ExportDescription");
+    cJSON_AddStringToObject(x, "ExportStatus", "FAILED");
+    tm_json_time(x, "StartTime", start_us);
+    tm_json_time(x, "EndTime", clock_now_us());
+    cJSON_AddStringToObject(x, "TableArn", table_arn);
+    if (o->type == EXPORT_FULL && o->time_us) tm_json_time(x, "ExportTime", o->time_us);
+    buf bk = BUF_INIT, pf = BUF_INIT;
+    if (o->dest && !strncmp(o->dest, "s3://", 5) && !store_s3_split(o->dest, &bk, &pf)) {
+        cJSON_AddStringToObject(x, "S3Bucket", bk.data ? bk.data : "");
+        if (pf.len) cJSON_AddStringToObject(x, "S3Prefix", pf.data);
+    }
+    buf_free(&bk);
+    buf_free(&pf);
+    cJSON_AddStringToObject(x, "FailureCode", tm_err_name(e->kind));
+    cJSON_AddStringToObject(x, "FailureMessage", e->message);
+    cJSON_AddStringToObject(x, "ExportFormat", "DYNAMODB_JSON");
+    cJSON_AddStringToObject(x, "ExportType", export_type_name(o->type));
+    if (o->type == EXPORT_INCREMENTAL) {
+        cJSON *s = cJSON_AddObjectToObject(x, "IncrementalExportSpecification");
+        tm_json_time(s, "ExportFromTime", o->from_us);
+        if (o->to_us) tm_json_time(s, "ExportToTime", o->to_us);
+        cJSON_AddStringToObject(s, "ExportViewType", export_view_name(o->view));
+    }
+    return r;
+}
+
+/* ================================================================ ExportTableToPointInTime */
+
+/* Request: TableArn (or tidemark's TableName), S3Bucket + S3Prefix or TidemarkDestination (a
+ * directory or s3://bucket/prefix), ExportTime, ExportType, IncrementalExportSpecification
+ * {ExportFromTime, ExportToTime, ExportViewType}; tidemark's TidemarkCompression (GZIP, ZSTD),
+ * TidemarkCompressionLevel, TidemarkJobs, TidemarkMaxFileBytes, TidemarkNetchangeMemory,
+ * TidemarkTmpDir, TidemarkEndpointUrl, TidemarkProfile, and TidemarkResume (an export
+ * directory to finish: the other members are then the export's own). */
+static int export_request(const cJSON *req, export_options *o, store_options *so, buf *dest,
+                          char *region, char *account, char *name, tm_error *e)
+{
+    const char *arn, *tn, *bucket, *prefix, *d, *s;
+    double v;
+    int k, has;
+    if ((k = req_str(req, "TableArn", 0, &arn, e)) || (k = req_str(req, "TableName", 0, &tn, e)))
+        return k;
+    if (arn) {
+        if ((k = breq_table_arn(arn, region, account, name, e))) return k;
+    } else if (tn) {
+        if ((k = req_table_name(req, &tn, e))) return k;
+        snprintf(name, 256, "%s", tn);
+        snprintf(region, 256, "%s", table_arn_region(NULL));
+        snprintf(account, 256, "%s", table_arn_account(NULL));
+    } else {
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "TableArn is required");
+    }
+    o->table = name;
+    o->region = region;
+    o->account = account;
+    if ((k = req_str(req, "TidemarkDestination", 0, &d, e)) ||
+        (k = req_str(req, "S3Bucket", 0, &bucket, e)) || (k = req_str(req, "S3Prefix", 0, &prefix, e)))
+        return k;
+    if (d) buf_puts(dest, d);
+    else if (bucket) buf_printf(dest, "s3://%s/%s", bucket, prefix ? prefix : "");
+    else return tm_error_set(e, TM_ERR_BAD_PARAMETER, "S3Bucket is required");
+    o->dest = dest->data;
+    if ((k = req_str(req, "ExportType", 0, &s, e))) return k;
+    if (s && !strcmp(s, "INCREMENTAL_EXPORT")) o->type = EXPORT_INCREMENTAL;
+    else if (s && strcmp(s, "FULL_EXPORT"))
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "ExportType must be FULL_EXPORT or "
+                            "INCREMENTAL_EXPORT, not %s", s);
+    if ((k = breq_num(req, "ExportTime", &v, &has, e))) return k;
+    if (has && o->type == EXPORT_INCREMENTAL)
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "ExportTime is for full exports; an "
+                            "incremental export takes IncrementalExportSpecification");
+    if (has && (o->time_us = req_time_us(v)) <= 0)
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "ExportTime: before 1970");
+    const cJSON *inc = cJSON_GetObjectItemCaseSensitive(req, "IncrementalExportSpecification");
+    if (o->type == EXPORT_INCREMENTAL) {
+        if (!cJSON_IsObject(inc) || (k = breq_num(inc, "ExportFromTime", &v, &has, e)) || !has)
+            return k ? k : tm_error_set(e, TM_ERR_BAD_PARAMETER, "an incremental export needs "
+                                        "IncrementalExportSpecification.ExportFromTime");
+        o->from_us = req_time_us(v);
+        if ((k = breq_num(inc, "ExportToTime", &v, &has, e))) return k;
+        if (has) o->to_us = req_time_us(v);
+        if (has && o->to_us <= o->from_us)
+            return tm_error_set(e, TM_ERR_BAD_PARAMETER, "ExportToTime must be after ExportFromTime");
+        if ((k = req_str(inc, "ExportViewType", 0, &s, e))) return k;
+        if (s && !strcmp(s, "NEW_IMAGE")) o->view = EXPORT_VIEW_NEW;
+        else if (s && strcmp(s, "NEW_AND_OLD_IMAGES"))
+            return tm_error_set(e, TM_ERR_BAD_PARAMETER, "ExportViewType must be "
+                                "NEW_AND_OLD_IMAGES or NEW_IMAGE, not %s", s);
+    } else if (inc) {
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "IncrementalExportSpecification needs "
+                            "ExportType INCREMENTAL_EXPORT");
+    }
+    if ((k = req_str(req, "TidemarkCompression", 0, &s, e))) return k;
+    if (s && !strcasecmp(s, "ZSTD")) o->compression = EXPORT_ZSTD;
+    else if (s && strcasecmp(s, "GZIP"))
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "TidemarkCompression must be GZIP or ZSTD");
+    if ((k = breq_num(req, "TidemarkCompressionLevel", &v, NULL, e))) return k;
+    o->level = (int)v;
+    if ((k = breq_num(req, "TidemarkJobs", &v, &has, e))) return k;
+    if (has) o->jobs = (int)v;
+    if ((k = breq_num(req, "TidemarkMaxFileBytes", &v, NULL, e))) return k;
+    o->max_file_bytes = (uint64_t)v;
+    if ((k = breq_num(req, "TidemarkNetchangeMemory", &v, NULL, e))) return k;
+    o->netchange_mem = (size_t)v;
+    if ((k = req_str(req, "TidemarkTmpDir", 0, &o->tmp_dir, e))) return k;
+    return req_store(req, so, e);
+}
+
+/* The record of a finished export, and its response. */
+static int export_done(tm_db *db, const export_desc *d, cJSON **resp, tm_error *e)
+{
+    cJSON *r = shape_export_description(d);
+    int k = catalog_put(db, "exports", d->id, "ExportDescription",
+                        cJSON_GetObjectItemCaseSensitive(r, "ExportDescription"), d->dir, e);
+    if (k) {
+        cJSON_Delete(r);
+        return k;
+    }
+    *resp = r;
+    return 0;
+}
+
+int tm_export_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e)
+{
+    export_options o = EXPORT_OPTIONS_INIT;
+    store_options so = STORE_OPTIONS_INIT;
+    char region[256], account[256], name[256], tarn[1024];
+    buf dest = BUF_INIT;
+    export_desc d;
+    const char *resume;
+    int k, rc;
+    *resp = NULL;
+    if (run) run->failed = NULL;
+    o.home = tm_db_home(db);
+    o.store = &so;
+    o.prog = run ? run->prog : NULL;
+    if ((k = req_str(req, "TidemarkResume", 0, &resume, e))) return k;
+    if (resume) {
+        double v;
+        if ((k = breq_num(req, "TidemarkJobs", &v, NULL, e)) || (k = req_store(req, &so, e))) return k;
+        if (v) o.jobs = (int)v;
+        if ((rc = export_resume(resume, &o, &d))) return backup_error(e, rc, 0);
+        return export_done(db, &d, resp, e);
+    }
+    if ((k = export_request(req, &o, &so, &dest, region, account, name, e))) {
+        buf_free(&dest);
+        return k;
+    }
+    table_arn(region, account, name, tarn, sizeof tarn);
+    int64_t start = clock_now_us();
+    char dir[PATH_MAX];
+    table_path(o.home, name, NULL, dir, sizeof dir);
+    if (!fsx_exists(dir)) {
+        k = tm_error_set(e, TM_ERR_TABLE_NOT_FOUND, "table %s not found (data directory %s)",
+                         name, o.home);
+    } else if ((rc = export_run(&o, &d))) {
+        k = backup_error(e, rc, rc == TM_ERANGE ? TM_ERR_INVALID_EXPORT_TIME : 0);
+    } else {
+        k = export_done(db, &d, resp, e);
+    }
+    if (k && run && e) run->failed = failed_export(&o, tarn, start, e);
+    buf_free(&dest);
+    return k;
+}
+
+int tm_export_table_to_point_in_time(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
+{
+    return tm_export_run(db, req, NULL, resp, e);
+}
+
+/* ================================================================ DescribeExport, ListExports */
+
+/* The export at dir, described from its files. */
+static int describe_dir(const char *dir, const store_options *so, cJSON **resp, tm_error *e)
+{
+    export_desc d;
+    int rc = export_describe(dir, so, &d);
+    if (rc) return backup_error(e, rc, rc == TM_ENOTFOUND ? TM_ERR_EXPORT_NOT_FOUND : 0);
+    *resp = shape_export_description(&d);
+    return 0;
+}
+
+/* Request: ExportArn, or tidemark's TidemarkExportDir (any export directory, AWS's too);
+ * TidemarkEndpointUrl, TidemarkProfile. A recorded export is described from its files when
+ * they can be read (its status moves on: see backup_catalog.c), else from its record. */
+int tm_describe_export(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
+{
+    store_options so = STORE_OPTIONS_INIT;
+    const char *arn, *dir;
+    char id[64];
+    int k;
+    *resp = NULL;
+    if ((k = req_store(req, &so, e)) || (k = req_str(req, "TidemarkExportDir", 0, &dir, e)))
+        return k;
+    if (dir) return describe_dir(dir, &so, resp, e);
+    if ((k = req_str(req, "ExportArn", 1, &arn, e)) || (k = breq_arn_id(arn, "export", id, sizeof id, e)))
+        return k;
+    cJSON *rec = NULL;
+    k = catalog_get(db, "exports", id, "ExportDescription", &rec, e);
+    if (k < 0) return tm_error_set(e, TM_ERR_EXPORT_NOT_FOUND, "export %s not found", arn);
+    if (k) return k;
+    const cJSON *loc = cJSON_GetObjectItemCaseSensitive(rec, "Location");
+    tm_error ignored;
+    if (!cJSON_IsString(loc) || describe_dir(loc->valuestring, &so, resp, &ignored)) {
+        *resp = cJSON_CreateObject();
+        cJSON_AddItemToObject(*resp, "ExportDescription",
+                              cJSON_DetachItemFromObjectCaseSensitive(rec, "ExportDescription"));
+    }
+    cJSON_Delete(rec);
+    return 0;
+}
+
+static void add_summary(cJSON *list, const char *arn, const char *status, const char *type)
+{
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "ExportArn", arn);
+    cJSON_AddStringToObject(s, "ExportStatus", status);
+    cJSON_AddStringToObject(s, "ExportType", type);
+    cJSON_AddItemToArray(list, s);
+}
+
+/* Paging: NextToken is the last id returned; MaxResults 1..25 (AWS), default all. */
+static int page_args(const cJSON *req, const char *max_name, const char **next, size_t *max,
+                     tm_error *e)
+{
+    double v;
+    int has, k;
+    if ((k = req_str(req, "NextToken", 0, next, e)) || (k = breq_num(req, max_name, &v, &has, e)))
+        return k;
+    if (has && (v < 1 || v != (double)(uint64_t)v))
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "%s must be a positive integer", max_name);
+    *max = has ? (size_t)v : SIZE_MAX;
+    return 0;
+}
+
+/* Request: TableArn (only that table's), MaxResults, NextToken; tidemark's TidemarkDestination
+ * lists the exports under a destination (a directory or s3://bucket/prefix) instead of the
+ * catalog. */
+int tm_list_exports(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
+{
+    store_options so = STORE_OPTIONS_INIT;
+    const char *dest, *tarn, *next;
+    size_t max = SIZE_MAX;
+    int k;
+    *resp = NULL;
+    if ((k = req_store(req, &so, e)) || (k = req_str(req, "TidemarkDestination", 0, &dest, e)) ||
+        (k = req_str(req, "TableArn", 0, &tarn, e)) || (k = page_args(req, "MaxResults", &next, &max, e)))
+        return k;
+    cJSON *r = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(r, "ExportSummaries");
+    size_t n = 0;
+    const char *last = NULL;
+    if (dest) {
+        export_desc *v = NULL;
+        size_t nv = 0;
+        int rc = export_list(dest, &so, &v, &nv);
+        if (rc) {
+            cJSON_Delete(r);
+            return backup_error(e, rc, 0);
+        }
+        for (size_t i = 0; i < nv; i++) {
+            if ((next && strcmp(v[i].id, next) <= 0) || (tarn && strcmp(v[i].table_arn, tarn))) continue;
+            if (n == max) {
+                cJSON_AddStringToObject(r, "NextToken", last);
+                break;
+            }
+            add_summary(list, v[i].export_arn, v[i].status, export_type_name(v[i].type));
+            last = v[i].id;
+            n++;
+        }
+        free(v);
+    } else {
+        char **ids;
+        size_t nid;
+        if (catalog_ids(db, "exports", &ids, &nid)) {
+            cJSON_Delete(r);
+            return tm_error_from(e, TM_EIO, NULL);
+        }
+        for (size_t i = 0; i < nid; i++) {
+            cJSON *rec = NULL, *one = NULL;
+            tm_error skip;
+            if ((next && strcmp(ids[i], next) <= 0) || catalog_get(db, "exports", ids[i],
+                                                                   "ExportDescription", &rec, &skip))
+                continue;
+            const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "ExportDescription");
+            const cJSON *ta = cJSON_GetObjectItemCaseSensitive(d, "TableArn");
+            const cJSON *loc = cJSON_GetObjectItemCaseSensitive(rec, "Location");
+            if (tarn && (!cJSON_IsString(ta) || strcmp(ta->valuestring, tarn))) {
+                cJSON_Delete(rec);
+                continue;
+            }
+            if (n == max) {
+                cJSON_AddStringToObject(r, "NextToken", last);
+                cJSON_Delete(rec);
+                break;
+            }
+            last = ids[i];
+            if (cJSON_IsString(loc) && !describe_dir(loc->valuestring, &so, &one, &skip))
+                d = cJSON_GetObjectItemCaseSensitive(one, "ExportDescription");
+            add_summary(list, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "ExportArn")),
+                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "ExportStatus")),
+                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "ExportType")));
+            n++;
+            cJSON_Delete(one);
+            cJSON_Delete(rec);
+        }
+        catalog_ids_free(ids, nid);
+    }
+    *resp = r;
+    return 0;
+}
+
+/* ================================================================ TidemarkExportVerify */
+
+typedef struct vctx {
+    cJSON *problems;
+} vctx;
+
+static void on_problem(void *ctx, const char *what, const char *detail)
+{
+    vctx *v = ctx;
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "What", what);
+    cJSON_AddStringToObject(p, "Detail", detail);
+    cJSON_AddItemToArray(v->problems, p);
+}
+
+/* Request: TidemarkExportDir; TidemarkEndpointUrl, TidemarkProfile. Response: {"Valid",
+ * "DataFiles", "DataFilesOk", "ItemCount", "Lines", "Bytes", "Schema" (NONE, CHECKED,
+ * UNCHECKED: an older tidemark's schema without checksum, BAD), "Problems":[{"What","Detail"}]}.
+ * Problems found are a response (Valid false), not an error. */
+int tm_export_verify(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
+{
+    (void)db;
+    store_options so = STORE_OPTIONS_INIT;
+    const char *dir;
+    export_verify_stats st;
+    int k;
+    *resp = NULL;
+    if ((k = req_store(req, &so, e)) || (k = req_str(req, "TidemarkExportDir", 1, &dir, e))) return k;
+    cJSON *r = cJSON_CreateObject();
+    vctx v = {cJSON_CreateArray()};
+    int rc = export_verify(dir, &so, on_problem, &v, &st);
+    if (rc && rc != TM_ECORRUPT) {
+        cJSON_Delete(v.problems);
+        cJSON_Delete(r);
+        return backup_error(e, rc, rc == TM_ENOTFOUND ? TM_ERR_EXPORT_NOT_FOUND : 0);
+    }
+    static const char *const schema[] = {"NONE", "CHECKED", "UNCHECKED", "BAD"};
+    cJSON_AddBoolToObject(r, "Valid", !rc);
+    cJSON_AddNumberToObject(r, "DataFiles", (double)st.files);
+    cJSON_AddNumberToObject(r, "DataFilesOk", (double)st.files_ok);
+    cJSON_AddNumberToObject(r, "ItemCount", (double)st.items);
+    cJSON_AddNumberToObject(r, "Lines", (double)st.lines);
+    cJSON_AddNumberToObject(r, "Bytes", (double)st.bytes);
+    cJSON_AddStringToObject(r, "Schema", schema[st.schema]);
+    cJSON_AddNumberToObject(r, "ProblemCount", (double)st.problems);
+    cJSON_AddItemToObject(r, "Problems", v.problems);
+    *resp = r;
+    return 0;
+}
+
+/* ================================================================ RestoreTableToPointInTime */
+
+/* Request: SourceTableArn or SourceTableName, TargetTableName, RestoreDateTime or
+ * UseLatestRestorableTime; tidemark's TidemarkDirection (forward, backward, auto: tests and
+ * benchmarks). */
+static int restore_request(tm_db *db, const cJSON *req, restore_options *o, char *region,
+                           char *account, char *name, tm_error *e)
+{
+    const char *arn, *src, *s;
+    double v;
+    int k, has;
+    o->home = tm_db_home(db);
+    if ((k = req_str(req, "SourceTableArn", 0, &arn, e)) ||
+        (k = req_str(req, "SourceTableName", 0, &src, e)) ||
+        (k = req_str(req, "TargetTableName", 1, &o->target, e)))
+        return k;
+    if (arn) {
+        if ((k = breq_table_arn(arn, region, account, name, e))) return k;
+        o->source = name;
+        o->region = region;
+        o->account = account;
+    } else if (!(o->source = src)) {
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "SourceTableArn or SourceTableName is required");
+    }
+    const cJSON *latest = cJSON_GetObjectItemCaseSensitive(req, "UseLatestRestorableTime");
+    if ((k = breq_num(req, "RestoreDateTime", &v, &has, e))) return k;
+    if (has == cJSON_IsTrue(latest))
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "give exactly one of RestoreDateTime and "
+                            "UseLatestRestorableTime");
+    o->time_us = has ? req_time_us(v) : PITR_LATEST;
+    if ((k = req_str(req, "TidemarkDirection", 0, &s, e))) return k;
+    if (s && !strcmp(s, "forward")) o->direction = PITR_FORWARD;
+    else if (s && !strcmp(s, "backward")) o->direction = PITR_BACKWARD;
+    else if (s && strcmp(s, "auto"))
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "TidemarkDirection must be forward, "
+                            "backward or auto");
+    return 0;
+}
+
+/* restore/ and pitr/ codes as the restore's kinds. */
+static int restore_error(tm_error *e, int rc)
+{
+    switch (rc) {
+    case TM_ENOTFOUND: return backup_error(e, rc, TM_ERR_TABLE_NOT_FOUND);
+    case TM_EEXIST: return backup_error(e, rc, TM_ERR_TABLE_ALREADY_EXISTS);
+    case TM_ERANGE: return backup_error(e, rc, TM_ERR_INVALID_RESTORE_TIME);
+    case TM_EINVAL: return backup_error(e, rc, TM_ERR_BAD_PARAMETER);
+    default: return backup_error(e, rc, 0);
+    }
+}
+
+int tm_restore_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e)
+{
+    restore_options o = RESTORE_OPTIONS_INIT;
+    restore_result r;
+    char region[256], account[256], name[256];
+    int k, rc;
+    *resp = NULL;
+    if (run) run->failed = NULL;
+    if ((k = restore_request(db, req, &o, region, account, name, e))) return k;
+    o.prog = run ? run->prog : NULL;
+    if ((rc = restore_run(&o, &r))) return restore_error(e, rc);
+    /* Where it came from, in the new table's table.json (describe-table shows it). */
+    table_restore_summary rs;
+    memset(&rs, 0, sizeof rs);
+    snprintf(rs.source_table_arn, sizeof rs.source_table_arn, "%s", r.source_arn);
+    rs.restore_time_us = r.stats.t_us;
+    table *t = NULL;
+    table_info info;
+    if ((rc = table_open(o.home, o.target, 0, &t)) || (rc = table_set_restore_summary(t, &rs)) ||
+        (rc = table_describe(t, &info))) {
+        table_close(t);
+        return restore_error(e, rc);
+    }
+    table_close(t);
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddItemToObject(out, "TableDescription", shape_table_description(&info, "ACTIVE"));
+    cJSON *x = cJSON_AddObjectToObject(cJSON_GetObjectItemCaseSensitive(out, "TableDescription"),
+                                       "TidemarkRestoreStats");
+    cJSON_AddStringToObject(x, "Direction", pitr_dir_name(r.stats.direction));
+    cJSON_AddStringToObject(x, "Seed", pitr_seed_name(r.stats.seed));
+    cJSON_AddNumberToObject(x, "SeedSeq", (double)r.stats.seed_seq);
+    cJSON_AddNumberToObject(x, "LogRecords", (double)r.stats.records);
+    cJSON_AddNumberToObject(x, "Seconds", r.stats.seconds);
+    *resp = out;
+    return 0;
+}
+
+int tm_restore_table_to_point_in_time(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
+{
+    return tm_restore_run(db, req, NULL, resp, e);
+}
+
+/* TidemarkRestorePlan: the request of RestoreTableToPointInTime; writes nothing. Response:
+ * {"Plan":{pitr_plan_json's members}, "Text": the plan for people (pitr_plan_describe)}. */
+int tm_restore_plan(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
+{
+    restore_options o = RESTORE_OPTIONS_INIT;
+    char region[256], account[256], name[256];
+    pitr_plan *p = NULL;
+    buf js = BUF_INIT, tx = BUF_INIT;
+    int k, rc;
+    *resp = NULL;
+    if ((k = restore_request(db, req, &o, region, account, name, e))) return k;
+    if ((rc = restore_plan(&o, &p))) return restore_error(e, rc);
+    rc = pitr_plan_json(p, &js);
+    if (!rc) rc = pitr_plan_describe(p, &tx);
+    pitr_plan_free(p);
+    cJSON *plan = rc ? NULL : cJSON_ParseWithLength(js.data, js.len);
+    if (plan) {
+        *resp = cJSON_CreateObject();
+        cJSON_AddItemToObject(*resp, "Plan", plan);
+        cJSON_AddStringToObject(*resp, "Text", tx.data ? tx.data : "");
+    }
+    buf_free(&js);
+    buf_free(&tx);
+    return plan ? 0 : tm_error_set(e, TM_ERR_INTERNAL, "the plan could not be written");
+}

@@ -1,0 +1,56 @@
+/* backup.h: the backup operations of the api layer: ExportTableToPointInTime, DescribeExport,
+ * ListExports, ImportTable, DescribeImport, ListImports, RestoreTableToPointInTime, and
+ * tidemark's TidemarkExportVerify and TidemarkRestorePlan.
+ *
+ * Requests and responses are the DynamoDB API's wire shapes (timestamps: epoch-second numbers).
+ * What the API cannot say, a request says in members named "Tidemark..." (a local destination,
+ * compression, jobs, limits: each op's comment lists them); a response's "Tidemark..." members
+ * carry what a front end shows besides the shape (rejected-item samples, restore statistics):
+ * front ends drop them before printing the shape (api_backup_strip).
+ *
+ * REGION AND ACCOUNT in every ARN: as tidemark writes them into export manifests
+ * (table_arn_region/table_arn_account: TIDEMARK_REGION, AWS_REGION, AWS_DEFAULT_REGION, else
+ * us-east-1; TIDEMARK_ACCOUNT, AWS_ACCOUNT_ID, else 000000000000), or those of the request's
+ * TableArn. ExportArn: <TableArn>/export/<ExportId>; ImportArn: <TableArn>/import/<ImportId>,
+ * ids as AWS makes them (14-digit epoch ms, '-', 8 hex digits).
+ *
+ * THE CATALOG (api/backup_catalog.c) keeps a record per export and import in the data
+ * directory, so that Describe* and List* work after the run; the format and the rule for a run
+ * that was killed are at the top of that file. */
+#ifndef TIDEMARK_API_BACKUP_H
+#define TIDEMARK_API_BACKUP_H
+
+#include "include/tidemark.h"
+#include "engine/progress.h"
+
+#include <signal.h>
+
+/* What a front end adds to a run (all optional). */
+typedef struct tm_backup_run {
+    progress *prog;                  /* items and bytes as they go */
+    volatile sig_atomic_t *cancel;   /* ImportTable: set non-zero to stop (FAILED, no table) */
+    cJSON *failed;                   /* out: on failure after the run began, the FAILED
+                                        {"ExportDescription"|"ImportTableDescription":{...}}
+                                        (caller frees); NULL otherwise */
+} tm_backup_run;
+#define TM_BACKUP_RUN_INIT {NULL, NULL, NULL}
+
+int tm_export_table_to_point_in_time(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);
+int tm_describe_export(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);
+int tm_list_exports(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);
+int tm_import_table(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);
+int tm_describe_import(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);
+int tm_list_imports(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);
+int tm_restore_table_to_point_in_time(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);
+int tm_export_verify(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);   /* TidemarkExportVerify */
+int tm_restore_plan(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);    /* TidemarkRestorePlan */
+
+/* The same three with a front end's run (NULL: none). */
+int tm_export_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e);
+int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e);
+int tm_restore_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e);
+
+/* Removes the "Tidemark..." members of a response's top-level shape object (in place). */
+void api_backup_strip(cJSON *resp);
+
+#endif

@@ -1,0 +1,155 @@
+/* backup_catalog.c: the records of exports and imports in the data directory, so that
+ * DescribeExport, ListExports, DescribeImport and ListImports answer after the run.
+ *
+ * PURPOSE: AWS keeps a description of every export and import; tidemark keeps one JSON file
+ * each. The export's files stay the truth about the export itself (a record says where they
+ * are); an import has no files of its own, so its record is its description.
+ *
+ * FILE NAMING: <home>/exports/<ExportId>.json, <home>/imports/<ImportId>.json; ids begin with
+ * the 14-digit start time in epoch ms, so lexical order is time order.
+ *
+ * RECORD (one JSON object, written whole):
+ *   "Version"        BACKUP_CATALOG_VERSION
+ *   "Pid"            the process that runs it (a number)
+ *   "Location"       exports: where the export is (DEST/AWSDynamoDB/<ExportId>)
+ *   "ExportDescription" | "ImportTableDescription"   the wire shape (epoch-number times)
+ *
+ * VALIDITY: a record is valid if and only if (1) it parses as a JSON object, (2) Version is a
+ * number <= BACKUP_CATALOG_VERSION, (3) it holds its description object. An invalid record is
+ * skipped by the lists and is an error naming the file for Describe*.
+ *
+ * KILLED RUNS: an import's record is written IN_PROGRESS before the import begins, and again
+ * when it ends. A record still IN_PROGRESS whose Pid is no longer alive (kill(pid, 0) fails
+ * with ESRCH) is read as FAILED, FailureCode "ImportInterrupted": the import left no table
+ * (import.h: a killed import publishes nothing). An export's record is written when the run
+ * ends; while it runs, and when it was killed, the export's own files say what it is
+ * (export_describe: IN_PROGRESS while its state moves, FAILED after a minute without progress,
+ * and --resume finishes it). Nothing stays IN_PROGRESS forever.
+ *
+ * CRASH SAFETY: fsx_write_atomic (temp file, fsync, rename, fsync the directory).
+ * COMPATIBILITY: a newer Version is refused, never misread; members are only ever added. */
+#include "api/backup_internal.h"
+#include "engine/buf.h"
+#include "engine/err.h"
+#include "engine/fsx.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BACKUP_CATALOG_VERSION 1   /* the first: no older records exist */
+#define RECORD_MAX ((size_t)1 << 20)
+
+static void record_path(tm_db *db, const char *kind, const char *id, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s/%s.json", tm_db_home(db), kind, id);
+}
+
+int catalog_put(tm_db *db, const char *kind, const char *id, const char *shape, cJSON *desc,
+                const char *location, tm_error *e)
+{
+    char path[PATH_MAX], dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/%s", tm_db_home(db), kind);
+    record_path(db, kind, id, path, sizeof path);
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "Version", BACKUP_CATALOG_VERSION);
+    cJSON_AddNumberToObject(r, "Pid", (double)getpid());
+    if (location) cJSON_AddStringToObject(r, "Location", location);
+    cJSON_AddItemReferenceToObject(r, shape, desc);
+    char *text = cJSON_PrintUnformatted(r);
+    cJSON_Delete(r);
+    int rc = text ? fsx_mkdirs(dir, 0755) : err_set(TM_ENOMEM, "out of memory");
+    if (!rc) rc = fsx_write_atomic(path, text, strlen(text));
+    free(text);
+    return rc ? tm_error_from(e, rc, "catalog record %s: ", path) : 0;
+}
+
+/* A killed import's record: IN_PROGRESS, its process gone. */
+static void settle(cJSON *r, cJSON *desc)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(desc, "ImportStatus");
+    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(r, "Pid");
+    if (!cJSON_IsString(st) || strcmp(st->valuestring, "IN_PROGRESS") || !cJSON_IsNumber(pid))
+        return;
+    if (kill((pid_t)pid->valuedouble, 0) == 0 || errno != ESRCH) return;
+    char msg[160];
+    snprintf(msg, sizeof msg, "the importing process (pid %d) ended before the import finished; "
+             "no table was created", (int)pid->valuedouble);
+    cJSON_ReplaceItemInObjectCaseSensitive(desc, "ImportStatus", cJSON_CreateString("FAILED"));
+    cJSON_AddStringToObject(desc, "FailureCode", "ImportInterrupted");
+    cJSON_AddStringToObject(desc, "FailureMessage", msg);
+}
+
+int catalog_get(tm_db *db, const char *kind, const char *id, const char *shape, cJSON **record,
+                tm_error *e)
+{
+    char path[PATH_MAX];
+    buf b = BUF_INIT;
+    *record = NULL;
+    if (!*id || strchr(id, '/') || id[0] == '.')
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "%s: not an id", id);
+    record_path(db, kind, id, path, sizeof path);
+    int rc = fsx_read_file(path, RECORD_MAX, &b);
+    if (rc == TM_ENOTFOUND) {
+        buf_free(&b);
+        return -1;   /* the caller names the kind (ExportNotFound, ImportNotFound) */
+    }
+    if (rc) {
+        buf_free(&b);
+        return tm_error_from(e, rc, "catalog record %s: ", path);
+    }
+    cJSON *r = cJSON_ParseWithLength(b.data, b.len);
+    buf_free(&b);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "Version");
+    cJSON *desc = cJSON_GetObjectItemCaseSensitive(r, shape);
+    if (!cJSON_IsNumber(v) || v->valuedouble > BACKUP_CATALOG_VERSION || !cJSON_IsObject(desc)) {
+        cJSON_Delete(r);
+        return tm_error_set(e, TM_ERR_DATA_CORRUPTED, "catalog record %s: not a version %d "
+                            "record (damaged, or written by a newer tidemark)", path,
+                            BACKUP_CATALOG_VERSION);
+    }
+    settle(r, desc);
+    *record = r;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int catalog_ids(tm_db *db, const char *kind, char ***ids, size_t *n)
+{
+    char dir[PATH_MAX];
+    *ids = NULL;
+    *n = 0;
+    snprintf(dir, sizeof dir, "%s/%s", tm_db_home(db), kind);
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : err_sys(TM_EIO, errno, "%s", dir);
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json")) continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nv = realloc(*ids, cap * sizeof *nv);
+            if (!nv) break;
+            *ids = nv;
+        }
+        (*ids)[(*n)++] = strndup(de->d_name, len - 5);
+    }
+    closedir(d);
+    if (*n) qsort(*ids, *n, sizeof **ids, cmp_str);
+    return 0;
+}
+
+void catalog_ids_free(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(ids[i]);
+    free(ids);
+}

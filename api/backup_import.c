@@ -1,0 +1,333 @@
+/* backup_import.c: ImportTable, DescribeImport and ListImports, and the one writer of
+ * ImportTableDescription. An import is recorded IN_PROGRESS before it begins and again when it
+ * ends (backup_catalog.c: a killed one reads FAILED). */
+#include "api/backup_internal.h"
+#include "engine/clock.h"
+#include "engine/err.h"
+#include "engine/key.h"
+#include "engine/table.h"
+#include "import/import.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ================================================================ ImportTableDescription */
+
+static const char *type_letter(av_type t)
+{
+    return t == AV_N ? "N" : t == AV_B ? "B" : "S";
+}
+
+static cJSON *key_schema_json(const key_schema *ks, int defs)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int k = 0; k < (ks->range_type ? 2 : 1); k++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "AttributeName", k ? ks->range_name : ks->hash_name);
+        if (defs) cJSON_AddStringToObject(o, "AttributeType", type_letter(k ? ks->range_type : ks->hash_type));
+        else cJSON_AddStringToObject(o, "KeyType", k ? "RANGE" : "HASH");
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+/* AWS's members, plus tidemark's own: ErrorLog (the --error-log file), SkippedEntries
+ * [{"Entry","Reason"}] and SkippedEntryCount (archive links not read: import_src.c), and the
+ * Tidemark* members front ends drop (api_backup_strip): TidemarkRejected (the first rejected
+ * items, "<key> item N: message"), TidemarkTableItemCount, TidemarkFiles. */
+static cJSON *shape_import_description(const char *arn, const char *table_arn,
+                                       const import_options *o, const import_result *r,
+                                       const char *status)
+{
+    cJSON *out = cJSON_CreateObject(), *x = cJSON_AddObjectToObject(out, "ImportTableDescription");
+    cJSON_AddStringToObject(x, "ImportArn", arn);
+    cJSON_AddStringToObject(x, "ImportStatus", status);
+    cJSON_AddStringToObject(x, "TableArn", table_arn);
+    if (r->table_id[0]) cJSON_AddStringToObject(x, "TableId", r->table_id);
+    cJSON *s = cJSON_AddObjectToObject(x, "S3BucketSource");
+    cJSON_AddStringToObject(s, "S3Bucket", r->bucket);
+    cJSON_AddStringToObject(s, "S3KeyPrefix", r->key_prefix);
+    cJSON_AddNumberToObject(x, "ErrorCount", (double)r->error_count);
+    if (o->error_log) cJSON_AddStringToObject(x, "ErrorLog", o->error_log);
+    cJSON_AddStringToObject(x, "InputFormat", import_format_name(r->format));
+    if (r->format == IMPORT_FMT_CSV) {
+        char d[2] = {o->csv_delimiter, 0};
+        cJSON *c = cJSON_AddObjectToObject(cJSON_AddObjectToObject(x, "InputFormatOptions"), "Csv");
+        cJSON_AddStringToObject(c, "Delimiter", d);
+        if (o->csv_header) {
+            cJSON *h = cJSON_AddArrayToObject(c, "HeaderList");
+            for (size_t i = 0; i < o->csv_header_n; i++)
+                cJSON_AddItemToArray(h, cJSON_CreateString(o->csv_header[i]));
+        }
+    }
+    cJSON_AddStringToObject(x, "InputCompressionType", import_compression_name(r->compression));
+    cJSON *tc = cJSON_AddObjectToObject(x, "TableCreationParameters");
+    cJSON_AddStringToObject(tc, "TableName", o->table ? o->table : "");
+    if (r->ks.hash_type) {
+        cJSON_AddItemToObject(tc, "AttributeDefinitions", key_schema_json(&r->ks, 1));
+        cJSON_AddItemToObject(tc, "KeySchema", key_schema_json(&r->ks, 0));
+    }
+    cJSON_AddStringToObject(tc, "BillingMode", "PAY_PER_REQUEST");
+    tm_json_time(x, "StartTime", r->start_us);
+    if (strcmp(status, "IN_PROGRESS")) tm_json_time(x, "EndTime", r->end_us);
+    cJSON_AddNumberToObject(x, "ProcessedSizeBytes", (double)r->processed_bytes);
+    cJSON_AddNumberToObject(x, "ProcessedItemCount", (double)r->processed_items);
+    cJSON_AddNumberToObject(x, "ImportedItemCount", (double)r->imported_items);
+    if (r->skipped_count) {
+        cJSON *a = cJSON_AddArrayToObject(x, "SkippedEntries");
+        for (uint64_t i = 0; i < r->skipped_count && i < IMPORT_MAX_SKIPPED; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "Entry", r->skipped[i].entry);
+            cJSON_AddStringToObject(e, "Reason", r->skipped[i].reason);
+            cJSON_AddItemToArray(a, e);
+        }
+        cJSON_AddNumberToObject(x, "SkippedEntryCount", (double)r->skipped_count);
+    }
+    if (!strcmp(status, "FAILED")) {
+        cJSON_AddStringToObject(x, "FailureCode", r->failure_code);
+        cJSON_AddStringToObject(x, "FailureMessage", r->failure_message);
+    }
+    cJSON *rej = cJSON_AddArrayToObject(x, "TidemarkRejected");
+    for (int i = 0; i < r->nsamples; i++) cJSON_AddItemToArray(rej, cJSON_CreateString(r->samples[i]));
+    cJSON_AddNumberToObject(x, "TidemarkTableItemCount", (double)r->table_items);
+    cJSON_AddNumberToObject(x, "TidemarkFiles", (double)r->files);
+    return out;
+}
+
+/* ================================================================ ImportTable */
+
+static int key_spec(const cJSON *tcp, key_schema *ks, tm_error *e)
+{
+    const cJSON *keys = cJSON_GetObjectItemCaseSensitive(tcp, "KeySchema");
+    const cJSON *defs = cJSON_GetObjectItemCaseSensitive(tcp, "AttributeDefinitions");
+    const cJSON *k;
+    memset(ks, 0, sizeof *ks);
+    if (!keys) return 0;
+    cJSON_ArrayForEach(k, keys) {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "AttributeName"));
+        const char *kt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "KeyType"));
+        const char *at = NULL;
+        const cJSON *d;
+        cJSON_ArrayForEach(d, defs)
+            if (name && !strcmp(name, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeName")) ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeName")) : ""))
+                at = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeType"));
+        if (!name || !kt || !at || strlen(at) != 1 || !strchr("SNB", at[0]) || strlen(name) > KEY_NAME_MAX)
+            return tm_error_set(e, TM_ERR_BAD_PARAMETER, "TableCreationParameters: each KeySchema "
+                                "element needs AttributeName, KeyType and an AttributeDefinitions "
+                                "entry of type S, N or B");
+        av_type t = at[0] == 'S' ? AV_S : at[0] == 'N' ? AV_N : AV_B;
+        int range = !strcmp(kt, "RANGE");
+        snprintf(range ? ks->range_name : ks->hash_name, KEY_NAME_MAX + 1, "%s", name);
+        *(range ? &ks->range_type : &ks->hash_type) = t;
+    }
+    if (!ks->hash_type)
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "TableCreationParameters: KeySchema has no HASH key");
+    return 0;
+}
+
+/* Request: S3BucketSource {S3Bucket, S3KeyPrefix} or tidemark's TidemarkSource (a path, URL
+ * or archive: import.h SOURCES), InputFormat (absent: guessed, tidemark), InputFormatOptions
+ * {Csv {Delimiter, HeaderList}}, InputCompressionType, TableCreationParameters {TableName,
+ * KeySchema, AttributeDefinitions} (KeySchema absent: a tidemark export's own); tidemark's
+ * TidemarkErrorLog, TidemarkMaxErrors, TidemarkMaxLineBytes, TidemarkMaxDecompressed,
+ * TidemarkMaxRatio, TidemarkSortMemory, TidemarkThreads, TidemarkEndpointUrl, TidemarkProfile. */
+static int import_request(const cJSON *req, import_options *o, key_schema *ks, buf *from,
+                          const char ***hdr, tm_error *e)
+{
+    const cJSON *tcp = cJSON_GetObjectItemCaseSensitive(req, "TableCreationParameters");
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(req, "S3BucketSource");
+    const char *s, *b;
+    double v;
+    int k, has;
+    if (!cJSON_IsObject(tcp))
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "TableCreationParameters is required");
+    if ((k = req_str(tcp, "TableName", 1, &o->table, e))) return k;
+    if ((k = key_spec(tcp, ks, e))) return k;
+    if (ks->hash_type) o->ks = ks;
+    if ((k = req_str(req, "TidemarkSource", 0, &s, e))) return k;
+    if (s) {
+        buf_puts(from, s);
+    } else if (cJSON_IsObject(src) && !req_str(src, "S3Bucket", 1, &b, e) && b) {
+        const char *p = NULL;
+        req_str(src, "S3KeyPrefix", 0, &p, e);
+        buf_printf(from, "s3://%s/%s", b, p ? p : "");
+    } else {
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "S3BucketSource.S3Bucket is required");
+    }
+    o->from = from->data;
+    if ((k = req_str(req, "InputFormat", 0, &s, e))) return k;
+    if (s && (k = import_format_parse(s)) < 0)
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "InputFormat must be DYNAMODB_JSON or CSV, "
+                            "not %s%s", s, strcasecmp(s, "ION") ? "" : " (ION is not supported)");
+    if (s) o->format = (import_format)k;
+    if ((k = req_str(req, "InputCompressionType", 0, &s, e))) return k;
+    if (s && (k = import_compression_parse(s)) < 0)
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "InputCompressionType must be GZIP, ZSTD "
+                            "or NONE, not %s", s);
+    if (s) o->compression = (import_compression)k;
+    const cJSON *csv = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(req, "InputFormatOptions"), "Csv");
+    if (csv) {
+        if ((k = req_str(csv, "Delimiter", 0, &s, e))) return k;
+        if (s) o->csv_delimiter = s[0];
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(csv, "HeaderList"), *c;
+        if (h) {
+            size_t n = (size_t)cJSON_GetArraySize(h), i = 0;
+            if (!(*hdr = calloc(n ? n : 1, sizeof **hdr))) return tm_error_from(e, TM_ENOMEM, NULL);
+            cJSON_ArrayForEach(c, h) if (cJSON_IsString(c)) (*hdr)[i++] = c->valuestring;
+            o->csv_header = *hdr;
+            o->csv_header_n = i;
+        }
+    }
+    if ((k = req_str(req, "TidemarkErrorLog", 0, &o->error_log, e))) return k;
+    if ((k = breq_num(req, "TidemarkMaxErrors", &v, &has, e))) return k;
+    if (has) o->max_errors = (uint64_t)v;
+    if ((k = breq_num(req, "TidemarkMaxLineBytes", &v, &has, e))) return k;
+    if (has) o->max_line = (size_t)v;
+    if ((k = breq_num(req, "TidemarkMaxDecompressed", &v, &has, e))) return k;
+    if (has) o->max_decompressed = (uint64_t)v;
+    if ((k = breq_num(req, "TidemarkMaxRatio", &v, &has, e))) return k;
+    if (has) o->max_ratio = (uint64_t)v;
+    if ((k = breq_num(req, "TidemarkSortMemory", &v, &has, e))) return k;
+    if (has) o->sort_memory = (size_t)v;
+    if ((k = breq_num(req, "TidemarkThreads", &v, &has, e))) return k;
+    if (has) o->threads = (int)v;
+    if ((k = req_str(req, "TidemarkEndpointUrl", 0, &o->endpoint_url, e))) return k;
+    return req_str(req, "TidemarkProfile", 0, &o->profile, e);
+}
+
+/* import.c's FailureCode as the error's kind. */
+static int import_kind(int rc, const import_result *r)
+{
+    const char *c = r->failure_code;
+    if (!strcmp(c, "ValidationException")) return TM_ERR_BAD_PARAMETER;
+    if (!strcmp(c, "ResourceInUseException")) return TM_ERR_RESOURCE_IN_USE;
+    if (rc == TM_EINVAL) return TM_ERR_VALIDATION;
+    return 0;   /* by the engine code */
+}
+
+int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e)
+{
+    import_options o = IMPORT_OPTIONS_INIT;
+    import_result r;
+    key_schema ks;
+    buf from = BUF_INIT;
+    const char **hdr = NULL;
+    char id[24], tarn[600], arn[700];
+    int k, rc;
+    *resp = NULL;
+    if (run) run->failed = NULL;
+    o.home = tm_db_home(db);
+    if ((k = import_request(req, &o, &ks, &from, &hdr, e))) goto out;
+    if (run) {
+        o.prog = run->prog;
+        o.cancel = run->cancel;
+    }
+    table_arn(NULL, NULL, o.table, tarn, sizeof tarn);
+    memset(&r, 0, sizeof r);
+    r.start_us = clock_now_us();
+    r.format = o.format == IMPORT_FMT_CSV ? IMPORT_FMT_CSV : IMPORT_FMT_DYNAMODB_JSON;
+    backup_make_id(r.start_us, id);
+    snprintf(arn, sizeof arn, "%s/import/%s", tarn, id);
+    /* Recorded before it begins, so that DescribeImport sees it running. */
+    cJSON *d = shape_import_description(arn, tarn, &o, &r, "IN_PROGRESS");
+    k = catalog_put(db, "imports", id, "ImportTableDescription",
+                    cJSON_GetObjectItemCaseSensitive(d, "ImportTableDescription"), NULL, e);
+    cJSON_Delete(d);
+    if (k) goto out;
+    rc = import_run(&o, &r);
+    d = shape_import_description(arn, tarn, &o, &r, rc ? "FAILED" : "COMPLETED");
+    tm_error ce;
+    catalog_put(db, "imports", id, "ImportTableDescription",
+                cJSON_GetObjectItemCaseSensitive(d, "ImportTableDescription"), NULL, &ce);
+    if (rc) {
+        k = backup_error(e, rc, import_kind(rc, &r));
+        if (run) run->failed = d;
+        else cJSON_Delete(d);
+    } else {
+        *resp = d;
+    }
+out:
+    free(hdr);
+    buf_free(&from);
+    return k;
+}
+
+int tm_import_table(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
+{
+    return tm_import_run(db, req, NULL, resp, e);
+}
+
+/* ================================================================ DescribeImport, ListImports */
+
+/* Request: ImportArn. */
+int tm_describe_import(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
+{
+    const char *arn;
+    char id[64];
+    cJSON *rec = NULL;
+    int k;
+    *resp = NULL;
+    if ((k = req_str(req, "ImportArn", 1, &arn, e)) || (k = breq_arn_id(arn, "import", id, sizeof id, e)))
+        return k;
+    k = catalog_get(db, "imports", id, "ImportTableDescription", &rec, e);
+    if (k < 0) return tm_error_set(e, TM_ERR_IMPORT_NOT_FOUND, "import %s not found", arn);
+    if (k) return k;
+    *resp = cJSON_CreateObject();
+    cJSON_AddItemToObject(*resp, "ImportTableDescription",
+                          cJSON_DetachItemFromObjectCaseSensitive(rec, "ImportTableDescription"));
+    cJSON_Delete(rec);
+    return 0;
+}
+
+/* Request: TableArn (only that table's), PageSize, NextToken. ImportSummaryList holds
+ * ImportArn, ImportStatus, TableArn, S3BucketSource, InputFormat, StartTime, EndTime. */
+int tm_list_imports(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
+{
+    static const char *const keep[] = {"ImportArn", "ImportStatus", "TableArn", "S3BucketSource",
+                                       "InputFormat", "StartTime", "EndTime"};
+    const char *tarn, *next;
+    double v;
+    int k, has;
+    *resp = NULL;
+    if ((k = req_str(req, "TableArn", 0, &tarn, e)) || (k = req_str(req, "NextToken", 0, &next, e)) ||
+        (k = breq_num(req, "PageSize", &v, &has, e)))
+        return k;
+    size_t max = has && v >= 1 ? (size_t)v : SIZE_MAX, n = 0, nid;
+    char **ids;
+    if (catalog_ids(db, "imports", &ids, &nid)) return tm_error_from(e, TM_EIO, NULL);
+    cJSON *r = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(r, "ImportSummaryList");
+    const char *last = NULL;
+    for (size_t i = 0; i < nid; i++) {
+        cJSON *rec = NULL;
+        tm_error skip;
+        if ((next && strcmp(ids[i], next) <= 0) ||
+            catalog_get(db, "imports", ids[i], "ImportTableDescription", &rec, &skip))
+            continue;
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "ImportTableDescription");
+        const char *ta = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "TableArn"));
+        if (tarn && (!ta || strcmp(ta, tarn))) {
+            cJSON_Delete(rec);
+            continue;
+        }
+        if (n == max) {
+            cJSON_AddStringToObject(r, "NextToken", last);
+            cJSON_Delete(rec);
+            break;
+        }
+        cJSON *s = cJSON_CreateObject();
+        for (size_t j = 0; j < sizeof keep / sizeof *keep; j++) {
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(d, keep[j]);
+            if (m) cJSON_AddItemToObject(s, keep[j], cJSON_Duplicate(m, 1));
+        }
+        cJSON_AddItemToArray(list, s);
+        last = ids[i];
+        n++;
+        cJSON_Delete(rec);
+    }
+    catalog_ids_free(ids, nid);
+    *resp = r;
+    return 0;
+}

@@ -1,0 +1,34 @@
+/* backup_internal.h: what api/backup*.c share: the catalog (backup_catalog.c) and request
+ * readers for the backup operations. */
+#ifndef TIDEMARK_API_BACKUP_INTERNAL_H
+#define TIDEMARK_API_BACKUP_INTERNAL_H
+
+#include "api/backup.h"
+#include "api/ops.h"
+
+#include <stddef.h>
+
+/* Writes <home>/<kind>/<id>.json holding desc under the member shape (and location). */
+int catalog_put(tm_db *db, const char *kind, const char *id, const char *shape, cJSON *desc,
+                const char *location, tm_error *e);
+/* Reads a record (*record: cJSON_Delete); a killed import's reads FAILED. -1 when there is
+ * none (e untouched), else 0 or the error's kind. */
+int catalog_get(tm_db *db, const char *kind, const char *id, const char *shape, cJSON **record,
+                tm_error *e);
+/* The ids recorded, oldest first (catalog_ids_free). */
+int catalog_ids(tm_db *db, const char *kind, char ***ids, size_t *n);
+void catalog_ids_free(char **ids, size_t n);
+
+/* A number member (epoch seconds for times); 0 and *present = 0 when absent. */
+int breq_num(const cJSON *req, const char *name, double *out, int *present, tm_error *e);
+/* The id after the last "/<what>/" of an ARN ("export", "import"). */
+int breq_arn_id(const char *arn, const char *what, char *id, size_t n, tm_error *e);
+/* TableArn "arn:aws:dynamodb:<region>:<account>:table/<name>" split up (each out >= 256). */
+int breq_table_arn(const char *arn, char *region, char *account, char *name, tm_error *e);
+/* An engine failure of a backup run, as its kind, with the hints a person needs (a missing
+ * bucket: --endpoint-url or create it). */
+int backup_error(tm_error *e, int rc, int kind_default);
+/* ImportId / ExportId form: 14-digit epoch ms, '-', 8 hex digits (out >= 24). */
+void backup_make_id(int64_t us, char *out);
+
+#endif
