@@ -198,7 +198,8 @@ int snap_verify_all(const char *table_dir, snap_verify_fn fn, void *ctx);
 
 /* ---- PITR settings ---- */
 int table_set_pitr(table *t, int enabled, int period_days);   /* TM_EINVAL outside 1..35 */
-/* Earliest and latest restorable times per FORMATS.md section 5; TM_ENOTFOUND... when disabled
+/* Earliest and latest restorable times, decided by pitr_window (engine/pitr_policy.h): latest
+ * is now, to the second, while the log is current. TM_ENOTFOUND... when disabled
  * (*earliest = *latest = 0). */
 int table_pitr_window(table *t, int64_t *earliest, int64_t *latest);
 int table_set_durability(table *t, log_sync_mode mode);
@@ -213,8 +214,9 @@ int table_pitr_check(table *t, int64_t from_us, int64_t to_us);
 /* Snapshot policy, checked after each commit while PITR is on: a snapshot when every_s seconds
  * of writes or every_writes writes have passed since the last one (0 disables that rule). */
 int table_set_snapshot_policy(table *t, int64_t every_s, uint64_t every_writes);
-/* Applies retention: with PITR off, log segments already durable in LMDB are removed; with it on,
- * segments and snapshots wholly before the window that no plan needs. Returns removed count. */
+/* Applies retention as pitr_retention decides (engine/pitr_policy.h): with PITR off, log segments
+ * already durable in LMDB are removed; with it on, segments and snapshots wholly before the
+ * window that no plan needs. Returns removed count. */
 int table_retain(table *t, int *removed);
 
 /* ---- builders: a new table staged under a hidden name, published only when complete ---- */
