@@ -3,58 +3,30 @@
  * The pipeline of one import:
  *   source (import_src.c)   export dir / prefix / single object / archive, local or S3
  *     -> raw bytes of one data file (store reader or archive entry), MD5 of them on the way
- *     -> decoder (import_dec.c)    gzip / zstd / none, auto-detected, bounded output
+ *     -> decoder (export/layout_dec.c)  gzip / zstd / none, auto-detected, bounded output
  *     -> lines (import_lines.c) or CSV records (import_csv.c), bounded length
  *     -> item validation and key encoding (import.c)
  *     -> sorter (import_sort.c)    sorted runs spilled to disk, k-way merge, last write wins
  *     -> table_builder_put_bin_sized in key order -> table_builder_commit (the table appears)
- * Manifests (import_manifest.c) say which files to read and what each must hash and count to;
+ * Manifests (import_manifest.c, over export/layout.h) say which files to read and what each must hash and count to;
  * the error log (import_errlog.c) records every rejected item AWS-style. */
 #ifndef TIDEMARK_IMPORT_INTERNAL_H
 #define TIDEMARK_IMPORT_INTERNAL_H
 
 #include "engine/buf.h"
+#include "export/layout.h"
 #include "import/import.h"
 #include "store/store.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- byte streams ----------------------------------------------------------------------- */
+/* ---- byte streams and the decoder: the export layout's (export/layout.h) ---------------- */
 
 /* Reads up to n bytes; *got is 0 only at the end. Returns 0 or a negative TM_E* code. */
-typedef int (*import_read_fn)(void *ctx, void *p, size_t n, size_t *got);
-
-/* ---- decoder: gzip / zstd / none, with limits (import_dec.c) ----------------------------- */
-
-typedef struct import_dec import_dec;
-
-/* Shared across every decoder of one import: the total is summed over all of them. */
-typedef struct import_dec_budget {
-    uint64_t max_total;       /* decompressed bytes over the whole import; 0: no limit */
-    uint64_t max_ratio;       /* decompressed / compressed, per file; 0: no limit */
-    uint64_t ratio_grace;     /* the ratio is checked only past this many output bytes */
-    uint64_t total;           /* decompressed so far (updated by the decoders) */
-} import_dec_budget;
-
-/* Opens a decoder over rd. want: IMPORT_COMP_AUTO detects by magic bytes (gzip 1f 8b, zstd
- * 28 b5 2f fd, else none), except that a name ending in .gz/.gzip or .zst/.zstd must then hold
- * that format. Every raw byte read is also fed to an MD5 (import_dec_md5). budget may be NULL.
- * Errors (not gzip, truncated, limits) are TM_ECORRUPT / TM_ELIMIT with the detail; the caller
- * adds the file name. */
-int import_dec_open(import_compression want, const char *name, import_read_fn rd, void *ctx,
-                    import_dec_budget *budget, import_dec **out);
-int import_dec_read(import_dec *d, void *p, size_t n, size_t *got);
-/* The format found (after the first read): IMPORT_COMP_GZIP, _ZSTD or _NONE. */
-import_compression import_dec_kind(const import_dec *d);
-uint64_t import_dec_in_bytes(const import_dec *d);    /* raw bytes read so far */
-uint64_t import_dec_out_bytes(const import_dec *d);   /* decoded bytes returned so far */
-/* MD5 of every raw byte read; call at the end (after a read returned *got == 0). */
-void import_dec_md5(import_dec *d, unsigned char out[16]);
-void import_dec_close(import_dec *d);   /* accepts NULL */
-/* One-shot MD5. */
-/* Reads the rest of the raw stream without decoding it (for the MD5 of a file we stop early). */
-int import_dec_drain(import_dec *d);
+typedef layout_read_fn import_read_fn;
+/* Bounds shared by every decoder of one import (layout_dec_open). */
+typedef layout_dec_budget import_dec_budget;
 
 /* ---- a UTF-8 byte order mark at a stream's start (import_lines.c) ------------------------ */
 
@@ -134,6 +106,7 @@ typedef struct import_mfile {
 
 typedef struct import_manifest {
     char *export_prefix;        /* "<prefix>/AWSDynamoDB/<id>/" from the bucket root */
+    char *export_root;          /* "<prefix>/" ("" when none): what stands before AWSDynamoDB/ */
     char *export_id;
     char *table_arn;
     char *output_format;        /* "DYNAMODB_JSON", "ION" */

@@ -1,10 +1,10 @@
-/* import_manifest.c: reading an export's manifests (FORMATS.md section 2) and tidemark's
- * tidemark-schema.json, for import.
+/* import_manifest.c: an export's manifests as import needs them, read by the one reader of the
+ * layout (export/layout.h: its path rule, checksums and parsers), and tidemark's
+ * tidemark-schema.json.
  *
- * What is trusted: nothing until checked. A dataFileS3Key is a key from the bucket root; it must
- * lie inside the export's own directory "<prefix>/AWSDynamoDB/<ExportId>/" (the directory of
- * manifestFilesS3Key) and have no "." / ".." / empty segment, or the manifest is refused: an
- * import never reads a file a manifest points at elsewhere. Counts must add up to the summary's
+ * What is trusted: nothing until checked. A dataFileS3Key must lie inside the export's own
+ * folder "<prefix>/AWSDynamoDB/<ExportId>/" (a full export has no shared data folder), or the
+ * manifest is refused: an import never reads a file a manifest points at elsewhere. Counts must add up to the summary's
  * itemCount. The MD5 and the item count of each file are checked by the importer as it reads.
  * tidemark-schema.json's own Checksum (version 2) is checked before its key schema is used. */
 #include "import/import_internal.h"
@@ -34,16 +34,7 @@ int import_is_marker(const char *key)
 
 int import_path_safe(const char *path)
 {
-    if (!*path || path[0] == '/' || path[0] == '\\') return 0;
-    if (strchr(path, '\\')) return 0;   /* "..\\x" means ".." to some unpackers */
-    const char *s = path;
-    for (;;) {
-        const char *e = strchr(s, '/');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.')) return 0;
-        if (!e) return 1;
-        s = e + 1;
-    }
+    return layout_path_safe(path);
 }
 
 /* ---- manifests ---------------------------------------------------------------------------- */
@@ -52,6 +43,7 @@ void import_manifest_free(import_manifest *m)
 {
     if (!m) return;
     free(m->export_prefix);
+    free(m->export_root);
     free(m->export_id);
     free(m->table_arn);
     free(m->output_format);
@@ -64,73 +56,81 @@ void import_manifest_free(import_manifest *m)
     memset(m, 0, sizeof *m);
 }
 
-static char *dup_str(const cJSON *o, const char *name)
+static int dup_into(char **dst, const char *s)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) && v->valuestring ? strdup(v->valuestring) : NULL;
-}
-
-/* A JSON number that is a non-negative integer. */
-static int get_count(const cJSON *o, const char *name, uint64_t *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740992.0 ||
-        v->valuedouble != (double)(uint64_t)v->valuedouble)
-        return -1;
-    *out = (uint64_t)v->valuedouble;
-    return 0;
+    *dst = s[0] ? strdup(s) : NULL;
+    return s[0] && !*dst ? err_set(TM_ENOMEM, "out of memory") : 0;
 }
 
 int import_manifest_parse_summary(import_manifest *m, const char *text, size_t n)
 {
-    int rc = 0;
-    cJSON *j = cJSON_ParseWithLength(text, n);
-    if (!cJSON_IsObject(j)) {
-        rc = err_set(TM_ECORRUPT, "manifest-summary.json: not a JSON object");
-        goto out;
+    layout_summary *s = malloc(sizeof *s);
+    if (!s) return err_set(TM_ENOMEM, "out of memory");
+    int rc = layout_summary_parse(text, n, s);
+    if (!rc && !s->have_item_count) rc = err_set(TM_ECORRUPT, LAYOUT_SUMMARY ": no itemCount");
+    if (!rc) {
+        m->item_count = s->item_count;
+        rc = dup_into(&m->table_arn, s->table_arn);
+        if (!rc) rc = dup_into(&m->output_format, s->output_format);
+        if (!rc) rc = dup_into(&m->export_type, s->export_type);
+        if (!rc) rc = dup_into(&m->export_id, s->export_id);
+        if (!rc) rc = dup_into(&m->export_prefix, s->folder);
+        if (!rc) rc = dup_into(&m->export_root, s->root);
+        if (!rc && !m->export_root && !(m->export_root = strdup("")))
+            rc = err_set(TM_ENOMEM, "out of memory");
     }
-    m->table_arn = dup_str(j, "tableArn");
-    m->output_format = dup_str(j, "outputFormat");
-    m->export_type = dup_str(j, "exportType");
-    if (get_count(j, "itemCount", &m->item_count)) {
-        rc = err_set(TM_ECORRUPT, "manifest-summary.json: no itemCount");
-        goto out;
-    }
-    char *arn = dup_str(j, "exportArn");
-    const char *id = arn ? strstr(arn, "/export/") : NULL;
-    if (id) m->export_id = strdup(id + 8);
-    free(arn);
-    char *mkey = dup_str(j, "manifestFilesS3Key");
-    if (mkey) {
-        char *slash = strrchr(mkey, '/');
-        if (!slash || strcmp(slash + 1, "manifest-files.json") != 0) {
-            free(mkey);
-            rc = err_set(TM_ECORRUPT, "manifest-summary.json: manifestFilesS3Key does not name "
-                         "a manifest-files.json");
-            goto out;
-        }
-        slash[1] = '\0';
-        m->export_prefix = mkey;
-    } else if (m->export_id) {
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "s3Prefix");
-        buf b = BUF_INIT;
-        if (cJSON_IsString(p) && p->valuestring[0]) buf_printf(&b, "%s/", p->valuestring);
-        buf_printf(&b, "AWSDynamoDB/%s/", m->export_id);
-        m->export_prefix = buf_detach(&b);
-    } else {
-        rc = err_set(TM_ECORRUPT, "manifest-summary.json: neither manifestFilesS3Key nor "
-                     "exportArn tells where the export lives");
-        goto out;
-    }
-    if (!m->export_prefix) rc = err_set(TM_ENOMEM, "out of memory");
     if (!rc && m->export_type && strcmp(m->export_type, "FULL_EXPORT") != 0)
         rc = err_set(TM_EINVAL, "this is an %s: only full exports can be imported into a new "
                      "table", m->export_type);
     if (!rc && m->output_format && strcmp(m->output_format, "DYNAMODB_JSON") != 0)
         rc = err_set(TM_EINVAL, "export format %s is not supported (DYNAMODB_JSON only)",
                      m->output_format);
-out:
-    cJSON_Delete(j);
+    free(s);
+    return rc;
+}
+
+/* One line: its file must lie in the export's own folder (a full export has no shared data). */
+static int add_file(import_manifest *m, const char *line, size_t n, uint64_t lineno, size_t *cap)
+{
+    layout_file *f = malloc(sizeof *f);
+    import_mfile mf;
+    memset(&mf, 0, sizeof mf);
+    int rc = f ? layout_file_parse(line, n, f) : err_set(TM_ENOMEM, "out of memory");
+    if (rc == TM_ECORRUPT)
+        rc = err_set(TM_ECORRUPT, LAYOUT_FILES " line %llu: not an object with a dataFileS3Key",
+                     (unsigned long long)lineno);
+    else if (!rc && !f->have_count)
+        rc = err_set(TM_ECORRUPT, LAYOUT_FILES " line %llu: no itemCount",
+                     (unsigned long long)lineno);
+    else if (!rc && !f->have_md5)
+        rc = err_set(TM_ECORRUPT, LAYOUT_FILES " line %llu: missing or malformed md5Checksum",
+                     (unsigned long long)lineno);
+    else if (!rc && (layout_file_resolve(f, m->export_root, m->export_id) ||
+                     f->where != LAYOUT_IN_EXPORT))
+        rc = err_set(TM_ECORRUPT, LAYOUT_FILES " line %llu: dataFileS3Key \"%s\" points outside "
+                     "the export (%s): refused", (unsigned long long)lineno, f->key,
+                     m->export_prefix ? m->export_prefix : "");
+    else if (!rc && import_manifest_find(m, f->rel) >= 0)
+        rc = err_set(TM_ECORRUPT, LAYOUT_FILES " line %llu: %s is listed twice",
+                     (unsigned long long)lineno, f->key);
+    if (!rc && m->nfiles == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        import_mfile *nf = realloc(m->files, nc * sizeof *nf);
+        if (!nf) rc = err_set(TM_ENOMEM, "out of memory (manifest)");
+        else { m->files = nf; *cap = nc; }
+    }
+    if (!rc) {
+        mf.item_count = f->item_count;
+        memcpy(mf.md5, f->md5, 16);
+        mf.have_md5 = 1;
+        if (!(mf.key = strdup(f->key)) || !(mf.rel = strdup(f->rel))) {
+            free(mf.key);
+            rc = err_set(TM_ENOMEM, "out of memory (manifest)");
+        } else {
+            m->files[m->nfiles++] = mf;
+        }
+    }
+    free(f);
     return rc;
 }
 
@@ -140,58 +140,14 @@ int import_manifest_parse_files(import_manifest *m, const char *text, size_t n)
     size_t cap = 0;
     uint64_t sum = 0, lineno = 0;
     const char *p = text, *end = text + n;
-    const char *pre = m->export_prefix ? m->export_prefix : "";
-    size_t pre_n = strlen(pre);
     while (p < end && !rc) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         lineno++;
         const char *q = p;
         while (q < le && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
-        if (q == le) { p = le + 1; continue; }
-        cJSON *j = cJSON_ParseWithLength(p, (size_t)(le - p));
-        const cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "dataFileS3Key");
-        const cJSON *md5 = cJSON_GetObjectItemCaseSensitive(j, "md5Checksum");
-        import_mfile f;
-        memset(&f, 0, sizeof f);
-        if (!cJSON_IsObject(j) || !cJSON_IsString(k) || !k->valuestring[0]) {
-            rc = err_set(TM_ECORRUPT, "manifest-files.json line %llu: not an object with a "
-                         "dataFileS3Key", (unsigned long long)lineno);
-        } else if (get_count(j, "itemCount", &f.item_count)) {
-            rc = err_set(TM_ECORRUPT, "manifest-files.json line %llu: no itemCount",
-                         (unsigned long long)lineno);
-        } else if (!cJSON_IsString(md5) ||
-                   text_b64_decode16(md5->valuestring, strlen(md5->valuestring), f.md5)) {
-            rc = err_set(TM_ECORRUPT, "manifest-files.json line %llu: missing or malformed "
-                         "md5Checksum", (unsigned long long)lineno);
-        } else if (strncmp(k->valuestring, pre, pre_n) != 0 ||
-                   !import_path_safe(k->valuestring + pre_n)) {
-            rc = err_set(TM_ECORRUPT, "manifest-files.json line %llu: dataFileS3Key \"%s\" "
-                         "points outside the export (%s): refused", (unsigned long long)lineno,
-                         k->valuestring, pre);
-        } else if (import_manifest_find(m, k->valuestring + pre_n) >= 0) {
-            rc = err_set(TM_ECORRUPT, "manifest-files.json line %llu: %s is listed twice",
-                         (unsigned long long)lineno, k->valuestring);
-        } else {
-            f.have_md5 = 1;
-            f.key = strdup(k->valuestring);
-            f.rel = strdup(k->valuestring + pre_n);
-            if (m->nfiles == cap) {
-                cap = cap ? cap * 2 : 16;
-                import_mfile *nf = realloc(m->files, cap * sizeof *nf);
-                if (!nf) { free(f.key); free(f.rel); f.key = f.rel = NULL; }
-                else m->files = nf;
-            }
-            if (!f.key || !f.rel) {
-                free(f.key);
-                free(f.rel);
-                rc = err_set(TM_ENOMEM, "out of memory (manifest)");
-            } else {
-                m->files[m->nfiles++] = f;
-                sum += f.item_count;
-            }
-        }
-        cJSON_Delete(j);
+        if (q != le && !(rc = add_file(m, p, (size_t)(le - p), lineno, &cap)))
+            sum += m->files[m->nfiles - 1].item_count;
         p = le + 1;
     }
     if (!rc && sum != m->item_count)
@@ -211,22 +167,7 @@ long import_manifest_find(const import_manifest *m, const char *rel)
 int import_manifest_check_md5(const char *name, const char *text, size_t n, const char *md5,
                               size_t md5n)
 {
-    unsigned char want[16], got[16];
-    char md5name[256];   /* manifest-summary.json -> manifest-summary.md5, as AWS names it */
-    size_t l = strlen(name);
-    if (l > 5 && !strcmp(name + l - 5, ".json"))
-        snprintf(md5name, sizeof md5name, "%.*s.md5", (int)(l - 5), name);
-    else
-        snprintf(md5name, sizeof md5name, "%s.md5", name);
-    while (md5n > 0 && (md5[md5n - 1] == '\n' || md5[md5n - 1] == '\r' || md5[md5n - 1] == ' '))
-        md5n--;
-    if (text_b64_decode16(md5, md5n, want))
-        return err_set(TM_ECORRUPT, "%s is not a base64 MD5", md5name);
-    store_md5(text, n, got);
-    if (memcmp(want, got, 16) != 0)
-        return err_set(TM_ECORRUPT, "%s does not match its MD5 in %s (altered or truncated)", name,
-                       md5name);
-    return 0;
+    return layout_check_md5(name, text, n, md5, md5n);
 }
 
 /* ---- tidemark-schema.json --------------------------------------------------------------- */

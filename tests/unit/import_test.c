@@ -58,18 +58,18 @@ static int dec_all(import_compression want, const char *name, const void *p, siz
                    import_dec_budget *bud, buf *out, import_compression *kind)
 {
     memsrc m = {p, n, 0, 7};
-    import_dec *d = NULL;
-    int rc = import_dec_open(want, name, mem_read, &m, bud, &d);
+    layout_dec *d = NULL;
+    int rc = layout_dec_open((layout_codec)want, name, mem_read, &m, bud, &d);
     assert_int_equal(rc, 0);
     char tmp[333];
     for (;;) {
         size_t got = 0;
-        rc = import_dec_read(d, tmp, sizeof tmp, &got);
+        rc = layout_dec_read(d, tmp, sizeof tmp, &got);
         if (rc || got == 0) break;
         buf_append(out, tmp, got);
     }
-    if (kind) *kind = import_dec_kind(d);
-    import_dec_close(d);
+    if (kind) *kind = (import_compression)layout_dec_kind(d);
+    layout_dec_close(d);
     return rc;
 }
 
@@ -391,18 +391,18 @@ static void test_dec_formats(void **state)
 
     /* the MD5 is of the raw bytes */
     memsrc m = {gz, gn, 0, 0};
-    import_dec *d = NULL;
-    assert_int_equal(import_dec_open(IMPORT_COMP_AUTO, "x", mem_read, &m, NULL, &d), 0);
+    layout_dec *d = NULL;
+    assert_int_equal(layout_dec_open(LAYOUT_CODEC_AUTO, "x", mem_read, &m, NULL, &d), 0);
     char tmp[4096];
     size_t got;
-    while (import_dec_read(d, tmp, sizeof tmp, &got) == 0 && got) {}
+    while (layout_dec_read(d, tmp, sizeof tmp, &got) == 0 && got) {}
     unsigned char a[16], b[16];
-    import_dec_md5(d, a);
+    layout_dec_md5(d, a);
     store_md5(gz, gn, b);
     assert_memory_equal(a, b, 16);
-    assert_int_equal(import_dec_in_bytes(d), gn);
-    assert_int_equal(import_dec_out_bytes(d), tn);
-    import_dec_close(d);
+    assert_int_equal(layout_dec_in_bytes(d), gn);
+    assert_int_equal(layout_dec_out_bytes(d), tn);
+    layout_dec_close(d);
 
     buf_free(&out);
     free(gz);
@@ -421,27 +421,27 @@ static void test_dec_bomb(void **state)
     import_dec_budget bud = {0, 100, 1u << 20, 0};
     /* dec_all keeps the output: use a counting reader instead */
     memsrc m = {gz, gn, 0, 0};
-    import_dec *d = NULL;
-    assert_int_equal(import_dec_open(IMPORT_COMP_AUTO, "bomb.gz", mem_read, &m, &bud, &d), 0);
+    layout_dec *d = NULL;
+    assert_int_equal(layout_dec_open(LAYOUT_CODEC_AUTO, "bomb.gz", mem_read, &m, &bud, &d), 0);
     char *tmp = malloc(1 << 16);
     size_t got;
     int rc;
-    while ((rc = import_dec_read(d, tmp, 1 << 16, &got)) == 0 && got) {}
+    while ((rc = layout_dec_read(d, tmp, 1 << 16, &got)) == 0 && got) {}
     assert_int_equal(rc, TM_ELIMIT);
     assert_non_null(strstr(err_msg(), "compression bomb"));
-    assert_true(import_dec_out_bytes(d) < (16u << 20));   /* ~100 x the 64 KiB read at once */
+    assert_true(layout_dec_out_bytes(d) < (16u << 20));   /* ~100 x the 64 KiB read at once */
     /* sticky */
-    assert_int_equal(import_dec_read(d, tmp, 1 << 16, &got), TM_ELIMIT);
-    import_dec_close(d);
+    assert_int_equal(layout_dec_read(d, tmp, 1 << 16, &got), TM_ELIMIT);
+    layout_dec_close(d);
 
     /* the total cap, across decoders */
     import_dec_budget tot = {1u << 20, 0, 0, 0};
     m.pos = 0;
-    assert_int_equal(import_dec_open(IMPORT_COMP_AUTO, "x.gz", mem_read, &m, &tot, &d), 0);
-    while ((rc = import_dec_read(d, tmp, 1 << 16, &got)) == 0 && got) {}
+    assert_int_equal(layout_dec_open(LAYOUT_CODEC_AUTO, "x.gz", mem_read, &m, &tot, &d), 0);
+    while ((rc = layout_dec_read(d, tmp, 1 << 16, &got)) == 0 && got) {}
     assert_int_equal(rc, TM_ELIMIT);
     assert_non_null(strstr(err_msg(), "--max-decompressed"));
-    import_dec_close(d);
+    layout_dec_close(d);
     free(tmp);
     free(gz);
     buf_free(&out);

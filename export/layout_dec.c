@@ -1,14 +1,15 @@
-/* import_dec.c: decoding of one data file: gzip (zlib, multi-member), zstd (streaming) or
- * nothing, detected by magic bytes, with bounds on what comes out.
+/* layout_dec.c: the one decoder of export data files, for import, verify and rollback: gzip
+ * (zlib, multi-member), zstd (streaming) or nothing, detected by magic bytes, with bounds on
+ * what comes out. (Export writes with libdeflate, one-shot per chunk: codec.c says why.)
  *
  * Why bounds: a 1 MB gzip of zeros inflates to 1 GB, a zstd frame even further. Nothing here
  * buffers the output (it streams into the caller's buffer), so a bomb cannot exhaust memory,
- * but it could keep the import busy for hours and fill the sorter's disk. So the total output
- * of the import is capped, and so is the output/input ratio of each file once past a grace
+ * but it could keep an import busy for hours and fill the sorter's disk. So the total output
+ * of a run is capped, and so is the output/input ratio of each file once past a grace
  * amount (real DynamoDB JSON compresses about 5-15:1; gzip cannot exceed ~1032:1, zstd can).
  * The raw bytes are also hashed (MD5) on the way, so that a manifest's md5Checksum is checked
  * without reading the file twice. */
-#include "import/import_internal.h"
+#include "export/layout.h"
 #include "engine/err.h"
 
 #include <stdio.h>
@@ -19,12 +20,12 @@
 
 #define DEC_IN_SIZE (256u << 10)
 
-struct import_dec {
-    import_compression want, kind;
+struct layout_dec {
+    layout_codec want, kind;
     char name[256];
-    import_read_fn rd;
+    layout_read_fn rd;
     void *ctx;
-    import_dec_budget *budget;
+    layout_dec_budget *budget;
     store_md5_ctx *md5;
     unsigned char *in;          /* raw input buffer */
     size_t in_pos, in_len;
@@ -44,7 +45,7 @@ static int ends_with(const char *s, const char *suf)
 }
 
 /* Pulls more raw input into d->in (after moving what is left to the front). */
-static int dec_fill(import_dec *d)
+static int dec_fill(layout_dec *d)
 {
     if (d->in_eof) return 0;
     if (d->in_pos > 0) {
@@ -63,12 +64,12 @@ static int dec_fill(import_dec *d)
     return 0;
 }
 
-int import_dec_open(import_compression want, const char *name, import_read_fn rd, void *ctx,
-                    import_dec_budget *budget, import_dec **out)
+int layout_dec_open(layout_codec want, const char *name, layout_read_fn rd, void *ctx,
+                    layout_dec_budget *budget, layout_dec **out)
 {
     int rc = 0;
     *out = NULL;
-    import_dec *d = calloc(1, sizeof *d);
+    layout_dec *d = calloc(1, sizeof *d);
     if (!d || !(d->in = malloc(DEC_IN_SIZE)) || !(d->md5 = store_md5_new())) {
         rc = err_set(TM_ENOMEM, "out of memory (decoder)");
         goto out;
@@ -78,16 +79,16 @@ int import_dec_open(import_compression want, const char *name, import_read_fn rd
     d->rd = rd;
     d->ctx = ctx;
     d->budget = budget;
-    d->kind = IMPORT_COMP_NONE;
+    d->kind = LAYOUT_CODEC_NONE;
     *out = d;
     d = NULL;
 out:
-    import_dec_close(d);
+    layout_dec_close(d);
     return rc;
 }
 
 /* Decides the format from the first bytes. */
-static int dec_start(import_dec *d)
+static int dec_start(layout_dec *d)
 {
     int rc;
     while (d->in_len < 4 && !d->in_eof)
@@ -95,25 +96,25 @@ static int dec_start(import_dec *d)
     const unsigned char *m = d->in;
     int is_gz = d->in_len >= 2 && m[0] == 0x1f && m[1] == 0x8b;
     int is_zst = d->in_len >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd;
-    import_compression k = d->want;
-    if (k == IMPORT_COMP_AUTO) {
-        if (is_gz) k = IMPORT_COMP_GZIP;
-        else if (is_zst) k = IMPORT_COMP_ZSTD;
-        else if (ends_with(d->name, ".gz") || ends_with(d->name, ".gzip")) k = IMPORT_COMP_GZIP;
-        else if (ends_with(d->name, ".zst") || ends_with(d->name, ".zstd")) k = IMPORT_COMP_ZSTD;
-        else k = IMPORT_COMP_NONE;
+    layout_codec k = d->want;
+    if (k == LAYOUT_CODEC_AUTO) {
+        if (is_gz) k = LAYOUT_CODEC_GZIP;
+        else if (is_zst) k = LAYOUT_CODEC_ZSTD;
+        else if (ends_with(d->name, ".gz") || ends_with(d->name, ".gzip")) k = LAYOUT_CODEC_GZIP;
+        else if (ends_with(d->name, ".zst") || ends_with(d->name, ".zstd")) k = LAYOUT_CODEC_ZSTD;
+        else k = LAYOUT_CODEC_NONE;
     }
-    if (k == IMPORT_COMP_GZIP && !is_gz)
+    if (k == LAYOUT_CODEC_GZIP && !is_gz)
         return err_set(TM_ECORRUPT, d->in_len == 0 ? "empty file, not gzip" :
                        "not gzip (no gzip magic bytes)");
-    if (k == IMPORT_COMP_ZSTD && !is_zst)
+    if (k == LAYOUT_CODEC_ZSTD && !is_zst)
         return err_set(TM_ECORRUPT, d->in_len == 0 ? "empty file, not zstd" :
                        "not zstd (no zstd magic bytes)");
     d->kind = k;
-    if (k == IMPORT_COMP_GZIP) {
+    if (k == LAYOUT_CODEC_GZIP) {
         if (inflateInit2(&d->z, 15 + 16) != Z_OK) return err_set(TM_ENOMEM, "inflateInit2 failed");
         d->z_init = 1;
-    } else if (k == IMPORT_COMP_ZSTD) {
+    } else if (k == LAYOUT_CODEC_ZSTD) {
         if (!(d->zs = ZSTD_createDStream())) return err_set(TM_ENOMEM, "ZSTD_createDStream failed");
         ZSTD_DCtx_setParameter(d->zs, ZSTD_d_windowLogMax, 27);   /* 128 MiB window at most */
         d->zs_ret = 1;
@@ -122,16 +123,16 @@ static int dec_start(import_dec *d)
     return 0;
 }
 
-static int dec_account(import_dec *d, size_t n)
+static int dec_account(layout_dec *d, size_t n)
 {
     d->out_bytes += n;
-    import_dec_budget *b = d->budget;
+    layout_dec_budget *b = d->budget;
     if (!b) return 0;
     uint64_t total = __atomic_add_fetch(&b->total, (uint64_t)n, __ATOMIC_RELAXED);
     if (b->max_total && total > b->max_total)
         return err_set(TM_ELIMIT, "decompressed data exceeds the limit of %llu bytes "
                        "(--max-decompressed)", (unsigned long long)b->max_total);
-    if (b->max_ratio && d->kind != IMPORT_COMP_NONE && d->out_bytes > b->ratio_grace &&
+    if (b->max_ratio && d->kind != LAYOUT_CODEC_NONE && d->out_bytes > b->ratio_grace &&
         d->out_bytes / (d->in_bytes ? d->in_bytes : 1) > b->max_ratio)
         return err_set(TM_ELIMIT, "decompression ratio above %llu:1 after %llu bytes out of "
                        "%llu in: a compression bomb? (--max-ratio)",
@@ -140,7 +141,7 @@ static int dec_account(import_dec *d, size_t n)
     return 0;
 }
 
-static int dec_gzip(import_dec *d, void *p, size_t n, size_t *got)
+static int dec_gzip(layout_dec *d, void *p, size_t n, size_t *got)
 {
     int rc;
     *got = 0;
@@ -185,7 +186,7 @@ static int dec_gzip(import_dec *d, void *p, size_t n, size_t *got)
     return 0;
 }
 
-static int dec_zstd(import_dec *d, void *p, size_t n, size_t *got)
+static int dec_zstd(layout_dec *d, void *p, size_t n, size_t *got)
 {
     int rc;
     *got = 0;
@@ -214,15 +215,15 @@ static int dec_zstd(import_dec *d, void *p, size_t n, size_t *got)
     return 0;
 }
 
-int import_dec_read(import_dec *d, void *p, size_t n, size_t *got)
+int layout_dec_read(layout_dec *d, void *p, size_t n, size_t *got)
 {
     int rc = 0;
     *got = 0;
     if (d->err) return d->err;
     if (!d->started && (rc = dec_start(d))) goto out;
     if (d->finished || n == 0) return 0;
-    if (d->kind == IMPORT_COMP_GZIP) rc = dec_gzip(d, p, n, got);
-    else if (d->kind == IMPORT_COMP_ZSTD) rc = dec_zstd(d, p, n, got);
+    if (d->kind == LAYOUT_CODEC_GZIP) rc = dec_gzip(d, p, n, got);
+    else if (d->kind == LAYOUT_CODEC_ZSTD) rc = dec_zstd(d, p, n, got);
     else {
         if (d->in_pos == d->in_len && (rc = dec_fill(d))) goto out;
         size_t k = d->in_len - d->in_pos;   /* 0 only at the end */
@@ -238,7 +239,7 @@ out:
     return rc;
 }
 
-int import_dec_drain(import_dec *d)
+int layout_dec_drain(layout_dec *d)
 {
     int rc;
     d->in_pos = d->in_len = 0;
@@ -248,17 +249,17 @@ int import_dec_drain(import_dec *d)
     return 0;
 }
 
-import_compression import_dec_kind(const import_dec *d) { return d->kind; }
-uint64_t import_dec_in_bytes(const import_dec *d) { return d->in_bytes; }
-uint64_t import_dec_out_bytes(const import_dec *d) { return d->out_bytes; }
+layout_codec layout_dec_kind(const layout_dec *d) { return d->kind; }
+uint64_t layout_dec_in_bytes(const layout_dec *d) { return d->in_bytes; }
+uint64_t layout_dec_out_bytes(const layout_dec *d) { return d->out_bytes; }
 
-void import_dec_md5(import_dec *d, unsigned char out[16])
+void layout_dec_md5(layout_dec *d, unsigned char out[16])
 {
     store_md5_final(d->md5, out);   /* frees the context */
     d->md5 = NULL;
 }
 
-void import_dec_close(import_dec *d)
+void layout_dec_close(layout_dec *d)
 {
     if (!d) return;
     if (d->z_init) inflateEnd(&d->z);
@@ -266,4 +267,9 @@ void import_dec_close(import_dec *d)
     store_md5_free(d->md5);
     free(d->in);
     free(d);
+}
+
+int layout_store_read(void *ctx, void *p, size_t n, size_t *got)
+{
+    return store_reader_read(ctx, p, n, got);
 }
