@@ -295,6 +295,7 @@ int layout_loc_open(const char *dir, const store_options *so, layout_loc *l)
         snprintf(l->base, sizeof l->base, LAYOUT_ROOT "%s/", l->id);
         rc = store_open(dest, so, &l->st);
     } else {
+        l->id[0] = '\0';   /* the folder's name is not known to be the ExportId */
         rc = store_open(dir, so, &l->st);
     }
     return rc ? err_wrap(rc, "%s: ", dir) : 0;

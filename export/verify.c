@@ -7,6 +7,7 @@
  * ("demo_prefix/AWSDynamoDB/<ID>/data/x.json.gz"); the part from the last "AWSDynamoDB/" on is
  * the key relative to DEST, which is how files are found whatever the prefix was. */
 #include "export/export_internal.h"
+#include "export/layout.h"
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/item.h"
@@ -29,83 +30,11 @@
 #define READ_BLOCK   ((size_t)1 << 20)
 #define XP_STARTING_SECS 60   /* _started without a state file this long: the export died */
 
-/* An export's location: the store and the key of its folder ("AWSDynamoDB/<ID>/" or ""). */
-typedef struct xp_loc {
-    store *st;
-    store *parent;          /* manifests-only layout: the directory above, for shared data/ */
-    char base[128];         /* "AWSDynamoDB/<ID>/" or "" */
-    char id[64];
-    char dir[PATH_MAX];
-    const store_options *so;
-} xp_loc;
-
-static int loc_open(const char *dir, const store_options *so, xp_loc *l)
-{
-    char dest[PATH_MAX];
-    memset(l, 0, sizeof *l);
-    l->so = so;
-    snprintf(l->dir, sizeof l->dir, "%s", dir);
-    int rc;
-    if (!xp_split_dir(dir, dest, sizeof dest, l->id, sizeof l->id)) {
-        snprintf(l->base, sizeof l->base, "AWSDynamoDB/%s/", l->id);
-        rc = store_open(dest, so, &l->st);
-    } else {
-        rc = store_open(dir, so, &l->st);
-    }
-    return rc ? err_wrap(rc, "%s: ", dir) : 0;
-}
-
-static void loc_close(xp_loc *l)
-{
-    store_close(l->st);
-    store_close(l->parent);
-    l->st = l->parent = NULL;
-}
-
-static int loc_get(xp_loc *l, const char *name, size_t max, buf *out)
-{
-    char key[256];
-    snprintf(key, sizeof key, "%s%s", l->base, name);
-    return store_get_all(l->st, key, max, out);
-}
-
-/* The store and key of a data file named by its key from the bucket root. */
-static int loc_data(xp_loc *l, const char *full, store **st, char *key, size_t kn)
-{
-    const char *p = NULL, *s = full;
-    while ((s = strstr(s, "AWSDynamoDB/"))) {
-        if (s == full || s[-1] == '/') p = s;
-        s++;
-    }
-    if (!p) return err_set(TM_EINVAL, "dataFileS3Key %s has no AWSDynamoDB/ folder", full);
-    if (l->base[0]) {
-        *st = l->st;
-        snprintf(key, kn, "%s", p);
-        return 0;
-    }
-    /* Manifests-only layout: the directory is AWSDynamoDB/<ID>/ itself. */
-    const char *rest = p + strlen("AWSDynamoDB/");
-    if (!strncmp(rest, "data/", 5)) {
-        if (!l->parent) {
-            char parent[PATH_MAX];
-            snprintf(parent, sizeof parent, "%s", l->dir);
-            size_t n = strlen(parent);
-            while (n > 1 && parent[n - 1] == '/') parent[--n] = '\0';
-            char *sl = strrchr(parent, '/');
-            if (sl && sl != parent) *sl = '\0';
-            else snprintf(parent, sizeof parent, "%s", sl ? "/" : "..");
-            int rc = store_open(parent, l->so, &l->parent);
-            if (rc) return rc;
-        }
-        *st = l->parent;
-        snprintf(key, kn, "%s", rest);
-        return 0;
-    }
-    const char *slash = strchr(rest, '/');
-    *st = l->st;
-    snprintf(key, kn, "%s", slash ? slash + 1 : rest);
-    return 0;
-}
+/* Where an export is found, and the path rule for its data files: export/layout.h. */
+typedef layout_loc xp_loc;
+#define loc_open layout_loc_open
+#define loc_close layout_loc_close
+#define loc_get layout_loc_get
 
 /* ================================================================================================
  * Describe
@@ -327,12 +256,7 @@ int export_list(const char *dest, const store_options *so, export_desc **out, si
     }
     for (size_t i = 0; !rc && i < c.n; i++) {
         xp_loc l;
-        memset(&l, 0, sizeof l);
-        l.st = st;
-        l.so = so;
-        snprintf(l.id, sizeof l.id, "%s", c.names[i]);
-        snprintf(l.base, sizeof l.base, "AWSDynamoDB/%s/", c.names[i]);
-        snprintf(l.dir, sizeof l.dir, "%s/AWSDynamoDB/%s", store_root(st), c.names[i]);
+        layout_loc_at(st, so, c.names[i], &l);
         int r = describe_loc(&l, &v[k]);
         if (r == TM_ENOTFOUND) continue;   /* a folder that holds no export */
         if (r) rc = r;
@@ -362,6 +286,8 @@ typedef struct vctx {
     int infer;              /* no summary: the type follows each file's folder */
     char id[64];            /* ExportId, "" when unknown */
     int tidemark_names;     /* a data file has the name tidemark-export gives partition 0 */
+    int have_root;          /* the summary says where the export lived: */
+    char root[1024];        /* its bucket-root prefix before AWSDynamoDB/ */
 } vctx;
 
 static void problem(vctx *v, const char *what, const char *fmt, ...)
@@ -413,71 +339,24 @@ static const char *const incr_members[] = {
     "manifestFilesS3Key", "billedSizeBytes", "itemCount", "outputFormat", "outputView",
     "exportType", NULL};
 
-static const char *const rec_ins[] = {"Metadata", "Keys", "NewImage", NULL};
-static const char *const rec_upd[] = {"Metadata", "Keys", "OldImage", "NewImage", NULL};
-static const char *const rec_del[] = {"Metadata", "Keys", "OldImage", NULL};
-static const char *const rec_key[] = {"Metadata", "Keys", NULL};
-
-static int image_ok(const cJSON *img, char *why, size_t wn)
+/* One data line (layout_record_parse); why receives the reason when it is not valid. */
+static int line_ok(vctx *v, const char *p, size_t n, char *why, size_t wn)
 {
-    if (!cJSON_IsObject(img)) {
-        snprintf(why, wn, "%s is not an object", img->string);
-        return 0;
-    }
-    char *s = cJSON_PrintUnformatted(img);
-    item *it = NULL;
-    int rc = s ? item_parse_json(s, strlen(s), ITEM_PARSE_NOLIMITS, &it) : TM_ENOMEM;
-    if (rc) snprintf(why, wn, "%s: %s", img->string, err_msg());
-    item_free(it);
-    free(s);
+    layout_record r;
+    int rc = layout_record_parse(v->type == EXPORT_INCREMENTAL, p, n, &r, why, wn);
+    layout_record_clear(&r);
     return rc == 0;
 }
 
-/* One data line; why receives the reason when it is not valid. */
-static int line_ok(vctx *v, const char *p, size_t n, char *why, size_t wn)
+/* The store and key of a data file named by its key from the bucket root (the layout's path
+ * rule, against the summary's prefix when there is one). */
+static int loc_data(vctx *v, xp_loc *l, const char *full, store **st, char *key, size_t kn)
 {
-    if (v->type == EXPORT_FULL) {
-        item *it = NULL;
-        if (n < 9 || memcmp(p, "{\"Item\":", 8)) {
-            snprintf(why, wn, "does not start with {\"Item\":");
-            return 0;
-        }
-        int rc = item_parse_json(p, n, ITEM_PARSE_WRAPPED, &it);
-        item_free(it);
-        if (rc) snprintf(why, wn, "%s", err_msg());
-        return rc == 0;
-    }
-    cJSON *o = cJSON_ParseWithLength(p, n);
-    int ok = 0;
-    if (!o || !cJSON_IsObject(o)) {
-        snprintf(why, wn, "not a JSON object");
-        goto out;
-    }
-    if (!members_are(o, rec_ins) && !members_are(o, rec_upd) && !members_are(o, rec_del) &&
-        !members_are(o, rec_key)) {
-        snprintf(why, wn, "members are not Metadata, Keys[, OldImage][, NewImage] in that order");
-        goto out;
-    }
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "Metadata");
-    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(md, "WriteTimestampMicros");
-    const cJSON *tn = cJSON_GetObjectItemCaseSensitive(ts, "N");
-    if (!cJSON_IsString(tn) || !*tn->valuestring ||
-        strspn(tn->valuestring, "0123456789") != strlen(tn->valuestring)) {
-        snprintf(why, wn, "Metadata.WriteTimestampMicros is not {\"N\":\"<digits>\"}");
-        goto out;
-    }
-    const cJSON *e;
-    ok = 1;
-    cJSON_ArrayForEach(e, o) {
-        if (e == md) continue;
-        if (!image_ok(e, why, wn)) {
-            ok = 0;
-            break;
-        }
-    }
-out:
-    cJSON_Delete(o);
-    return ok;
+    layout_file f;
+    memset(&f, 0, sizeof f);
+    snprintf(f.key, sizeof f.key, "%s", full);
+    int rc = layout_file_resolve(&f, v->have_root ? v->root : NULL, v->id[0] ? v->id : NULL);
+    return rc ? rc : layout_loc_data(l, &f, st, key, kn);
 }
 
 /* S3's ETag of a multipart upload with parts of ps bytes. */
@@ -591,7 +470,7 @@ static void verify_file(vctx *v, xp_loc *l, const cJSON *line, size_t lineno)
     v->st->items += want_items;
     v->st->files++;
     store *st = NULL;
-    if (loc_data(l, full, &st, key, sizeof key)) {
+    if (loc_data(v, l, full, &st, key, sizeof key)) {
         problem(v, label, "%s", err_msg());
         return;
     }
@@ -706,7 +585,7 @@ int export_verify(const char *dir, const store_options *so, export_report_fn rep
     export_verify_stats local;
     export_verify_stats *st = stp ? stp : &local;
     memset(st, 0, sizeof *st);
-    vctx v = {report, ctx, st, EXPORT_FULL, 0, "", 0};
+    vctx v = {report, ctx, st, EXPORT_FULL, 0, "", 0, 0, ""};
     xp_loc l;
     buf sum = BUF_INIT, files = BUF_INIT;
     cJSON *so_json = NULL;
@@ -749,6 +628,12 @@ int export_verify(const char *dir, const store_options *so, export_report_fn rep
                     "without)");
         check_md5_file(&v, &l, "manifest-summary.json", "manifest-summary.md5", &sum);
         so_json = cJSON_ParseWithLength(sum.data, sum.len);
+        layout_summary *ls = malloc(sizeof *ls);
+        if (ls && !layout_summary_parse(sum.data, sum.len, ls)) {
+            v.have_root = 1;
+            snprintf(v.root, sizeof v.root, "%s", ls->root);
+        }
+        free(ls);
         if (!so_json || !cJSON_IsObject(so_json)) {
             problem(&v, "manifest-summary.json", "not a JSON object");
         } else {
