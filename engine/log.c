@@ -842,6 +842,7 @@ struct log {
     int begun;
     int failed;              /* sticky: an error code until the next log_begin */
     uint64_t applied;        /* the items hold every record up to this seq (log_set_applied) */
+    int defer_seal;          /* log_defer_seal: seal on log_seal (or past SEAL_DEFER_MAX) */
 };
 
 int log_open(const char *dir, const log_options *opt, log **out)
@@ -1012,8 +1013,20 @@ out:
     return rc;
 }
 
+/* A deferred seal still happens at a commit past this many segment_bytes: bounds the size of a
+ * sealed segment (its readers decompress it whole). */
+#define SEAL_DEFER_MAX 8
+
+int log_seal_due(const log *l)
+{
+    return l->fd >= 0 && !l->failed && l->act_end - HDR_SIZE > l->opt.segment_bytes;
+}
+
+void log_defer_seal(log *l, int on) { l->defer_seal = on; }
+
 static void maybe_seal(log *l)
 {
+    if (l->defer_seal && l->act_end - HDR_SIZE <= SEAL_DEFER_MAX * l->opt.segment_bytes) return;
     if (l->fd >= 0 && l->act_end - HDR_SIZE > l->opt.segment_bytes) {
         int rc = seal_active(l);
         (void)rc; /* the records are durable either way; the next commit retries */
@@ -1341,6 +1354,15 @@ int log_begin(log *l, log_recovery *rec)
 }
 
 void log_set_applied(log *l, uint64_t seq) { l->applied = seq; }
+
+void log_seal(log *l)
+{
+    /* Not between log_append and log_commit: the active segment must end with a commit. */
+    if (!l->batch_first && log_seal_due(l)) {
+        int rc = seal_active(l);
+        (void)rc; /* as maybe_seal: the records are durable either way; the next commit retries */
+    }
+}
 
 int log_fence(log *l, uint64_t seq, int64_t time)
 {

@@ -61,6 +61,12 @@ int log_begin(log *l, log_recovery *rec);
  * those: bytes after the last intact commit that the items already hold are damage (reported
  * in log_recovery.damaged), not a torn tail. Call before log_begin. */
 void log_set_applied(log *l, uint64_t seq);
+/* Bulk writers: log_commit seals only a segment past 8x segment_bytes, and the caller seals with
+ * log_seal at a moment it chooses (the table overlaps it with its LMDB commit, on another thread;
+ * nothing else may use the log meanwhile). log_seal_due: 1 if the active segment is due. */
+void log_defer_seal(log *l, int on);
+int log_seal_due(const log *l);
+void log_seal(log *l);
 /* After log_begin, when the items hold records up to seq that the log lacks (damaged records,
  * a removed segment, writes of durability mode NONE lost in a crash): the log goes on at seq+1
  * in a new segment (an intact active segment is sealed first). The lost seqs stay a gap that

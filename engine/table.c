@@ -1105,6 +1105,8 @@ static int table_recover(table *t)
     lo.sync = t->conf.info.durability;
     if (t->conf.segment_bytes) lo.segment_bytes = t->conf.segment_bytes;
     if (!t->lg && (rc = log_open(t->log_dir, &lo, &t->lg))) return rc;
+    /* A bulk writer seals while its LMDB commit syncs (ws_apply_commit): about 9% of a load. */
+    if (t->flags & TABLE_BULK) log_defer_seal(t->lg, 1);
     if ((rc = table_txn_begin(t, &txn))) return rc;
     mdb_txn_abort(txn);
     log_abort(t->lg);
@@ -1426,6 +1428,12 @@ static int ws_log_commit(wstate *w)
     return rc;
 }
 
+static void *seal_thread(void *lg)
+{
+    log_seal(lg);
+    return NULL;
+}
+
 /* Applies to LMDB what the log already holds, and releases the write lock. */
 static int ws_apply_commit(wstate *w)
 {
@@ -1439,7 +1447,14 @@ static int ws_apply_commit(wstate *w)
         ws_abort(w);
         return 0;   /* durable in the log all the same: see below */
     }
+    /* A bulk writer's due seal (CPU) runs beside the commit's page sync (I/O); the write lock
+     * keeps every other user of the log out meanwhile. */
+    pthread_t sealer;
+    int sealing = (t->flags & TABLE_BULK) && log_seal_due(t->lg) &&
+                  pthread_create(&sealer, NULL, seal_thread, t->lg) == 0;
     rc = mdb_txn_commit(w->txn);
+    if (sealing) pthread_join(sealer, NULL);
+    else if (t->flags & TABLE_BULK) log_seal(t->lg);
     w->txn = NULL;
     buf_free(&w->val);
     /* The writes are acknowledged: their log records are durable, and the next open (a reader's

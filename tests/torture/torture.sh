@@ -733,6 +733,8 @@ damage_setup() {
   D_MID=$(tidemark --data "$DREF" scan --table Dmg | digest); T_MID=$((c + 200))
   python3 "$CR/gen.py" 201 20 "$BK" > "$ROOT/d3.jsonl"
   TIDEMARK_CLOCK=$((c + 240)) tidemark --data "$DREF" batch-write --table Dmg --file "$ROOT/d3.jsonl" --batch-size $((BK + 1)) 2>/dev/null
+  # a bulk writer seals a full segment as it ends: one plain write keeps an active segment
+  TIDEMARK_CLOCK=$((c + 250)) tidemark --data "$DREF" put-item --table Dmg --item '{"k":{"S":"tail"},"v":{"N":"1"}}' >/dev/null
   export TIDEMARK_CLOCK=$((c + 300))
   tidemark --data "$DREF" scan --table Dmg > "$ROOT/dlive"
   D_LIVE=$(digest "$ROOT/dlive")

@@ -1114,6 +1114,40 @@ static void test_recompress(void **state)
     rmdir_free(d);
 }
 
+/* A bulk writer defers sealing to log_seal (which the table runs beside its LMDB commit), up to
+ * 8x segment_bytes, past which a commit seals as before; the records read back whole. */
+static void test_deferred_seal(void **state)
+{
+    (void)state;
+    char *d = tmpdir();
+    char names[64][64];
+    log_options o = opts(5000, LOG_SYNC_NONE, LOG_CODEC_LZ4);
+    log *l;
+    CHECK(log_open(d, &o, &l));
+    CHECK(log_begin(l, NULL));
+    log_defer_seal(l, 1);
+    append_upto(l, 100, 10);               /* > 5000 bytes, < 40000 */
+    assert_int_equal(list_names(d, ".lz4", names, 64), 0);
+    assert_true(log_seal_due(l));
+    log_seal(l);
+    assert_false(log_seal_due(l));
+    assert_int_equal(list_names(d, ".lz4", names, 64), 1);
+    append_upto(l, 1000, 10);              /* past 8x: commits seal on their own */
+    size_t sealed = list_names(d, ".lz4", names, 64);
+    assert_true(sealed >= 2);
+    for (size_t i = 1; i < sealed; i++) {
+        long long sz = file_size(d, names[i]);
+        assert_true(sz > 0);
+    }
+    log_seal(l);
+    log_close(l);
+    assert_int_equal(read_range(d, 1, UINT64_MAX, LOG_FORWARD), 1000);
+    uint64_t cnt;
+    CHECK(log_verify(d, NULL, NULL, &cnt));
+    assert_int_equal(cnt, 1000);
+    rmdir_free(d);
+}
+
 static void copy_file(const char *dir, const char *from, const char *to)
 {
     char a[PATH_MAX], b[PATH_MAX];
@@ -1607,6 +1641,7 @@ int main(void)
         cmocka_unit_test(test_bad_header),
         cmocka_unit_test(test_missing_segment),
         cmocka_unit_test(test_recompress),
+        cmocka_unit_test(test_deferred_seal),
         cmocka_unit_test(test_damage_applied_tail),
         cmocka_unit_test(test_origin_and_gaps),
         cmocka_unit_test(test_seal_crash_points),
