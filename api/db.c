@@ -21,7 +21,7 @@ int tm_db_open(const char *home, unsigned flags, tm_db **out, tm_error *e)
     if (stat(home, &st) == 0 && !S_ISDIR(st.st_mode))
         return tm_error_set(e, TM_ERR_BAD_PARAMETER, "data directory %s is not a directory", home);
     if ((flags & TM_DB_READONLY) && stat(home, &st) != 0)
-        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "data directory %s does not exist (check --data or "
+        return tm_error_set(e, TM_ERR_RESOURCE_NOT_FOUND, "no tidemark data directory at %s (check --data or "
                             "TIDEMARK_HOME)", home);
     tm_db *db = calloc(1, sizeof *db);
     if (!db) return tm_error_set(e, TM_ERR_INTERNAL, "out of memory");
@@ -88,7 +88,9 @@ int req_item(const cJSON *req, const char *name, unsigned flags, item **out, tm_
     *out = NULL;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
     if (!v || cJSON_IsNull(v)) return 0;
-    if (!cJSON_IsObject(v)) return tm_error_set(e, TM_ERR_VALIDATION, "%s: must be an object of attribute values", name);
+    /* Raw: JSON text given as it is (a front end's argument), parsed here by the item codec */
+    if (!cJSON_IsObject(v) && !cJSON_IsRaw(v))
+        return tm_error_set(e, TM_ERR_VALIDATION, "%s: must be an object of attribute values", name);
     char *text = cJSON_PrintUnformatted(v);
     if (!text) return tm_error_set(e, TM_ERR_INTERNAL, "out of memory");
     int rc = item_parse_json(text, strlen(text), flags, out);

@@ -247,7 +247,7 @@ static void put_num(buf *o, double d)
     buf_puts(o, t);
 }
 
-static void put_pretty(buf *o, const cJSON *j, int ind)
+static void put_pretty(buf *o, const cJSON *j, int ind, int times)
 {
     if (cJSON_IsObject(j) || cJSON_IsArray(j)) {
         int obj = cJSON_IsObject(j);
@@ -264,10 +264,11 @@ static void put_pretty(buf *o, const cJSON *j, int ind)
             }
             if (obj && is_time_member(c)) {
                 char ts[48];
-                tm_awscli_time(tm_json_time_us(c->valuedouble), ts, sizeof ts);
+                if (times == TM_TIMES_UTC) clock_format(tm_json_time_us(c->valuedouble), 6, ts, sizeof ts);
+                else tm_awscli_time(tm_json_time_us(c->valuedouble), ts, sizeof ts);
                 put_str(o, ts);
             } else {
-                put_pretty(o, c, ind + 4);
+                put_pretty(o, c, ind + 4, times);
             }
             buf_puts(o, c->next ? ",\n" : "\n");
         }
@@ -286,12 +287,11 @@ static void put_pretty(buf *o, const cJSON *j, int ind)
     }
 }
 
-char *tm_awscli_json(const char *operation, const cJSON *resp)
+static char *pretty(const cJSON *resp, int times, int empty_is_nothing)
 {
     buf o = BUF_INIT;
-    (void)operation;   /* the timestamps are known by name in every shape tidemark writes */
-    if (resp && !(cJSON_IsObject(resp) && !resp->child)) {
-        put_pretty(&o, resp, 0);
+    if (resp && !(empty_is_nothing && cJSON_IsObject(resp) && !resp->child)) {
+        put_pretty(&o, resp, 0, times);
         buf_putc(&o, '\n');
     }
     if (buf_reserve(&o, 1)) {   /* "" for an empty response; NULL only when memory ran out */
@@ -301,3 +301,11 @@ char *tm_awscli_json(const char *operation, const cJSON *resp)
     o.data[o.len] = '\0';
     return buf_detach(&o);
 }
+
+char *tm_awscli_json(const char *operation, const cJSON *resp)
+{
+    (void)operation;   /* the timestamps are known by name in every shape tidemark writes */
+    return pretty(resp, TM_TIMES_AWSCLI, 1);
+}
+
+char *tm_json_text(const cJSON *resp, int times) { return pretty(resp, times, 0); }

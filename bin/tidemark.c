@@ -1,15 +1,16 @@
 /* tidemark.c: the tidemark program: tables, items, query and scan, bulk load, PITR settings,
- * snapshots, log verification and the write timeline. Parses arguments, calls engine/, prints,
- * and maps errors to exit codes (engine/cli.h); the logic lives in the modules. */
+ * snapshots, log verification and the write timeline. A thin front end: argv -> request ->
+ * operation (include/tidemark.h) -> print (text, or with --json what the aws CLI prints for the
+ * same response) -> the exit status from the error table. `tidemark call` runs any operation on
+ * a wire request and prints the wire response. */
 #include "engine/cli.h"
 #include "engine/clock.h"
 #include "engine/err.h"
-#include "engine/expr.h"
-#include "engine/item.h"
 #include "engine/key.h"
 #include "engine/log.h"
+#include "engine/fsx.h"
 #include "engine/table.h"
-#include "pitr/materialize.h"
+#include "include/tidemark.h"
 #include "pitr/timeline.h"
 
 #include <cjson/cJSON.h>
@@ -34,7 +35,7 @@ enum {
     O_DATA = 256, O_JSON, O_HELP, O_VERSION, O_TABLE, O_KEY, O_SORT_KEY, O_DURABILITY, O_ITEM,
     O_COND, O_NAMES, O_VALUES, O_RETURN, O_UPDATE, O_KEYCOND, O_FILTER, O_FORWARD, O_BACKWARD,
     O_LIMIT, O_ESK, O_SEGMENT, O_TOTAL, O_FILE, O_BATCH, O_PERIOD, O_FROM, O_TO, O_BY,
-    O_PRINT_ACKS, O_CONSISTENT, O_SNAP_EVERY, O_SNAP_WRITES, O_END
+    O_PRINT_ACKS, O_CONSISTENT, O_SNAP_EVERY, O_SNAP_WRITES, O_REQUEST, O_END
 };
 
 static const struct option long_opts[] = {
@@ -72,6 +73,7 @@ static const struct option long_opts[] = {
     {"consistent-read", no_argument, NULL, O_CONSISTENT},
     {"snapshot-every", required_argument, NULL, O_SNAP_EVERY},
     {"snapshot-every-writes", required_argument, NULL, O_SNAP_WRITES},
+    {"request", required_argument, NULL, O_REQUEST},
     {NULL, 0, NULL, 0},
 };
 
@@ -85,6 +87,7 @@ typedef struct opts {
     uint64_t batch;
     int period;
     const char *cmd;                     /* "put-item", "pitr enable", ... for messages */
+    const char *operation;               /* call: the operation's name */
 } opts;
 
 #define ARG(o, id) ((o)->arg[(id) - O_DATA])
@@ -111,7 +114,8 @@ static int run_create(opts *o), run_describe(opts *o), run_list(opts *o), run_de
     run_put(opts *o), run_get(opts *o), run_update(opts *o), run_delete_item(opts *o),
     run_query(opts *o), run_scan(opts *o), run_batch(opts *o), run_pitr_enable(opts *o),
     run_pitr_disable(opts *o), run_pitr_status(opts *o), run_snapshot(opts *o), run_snapshot_verify(opts *o),
-    run_log_verify(opts *o), run_log_list(opts *o), run_timeline(opts *o), run_items_verify(opts *o);
+    run_log_verify(opts *o), run_log_list(opts *o), run_timeline(opts *o), run_items_verify(opts *o),
+    run_call(opts *o);
 
 static const int a_create[] = {O_TABLE, O_KEY, O_SORT_KEY, O_DURABILITY, O_SNAP_EVERY, O_SNAP_WRITES, O_END};
 static const int a_snapshot[] = {O_TABLE, O_SNAP_EVERY, O_SNAP_WRITES, O_END};
@@ -128,6 +132,7 @@ static const int a_scan[] = {O_TABLE, O_FILTER, O_NAMES, O_VALUES, O_LIMIT, O_ES
 static const int a_batch[] = {O_TABLE, O_FILE, O_BATCH, O_PRINT_ACKS, O_END};
 static const int a_pitr[] = {O_TABLE, O_PERIOD, O_END};
 static const int a_timeline[] = {O_TABLE, O_FROM, O_TO, O_BY, O_END};
+static const int a_call[] = {O_REQUEST, O_END};
 
 static const command commands[] = {
     {"create-table", run_create, a_create,
@@ -156,7 +161,7 @@ static const command commands[] = {
      "      [--expression-attribute-values JSON] [--return-values NONE|ALL_OLD]",
      "Writes a whole item (DynamoDB JSON), replacing any item with the same key. With a condition\n"
      "the write happens only if the current item satisfies it; otherwise it prints\n"
-     "ConditionalCheckFailedException and exits 1.\n"
+     "ConditionalCheckFailedException and exits 3 (a conflict, not a failure).\n"
      "Examples:\n"
      "  tidemark put-item --table Orders --item '{\"OrderId\":{\"S\":\"1\"},\"Total\":{\"N\":\"450\"}}'\n"
      "  tidemark put-item --table Orders --item '{...}' --condition-expression 'attribute_not_exists(OrderId)'\n"},
@@ -258,6 +263,16 @@ static const command commands[] = {
      "Examples:\n"
      "  tidemark timeline --table Chat --from -3h\n"
      "  tidemark timeline --table Chat --from 2025-11-12T08:00:00Z --by hour --json\n"},
+    {"call", run_call, a_call, "OPERATION [--request JSON|@FILE]",
+     "Runs one operation on a request in the DynamoDB JSON 1.0 wire shape and prints the wire\n"
+     "response, as an HTTP endpoint would send it (times as epoch seconds), or the wire error\n"
+     "{\"__type\":...,\"message\":...} with the error's exit status. OPERATION: PutItem, GetItem,\n"
+     "UpdateItem, DeleteItem, Query, Scan, BatchWriteItem, BatchGetItem, CreateTable,\n"
+     "DescribeTable, ListTables, DeleteTable, UpdateContinuousBackups, DescribeContinuousBackups,\n"
+     "and tidemark's own (TidemarkSnapshot, TidemarkLogVerify, ...).\n"
+     "Examples:\n"
+     "  tidemark call DescribeTable --request '{\"TableName\":\"Orders\"}'\n"
+     "  tidemark call PutItem --request @put.json\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
@@ -277,7 +292,7 @@ static void print_help(void)
            "  --help       this help; 'tidemark COMMAND --help' for one command\n"
            "  --version    print the version\n\n"
            "Items and keys are DynamoDB JSON: '{\"Id\":{\"S\":\"1\"},\"Total\":{\"N\":\"450\"}}'.\n"
-           "Exit status: 0 success, 1 failure (including a failed condition), 2 usage error.\n"
+           "Exit status: 0 success, 1 failure, 2 usage error, 3 a conflict (a failed condition).\n"
            "TIDEMARK_CLOCK=2025-11-12T10:00:00Z makes the process take that instant as now\n"
            "(testing and simulation).\n\n"
            "Examples:\n"
@@ -319,179 +334,109 @@ static int need(const opts *o, int id)
 
 static int fail(const opts *o, int rc) { return cli_fail(PROG, o->cmd, rc); }
 
-/* Opens the table and reports what recovery repaired (torn tail, replayed records, damage). */
-static int open_table(const opts *o, unsigned flags, table **t)
+static void iso(int64_t us, int digits, char *out, size_t n) { clock_format(us, digits, out, n); }
+
+/* Indented like the aws CLI's output (4 spaces), times as ISO-8601 UTC. */
+static void print_json(cJSON *j, int pretty)
 {
-    int rc = table_open(o->home, ARG(o, O_TABLE), flags, t);
+    char *s = pretty ? tm_json_text(j, TM_TIMES_UTC) : cJSON_PrintUnformatted(j);
+    if (s) fputs(s, stdout);
+    if (s && !pretty) fputc('\n', stdout);
+    free(s);
+}
+
+/* Tables the timeline reads by directory (it reads the log, not the table). */
+static int table_log_path(const opts *o, char *dir, size_t n)
+{
+    char tdir[PATH_MAX];
+    int rc = table_check_name(ARG(o, O_TABLE));
     if (rc) return rc;
-    { /* a reader's open recovers too when the log is ahead of the items */
-        const table_recovery *r = table_last_recovery(*t);
-        if (r->log.truncated)
-            fprintf(stderr, "%s: recovery: table %s: cut a torn log tail in segment %s at offset %" PRIu64
-                    " (%" PRIu64 " bytes of an unacknowledged write)\n", PROG, ARG(o, O_TABLE),
-                    r->log.segment, r->log.offset, r->log.bytes);
-        if (r->replayed)
-            fprintf(stderr, "%s: recovery: table %s: replayed %" PRIu64 " logged write%s into the items\n",
-                    PROG, ARG(o, O_TABLE), r->replayed, r->replayed == 1 ? "" : "s");
-        if (r->log.damaged)
-            fprintf(stderr, "%s: recovery: table %s: log segment %s is damaged at offset %" PRIu64 " (%" PRIu64
-                    " bytes from seq %" PRIu64 " on); the items hold those writes, so nothing was cut: the "
-                    "segment is kept as it is and the log goes on in a new one\n", PROG, ARG(o, O_TABLE),
-                    r->log.segment, r->log.offset, r->log.bytes, r->log.lost_first);
-        if (r->lost_last)
-            fprintf(stderr, "%s: recovery: table %s: log seqs %" PRIu64 "..%" PRIu64 " are missing from the log "
-                    "(the items hold those writes); the log goes on at seq %" PRIu64 ", and the point-in-time "
-                    "window has a gap there (tidemark pitr status)\n", PROG, ARG(o, O_TABLE), r->lost_first,
-                    r->lost_last, r->lost_last + 1);
-    }
+    table_path(o->home, ARG(o, O_TABLE), NULL, tdir, sizeof tdir);
+    if (access(tdir, F_OK))
+        return err_set(TM_ENOTFOUND, "table %s not found (data directory %s)", ARG(o, O_TABLE), o->home);
+    table_path(o->home, ARG(o, O_TABLE), "log", dir, n);
     return 0;
 }
 
-/* Closes the table, saying when acknowledged writes could not be applied to the items yet
- * (they stand: the next open applies them from the log). */
-static void close_table(const opts *o, table *t)
+/* ================================================================ requests and responses */
+
+static void notice(void *ctx, const char *line)
 {
-    const char *d = t ? table_deferred_error(t) : NULL;
-    if (d)
-        fprintf(stderr, "%s: warning: table %s: the writes are durable in the log, but applying them "
-                "to the items failed (the next open applies them): %s\n", PROG, ARG(o, O_TABLE), d);
-    table_close(t);
+    (void)ctx;
+    fprintf(stderr, "%s: %s\n", PROG, line);
 }
 
-static int parse_item_arg(const char *json, const char *what, unsigned flags, item **out)
+/* "tidemark: <cmd>: [<Exception>: ]<message>", and the kind's exit status; a bad parameter
+ * reads as a usage error. */
+static int report(const opts *o, const tm_error *e)
 {
-    int rc = item_parse_json(json, strlen(json), flags, out);
-    if (rc) err_wrap(rc, "%s: ", what);
-    return rc;
+    if (tm_err_named(e->kind)) fprintf(stderr, "%s: %s: %s: %s\n", PROG, o->cmd, tm_err_name(e->kind), e->message);
+    else fprintf(stderr, "%s: %s: %s\n", PROG, o->cmd, e->message);
+    if (e->kind == TM_ERR_BAD_PARAMETER) fprintf(stderr, "Try '%s %s --help'.\n", PROG, o->cmd);
+    return tm_err_exit(e->kind);
 }
 
-/* --key: exactly the key attributes of the table. */
-static int parse_key_arg(const char *json, const key_schema *ks, item **out)
+static int db_open(const opts *o, int readonly, tm_db **db, tm_error *e)
 {
-    int rc = parse_item_arg(json, "--key", ITEM_PARSE_NOLIMITS, out);
-    if (rc) return rc;
-    buf k = BUF_INIT;
-    rc = key_encode_item(ks, *out, &k);
-    buf_free(&k);
-    if (!rc && item_count(*out) != (ks->range_type ? 2u : 1u))
-        rc = err_set(TM_EINVAL, "The provided key element does not match the schema: the key is %s%s%s",
-                     ks->hash_name, ks->range_type ? " and " : "", ks->range_type ? ks->range_name : "");
-    if (rc) {
-        if (rc == TM_EINVAL && !strstr(err_msg(), "--key")) err_wrap(rc, "--key: ");
-        item_free(*out);
-        *out = NULL;
-    }
-    return rc;
+    if (tm_db_open(o->home, readonly ? TM_DB_READONLY : 0, db, e)) return e->kind;
+    tm_db_set_notice(*db, notice, NULL);
+    return 0;
 }
 
-/* Indented like the aws CLI's output (4 spaces), scalars as cJSON prints them. */
-static void print_pretty(const cJSON *j, int ind)
+/* Runs one operation: the database opened (read-only commands refuse a missing one), fn called;
+ * *resp the response, or the error reported and its exit status returned. */
+static int invoke(const opts *o, int readonly, tm_op_fn fn, cJSON *req, cJSON **resp)
 {
-    if (cJSON_IsObject(j) || cJSON_IsArray(j)) {
-        int obj = cJSON_IsObject(j);
-        if (!j->child) {
-            fputs(obj ? "{}" : "[]", stdout);
-            return;
-        }
-        fputs(obj ? "{\n" : "[\n", stdout);
-        for (const cJSON *c = j->child; c; c = c->next) {
-            printf("%*s", ind + 4, "");
-            if (obj) {
-                cJSON *k = cJSON_CreateString(c->string);
-                char *ks = cJSON_PrintUnformatted(k);
-                printf("%s: ", ks ? ks : "\"\"");
-                free(ks);
-                cJSON_Delete(k);
-            }
-            print_pretty(c, ind + 4);
-            fputs(c->next ? ",\n" : "\n", stdout);
-        }
-        printf("%*s%s", ind, "", obj ? "}" : "]");
-        return;
-    }
-    char *s = cJSON_PrintUnformatted(j);
+    tm_db *db = NULL;
+    tm_error e = {0, ""};
+    int k = db_open(o, readonly, &db, &e);
+    *resp = NULL;
+    if (!k) k = fn(db, req, resp, &e);
+    tm_db_close(db);
+    cJSON_Delete(req);
+    return k ? report(o, &e) : 0;
+}
+
+/* The request's TableName (and a new request). */
+static cJSON *table_req(const opts *o)
+{
+    cJSON *r = cJSON_CreateObject();
+    if (ARG(o, O_TABLE)) cJSON_AddStringToObject(r, "TableName", ARG(o, O_TABLE));
+    return r;
+}
+
+/* Adds member: the option's JSON text (an item, a key, names, values) as it is, so that what
+ * cJSON cannot hold (a "\u0000" inside a string) reaches the item parser, which names what is
+ * wrong. */
+static int add_json_arg(const opts *o, cJSON *req, const char *member, int id)
+{
+    if (ARG(o, id)) cJSON_AddItemToObject(req, member, cJSON_CreateRaw(ARG(o, id)));
+    return 0;
+}
+
+static void add_str_arg(const opts *o, cJSON *req, const char *member, int id)
+{
+    if (ARG(o, id)) cJSON_AddStringToObject(req, member, ARG(o, id));
+}
+
+/* Prints a response: --json as the aws CLI does; otherwise as text (ISO-8601 UTC times). */
+static void print_resp(const opts *o, const char *op, const cJSON *resp)
+{
+    char *s = o->json ? tm_awscli_json(op, resp) : tm_json_text(resp, TM_TIMES_UTC);
     if (s) fputs(s, stdout);
     free(s);
 }
 
-static void print_json(cJSON *j, int pretty)
+/* Item responses print compact on one line ({"Item":{...}} or {}), --json as the aws CLI. */
+static void print_item_resp(const opts *o, const char *op, const cJSON *resp)
 {
-    if (pretty) {
-        print_pretty(j, 0);
-        fputc('\n', stdout);
+    if (o->json) {
+        print_resp(o, op, resp);
         return;
     }
-    char *s = cJSON_PrintUnformatted(j);
-    if (s) {
-        fputs(s, stdout);
-        fputc('\n', stdout);
-    }
+    char *s = cJSON_PrintUnformatted(resp);
+    if (s) puts(s);
     free(s);
-}
-
-static void print_item_wrapped(const char *member, const item *it)
-{
-    buf b = BUF_INIT;
-    if (!it) {
-        puts("{}");
-        return;
-    }
-    if (item_write_json(it, &b) == 0) printf("{\"%s\":%s}\n", member, b.data);
-    buf_free(&b);
-}
-
-static const char *type_tag(av_type t) { return t == AV_S ? "S" : t == AV_N ? "N" : t == AV_B ? "B" : "?"; }
-
-static void iso(int64_t us, int digits, char *out, size_t n) { clock_format(us, digits, out, n); }
-
-
-static cJSON *describe_json(const table_info *i, const char *status)
-{
-    cJSON *t = cJSON_CreateObject(), *ad = cJSON_CreateArray(), *ks = cJSON_CreateArray(), *x;
-    char ts[64], arn[512];
-    x = cJSON_CreateObject();
-    cJSON_AddStringToObject(x, "AttributeName", i->ks.hash_name);
-    cJSON_AddStringToObject(x, "AttributeType", type_tag(i->ks.hash_type));
-    cJSON_AddItemToArray(ad, x);
-    x = cJSON_CreateObject();
-    cJSON_AddStringToObject(x, "AttributeName", i->ks.hash_name);
-    cJSON_AddStringToObject(x, "KeyType", "HASH");
-    cJSON_AddItemToArray(ks, x);
-    if (i->ks.range_type) {
-        x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "AttributeName", i->ks.range_name);
-        cJSON_AddStringToObject(x, "AttributeType", type_tag(i->ks.range_type));
-        cJSON_AddItemToArray(ad, x);
-        x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "AttributeName", i->ks.range_name);
-        cJSON_AddStringToObject(x, "KeyType", "RANGE");
-        cJSON_AddItemToArray(ks, x);
-    }
-    cJSON_AddItemToObject(t, "AttributeDefinitions", ad);
-    cJSON_AddStringToObject(t, "TableName", i->name);
-    cJSON_AddItemToObject(t, "KeySchema", ks);
-    cJSON_AddStringToObject(t, "TableStatus", status);
-    iso(i->created_us, 3, ts, sizeof ts);
-    cJSON_AddStringToObject(t, "CreationDateTime", ts);
-    cJSON_AddNumberToObject(t, "TableSizeBytes", (double)i->size_bytes);
-    cJSON_AddNumberToObject(t, "ItemCount", (double)i->item_count);
-    table_arn(NULL, NULL, i->name, arn, sizeof arn);
-    cJSON_AddStringToObject(t, "TableArn", arn);
-    cJSON_AddStringToObject(t, "TableId", i->table_id);
-    x = cJSON_AddObjectToObject(t, "BillingModeSummary");
-    cJSON_AddStringToObject(x, "BillingMode", "PAY_PER_REQUEST");
-    /* tidemark's own members, beside DynamoDB's */
-    x = cJSON_AddObjectToObject(t, "Tidemark");
-    cJSON_AddStringToObject(x, "Durability", i->durability == LOG_SYNC_NONE ? "none" : "sync");
-    cJSON_AddNumberToObject(x, "LogSeq", (double)i->applied_seq);
-    if (i->last_write_us) {
-        iso(i->last_write_us, 6, ts, sizeof ts);
-        cJSON_AddStringToObject(x, "LastWriteDateTime", ts);
-    }
-    cJSON_AddBoolToObject(x, "PointInTimeRecoveryEnabled", i->pitr_enabled);
-    cJSON_AddNumberToObject(x, "SnapshotEverySeconds", (double)i->snapshot_every_s);
-    cJSON_AddNumberToObject(x, "SnapshotEveryWrites", (double)i->snapshot_every_writes);
-    return t;
 }
 
 /* ================================================================ tables */
@@ -512,289 +457,185 @@ static int parse_duration(const char *s, int64_t *secs)
     return 0;
 }
 
-static int parse_snapshot_policy(const opts *o, int64_t *every_s, uint64_t *every_writes)
+/* --snapshot-every / --snapshot-every-writes into obj (EverySecondsKey, EveryWritesKey). */
+static int add_snapshot_policy(const opts *o, cJSON *obj, const char *s_key, const char *w_key)
 {
-    if (ARG(o, O_SNAP_EVERY) && parse_duration(ARG(o, O_SNAP_EVERY), every_s))
-        return usage(o, "--snapshot-every must be a duration like 6h, 30m or 0, not '%s'", ARG(o, O_SNAP_EVERY));
+    int64_t every_s;
+    if (ARG(o, O_SNAP_EVERY)) {
+        if (parse_duration(ARG(o, O_SNAP_EVERY), &every_s))
+            return usage(o, "--snapshot-every must be a duration like 6h, 30m or 0, not '%s'", ARG(o, O_SNAP_EVERY));
+        cJSON_AddNumberToObject(obj, s_key, (double)every_s);
+    }
     if (ARG(o, O_SNAP_WRITES)) {
         char *end;
         unsigned long long w = strtoull(ARG(o, O_SNAP_WRITES), &end, 10);
         if (*end || end == ARG(o, O_SNAP_WRITES))
             return usage(o, "--snapshot-every-writes must be a number, not '%s'", ARG(o, O_SNAP_WRITES));
-        *every_writes = w;
+        cJSON_AddNumberToObject(obj, w_key, (double)w);
     }
+    return 0;
+}
+
+/* --key NAME:TYPE -> KeySchema and AttributeDefinitions members. */
+static int add_key_spec(const opts *o, int id, const char *role, cJSON *ks, cJSON *ad, char *name)
+{
+    av_type t;
+    char n[64];
+    snprintf(n, sizeof n, "--%s: %%s", opt_name(id));
+    if (key_parse_spec(ARG(o, id), name, &t)) return usage(o, n, err_msg());
+    cJSON *x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "AttributeName", name);
+    cJSON_AddStringToObject(x, "KeyType", role);
+    cJSON_AddItemToArray(ks, x);
+    x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "AttributeName", name);
+    cJSON_AddStringToObject(x, "AttributeType", t == AV_S ? "S" : t == AV_N ? "N" : "B");
+    cJSON_AddItemToArray(ad, x);
     return 0;
 }
 
 static int run_create(opts *o)
 {
-    key_schema ks;
-    table_create_opts co = TABLE_CREATE_OPTS_INIT;
-    table_info info;
-    int rc;
-    memset(&ks, 0, sizeof ks);
-    if ((rc = need(o, O_TABLE)) || (rc = need(o, O_KEY))) return rc;
-    if (key_parse_spec(ARG(o, O_KEY), ks.hash_name, &ks.hash_type))
-        return usage(o, "--key: %s", err_msg());
+    char hash[KEY_NAME_MAX + 1], range[KEY_NAME_MAX + 1];
+    cJSON *resp, *req = table_req(o);
+    cJSON *ks = cJSON_AddArrayToObject(req, "KeySchema"), *ad = cJSON_AddArrayToObject(req, "AttributeDefinitions");
+    int ret;
+    cJSON_AddStringToObject(req, "BillingMode", "PAY_PER_REQUEST");
+    cJSON *set = cJSON_AddObjectToObject(req, "TidemarkSettings");
+    if ((ret = need(o, O_TABLE)) || (ret = need(o, O_KEY)) || (ret = add_key_spec(o, O_KEY, "HASH", ks, ad, hash)))
+        goto out;
     if (ARG(o, O_SORT_KEY)) {
-        if (key_parse_spec(ARG(o, O_SORT_KEY), ks.range_name, &ks.range_type))
-            return usage(o, "--sort-key: %s", err_msg());
-        if (!strcmp(ks.range_name, ks.hash_name))
-            return usage(o, "--sort-key: '%s' is already the partition key", ks.range_name);
+        if ((ret = add_key_spec(o, O_SORT_KEY, "RANGE", ks, ad, range))) goto out;
+        if (!strcmp(range, hash)) {
+            ret = usage(o, "--sort-key: '%s' is already the partition key", range);
+            goto out;
+        }
     }
     if (ARG(o, O_DURABILITY)) {
-        if (!strcmp(ARG(o, O_DURABILITY), "sync")) co.durability = LOG_SYNC_FULL;
-        else if (!strcmp(ARG(o, O_DURABILITY), "none")) co.durability = LOG_SYNC_NONE;
-        else return usage(o, "--durability must be sync or none, not '%s'", ARG(o, O_DURABILITY));
+        if (strcmp(ARG(o, O_DURABILITY), "sync") && strcmp(ARG(o, O_DURABILITY), "none")) {
+            ret = usage(o, "--durability must be sync or none, not '%s'", ARG(o, O_DURABILITY));
+            goto out;
+        }
+        cJSON_AddStringToObject(set, "Durability", ARG(o, O_DURABILITY));
     }
-    if ((rc = parse_snapshot_policy(o, &co.snapshot_every_s, &co.snapshot_every_writes))) return rc;
-    if ((rc = table_create(o->home, ARG(o, O_TABLE), &ks, &co, &info))) return fail(o, rc);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddItemToObject(j, "TableDescription", describe_json(&info, "ACTIVE"));
-    print_json(j, 1);
-    cJSON_Delete(j);
+    if ((ret = add_snapshot_policy(o, set, "SnapshotEverySeconds", "SnapshotEveryWrites"))) goto out;
+    if ((ret = invoke(o, 0, tm_create_table, req, &resp))) return ret;
+    print_resp(o, "CreateTable", resp);
+    cJSON_Delete(resp);
+    return 0;
+out:
+    cJSON_Delete(req);
+    return ret;
+}
+
+/* Commands whose request is just TableName (or nothing), printed as a response. */
+static int run_simple(opts *o, int readonly, tm_op_fn fn, const char *op)
+{
+    cJSON *resp;
+    int ret;
+    if (fn != tm_list_tables && (ret = need(o, O_TABLE))) return ret;
+    if ((ret = invoke(o, readonly, fn, table_req(o), &resp))) return ret;
+    print_resp(o, op, resp);
+    cJSON_Delete(resp);
     return 0;
 }
 
-static int run_describe(opts *o)
-{
-    table *t = NULL;
-    table_info info;
-    int rc = need(o, O_TABLE);
-    if (rc) return rc;
-    if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info))) {
-        close_table(o, t);
-        return fail(o, rc);
-    }
-    close_table(o, t);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddItemToObject(j, "Table", describe_json(&info, "ACTIVE"));
-    print_json(j, 1);
-    cJSON_Delete(j);
-    return 0;
-}
-
-static int run_list(opts *o)
-{
-    char **names = NULL;
-    size_t n = 0;
-    int rc = table_list(o->home, &names, &n);
-    if (rc) return fail(o, rc);
-    cJSON *j = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(j, "TableNames");
-    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(names[i]));
-    print_json(j, 1);
-    cJSON_Delete(j);
-    table_names_free(names, n);
-    return 0;
-}
-
-static int run_delete_table(opts *o)
-{
-    table *t = NULL;
-    table_info info;
-    int rc = need(o, O_TABLE);
-    if (rc) return rc;
-    if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info))) {
-        close_table(o, t);
-        return fail(o, rc);
-    }
-    close_table(o, t);
-    if ((rc = table_delete(o->home, ARG(o, O_TABLE)))) return fail(o, rc);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddItemToObject(j, "TableDescription", describe_json(&info, "DELETING"));
-    print_json(j, 1);
-    cJSON_Delete(j);
-    return 0;
-}
+static int run_describe(opts *o) { return run_simple(o, 1, tm_describe_table, "DescribeTable"); }
+static int run_list(opts *o) { return run_simple(o, 1, tm_list_tables, "ListTables"); }
+static int run_delete_table(opts *o) { return run_simple(o, 0, tm_delete_table, "DeleteTable"); }
 
 /* ================================================================ items */
 
-/* The expressions of one request, parsed against one env. */
-typedef struct request {
-    expr_env *env;
-    expr_cond *cond, *filter;
-    expr_update *update;
-    expr_keycond keycond;
-    expr_write w;
-} request;
-
-static void request_free(request *r)
+/* The expression options into req. */
+static int add_expr_args(const opts *o, cJSON *req)
 {
-    expr_cond_free(r->cond);
-    expr_cond_free(r->filter);
-    expr_update_free(r->update);
-    expr_env_free(r->env);
+    add_str_arg(o, req, "ConditionExpression", O_COND);
+    add_str_arg(o, req, "UpdateExpression", O_UPDATE);
+    add_str_arg(o, req, "KeyConditionExpression", O_KEYCOND);
+    add_str_arg(o, req, "FilterExpression", O_FILTER);
+    int ret = add_json_arg(o, req, "ExpressionAttributeNames", O_NAMES);
+    if (!ret) ret = add_json_arg(o, req, "ExpressionAttributeValues", O_VALUES);
+    return ret;
 }
 
-/* Parses the expression options; keycond needs ks. Returns an engine code. */
-static int request_parse(const opts *o, const key_schema *ks, request *r)
+/* put-item, get-item, update-item, delete-item: member is "Item" or "Key". */
+static int run_item(opts *o, int readonly, int member_id, tm_op_fn fn, const char *op)
 {
-    int rc;
-    memset(r, 0, sizeof *r);
-    if ((rc = expr_env_new(ARG(o, O_NAMES), ARG(o, O_VALUES), &r->env))) return rc;
-    if (ARG(o, O_COND) && (rc = expr_cond_parse(ARG(o, O_COND), r->env, &r->cond))) return rc;
-    if (ARG(o, O_FILTER) && (rc = expr_cond_parse(ARG(o, O_FILTER), r->env, &r->filter)))
-        return err_wrap(rc, "--filter-expression: ");
-    if (ARG(o, O_UPDATE)) {
-        if ((rc = expr_update_parse(ARG(o, O_UPDATE), r->env, &r->update))) return rc;
-        if ((rc = expr_update_check_keys(r->update, ks))) return rc;
+    cJSON *resp, *req = table_req(o);
+    int ret;
+    if ((ret = need(o, O_TABLE)) || (ret = need(o, member_id)) || (fn == tm_update_item && (ret = need(o, O_UPDATE))) ||
+        (ret = add_json_arg(o, req, member_id == O_ITEM ? "Item" : "Key", member_id)) || (ret = add_expr_args(o, req))) {
+        cJSON_Delete(req);
+        return ret;
     }
-    if (ARG(o, O_KEYCOND) && (rc = expr_keycond_parse(ARG(o, O_KEYCOND), r->env, ks, &r->keycond)))
-        return rc;
-    if ((ARG(o, O_NAMES) || ARG(o, O_VALUES)) && (rc = expr_env_check_unused(r->env))) return rc;
-    r->w.cond = r->cond;
-    r->w.update = r->update;
+    add_str_arg(o, req, "ReturnValues", O_RETURN);
+    if ((ret = invoke(o, readonly, fn, req, &resp))) return ret;
+    /* writes print only what ReturnValues asked for ({} when there was no image) */
+    if (fn == tm_get_item || (ARG(o, O_RETURN) && strcmp(ARG(o, O_RETURN), "NONE"))) print_item_resp(o, op, resp);
+    cJSON_Delete(resp);
     return 0;
 }
 
-static int check_return_values(const opts *o, const char *allowed)
-{
-    const char *v = ARG(o, O_RETURN);
-    if (!v || !strcmp(v, "NONE")) return 0;
-    if (!strcmp(v, allowed)) return 0;
-    char msg[128];
-    snprintf(msg, sizeof msg, "--return-values must be NONE or %s here, not '%%s'", allowed);
-    return usage(o, msg, v);
-}
-
-/* Opens the table for writing and reads its key schema. */
-static int open_writer(const opts *o, table **t, table_info *info)
-{
-    int rc = open_table(o, 0, t);
-    if (!rc) rc = table_describe(*t, info);
-    return rc;
-}
-
-static int run_put(opts *o)
-{
-    table *t = NULL;
-    table_info info;
-    item *it = NULL, *old = NULL;
-    request rq;
-    int rc, ret;
-    memset(&rq, 0, sizeof rq);
-    if ((ret = need(o, O_TABLE)) || (ret = need(o, O_ITEM)) || (ret = check_return_values(o, "ALL_OLD")))
-        return ret;
-    if ((rc = open_writer(o, &t, &info)) || (rc = parse_item_arg(ARG(o, O_ITEM), "--item", 0, &it)) ||
-        (rc = request_parse(o, &info.ks, &rq)))
-        goto out;
-    int want_old = ARG(o, O_RETURN) && !strcmp(ARG(o, O_RETURN), "ALL_OLD");
-    rc = table_put(t, it, rq.cond ? expr_write_check : NULL, &rq.w, want_old ? &old : NULL);
-    if (!rc && want_old) print_item_wrapped("Attributes", old);
-out:
-    ret = rc ? fail(o, rc) : 0;
-    request_free(&rq);
-    item_free(it);
-    item_free(old);
-    close_table(o, t);
-    return ret;
-}
-
-static int run_get(opts *o)
-{
-    table *t = NULL;
-    table_info info;
-    item *key = NULL, *it = NULL;
-    int rc, ret;
-    if ((ret = need(o, O_TABLE)) || (ret = need(o, O_KEY))) return ret;
-    if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info)) ||
-        (rc = parse_key_arg(ARG(o, O_KEY), &info.ks, &key)))
-        goto out;
-    rc = table_get(t, key, &it);
-    if (rc == TM_ENOTFOUND) rc = 0;
-    if (!rc) print_item_wrapped("Item", it);
-out:
-    ret = rc ? fail(o, rc) : 0;
-    item_free(key);
-    item_free(it);
-    close_table(o, t);
-    return ret;
-}
-
-static int run_update(opts *o)
-{
-    table *t = NULL;
-    table_info info;
-    item *key = NULL, *nw = NULL;
-    request rq;
-    int rc, ret;
-    memset(&rq, 0, sizeof rq);
-    if ((ret = need(o, O_TABLE)) || (ret = need(o, O_KEY)) || (ret = need(o, O_UPDATE)) ||
-        (ret = check_return_values(o, "ALL_NEW")))
-        return ret;
-    if ((rc = open_writer(o, &t, &info)) || (rc = parse_key_arg(ARG(o, O_KEY), &info.ks, &key)) ||
-        (rc = request_parse(o, &info.ks, &rq)))
-        goto out;
-    int want_new = ARG(o, O_RETURN) && !strcmp(ARG(o, O_RETURN), "ALL_NEW");
-    rc = table_update(t, key, expr_write_mutate, rq.cond ? expr_write_check : NULL, &rq.w,
-                      want_new ? &nw : NULL);
-    if (!rc && want_new) print_item_wrapped("Attributes", nw);
-out:
-    ret = rc ? fail(o, rc) : 0;
-    request_free(&rq);
-    item_free(key);
-    item_free(nw);
-    close_table(o, t);
-    return ret;
-}
-
-static int run_delete_item(opts *o)
-{
-    table *t = NULL;
-    table_info info;
-    item *key = NULL, *old = NULL;
-    request rq;
-    int rc, ret;
-    memset(&rq, 0, sizeof rq);
-    if ((ret = need(o, O_TABLE)) || (ret = need(o, O_KEY)) || (ret = check_return_values(o, "ALL_OLD")))
-        return ret;
-    if ((rc = open_writer(o, &t, &info)) || (rc = parse_key_arg(ARG(o, O_KEY), &info.ks, &key)) ||
-        (rc = request_parse(o, &info.ks, &rq)))
-        goto out;
-    int want_old = ARG(o, O_RETURN) && !strcmp(ARG(o, O_RETURN), "ALL_OLD");
-    rc = table_delete_item(t, key, rq.cond ? expr_write_check : NULL, &rq.w, want_old ? &old : NULL);
-    if (!rc && want_old) print_item_wrapped("Attributes", old);
-out:
-    ret = rc ? fail(o, rc) : 0;
-    request_free(&rq);
-    item_free(key);
-    item_free(old);
-    close_table(o, t);
-    return ret;
-}
+static int run_put(opts *o) { return run_item(o, 0, O_ITEM, tm_put_item, "PutItem"); }
+static int run_get(opts *o) { return run_item(o, 1, O_KEY, tm_get_item, "GetItem"); }
+static int run_update(opts *o) { return run_item(o, 0, O_KEY, tm_update_item, "UpdateItem"); }
+static int run_delete_item(opts *o) { return run_item(o, 0, O_KEY, tm_delete_item, "DeleteItem"); }
 
 /* ================================================================ query and scan */
 
 typedef struct out_ctx {
     int json;
-    const expr_cond *filter;
     uint64_t printed;
-    buf line;
-    int rc;
 } out_ctx;
 
-static int out_item(void *c, const void *key, size_t kn, const void *img, size_t in)
+/* Writes text re-indented by ind spaces after each newline (aws CLI nesting). */
+static void put_indented(const char *s, int ind)
+{
+    for (; *s; s++) {
+        fputc(*s, stdout);
+        if (*s == '\n' && s[1]) printf("%*s", ind, "");
+    }
+}
+
+/* Compact JSON text (well-formed: our own writer's) indented as Python's json.dumps(indent=4)
+ * does, starting at depth ind: no cJSON round trip, which would cut a string at a "\u0000". */
+static void put_pretty_text(const char *s, size_t n, int ind)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '"') {
+            size_t j = i + 1;
+            while (j < n && s[j] != '"') j += s[j] == '\\' ? 2 : 1;
+            fwrite(s + i, 1, j + 1 - i, stdout);
+            i = j;
+        } else if ((c == '{' || c == '[') && i + 1 < n && (s[i + 1] == '}' || s[i + 1] == ']')) {
+            fputc(c, stdout);
+            fputc(s[++i], stdout);
+        } else if (c == '{' || c == '[') {
+            ind += 4;
+            printf("%c\n%*s", c, ind, "");
+        } else if (c == '}' || c == ']') {
+            ind -= 4;
+            printf("\n%*s%c", ind, "", c);
+        } else if (c == ',') {
+            printf(",\n%*s", ind, "");
+        } else if (c == ':') {
+            fputs(": ", stdout);
+        } else {
+            fputc(c, stdout);
+        }
+    }
+}
+
+static int out_item(void *c, const char *json, size_t len)
 {
     out_ctx *oc = c;
-    (void)key;
-    (void)kn;
-    if (oc->filter) {
-        item *it = NULL;
-        int ok = 0, rc = item_decode(img, in, &it);
-        if (!rc) rc = expr_cond_eval(oc->filter, it, &ok);
-        item_free(it);
-        if (rc) return rc;
-        if (!ok) return 0;
-    }
-    buf_reset(&oc->line);
-    int rc = item_bin_write_json(img, in, &oc->line);
-    if (rc) return rc;
     if (oc->json) {
-        if (oc->printed) fputc(',', stdout);
-        fwrite(oc->line.data, 1, oc->line.len, stdout);
+        fputs(oc->printed ? ",\n        " : "{\n    \"Items\": [\n        ", stdout);
+        put_pretty_text(json, len, 8);
     } else {
         fputs("{\"Item\":", stdout);
-        fwrite(oc->line.data, 1, oc->line.len, stdout);
+        fwrite(json, 1, len, stdout);
         fputs("}\n", stdout);
     }
     oc->printed++;
@@ -802,70 +643,61 @@ static int out_item(void *c, const void *key, size_t kn, const void *img, size_t
     return 0;
 }
 
-static int read_page_args(opts *o, const key_schema *ks, expr_page *pg, item **esk)
+/* The rest of the response after the streamed Items, as the aws CLI would print it. */
+static void print_read_tail(const out_ctx *oc, const cJSON *rest)
 {
-    *esk = NULL;
-    pg->backward = o->backward;
-    pg->limit = o->limit;
-    if (ARG(o, O_ESK)) {
-        int rc = parse_item_arg(ARG(o, O_ESK), "--exclusive-start-key", ITEM_PARSE_NOLIMITS, esk);
-        if (rc) return rc;
-        pg->start = *esk;
+    fputs(oc->printed ? "\n    ]" : "{\n    \"Items\": []", stdout);
+    for (const cJSON *c = rest->child; c; c = c->next) {
+        char *s = tm_json_text(c, TM_TIMES_AWSCLI);
+        if (!s) continue;
+        s[strlen(s) - 1] = '\0';
+        printf(",\n    \"%s\": ", c->string);
+        put_indented(s, 4);
+        free(s);
     }
-    (void)ks;
-    return 0;
+    fputs("\n}\n", stdout);
 }
 
-/* Runs a query (keycond) or a scan page and prints it. */
+/* Runs a query (keycond) or a scan page and prints it, item by item. */
 static int run_read(opts *o, int is_query)
 {
-    table *t = NULL;
-    table_info info;
-    table_read *r = NULL;
-    item *esk = NULL;
-    request rq;
-    expr_page pg = EXPR_PAGE_INIT;
-    buf last = BUF_INIT;
-    out_ctx oc = {o->json, NULL, 0, BUF_INIT, 0};
-    uint64_t scanned = 0;
-    int rc, ret;
-    memset(&rq, 0, sizeof rq);
-    if ((ret = need(o, O_TABLE))) return ret;
-    if (is_query && (ret = need(o, O_KEYCOND))) return ret;
-    if (!is_query && GIVEN(o, O_SEGMENT) != GIVEN(o, O_TOTAL))
-        return usage(o, "%s", "--segment and --total-segments go together");
-    if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info)) ||
-        (rc = request_parse(o, &info.ks, &rq)) || (rc = read_page_args(o, &info.ks, &pg, &esk)))
+    tm_db *db = NULL;
+    tm_error e = {0, ""};
+    cJSON *rest = NULL, *req = table_req(o);
+    out_ctx oc = {o->json, 0};
+    int ret;
+    if ((ret = need(o, O_TABLE)) || (is_query && (ret = need(o, O_KEYCOND))) || (ret = add_expr_args(o, req)) ||
+        (ret = add_json_arg(o, req, "ExclusiveStartKey", O_ESK)))
         goto out;
-    oc.filter = rq.filter;
-    if ((rc = table_read_begin(t, &r))) goto out;
-    if (o->json) fputs("{\"Items\":[", stdout);
-    if (is_query)
-        rc = expr_query_run(r, &info.ks, &rq.keycond, &pg, out_item, &oc, &last, &scanned);
-    else
-        rc = expr_scan_run(r, &info.ks, GIVEN(o, O_SEGMENT) ? o->segment : 0,
-                           GIVEN(o, O_TOTAL) ? o->total : 1, &pg, out_item, &oc, &last, &scanned);
-    if (rc) {
-        if (o->json) fputs("]}\n", stdout);
+    if (!is_query && GIVEN(o, O_SEGMENT) != GIVEN(o, O_TOTAL)) {
+        ret = usage(o, "%s", "--segment and --total-segments go together");
         goto out;
     }
+    if (o->backward) cJSON_AddFalseToObject(req, "ScanIndexForward");
+    if (o->limit) cJSON_AddNumberToObject(req, "Limit", (double)o->limit);
+    if (GIVEN(o, O_SEGMENT)) {
+        cJSON_AddNumberToObject(req, "Segment", o->segment);
+        cJSON_AddNumberToObject(req, "TotalSegments", o->total);
+    }
+    if ((ret = db_open(o, 1, &db, &e)) ||
+        (ret = (is_query ? tm_query_each : tm_scan_each)(db, req, out_item, &oc, &rest, &e))) {
+        if (o->json && oc.printed) fputs("\n    ]\n}\n", stdout);
+        ret = report(o, &e);
+        goto out;
+    }
+    const cJSON *last = cJSON_GetObjectItem(rest, "LastEvaluatedKey");
     if (o->json) {
-        printf("],\"Count\":%" PRIu64 ",\"ScannedCount\":%" PRIu64, oc.printed, scanned);
-        if (last.len) printf(",\"LastEvaluatedKey\":%s", last.data);
-        fputs("}\n", stdout);
-    } else if (last.len) {
-        fprintf(stderr, "%s: %s: page limit reached; next page: --exclusive-start-key '%s'\n", PROG, o->cmd,
-                last.data);
+        print_read_tail(&oc, rest);
+    } else if (last) {
+        char *s = cJSON_PrintUnformatted(last);
+        fprintf(stderr, "%s: %s: page limit reached; next page: --exclusive-start-key '%s'\n", PROG, o->cmd, s ? s : "");
+        free(s);
     }
-    if (fflush(stdout)) rc = err_sys(TM_EIO, errno, "writing the output");
+    if (fflush(stdout)) ret = fail(o, err_sys(TM_EIO, errno, "writing the output"));
 out:
-    ret = rc ? fail(o, rc) : 0;
-    table_read_end(r);
-    request_free(&rq);
-    item_free(esk);
-    buf_free(&last);
-    buf_free(&oc.line);
-    close_table(o, t);
+    cJSON_Delete(rest);
+    cJSON_Delete(req);
+    tm_db_close(db);
     return ret;
 }
 
@@ -886,8 +718,9 @@ typedef struct lines {
 #define BLOCK (1 << 20)
 
 /* 1: *p and *n hold the next line (without '\n'); 0: end; <0: error. */
-static int lines_next(lines *L, const char **p, size_t *n)
+static int lines_next(void *ctx, const char **p, size_t *n)
 {
+    lines *L = ctx;
     buf_reset(&L->line);
     for (;;) {
         if (L->bpos < L->blen) {
@@ -929,467 +762,264 @@ static int lines_next(lines *L, const char **p, size_t *n)
     return 0;
 }
 
+typedef struct batch_ctx {
+    lines L;
+    progress *pr;
+    int print_acks;
+} batch_ctx;
+
+static int batch_next(void *ctx, const char **p, size_t *n) { return lines_next(&((batch_ctx *)ctx)->L, p, n); }
+
+static void batch_ack(void *ctx, const tm_load_stats *st)
+{
+    batch_ctx *bc = ctx;
+    progress_add(bc->pr, st->batch_items, st->bytes);
+    if (bc->print_acks) {
+        printf("ack batch=%" PRIu64 " items=%" PRIu64 " line=%" PRIu64 "\n", st->batches, st->items, st->acked_line);
+        fflush(stdout);
+    }
+}
+
 static int run_batch(opts *o)
 {
-    table *t = NULL;
-    table_info info;
-    table_batch *b = NULL;
-    lines L = {0};
-    progress *pr = NULL;
-    const char *file = ARG(o, O_FILE), *fname;
-    uint64_t lineno = 0, items = 0, batches = 0, in_batch = 0, bytes = 0, acked_line = 0;
-    int rc = 0, ret;
+    tm_db *db = NULL;
+    tm_error e = {0, ""};
+    tm_load_stats st;
+    batch_ctx bc = {{0}, NULL, GIVEN(o, O_PRINT_ACKS)};
+    tm_batch_load_opts lo = {ARG(o, O_TABLE), NULL, o->batch, batch_next, batch_ack, &bc};
+    const char *file = ARG(o, O_FILE);
+    int ret;
     if ((ret = need(o, O_TABLE)) || (ret = need(o, O_FILE))) return ret;
-    fname = strcmp(file, "-") ? file : "stdin";
-    L.line = (buf)BUF_INIT_MAX(LINE_MAX_BYTES);
-    if (!(L.blk = malloc(BLOCK))) return fail(o, err_set(TM_ENOMEM, "out of memory"));
-    if (!strcmp(file, "-")) L.f = stdin;
-    else if (!(L.f = fopen(file, "rb"))) {
-        rc = err_sys(TM_EIO, errno, "%s", file);
+    lo.source = strcmp(file, "-") ? file : "stdin";
+    bc.L.line = (buf)BUF_INIT_MAX(LINE_MAX_BYTES);
+    if (!(bc.L.blk = malloc(BLOCK))) return fail(o, err_set(TM_ENOMEM, "out of memory"));
+    if (!strcmp(file, "-")) bc.L.f = stdin;
+    else if (!(bc.L.f = fopen(file, "rb"))) {
+        ret = fail(o, err_sys(TM_EIO, errno, "%s", file));
         goto out;
     }
-    /* TABLE_BULK: each batch is acknowledged once durable in the log; LMDB commits are joined. */
-    if ((rc = open_table(o, TABLE_BULK, &t)) || (rc = table_describe(t, &info))) goto out;
-    pr = progress_new(PROG, "batch-write", 0);
+    if ((ret = db_open(o, 0, &db, &e))) {
+        ret = report(o, &e);
+        goto out;
+    }
+    bc.pr = progress_new(PROG, "batch-write", 0);
     struct stat fst;   /* a file's size gives a percentage and an ETA; a pipe's does not */
-    if (L.f != stdin && !fstat(fileno(L.f), &fst) && S_ISREG(fst.st_mode))
-        progress_set_total_bytes(pr, (uint64_t)fst.st_size);
-    const char *p = NULL;
-    size_t n = 0;
-    int lr;
-    while ((lr = lines_next(&L, &p, &n)) > 0) {
-        lineno++;
-        size_t i = 0;
-        while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r')) i++;
-        if (i == n) continue;
-        item *it = NULL;
-        rc = item_parse_json(p, n, ITEM_PARSE_WRAPPED, &it);
-        if (!rc && !b) rc = table_batch_begin(t, &b);
-        if (!rc) rc = table_batch_put(b, it);
-        item_free(it);
-        if (rc) {
-            err_wrap(rc, "%s:%" PRIu64 ": ", fname, lineno);
-            break;
-        }
-        items++;
-        in_batch++;
-        bytes += n + 1;
-        if (in_batch >= o->batch) {
-            rc = table_batch_commit(b);
-            b = NULL;
-            if (rc) break;
-            batches++;
-            acked_line = lineno;
-            progress_add(pr, in_batch, bytes);
-            if (GIVEN(o, O_PRINT_ACKS)) {
-                printf("ack batch=%" PRIu64 " items=%" PRIu64 " line=%" PRIu64 "\n", batches, items, lineno);
-                fflush(stdout);
-            }
-            in_batch = bytes = 0;
-        }
-    }
-    if (lr < 0) {
-        rc = lr;
-        err_wrap(rc, "%s:%" PRIu64 ": ", fname, lineno + 1);
-    }
-    /* The lines before a bad one are good: commit them, so that the load resumes at the bad one. */
-    int bad = rc;
-    if (b) {
-        uint64_t last_good = bad ? lineno - 1 : lineno;
-        char saved[1024];
-        snprintf(saved, sizeof saved, "%s", err_msg());
-        int crc = in_batch ? table_batch_commit(b) : (table_batch_abort(b), 0);
-        b = NULL;
-        if (crc && !bad) rc = crc;
-        if (!crc && in_batch) {
-            batches++;
-            acked_line = last_good;
-            progress_add(pr, in_batch, bytes);
-            if (GIVEN(o, O_PRINT_ACKS)) {
-                printf("ack batch=%" PRIu64 " items=%" PRIu64 " line=%" PRIu64 "\n", batches, items,
-                       last_good);
-                fflush(stdout);
-            }
-        } else if (crc) {
-            items -= in_batch;
-        }
-        if (bad) err_set(bad, "%s", saved);
-    }
-    if (rc) {
-        char saved[1024];
-        snprintf(saved, sizeof saved, "%s", err_msg());
-        progress_done(pr, "batch-write stopped: %" PRIu64 " items in %" PRIu64 " batches are loaded and "
+    if (bc.L.f != stdin && !fstat(fileno(bc.L.f), &fst) && S_ISREG(fst.st_mode))
+        progress_set_total_bytes(bc.pr, (uint64_t)fst.st_size);
+    if (tm_batch_load(db, &lo, &st, &e)) {
+        progress_done(bc.pr, "batch-write stopped: %" PRIu64 " items in %" PRIu64 " batches are loaded and "
                       "durable (input lines 1..%" PRIu64 " of %s); nothing after that was written",
-                      items, batches, acked_line, fname);
-        pr = NULL;
-        err_set(rc, "%s", saved);
+                      st.items, st.batches, st.acked_line, lo.source);
+        bc.pr = NULL;
+        ret = report(o, &e);
         goto out;
     }
-    double el = progress_elapsed(pr);
-    progress_done(pr, "loaded %" PRIu64 " items in %" PRIu64 " batch%s from %s in %.1f s (%.0f items/s)",
-                  items, batches, batches == 1 ? "" : "es", fname, el, el > 0 ? (double)items / el : 0.0);
-    pr = NULL;
+    double el = progress_elapsed(bc.pr);
+    progress_done(bc.pr, "loaded %" PRIu64 " items in %" PRIu64 " batch%s from %s in %.1f s (%.0f items/s)",
+                  st.items, st.batches, st.batches == 1 ? "" : "es", lo.source, el, el > 0 ? (double)st.items / el : 0.0);
+    bc.pr = NULL;
 out:
-    ret = rc ? fail(o, rc) : 0;
-    progress_free(pr);
-    table_batch_abort(b);
-    if (L.f && L.f != stdin) fclose(L.f);
-    free(L.blk);
-    buf_free(&L.line);
-    close_table(o, t);
+    progress_free(bc.pr);
+    tm_db_close(db);
+    if (bc.L.f && bc.L.f != stdin) fclose(bc.L.f);
+    free(bc.L.blk);
+    buf_free(&bc.L.line);
     return ret;
 }
 
 /* ================================================================ PITR, snapshot, log */
 
-static int pitr_print(const opts *o, table *t)
-{
-    table_info info;
-    int64_t e = 0, l = 0;
-    int rc = table_describe(t, &info);
-    if (rc) return rc;
-    cJSON *j = cJSON_CreateObject(), *d = cJSON_AddObjectToObject(j, "ContinuousBackupsDescription");
-    /* As AWS: continuous backups are always ENABLED; PITR is the part that is switched. */
-    cJSON_AddStringToObject(d, "ContinuousBackupsStatus", "ENABLED");
-    cJSON *p = cJSON_AddObjectToObject(d, "PointInTimeRecoveryDescription");
-    cJSON_AddStringToObject(p, "PointInTimeRecoveryStatus", info.pitr_enabled ? "ENABLED" : "DISABLED");
-    if (info.pitr_enabled) {
-        char ts[64];
-        if ((rc = table_pitr_window(t, &e, &l))) {
-            cJSON_Delete(j);
-            return rc;
-        }
-        cJSON_AddNumberToObject(p, "RecoveryPeriodInDays", info.pitr_period_days);
-        /* Microseconds: restore takes any microsecond, and ms would cut the last writes off. */
-        iso(e, 6, ts, sizeof ts);
-        cJSON_AddStringToObject(p, "EarliestRestorableDateTime", ts);
-        iso(l, 6, ts, sizeof ts);
-        cJSON_AddStringToObject(p, "LatestRestorableDateTime", ts);
-        /* tidemark's own: times inside the window whose state needs records the log lacks. */
-        log_gap *g = NULL;
-        size_t ng = 0;
-        if ((rc = table_log_gaps(t, &g, &ng))) {
-            cJSON_Delete(j);
-            return rc;
-        }
-        cJSON *ga = ng ? cJSON_AddArrayToObject(p, "UnrestorableGaps") : NULL;
-        for (size_t k = 0; k < ng; k++) {
-            cJSON *x = cJSON_CreateObject();
-            char a[64], b[64];
-            iso(g[k].after_us, 6, a, sizeof a);
-            iso(g[k].before_us == INT64_MAX ? l : g[k].before_us, 6, b, sizeof b);
-            cJSON_AddNumberToObject(x, "FirstMissingSeq", (double)g[k].first_seq);
-            cJSON_AddNumberToObject(x, "LastMissingSeq", (double)g[k].last_seq);
-            cJSON_AddStringToObject(x, "After", g[k].after_us ? a : "");
-            cJSON_AddStringToObject(x, "Before", b);
-            cJSON_AddStringToObject(x, "Reason", g[k].why);
-            cJSON_AddItemToArray(ga, x);
-            fprintf(stderr, "%s: pitr status: table %s: log seqs %" PRIu64 "..%" PRIu64 " are missing (%s): "
-                    "times after %s and before %s cannot be restored\n", PROG, info.name, g[k].first_seq,
-                    g[k].last_seq, g[k].why, g[k].after_us ? a : "the log's start", b);
-        }
-        free(g);
-    }
-    print_json(j, 1);
-    cJSON_Delete(j);
-    (void)o;
-    return 0;
-}
-
 static int run_pitr_set(opts *o, int enable)
 {
-    table *t = NULL;
-    int rc, ret;
-    if ((ret = need(o, O_TABLE))) return ret;
-    if (GIVEN(o, O_PERIOD) && (o->period < 1 || o->period > TABLE_PITR_MAX_DAYS))
-        return usage(o, "--recovery-period-in-days must be between 1 and 35, not %s", ARG(o, O_PERIOD));
-    if (!(rc = open_table(o, 0, &t)) &&
-        !(rc = table_set_pitr(t, enable, GIVEN(o, O_PERIOD) ? o->period : (enable ? 35 : 0))))
-        rc = pitr_print(o, t);
-    close_table(o, t);
-    return rc ? fail(o, rc) : 0;
+    cJSON *resp, *req = table_req(o), *spec;
+    int ret;
+    if ((ret = need(o, O_TABLE))) {
+        cJSON_Delete(req);
+        return ret;
+    }
+    spec = cJSON_AddObjectToObject(req, "PointInTimeRecoverySpecification");
+    cJSON_AddBoolToObject(spec, "PointInTimeRecoveryEnabled", enable);
+    if (GIVEN(o, O_PERIOD)) cJSON_AddNumberToObject(spec, "RecoveryPeriodInDays", o->period);
+    if ((ret = invoke(o, 0, tm_update_continuous_backups, req, &resp))) return ret;
+    print_resp(o, "UpdateContinuousBackups", resp);
+    cJSON_Delete(resp);
+    return 0;
 }
 
 static int run_pitr_enable(opts *o) { return run_pitr_set(o, 1); }
 static int run_pitr_disable(opts *o) { return run_pitr_set(o, 0); }
-
-static int run_pitr_status(opts *o)
-{
-    table *t = NULL;
-    int rc, ret;
-    if ((ret = need(o, O_TABLE))) return ret;
-    if (!(rc = open_table(o, TABLE_RDONLY, &t))) rc = pitr_print(o, t);
-    close_table(o, t);
-    return rc ? fail(o, rc) : 0;
-}
+static int run_pitr_status(opts *o) { return run_simple(o, 1, tm_describe_continuous_backups, "DescribeContinuousBackups"); }
 
 static int run_snapshot(opts *o)
 {
-    table *t = NULL;
-    snap_info s;
-    int rc, ret;
-    if ((ret = need(o, O_TABLE))) return ret;
+    cJSON *resp, *req = table_req(o);
+    int ret;
+    if ((ret = need(o, O_TABLE))) goto out;
     if (ARG(o, O_SNAP_EVERY) || ARG(o, O_SNAP_WRITES)) {
-        table_info info;
-        int64_t every_s;
-        uint64_t every_w;
-        if ((rc = open_table(o, 0, &t)) || (rc = table_describe(t, &info))) goto policy_out;
-        every_s = info.snapshot_every_s;
-        every_w = info.snapshot_every_writes;
-        if ((ret = parse_snapshot_policy(o, &every_s, &every_w))) {
-            close_table(o, t);
-            return ret;
-        }
-        if (!(rc = table_set_snapshot_policy(t, every_s, every_w)))
-            printf("{\"SnapshotPolicy\":{\"TableName\":\"%s\",\"EverySeconds\":%lld,\"EveryWrites\":%llu}}\n",
-                   ARG(o, O_TABLE), (long long)every_s, (unsigned long long)every_w);
-    policy_out:
-        close_table(o, t);
-        return rc ? fail(o, rc) : 0;
+        cJSON *pol = cJSON_AddObjectToObject(req, "SnapshotPolicy");
+        if ((ret = add_snapshot_policy(o, pol, "EverySeconds", "EveryWrites"))) goto out;
     }
-    if (!(rc = open_table(o, 0, &t)) && !(rc = table_snapshot(t, &s))) {
-        char ts[64];
-        cJSON *j = cJSON_CreateObject(), *x = cJSON_AddObjectToObject(j, "Snapshot");
-        cJSON_AddStringToObject(x, "TableName", ARG(o, O_TABLE));
-        cJSON_AddStringToObject(x, "Name", s.name);
-        cJSON_AddNumberToObject(x, "LogSeq", (double)s.seq);
-        iso(s.time_us, 6, ts, sizeof ts);
-        cJSON_AddStringToObject(x, "DateTime", s.time_us ? ts : "");
-        cJSON_AddNumberToObject(x, "ItemCount", (double)s.item_count);
-        cJSON_AddNumberToObject(x, "Bytes", (double)s.bytes);
-        char sum[17];
-        snprintf(sum, sizeof sum, "%016" PRIx64, s.sum);
-        cJSON_AddStringToObject(x, "Xxh3", sum);
-        print_json(j, 1);
-        cJSON_Delete(j);
-    }
-    close_table(o, t);
-    return rc ? fail(o, rc) : 0;
+    int policy = cJSON_GetObjectItem(req, "SnapshotPolicy") != NULL;
+    if ((ret = invoke(o, 0, tm_snapshot, req, &resp))) return ret;
+    if (policy) print_item_resp(o, "TidemarkSnapshot", resp);   /* one line, as it always was */
+    else print_resp(o, "TidemarkSnapshot", resp);
+    cJSON_Delete(resp);
+    return 0;
+out:
+    cJSON_Delete(req);
+    return ret;
 }
 
-typedef struct snapv_ctx {
-    const char *table;
-    size_t ok, unverifiable, damaged;
-} snapv_ctx;
-
-static void snapv_report(void *c, const snap_info *s, int rc)
+static const char *str_of(const cJSON *o, const char *name)
 {
-    snapv_ctx *v = c;
-    if (rc == 0) {
-        v->ok++;
-    } else if (rc == 1) {
-        v->unverifiable++;
-        printf("%s: snapshot verify: table %s: snapshot %s: no checksum (written by an older tidemark): "
-               "cannot be verified, not used by restores\n", PROG, v->table, s->name);
-    } else {
-        v->damaged++;
-        printf("%s: snapshot verify: table %s: snapshot %s: %s\n", PROG, v->table, s->name, err_msg());
-    }
-    fflush(stdout);
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, name));
+    return s ? s : "";
+}
+
+static uint64_t num_of(const cJSON *o, const char *name)
+{
+    return (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, name));
 }
 
 static int run_snapshot_verify(opts *o)
 {
-    char dir[PATH_MAX];
-    snapv_ctx v = {ARG(o, O_TABLE), 0, 0, 0};
-    int rc, ret;
-    if ((ret = need(o, O_TABLE))) return ret;
-    if ((rc = table_check_name(ARG(o, O_TABLE)))) return fail(o, rc);
-    table_path(o->home, ARG(o, O_TABLE), NULL, dir, sizeof dir);
-    if (access(dir, F_OK))
-        return fail(o, err_set(TM_ENOTFOUND, "table %s not found (data directory %s)", ARG(o, O_TABLE), o->home));
-    if ((rc = snap_verify_all(dir, snapv_report, &v))) return fail(o, rc);
-    if (v.damaged) {
-        printf("%s: snapshot verify: table %s: %zu damaged snapshot%s (%zu verified)\n", PROG, v.table,
-               v.damaged, v.damaged == 1 ? "" : "s", v.ok);
-        return CLI_FAIL;
+    cJSON *resp;
+    const cJSON *s;
+    size_t ok = 0, unverifiable = 0, damaged = 0;
+    const char *t = ARG(o, O_TABLE);
+    int ret;
+    if ((ret = need(o, O_TABLE)) || (ret = invoke(o, 1, tm_snapshot_verify, table_req(o), &resp))) return ret;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(resp, "Snapshots")) {
+        const char *st = str_of(s, "Status");
+        if (!strcmp(st, "VERIFIED")) {
+            ok++;
+        } else if (!strcmp(st, "UNVERIFIABLE")) {
+            unverifiable++;
+            printf("%s: snapshot verify: table %s: snapshot %s: no checksum (written by an older tidemark): "
+                   "cannot be verified, not used by restores\n", PROG, t, str_of(s, "Name"));
+        } else {
+            damaged++;
+            printf("%s: snapshot verify: table %s: snapshot %s: %s\n", PROG, t, str_of(s, "Name"), str_of(s, "Problem"));
+        }
     }
-    printf("%s: snapshot verify: table %s: OK, %zu snapshot%s verified", PROG, v.table, v.ok,
-           v.ok == 1 ? "" : "s");
-    if (v.unverifiable) printf(", %zu without a checksum", v.unverifiable);
+    cJSON_Delete(resp);
+    if (damaged) {
+        printf("%s: snapshot verify: table %s: %zu damaged snapshot%s (%zu verified)\n", PROG, t, damaged,
+               damaged == 1 ? "" : "s", ok);
+        return tm_err_exit(TM_ERR_DATA_CORRUPTED);
+    }
+    printf("%s: snapshot verify: table %s: OK, %zu snapshot%s verified", PROG, t, ok, ok == 1 ? "" : "s");
+    if (unverifiable) printf(", %zu without a checksum", unverifiable);
     printf("\n");
     return 0;
 }
 
-static int table_log_path(const opts *o, char *dir, size_t n)
-{
-    char tdir[PATH_MAX];
-    int rc = table_check_name(ARG(o, O_TABLE));
-    if (rc) return rc;
-    table_path(o->home, ARG(o, O_TABLE), NULL, tdir, sizeof tdir);
-    if (access(tdir, F_OK))
-        return err_set(TM_ENOTFOUND, "table %s not found (data directory %s)", ARG(o, O_TABLE), o->home);
-    table_path(o->home, ARG(o, O_TABLE), "log", dir, n);
-    return 0;
-}
-
-typedef struct verify_ctx {
-    const char *table;
-    uint64_t problems;
-} verify_ctx;
-
-static void verify_report(void *c, const char *segment, uint64_t offset, const char *what)
-{
-    verify_ctx *v = c;
-    v->problems++;
-    printf("%s: log verify: table %s: segment %s offset %" PRIu64 ": %s\n", PROG, v->table, segment,
-           offset, what);
-    fflush(stdout);
-}
-
 static int run_log_verify(opts *o)
 {
-    char dir[PATH_MAX];
-    verify_ctx v = {ARG(o, O_TABLE), 0};
-    uint64_t records = 0;
-    log_segment *segs = NULL;
-    size_t nseg = 0;
-    int rc, ret;
-    if ((ret = need(o, O_TABLE))) return ret;
-    if ((rc = table_log_path(o, dir, sizeof dir))) return fail(o, rc);
-    /* A reader's open applies what a crashed writer acknowledged (and recovers the log), so the
-     * log is checked as every reader will see it, and against the items' seq. */
-    table *t = NULL;
-    table_info info = {0};
-    log_gap *g = NULL;
-    size_t ng = 0;
-    uint64_t end = 0;
-    char last_seg[80] = "";  /* a missing tail is reported at the newest segment, the one it follows */
-    if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info)) ||
-        ((rc = table_log_gaps(t, &g, &ng)) && rc != TM_ECORRUPT) ||
-        ((rc = log_end(dir, &end, last_seg, sizeof last_seg)) && rc != TM_ECORRUPT)) {
-        close_table(o, t);
-        free(g);
-        return fail(o, rc);
+    cJSON *resp;
+    const cJSON *p, *probs;
+    const char *t = ARG(o, O_TABLE);
+    int ret;
+    if ((ret = need(o, O_TABLE)) || (ret = invoke(o, 1, tm_log_verify, table_req(o), &resp))) return ret;
+    probs = cJSON_GetObjectItem(resp, "Problems");
+    cJSON_ArrayForEach(p, probs)
+        printf("%s: log verify: table %s: segment %s offset %" PRIu64 ": %s\n", PROG, t, str_of(p, "Segment"),
+               num_of(p, "Offset"), str_of(p, "Problem"));
+    int n = cJSON_GetArraySize(probs);
+    uint64_t records = num_of(resp, "Records"), nseg = num_of(resp, "Segments");
+    if (n) {
+        printf("%s: log verify: table %s: %d problem%s found (%" PRIu64 " valid records)\n", PROG, t, n,
+               n == 1 ? "" : "s", records);
+        ret = tm_err_exit(TM_ERR_DATA_CORRUPTED);
+    } else {
+        printf("%s: log verify: table %s: OK, %" PRIu64 " records in %" PRIu64 " segment%s, through seq %" PRIu64
+               " (the items' seq %" PRIu64 ")\n", PROG, t, records, nseg, nseg == 1 ? "" : "s",
+               num_of(resp, "LastSeq"), num_of(resp, "ItemsSeq"));
     }
-    close_table(o, t);   /* (damaged segments: log_verify below names each) */
-    log_list(dir, &segs, &nseg);
-    free(segs);
-    rc = log_verify(dir, verify_report, &v, &records);
-    for (size_t k = 0; k < ng; k++)
-        if (g[k].first_seq > end) { /* the ones inside the log, log_verify reported */
-            char what[200];
-            snprintf(what, sizeof what, "seqs %" PRIu64 "..%" PRIu64 " are missing after it: %s",
-                     g[k].first_seq, g[k].last_seq, g[k].why);
-            verify_report(&v, last_seg[0] ? last_seg : "(no segment)", 0, what);
-        }
-    free(g);
-    if (rc == TM_ECORRUPT || v.problems) {
-        printf("%s: log verify: table %s: %" PRIu64 " problem%s found (%" PRIu64 " valid records)\n", PROG,
-               v.table, v.problems, v.problems == 1 ? "" : "s", records);
-        return CLI_FAIL;
-    }
-    if (rc) return fail(o, rc);
-    printf("%s: log verify: table %s: OK, %" PRIu64 " records in %zu segment%s, through seq %" PRIu64
-           " (the items' seq %" PRIu64 ")\n", PROG, v.table, records, nseg, nseg == 1 ? "" : "s", end,
-           info.applied_seq);
-    return 0;
+    cJSON_Delete(resp);
+    return ret;
 }
 
-#define ITEMS_VERIFY_SHOW 20
-
-typedef struct itemsv_ctx {
-    const char *table;
-    uint64_t shown;
-} itemsv_ctx;
-
-static void itemsv_report(void *c, const char *key, const char *what)
-{
-    itemsv_ctx *v = c;
-    if (++v->shown <= ITEMS_VERIFY_SHOW) printf("%s: items verify: table %s: %s: %s\n", PROG, v->table, key, what);
-    fflush(stdout);
-}
-
-/* The items against their rebuild from snapshot + log (forward only: a live seed would copy
- * the very file under test), at the newest time, which is the items' seq unless a writer
- * came in between (then the seqs differ and it says so). */
 static int run_items_verify(opts *o)
 {
-    table *t = NULL, *ref = NULL;
-    char tmp[PATH_MAX] = "", why[1024] = "";
-    table_info info;
-    table_verify_stats st;
-    pitr_stats ps;
-    itemsv_ctx v = {ARG(o, O_TABLE), 0};
-    int rc, ret, rebuild_failed = 0;
-    if ((ret = need(o, O_TABLE))) return ret;
-    if ((rc = open_table(o, TABLE_RDONLY, &t)) || (rc = table_describe(t, &info))) goto out;
-    if (!info.pitr_enabled) {
-        snprintf(why, sizeof why, "point-in-time recovery is off for this table (no snapshot + log to "
-                 "rebuild it from)");
-    } else {
-        pitr_opts po = PITR_OPTS_INIT;
-        po.direction = PITR_FORWARD;
-        po.copy_settings = 0;
-        if (pitr_materialize_temp_ex(o->home, ARG(o, O_TABLE), PITR_LATEST, &po, &ref, tmp, sizeof tmp, &ps)) {
-            snprintf(why, sizeof why, "the rebuild from snapshot + log failed: %s", err_msg());
-            rebuild_failed = 1;
-        }
+    cJSON *resp;
+    const cJSON *p;
+    const char *t = ARG(o, O_TABLE);
+    int ret;
+    if ((ret = need(o, O_TABLE)) || (ret = invoke(o, 1, tm_items_verify, table_req(o), &resp))) return ret;
+    uint64_t problems = num_of(resp, "ProblemCount"), items = num_of(resp, "Items"), seq = num_of(resp, "Seq");
+    cJSON_ArrayForEach(p, cJSON_GetObjectItem(resp, "Problems")) {
+        if (cJSON_GetObjectItem(p, "Key")) printf("%s: items verify: table %s: %s: %s\n", PROG, t, str_of(p, "Key"), str_of(p, "Problem"));
+        else printf("%s: items verify: table %s: %s\n", PROG, t, str_of(p, "Problem"));
     }
-    if ((rc = table_verify_items(t, ref, itemsv_report, &v, &st))) goto out;
-    if (ref && ps.target_seq != st.seq) {
-        st.problems++;
-        printf("%s: items verify: table %s: the rebuild is at seq %" PRIu64 ", the items at seq %" PRIu64
-               " (the table took writes meanwhile: run it again)\n", PROG, v.table, ps.target_seq, st.seq);
-    }
-    if (st.problems) {
-        if (st.problems > ITEMS_VERIFY_SHOW) printf("%s: items verify: table %s: ... and %" PRIu64 " more\n",
-                                                   PROG, v.table, st.problems - ITEMS_VERIFY_SHOW);
+    if (problems) {
+        int shown = cJSON_GetArraySize(cJSON_GetObjectItem(resp, "Problems"));
+        if (problems > (uint64_t)shown)
+            printf("%s: items verify: table %s: ... and %" PRIu64 " more\n", PROG, t, problems - (uint64_t)shown);
         printf("%s: items verify: table %s: %" PRIu64 " problem%s found in %" PRIu64 " items at seq %" PRIu64
-               " (file %s/tables/%s/items/data.mdb)\n", PROG, v.table, st.problems, st.problems == 1 ? "" : "s",
-               st.items, st.seq, o->home, v.table);
-        ret = CLI_FAIL;
-    } else if (ref) {
+               " (file %s)\n", PROG, t, problems, problems == 1 ? "" : "s", items, seq, str_of(resp, "File"));
+        ret = tm_err_exit(TM_ERR_DATA_CORRUPTED);
+    } else if (cJSON_IsTrue(cJSON_GetObjectItem(resp, "Compared"))) {
         printf("%s: items verify: table %s: OK, %" PRIu64 " items at seq %" PRIu64 " match the rebuild from %s "
-               "and %" PRIu64 " log records\n", PROG, v.table, st.items, st.seq,
-               ps.seed == PITR_SEED_SNAPSHOT ? "the newest snapshot" : "an empty table", ps.records);
+               "and %" PRIu64 " log records\n", PROG, t, items, seq,
+               !strcmp(str_of(resp, "RebuildSeed"), "SNAPSHOT") ? "the newest snapshot" : "an empty table",
+               num_of(resp, "RebuildRecords"));
     } else {
         printf("%s: items verify: table %s: %" PRIu64 " items at seq %" PRIu64 " are readable and consistent "
-               "(keys, sizes, totals); contents not compared: %s\n", PROG, v.table, st.items, st.seq, why);
-        ret = rebuild_failed ? CLI_FAIL : 0;
+               "(keys, sizes, totals); contents not compared: %s\n", PROG, t, items, seq, str_of(resp, "NotCompared"));
+        if (cJSON_IsTrue(cJSON_GetObjectItem(resp, "RebuildFailed"))) ret = tm_err_exit(TM_ERR_DATA_CORRUPTED);
     }
-out:
-    pitr_temp_drop(ref, tmp);
-    close_table(o, t);
-    return rc ? fail(o, rc) : ret;
+    cJSON_Delete(resp);
+    return ret;
 }
 
 static int run_log_list(opts *o)
 {
-    char dir[PATH_MAX], a[64], b[64];
-    log_segment *segs = NULL;
-    size_t n = 0;
-    int rc, ret;
-    static const char *codec[] = {"raw", "lz4", "zstd"};
-    if ((ret = need(o, O_TABLE))) return ret;
-    if ((rc = table_log_path(o, dir, sizeof dir)) || (rc = log_list(dir, &segs, &n))) return fail(o, rc);
-    cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "Segments");
-    for (size_t i = 0; i < n; i++) {
-        const log_segment *s = &segs[i];
-        iso(s->first_time, 6, a, sizeof a);
-        iso(s->last_time, 6, b, sizeof b);
-        const char *cd = (unsigned)s->codec <= LOG_CODEC_ZSTD ? codec[s->codec] : "?";
-        if (o->json) {
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddStringToObject(x, "Name", s->name);
-            cJSON_AddNumberToObject(x, "FirstSeq", (double)s->first_seq);
-            cJSON_AddNumberToObject(x, "LastSeq", (double)s->last_seq);
-            cJSON_AddStringToObject(x, "FirstTime", a);
-            cJSON_AddStringToObject(x, "LastTime", b);
-            cJSON_AddNumberToObject(x, "Bytes", (double)s->bytes);
-            cJSON_AddNumberToObject(x, "RawBytes", (double)s->raw_bytes);
-            cJSON_AddBoolToObject(x, "Sealed", s->sealed);
-            cJSON_AddStringToObject(x, "Codec", cd);
-            cJSON_AddItemToArray(arr, x);
-        } else {
-            printf("%-28s seq %10" PRIu64 "..%-10" PRIu64 " %s .. %s %10" PRIu64 " bytes %-6s %s\n",
-                   s->name, s->first_seq, s->last_seq, a, b, s->bytes, s->sealed ? "sealed" : "active", cd);
-        }
-    }
-    if (o->json) print_json(j, 1);
-    cJSON_Delete(j);
-    free(segs);
+    cJSON *resp;
+    const cJSON *s;
+    int ret;
+    if ((ret = need(o, O_TABLE)) || (ret = invoke(o, 1, tm_log_list, table_req(o), &resp))) return ret;
+    if (o->json) print_resp(o, "TidemarkLogList", resp);
+    else
+        cJSON_ArrayForEach(s, cJSON_GetObjectItem(resp, "Segments"))
+            printf("%-28s seq %10" PRIu64 "..%-10" PRIu64 " %s .. %s %10" PRIu64 " bytes %-6s %s\n", str_of(s, "Name"),
+                   num_of(s, "FirstSeq"), num_of(s, "LastSeq"), str_of(s, "FirstTime"), str_of(s, "LastTime"),
+                   num_of(s, "Bytes"), cJSON_IsTrue(cJSON_GetObjectItem(s, "Sealed")) ? "sealed" : "active",
+                   str_of(s, "Codec"));
+    cJSON_Delete(resp);
     return 0;
+}
+
+/* ================================================================ call */
+
+/* tidemark call <Operation> [--request JSON|@FILE]: the raw wire response, or the wire error
+ * {"__type","message"} on stdout with the kind's exit status. */
+static int run_call(opts *o)
+{
+    tm_db *db = NULL;
+    tm_error e = {0, ""};
+    cJSON *req = NULL, *resp = NULL;
+    const char *text = ARG(o, O_REQUEST);
+    buf b = BUF_INIT;
+    int k;
+    if (!o->operation) return usage(o, "%s", "the operation is required, e.g. tidemark call DescribeTable "
+                                    "--request '{\"TableName\":\"T\"}'");
+    if (text && text[0] == '@') {
+        if (fsx_read_file(text + 1, (size_t)64 << 20, &b)) return fail(o, TM_EIO);
+        text = b.data ? b.data : "";
+    }
+    if (text && !(req = cJSON_Parse(text))) k = tm_error_set(&e, TM_ERR_SERIALIZATION, "the request is not valid JSON");
+    else if (!(k = db_open(o, 0, &db, &e))) k = tm_call(db, o->operation, req, &resp, &e);
+    buf_free(&b);
+    cJSON_Delete(req);
+    tm_db_close(db);
+    cJSON *out = k ? tm_error_json(&e) : resp;
+    char *s = cJSON_PrintUnformatted(out);
+    if (s) puts(s);
+    free(s);
+    cJSON_Delete(out);
+    if (k) cJSON_Delete(resp);
+    return k ? tm_err_exit(k) : 0;
 }
 
 /* ================================================================ timeline */
@@ -1731,6 +1361,7 @@ int main(int argc, char **argv)
         print_command_help(cmd);
         return 0;
     }
+    if (cmd->run == run_call && optind < sub_argc) o.operation = sub_argv[optind++];
     if (optind < sub_argc) return usage(&o, "unexpected argument '%s'", sub_argv[optind]);
     if (GIVEN(&o, O_SEGMENT) && GIVEN(&o, O_TOTAL) && o.segment >= o.total)
         return usage(&o, "--segment must be less than --total-segments (got %s)", ARG(&o, O_SEGMENT));

@@ -1271,7 +1271,7 @@ int expr_write_check(void *ctx, const item *old)
     if (!w || !w->cond) return 0;
     int rc = expr_cond_eval(w->cond, old, &ok);
     if (rc) return rc;
-    if (!ok) return err_set(TM_ECONDITION, "ConditionalCheckFailedException: The conditional request failed");
+    if (!ok) return err_set(TM_ECONDITION, "The conditional request failed");   /* the kind names it (api/errors.c) */
     return 0;
 }
 

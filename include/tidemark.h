@@ -180,6 +180,11 @@ int64_t tm_json_time_us(double epoch_s);
  * indented with 4 spaces, ends with "\n", and is "" for an empty response ({}), as the CLI
  * prints nothing then. Caller frees. */
 char *tm_awscli_json(const char *operation, const cJSON *resp);
+/* Any response as indented text (4 spaces, "\n" at the end, "{}" for an empty object), its
+ * timestamps (as tm_awscli_json finds them) written per times: */
+enum { TM_TIMES_AWSCLI = 0,      /* isoformat() in local time, as the aws CLI */
+       TM_TIMES_UTC = 1 };       /* ISO-8601 UTC with µs: 2026-12-06T03:49:28.550000Z */
+char *tm_json_text(const cJSON *resp, int times);
 /* The isoformat() text of one timestamp (out: at least 40 bytes). */
 void tm_awscli_time(int64_t us, char *out, size_t n);
 

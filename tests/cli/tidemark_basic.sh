@@ -35,7 +35,7 @@ assert_contains "$OUT" '"TableStatus": "ACTIVE"'
 assert_contains "$OUT" '"KeyType": "RANGE"'
 expect_exit 1 tidemark create-table --table Orders --key OrderId:S
 assert_contains "$ERR" "tidemark: create-table:"
-expect_exit 1 tidemark create-table --table 'a/b' --key K:S
+expect_exit 2 tidemark create-table --table 'a/b' --key K:S   # a bad name is a usage error (issue 12)
 assert_contains "$ERR" "a/b"
 expect_exit 0 tidemark --data "$TM_HOME" create-table --table Accounts --key Id:N --durability none
 expect_exit 0 tidemark list-tables
@@ -74,7 +74,7 @@ expect_exit 1 tidemark get-item --table Orders --key '{"OrderId":{"S":"1"},"Ts":
 assert_contains "$ERR" "does not match the schema"
 
 # ---- conditional writes
-expect_exit 1 tidemark put-item --table Orders --item "$o1" --condition-expression 'attribute_not_exists(OrderId)'
+expect_exit 3 tidemark put-item --table Orders --item "$o1" --condition-expression 'attribute_not_exists(OrderId)'   # a conflict: 3 (issue 12)
 assert_contains "$ERR" "ConditionalCheckFailedException"
 expect_exit 0 tidemark put-item --table Orders --item '{"OrderId":{"S":"1"},"Ts":{"N":"100"},"Total":{"N":"500"}}' \
   --condition-expression '#t < :max AND attribute_exists(OrderId)' \
@@ -105,7 +105,7 @@ assert_contains "$ERR" "Cannot update attribute Ts"
 expect_exit 1 tidemark update-item --table Orders --key "$k1" --update-expression 'SET Note = Note + :d' \
   --expression-attribute-values '{":d":{"N":"1"}}'
 assert_contains "$ERR" "operand type"
-expect_exit 1 tidemark update-item --table Orders --key "$k1" --update-expression 'SET Total = :z' \
+expect_exit 3 tidemark update-item --table Orders --key "$k1" --update-expression 'SET Total = :z' \
   --condition-expression 'Total > :big' --expression-attribute-values '{":z":{"N":"0"},":big":{"N":"1000"}}'
 assert_contains "$ERR" "ConditionalCheckFailedException"
 # update of an absent item creates it (DynamoDB); if_not_exists
@@ -116,7 +116,7 @@ expect_exit 0 tidemark get-item --table Orders --key '{"OrderId":{"S":"5"},"Ts":
 assert_eq '{"Item":{"Hits":{"N":"1"},"OrderId":{"S":"5"},"Ts":{"N":"1"}}}' "$OUT"
 
 # ---- delete
-expect_exit 1 tidemark delete-item --table Orders --key "$k1" --condition-expression 'Note = :x' \
+expect_exit 3 tidemark delete-item --table Orders --key "$k1" --condition-expression 'Note = :x' \
   --expression-attribute-values '{":x":{"S":"other"}}'
 assert_contains "$ERR" "ConditionalCheckFailedException"
 expect_exit 0 tidemark delete-item --table Orders --key "$k1" --return-values ALL_OLD
