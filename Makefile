@@ -15,7 +15,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 BUILD    ?= build
 
 # Dependency order (left depends on right); linked as a group anyway.
-MODULES   = cli api restore import export lifecycle pitr store engine
+MODULES   = cli api restore import export lifecycle pitr remote store engine
 LIBS      = $(foreach m,$(MODULES),$(if $(wildcard $(m)/*.c),$(BUILD)/lib$(m).a))
 PROGS     = $(patsubst bin/%.c,$(BUILD)/bin/%,$(wildcard bin/*.c))
 UNITS     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*_test.c))
@@ -111,6 +111,7 @@ DEPS_export    = export pitr store engine
 DEPS_import    = import export store engine
 DEPS_lifecycle = lifecycle export import pitr store engine
 DEPS_api       = api restore import export lifecycle pitr store engine
+DEPS_remote    = remote store engine
 # Which module a program, unit test or fuzz target belongs to (default: everything).
 MOD_tidemark           = api
 MOD_tidemark-store     = store
@@ -134,6 +135,7 @@ MOD_layout_test = export
 MOD_text_test = engine
 MOD_import_test = import
 MOD_api_test = api
+MOD_remote_test = remote
 MOD_item_fuzz = engine
 MOD_log_fuzz = engine
 MOD_csv_fuzz = import

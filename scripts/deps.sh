@@ -25,11 +25,14 @@ if [ ${#want[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${want[@]}" >/dev/null
 fi
 
-# Test peers, pinned. Only needed by tests; never by tidemark itself.
-if [ ! -f .deps/node_modules/s3rver/package.json ] || [ ! -d .deps/node_modules/@duckdb/node-api ]; then
-  echo "deps: installing s3rver@3.7.1 and @duckdb/node-api into .deps/" >&2
+# Test peers, pinned. Only needed by tests; never by tidemark itself. dynalite is the DynamoDB
+# endpoint the remote/ client is tested against.
+if [ ! -f .deps/node_modules/s3rver/package.json ] || [ ! -d .deps/node_modules/@duckdb/node-api ] ||
+   [ ! -f .deps/node_modules/dynalite/cli.js ]; then
+  echo "deps: installing s3rver@3.7.1, @duckdb/node-api and dynalite@4.0.0 into .deps/" >&2
   mkdir -p .deps
   (cd .deps && [ -f package.json ] || echo '{"name":"tidemark-test-peers","private":true}' > package.json)
-  (cd .deps && npm install --silent --no-audit --no-fund s3rver@3.7.1 @duckdb/node-api >/dev/null 2>&1) ||
-    echo "deps: warning: npm install of test peers failed; S3 tests will fail" >&2
+  (cd .deps && npm install --silent --no-audit --no-fund s3rver@3.7.1 @duckdb/node-api \
+     dynalite@4.0.0 >/dev/null 2>&1) ||
+    echo "deps: warning: npm install of test peers failed; S3 and DynamoDB endpoint tests will fail" >&2
 fi

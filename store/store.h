@@ -91,6 +91,20 @@ typedef struct store_options {
 
 #define STORE_OPTIONS_INIT {NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0}
 
+/* ---- the AWS configuration chain, for the other AWS-API clients (remote/) ---------------- */
+
+/* Settings as CONFIGURATION resolves them, for one service: the endpoint's environment variable
+ * is AWS_ENDPOINT_URL_<service> ("S3", "DYNAMODB"). Only region, endpoint_url, profile, ca_bundle
+ * and max_attempts of o are read. Missing credentials or a bad value: TM_EINVAL. */
+typedef struct store_aws_config {
+    char *access_key, *secret_key, *session_token;
+    char *region, *endpoint, *ca_bundle;   /* endpoint NULL: the service's AWS endpoint */
+    int max_attempts;
+} store_aws_config;
+
+int store_aws_config_load(const store_options *o, const char *service, store_aws_config *c);
+void store_aws_config_free(store_aws_config *c);  /* wipes the secrets */
+
 /* 0 if dest is written as one of the DESTINATIONS; TM_EINVAL naming it and the accepted forms
  * for a typo that would otherwise become a local directory ("s3:/b/x", "s3:b", "S3://b",
  * "s3://" with no bucket) or an unsupported scheme ("http://", "gs://"). Opens nothing.

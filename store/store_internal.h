@@ -111,13 +111,10 @@ int store_sigv4_sign(const char *method, const char *url, const char *const *hdr
 
 /* ---- S3 configuration (store_s3_config.c) ----------------------------------------------- */
 
-typedef struct store_s3_config {
-    char *access_key, *secret_key, *session_token;
-    char *region, *endpoint, *ca_bundle;
-    int max_attempts;
-} store_s3_config;
+typedef store_aws_config store_s3_config;
 
-/* Resolves options > environment > profile files > defaults. Missing credentials: TM_EINVAL. */
+/* store_aws_config_load for "S3": options > environment > profile files > defaults. Missing
+ * credentials: TM_EINVAL. */
 int store_s3_config_load(const store_options *o, store_s3_config *c);
 void store_s3_config_free(store_s3_config *c);  /* wipes the secrets */
 

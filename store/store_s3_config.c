@@ -1,4 +1,5 @@
-/* store_s3_config.c: S3 settings resolved the way the AWS CLI and SDKs do it.
+/* store_s3_config.c: S3 (and other AWS services') settings resolved the way the AWS CLI and SDKs
+ * do it.
  *
  * Order for each setting: the store option, then the environment, then the profile in the shared
  * files, then the default (see store.h CONFIGURATION). Files are INI: "[name]" sections in the
@@ -109,6 +110,11 @@ static char *first(const char *a, const char *b, const char *c)
 
 int store_s3_config_load(const store_options *o, store_s3_config *c)
 {
+    return store_aws_config_load(o, "S3", c);
+}
+
+int store_aws_config_load(const store_options *o, const char *service, store_aws_config *c)
+{
     memset(c, 0, sizeof *c);
     int rc = 0, found = 0;
     char *tmp = NULL;
@@ -141,7 +147,9 @@ int store_s3_config_load(const store_options *o, store_s3_config *c)
     free(tmp);
 
     tmp = profile_get(profile, "endpoint_url", 0, NULL);
-    c->endpoint = first(o->endpoint_url, env("AWS_ENDPOINT_URL_S3"), env("AWS_ENDPOINT_URL"));
+    char svc_env[64];
+    snprintf(svc_env, sizeof svc_env, "AWS_ENDPOINT_URL_%s", service);
+    c->endpoint = first(o->endpoint_url, env(svc_env), env("AWS_ENDPOINT_URL"));
     if (!c->endpoint && tmp) c->endpoint = strdup(tmp);
     free(tmp);
 
@@ -185,7 +193,7 @@ int store_s3_config_load(const store_options *o, store_s3_config *c)
         }
     }
 out:
-    if (rc) store_s3_config_free(c);
+    if (rc) store_aws_config_free(c);
     return rc;
 }
 
@@ -198,6 +206,11 @@ static void wipe_free(char *p)
 }
 
 void store_s3_config_free(store_s3_config *c)
+{
+    store_aws_config_free(c);
+}
+
+void store_aws_config_free(store_aws_config *c)
 {
     wipe_free(c->access_key);
     wipe_free(c->secret_key);
