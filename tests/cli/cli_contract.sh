@@ -66,7 +66,8 @@ done
 [ ! -e s3: ] && [ ! -e S3: ] && [ ! -e gs: ] || fail "a typo made a local directory: $(ls)"
 
 # ---- progress on a terminal (forced) and in cron ----------------------------------------------
-for i in $(seq 1 30000); do echo "{\"pk\":{\"S\":\"k$i\"},\"v\":{\"S\":\"$(printf 'x%.0s' {1..60})\"}}"; done > items.jsonl
+pad=$(printf 'x%.0s' {1..60})
+awk -v pad="$pad" 'BEGIN { for (i = 1; i <= 30000; i++) printf "{\"pk\":{\"S\":\"k%d\"},\"v\":{\"S\":\"%s\"}}\n", i, pad }' > items.jsonl
 TIDEMARK_PROGRESS=1 COLUMNS=40 tidemark batch-write --table Chat --file items.jsonl --batch-size 100 \
   2>err >/dev/null
 # every redraw ends with "\r" or "ESC[K": split on both; no piece but the summary may be >= 40
