@@ -1,0 +1,264 @@
+/* api_test.c: unit tests of the operations layer: per operation, a wire request in and the
+ * response out (tm_call, as a front end or an HTTP endpoint calls it), and per error kind the
+ * __type and exit status (a missing table, a failed condition, a bad parameter, a bad request,
+ * an unknown operation); the aws CLI time form; RestoreSummary from table.json. */
+#include "include/tidemark.h"
+#include "engine/fsx.h"
+#include "engine/table.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+typedef struct fx {
+    char home[256];
+    tm_db *db;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    tm_error e;
+    snprintf(f->home, sizeof f->home, "/tmp/tm-api-test-XXXXXX");
+    if (!mkdtemp(f->home)) return -1;
+    if (tm_db_open(f->home, 0, &f->db, &e)) return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    tm_db_close(f->db);
+    fsx_rmtree(f->home);
+    free(f);
+    return 0;
+}
+
+/* Calls op on the JSON text req; returns the kind; *resp (may be NULL) gets the response. */
+static int call(fx *f, const char *op, const char *req, cJSON **resp, tm_error *e)
+{
+    cJSON *r = cJSON_Parse(req), *out = NULL;
+    assert_non_null(r);
+    memset(e, 0, sizeof *e);
+    int k = tm_call(f->db, op, r, &out, e);
+    cJSON_Delete(r);
+    if (k) assert_null(out);
+    if (resp) *resp = out;
+    else cJSON_Delete(out);
+    return k;
+}
+
+static const cJSON *path(const cJSON *j, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItem(j, a);
+    return b ? cJSON_GetObjectItem(x, b) : x;
+}
+
+static void create(fx *f)
+{
+    tm_error e;
+    assert_int_equal(call(f, "CreateTable",
+                          "{\"TableName\":\"Tbl\",\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"},"
+                          "{\"AttributeName\":\"sk\",\"KeyType\":\"RANGE\"}],\"AttributeDefinitions\":["
+                          "{\"AttributeName\":\"pk\",\"AttributeType\":\"S\"},{\"AttributeName\":\"sk\",\"AttributeType\":\"N\"}]}",
+                          NULL, &e), 0);
+}
+
+static void test_tables(void **state)
+{
+    fx *f = *state;
+    tm_error e;
+    cJSON *r;
+    create(f);
+    assert_int_equal(call(f, "DescribeTable", "{\"TableName\":\"Tbl\"}", &r, &e), 0);
+    assert_string_equal(cJSON_GetStringValue(path(path(r, "Table", NULL), "TableName", NULL)), "Tbl");
+    assert_true(cJSON_IsNumber(path(path(r, "Table", NULL), "CreationDateTime", NULL)));   /* epoch on the wire */
+    assert_null(path(path(r, "Table", NULL), "RestoreSummary", NULL));
+    cJSON_Delete(r);
+    assert_int_equal(call(f, "ListTables", "{}", &r, &e), 0);
+    assert_int_equal(cJSON_GetArraySize(path(r, "TableNames", NULL)), 1);
+    cJSON_Delete(r);
+    /* a second create: ResourceInUseException, exit 1 */
+    assert_int_equal(call(f, "CreateTable", "{\"TableName\":\"Tbl\",\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":"
+                          "\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"pk\",\"AttributeType\":\"S\"}]}",
+                          NULL, &e), TM_ERR_RESOURCE_IN_USE);
+    assert_int_equal(tm_err_exit(e.kind), 1);
+    assert_int_equal(call(f, "DeleteTable", "{\"TableName\":\"Tbl\"}", &r, &e), 0);
+    assert_string_equal(cJSON_GetStringValue(path(path(r, "TableDescription", NULL), "TableStatus", NULL)), "DELETING");
+    cJSON_Delete(r);
+}
+
+static void test_items(void **state)
+{
+    fx *f = *state;
+    tm_error e;
+    cJSON *r;
+    create(f);
+    assert_int_equal(call(f, "PutItem", "{\"TableName\":\"Tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},"
+                          "\"v\":{\"N\":\"10\"}}}", &r, &e), 0);
+    assert_null(r->child);   /* {} */
+    cJSON_Delete(r);
+    assert_int_equal(call(f, "GetItem", "{\"TableName\":\"Tbl\",\"Key\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}}", &r, &e), 0);
+    assert_string_equal(cJSON_GetStringValue(path(path(path(r, "Item", NULL), "v", NULL), "N", NULL)), "10");
+    cJSON_Delete(r);
+    assert_int_equal(call(f, "UpdateItem", "{\"TableName\":\"Tbl\",\"Key\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
+                          "\"UpdateExpression\":\"SET v = v + :d\",\"ExpressionAttributeValues\":{\":d\":{\"N\":\"5\"}},"
+                          "\"ReturnValues\":\"ALL_NEW\"}", &r, &e), 0);
+    assert_string_equal(cJSON_GetStringValue(path(path(path(r, "Attributes", NULL), "v", NULL), "N", NULL)), "15");
+    cJSON_Delete(r);
+    assert_int_equal(call(f, "BatchWriteItem", "{\"RequestItems\":{\"Tbl\":[{\"PutRequest\":{\"Item\":{\"pk\":{\"S\":\"a\"},"
+                          "\"sk\":{\"N\":\"2\"}}}},{\"PutRequest\":{\"Item\":{\"pk\":{\"S\":\"b\"},\"sk\":{\"N\":\"1\"}}}}]}}",
+                          NULL, &e), 0);
+    assert_int_equal(call(f, "Query", "{\"TableName\":\"Tbl\",\"KeyConditionExpression\":\"pk = :p\","
+                          "\"ExpressionAttributeValues\":{\":p\":{\"S\":\"a\"}},\"Limit\":1}", &r, &e), 0);
+    assert_int_equal(cJSON_GetArraySize(path(r, "Items", NULL)), 1);
+    assert_int_equal((int)cJSON_GetNumberValue(path(r, "Count", NULL)), 1);
+    assert_non_null(path(r, "LastEvaluatedKey", NULL));
+    cJSON_Delete(r);
+    assert_int_equal(call(f, "Scan", "{\"TableName\":\"Tbl\"}", &r, &e), 0);
+    assert_int_equal((int)cJSON_GetNumberValue(path(r, "Count", NULL)), 3);
+    cJSON_Delete(r);
+    assert_int_equal(call(f, "BatchGetItem", "{\"RequestItems\":{\"Tbl\":{\"Keys\":[{\"pk\":{\"S\":\"b\"},\"sk\":{\"N\":\"1\"}},"
+                          "{\"pk\":{\"S\":\"zz\"},\"sk\":{\"N\":\"1\"}}]}}}", &r, &e), 0);
+    assert_int_equal(cJSON_GetArraySize(path(path(r, "Responses", NULL), "Tbl", NULL)), 1);
+    cJSON_Delete(r);
+    assert_int_equal(call(f, "DeleteItem", "{\"TableName\":\"Tbl\",\"Key\":{\"pk\":{\"S\":\"b\"},\"sk\":{\"N\":\"1\"}},"
+                          "\"ReturnValues\":\"ALL_OLD\"}", &r, &e), 0);
+    assert_non_null(path(r, "Attributes", NULL));
+    cJSON_Delete(r);
+}
+
+static void test_errors(void **state)
+{
+    fx *f = *state;
+    tm_error e;
+    cJSON *j;
+    create(f);
+    /* a missing table */
+    assert_int_equal(call(f, "DescribeTable", "{\"TableName\":\"Nope\"}", NULL, &e), TM_ERR_RESOURCE_NOT_FOUND);
+    assert_string_equal(tm_err_type(e.kind), "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException");
+    assert_int_equal(tm_err_http(e.kind), 400);
+    /* a failed condition: a conflict, exit 3, the message without the name */
+    assert_int_equal(call(f, "PutItem", "{\"TableName\":\"Tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
+                          "\"ConditionExpression\":\"attribute_exists(pk)\"}", NULL, &e), TM_ERR_CONDITIONAL_CHECK_FAILED);
+    assert_int_equal(tm_err_exit(e.kind), 3);
+    assert_null(strstr(e.message, "Exception"));
+    j = tm_error_json(&e);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "__type")),
+                        "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException");
+    cJSON_Delete(j);
+    /* a bad parameter (the table name): usage, 2 */
+    assert_int_equal(call(f, "DescribeTable", "{\"TableName\":\"a/b\"}", NULL, &e), TM_ERR_BAD_PARAMETER);
+    assert_int_equal(tm_err_exit(e.kind), 2);
+    assert_string_equal(tm_err_name(e.kind), "ValidationException");
+    /* a bad request (an item off the key schema): ValidationException, failed (1), naming it */
+    assert_int_equal(call(f, "PutItem", "{\"TableName\":\"Tbl\",\"Item\":{\"pk\":{\"S\":\"a\"}}}", NULL, &e), TM_ERR_VALIDATION);
+    assert_int_equal(tm_err_exit(e.kind), 1);
+    assert_non_null(strstr(e.message, "sk"));
+    assert_int_equal(call(f, "Frobnicate", "{}", NULL, &e), TM_ERR_UNKNOWN_OPERATION);
+    assert_int_equal(tm_err_kind_of("com.amazonaws.dynamodb.v20120810#InvalidRestoreTimeException"),
+                     TM_ERR_INVALID_RESTORE_TIME);
+    assert_string_equal(tm_err_type(TM_ERR_DATA_CORRUPTED), "tidemark#DataCorruptedException");
+}
+
+static void test_continuous_backups(void **state)
+{
+    fx *f = *state;
+    tm_error e;
+    cJSON *r;
+    create(f);
+    assert_int_equal(call(f, "UpdateContinuousBackups", "{\"TableName\":\"Tbl\",\"PointInTimeRecoverySpecification\":"
+                          "{\"PointInTimeRecoveryEnabled\":true,\"RecoveryPeriodInDays\":7}}", &r, &e), 0);
+    const cJSON *p = path(path(r, "ContinuousBackupsDescription", NULL), "PointInTimeRecoveryDescription", NULL);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(p, "PointInTimeRecoveryStatus")), "ENABLED");
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(p, "RecoveryPeriodInDays")), 7);
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(p, "EarliestRestorableDateTime")));
+    cJSON_Delete(r);
+    assert_int_equal(call(f, "UpdateContinuousBackups", "{\"TableName\":\"Tbl\",\"PointInTimeRecoverySpecification\":"
+                          "{\"PointInTimeRecoveryEnabled\":true,\"RecoveryPeriodInDays\":36}}", NULL, &e),
+                     TM_ERR_BAD_PARAMETER);
+    assert_int_equal(call(f, "DescribeContinuousBackups", "{\"TableName\":\"Tbl\"}", &r, &e), 0);
+    cJSON_Delete(r);
+}
+
+static void test_times(void **state)
+{
+    (void)state;
+    char ts[64];
+    setenv("TZ", "UTC", 1);
+    tm_awscli_time(1796528968550000LL, ts, sizeof ts);
+    assert_string_equal(ts, "2026-12-06T03:49:28.550000+00:00");
+    tm_awscli_time(1796528968000000LL, ts, sizeof ts);
+    assert_string_equal(ts, "2026-12-06T03:49:28+00:00");
+    /* botocore's reading: the fraction's microseconds rounded half to even */
+    assert_int_equal(tm_json_time_us(1796528968.1234565), 1796528968123456LL);
+    assert_int_equal(tm_json_time_us(1796528968.999999), 1796528968999999LL);
+    cJSON *o = cJSON_CreateObject();
+    tm_json_time(o, "StartTime", 1796528968123456LL);
+    assert_int_equal(tm_json_time_us(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "StartTime"))), 1796528968123456LL);
+    char *s = tm_awscli_json("X", o);
+    assert_string_equal(s, "{\n    \"StartTime\": \"2026-12-06T03:49:28.123456+00:00\"\n}\n");
+    free(s);
+    cJSON_Delete(o);
+    o = cJSON_CreateObject();
+    s = tm_awscli_json("GetItem", o);   /* the CLI prints nothing for {} */
+    assert_string_equal(s, "");
+    free(s);
+    cJSON_Delete(o);
+}
+
+static void test_restore_summary(void **state)
+{
+    fx *f = *state;
+    tm_error e;
+    cJSON *r;
+    key_schema ks = {0};
+    table_builder *b;
+    table_restore_summary rs = {0};
+    snprintf(ks.hash_name, sizeof ks.hash_name, "pk");
+    ks.hash_type = AV_S;
+    snprintf(rs.source_table_arn, sizeof rs.source_table_arn, "arn:aws:dynamodb:us-east-1:000000000000:table/Src");
+    rs.restore_time_us = 1796528968500000LL;
+    assert_int_equal(table_builder_open(f->home, "Rst", &ks, &b), 0);
+    assert_int_equal(table_builder_set_restore_summary(b, &rs), 0);
+    assert_int_equal(table_builder_commit(b, NULL), 0);
+    assert_int_equal(call(f, "DescribeTable", "{\"TableName\":\"Rst\"}", &r, &e), 0);
+    const cJSON *s = path(path(r, "Table", NULL), "RestoreSummary", NULL);
+    assert_non_null(s);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "SourceTableArn")), rs.source_table_arn);
+    assert_null(cJSON_GetObjectItem(s, "SourceBackupArn"));
+    assert_int_equal(tm_json_time_us(cJSON_GetNumberValue(cJSON_GetObjectItem(s, "RestoreDateTime"))), rs.restore_time_us);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(s, "RestoreInProgress")));
+    cJSON_Delete(r);
+}
+
+static void test_readonly_home(void **state)
+{
+    (void)state;
+    tm_db *db = NULL;
+    tm_error e;
+    assert_int_equal(tm_db_open("/tmp/tm-api-test-no-such-dir", TM_DB_READONLY, &db, &e), TM_ERR_RESOURCE_NOT_FOUND);
+    assert_null(db);
+    assert_non_null(strstr(e.message, "/tmp/tm-api-test-no-such-dir"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_items, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_continuous_backups, setup, teardown),
+        cmocka_unit_test(test_times),
+        cmocka_unit_test_setup_teardown(test_restore_summary, setup, teardown),
+        cmocka_unit_test(test_readonly_home),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
