@@ -89,15 +89,22 @@ void backup_make_id(int64_t us, char *out)
     snprintf(out, 24, "%014lld-%02x%02x%02x%02x", (long long)(us / 1000), r[0], r[1], r[2], r[3]);
 }
 
-void api_backup_strip(cJSON *resp)
+static void strip_members(cJSON *obj)
 {
-    cJSON *shape = resp ? resp->child : NULL;
-    for (cJSON *c = shape ? shape->child : NULL; c;) {
+    for (cJSON *c = obj->child; c;) {
         cJSON *next = c->next;
         if (c->string && !strncmp(c->string, "Tidemark", 8))
-            cJSON_Delete(cJSON_DetachItemViaPointer(shape, c));
+            cJSON_Delete(cJSON_DetachItemViaPointer(obj, c));
         c = next;
     }
+}
+
+void api_backup_strip(cJSON *resp)
+{
+    cJSON *shape = resp ? resp->child : NULL, *c;
+    if (cJSON_IsObject(shape)) strip_members(shape);
+    else if (cJSON_IsArray(shape))   /* a list's summaries */
+        cJSON_ArrayForEach(c, shape) if (cJSON_IsObject(c)) strip_members(c);
 }
 
 /* A store's options from the request's TidemarkEndpointUrl / TidemarkProfile. */
@@ -179,25 +186,27 @@ static cJSON *failed_export(const export_options *o, const char *table_arn, int6
 
 /* Request: TableArn (or tidemark's TableName), S3Bucket + S3Prefix or TidemarkDestination (a
  * directory or s3://bucket/prefix), ExportTime, ExportType, IncrementalExportSpecification
- * {ExportFromTime, ExportToTime, ExportViewType}; tidemark's TidemarkCompression (GZIP, ZSTD),
+ * {ExportFromTime, ExportToTime, ExportViewType}; tidemark's TidemarkRegion and TidemarkAccount
+ * (with TableName: the ARNs' region and account), TidemarkCompression (GZIP, ZSTD),
  * TidemarkCompressionLevel, TidemarkJobs, TidemarkMaxFileBytes, TidemarkNetchangeMemory,
  * TidemarkTmpDir, TidemarkEndpointUrl, TidemarkProfile, and TidemarkResume (an export
  * directory to finish: the other members are then the export's own). */
 static int export_request(const cJSON *req, export_options *o, store_options *so, buf *dest,
                           char *region, char *account, char *name, tm_error *e)
 {
-    const char *arn, *tn, *bucket, *prefix, *d, *s;
+    const char *arn, *tn, *bucket, *prefix, *d, *s, *rg, *ac;
     double v;
     int k, has;
-    if ((k = req_str(req, "TableArn", 0, &arn, e)) || (k = req_str(req, "TableName", 0, &tn, e)))
+    if ((k = req_str(req, "TableArn", 0, &arn, e)) || (k = req_str(req, "TableName", 0, &tn, e)) ||
+        (k = req_str(req, "TidemarkRegion", 0, &rg, e)) || (k = req_str(req, "TidemarkAccount", 0, &ac, e)))
         return k;
     if (arn) {
         if ((k = breq_table_arn(arn, region, account, name, e))) return k;
     } else if (tn) {
         if ((k = req_table_name(req, &tn, e))) return k;
         snprintf(name, 256, "%s", tn);
-        snprintf(region, 256, "%s", table_arn_region(NULL));
-        snprintf(account, 256, "%s", table_arn_account(NULL));
+        snprintf(region, 256, "%s", table_arn_region(rg));
+        snprintf(account, 256, "%s", table_arn_account(ac));
     } else {
         return tm_error_set(e, TM_ERR_BAD_PARAMETER, "TableArn is required");
     }
@@ -361,12 +370,23 @@ int tm_describe_export(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     return 0;
 }
 
-static void add_summary(cJSON *list, const char *arn, const char *status, const char *type)
+/* An ExportSummary of an ExportDescription d, with what a listing for people shows besides
+ * (TidemarkExportId, TidemarkTableName, TidemarkItemCount, TidemarkTime: the export time of a
+ * full export, the window's end of an incremental one). */
+static void add_summary(cJSON *list, const cJSON *d)
 {
+    static const char *const keep[] = {"ExportArn", "ExportStatus", "ExportType",
+                                       "TidemarkExportId", "TidemarkTableName"};
+    const cJSON *inc = cJSON_GetObjectItemCaseSensitive(d, "IncrementalExportSpecification");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(inc ? inc : d, inc ? "ExportToTime" : "ExportTime");
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(d, "ItemCount");
     cJSON *s = cJSON_CreateObject();
-    cJSON_AddStringToObject(s, "ExportArn", arn);
-    cJSON_AddStringToObject(s, "ExportStatus", status);
-    cJSON_AddStringToObject(s, "ExportType", type);
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(d, keep[i]);
+        if (m) cJSON_AddItemToObject(s, keep[i], cJSON_Duplicate(m, 1));
+    }
+    if (n) cJSON_AddNumberToObject(s, "TidemarkItemCount", n->valuedouble);
+    if (t) cJSON_AddNumberToObject(s, "TidemarkTime", t->valuedouble);
     cJSON_AddItemToArray(list, s);
 }
 
@@ -386,7 +406,7 @@ static int page_args(const cJSON *req, const char *max_name, const char **next, 
 
 /* Request: TableArn (only that table's), MaxResults, NextToken; tidemark's TidemarkDestination
  * lists the exports under a destination (a directory or s3://bucket/prefix) instead of the
- * catalog. */
+ * catalog. Each summary carries add_summary's Tidemark* members too. */
 int tm_list_exports(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
 {
     store_options so = STORE_OPTIONS_INIT;
@@ -414,7 +434,9 @@ int tm_list_exports(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
                 cJSON_AddStringToObject(r, "NextToken", last);
                 break;
             }
-            add_summary(list, v[i].export_arn, v[i].status, export_type_name(v[i].type));
+            cJSON *one = shape_export_description(&v[i]);
+            add_summary(list, cJSON_GetObjectItemCaseSensitive(one, "ExportDescription"));
+            cJSON_Delete(one);
             last = v[i].id;
             n++;
         }
@@ -447,9 +469,7 @@ int tm_list_exports(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
             last = ids[i];
             if (cJSON_IsString(loc) && !describe_dir(loc->valuestring, &so, &one, &skip))
                 d = cJSON_GetObjectItemCaseSensitive(one, "ExportDescription");
-            add_summary(list, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "ExportArn")),
-                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "ExportStatus")),
-                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "ExportType")));
+            add_summary(list, d);
             n++;
             cJSON_Delete(one);
             cJSON_Delete(rec);

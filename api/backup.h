@@ -50,7 +50,8 @@ int tm_export_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
 int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e);
 int tm_restore_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e);
 
-/* Removes the "Tidemark..." members of a response's top-level shape object (in place). */
+/* Removes the "Tidemark..." members of a response's top-level shape object, or of each
+ * summary in its top-level list (ListExports), in place. */
 void api_backup_strip(cJSON *resp);
 
 #endif

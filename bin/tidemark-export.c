@@ -1,18 +1,20 @@
 /* tidemark-export: full and incremental exports in Amazon DynamoDB's format to a directory or
- * S3, and list/describe/verify of exports. Argument parsing, printing and exit codes only; the
- * work is in export/ (the format is specified at the top of export/export.c). */
-#include "engine/buf.h"
-#include "engine/cli.h"
+ * S3, and list/describe/verify of exports. argv -> request -> operation (api/backup.h:
+ * ExportTableToPointInTime, ListExports, DescribeExport, TidemarkExportVerify) -> print; exit
+ * codes from the error table. The format is specified at the top of export/export.c. */
+#include "api/backup.h"
+#include "cli/cli.h"
 #include "engine/clock.h"
 #include "engine/err.h"
-#include "export/export.h"
-#include "store/store.h"
+#include "engine/text.h"
+#include "export/export.h"   /* EXPORT_VERSION, EXPORT_JOBS_MAX */
+#include "include/tidemark.h"
 
 #include <getopt.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *prog = "tidemark-export";
 
@@ -64,7 +66,10 @@ static void usage(void)
 "      --tmp-dir DIR       spill files of large incremental windows (default $TMPDIR, /tmp)\n"
 "      --endpoint-url URL  S3 endpoint (default $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL)\n"
 "      --profile NAME      AWS profile for credentials and region (default $AWS_PROFILE)\n"
-"      --json              print the ExportDescription (DescribeExport's shape) as JSON\n"
+"      --json              print the response as the aws CLI prints it (aws dynamodb\n"
+"                          export-table-to-point-in-time, describe-export, list-exports);\n"
+"                          a failed export prints its FAILED ExportDescription\n"
+"  -q, --quiet             print nothing on stderr on success (errors still)\n"
 "      --data DIR          data directory (default $TIDEMARK_HOME, else ~/.tidemark)\n"
 "  -h, --help              show this help and exit\n"
 "      --version           show the version and exit\n"
@@ -88,7 +93,7 @@ static void usage(void)
 "  tidemark-export --resume /backups/orders/AWSDynamoDB/01731405600000-8a918b87\n"
 "\n"
 "Exit status: 0 success (verify: all checks pass), 1 failure (verify: a problem found),\n"
-"2 usage error.\n");
+"2 usage error (a bad table name too).\n");
 }
 
 enum {
@@ -96,6 +101,53 @@ enum {
     OPT_REGION, OPT_ACCOUNT, OPT_RESUME, OPT_TMP, OPT_ENDPOINT, OPT_PROFILE, OPT_JSON, OPT_DATA,
     OPT_VERSION, OPT_EXPORT_TYPE, OPT_NCMEM,
 };
+
+static const char shortopts[] = ":t:o:ij:qh";
+static const struct option opts[] = {
+    {"table", required_argument, NULL, 't'},
+    {"table-name", required_argument, NULL, 't'},
+    {"to", required_argument, NULL, 'o'},
+    {"s3-destination", required_argument, NULL, 'o'},
+    {"time", required_argument, NULL, OPT_TIME},
+    {"export-time", required_argument, NULL, OPT_TIME},
+    {"incremental", no_argument, NULL, 'i'},
+    {"export-type", required_argument, NULL, OPT_EXPORT_TYPE},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"export-from-time", required_argument, NULL, OPT_FROM},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    {"export-to-time", required_argument, NULL, OPT_UNTIL},
+    {"view", required_argument, NULL, OPT_VIEW},
+    {"export-view-type", required_argument, NULL, OPT_VIEW},
+    {"compression", required_argument, NULL, OPT_COMPRESSION},
+    {"level", required_argument, NULL, OPT_LEVEL},
+    {"jobs", required_argument, NULL, 'j'},
+    {"max-file-size", required_argument, NULL, OPT_MAXFILE},
+    {"region", required_argument, NULL, OPT_REGION},
+    {"account", required_argument, NULL, OPT_ACCOUNT},
+    {"resume", required_argument, NULL, OPT_RESUME},
+    {"tmp-dir", required_argument, NULL, OPT_TMP},
+    {"endpoint-url", required_argument, NULL, OPT_ENDPOINT},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"quiet", no_argument, NULL, 'q'},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    /* Not in --help: the grouping memory of incremental exports (tests force spills). */
+    {"netchange-mem", required_argument, NULL, OPT_NCMEM},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *const commands[] = {"list", "describe", "verify"};
+
+/* What the command line says; times in µs (0: not given). */
+typedef struct args {
+    const char *table, *dest, *region, *account, *resume, *tmp_dir, *endpoint, *profile, *data;
+    const char *time_s, *from_s, *until_s, *view, *compression;
+    int incremental, json, level, jobs;
+    uint64_t max_file, ncmem;
+    int64_t time_us, from_us, until_us;
+} args;
 
 static int parse_size(const char *s, uint64_t *out)
 {
@@ -114,333 +166,343 @@ static int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
-static void human(double b, char *out, size_t n)
+/* ---- output ---- */
+
+/* "<prog>: <what>: [<Exception>: ]<message>", and the error table's exit status. */
+static int fail(const char *what, const tm_error *e)
 {
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int i = 0;
-    while (b >= 1024 && i < 4) { b /= 1024; i++; }
-    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+    fprintf(stderr, "%s: %s: %s%s%s\n", prog, what, tm_err_named(e->kind) ? tm_err_name(e->kind) : "",
+            tm_err_named(e->kind) ? ": " : "", e->message);
+    return tm_err_exit(e->kind);
 }
 
-static void print_json_desc(const export_desc *d)
+/* A response as `aws dynamodb <operation>` prints it, without tidemark's extras. */
+static void print_json(const char *operation, cJSON *resp)
 {
-    buf b = BUF_INIT;
-    export_desc_json(d, &b);
-    buf_putc(&b, '\n');
-    fputs(b.data, stdout);
-    buf_free(&b);
+    api_backup_strip(resp);
+    char *t = tm_awscli_json(operation, resp);
+    fputs(t ? t : "", stdout);
+    free(t);
 }
 
-static void print_desc(const export_desc *d)
+static const cJSON *get(const cJSON *o, const char *name)
 {
-    char t[40];
-    printf("ExportId:        %s\n", d->id);
-    printf("Status:          %s\n", d->status);
-    if (d->failure[0]) printf("Failure:         %s\n", d->failure);
-    printf("Type:            %s\n", export_type_name(d->type));
-    printf("Table:           %s (%s)\n", d->table_name, d->table_id);
-    printf("ExportArn:       %s\n", d->export_arn);
-    if (d->type == EXPORT_FULL && d->export_time_us) {
-        clock_format(d->export_time_us, 3, t, sizeof t);
-        printf("ExportTime:      %s\n", t);
+    return cJSON_GetObjectItemCaseSensitive(o, name);
+}
+
+static const char *str(const cJSON *o, const char *name)
+{
+    const char *s = cJSON_GetStringValue(get(o, name));
+    return s ? s : "";
+}
+
+static double num(const cJSON *o, const char *name)
+{
+    const cJSON *v = get(o, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* A wire time member as ISO-8601 UTC with milliseconds; 0 when absent. */
+static int wire_time(const cJSON *o, const char *name, char *out, size_t n)
+{
+    const cJSON *v = get(o, name);
+    if (!cJSON_IsNumber(v)) return 0;
+    clock_format(tm_json_time_us(v->valuedouble), 3, out, n);
+    return 1;
+}
+
+static void print_desc(const cJSON *x)
+{
+    const cJSON *inc = get(x, "IncrementalExportSpecification");
+    char t[40], t2[40];
+    printf("ExportId:        %s\n", str(x, "TidemarkExportId"));
+    printf("Status:          %s\n", str(x, "ExportStatus"));
+    if (get(x, "FailureMessage")) printf("Failure:         %s\n", str(x, "FailureMessage"));
+    printf("Type:            %s\n", str(x, "ExportType"));
+    printf("Table:           %s (%s)\n", str(x, "TidemarkTableName"), str(x, "TableId"));
+    printf("ExportArn:       %s\n", str(x, "ExportArn"));
+    if (!inc && wire_time(x, "ExportTime", t, sizeof t)) printf("ExportTime:      %s\n", t);
+    if (inc && wire_time(inc, "ExportFromTime", t, sizeof t) && wire_time(inc, "ExportToTime", t2, sizeof t2)) {
+        printf("Window:          [%s, %s)\n", t, t2);
+        printf("View:            %s\n", str(inc, "ExportViewType"));
     }
-    if (d->type == EXPORT_INCREMENTAL) {
-        clock_format(d->from_us, 3, t, sizeof t);
-        printf("Window:          [%s, ", t);
-        clock_format(d->to_us, 3, t, sizeof t);
-        printf("%s)\n", t);
-        printf("View:            %s\n", export_view_name(d->view));
+    if (wire_time(x, "StartTime", t, sizeof t)) printf("StartTime:       %s\n", t);
+    if (wire_time(x, "EndTime", t, sizeof t)) printf("EndTime:         %s\n", t);
+    printf("ItemCount:       %.0f\n", num(x, "ItemCount"));
+    printf("BilledSizeBytes: %.0f\n", num(x, "BilledSizeBytes"));
+    printf("DataFiles:       %.0f\n", num(x, "TidemarkDataFiles"));
+    printf("S3Bucket:        %s\n", str(x, "S3Bucket"));
+    printf("S3Prefix:        %s\n", get(x, "S3Prefix") ? str(x, "S3Prefix") : "(none)");
+    printf("Location:        %s\n", str(x, "TidemarkLocation"));
+}
+
+static void print_list(const cJSON *resp)
+{
+    const cJSON *s;
+    printf("%-25s %-11s %-18s %12s  %-24s %s\n", "EXPORT ID", "STATUS", "TYPE", "ITEMS", "TIME",
+           "TABLE");
+    cJSON_ArrayForEach(s, get(resp, "ExportSummaries")) {
+        char t[40] = "-";
+        if (num(s, "TidemarkTime")) wire_time(s, "TidemarkTime", t, sizeof t);
+        printf("%-25s %-11s %-18s %12.0f  %-24s %s\n", str(s, "TidemarkExportId"),
+               str(s, "ExportStatus"), str(s, "ExportType"), num(s, "TidemarkItemCount"), t,
+               str(s, "TidemarkTableName"));
     }
-    if (d->start_us) {
-        clock_format(d->start_us, 3, t, sizeof t);
-        printf("StartTime:       %s\n", t);
+}
+
+static void print_verify(const char *dir, const cJSON *r)
+{
+    const cJSON *p;
+    double files = num(r, "DataFiles"), lines = num(r, "Lines"), problems = num(r, "ProblemCount");
+    char hb[32];
+    cJSON_ArrayForEach(p, get(r, "Problems")) printf("PROBLEM %s: %s\n", str(p, "What"), str(p, "Detail"));
+    text_human_bytes(num(r, "Bytes"), hb, sizeof hb);
+    if (cJSON_IsTrue(get(r, "Valid"))) {
+        printf("OK %s: %.0f data file%s, %.0f items, %s: every checksum, etag, count and line "
+               "verified\n", dir, files, files == 1 ? "" : "s", lines, hb);
+        if (!strcmp(str(r, "Schema"), "UNCHECKED"))
+            printf("NOTE tidemark-schema.json has no checksum (schema version 1, an older "
+                   "tidemark): only its JSON shape was checked\n");
+    } else {
+        printf("FAILED %s: %.0f problem%s (%.0f of %.0f data files ok)\n", dir, problems,
+               problems == 1 ? "" : "s", num(r, "DataFilesOk"), files);
     }
-    if (d->end_us) {
-        clock_format(d->end_us, 3, t, sizeof t);
-        printf("EndTime:         %s\n", t);
-    }
-    printf("ItemCount:       %" PRIu64 "\n", d->item_count);
-    printf("BilledSizeBytes: %" PRIu64 "\n", d->billed_bytes);
-    printf("DataFiles:       %" PRIu64 "\n", d->files);
-    printf("S3Bucket:        %s\n", d->bucket);
-    printf("S3Prefix:        %s\n", d->prefix[0] ? d->prefix : "(none)");
-    printf("Location:        %s\n", d->dir);
 }
 
 /* ---- list / describe / verify ---- */
 
-static int cmd_list(const char *dest, const store_options *so, int json)
+/* These read exports only: the data directory is checked when one was named (a typo is
+ * refused, not taken for an empty one), and may be missing when it is the default. */
+static const char *read_home(const args *a)
 {
-    export_desc *v = NULL;
-    size_t n = 0;
-    int rc = export_list(dest, so, &v, &n);
-    if (rc) return cli_fail(prog, "list", rc);
-    buf b = BUF_INIT;
-    if (json) {
-        buf_puts(&b, "{\"ExportSummaries\":[");
-        for (size_t i = 0; i < n; i++) {
-            buf_printf(&b, "%s{\"ExportArn\":\"%s\",\"ExportStatus\":\"%s\",\"ExportType\":\"%s\"}",
-                       i ? "," : "", v[i].export_arn, v[i].status, export_type_name(v[i].type));
-        }
-        buf_puts(&b, "]}\n");
-    } else {
-        buf_printf(&b, "%-25s %-11s %-18s %12s  %-24s %s\n", "EXPORT ID", "STATUS", "TYPE",
-                   "ITEMS", "TIME", "TABLE");
-        for (size_t i = 0; i < n; i++) {
-            char t[40] = "-";
-            int64_t tt = v[i].type == EXPORT_FULL ? v[i].export_time_us : v[i].to_us;
-            if (tt) clock_format(tt, 3, t, sizeof t);
-            buf_printf(&b, "%-25s %-11s %-18s %12" PRIu64 "  %-24s %s\n", v[i].id, v[i].status,
-                       export_type_name(v[i].type), v[i].item_count, t, v[i].table_name);
-        }
-    }
-    fputs(b.data, stdout);
-    buf_free(&b);
-    free(v);
-    return CLI_OK;
+    const char *env = getenv("TIDEMARK_HOME");
+    return a->data || (env && *env) ? cli_home_existing(prog, a->data) : cli_home(NULL);
 }
 
-static int cmd_describe(const char *dir, const store_options *so, int json)
+static int run_command(const args *a, const char *cmd, const char *arg)
 {
-    export_desc d;
-    int rc = export_describe(dir, so, &d);
-    if (rc) return cli_fail(prog, "describe", rc);
-    if (json) print_json_desc(&d);
-    else print_desc(&d);
-    return CLI_OK;
-}
-
-typedef struct vrep {
-    int json;
-    buf *out;
-    int n;
-} vrep;
-
-static void json_str(buf *b, const char *s)
-{
-    buf_putc(b, '"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') buf_printf(b, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20) buf_printf(b, "\\u%04x", *s);
-        else buf_putc(b, *s);
-    }
-    buf_putc(b, '"');
-}
-
-static void on_problem(void *ctx, const char *what, const char *detail)
-{
-    vrep *r = ctx;
-    if (r->json) {
-        buf_puts(r->out, r->n ? "," : "");
-        buf_puts(r->out, "{\"What\":");
-        json_str(r->out, what);
-        buf_puts(r->out, ",\"Detail\":");
-        json_str(r->out, detail);
-        buf_puts(r->out, "}");
-    } else {
-        printf("PROBLEM %s: %s\n", what, detail);
-    }
-    r->n++;
-}
-
-static int cmd_verify(const char *dir, const store_options *so, int json)
-{
-    buf b = BUF_INIT;
-    vrep r = {json, &b, 0};
-    export_verify_stats st;
-    progress *p = progress_new(prog, "verifying", 0);
-    int rc = export_verify(dir, so, on_problem, &r, &st);
-    if (rc && rc != TM_ECORRUPT) {
-        progress_free(p);
-        buf_free(&b);
-        return cli_fail(prog, "verify", rc);
-    }
-    char hb[32];
-    human((double)st.bytes, hb, sizeof hb);
-    static const char *const schema[] = {"NONE", "CHECKED", "UNCHECKED", "BAD"};
-    if (json) {
-        printf("{\"Valid\":%s,\"DataFiles\":%" PRIu64 ",\"DataFilesOk\":%" PRIu64
-               ",\"ItemCount\":%" PRIu64 ",\"Lines\":%" PRIu64 ",\"Bytes\":%" PRIu64
-               ",\"Schema\":\"%s\",\"Problems\":[%s]}\n", rc ? "false" : "true", st.files,
-               st.files_ok, st.items, st.lines, st.bytes, schema[st.schema], b.data ? b.data : "");
-    } else if (!rc) {
-        printf("OK %s: %" PRIu64 " data file%s, %" PRIu64 " items, %s: every checksum, etag, "
-               "count and line verified\n", dir, st.files, st.files == 1 ? "" : "s", st.lines, hb);
-        if (st.schema == EXPORT_SCHEMA_UNCHECKED)
-            printf("NOTE tidemark-schema.json has no checksum (schema version 1, an older "
-                   "tidemark): only its JSON shape was checked\n");
-    } else {
-        printf("FAILED %s: %" PRIu64 " problem%s (%" PRIu64 " of %" PRIu64 " data files ok)\n",
-               dir, st.problems, st.problems == 1 ? "" : "s", st.files_ok, st.files);
-    }
+    const char *home = read_home(a);
+    if (!home) return CLI_FAIL;
+    tm_db *db = NULL;
+    tm_error e;
+    cJSON *req = cJSON_CreateObject(), *resp = NULL;
+    int list = !strcmp(cmd, "list"), verify = !strcmp(cmd, "verify"), k;
+    cJSON_AddStringToObject(req, list ? "TidemarkDestination" : "TidemarkExportDir", arg);
+    if (a->endpoint) cJSON_AddStringToObject(req, "TidemarkEndpointUrl", a->endpoint);
+    if (a->profile) cJSON_AddStringToObject(req, "TidemarkProfile", a->profile);
+    progress *p = verify ? cli_progress_new(prog, "verifying", 0) : NULL;
+    if (!(k = tm_db_open(home, 0, &db, &e)))
+        k = list ? tm_list_exports(db, req, &resp, &e) : verify ? tm_export_verify(db, req, &resp, &e)
+                                                              : tm_describe_export(db, req, &resp, &e);
     progress_free(p);
-    buf_free(&b);
-    return rc ? CLI_FAIL : CLI_OK;
+    int code = CLI_OK;
+    if (k) {
+        code = fail(cmd, &e);
+    } else if (verify) {
+        char *t = a->json ? tm_json_text(resp, TM_TIMES_AWSCLI) : NULL;
+        if (a->json) fputs(t ? t : "", stdout);
+        else print_verify(arg, resp);
+        free(t);
+        if (!cJSON_IsTrue(get(resp, "Valid"))) code = CLI_FAIL;
+    } else if (a->json) {
+        print_json(list ? "ListExports" : "DescribeExport", resp);
+    } else if (list) {
+        print_list(resp);
+    } else {
+        print_desc(get(resp, "ExportDescription"));
+    }
+    cJSON_Delete(req);
+    cJSON_Delete(resp);
+    tm_db_close(db);
+    return code;
+}
+
+/* ---- the export ---- */
+
+static void add_time(cJSON *o, const char *name, int64_t us)
+{
+    if (us) tm_json_time(o, name, us);
+}
+
+/* The ExportTableToPointInTime request for the arguments. */
+static cJSON *request(const args *a)
+{
+    cJSON *r = cJSON_CreateObject();
+    if (a->resume) {
+        cJSON_AddStringToObject(r, "TidemarkResume", a->resume);
+    } else {
+        cJSON_AddStringToObject(r, "TableName", a->table);
+        if (a->region) cJSON_AddStringToObject(r, "TidemarkRegion", a->region);
+        if (a->account) cJSON_AddStringToObject(r, "TidemarkAccount", a->account);
+        cJSON_AddStringToObject(r, "TidemarkDestination", a->dest);
+        add_time(r, "ExportTime", a->time_us);
+        cJSON_AddStringToObject(r, "ExportType", a->incremental ? "INCREMENTAL_EXPORT" : "FULL_EXPORT");
+        if (a->incremental) {
+            cJSON *s = cJSON_AddObjectToObject(r, "IncrementalExportSpecification");
+            add_time(s, "ExportFromTime", a->from_us);
+            add_time(s, "ExportToTime", a->until_us);
+            if (a->view) cJSON_AddStringToObject(s, "ExportViewType", a->view);
+        }
+        if (a->compression) cJSON_AddStringToObject(r, "TidemarkCompression", a->compression);
+        if (a->level) cJSON_AddNumberToObject(r, "TidemarkCompressionLevel", a->level);
+        if (a->max_file) cJSON_AddNumberToObject(r, "TidemarkMaxFileBytes", (double)a->max_file);
+        if (a->ncmem) cJSON_AddNumberToObject(r, "TidemarkNetchangeMemory", (double)a->ncmem);
+        if (a->tmp_dir) cJSON_AddStringToObject(r, "TidemarkTmpDir", a->tmp_dir);
+    }
+    if (a->jobs) cJSON_AddNumberToObject(r, "TidemarkJobs", a->jobs);
+    if (a->endpoint) cJSON_AddStringToObject(r, "TidemarkEndpointUrl", a->endpoint);
+    if (a->profile) cJSON_AddStringToObject(r, "TidemarkProfile", a->profile);
+    return r;
+}
+
+static void summary(progress *p, const cJSON *x)
+{
+    char hb[32];
+    double files = num(x, "TidemarkDataFiles");
+    int full = !strcmp(str(x, "ExportType"), "FULL_EXPORT");
+    text_human_bytes(num(x, "BilledSizeBytes"), hb, sizeof hb);
+    double el = progress_elapsed(p);
+    cli_progress_done(p, "exported %s (%s): %.0f %s in %.0f data file%s, %s of JSON, in %.2f s "
+                      "-> %s", str(x, "TidemarkTableName"), str(x, "ExportType"),
+                      num(x, "ItemCount"), full ? "items" : "records", files, files == 1 ? "" : "s",
+                      hb, el, str(x, "TidemarkLocation"));
+}
+
+static int run_export(const args *a)
+{
+    tm_db *db = NULL;
+    tm_error e;
+    tm_backup_run br = TM_BACKUP_RUN_INIT;
+    const char *what = a->resume ? "resume" : "export";
+    int code = CLI_OK;
+    if (tm_db_open(cli_home(a->data), TM_DB_READONLY, &db, &e)) return fail(what, &e);
+    cJSON *req = request(a), *resp = NULL;
+    br.prog = cli_progress_new(prog, "exporting", 0);
+    if (tm_export_run(db, req, &br, &resp, &e)) {
+        progress_free(br.prog);
+        code = fail(what, &e);
+        if (a->json && br.failed) print_json("ExportTableToPointInTime", br.failed);
+    } else {
+        const cJSON *x = get(resp, "ExportDescription");
+        summary(br.prog, x);
+        if (a->json) print_json("ExportTableToPointInTime", resp);
+        else printf("%s\n", str(x, "TidemarkLocation"));
+    }
+    cJSON_Delete(br.failed);
+    cJSON_Delete(req);
+    cJSON_Delete(resp);
+    tm_db_close(db);
+    return code;
+}
+
+/* ---- arguments ---- */
+
+/* One option into a; -1 to go on, else the exit status. */
+static int option(args *a, int c, const char *v)
+{
+    switch (c) {
+    case 't': a->table = v; break;
+    case 'o': a->dest = v; break;
+    case OPT_TIME: a->time_s = v; break;
+    case 'i': a->incremental = 1; break;
+    case OPT_EXPORT_TYPE:
+        if (!strcmp(v, "INCREMENTAL_EXPORT")) a->incremental = 1;
+        else if (!strcmp(v, "FULL_EXPORT")) a->incremental = 0;
+        else return cli_usage(prog, "--export-type must be FULL_EXPORT or INCREMENTAL_EXPORT");
+        break;
+    case OPT_FROM: a->from_s = v; break;
+    case OPT_UNTIL: a->until_s = v; break;
+    case OPT_VIEW:
+        if (strcmp(v, "NEW_AND_OLD_IMAGES") && strcmp(v, "NEW_IMAGE"))
+            return cli_usage(prog, "--view must be NEW_AND_OLD_IMAGES or NEW_IMAGE, not '%s'", v);
+        a->view = v;
+        break;
+    case OPT_COMPRESSION:
+        if (strcasecmp(v, "gzip") && strcasecmp(v, "zstd"))
+            return cli_usage(prog, "--compression must be gzip or zstd, not '%s'", v);
+        a->compression = v;
+        break;
+    case OPT_LEVEL:
+        a->level = atoi(v);
+        if (a->level < 1 || a->level > 22) return cli_usage(prog, "--level: bad level '%s'", v);
+        break;
+    case 'j':
+        a->jobs = atoi(v);
+        if (a->jobs < 1 || a->jobs > EXPORT_JOBS_MAX)
+            return cli_usage(prog, "--jobs must be 1..%d, not '%s'", EXPORT_JOBS_MAX, v);
+        break;
+    case OPT_MAXFILE:
+        if (parse_size(v, &a->max_file)) return cli_usage(prog, "--max-file-size: bad size '%s'", v);
+        break;
+    case OPT_NCMEM:
+        if (parse_size(v, &a->ncmem)) return cli_usage(prog, "--netchange-mem: bad size '%s'", v);
+        break;
+    case OPT_REGION: a->region = v; break;
+    case OPT_ACCOUNT: a->account = v; break;
+    case OPT_RESUME: a->resume = v; break;
+    case OPT_TMP: a->tmp_dir = v; break;
+    case OPT_ENDPOINT: a->endpoint = v; break;
+    case OPT_PROFILE: a->profile = v; break;
+    case OPT_JSON: a->json = 1; break;
+    case 'q': cli_set_quiet(1); break;
+    case OPT_DATA: a->data = v; break;
+    case 'h': usage(); return CLI_OK;
+    case OPT_VERSION: printf("%s (tidemark) %s\n", prog, EXPORT_VERSION); return CLI_OK;
+    default: return -2;
+    }
+    return -1;
+}
+
+/* The export's own checks of the times (a usage error names the option). -1: fine. */
+static int check_export(args *a)
+{
+    if (a->resume) {
+        if (a->table || a->dest || a->time_s || a->from_s || a->until_s || a->incremental)
+            return cli_usage(prog, "--resume takes the export's own parameters: give only the "
+                             "directory (and --jobs, --data)");
+        return -1;
+    }
+    if (!a->table) return cli_usage(prog, "--table is required");
+    if (!a->dest) return cli_usage(prog, "--to is required (a directory or s3://bucket/prefix)");
+    if (a->incremental) {
+        if (a->time_s) return cli_usage(prog, "--time is for full exports; an incremental export "
+                                        "takes --from and --until");
+        if (!a->from_s) return cli_usage(prog, "--incremental needs --from");
+        if (clock_parse(a->from_s, &a->from_us)) return cli_usage(prog, "--from: %s", err_msg());
+        if (a->until_s && clock_parse(a->until_s, &a->until_us))
+            return cli_usage(prog, "--until: %s", err_msg());
+        if (a->until_s && a->until_us <= a->from_us)
+            return cli_usage(prog, "--until must be after --from");
+    } else {
+        if (a->from_s || a->until_s) return cli_usage(prog, "--from and --until need --incremental");
+        if (a->time_s && clock_parse(a->time_s, &a->time_us))
+            return cli_usage(prog, "--time: %s", err_msg());
+        if (a->time_s && a->time_us <= 0) return cli_usage(prog, "--time: before 1970");
+    }
+    return -1;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"table", required_argument, NULL, 't'},
-        {"table-name", required_argument, NULL, 't'},
-        {"to", required_argument, NULL, 'o'},
-        {"s3-destination", required_argument, NULL, 'o'},
-        {"time", required_argument, NULL, OPT_TIME},
-        {"export-time", required_argument, NULL, OPT_TIME},
-        {"incremental", no_argument, NULL, 'i'},
-        {"export-type", required_argument, NULL, OPT_EXPORT_TYPE},
-        {"from", required_argument, NULL, OPT_FROM},
-        {"export-from-time", required_argument, NULL, OPT_FROM},
-        {"until", required_argument, NULL, OPT_UNTIL},
-        {"export-to-time", required_argument, NULL, OPT_UNTIL},
-        {"view", required_argument, NULL, OPT_VIEW},
-        {"export-view-type", required_argument, NULL, OPT_VIEW},
-        {"compression", required_argument, NULL, OPT_COMPRESSION},
-        {"level", required_argument, NULL, OPT_LEVEL},
-        {"jobs", required_argument, NULL, 'j'},
-        {"max-file-size", required_argument, NULL, OPT_MAXFILE},
-        {"region", required_argument, NULL, OPT_REGION},
-        {"account", required_argument, NULL, OPT_ACCOUNT},
-        {"resume", required_argument, NULL, OPT_RESUME},
-        {"tmp-dir", required_argument, NULL, OPT_TMP},
-        {"endpoint-url", required_argument, NULL, OPT_ENDPOINT},
-        {"profile", required_argument, NULL, OPT_PROFILE},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"data", required_argument, NULL, OPT_DATA},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        /* Not in --help: the grouping memory of incremental exports (tests force spills). */
-        {"netchange-mem", required_argument, NULL, OPT_NCMEM},
-        {NULL, 0, NULL, 0},
-    };
-    export_options o = EXPORT_OPTIONS_INIT;
-    store_options so = STORE_OPTIONS_INIT;
-    const char *data = NULL, *time_s = NULL, *from_s = NULL, *until_s = NULL, *resume = NULL;
-    int json = 0, incremental = 0, c;
-    uint64_t v;
+    args a;
+    int c, r;
+    memset(&a, 0, sizeof a);
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":t:o:ij:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 't': o.table = optarg; break;
-        case 'o': o.dest = optarg; break;
-        case OPT_TIME: time_s = optarg; break;
-        case 'i': incremental = 1; break;
-        case OPT_EXPORT_TYPE:
-            if (!strcmp(optarg, "INCREMENTAL_EXPORT")) incremental = 1;
-            else if (!strcmp(optarg, "FULL_EXPORT")) incremental = 0;
-            else return cli_usage(prog, "--export-type must be FULL_EXPORT or INCREMENTAL_EXPORT");
-            break;
-        case OPT_FROM: from_s = optarg; break;
-        case OPT_UNTIL: until_s = optarg; break;
-        case OPT_VIEW:
-            if (!strcmp(optarg, "NEW_AND_OLD_IMAGES")) o.view = EXPORT_VIEW_NEW_AND_OLD;
-            else if (!strcmp(optarg, "NEW_IMAGE")) o.view = EXPORT_VIEW_NEW;
-            else return cli_usage(prog, "--view must be NEW_AND_OLD_IMAGES or NEW_IMAGE, not '%s'",
-                                  optarg);
-            break;
-        case OPT_COMPRESSION:
-            if (!strcasecmp(optarg, "gzip")) o.compression = EXPORT_GZIP;
-            else if (!strcasecmp(optarg, "zstd")) o.compression = EXPORT_ZSTD;
-            else return cli_usage(prog, "--compression must be gzip or zstd, not '%s'", optarg);
-            break;
-        case OPT_LEVEL:
-            o.level = atoi(optarg);
-            if (o.level < 1 || o.level > 22) return cli_usage(prog, "--level: bad level '%s'",
-                                                              optarg);
-            break;
-        case 'j':
-            o.jobs = atoi(optarg);
-            if (o.jobs < 1 || o.jobs > EXPORT_JOBS_MAX)
-                return cli_usage(prog, "--jobs must be 1..%d, not '%s'", EXPORT_JOBS_MAX, optarg);
-            break;
-        case OPT_MAXFILE:
-            if (parse_size(optarg, &o.max_file_bytes))
-                return cli_usage(prog, "--max-file-size: bad size '%s'", optarg);
-            break;
-        case OPT_NCMEM:
-            if (parse_size(optarg, &v)) return cli_usage(prog, "--netchange-mem: bad size '%s'",
-                                                         optarg);
-            o.netchange_mem = (size_t)v;
-            break;
-        case OPT_REGION: o.region = optarg; break;
-        case OPT_ACCOUNT: o.account = optarg; break;
-        case OPT_RESUME: resume = optarg; break;
-        case OPT_TMP: o.tmp_dir = optarg; break;
-        case OPT_ENDPOINT: so.endpoint_url = optarg; break;
-        case OPT_PROFILE: so.profile = optarg; break;
-        case OPT_JSON: json = 1; break;
-        case OPT_DATA: data = optarg; break;
-        case 'h': usage(); return CLI_OK;
-        case OPT_VERSION: printf("%s (tidemark) %s\n", prog, EXPORT_VERSION); return CLI_OK;
-        case ':': return cli_usage(prog, "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage(prog, "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    o.store = &so;
-    o.home = cli_home(data);
-
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1)
+        if ((r = option(&a, c, optarg)) != -1)
+            return r == -2 ? cli_bad_option(prog, argv, shortopts, opts) : r;
     if (optind < argc) {
         const char *cmd = argv[optind];
         if (strcmp(cmd, "list") && strcmp(cmd, "describe") && strcmp(cmd, "verify"))
-            return cli_usage(prog, "unknown command '%s' (list, describe, verify)", cmd);
+            return cli_unknown_command(prog, cmd, commands, 3, sizeof *commands);
         if (optind + 2 != argc)
             return cli_usage(prog, "%s takes one %s", cmd,
                              strcmp(cmd, "list") ? "export directory (DEST/AWSDynamoDB/ID)"
                                                  : "destination (DEST)");
-        if (o.table || o.dest || resume)
+        if (a.table || a.dest || a.resume)
             return cli_usage(prog, "%s takes no --table, --to or --resume", cmd);
-        const char *arg = argv[optind + 1];
-        if (!strcmp(cmd, "list")) return cmd_list(arg, &so, json);
-        if (!strcmp(cmd, "describe")) return cmd_describe(arg, &so, json);
-        return cmd_verify(arg, &so, json);
+        return run_command(&a, cmd, argv[optind + 1]);
     }
-
-    int rc;
-    export_desc d;
-    if (resume) {
-        if (o.table || o.dest || time_s || from_s || until_s || incremental)
-            return cli_usage(prog, "--resume takes the export's own parameters: give only the "
-                             "directory (and --jobs, --data)");
-        o.prog = progress_new(prog, "exporting", 0);
-        rc = export_resume(resume, &o, &d);
-        if (rc) {
-            progress_free(o.prog);
-            return cli_fail(prog, "resume", rc);
-        }
-    } else {
-        if (!o.table) return cli_usage(prog, "--table is required");
-        if (!o.dest) return cli_usage(prog, "--to is required (a directory or s3://bucket/prefix)");
-        if (incremental) {
-            o.type = EXPORT_INCREMENTAL;
-            if (time_s) return cli_usage(prog, "--time is for full exports; an incremental export "
-                                         "takes --from and --until");
-            if (!from_s) return cli_usage(prog, "--incremental needs --from");
-            if (clock_parse(from_s, &o.from_us)) return cli_usage(prog, "--from: %s", err_msg());
-            if (until_s && clock_parse(until_s, &o.to_us))
-                return cli_usage(prog, "--until: %s", err_msg());
-            if (until_s && o.to_us <= o.from_us)
-                return cli_usage(prog, "--until must be after --from");
-        } else {
-            if (from_s || until_s) return cli_usage(prog, "--from and --until need --incremental");
-            if (time_s && clock_parse(time_s, &o.time_us))
-                return cli_usage(prog, "--time: %s", err_msg());
-            if (time_s && o.time_us <= 0) return cli_usage(prog, "--time: before 1970");
-        }
-        o.prog = progress_new(prog, "exporting", 0);
-        rc = export_run(&o, &d);
-        if (rc) {
-            progress_free(o.prog);
-            return cli_fail(prog, "export", rc);
-        }
-    }
-    char hb[32];
-    human((double)d.billed_bytes, hb, sizeof hb);
-    double el = progress_elapsed(o.prog);
-    progress_done(o.prog, "exported %s (%s): %" PRIu64 " %s in %" PRIu64 " data file%s, %s of "
-                  "JSON, in %.2f s -> %s", d.table_name, export_type_name(d.type), d.item_count,
-                  d.type == EXPORT_FULL ? "items" : "records", d.files, d.files == 1 ? "" : "s",
-                  hb, el, d.dir);
-    if (json) print_json_desc(&d);
-    else printf("%s\n", d.dir);
-    return CLI_OK;
+    if ((r = check_export(&a)) != -1) return r;
+    return run_export(&a);
 }

@@ -5,6 +5,8 @@
 # usage errors and exit codes; the real AWS exports when ../shared/aws-samples exists.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# --json prints the aws CLI's indented form: assertions read it compacted (key order kept)
+jc() { python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1]), separators=(",", ":"), ensure_ascii=False))' "$1"; }
 PY=/usr/bin/python3
 RX="$TM_ROOT/tests/export/read_export.py"
 GEN="$TM_ROOT/tests/export/gen_items.py"
@@ -54,17 +56,17 @@ expect_exit 0 tidemark-export verify "$dir"
 assert_contains "$OUT" "OK $dir: "
 assert_contains "$OUT" "1499 items"
 expect_exit 0 tidemark-export verify --json "$zdir"
-assert_contains "$OUT" '"Valid":true'
+assert_contains "$(jc "$OUT")" '"Valid":true'
 expect_exit 0 tidemark-export describe --json "$dir"
-assert_contains "$OUT" '"ExportStatus":"COMPLETED"'
-assert_contains "$OUT" '"ItemCount":1499'
-assert_contains "$OUT" '"ExportType":"FULL_EXPORT"'
+assert_contains "$(jc "$OUT")" '"ExportStatus":"COMPLETED"'
+assert_contains "$(jc "$OUT")" '"ItemCount":1499'
+assert_contains "$(jc "$OUT")" '"ExportType":"FULL_EXPORT"'
 expect_exit 0 tidemark-export describe "$dir"
 assert_contains "$OUT" "Status:          COMPLETED"
 expect_exit 0 tidemark-export list "$work/dest"
 [ "$(printf '%s\n' "$OUT" | grep -c COMPLETED)" -eq 2 ] || fail "list shows 2 exports"
 expect_exit 0 tidemark-export list --json "$work/dest"
-assert_contains "$OUT" '{"ExportSummaries":[{"ExportArn":"arn:aws:dynamodb:'
+assert_contains "$(jc "$OUT")" '{"ExportSummaries":[{"ExportArn":"arn:aws:dynamodb:'
 expect_exit 0 tidemark-export list "$work/nothing-here"
 
 # 4. A damaged export fails verify (exit 1), naming the file.
@@ -106,7 +108,7 @@ if [ -d "$samples" ]; then
   expect_exit 1 tidemark-export verify "$samples/manifests-only-2022"
   assert_contains "$OUT" "enpvklgbwq7gta42yshirxd6ea.json.gz: missing data file"
   expect_exit 0 tidemark-export describe --json "$samples/manifests-only-2022"
-  assert_contains "$OUT" '"ItemCount":6'
+  assert_contains "$(jc "$OUT")" '"ItemCount":6'
   echo "export_basic: AWS samples verified"
 fi
 echo "export_basic: ok"

@@ -8,6 +8,8 @@
 # is never COMPLETED.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# --json prints the aws CLI's indented form: assertions read it compacted (key order kept)
+jc() { python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1]), separators=(",", ":"), ensure_ascii=False))' "$1"; }
 make_home
 work=$TM_HOME/work
 mkdir -p "$work"
@@ -19,7 +21,7 @@ dir=$(tidemark-export --table Tsch --to "$work/exp" 2>/dev/null)
 schema=$dir/tidemark-schema.json
 cp "$schema" "$work/good"
 expect_exit 0 tidemark-export verify "$dir" --json
-assert_contains "$OUT" '"Schema":"CHECKED"'
+assert_contains "$(jc "$OUT")" '"Schema":"CHECKED"'
 assert_contains "$(cat "$schema")" '{"SchemaVersion":2,"TableName":"Tsch",'
 
 # 1. the sort key's type S->N... here N->S: still valid JSON, a wrong table if trusted
@@ -72,10 +74,10 @@ assert_contains "$ERR" "cannot resume $part: the export was stopped before it re
 expect_exit 1 tidemark-export verify "$part"
 assert_contains "$OUT" "PROBLEM manifest-summary.json: missing: the export is still starting, or was stopped before it recorded its state"
 expect_exit 0 tidemark-export describe "$part" --json
-assert_contains "$OUT" '"ExportStatus":"IN_PROGRESS"'
+assert_contains "$(jc "$OUT")" '"ExportStatus":"IN_PROGRESS"'
 touch -d '-2 minutes' "$part/_started"     # a minute on, it is not starting any more
 expect_exit 0 tidemark-export describe "$part" --json
-assert_contains "$OUT" '"ExportStatus":"FAILED"'
+assert_contains "$(jc "$OUT")" '"ExportStatus":"FAILED"'
 assert_contains "$OUT" "stopped before it recorded its state"
 # a directory with nothing of an export is a different refusal
 mkdir -p "$work/exp/AWSDynamoDB/01700000000001-00000000"

@@ -8,6 +8,8 @@
 # (both used to be refused with wrong reasons), and refused, saying why, when PITR cannot.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# --json prints the aws CLI's indented form: assertions read it compacted (key order kept)
+jc() { python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1]), separators=(",", ":"), ensure_ascii=False))' "$1"; }
 PY=/usr/bin/python3
 RX="$TM_ROOT/tests/export/read_export.py"
 GEN="$TM_ROOT/tests/export/gen_items.py"
@@ -52,7 +54,7 @@ expect_exit 0 tidemark-export describe "$dir"
 assert_contains "$OUT" "Status:          FAILED"
 assert_contains "$OUT" "interrupted"
 expect_exit 0 tidemark-export describe --json "$dir"
-assert_contains "$OUT" '"ExportStatus":"FAILED"'
+assert_contains "$(jc "$OUT")" '"ExportStatus":"FAILED"'
 expect_exit 1 tidemark-export verify "$dir"
 assert_contains "$OUT" "manifest-summary.json: missing"
 expect_exit 0 tidemark-export list "$work/dest"

@@ -11,6 +11,8 @@
 # Every request must pass the proxy's signature check.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# --json prints the aws CLI's indented form: assertions read it compacted (key order kept)
+jc() { python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1]), separators=(",", ":"), ensure_ascii=False))' "$1"; }
 . "$TM_ROOT/tests/s3/lib.sh"
 PY=/usr/bin/python3
 RX="$TM_ROOT/tests/export/read_export.py"
@@ -60,8 +62,8 @@ grep -q "tidemark-export-state.json" "$work/ls.txt" && fail "state file left in 
 expect_exit 0 tidemark-export verify "$sdir"
 assert_contains "$OUT" "$want_n items"
 expect_exit 0 tidemark-export describe --json "$sdir"
-assert_contains "$OUT" "\"S3Bucket\":\"$bucket\",\"S3Prefix\":\"nightly/sales\""
-assert_contains "$OUT" "\"ExportManifest\":\"nightly/sales/AWSDynamoDB/$id/manifest-summary.json\""
+assert_contains "$(jc "$OUT")" "\"S3Bucket\":\"$bucket\",\"S3Prefix\":\"nightly/sales\""
+assert_contains "$(jc "$OUT")" "\"ExportManifest\":\"nightly/sales/AWSDynamoDB/$id/manifest-summary.json\""
 
 # 2. Download with aws-cli; the independent reader and DuckDB read it.
 "$AWS" --endpoint-url "$EP" s3 cp --only-show-errors --recursive "s3://$bucket/nightly/sales/" "$work/dl/"

@@ -6,6 +6,8 @@
 # window; windows outside the PITR window; the grouping spilled to disk gives the same answer.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# --json prints the aws CLI's indented form: assertions read it compacted (key order kept)
+jc() { python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1]), separators=(",", ":"), ensure_ascii=False))' "$1"; }
 PY=/usr/bin/python3
 RX="$TM_ROOT/tests/export/read_export.py"
 make_home
@@ -77,8 +79,8 @@ cmp -s "$work/want" "$work/got" || { diff "$work/want" "$work/got"; fail "increm
 "$PY" "$RX" summary "$inc" | grep -qx 'outputView=NEW_AND_OLD_IMAGES' || fail "outputView"
 grep -q '"dataFileS3Key":"AWSDynamoDB/data/' "$inc/manifest-files.json" || fail "shared data folder"
 expect_exit 0 tidemark-export verify "$inc"
-expect_exit 0 tidemark-export describe --json "$inc"
-assert_contains "$OUT" '"IncrementalExportSpecification":{"ExportFromTime":"2025-11-12T10:00:20.000Z","ExportToTime":"2025-11-12T10:00:30.000Z","ExportViewType":"NEW_AND_OLD_IMAGES"}'
+TZ=UTC expect_exit 0 tidemark-export describe --json "$inc"
+assert_contains "$(jc "$OUT")" '"IncrementalExportSpecification":{"ExportFromTime":"2025-11-12T10:00:20+00:00","ExportToTime":"2025-11-12T10:00:30+00:00","ExportViewType":"NEW_AND_OLD_IMAGES"}'
 
 # The same window with the grouping forced to spill (hidden option and environment knob).
 # shellcheck disable=SC2086
