@@ -95,7 +95,8 @@ static cJSON *chunk_request(const struct batch *b, size_t first, size_t cnt)
         cJSON *w = cJSON_CreateObject();
         cJSON *r = w ? cJSON_AddObjectToObject(w, b->deletes ? "DeleteRequest" : "PutRequest")
                      : NULL;
-        cJSON *ref = r ? cJSON_CreateObjectReference(b->items[i]) : NULL;
+        /* cJSON's object reference points at the first member, not the object. */
+        cJSON *ref = r ? cJSON_CreateObjectReference(b->items[i]->child) : NULL;
         if (ref) cJSON_AddItemToObject(r, b->deletes ? "Key" : "Item", ref);
         if (!ref || !cJSON_AddItemToArray(arr, w)) {
             cJSON_Delete(w);
