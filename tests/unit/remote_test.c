@@ -670,6 +670,38 @@ static void test_keep_alive(void **state)
     ddb_client_close(c);
 }
 
+/* What a request carries: the protocol's headers, a SigV4 scope for dynamodb that signs the
+ * session token; a server repeating the token in an error does not get it into ours. */
+static void test_headers_and_token(void **state)
+{
+    (void)state;
+    setenv("AWS_SESSION_TOKEN", "FQoGZXIvYXdzEXAMPLETOKEN", 1);
+    ddb_client *c = client_at(fake_port, 1, 1);
+    unsetenv("AWS_SESSION_TOKEN");
+    cJSON *resp;
+    ddb_error e;
+    ok(call(c, "Headers", "{}", &resp, &e));
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(resp, "Target")),
+                        "DynamoDB_20120810.Headers");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(resp, "ContentType")),
+                        "application/x-amz-json-1.0");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(resp, "Token")),
+                        "FQoGZXIvYXdzEXAMPLETOKEN");
+    const char *auth = cJSON_GetStringValue(cJSON_GetObjectItem(resp, "Authorization"));
+    assert_non_null(auth);
+    assert_non_null(strstr(auth, "AWS4-HMAC-SHA256 Credential=AKIDREMOTETEST/"));
+    assert_non_null(strstr(auth, "/us-east-1/dynamodb/aws4_request"));
+    assert_non_null(strstr(auth, "x-amz-security-token"));
+    assert_non_null(strstr(auth, "x-amz-target"));
+    cJSON_Delete(resp);
+
+    assert_int_equal(call(c, "LeakToken", "{}", &resp, &e), TM_EREMOTE);
+    assert_null(strstr(e.message, "EXAMPLETOKEN"));
+    assert_null(strstr(err_msg(), "EXAMPLETOKEN"));
+    assert_non_null(strstr(err_msg(), "bad token [redacted]"));
+    ddb_client_close(c);
+}
+
 /* ================================================================================================
  * The signature, checked by ../shared/tools/sigv4-check.py
  * ============================================================================================== */
@@ -749,6 +781,7 @@ int main(void)
         cmocka_unit_test(test_connection_refused),
         cmocka_unit_test(test_unprocessed_items),
         cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_headers_and_token),
         cmocka_unit_test(test_sigv4),
         cmocka_unit_test(test_bench_batch_write),
     };

@@ -15,6 +15,9 @@ Operations (DynamoDB_20120810.<Op>), counted per op:
   Written        200 {"Count": distinct items taken by BatchWriteItem}
   Conns          200 {"Count": distinct client connections seen so far}
   Echo           200 with the request body
+  Headers        200 {"Target", "ContentType", "Authorization", "Token"}: what the request carried
+  LeakToken      400 ValidationException whose message repeats the session token (the client
+                 must not)
 """
 import json, sys, threading, zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,6 +82,15 @@ class H(BaseHTTPRequestHandler):
             return self.send(200, {"Count": len(written)})
         if op == "Conns":
             return self.send(200, {"Count": len(conns)})
+        if op == "Headers":
+            h = self.headers
+            return self.send(200, {"Target": h.get("X-Amz-Target"),
+                                   "ContentType": h.get("Content-Type"),
+                                   "Authorization": h.get("Authorization"),
+                                   "Token": h.get("X-Amz-Security-Token")})
+        if op == "LeakToken":
+            return self.send(400, {"__type": T + "ValidationException",
+                                   "message": "bad token " + str(self.headers.get("X-Amz-Security-Token"))})
         if op == "Echo":
             return self.send(200, None, raw=body)
         return self.send(400, {"__type": T + "UnknownOperationException", "message": op})
