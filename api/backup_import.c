@@ -7,6 +7,7 @@
 #include "engine/key.h"
 #include "engine/table.h"
 #include "import/import.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,7 +133,8 @@ static int key_spec(const cJSON *tcp, key_schema *ks, tm_error *e)
  * {Csv {Delimiter, HeaderList}}, InputCompressionType, TableCreationParameters {TableName,
  * KeySchema, AttributeDefinitions} (KeySchema absent: a tidemark export's own); tidemark's
  * TidemarkErrorLog, TidemarkMaxErrors, TidemarkMaxLineBytes, TidemarkMaxDecompressed,
- * TidemarkMaxRatio, TidemarkSortMemory, TidemarkThreads, TidemarkEndpointUrl, TidemarkProfile. */
+ * TidemarkMaxRatio, TidemarkSortMemory, TidemarkThreads, TidemarkEndpointUrl, TidemarkProfile,
+ * and TidemarkRegion, TidemarkAccount for the ARNs (backup.h: REGION AND ACCOUNT). */
 static int import_request(const cJSON *req, import_options *o, key_schema *ks, buf *from,
                           const char ***hdr, tm_error *e)
 {
@@ -143,7 +145,7 @@ static int import_request(const cJSON *req, import_options *o, key_schema *ks, b
     int k, has;
     if (!cJSON_IsObject(tcp))
         return tm_error_set(e, TM_ERR_BAD_PARAMETER, "TableCreationParameters is required");
-    if ((k = req_str(tcp, "TableName", 1, &o->table, e))) return k;
+    if ((k = req_table_name(tcp, &o->table, e))) return k;
     if ((k = key_spec(tcp, ks, e))) return k;
     if (ks->hash_type) o->ks = ks;
     if ((k = req_str(req, "TidemarkSource", 0, &s, e))) return k;
@@ -194,18 +196,38 @@ static int import_request(const cJSON *req, import_options *o, key_schema *ks, b
     if (has) o->sort_memory = (size_t)v;
     if ((k = breq_num(req, "TidemarkThreads", &v, &has, e))) return k;
     if (has) o->threads = (int)v;
-    if ((k = req_str(req, "TidemarkEndpointUrl", 0, &o->endpoint_url, e))) return k;
+    if ((k = req_str(req, "TidemarkEndpointUrl", 0, &o->endpoint_url, e)) ||
+        (k = req_str(req, "TidemarkRegion", 0, &o->region, e)) ||
+        (k = req_str(req, "TidemarkAccount", 0, &o->account, e)))
+        return k;
     return req_str(req, "TidemarkProfile", 0, &o->profile, e);
 }
 
-/* import.c's FailureCode as the error's kind. */
+/* import.c's FailureCode as the error's kind. The request's parameters are checked before the
+ * run, so a ValidationException before the source was opened (no bucket yet) is the source's:
+ * no credentials, a malformed URL: a failure (exit 1) as in an export, not a usage error. After
+ * it, a refusal that an option fixes (no key schema, a format guessed wrong): a parameter. */
 static int import_kind(int rc, const import_result *r)
 {
     const char *c = r->failure_code;
-    if (!strcmp(c, "ValidationException")) return TM_ERR_BAD_PARAMETER;
+    if (!strcmp(c, "ValidationException"))
+        return r->bucket[0] ? TM_ERR_BAD_PARAMETER : TM_ERR_VALIDATION;
     if (!strcmp(c, "ResourceInUseException")) return TM_ERR_RESOURCE_IN_USE;
     if (rc == TM_EINVAL) return TM_ERR_VALIDATION;
     return 0;   /* by the engine code */
+}
+
+/* A source that was never opened still names the bucket and prefix given (after the error
+ * was taken: store_s3_split's err_set must not replace its detail). */
+static void source_named(const import_options *o, import_result *r)
+{
+    buf bk = BUF_INIT, pf = BUF_INIT;
+    if (!r->bucket[0] && !strncmp(o->from, "s3://", 5) && !store_s3_split(o->from, &bk, &pf)) {
+        snprintf(r->bucket, sizeof r->bucket, "%s", bk.data ? bk.data : "");
+        snprintf(r->key_prefix, sizeof r->key_prefix, "%s", pf.data ? pf.data : "");
+    }
+    buf_free(&bk);
+    buf_free(&pf);
 }
 
 int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e)
@@ -225,7 +247,7 @@ int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
         o.prog = run->prog;
         o.cancel = run->cancel;
     }
-    table_arn(NULL, NULL, o.table, tarn, sizeof tarn);
+    table_arn(o.region, o.account, o.table, tarn, sizeof tarn);
     memset(&r, 0, sizeof r);
     r.start_us = clock_now_us();
     r.format = o.format == IMPORT_FMT_CSV ? IMPORT_FMT_CSV : IMPORT_FMT_DYNAMODB_JSON;
@@ -238,12 +260,15 @@ int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
     cJSON_Delete(d);
     if (k) goto out;
     rc = import_run(&o, &r);
+    if (rc) {
+        k = backup_error(e, rc, import_kind(rc, &r));
+        source_named(&o, &r);
+    }
     d = shape_import_description(arn, tarn, &o, &r, rc ? "FAILED" : "COMPLETED");
     tm_error ce;
     catalog_put(db, "imports", id, "ImportTableDescription",
                 cJSON_GetObjectItemCaseSensitive(d, "ImportTableDescription"), NULL, &ce);
     if (rc) {
-        k = backup_error(e, rc, import_kind(rc, &r));
         if (run) run->failed = d;
         else cJSON_Delete(d);
     } else {

@@ -1,21 +1,21 @@
 /* tidemark-import: import an export (tidemark's or Amazon DynamoDB's) or a dump of DynamoDB
- * JSON / CSV files, local, on S3 or in an archive, into a new table. Argument parsing, printing
- * and exit codes only; the work is in import/. */
-#include "engine/buf.h"
-#include "engine/cli.h"
+ * JSON / CSV files, local, on S3 or in an archive, into a new table. argv -> ImportTable
+ * request (api/backup.h) -> print; exit codes from the error table. The work is in import/. */
+#include "api/backup.h"
+#include "cli/cli.h"
 #include "engine/err.h"
 #include "engine/key.h"
-#include "import/import.h"
-#include "store/store.h"
+#include "import/import.h"   /* IMPORT_VERSION and the option names' parsers */
+#include "include/tidemark.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *prog = "tidemark-import";
 
@@ -56,8 +56,12 @@ static void usage(void)
 "      --error-log FILE      write each rejected item as one JSON line (AWS style)\n"
 "      --max-errors N        fail (no table) once more than N items are rejected\n"
 "                            (default: no limit; rejected items are skipped)\n"
-"      --json                print the result as an ImportTableDescription (with\n"
-"                            SkippedEntries: archive links that were not read)\n"
+"      --json                print the ImportTableDescription as the aws CLI prints it\n"
+"                            (aws dynamodb import-table), with tidemark's SkippedEntries\n"
+"                            (archive links that were not read) and ErrorLog; a failed\n"
+"                            import prints its FAILED description\n"
+"  -q, --quiet               print nothing on stderr on success (errors and rejected\n"
+"                            items still)\n"
 "      --data DIR            data directory (default $TIDEMARK_HOME, else ~/.tidemark)\n"
 "      --endpoint-url URL    S3 endpoint (default $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL)\n"
 "      --profile NAME        AWS profile for credentials and region (default $AWS_PROFILE)\n"
@@ -89,7 +93,8 @@ static void usage(void)
 "  tidemark-import --from users.csv --table Users --key user_id:N\n"
 "  tidemark-import --from dump.tar.zst --table Chats --key user_id:S --sort-key sk:S --json\n"
 "\n"
-"Exit status: 0 imported, 1 failed (no table was created), 2 usage error,\n"
+"Exit status: 0 imported, 1 failed (no table was created; no credentials too), 2 usage\n"
+"error (a bad table name too),\n"
 "3 imported with rejected items (see the error count and the error log).\n");
 }
 
@@ -99,15 +104,47 @@ enum {
     OPT_SORT_MEM, OPT_THREADS, OPT_ENDPOINT, OPT_PROFILE, OPT_REGION, OPT_ACCOUNT,
 };
 
-static volatile sig_atomic_t cancelled;
-static char *header_copy;        /* --csv-header, split in place */
-static const char **header;
+static const char shortopts[] = ":f:t:k:s:qh";
+static const struct option opts[] = {
+    {"from", required_argument, NULL, 'f'},
+    {"s3-bucket-source", required_argument, NULL, 'f'},
+    {"table", required_argument, NULL, 't'},
+    {"table-name", required_argument, NULL, 't'},
+    {"key", required_argument, NULL, 'k'},
+    {"sort-key", required_argument, NULL, 's'},
+    {"input-format", required_argument, NULL, OPT_FORMAT},
+    {"compression", required_argument, NULL, OPT_COMPRESSION},
+    {"input-compression-type", required_argument, NULL, OPT_COMPRESSION},
+    {"csv-header", required_argument, NULL, OPT_CSV_HEADER},
+    {"csv-delimiter", required_argument, NULL, OPT_CSV_DELIM},
+    {"error-log", required_argument, NULL, OPT_ERROR_LOG},
+    {"max-errors", required_argument, NULL, OPT_MAX_ERRORS},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"quiet", no_argument, NULL, 'q'},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
+    {"max-decompressed", required_argument, NULL, OPT_MAX_DEC},
+    {"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
+    {"sort-memory", required_argument, NULL, OPT_SORT_MEM},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"endpoint-url", required_argument, NULL, OPT_ENDPOINT},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"region", required_argument, NULL, OPT_REGION},
+    {"account", required_argument, NULL, OPT_ACCOUNT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
 
-static void free_args(void)
-{
-    free(header);
-    free(header_copy);
-}
+static volatile sig_atomic_t cancelled;
+
+/* What the command line says, besides the request members it adds as they come. */
+typedef struct args {
+    const char *from, *table, *key, *sort_key, *data;
+    int json, format;          /* -1: guessed */
+    int csv_header;
+    cJSON *req;                /* the request being built */
+} args;
 
 static void on_signal(int sig)
 {
@@ -145,209 +182,249 @@ static int parse_delim(const char *s, char *out)
     return -1;
 }
 
-/* Splits "a,b,c" into names (strings point into the copy). */
-static int split_header(char *s, const char ***names, size_t *n)
+/* ---- the request ---- */
+
+/* The request's InputFormatOptions.Csv, made on first use. */
+static cJSON *csv_options(cJSON *req)
 {
-    size_t cap = 1;
-    for (const char *p = s; *p; p++) cap += *p == ',';
-    const char **v = calloc(cap, sizeof *v);
-    if (!v) return -1;
-    size_t k = 0;
-    for (char *tok = s;;) {
-        char *c = strchr(tok, ',');
-        if (c) *c = '\0';
-        v[k++] = tok;
-        if (!c) break;
-        tok = c + 1;
-    }
-    *names = v;
-    *n = k;
-    return 0;
+    cJSON *f = cJSON_GetObjectItemCaseSensitive(req, "InputFormatOptions");
+    if (!f) f = cJSON_AddObjectToObject(req, "InputFormatOptions");
+    cJSON *c = cJSON_GetObjectItemCaseSensitive(f, "Csv");
+    return c ? c : cJSON_AddObjectToObject(f, "Csv");
 }
 
-int main(int argc, char **argv)
+/* "a,b,c" as the request's HeaderList (replacing an earlier one). */
+static void csv_header(cJSON *req, const char *s)
 {
-    static const struct option opts[] = {
-        {"from", required_argument, NULL, 'f'},
-        {"s3-bucket-source", required_argument, NULL, 'f'},
-        {"table", required_argument, NULL, 't'},
-        {"table-name", required_argument, NULL, 't'},
-        {"key", required_argument, NULL, 'k'},
-        {"sort-key", required_argument, NULL, 's'},
-        {"input-format", required_argument, NULL, OPT_FORMAT},
-        {"compression", required_argument, NULL, OPT_COMPRESSION},
-        {"input-compression-type", required_argument, NULL, OPT_COMPRESSION},
-        {"csv-header", required_argument, NULL, OPT_CSV_HEADER},
-        {"csv-delimiter", required_argument, NULL, OPT_CSV_DELIM},
-        {"error-log", required_argument, NULL, OPT_ERROR_LOG},
-        {"max-errors", required_argument, NULL, OPT_MAX_ERRORS},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"data", required_argument, NULL, OPT_DATA},
-        {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
-        {"max-decompressed", required_argument, NULL, OPT_MAX_DEC},
-        {"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
-        {"sort-memory", required_argument, NULL, OPT_SORT_MEM},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"endpoint-url", required_argument, NULL, OPT_ENDPOINT},
-        {"profile", required_argument, NULL, OPT_PROFILE},
-        {"region", required_argument, NULL, OPT_REGION},
-        {"account", required_argument, NULL, OPT_ACCOUNT},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-    };
-    import_options o = IMPORT_OPTIONS_INIT;
-    key_schema ks;
-    memset(&ks, 0, sizeof ks);
-    const char *data = NULL, *key = NULL, *sort_key = NULL;
-    int json = 0, c, v;
-    uint64_t n;
-    /* A fixed threshold: glibc otherwise raises it as big blocks are freed, and buffers of
-     * 1 MiB then stay in the heap, fragmented, so that memory creeps up with the input. */
-    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-    opterr = 0;
-    atexit(free_args);   /* every early return (usage errors) frees them too */
-    while ((c = getopt_long(argc, argv, ":f:t:k:s:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f': o.from = optarg; break;
-        case 't': o.table = optarg; break;
-        case 'k': key = optarg; break;
-        case 's': sort_key = optarg; break;
-        case OPT_FORMAT:
-            if ((v = import_format_parse(optarg)) < 0)
-                return cli_usage(prog, "--input-format must be DYNAMODB_JSON or CSV, not '%s'%s",
-                                 optarg, strcasecmp(optarg, "ION") ? "" : " (ION is not supported)");
-            o.format = (import_format)v;
-            break;
-        case OPT_COMPRESSION:
-            if ((v = import_compression_parse(optarg)) < 0)
-                return cli_usage(prog, "--compression must be auto, gzip, zstd or none, not '%s'",
-                                 optarg);
-            o.compression = (import_compression)v;
-            break;
-        case OPT_CSV_HEADER:
-            free(header_copy);
-            free(header);
-            header = NULL;
-            if (!(header_copy = strdup(optarg)) ||
-                split_header(header_copy, &header, &o.csv_header_n))
-                return cli_fail(prog, "--csv-header", err_set(TM_ENOMEM, "out of memory"));
-            o.csv_header = header;
-            break;
-        case OPT_CSV_DELIM:
-            if (parse_delim(optarg, &o.csv_delimiter))
-                return cli_usage(prog, "--csv-delimiter must be one of , ; : | tab space, not "
-                                 "'%s'", optarg);
-            break;
-        case OPT_ERROR_LOG: o.error_log = optarg; break;
-        case OPT_MAX_ERRORS:
-            if (parse_size(optarg, &n)) return cli_usage(prog, "--max-errors needs a number, not '%s'", optarg);
-            o.max_errors = n;
-            break;
-        case OPT_JSON: json = 1; break;
-        case OPT_DATA: data = optarg; break;
-        case OPT_MAX_LINE:
-            if (parse_size(optarg, &n) || n < 16 || n > (1u << 30))
-                return cli_usage(prog, "--max-line-bytes needs a size from 16 to 1G, not '%s'", optarg);
-            o.max_line = (size_t)n;
-            break;
-        case OPT_MAX_DEC:
-            if (parse_size(optarg, &n)) return cli_usage(prog, "--max-decompressed needs a size, not '%s'", optarg);
-            o.max_decompressed = n;
-            break;
-        case OPT_MAX_RATIO:
-            if (parse_size(optarg, &n)) return cli_usage(prog, "--max-ratio needs a number, not '%s'", optarg);
-            o.max_ratio = n;
-            break;
-        case OPT_SORT_MEM:
-            if (parse_size(optarg, &n) || n < (1u << 20) || n > ((uint64_t)1 << 40))
-                return cli_usage(prog, "--sort-memory needs a size of at least 1M, not '%s'", optarg);
-            o.sort_memory = (size_t)n;
-            break;
-        case OPT_THREADS:
-            if (parse_size(optarg, &n) || n < 1 || n > 64)
-                return cli_usage(prog, "--threads needs a number from 1 to 64, not '%s'", optarg);
-            o.threads = (int)n;
-            break;
-        case OPT_ENDPOINT: o.endpoint_url = optarg; break;
-        case OPT_PROFILE: o.profile = optarg; break;
-        case OPT_REGION: o.region = optarg; break;
-        case OPT_ACCOUNT: o.account = optarg; break;
-        case 'h': usage(); return CLI_OK;
-        case OPT_VERSION: printf("%s (tidemark) %s\n", prog, IMPORT_VERSION); return CLI_OK;
-        case ':': return cli_usage(prog, "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage(prog, "unknown option '%s'", argv[optind - 1]);
-        }
+    cJSON *c = csv_options(req), *h = cJSON_CreateArray();
+    cJSON_DeleteItemFromObjectCaseSensitive(c, "HeaderList");
+    for (const char *p = s;; p++) {
+        const char *q = strchr(p, ',');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        char *name = strndup(p, n);
+        cJSON_AddItemToArray(h, cJSON_CreateString(name ? name : ""));
+        free(name);
+        if (!q) break;
+        p = q;
     }
-    if (optind < argc) return cli_usage(prog, "unexpected argument '%s'", argv[optind]);
-    if (!o.from) return cli_usage(prog, "--from is required (what to import)");
-    if (!o.table) return cli_usage(prog, "--table is required (the new table's name)");
-    if (sort_key && !key) return cli_usage(prog, "--sort-key needs --key");
-    if (key) {
-        if (key_parse_spec(key, ks.hash_name, &ks.hash_type))
-            return cli_usage(prog, "--key: %s", err_msg());
-        if (sort_key && key_parse_spec(sort_key, ks.range_name, &ks.range_type))
-            return cli_usage(prog, "--sort-key: %s", err_msg());
-        if (sort_key && !strcmp(ks.hash_name, ks.range_name))
-            return cli_usage(prog, "--key and --sort-key name the same attribute");
-        o.ks = &ks;
-    }
-    if (o.csv_header && o.format == IMPORT_FMT_DYNAMODB_JSON)
-        return cli_usage(prog, "--csv-header is for --input-format CSV");
-    if (o.format == IMPORT_FMT_CSV && !key)
-        return cli_usage(prog, "CSV needs --key NAME:TYPE (and --sort-key if the table has one)");
-    o.home = cli_home(data);
+    cJSON_AddItemToObject(c, "HeaderList", h);
+}
 
+/* TableCreationParameters: TableName, and the key schema of --key/--sort-key. */
+static int table_params(const args *a)
+{
+    cJSON *tc = cJSON_AddObjectToObject(a->req, "TableCreationParameters");
+    cJSON_AddStringToObject(tc, "TableName", a->table);
+    if (!a->key) return -1;
+    char name[2][KEY_NAME_MAX + 1];
+    av_type t[2];
+    if (key_parse_spec(a->key, name[0], &t[0])) return cli_usage(prog, "--key: %s", err_msg());
+    if (a->sort_key && key_parse_spec(a->sort_key, name[1], &t[1]))
+        return cli_usage(prog, "--sort-key: %s", err_msg());
+    if (a->sort_key && !strcmp(name[0], name[1]))
+        return cli_usage(prog, "--key and --sort-key name the same attribute");
+    cJSON *defs = cJSON_AddArrayToObject(tc, "AttributeDefinitions");
+    cJSON *ks = cJSON_AddArrayToObject(tc, "KeySchema");
+    for (int i = 0; i < (a->sort_key ? 2 : 1); i++) {
+        cJSON *d = cJSON_CreateObject(), *k = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "AttributeName", name[i]);
+        cJSON_AddStringToObject(d, "AttributeType", t[i] == AV_N ? "N" : t[i] == AV_B ? "B" : "S");
+        cJSON_AddStringToObject(k, "AttributeName", name[i]);
+        cJSON_AddStringToObject(k, "KeyType", i ? "RANGE" : "HASH");
+        cJSON_AddItemToArray(defs, d);
+        cJSON_AddItemToArray(ks, k);
+    }
+    return -1;
+}
+
+/* A size option as a request number: -1, or the usage error ("<what>, not '<v>'"). */
+static int size_member(args *a, const char *member, const char *v, uint64_t lo, uint64_t hi,
+                       const char *what)
+{
+    uint64_t n;
+    if (parse_size(v, &n) || n < lo || n > hi) return cli_usage(prog, "%s, not '%s'", what, v);
+    cJSON_AddNumberToObject(a->req, member, (double)n);
+    return -1;
+}
+
+/* One option into a; -1 to go on, -2 for getopt's complaint, else the exit status. */
+static int option(args *a, int c, const char *v)
+{
+    cJSON *r = a->req;
+    char d[2] = "";
+    switch (c) {
+    case 'f': a->from = v; break;
+    case 't': a->table = v; break;
+    case 'k': a->key = v; break;
+    case 's': a->sort_key = v; break;
+    case OPT_FORMAT:
+        if ((a->format = import_format_parse(v)) < 0)
+            return cli_usage(prog, "--input-format must be DYNAMODB_JSON or CSV, not '%s'%s", v,
+                             strcasecmp(v, "ION") ? "" : " (ION is not supported)");
+        cJSON_DeleteItemFromObjectCaseSensitive(r, "InputFormat");
+        cJSON_AddStringToObject(r, "InputFormat", import_format_name((import_format)a->format));
+        break;
+    case OPT_COMPRESSION:
+        if ((c = import_compression_parse(v)) < 0)
+            return cli_usage(prog, "--compression must be auto, gzip, zstd or none, not '%s'", v);
+        cJSON_DeleteItemFromObjectCaseSensitive(r, "InputCompressionType");
+        cJSON_AddStringToObject(r, "InputCompressionType", import_compression_name((import_compression)c));
+        break;
+    case OPT_CSV_HEADER: csv_header(r, v); a->csv_header = 1; break;
+    case OPT_CSV_DELIM:
+        if (parse_delim(v, d))
+            return cli_usage(prog, "--csv-delimiter must be one of , ; : | tab space, not '%s'", v);
+        cJSON_DeleteItemFromObjectCaseSensitive(csv_options(r), "Delimiter");
+        cJSON_AddStringToObject(csv_options(r), "Delimiter", d);
+        break;
+    case OPT_ERROR_LOG: cJSON_AddStringToObject(r, "TidemarkErrorLog", v); break;
+    case OPT_MAX_ERRORS:
+        return size_member(a, "TidemarkMaxErrors", v, 0, UINT64_MAX, "--max-errors needs a number");
+    case OPT_MAX_LINE:
+        return size_member(a, "TidemarkMaxLineBytes", v, 16, 1u << 30,
+                           "--max-line-bytes needs a size from 16 to 1G");
+    case OPT_MAX_DEC:
+        return size_member(a, "TidemarkMaxDecompressed", v, 0, UINT64_MAX, "--max-decompressed needs a size");
+    case OPT_MAX_RATIO:
+        return size_member(a, "TidemarkMaxRatio", v, 0, UINT64_MAX, "--max-ratio needs a number");
+    case OPT_SORT_MEM:
+        return size_member(a, "TidemarkSortMemory", v, 1u << 20, (uint64_t)1 << 40,
+                           "--sort-memory needs a size of at least 1M");
+    case OPT_THREADS:
+        return size_member(a, "TidemarkThreads", v, 1, 64, "--threads needs a number from 1 to 64");
+    case OPT_ENDPOINT: cJSON_AddStringToObject(r, "TidemarkEndpointUrl", v); break;
+    case OPT_PROFILE: cJSON_AddStringToObject(r, "TidemarkProfile", v); break;
+    case OPT_REGION: cJSON_AddStringToObject(r, "TidemarkRegion", v); break;
+    case OPT_ACCOUNT: cJSON_AddStringToObject(r, "TidemarkAccount", v); break;
+    case OPT_JSON: a->json = 1; break;
+    case 'q': cli_set_quiet(1); break;
+    case OPT_DATA: a->data = v; break;
+    case 'h': usage(); return CLI_OK;
+    case OPT_VERSION: printf("%s (tidemark) %s\n", prog, IMPORT_VERSION); return CLI_OK;
+    default: return -2;
+    }
+    return -1;
+}
+
+/* What the command line must say before anything is opened; -1: fine. */
+static int check(args *a)
+{
+    if (!a->from) return cli_usage(prog, "--from is required (what to import)");
+    if (!a->table) return cli_usage(prog, "--table is required (the new table's name)");
+    if (a->sort_key && !a->key) return cli_usage(prog, "--sort-key needs --key");
+    if (a->csv_header && a->format == IMPORT_FMT_DYNAMODB_JSON)
+        return cli_usage(prog, "--csv-header is for --input-format CSV");
+    if (a->format == IMPORT_FMT_CSV && !a->key)
+        return cli_usage(prog, "CSV needs --key NAME:TYPE (and --sort-key if the table has one)");
+    cJSON_AddStringToObject(a->req, "TidemarkSource", a->from);
+    return table_params(a);
+}
+
+/* ---- output ---- */
+
+/* "<prog>: <what>: [<Exception>: ]<message>", and the error table's exit status. */
+static int fail(const char *what, const tm_error *e)
+{
+    fprintf(stderr, "%s: %s: %s%s%s\n", prog, what, tm_err_named(e->kind) ? tm_err_name(e->kind) : "",
+            tm_err_named(e->kind) ? ": " : "", e->message);
+    return tm_err_exit(e->kind);
+}
+
+static const cJSON *get(const cJSON *o, const char *name)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, name);
+}
+
+static double num(const cJSON *o, const char *name)
+{
+    const cJSON *v = get(o, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* The first rejected items, and how many more there were. */
+static void print_rejected(const cJSON *x, int error_log)
+{
+    const cJSON *s;
+    double shown = 0;
+    cJSON_ArrayForEach(s, get(x, "TidemarkRejected")) {
+        fprintf(stderr, "%s: rejected: %s\n", prog, cJSON_GetStringValue(s));
+        shown++;
+    }
+    if (shown && num(x, "ErrorCount") > shown)
+        fprintf(stderr, "%s: ... and %.0f more rejected items%s\n", prog, num(x, "ErrorCount") - shown,
+                error_log ? "" : " (--error-log FILE lists them all)");
+}
+
+static void summary(progress *p, const char *table, const cJSON *x)
+{
+    double s = num(x, "EndTime") - num(x, "StartTime");
+    cli_progress_done(p, "imported %.0f items into %s (%.0f in the table, %.0f rejected) from %.0f "
+                      "files, %.1f MiB in %.2f s (%.0f items/s)", num(x, "ImportedItemCount"), table,
+                      num(x, "TidemarkTableItemCount"), num(x, "ErrorCount"), num(x, "TidemarkFiles"),
+                      num(x, "ProcessedSizeBytes") / 1048576.0, s,
+                      s > 0 ? num(x, "ProcessedItemCount") / s : 0.0);
+}
+
+static void print_json(cJSON *resp)
+{
+    api_backup_strip(resp);
+    char *t = tm_awscli_json("ImportTable", resp);
+    fputs(t ? t : "", stdout);
+    free(t);
+}
+
+static void on_signals(void)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    o.cancel = &cancelled;
-    o.prog = progress_new(prog, "importing", 0);
+}
 
-    import_result r;
-    int rc = import_run(&o, &r);
+static int run(const args *a)
+{
+    tm_db *db = NULL;
+    tm_error e;
+    tm_backup_run br = TM_BACKUP_RUN_INIT;
+    cJSON *resp = NULL;
     int code;
-    if (r.nsamples > 0) {
-        for (int i = 0; i < r.nsamples; i++) fprintf(stderr, "%s: rejected: %s\n", prog, r.samples[i]);
-        if (r.error_count > (uint64_t)r.nsamples)
-            fprintf(stderr, "%s: ... and %" PRIu64 " more rejected items%s\n", prog,
-                    r.error_count - (uint64_t)r.nsamples,
-                    o.error_log ? "" : " (--error-log FILE lists them all)");
-    }
-    if (rc) {
-        progress_free(o.prog);
-        code = cli_fail(prog, "import failed", rc);
-        if (rc == TM_EINVAL && !strcmp(r.failure_code, "ValidationException")) code = CLI_USAGE;
+    if (tm_db_open(cli_home(a->data), 0, &db, &e)) return fail("import failed", &e);
+    on_signals();
+    br.cancel = &cancelled;
+    br.prog = cli_progress_new(prog, "importing", 0);
+    int k = tm_import_run(db, a->req, &br, &resp, &e);
+    cJSON *out = k ? br.failed : resp;
+    const cJSON *x = get(out, "ImportTableDescription");
+    print_rejected(x, get(a->req, "TidemarkErrorLog") != NULL);
+    if (k) {
+        progress_free(br.prog);
+        code = fail("import failed", &e);
     } else {
-        double s = (double)(r.end_us - r.start_us) / 1e6;
-        progress_done(o.prog, "imported %" PRIu64 " items into %s (%" PRIu64 " in the table, %"
-                      PRIu64 " rejected) from %" PRIu64 " files, %.1f MiB in %.2f s (%.0f items/s)",
-                      r.imported_items, o.table, r.table_items, r.error_count, r.files,
-                      (double)r.processed_bytes / 1048576.0, s,
-                      s > 0 ? (double)r.processed_items / s : 0.0);
-        code = r.error_count ? CLI_PARTIAL : CLI_OK;
+        summary(br.prog, a->table, x);
+        code = num(x, "ErrorCount") ? CLI_PARTIAL : CLI_OK;
     }
-    if (json) {
-        buf out = BUF_INIT;
-        if (rc && !r.bucket[0] && !strncmp(o.from, "s3://", 5)) {
-            /* The source was never opened: the failure still names the bucket and prefix
-             * given (after cli_fail: a malformed URL's err_set must not replace its detail). */
-            buf bk = BUF_INIT, pf = BUF_INIT;
-            if (!store_s3_split(o.from, &bk, &pf)) {
-                snprintf(r.bucket, sizeof r.bucket, "%s", bk.data);
-                snprintf(r.key_prefix, sizeof r.key_prefix, "%s", pf.data);
-            }
-            buf_free(&bk);
-            buf_free(&pf);
-        }
-        if (!import_result_json(&o, &r, &out)) {
-            buf_putc(&out, '\n');
-            fputs(out.data, stdout);
-        }
-        buf_free(&out);
-    }
+    if (a->json && out) print_json(out);
+    cJSON_Delete(br.failed);
+    cJSON_Delete(resp);
+    tm_db_close(db);
     return code;
+}
+
+int main(int argc, char **argv)
+{
+    args a = {NULL, NULL, NULL, NULL, NULL, 0, -1, 0, cJSON_CreateObject()};
+    int c, r = -1;
+    /* A fixed threshold: glibc otherwise raises it as big blocks are freed, and buffers of
+     * 1 MiB then stay in the heap, fragmented, so that memory creeps up with the input. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    opterr = 0;
+    while (r == -1 && (c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1)
+        if ((r = option(&a, c, optarg)) == -2) r = cli_bad_option(prog, argv, shortopts, opts);
+    if (r == -1 && optind < argc) r = cli_usage(prog, "unexpected argument '%s'", argv[optind]);
+    if (r == -1) r = check(&a);
+    if (r == -1) r = run(&a);
+    cJSON_Delete(a.req);
+    return r;
 }

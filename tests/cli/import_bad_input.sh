@@ -7,6 +7,8 @@
 #   lines; archives with absolute and ".." entries; SIGINT and SIGKILL mid-import.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+# --json prints the aws CLI's indented form: assertions read it compacted (key order kept)
+jc() { python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1]), separators=(",", ":"), ensure_ascii=False))' "$1"; }
 make_home
 MK="python3 $TM_ROOT/tests/import/mkexport.py"
 W="$TM_HOME/w"; mkdir -p "$W"; cd "$W"
@@ -21,8 +23,8 @@ no_table() {  # name: absent, and nothing staged left in tables/
   return 0
 }
 failed_json() {  # code: the --json output says FAILED with that FailureCode
-  assert_contains "$OUT" '"ImportStatus":"FAILED"'
-  assert_contains "$OUT" "\"FailureCode\":\"$1\""
+  assert_contains "$(jc "$OUT")" '"ImportStatus":"FAILED"'
+  assert_contains "$(jc "$OUT")" "\"FailureCode\":\"$1\""
 }
 
 $MK items 40 > items.jsonl
@@ -64,10 +66,10 @@ no_table Bad1
   echo '{"Item":{"pk":{"S":"c"},"sk":{"N":"2"}}}'
 } > mixed.json
 expect_exit 3 tidemark-import --from mixed.json --table Mixed "${KEYS[@]}" --error-log err.jsonl --json
-assert_contains "$OUT" '"ImportStatus":"COMPLETED"'
-assert_contains "$OUT" '"ErrorCount":5,'
-assert_contains "$OUT" '"ProcessedItemCount":7,'
-assert_contains "$OUT" '"ImportedItemCount":2'
+assert_contains "$(jc "$OUT")" '"ImportStatus":"COMPLETED"'
+assert_contains "$(jc "$OUT")" '"ErrorCount":5,'
+assert_contains "$(jc "$OUT")" '"ProcessedItemCount":7,'
+assert_contains "$(jc "$OUT")" '"ImportedItemCount":2'
 assert_contains "$ERR" "imported 2 items into Mixed (2 in the table, 5 rejected)"
 assert_contains "$ERR" "rejected: $W/mixed.json item 2: One or more parameter values were invalid: Missing the key pk in the item"
 P="{\"itemS3Pointer\":{\"bucket\":\"w\",\"key\":\"$W/mixed.json\",\"itemIndex\""

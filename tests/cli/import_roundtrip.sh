@@ -7,6 +7,8 @@
 #   - --json is an ImportTableDescription; the new table has PITR disabled
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+# --json prints the aws CLI's indented form: assertions read it compacted (key order kept)
+jc() { python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1]), separators=(",", ":"), ensure_ascii=False))' "$1"; }
 make_home
 MK="python3 $TM_ROOT/tests/import/mkexport.py"
 canon() { $MK canon; }
@@ -29,12 +31,12 @@ for comp in gzip zstd; do
   [ -f "$dir/tidemark-schema.json" ] || fail "tidemark-export wrote no tidemark-schema.json"
   expect_exit 0 tidemark-import --from "$dir" --table "Copy_$comp" --json
   same_items "Copy_$comp" "$TM_HOME/items.jsonl"
-  assert_contains "$OUT" '"ImportStatus":"COMPLETED"'
-  assert_contains "$OUT" '"ProcessedItemCount":600,'
-  assert_contains "$OUT" '"ImportedItemCount":600'
-  assert_contains "$OUT" '"ErrorCount":0'
-  assert_contains "$OUT" "\"InputCompressionType\":\"$(echo $comp | tr a-z A-Z)\""
-  assert_contains "$OUT" '"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]'
+  assert_contains "$(jc "$OUT")" '"ImportStatus":"COMPLETED"'
+  assert_contains "$(jc "$OUT")" '"ProcessedItemCount":600,'
+  assert_contains "$(jc "$OUT")" '"ImportedItemCount":600'
+  assert_contains "$(jc "$OUT")" '"ErrorCount":0'
+  assert_contains "$(jc "$OUT")" "\"InputCompressionType\":\"$(echo $comp | tr a-z A-Z)\""
+  assert_contains "$(jc "$OUT")" '"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]'
   assert_contains "$ERR" "imported 600 items into Copy_$comp"
 done
 # the directory holding AWSDynamoDB/<id>/ works too; so does the sorting path
@@ -74,7 +76,7 @@ f=$(ls "$d"/data/* | head -1)
 expect_exit 0 tidemark-import --from "$f" --table OneFile --key pk:S --sort-key sk:N
 assert_contains "$ERR" "from 1 files"
 expect_exit 0 tidemark-import --from "$d/data/file0" --table Prefix --key pk:S --sort-key sk:N --json
-assert_contains "$OUT" '"ProcessedItemCount":600,'
+assert_contains "$(jc "$OUT")" '"ProcessedItemCount":600,'
 expect_exit 0 tidemark-import --from "$d/data" --table DataDir --key pk:S --sort-key sk:N
 same_items DataDir "$TM_HOME/items.jsonl"
 
@@ -97,7 +99,7 @@ head -n 50 "$TM_HOME/items.jsonl" > "$TM_HOME/fifty.jsonl"
 gzip -c "$TM_HOME/bom.json" > "$TM_HOME/bom.json.gz"
 for f in bom.json bom.json.gz; do
   expect_exit 0 tidemark-import --from "$TM_HOME/$f" --table "Bom_${f//./_}" --key pk:S --sort-key sk:N --json
-  assert_contains "$OUT" '"ErrorCount":0,'
+  assert_contains "$(jc "$OUT")" '"ErrorCount":0,'
   same_items "Bom_${f//./_}" "$TM_HOME/fifty.jsonl"
 done
 d=$($MK export --items "$TM_HOME/fifty.jsonl" --out "$TM_HOME/bomexp" --files 1)
