@@ -333,12 +333,12 @@ static int source_at(const export_options *o, const char *name, xp_source *s, in
     if (t_us < earliest)
         return err_set(TM_ERANGE, "export time %s is outside the point-in-time window [%s, %s]",
                        ts, te, tl);
-    if (t_us >= latest) {
-        if ((rc = table_read_begin(s->live, &s->r))) return rc;
-        if (table_read_time(s->r) <= t_us) return 0;
-        table_read_end(s->r);   /* a write after T arrived meanwhile */
-        s->r = NULL;
-    }
+    /* The live table is the state at T when its last write is not after T (latest is now on
+     * a current log, so T may well lie after the last write): no rebuild then. */
+    if ((rc = table_read_begin(s->live, &s->r))) return rc;
+    if (table_read_time(s->r) <= t_us) return 0;
+    table_read_end(s->r);   /* a write after T: rebuild the state at T */
+    s->r = NULL;
     if ((rc = table_pitr_check(s->live, t_us, t_us + 1))) return rc;
     pitr_opts po = PITR_OPTS_INIT;
     rc = pitr_materialize_temp_ex(o->home, name, t_us, &po, &s->tmp, s->tmpdir, sizeof s->tmpdir,
