@@ -16,6 +16,7 @@
 #include "engine/buf.h"
 #include "engine/err.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -412,6 +413,7 @@ int ddb_call(ddb_client *c, const char *operation, const cJSON *request, cJSON *
              ddb_error *err)
 {
     ddb_error local;
+    assert(request && operation);
     ddb_error *e = err ? err : &local;
     memset(e, 0, sizeof *e);
     *response = NULL;
@@ -435,6 +437,9 @@ int ddb_call(ddb_client *c, const char *operation, const cJSON *request, cJSON *
     }
     if (e->status != 200) {
         rc = call_error(c, operation, e);
+        /* ReturnValuesOnConditionCheckFailure: the item as it is, for the caller's report. */
+        if (rc == TM_ECONDITION && a.body.data)
+            *response = cJSON_ParseWithLength(a.body.data, a.body.len);
         goto out;
     }
     *response = cJSON_ParseWithLength(a.body.data ? a.body.data : "", a.body.len);

@@ -74,8 +74,9 @@ const char *ddb_client_endpoint(const ddb_client *c);
 void ddb_client_counts(const ddb_client *c, uint64_t *calls, uint64_t *retries);
 
 /* One operation ("PutItem", "DescribeTable", ...) with its request shape. On success *response
- * is the parsed answer, owned by the caller (cJSON_Delete); on failure it is NULL. err may be
- * NULL. */
+ * is the parsed answer, owned by the caller (cJSON_Delete); on failure it is NULL, except for
+ * TM_ECONDITION, where it is the error answer (with "Item" when the request asked for
+ * ReturnValuesOnConditionCheckFailure ALL_OLD), also the caller's. err may be NULL. */
 int ddb_call(ddb_client *c, const char *operation, const cJSON *request, cJSON **response,
              ddb_error *err);
 

@@ -344,7 +344,8 @@ static void test_conditional_write(void **state)
     ok(call(c, "PutItem", put, &resp, &e));
     cJSON_Delete(resp);
     assert_int_equal(call(c, "PutItem", put, &resp, &e), TM_ECONDITION);
-    assert_null(resp);
+    assert_non_null(resp);  /* the error answer */
+    cJSON_Delete(resp);
     assert_int_equal(e.status, 400);
     assert_string_equal(e.type, "ConditionalCheckFailedException");
     assert_int_equal(e.attempts, 1);
@@ -591,6 +592,10 @@ static void test_no_retry_4xx(void **state)
     assert_string_equal(e.message, "bad shape");  /* from "Message" */
     assert_int_equal(call(c, "CondFail", "{}", &resp, &e), TM_ECONDITION);
     assert_int_equal(e.attempts, 1);
+    /* The error answer comes back: its Item is the item as it is now. */
+    assert_non_null(resp);
+    assert_string_equal(attr(cJSON_GetObjectItem(resp, "Item"), "pk", "S"), "now");
+    cJSON_Delete(resp);
     ddb_client_close(c);
 }
 

@@ -7,7 +7,7 @@ Operations (DynamoDB_20120810.<Op>), counted per op:
   ProvThrottle   400 ProvisionedThroughputExceededException once, then 200
   Always500      500 {"__type": "...#InternalServerError", "message": "boom"} every time
   Validation     400 ValidationException (Message with a capital M, as some services send)
-  CondFail       400 ConditionalCheckFailedException
+  CondFail       400 ConditionalCheckFailedException with the item (ReturnValuesOnCondition...)
   BadCrcOnce     200 with a wrong x-amz-crc32 once, then a right one
   NotJson500     500 with an HTML body
   BatchWriteItem takes the first half (rounded up) of the requests, returns the rest as
@@ -62,7 +62,8 @@ class H(BaseHTTPRequestHandler):
             return self.send(400, {"__type": T + "ValidationException", "Message": "bad shape"})
         if op == "CondFail":
             return self.send(400, {"__type": T + "ConditionalCheckFailedException",
-                                   "message": "The conditional request failed"})
+                                   "message": "The conditional request failed",
+                                   "Item": {"pk": {"S": "now"}}})
         if op == "BadCrcOnce":
             return self.send(200, {"Tries": n}, crc_ok=n > 1)
         if op == "NotJson500":
