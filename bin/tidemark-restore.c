@@ -36,7 +36,9 @@ static void usage(void)
 "      --latest            the latest restorable time (alias --use-latest-restorable-time)\n"
 "  -n, --dry-run           print the plan (direction, seed, segments, estimated bytes and\n"
 "                          time) and write nothing\n"
-"      --json              print the RestoreTableToPointInTime response (or the plan) as JSON\n"
+"      --json              print the RestoreTableToPointInTime response as the aws CLI\n"
+"                          prints it (or the plan as JSON)\n"
+"  -q, --quiet             print nothing on stderr on success (errors still)\n"
 "      --data DIR          data directory (default $TIDEMARK_HOME, else ~/.tidemark)\n"
 "  -h, --help              show this help and exit\n"
 "      --version           show the version and exit\n"
@@ -49,7 +51,8 @@ static void usage(void)
 "  tidemark-restore --table Orders --target Orders_1014 --time -90m --dry-run\n"
 "  tidemark-restore --table Orders --target Orders_now --latest --json\n"
 "\n"
-"Exit status: 0 restored (or planned), 1 failed (nothing was created), 2 usage error.\n");
+"Exit status: 0 restored (or planned), 1 failed (nothing was created), 2 usage error\n"
+"(a bad table name too).\n");
 }
 
 enum { OPT_TIME = 256, OPT_LATEST, OPT_JSON, OPT_DATA, OPT_VERSION, OPT_DIRECTION };
@@ -145,6 +148,8 @@ out:
     return code;
 }
 
+static const char shortopts[] = ":t:T:nqh";
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -158,6 +163,7 @@ int main(int argc, char **argv)
         {"use-latest-restorable-time", no_argument, NULL, OPT_LATEST},
         {"dry-run", no_argument, NULL, 'n'},
         {"json", no_argument, NULL, OPT_JSON},
+        {"quiet", no_argument, NULL, 'q'},
         {"data", required_argument, NULL, OPT_DATA},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -169,7 +175,7 @@ int main(int argc, char **argv)
     int latest = 0, dry = 0, json = 0, c;
     restore_options o = RESTORE_OPTIONS_INIT;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":t:T:nh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
         case 't': o.source = optarg; break;
         case 'T': o.target = optarg; break;
@@ -177,6 +183,7 @@ int main(int argc, char **argv)
         case OPT_LATEST: latest = 1; break;
         case 'n': dry = 1; break;
         case OPT_JSON: json = 1; break;
+        case 'q': cli_set_quiet(1); break;
         case OPT_DATA: data = optarg; break;
         case 'h': usage(); return CLI_OK;
         case OPT_VERSION: printf("%s (tidemark) %s\n", prog, RESTORE_VERSION); return CLI_OK;
@@ -187,8 +194,7 @@ int main(int argc, char **argv)
             else return cli_usage(prog, "--direction must be forward, backward or auto, not "
                                   "'%s'", optarg);
             break;
-        case ':': return cli_usage(prog, "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage(prog, "unknown option '%s'", argv[optind - 1]);
+        default: return cli_bad_option(prog, argv, shortopts, opts);
         }
     }
     if (optind < argc) return cli_usage(prog, "unexpected argument '%s'", argv[optind]);

@@ -99,6 +99,30 @@ assert_contains "$OUT" "tidemark-export (tidemark) "
 # An export at a time needs PITR, which is off here.
 expect_exit 1 tidemark-export --table Things --to "$work/x" --time -1m
 assert_contains "$ERR" "point-in-time recovery is not enabled"
+# 5b. The same contract as every program (issue 12): a bad table name is a usage error (was
+# 1); no credentials is a failure (1) as in import; a typo gets "did you mean"; a failed
+# export under --json still prints its ExportDescription, FAILED, on stdout (it printed
+# nothing); --quiet prints nothing on stderr on success; list/describe/verify refuse a --data
+# that does not exist (it listed nothing, as if empty).
+expect_exit 2 tidemark-export --table x --to "$work/x"
+assert_contains "$ERR" "table name 'x'"
+expect_exit 1 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_PROFILE -u AWS_SESSION_TOKEN \
+  AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent HOME=/nonexistent \
+  tidemark-export --table Things --to s3://no-credentials/x
+assert_contains "$ERR" "no AWS credentials"
+expect_exit 2 tidemark-export --tabel Things --to "$work/x"
+assert_contains "$ERR" "did you mean '--table'?"
+expect_exit 2 tidemark-export lst "$work/dest"
+assert_contains "$ERR" "did you mean 'list'?"
+expect_exit 1 tidemark-export --table NoSuchTable --to "$work/x" --json
+assert_contains "$(jc "$OUT")" '"ExportStatus":"FAILED"'
+assert_contains "$(jc "$OUT")" '"FailureCode":"TableNotFoundException"'
+assert_contains "$(jc "$OUT")" '"TableArn":"arn:aws:dynamodb:'
+expect_exit 0 tidemark-export --table Things --to "$work/quiet" --quiet
+assert_eq "" "$ERR" "stderr of a --quiet export"
+[ -d "$OUT" ] || fail "a --quiet export still prints its directory: [$OUT]"
+expect_exit 1 tidemark-export list "$work/dest" --data "$work/no-such-home"
+assert_contains "$ERR" "no tidemark data directory at $work/no-such-home"
 
 # 6. The real AWS exports (reference data outside the project), when present.
 samples="$TM_ROOT/../shared/aws-samples"

@@ -224,4 +224,18 @@ for sig in INT KILL; do
     no_table SigINT
   fi
 done
+# ---- the same contract as every program (issue 12): no credentials is a failure (1) as in
+# export (it was a usage error, 2), and the --json output still names the bucket; a typo
+# gets "did you mean"; --quiet prints nothing on stderr on success
+expect_exit 1 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_PROFILE -u AWS_SESSION_TOKEN \
+  AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent HOME=/nonexistent \
+  tidemark-import --from s3://no-credentials/dump --table NoCreds "${KEYS[@]}" --json
+assert_contains "$ERR" "no AWS credentials"
+failed_json ValidationException
+assert_contains "$(jc "$OUT")" '"S3BucketSource":{"S3Bucket":"no-credentials","S3KeyPrefix":"dump"}'
+no_table NoCreds
+expect_exit 2 tidemark-import --form items.jsonl --table Typo "${KEYS[@]}"
+assert_contains "$ERR" "did you mean '--from'?"
+expect_exit 0 tidemark-import --from items.jsonl --table Quiet "${KEYS[@]}" --quiet
+assert_eq "" "$ERR" "stderr of a --quiet import"
 echo "import_bad_input: ok"

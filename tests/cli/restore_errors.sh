@@ -119,4 +119,9 @@ assert_contains "$ERR" "table name 'x'"
 expect_exit 0 tidemark-restore --table Src --target Restored --time 2025-10-15T00:00:00Z --json
 assert_contains "$OUT" '"RestoreDateTime": "2025-10-15T00:00:00+00:00"'
 assert_contains "$OUT" '"CreationDateTime": "'
+# ---- a typo gets "did you mean"; --quiet prints nothing on stderr on success (issue 12)
+expect_exit 2 tidemark-restore --tabel Src --target Typo --latest
+assert_contains "$ERR" "did you mean '--table'?"
+expect_exit 0 tidemark-restore --table Src --target QuietOne --latest --quiet
+assert_eq "" "$ERR" "stderr of a --quiet restore"
 echo "restore_errors: OK"
