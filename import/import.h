@@ -49,7 +49,7 @@
 #ifndef TIDEMARK_IMPORT_H
 #define TIDEMARK_IMPORT_H
 
-#include "engine/cli.h"
+#include "engine/progress.h"
 #include "engine/key.h"
 
 #include <signal.h>
