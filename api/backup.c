@@ -116,17 +116,24 @@ static int req_store(const cJSON *req, store_options *so, tm_error *e)
 
 /* ================================================================ ExportDescription */
 
+/* An export's times in milliseconds, as its manifest-summary.json (and AWS) keeps them: the
+ * response of the run and DescribeExport from the files say the same. */
+static void export_time(cJSON *x, const char *name, int64_t us)
+{
+    tm_json_time(x, name, us - us % 1000);
+}
+
 static cJSON *shape_export_description(const export_desc *d)
 {
     cJSON *o = cJSON_CreateObject(), *x = cJSON_AddObjectToObject(o, "ExportDescription");
     cJSON_AddStringToObject(x, "ExportArn", d->export_arn);
     cJSON_AddStringToObject(x, "ExportStatus", d->status);
-    if (d->start_us) tm_json_time(x, "StartTime", d->start_us);
-    if (d->end_us) tm_json_time(x, "EndTime", d->end_us);
+    if (d->start_us) export_time(x, "StartTime", d->start_us);
+    if (d->end_us) export_time(x, "EndTime", d->end_us);
     if (d->manifest_key[0]) cJSON_AddStringToObject(x, "ExportManifest", d->manifest_key);
     cJSON_AddStringToObject(x, "TableArn", d->table_arn);
     cJSON_AddStringToObject(x, "TableId", d->table_id);
-    if (d->type == EXPORT_FULL && d->export_time_us) tm_json_time(x, "ExportTime", d->export_time_us);
+    if (d->type == EXPORT_FULL && d->export_time_us) export_time(x, "ExportTime", d->export_time_us);
     cJSON_AddStringToObject(x, "S3Bucket", d->bucket);
     if (d->prefix[0]) cJSON_AddStringToObject(x, "S3Prefix", d->prefix);
     cJSON_AddStringToObject(x, "S3SseAlgorithm", d->sse[0] ? d->sse : "AES256");
@@ -140,8 +147,8 @@ static cJSON *shape_export_description(const export_desc *d)
     cJSON_AddStringToObject(x, "ExportType", export_type_name(d->type));
     if (d->type == EXPORT_INCREMENTAL) {
         cJSON *s = cJSON_AddObjectToObject(x, "IncrementalExportSpecification");
-        tm_json_time(s, "ExportFromTime", d->from_us);
-        tm_json_time(s, "ExportToTime", d->to_us);
+        export_time(s, "ExportFromTime", d->from_us);
+        export_time(s, "ExportToTime", d->to_us);
         cJSON_AddStringToObject(s, "ExportViewType", export_view_name(d->view));
     }
     /* tidemark's: what the text form shows besides the shape */
@@ -158,10 +165,10 @@ static cJSON *failed_export(const export_options *o, const char *table_arn, int6
 {
     cJSON *r = cJSON_CreateObject(), *x = cJSON_AddObjectToObject(r, "ExportDescription");
     cJSON_AddStringToObject(x, "ExportStatus", "FAILED");
-    tm_json_time(x, "StartTime", start_us);
-    tm_json_time(x, "EndTime", clock_now_us());
+    export_time(x, "StartTime", start_us);
+    export_time(x, "EndTime", clock_now_us());
     cJSON_AddStringToObject(x, "TableArn", table_arn);
-    if (o->type == EXPORT_FULL && o->time_us) tm_json_time(x, "ExportTime", o->time_us);
+    if (o->type == EXPORT_FULL && o->time_us) export_time(x, "ExportTime", o->time_us);
     buf bk = BUF_INIT, pf = BUF_INIT;
     if (o->dest && !strncmp(o->dest, "s3://", 5) && !store_s3_split(o->dest, &bk, &pf)) {
         cJSON_AddStringToObject(x, "S3Bucket", bk.data ? bk.data : "");
@@ -175,8 +182,8 @@ static cJSON *failed_export(const export_options *o, const char *table_arn, int6
     cJSON_AddStringToObject(x, "ExportType", export_type_name(o->type));
     if (o->type == EXPORT_INCREMENTAL) {
         cJSON *s = cJSON_AddObjectToObject(x, "IncrementalExportSpecification");
-        tm_json_time(s, "ExportFromTime", o->from_us);
-        if (o->to_us) tm_json_time(s, "ExportToTime", o->to_us);
+        export_time(s, "ExportFromTime", o->from_us);
+        if (o->to_us) export_time(s, "ExportToTime", o->to_us);
         cJSON_AddStringToObject(s, "ExportViewType", export_view_name(o->view));
     }
     return r;
