@@ -1,6 +1,7 @@
 /* import.c: one import, start to end: resolve the source, read every data file (in parallel
  * when there are several), validate items, sort them by key, build the new table in key order
- * and publish it; and the ImportTableDescription of the outcome.
+ * and publish it. The outcome's ImportTableDescription is written by the api layer
+ * (api/backup_import.c), from import_result.
  *
  * Atomicity: the table is a table_builder under a hidden name until table_builder_commit; any
  * failure (a bad file, a checksum, --max-errors, a signal) aborts the builder, which removes
@@ -1085,112 +1086,4 @@ out:
     import_source_close(&im.src);
     pthread_mutex_destroy(&im.mu);
     return rc;
-}
-
-/* ---- the outcome as JSON -------------------------------------------------------------------- */
-
-static int put_str(buf *b, const char *name, const char *v)
-{
-    int rc = buf_printf(b, "\"%s\":", name);
-    return rc ? rc : text_json_cstr(b, v);
-}
-
-/* AWS's ImportTableDescription fields, plus tidemark's own (AWS has no such thing):
- *   "ErrorLog"            the --error-log file, when one was given
- *   "SkippedEntries"      archive entries not read, as named on stderr (import_src.c: hard
- *                         links, links the manifest does not list), the first
- *                         IMPORT_MAX_SKIPPED in archive order: [{"Entry":path in the archive,
- *                         "Reason":"hard link of d/a.json: its data is read once, ..."}]
- *   "SkippedEntryCount"   how many there were in all
- * Both Skipped* fields are absent when nothing was skipped. */
-int import_result_json(const import_options *opt, const import_result *res, buf *b)
-{
-    char t0[40], t1[40], arn[512];
-    const key_schema *ks = &res->ks;
-    int rc = 0;
-    clock_format(res->start_us, 3, t0, sizeof t0);
-    clock_format(res->end_us, 3, t1, sizeof t1);
-    /* ARNs as every tidemark program writes them (table_arn) */
-    table_arn(opt->region, opt->account, opt->table ? opt->table : "", arn, sizeof arn);
-    rc |= buf_puts(b, "{\"ImportTableDescription\":{");
-    buf a = BUF_INIT;
-    buf_printf(&a, "%s/import/%014lld", arn, (long long)(res->start_us / 1000));
-    rc |= put_str(b, "ImportArn", a.data);
-    buf_free(&a);
-    rc |= buf_putc(b, ',');
-    rc |= put_str(b, "ImportStatus", res->completed ? "COMPLETED" : "FAILED");
-    rc |= buf_putc(b, ',');
-    rc |= put_str(b, "TableArn", arn);
-    if (res->table_id[0]) { rc |= buf_putc(b, ','); rc |= put_str(b, "TableId", res->table_id); }
-    rc |= buf_puts(b, ",\"S3BucketSource\":{");
-    rc |= put_str(b, "S3Bucket", res->bucket);
-    rc |= buf_putc(b, ',');
-    rc |= put_str(b, "S3KeyPrefix", res->key_prefix);
-    rc |= buf_printf(b, "},\"ErrorCount\":%llu,", (unsigned long long)res->error_count);
-    if (opt->error_log) { rc |= put_str(b, "ErrorLog", opt->error_log); rc |= buf_putc(b, ','); }
-    rc |= put_str(b, "InputFormat", import_format_name(res->format));
-    if (res->format == IMPORT_FMT_CSV) {
-        char d[2] = {opt->csv_delimiter, 0};
-        rc |= buf_puts(b, ",\"InputFormatOptions\":{\"Csv\":{");
-        rc |= put_str(b, "Delimiter", d);
-        if (opt->csv_header) {
-            rc |= buf_puts(b, ",\"HeaderList\":[");
-            for (size_t i = 0; i < opt->csv_header_n; i++) {
-                if (i) rc |= buf_putc(b, ',');
-                rc |= text_json_cstr(b, opt->csv_header[i]);
-            }
-            rc |= buf_putc(b, ']');
-        }
-        rc |= buf_puts(b, "}}");
-    }
-    rc |= buf_putc(b, ',');
-    rc |= put_str(b, "InputCompressionType", import_compression_name(res->compression));
-    rc |= buf_puts(b, ",\"TableCreationParameters\":{");
-    rc |= put_str(b, "TableName", opt->table ? opt->table : "");
-    if (ks->hash_type) {
-        rc |= buf_puts(b, ",\"AttributeDefinitions\":[{");
-        rc |= put_str(b, "AttributeName", ks->hash_name);
-        rc |= buf_printf(b, ",\"AttributeType\":\"%s\"}", type_name(ks->hash_type));
-        if (ks->range_type) {
-            rc |= buf_puts(b, ",{");
-            rc |= put_str(b, "AttributeName", ks->range_name);
-            rc |= buf_printf(b, ",\"AttributeType\":\"%s\"}", type_name(ks->range_type));
-        }
-        rc |= buf_puts(b, "],\"KeySchema\":[{");
-        rc |= put_str(b, "AttributeName", ks->hash_name);
-        rc |= buf_puts(b, ",\"KeyType\":\"HASH\"}");
-        if (ks->range_type) {
-            rc |= buf_puts(b, ",{");
-            rc |= put_str(b, "AttributeName", ks->range_name);
-            rc |= buf_puts(b, ",\"KeyType\":\"RANGE\"}");
-        }
-        rc |= buf_putc(b, ']');
-    }
-    rc |= buf_puts(b, ",\"BillingMode\":\"PAY_PER_REQUEST\"},");
-    rc |= put_str(b, "StartTime", t0);
-    rc |= buf_putc(b, ',');
-    rc |= put_str(b, "EndTime", t1);
-    rc |= buf_printf(b, ",\"ProcessedSizeBytes\":%llu,\"ProcessedItemCount\":%llu,"
-                     "\"ImportedItemCount\":%llu", (unsigned long long)res->processed_bytes,
-                     (unsigned long long)res->processed_items,
-                     (unsigned long long)res->imported_items);
-    if (res->skipped_count) {
-        rc |= buf_puts(b, ",\"SkippedEntries\":[");
-        for (uint64_t i = 0; i < res->skipped_count && i < IMPORT_MAX_SKIPPED; i++) {
-            rc |= buf_puts(b, i ? ",{" : "{");
-            rc |= put_str(b, "Entry", res->skipped[i].entry);
-            rc |= buf_putc(b, ',');
-            rc |= put_str(b, "Reason", res->skipped[i].reason);
-            rc |= buf_putc(b, '}');
-        }
-        rc |= buf_printf(b, "],\"SkippedEntryCount\":%llu", (unsigned long long)res->skipped_count);
-    }
-    if (!res->completed) {
-        rc |= buf_putc(b, ',');
-        rc |= put_str(b, "FailureCode", res->failure_code);
-        rc |= buf_putc(b, ',');
-        rc |= put_str(b, "FailureMessage", res->failure_message);
-    }
-    rc |= buf_puts(b, "}}");
-    return rc ? TM_ENOMEM : 0;
 }

@@ -147,10 +147,6 @@ typedef struct import_result {
  *   TM_EREMOTE, TM_EIO */
 int import_run(const import_options *opt, import_result *res);
 
-/* Appends {"ImportTableDescription":{...}} (one line) for res; tidemark's own fields are
- * described at its definition (import.c). */
-int import_result_json(const import_options *opt, const import_result *res, buf *out);
-
 const char *import_format_name(import_format f);            /* "DYNAMODB_JSON", "CSV" */
 const char *import_compression_name(import_compression c);  /* "GZIP", "ZSTD", "NONE", "AUTO" */
 /* IMPORT_FMT_AUTO's guess for a data file's name: CSV for .csv (also .csv.gz, .csv.zst),
