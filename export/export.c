@@ -114,6 +114,7 @@
  *   tidemark-schema.json: version 2 added SchemaVersion and Checksum; older tidemark reads it as
  *   before (unknown members are ignored), this one reads version 1 without a checksum. */
 #include "export/export_internal.h"
+#include "export/layout.h"
 #include "engine/progress.h"
 #include "engine/clock.h"
 #include "engine/err.h"
@@ -623,27 +624,10 @@ out:
  * Resume
  * ============================================================================================== */
 
-/* Splits ".../AWSDynamoDB/<ID>[/]" into the destination and the ID. */
+/* Splits ".../AWSDynamoDB/<ID>[/]" into the destination and the ID (the layout's rule). */
 int xp_split_dir(const char *dir, char *dest, size_t dn, char *id, size_t in)
 {
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    size_t l = strlen(tmp);
-    while (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
-    char *slash = strrchr(tmp, '/');
-    if (!slash || strlen(slash + 1) >= in || !slash[1]) return -1;
-    snprintf(id, in, "%s", slash + 1);
-    *slash = '\0';
-    const char *aws = "AWSDynamoDB";
-    size_t al = strlen(aws);
-    l = strlen(tmp);
-    if (l < al || strcmp(tmp + l - al, aws) || (l > al && tmp[l - al - 1] != '/')) return -1;
-    tmp[l - al] = '\0';
-    l = strlen(tmp);
-    if (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
-    if (!l) snprintf(tmp, sizeof tmp, ".");
-    snprintf(dest, dn, "%s", tmp);
-    return 0;
+    return layout_split_dir(dir, dest, dn, id, in);
 }
 
 /* A file of a finished partition is kept when it is still there with its size and, when the

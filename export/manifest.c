@@ -4,6 +4,7 @@
  * AWS texts are written by hand in that order; the state file, which only tidemark reads, goes
  * through cJSON. The files themselves are specified at the top of export.c. */
 #include "export/export_internal.h"
+#include "export/layout.h"
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/text.h"
@@ -78,15 +79,15 @@ void xp_export_arn(const xp_meta *m, char *out, size_t n)
              m->table, m->id);
 }
 
+/* The keys come from the layout's one key scheme (export/layout.h), which the readers share. */
 void xp_export_key(const xp_meta *m, const char *name, char *out, size_t n)
 {
-    snprintf(out, n, "AWSDynamoDB/%s/%s", m->id, name);
+    layout_export_key(m->id, name, out, n);
 }
 
 void xp_data_prefix(const xp_meta *m, char *out, size_t n)
 {
-    if (m->type == EXPORT_INCREMENTAL) snprintf(out, n, "AWSDynamoDB/data/");
-    else snprintf(out, n, "AWSDynamoDB/%s/data/", m->id);
+    layout_data_prefix(m->id, m->type == EXPORT_INCREMENTAL, out, n);
 }
 
 void xp_part_range(int part, int n, uint32_t *lo, uint32_t *hi)
