@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <zlib.h>
 
 #define DEFAULT_CONNECTIONS 32
@@ -51,14 +50,6 @@ struct ddb_client {
 /* ================================================================================================
  * Opening
  * ============================================================================================== */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static int curl_init_rc;
-
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
 
 static int load_config(ddb_client *c, const ddb_config *cfg)
 {
@@ -92,8 +83,8 @@ int ddb_client_open(const ddb_config *cfg, ddb_client **out)
     if (cfg->max_connections < 0 || cfg->max_attempts < 0 || cfg->retry_base_ms < 0 ||
         cfg->retry_cap_ms < 0 || cfg->timeout_s < 0)
         return err_set(TM_EINVAL, "DynamoDB client: negative connections, attempts or times");
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc) return err_set(TM_EIO, "curl_global_init failed");
+    int rc = store_curl_init();
+    if (rc) return rc;
     ddb_client *c = calloc(1, sizeof *c);
     if (!c) return err_set(TM_ENOMEM, "out of memory");
     pthread_mutex_init(&c->mu, NULL);
@@ -102,7 +93,7 @@ int ddb_client_open(const ddb_config *cfg, ddb_client **out)
     c->base_ms = cfg->retry_base_ms ? cfg->retry_base_ms : DEFAULT_BASE_MS;
     c->cap_ms = cfg->retry_cap_ms ? cfg->retry_cap_ms : DEFAULT_CAP_MS;
     c->timeout_s = cfg->timeout_s ? cfg->timeout_s : 60;
-    int rc = load_config(c, cfg);
+    rc = load_config(c, cfg);
     if (!rc && !(c->idle = calloc((size_t)c->max_conn, sizeof *c->idle)))
         rc = err_set(TM_ENOMEM, "out of memory");
     if (rc) {
@@ -175,55 +166,10 @@ static void pool_put(ddb_client *c, CURL *e)
  * Backoff and what is retried
  * ============================================================================================== */
 
-static uint64_t rng_next(void)
-{
-    static _Thread_local uint64_t st;
-    if (!st) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        st = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&st;
-        if (!st) st = 0x9E3779B97F4A7C15ull;
-    }
-    st ^= st << 13;
-    st ^= st >> 7;
-    st ^= st << 17;
-    return st;
-}
-
-static void sleep_ms(uint64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0) {
-    }
-}
-
-/* Sleeps before try number `attempt + 1`: half the exponential step plus a random half. The
- * batch writer uses it for UnprocessedItems too (ddb_internal.h). */
+/* Sleeps before try number `attempt + 1`; the batch writer's UnprocessedItems rounds too. */
 void ddb_backoff(const ddb_client *c, int attempt)
 {
-    int shift = attempt - 1 < 20 ? attempt - 1 : 20;
-    uint64_t step = (uint64_t)c->base_ms << shift;
-    if (step > (uint64_t)c->cap_ms) step = (uint64_t)c->cap_ms;
-    sleep_ms(step / 2 + rng_next() % (step / 2 + 1));
-}
-
-static int transport_retryable(CURLcode r)
-{
-    switch (r) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_COULDNT_RESOLVE_HOST:
-        return 1;
-    default:
-        return 0;
-    }
+    store_backoff(c->base_ms, c->cap_ms, attempt);
 }
 
 static int answer_retryable(const ddb_error *e)
@@ -381,7 +327,7 @@ static int try_once(ddb_client *c, struct curl_slist *h, const char *body, size_
         e->type[0] = '\0';
         redact(c, errbuf[0] ? errbuf : curl_easy_strerror(r), SIZE_MAX, e->message,
                sizeof e->message);
-        return transport_retryable(r);
+        return store_curl_retryable(r);
     }
     if (a->crc >= 0 && (unsigned long)a->crc !=
                            crc32(0L, (const Bytef *)(a->body.data ? a->body.data : ""),

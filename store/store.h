@@ -105,6 +105,15 @@ typedef struct store_aws_config {
 int store_aws_config_load(const store_options *o, const char *service, store_aws_config *c);
 void store_aws_config_free(store_aws_config *c);  /* wipes the secrets */
 
+/* HTTP helpers the S3 backend shares with other libcurl clients (store_http.c). */
+int store_curl_init(void);                 /* curl_global_init, once; TM_EIO if it failed */
+/* 1 when a CURLcode is a transport failure worth another try (connect, timeout, reset, an empty
+ * reply, DNS, a TLS handshake). */
+int store_curl_retryable(int curl_code);
+/* Sleeps before try number attempt + 1: half of base_ms * 2^(attempt - 1), capped at cap_ms,
+ * plus a random part of the other half. */
+void store_backoff(int base_ms, int cap_ms, int attempt);
+
 /* 0 if dest is written as one of the DESTINATIONS; TM_EINVAL naming it and the accepted forms
  * for a typo that would otherwise become a local directory ("s3:/b/x", "s3:b", "S3://b",
  * "s3://" with no bucket) or an unsupported scheme ("http://", "gs://"). Opens nothing.

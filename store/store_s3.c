@@ -100,27 +100,19 @@ static int s3_err(const store *s, int code, const char *fmt, ...)
     return err_set(code, "%s", red);
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static int curl_init_rc;
-
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
-
 /* ================================================================================================
  * Opening
  * ============================================================================================== */
 
 int store_s3_open(store *s)
 {
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc) return err_set(TM_EIO, "curl_global_init failed");
+    int rc = store_curl_init();
+    if (rc) return rc;
     struct store_s3 *x = calloc(1, sizeof *x);
     if (!x) return err_set(TM_ENOMEM, "out of memory");
     pthread_mutex_init(&x->mu, NULL);
     s->s3 = x;
-    int rc = store_s3_config_load(&s->opts, &x->cfg);
+    rc = store_s3_config_load(&s->opts, &x->cfg);
     if (rc) return rc;
     buf b = BUF_INIT;
     if ((rc = buf_printf(&b, "%s:%s", x->cfg.access_key, x->cfg.secret_key))) return rc;
@@ -253,49 +245,10 @@ static int base_headers(const store *s, struct curl_slist **h, const char *sha_h
     return rc;
 }
 
-static uint64_t rng_next(void)
-{
-    static _Thread_local uint64_t st;
-    if (!st) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        st = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&st;
-        if (!st) st = 0x9E3779B97F4A7C15ull;
-    }
-    st ^= st << 13;
-    st ^= st >> 7;
-    st ^= st << 17;
-    return st;
-}
-
-/* Sleeps before try number `attempt + 1`: half the exponential step plus a random half. */
+/* Sleeps before try number `attempt + 1` (store_http.c). */
 static void backoff(const store *s, int attempt)
 {
-    uint64_t step = (uint64_t)s->s3->base_ms << (attempt - 1 < 20 ? attempt - 1 : 20);
-    if (step > BACKOFF_CAP_MS) step = BACKOFF_CAP_MS;
-    uint64_t ms = step / 2 + rng_next() % (step / 2 + 1);
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0) {
-    }
-}
-
-static int transport_retryable(CURLcode r)
-{
-    switch (r) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_COULDNT_RESOLVE_HOST:
-        return 1;
-    default:
-        return 0;
-    }
+    store_backoff(s->s3->base_ms, BACKOFF_CAP_MS, attempt);
 }
 
 static int status_retryable(long status, const char *code)
@@ -600,7 +553,7 @@ static int call_do(store *s, s3_call *c)
                 rc = s3_err(s, TM_EREMOTE, "%s: response larger than %zu bytes", w, c->max_body);
                 goto out;
             }
-            retry = transport_retryable(r);
+            retry = store_curl_retryable(r);
             if (!retry || attempt >= x->cfg.max_attempts) {
                 char w[1200];
                 what(s, c, w, sizeof w);
@@ -1125,7 +1078,7 @@ static int rd_finish(struct store_s3_reader *r, int *again)
     if (r->cres == CURLE_OK && ok_status && r->end == UINT64_MAX) return 0;
     if (r->cres != CURLE_OK || ok_status) {
         /* Transport failure, or a 2xx that ended short: resume. */
-        retry = r->cres == CURLE_OK || transport_retryable(r->cres);
+        retry = r->cres == CURLE_OK || store_curl_retryable(r->cres);
     } else {
         parse_error(s, &r->errbody, code, sizeof code, msg, sizeof msg);
         retry = status_retryable(r->h.status, code);
