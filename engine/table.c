@@ -66,6 +66,7 @@
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/fsx.h"
+#include "engine/hold.h"
 #include "engine/pitr_policy.h"
 
 #include <cJSON.h>
@@ -2465,7 +2466,9 @@ int table_retain(table *t, int *removed)
     unsigned char *drop = NULL;
     size_t nseg = 0, nsnap = 0;
     table_info info;
-    int rc, n = 0;
+    hold_info *holds = NULL;
+    size_t nholds = 0;
+    int rc, n = 0, lockfd = -1;
     if (removed) *removed = 0;
     if ((rc = table_describe(t, &info))) return rc;
     if ((rc = log_list(t->log_dir, &segs, &nseg))) return rc;
@@ -2486,6 +2489,13 @@ int table_retain(table *t, int *removed)
         goto out;
     }
     pitr_retention(&in, drop, drop + nseg);
+    /* Holds (engine/hold.h): under their lock, nothing a running reader holds goes. */
+    if ((lockfd = hold_lock(t->dir)) < 0) {
+        rc = lockfd;
+        goto out;
+    }
+    if ((rc = hold_list(t->dir, &holds, &nholds))) goto out;
+    hold_filter(holds, nholds, segs, nseg, drop, snaps, nsnap, drop + nseg);
     for (size_t i = 0; i < nsnap; i++)
         if (drop[nseg + i]) {
             if ((rc = snap_remove(t->dir, snaps[i].name))) goto out;
@@ -2497,6 +2507,8 @@ int table_retain(table *t, int *removed)
             n++;
         }
 out:
+    hold_unlock(lockfd);
+    free(holds);
     free(drop);
     free(segs);
     free(snaps);

@@ -17,6 +17,7 @@
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/fsx.h"
+#include "engine/hold.h"
 #include "engine/log.h"
 
 #include <errno.h>
@@ -450,6 +451,27 @@ out:
     return rc;
 }
 
+/* A hold on the whole history of table name (a missing table: none; gather says so). */
+static int hold_take_table(const char *home, const char *name, hold **h)
+{
+    char dir[PATH_MAX];
+    *h = NULL;
+    table_path(home, name, NULL, dir, sizeof dir);
+    if (!fsx_exists(dir)) return 0;
+    return hold_take(dir, "pitr-read", h);
+}
+
+/* Narrows h to what p reads: its snapshot seed, and its log records (a backward plan from the
+ * live table may read past its planned seed: up to the log's end). */
+static int hold_plan(hold *h, const pitr_plan *p)
+{
+    if (!h) return 0;
+    uint64_t from = p->from_seq, to = p->to_seq;
+    if (p->direction == PITR_BACKWARD && p->seed == PITR_SEED_LIVE) to = UINT64_MAX;
+    if (p->records == 0 && to != UINT64_MAX) from = UINT64_MAX, to = 0;   /* no record */
+    return hold_narrow(h, from, to, p->seed == PITR_SEED_SNAPSHOT ? p->snap.name : NULL);
+}
+
 static int materialize(const char *home, const char *source, int64_t t_us, const char *target,
                        const pitr_opts *opts, table_info *info, pitr_stats *st, char *dir,
                        size_t dirn)
@@ -477,10 +499,20 @@ static int materialize(const char *home, const char *source, int64_t t_us, const
         pitr_plan *p = NULL;
         char name[32];
         int bad = 0;
-        if ((rc = gather(home, source, t_us, &skip, &g)) == 0 &&
+        hold *h = NULL;
+        /* Hold the whole history before planning (engine/hold.h), then only what the plan
+         * reads: retention (lifecycle, the engine's) deletes none of it meanwhile. */
+        if ((rc = hold_take_table(home, source, &h)) == 0 &&
+            (rc = gather(home, source, t_us, &skip, &g)) == 0 &&
             (rc = plan(&g, opts->direction, &p)))
             gathered_free(&g);
+        if (!rc) rc = hold_plan(h, p);
+        if (rc && p) {
+            pitr_plan_free(p);
+            gathered_free(&g);
+        }
         if (rc) { /* without the damaged snapshots: S_T unknown, or no complete plan */
+            hold_release(h);
             if (damage.len) rc = err_wrap(TM_ECORRUPT, "%s; no other plan is left: ", damage.data);
             break;
         }
@@ -492,6 +524,7 @@ static int materialize(const char *home, const char *source, int64_t t_us, const
         if (opts->prog) progress_set_total(opts->prog, p->records);
         snprintf(name, sizeof name, "%s", p->snap.name);
         rc = execute(home, &g, p, target, opts, info, st, dir, dirn, &bad);
+        hold_release(h);
         pitr_plan_free(p);
         gathered_free(&g);
         if (bad) {

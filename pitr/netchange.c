@@ -28,6 +28,7 @@
 #include "pitr/netchange.h"
 #include "engine/buf.h"
 #include "engine/err.h"
+#include "engine/hold.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -522,12 +523,31 @@ void netchange_close(netchange *nc)
  * Reading the log
  * ============================================================================================== */
 
+/* A hold (engine/hold.h) on seqs [from, to] of the table whose log is log_dir (<table>/log),
+ * while they are read: retention deletes none of them meanwhile. */
+static int hold_log(const char *log_dir, uint64_t from_seq, uint64_t to_seq, hold **h)
+{
+    char dir[PATH_MAX];
+    *h = NULL;
+    snprintf(dir, sizeof dir, "%s", log_dir);
+    char *slash = strrchr(dir, '/');
+    if (!slash || strcmp(slash, "/log")) return 0;
+    *slash = '\0';
+    int rc = hold_take(dir, "log-read", h);
+    return rc ? rc : hold_narrow(*h, from_seq, to_seq, NULL);
+}
+
 static int read_log(netchange *nc, const char *log_dir, uint64_t from_seq, uint64_t to_seq,
                     int64_t from_us, int64_t to_us)
 {
     log_reader *r = NULL;
-    int rc = log_reader_open(log_dir, from_seq, to_seq, LOG_FORWARD, &r);
-    if (rc) return rc;
+    hold *h = NULL;
+    int rc = hold_log(log_dir, from_seq, to_seq, &h);
+    if (!rc) rc = log_reader_open(log_dir, from_seq, to_seq, LOG_FORWARD, &r);
+    if (rc) {
+        hold_release(h);
+        return rc;
+    }
     log_record rec;
     while ((rc = log_reader_next(r, &rec)) == 1) {
         if (rec.time_us >= to_us) {   /* times never go backwards: the window is over */
@@ -538,6 +558,7 @@ static int read_log(netchange *nc, const char *log_dir, uint64_t from_seq, uint6
         if ((rc = netchange_add(nc, &rec))) break;
     }
     log_reader_close(r);
+    hold_release(h);
     return rc < 0 ? rc : 0;
 }
 
