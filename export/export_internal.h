@@ -1,6 +1,6 @@
 /* export_internal.h: what the files of export/ share. Not public.
  *
- *   codec.c     chunk compression (gzip members / zstd frames), streaming decompression, MD5,
+ *   codec.c     chunk compression (joinable deflate / zstd frames), streaming decompression, MD5,
  *               base32 file names, etags
  *   manifest.c  the JSON texts: manifest lines, summaries, schema file, ExportDescription
  *   pipeline.c  the producer -> N compressors -> one writer pipeline that makes data files
@@ -21,11 +21,23 @@
 typedef struct xp_codec xp_codec;
 /* A compressor for one thread. level 0: the default of the codec. */
 int xp_codec_new(export_compression c, int level, xp_codec **out);
-/* Appends in[0..n) to out as one independent gzip member or zstd frame. */
-int xp_codec_compress(xp_codec *c, const void *in, size_t n, buf *out);
+/* Appends in[0..n) to out: gzip, raw deflate blocks (none final, ending on a byte boundary)
+ * that join into the file's one member between xp_file_head and xp_file_tail, *crc (may be
+ * NULL) their CRC-32; zstd, one independent frame (*crc 0). */
+int xp_codec_compress(xp_codec *c, const void *in, size_t n, buf *out, uint32_t *crc);
 void xp_codec_free(xp_codec *c);
-/* The bytes of an empty data file: AWS's 20-byte empty gzip, or an empty zstd frame. */
+/* The bytes of an empty data file: AWS's 20-byte empty gzip (head + tail of nothing), or an
+ * empty zstd frame. */
 const unsigned char *xp_empty_file(export_compression c, size_t *n);
+/* What a data file starts and ends with around its chunks (gzip: header; final empty block,
+ * CRC-32 and length; zstd: nothing). Return the number of bytes written to out. */
+#define XP_HEAD_MAX 10
+#define XP_TAIL_MAX 10
+size_t xp_file_head(export_compression c, unsigned char out[XP_HEAD_MAX]);
+size_t xp_file_tail(export_compression c, uint32_t crc, uint64_t len,
+                    unsigned char out[XP_TAIL_MAX]);
+/* CRC-32 of A then B, from their CRCs and B's length. */
+uint32_t xp_crc_combine(uint32_t a, uint32_t b, uint64_t blen);
 const char *xp_ext(export_compression c);                /* ".json.gz" / ".json.zst" */
 
 /* Streaming decompression of concatenated gzip members or zstd frames (verify, tests).

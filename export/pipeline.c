@@ -4,9 +4,11 @@
  * Why this shape: an LMDB read transaction must not be used by two threads at once, and only
  * ONE transaction sees the export's moment while writers go on, so one thread (the producer,
  * the caller) reads and copies raw binary items into chunks of about a MiB. N workers turn each
- * chunk into JSON lines and compress it as an independent gzip member / zstd frame (codec.c);
+ * chunk into JSON lines and compress it (gzip: joinable deflate blocks; zstd: a frame; codec.c);
  * the writer appends finished chunks IN ORDER to the current data file through the store, so
- * the bytes of a file do not depend on thread timing (resume regenerates the same files).
+ * the bytes of a file do not depend on thread timing (resume regenerates the same files). A gzip
+ * file is ONE member: the writer adds the header before the first chunk and the final block and
+ * trailer (the chunks' CRCs combined) at commit.
  *
  * Memory: a ring of 2*jobs+2 chunk slots, each holding one raw chunk and its compressed form,
  * plus one JSON buffer per worker: bounded by jobs x chunk size, never by the table.
@@ -27,7 +29,7 @@
 
 enum { SLOT_FREE = 0, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
 
-#define CHUNK_GZIP  ((size_t)1 << 20)   /* raw bytes per chunk: one gzip member */
+#define CHUNK_GZIP  ((size_t)1 << 20)   /* raw bytes per chunk compressed by one thread */
 #define CHUNK_ZSTD  ((size_t)4 << 20)   /* zstd's window is larger: bigger frames compress better */
 #define JSON_MAX    ((size_t)1 << 30)
 
@@ -38,6 +40,7 @@ typedef struct slot {
     uint32_t n;
     buf raw;                /* entries, see put_entry */
     buf out;                /* compressed */
+    uint32_t crc;           /* gzip: CRC-32 of the chunk's JSON */
     uint64_t json_bytes;
 } slot;
 
@@ -62,6 +65,7 @@ struct xp_pipe {
     /* writer state */
     store_writer *w;
     xp_file curf;
+    uint32_t curf_crc;      /* gzip: CRC-32 of the current file's JSON so far */
     int part_nfiles;
     size_t part_first;
     xp_file *files;
@@ -172,7 +176,7 @@ static void *worker_main(void *arg)
         rc = 0;
         if (s->n) {
             rc = p->meta.type == EXPORT_FULL ? encode_full(s, &json) : encode_changes(p, s, &json);
-            if (!rc) rc = xp_codec_compress(codec, json.data, json.len, &s->out);
+            if (!rc) rc = xp_codec_compress(codec, json.data, json.len, &s->out, &s->crc);
         }
         s->json_bytes = json.len;
         if (rc) {
@@ -204,15 +208,28 @@ static int open_file(xp_pipe *p, int part)
     xp_file_name(p->meta.id, part, p->curf.index, name);
     snprintf(p->curf.key, sizeof p->curf.key, "%s%s%s", p->data_prefix, name,
              xp_ext(p->meta.compression));
-    return store_writer_open(p->c.st, p->curf.key, NULL, &p->w);
+    p->curf_crc = 0;
+    int rc = store_writer_open(p->c.st, p->curf.key, NULL, &p->w);
+    unsigned char head[XP_HEAD_MAX];
+    size_t hn = xp_file_head(p->meta.compression, head);
+    if (!rc && hn) rc = store_writer_write(p->w, head, hn);
+    p->curf.size = hn;
+    return rc;
 }
 
 static int commit_file(xp_pipe *p)
 {
     store_put_result res;
+    unsigned char tail[XP_TAIL_MAX];
+    size_t tn = xp_file_tail(p->meta.compression, p->curf_crc, p->curf.json_bytes, tail);
+    int rc = tn ? store_writer_write(p->w, tail, tn) : 0;
     store_writer *w = p->w;
     p->w = NULL;
-    int rc = store_writer_commit(w, &res);
+    if (rc) {
+        store_writer_abort(w);
+        return err_wrap(rc, "data file %s: ", p->curf.key);
+    }
+    rc = store_writer_commit(w, &res);
     if (rc) return err_wrap(rc, "data file %s: ", p->curf.key);
     xp_file *f = &p->curf;
     f->size = res.size;
@@ -251,6 +268,7 @@ static int write_slot(xp_pipe *p, slot *s)
         if (!rc) rc = store_writer_write(p->w, s->out.data, s->out.len);
         if (rc) return rc;
         p->curf.size += s->out.len;
+        p->curf_crc = xp_crc_combine(p->curf_crc, s->crc, s->json_bytes);
         p->curf.items += s->n;
         p->curf.json_bytes += s->json_bytes;
         progress_add(p->c.prog, s->n, s->json_bytes);
@@ -260,10 +278,11 @@ static int write_slot(xp_pipe *p, slot *s)
     if (s->end_part) {
         if (p->w) rc = commit_file(p);
         if (!rc && p->part_nfiles == 0) {
+            /* gzip: head and tail of nothing are AWS's 20-byte empty file; zstd: a frame. */
             size_t en;
             const unsigned char *e = xp_empty_file(p->meta.compression, &en);
             rc = open_file(p, s->part);
-            if (!rc) rc = store_writer_write(p->w, e, en);
+            if (!rc && p->meta.compression != EXPORT_GZIP) rc = store_writer_write(p->w, e, en);
             if (!rc) rc = commit_file(p);
         }
         if (!rc && p->c.on_part)
