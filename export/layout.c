@@ -182,6 +182,7 @@ int layout_summary_parse(const char *text, size_t n, layout_summary *s)
         rc = err_set(TM_ECORRUPT, LAYOUT_SUMMARY ": not a JSON object");
         goto out;
     }
+    s->object = 1;
     copy_str(j, "version", s->version, sizeof s->version);
     copy_str(j, "exportArn", s->export_arn, sizeof s->export_arn);
     copy_str(j, "tableArn", s->table_arn, sizeof s->table_arn);

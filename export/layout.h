@@ -63,12 +63,14 @@ typedef struct layout_summary {
     uint64_t billed_bytes, item_count;
     int have_item_count;
     int aws_order;                /* members exactly as AWS writes them, in its order */
+    int object;                   /* the text is a JSON object: the members above are read */
 } layout_summary;
 
 /* Parses one summary. Where the export lives comes from manifestFilesS3Key (which must name a
  * manifest-files.json), else s3Prefix + the ExportId of exportArn. TM_ECORRUPT when it is not
- * a JSON object, or nothing says where the export lives; everything else is for the caller to
- * judge (verify reports, import refuses). */
+ * a JSON object, or nothing says where the export lives (then s->object is set and the members
+ * are read all the same: describe still describes, verify reports it); everything else is for
+ * the caller to judge (verify reports, import refuses). */
 int layout_summary_parse(const char *text, size_t n, layout_summary *s);
 
 /* ---- manifest-files.json ----------------------------------------------------------------- */

@@ -24,17 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MANIFEST_MAX ((size_t)256 << 20)
-#define SUMMARY_MAX  ((size_t)1 << 20)
 #define LINE_MAX_BYTES ((size_t)16 << 20)
 #define READ_BLOCK   ((size_t)1 << 20)
 #define XP_STARTING_SECS 60   /* _started without a state file this long: the export died */
-
-/* Where an export is found, and the path rule for its data files: export/layout.h. */
-typedef layout_loc xp_loc;
-#define loc_open layout_loc_open
-#define loc_close layout_loc_close
-#define loc_get layout_loc_get
 
 /* ================================================================================================
  * Describe
@@ -46,12 +38,6 @@ static const char *js(const cJSON *o, const char *name)
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static uint64_t jn(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
-}
-
 static void after(const char *s, const char *marker, char *out, size_t n)
 {
     const char *p = strstr(s, marker);
@@ -60,38 +46,33 @@ static void after(const char *s, const char *marker, char *out, size_t n)
     if (sl) *sl = '\0';
 }
 
-static int desc_from_summary(const cJSON *o, export_desc *d)
+static int desc_from_summary(const layout_summary *s, export_desc *d)
 {
     snprintf(d->status, sizeof d->status, "COMPLETED");
-    snprintf(d->export_arn, sizeof d->export_arn, "%s", js(o, "exportArn"));
-    snprintf(d->table_arn, sizeof d->table_arn, "%s", js(o, "tableArn"));
-    snprintf(d->table_id, sizeof d->table_id, "%s", js(o, "tableId"));
+    snprintf(d->export_arn, sizeof d->export_arn, "%s", s->export_arn);
+    snprintf(d->table_arn, sizeof d->table_arn, "%s", s->table_arn);
+    snprintf(d->table_id, sizeof d->table_id, "%s", s->table_id);
     after(d->table_arn, ":table/", d->table_name, sizeof d->table_name);
-    char id[64];
-    after(d->export_arn, "/export/", id, sizeof id);
-    if (id[0]) snprintf(d->id, sizeof d->id, "%s", id);
-    d->start_us = xp_parse_time(js(o, "startTime"));
-    d->end_us = xp_parse_time(js(o, "endTime"));
-    d->export_time_us = xp_parse_time(js(o, "exportTime"));
-    d->from_us = xp_parse_time(js(o, "exportFromTime"));
-    d->to_us = xp_parse_time(js(o, "exportToTime"));
+    if (s->export_id[0]) snprintf(d->id, sizeof d->id, "%s", s->export_id);
+    d->start_us = xp_parse_time(s->start_time);
+    d->end_us = xp_parse_time(s->end_time);
+    d->export_time_us = xp_parse_time(s->export_time);
+    d->from_us = xp_parse_time(s->from_time);
+    d->to_us = xp_parse_time(s->to_time);
     d->type = EXPORT_FULL;
-    if (*js(o, "exportType") && xp_type_parse(js(o, "exportType"), &d->type))
-        return err_set(TM_ECORRUPT, "manifest-summary.json: unknown exportType %s",
-                       js(o, "exportType"));
+    if (s->export_type[0] && xp_type_parse(s->export_type, &d->type))
+        return err_set(TM_ECORRUPT, LAYOUT_SUMMARY ": unknown exportType %s", s->export_type);
     d->view = EXPORT_VIEW_NEW_AND_OLD;
-    if (*js(o, "outputView")) xp_view_parse(js(o, "outputView"), &d->view);
-    d->item_count = jn(o, "itemCount");
-    d->billed_bytes = jn(o, "billedSizeBytes");
-    snprintf(d->bucket, sizeof d->bucket, "%s", js(o, "s3Bucket"));
-    snprintf(d->prefix, sizeof d->prefix, "%s", js(o, "s3Prefix"));
-    snprintf(d->sse, sizeof d->sse, "%s", js(o, "s3SseAlgorithm"));
-    snprintf(d->format, sizeof d->format, "%s", js(o, "outputFormat"));
-    const char *mk = js(o, "manifestFilesS3Key");
+    if (s->output_view[0]) xp_view_parse(s->output_view, &d->view);
+    d->item_count = s->item_count;
+    d->billed_bytes = s->billed_bytes;
+    snprintf(d->bucket, sizeof d->bucket, "%s", s->bucket);
+    snprintf(d->prefix, sizeof d->prefix, "%s", s->prefix);
+    snprintf(d->sse, sizeof d->sse, "%s", s->sse);
+    snprintf(d->format, sizeof d->format, "%s", s->output_format);
     /* ExportManifest names the summary, beside the files manifest. */
-    const char *sl = strrchr(mk, '/');
-    if (*mk) snprintf(d->manifest_key, sizeof d->manifest_key, "%.*smanifest-summary.json",
-                      sl ? (int)(sl - mk + 1) : 0, mk);
+    if (s->files_key[0])
+        snprintf(d->manifest_key, sizeof d->manifest_key, "%s" LAYOUT_SUMMARY, s->folder);
     return 0;
 }
 
@@ -152,27 +133,26 @@ static int desc_from_state(const char *json, size_t n, export_desc *d)
     return 0;
 }
 
-static int describe_loc(xp_loc *l, export_desc *d)
+static int describe_loc(layout_loc *l, export_desc *d)
 {
     buf b = BUF_INIT;
-    int rc = loc_get(l, "manifest-summary.json", SUMMARY_MAX, &b);
+    int rc = layout_loc_get(l, LAYOUT_SUMMARY, LAYOUT_SUMMARY_MAX, &b);
     memset(d, 0, sizeof *d);
     snprintf(d->id, sizeof d->id, "%s", l->id);
     snprintf(d->dir, sizeof d->dir, "%s", l->dir);
     if (!rc) {
-        cJSON *o = cJSON_ParseWithLength(b.data, b.len);
-        if (!o || !cJSON_IsObject(o)) rc = err_set(TM_ECORRUPT, "%s: manifest-summary.json is "
-                                                   "not a JSON object", l->dir);
-        else rc = desc_from_summary(o, d);
-        cJSON_Delete(o);
+        layout_summary s;
+        if (layout_summary_parse(b.data, b.len, &s) && !s.object)
+            rc = err_set(TM_ECORRUPT, "%s: manifest-summary.json is not a JSON object", l->dir);
+        else rc = desc_from_summary(&s, d);
         buf_reset(&b);
-        if (!rc && !loc_get(l, "manifest-files.json", MANIFEST_MAX, &b))
+        if (!rc && !layout_loc_get(l, LAYOUT_FILES, LAYOUT_FILES_MAX, &b))
             for (size_t i = 0; i < b.len; i++) d->files += b.data[i] == '\n';
         goto out;
     }
     if (rc != TM_ENOTFOUND) goto out;
     buf_reset(&b);
-    rc = loc_get(l, XP_STATE_NAME, MANIFEST_MAX, &b);
+    rc = layout_loc_get(l, XP_STATE_NAME, LAYOUT_FILES_MAX, &b);
     if (!rc) {
         rc = desc_from_state(b.data, b.len, d);
         goto out;
@@ -181,7 +161,7 @@ static int describe_loc(xp_loc *l, export_desc *d)
     buf_reset(&b);
     store_object_info oi;
     char key[256];
-    snprintf(key, sizeof key, "%s_started", l->base);
+    snprintf(key, sizeof key, "%s" LAYOUT_STARTED, l->base);
     rc = store_head(l->st, key, &oi);
     if (!rc) {
         /* Not finished: still starting (the state file follows _started within moments), or
@@ -203,10 +183,10 @@ out:
 
 int export_describe(const char *dir, const store_options *so, export_desc *out)
 {
-    xp_loc l;
-    int rc = loc_open(dir, so, &l);
+    layout_loc l;
+    int rc = layout_loc_open(dir, so, &l);
     if (!rc) rc = describe_loc(&l, out);
-    loc_close(&l);
+    layout_loc_close(&l);
     return rc;
 }
 
@@ -255,7 +235,7 @@ int export_list(const char *dest, const store_options *so, export_desc **out, si
         if (!v) rc = err_set(TM_ENOMEM, "out of memory");
     }
     for (size_t i = 0; !rc && i < c.n; i++) {
-        xp_loc l;
+        layout_loc l;
         layout_loc_at(st, so, c.names[i], &l);
         int r = describe_loc(&l, &v[k]);
         if (r == TM_ENOTFOUND) continue;   /* a folder that holds no export */
@@ -303,20 +283,11 @@ static void problem(vctx *v, const char *what, const char *fmt, ...)
     if (v->report) v->report(v->ctx, what, d);
 }
 
-/* Member names of an object, in order, must be exactly `want` (NULL-terminated). */
-static int members_are(const cJSON *o, const char *const *want)
-{
-    const cJSON *e = o->child;
-    for (; *want; want++, e = e->next)
-        if (!e || !e->string || strcmp(e->string, *want)) return 0;
-    return e == NULL;
-}
-
-static void check_md5_file(vctx *v, xp_loc *l, const char *json_name, const char *md5_name,
+static void check_md5_file(vctx *v, layout_loc *l, const char *json_name, const char *md5_name,
                            const buf *json)
 {
     buf m = BUF_INIT;
-    int rc = loc_get(l, md5_name, 1024, &m);
+    int rc = layout_loc_get(l, md5_name, 1024, &m);
     if (rc == TM_ENOTFOUND) problem(v, md5_name, "missing");
     else if (rc) problem(v, md5_name, "cannot read: %s", err_msg());
     else {
@@ -329,16 +300,6 @@ static void check_md5_file(vctx *v, xp_loc *l, const char *json_name, const char
     buf_free(&m);
 }
 
-static const char *const full_members[] = {
-    "version", "exportArn", "startTime", "endTime", "tableArn", "tableId", "exportTime",
-    "s3Bucket", "s3Prefix", "s3SseAlgorithm", "s3SseKmsKeyId", "manifestFilesS3Key",
-    "billedSizeBytes", "itemCount", "outputFormat", NULL};
-static const char *const incr_members[] = {
-    "version", "exportArn", "startTime", "endTime", "tableArn", "tableId", "exportFromTime",
-    "exportToTime", "s3Bucket", "s3Prefix", "s3SseAlgorithm", "s3SseKmsKeyId",
-    "manifestFilesS3Key", "billedSizeBytes", "itemCount", "outputFormat", "outputView",
-    "exportType", NULL};
-
 /* One data line (layout_record_parse); why receives the reason when it is not valid. */
 static int line_ok(vctx *v, const char *p, size_t n, char *why, size_t wn)
 {
@@ -346,17 +307,6 @@ static int line_ok(vctx *v, const char *p, size_t n, char *why, size_t wn)
     int rc = layout_record_parse(v->type == EXPORT_INCREMENTAL, p, n, &r, why, wn);
     layout_record_clear(&r);
     return rc == 0;
-}
-
-/* The store and key of a data file named by its key from the bucket root (the layout's path
- * rule, against the summary's prefix when there is one). */
-static int loc_data(vctx *v, xp_loc *l, const char *full, store **st, char *key, size_t kn)
-{
-    layout_file f;
-    memset(&f, 0, sizeof f);
-    snprintf(f.key, sizeof f.key, "%s", full);
-    int rc = layout_file_resolve(&f, v->have_root ? v->root : NULL, v->id[0] ? v->id : NULL);
-    return rc ? rc : layout_loc_data(l, &f, st, key, kn);
 }
 
 /* S3's ETag of a multipart upload with parts of ps bytes. */
@@ -445,38 +395,98 @@ static void check_etag(vctx *v, store *st, const char *key, const char *etag,
     problem(v, label, "etag %s matches neither the object's ETag nor any usual part size", etag);
 }
 
-static void verify_file(vctx *v, xp_loc *l, const cJSON *line, size_t lineno)
+/* The raw reader under verify's decoder: a failed read is the store's, not the data's. */
+typedef struct vread {
+    store_reader *r;
+    int failed;
+} vread;
+
+static int vread_fn(void *ctx, void *p, size_t n, size_t *got)
 {
-    char label[1300], key[1200], why[512];
-    const char *full = js(line, "dataFileS3Key");
-    const char *md5s = js(line, "md5Checksum");
-    const char *etag = js(line, "etag");
-    const cJSON *ic = cJSON_GetObjectItemCaseSensitive(line, "itemCount");
-    snprintf(label, sizeof label, "%s", *full ? full : "manifest-files.json");
-    static const char *const mline[] = {"itemCount", "md5Checksum", "etag", "dataFileS3Key", NULL};
-    if (!members_are(line, mline) || !cJSON_IsNumber(ic) || ic->valuedouble < 0) {
-        problem(v, "manifest-files.json", "line %zu: not {itemCount, md5Checksum, etag, "
-                "dataFileS3Key} with a count", lineno);
-        if (!*full) return;
+    vread *x = ctx;
+    int rc = store_reader_read(x->r, p, n, got);
+    if (rc) x->failed = 1;
+    return rc;
+}
+
+/* Decodes one data file (the layout's decoder) and checks each line. *lines counts them; *bad
+ * the invalid ones; *broken is set when the data could not be decoded to its end (the rest is
+ * drained so that the MD5 covers every byte). Returns 0, or the store's read error (reported). */
+static int check_lines(vctx *v, const char *label, layout_dec *d, vread *in, uint64_t *lines,
+                       uint64_t *bad, int *broken)
+{
+    buf out = BUF_INIT_MAX(LINE_MAX_BYTES * 2);
+    char why[512];
+    size_t scan = 0;
+    int rc = 0;
+    for (;;) {
+        size_t got = 0;
+        if ((rc = buf_reserve(&out, READ_BLOCK)) ||
+            (rc = layout_dec_read(d, out.data + out.len, READ_BLOCK, &got)))
+            break;
+        if (!got) {
+            if (out.len) problem(v, label, "the last line has no newline");
+            break;
+        }
+        if (layout_dec_kind(d) == LAYOUT_CODEC_NONE) {
+            rc = err_set(TM_ECORRUPT, "neither gzip nor zstd data");
+            break;
+        }
+        out.len += got;
+        /* Every complete line; the tail waits for more. */
+        size_t start = 0;
+        char *nl;
+        while ((nl = memchr(out.data + scan, '\n', out.len - scan))) {
+            size_t end = (size_t)(nl - out.data);
+            ++*lines;
+            if (!line_ok(v, out.data + start, end - start, why, sizeof why) && (*bad)++ < 3)
+                problem(v, label, "line %llu: %s", (unsigned long long)*lines, why);
+            start = scan = end + 1;
+        }
+        scan = out.len - start;
+        memmove(out.data, out.data + start, out.len - start);
+        out.len -= start;
+        if (out.len > LINE_MAX_BYTES) {
+            rc = err_set(TM_ECORRUPT, "a line longer than %zu bytes", LINE_MAX_BYTES);
+            break;
+        }
     }
-    uint64_t want_items = cJSON_IsNumber(ic) ? (uint64_t)ic->valuedouble : 0;
+    buf_free(&out);
+    if (rc && !in->failed) {
+        problem(v, label, "%s", err_msg());
+        *broken = 1;
+        rc = layout_dec_drain(d);
+    }
+    if (rc) problem(v, label, "read failed: %s", err_msg());
+    return rc;
+}
+
+static void verify_file(vctx *v, layout_loc *l, layout_file *f, size_t lineno)
+{
+    char key[1200];
+    const char *label = f->key;
+    if (!f->aws_order || !f->have_count)
+        problem(v, LAYOUT_FILES, "line %zu: not {itemCount, md5Checksum, etag, dataFileS3Key} "
+                "with a count", lineno);
     if (v->id[0]) {
         char first[27];
-        const char *b = strrchr(full, '/');
+        const char *b = strrchr(f->key, '/');
         xp_file_name(v->id, 0, 0, first);
-        if (!strncmp(b ? b + 1 : full, first, 26)) v->tidemark_names = 1;
+        if (!strncmp(b ? b + 1 : f->key, first, 26)) v->tidemark_names = 1;
     }
-    if (v->infer) v->type = strstr(full, "AWSDynamoDB/data/") ? EXPORT_INCREMENTAL : EXPORT_FULL;
-    v->st->items += want_items;
+    if (v->infer) v->type = strstr(f->key, "AWSDynamoDB/data/") ? EXPORT_INCREMENTAL : EXPORT_FULL;
+    v->st->items += f->item_count;
     v->st->files++;
+    /* The layout's path rule, against the summary's prefix when there is one. */
     store *st = NULL;
-    if (loc_data(v, l, full, &st, key, sizeof key)) {
+    if (layout_file_resolve(f, v->have_root ? v->root : NULL, v->id[0] ? v->id : NULL) ||
+        layout_loc_data(l, f, &st, key, sizeof key)) {
         problem(v, label, "%s", err_msg());
         return;
     }
-    store_reader *r = NULL;
+    vread in = {NULL, 0};
     store_object_info info;
-    int rc = store_reader_open(st, key, &info, &r);
+    int rc = store_reader_open(st, key, &info, &in.r);
     if (rc == TM_ENOTFOUND) {
         problem(v, label, "missing data file");
         return;
@@ -485,82 +495,42 @@ static void verify_file(vctx *v, xp_loc *l, const cJSON *line, size_t lineno)
         problem(v, label, "cannot read: %s", err_msg());
         return;
     }
-    store_md5_ctx *m = store_md5_new();
-    xp_inflate *z = NULL;
-    buf out = BUF_INIT_MAX(LINE_MAX_BYTES * 2);
-    unsigned char *blk = malloc(READ_BLOCK);
-    uint64_t size = 0, lines = 0, bad = 0;
-    size_t scan = 0;
-    int zerr = 0;
-    if (!m || !blk || xp_inflate_new(&z)) {
-        problem(v, label, "out of memory");
+    /* No name: the format comes from the bytes alone, so that plain text is reported as such. */
+    layout_dec *d = NULL;
+    uint64_t lines = 0, bad = 0;
+    int broken = 0;
+    if (layout_dec_open(LAYOUT_CODEC_AUTO, NULL, vread_fn, &in, NULL, &d)) {
+        problem(v, label, "%s", err_msg());
         goto out;
     }
-    for (;;) {
-        size_t got;
-        if ((rc = store_reader_read(r, blk, READ_BLOCK, &got))) {
-            problem(v, label, "read failed: %s", err_msg());
-            goto out;
-        }
-        if (!got) break;
-        size += got;
-        store_md5_update(m, blk, got);
-        if (zerr) continue;
-        if ((rc = xp_inflate_feed(z, blk, got, &out))) {
-            problem(v, label, "%s", err_msg());
-            zerr = 1;
-            continue;
-        }
-        /* Every complete line; the tail waits for more. */
-        size_t start = 0;
-        char *nl;
-        while ((nl = memchr(out.data + scan, '\n', out.len - scan))) {
-            size_t end = (size_t)(nl - out.data);
-            lines++;
-            if (!line_ok(v, out.data + start, end - start, why, sizeof why) && bad++ < 3)
-                problem(v, label, "line %llu: %s", (unsigned long long)lines, why);
-            start = scan = end + 1;
-        }
-        scan = out.len - start;
-        memmove(out.data, out.data + start, out.len - start);
-        out.len -= start;
-        if (out.len > LINE_MAX_BYTES) {
-            problem(v, label, "a line longer than %zu bytes", LINE_MAX_BYTES);
-            zerr = 1;
-        }
-    }
-    if (!zerr && xp_inflate_end(z)) problem(v, label, "%s", err_msg());
-    else if (!zerr && out.len) problem(v, label, "the last line has no newline");
-    unsigned char d[16];
+    if (check_lines(v, label, d, &in, &lines, &bad, &broken)) goto out;
+    unsigned char md5[16];
     char b64[25];
-    store_md5_final(m, d);
-    m = NULL;
-    text_b64(d, 16, b64);
+    uint64_t size = layout_dec_in_bytes(d);
+    layout_dec_md5(d, md5);
+    text_b64(md5, 16, b64);
     v->st->bytes += size;
     v->st->lines += lines;
     uint64_t before = v->st->problems;
-    if (strcmp(b64, md5s)) problem(v, label, "md5Checksum %s does not match the file (%s)", md5s,
-                                   b64);
-    else check_etag(v, st, key, etag, d, size, label);
-    if (!zerr && lines != want_items)
-        problem(v, label, "itemCount %llu but %llu lines", (unsigned long long)want_items,
+    if (strcmp(b64, f->md5_b64))
+        problem(v, label, "md5Checksum %s does not match the file (%s)", f->md5_b64, b64);
+    else check_etag(v, st, key, f->etag, md5, size, label);
+    if (!broken && lines != f->item_count)
+        problem(v, label, "itemCount %llu but %llu lines", (unsigned long long)f->item_count,
                 (unsigned long long)lines);
-    if (v->st->problems == before && !bad && !zerr) v->st->files_ok++;
+    if (v->st->problems == before && !bad && !broken) v->st->files_ok++;
 out:
-    store_md5_free(m);
-    xp_inflate_free(z);
-    store_reader_close(r);
-    buf_free(&out);
-    free(blk);
+    layout_dec_close(d);
+    store_reader_close(in.r);
 }
 
 /* tidemark-schema.json (export.c, VALIDITY 4): its checksum, or version 1's shape; missing
  * only matters in an export whose data file names say tidemark wrote it. */
-static void check_schema(vctx *v, xp_loc *l)
+static void check_schema(vctx *v, layout_loc *l)
 {
     buf b = BUF_INIT;
     char why[256];
-    int rc = loc_get(l, XP_SCHEMA_NAME, (size_t)1 << 20, &b);
+    int rc = layout_loc_get(l, XP_SCHEMA_NAME, (size_t)1 << 20, &b);
     if (rc == TM_ENOTFOUND) {
         if (v->tidemark_names) {
             v->st->schema = EXPORT_SCHEMA_BAD;
@@ -579,6 +549,36 @@ static void check_schema(vctx *v, xp_loc *l)
     buf_free(&b);
 }
 
+/* The summary's members (the layout's one parser): where the export lived, its type, AWS's
+ * member order, the count and the format. */
+static void check_summary(vctx *v, const buf *sum, layout_summary *ls)
+{
+    if (layout_summary_parse(sum->data, sum->len, ls)) {
+        if (!ls->object) {
+            problem(v, LAYOUT_SUMMARY, "not a JSON object");
+            return;
+        }
+        const char *why = err_msg();
+        if (!strncmp(why, LAYOUT_SUMMARY ": ", strlen(LAYOUT_SUMMARY ": ")))
+            why += strlen(LAYOUT_SUMMARY ": ");
+        problem(v, LAYOUT_SUMMARY, "%s", why);
+    } else {
+        v->have_root = 1;
+        snprintf(v->root, sizeof v->root, "%s", ls->root);
+    }
+    if (!v->id[0]) snprintf(v->id, sizeof v->id, "%s", ls->export_id);
+    if (ls->incremental) v->type = EXPORT_INCREMENTAL;
+    else if (ls->export_type[0] && strcmp(ls->export_type, "FULL_EXPORT"))
+        problem(v, LAYOUT_SUMMARY, "unknown exportType %s", ls->export_type);
+    if ((!strcmp(ls->version, "2020-06-30") || !strcmp(ls->version, "2023-08-01")) &&
+        !ls->aws_order)
+        problem(v, LAYOUT_SUMMARY, "members missing or out of AWS's order");
+    if (!ls->have_item_count) problem(v, LAYOUT_SUMMARY, "no itemCount");
+    if (strcmp(ls->output_format, "DYNAMODB_JSON"))
+        problem(v, LAYOUT_SUMMARY, "outputFormat %s: only DYNAMODB_JSON is checked line by line",
+                ls->output_format);
+}
+
 int export_verify(const char *dir, const store_options *so, export_report_fn report, void *ctx,
                   export_verify_stats *stp)
 {
@@ -586,20 +586,20 @@ int export_verify(const char *dir, const store_options *so, export_report_fn rep
     export_verify_stats *st = stp ? stp : &local;
     memset(st, 0, sizeof *st);
     vctx v = {report, ctx, st, EXPORT_FULL, 0, "", 0, 0, ""};
-    xp_loc l;
+    layout_loc l;
     buf sum = BUF_INIT, files = BUF_INIT;
-    cJSON *so_json = NULL;
-    int rc = loc_open(dir, so, &l);
+    layout_summary ls;
+    memset(&ls, 0, sizeof ls);
+    int rc = layout_loc_open(dir, so, &l);
     if (rc) return rc;
     snprintf(v.id, sizeof v.id, "%s", l.id);
     int have_sum = 0;
-    uint64_t sum_items = 0;
-    rc = loc_get(&l, "manifest-summary.json", SUMMARY_MAX, &sum);
+    rc = layout_loc_get(&l, LAYOUT_SUMMARY, LAYOUT_SUMMARY_MAX, &sum);
     if (rc == TM_ENOTFOUND) {
         buf_reset(&files);
-        if (loc_get(&l, "manifest-files.json", MANIFEST_MAX, &files) == TM_ENOTFOUND) {
+        if (layout_loc_get(&l, LAYOUT_FILES, LAYOUT_FILES_MAX, &files) == TM_ENOTFOUND) {
             buf probe = BUF_INIT;
-            int started = !loc_get(&l, "_started", 16, &probe);
+            int started = !layout_loc_get(&l, LAYOUT_STARTED, 16, &probe);
             buf_free(&probe);
             if (!started) {
                 rc = err_set(TM_ENOTFOUND, "%s: no export there (no manifest-summary.json, no "
@@ -607,90 +607,62 @@ int export_verify(const char *dir, const store_options *so, export_report_fn rep
                 goto out;
             }
             buf_reset(&probe);
-            if (loc_get(&l, XP_STATE_NAME, MANIFEST_MAX, &probe) == TM_ENOTFOUND)
-                problem(&v, "manifest-summary.json", "missing: the export is still starting, or "
+            if (layout_loc_get(&l, XP_STATE_NAME, LAYOUT_FILES_MAX, &probe) == TM_ENOTFOUND)
+                problem(&v, LAYOUT_SUMMARY, "missing: the export is still starting, or "
                         XP_UNRECORDED);
             else
-                problem(&v, "manifest-summary.json", "missing: the export was started but is not "
+                problem(&v, LAYOUT_SUMMARY, "missing: the export was started but is not "
                         "complete (tidemark-export describe tells why; --resume finishes it)");
             buf_free(&probe);
             rc = 0;
             goto done;
         }
-        problem(&v, "manifest-summary.json", "missing: the export is not complete");
+        problem(&v, LAYOUT_SUMMARY, "missing: the export is not complete");
         v.infer = 1;
     } else if (rc) {
         goto out;
     } else {
         have_sum = 1;
         if (sum.len && sum.data[sum.len - 1] == '\n')
-            problem(&v, "manifest-summary.json", "ends with a newline (AWS writes one line "
+            problem(&v, LAYOUT_SUMMARY, "ends with a newline (AWS writes one line "
                     "without)");
-        check_md5_file(&v, &l, "manifest-summary.json", "manifest-summary.md5", &sum);
-        so_json = cJSON_ParseWithLength(sum.data, sum.len);
-        layout_summary *ls = malloc(sizeof *ls);
-        if (ls && !layout_summary_parse(sum.data, sum.len, ls)) {
-            v.have_root = 1;
-            snprintf(v.root, sizeof v.root, "%s", ls->root);
-        }
-        free(ls);
-        if (!so_json || !cJSON_IsObject(so_json)) {
-            problem(&v, "manifest-summary.json", "not a JSON object");
-        } else {
-            const char *ver = js(so_json, "version");
-            if (!v.id[0]) after(js(so_json, "exportArn"), "/export/", v.id, sizeof v.id);
-            const char *type = js(so_json, "exportType");
-            if (!strcmp(type, "INCREMENTAL_EXPORT")) v.type = EXPORT_INCREMENTAL;
-            else if (*type && strcmp(type, "FULL_EXPORT"))
-                problem(&v, "manifest-summary.json", "unknown exportType %s", type);
-            const char *const *want = v.type == EXPORT_INCREMENTAL ? incr_members : full_members;
-            if ((!strcmp(ver, "2020-06-30") || !strcmp(ver, "2023-08-01")) &&
-                !members_are(so_json, want))
-                problem(&v, "manifest-summary.json", "members missing or out of AWS's order");
-            const cJSON *ic = cJSON_GetObjectItemCaseSensitive(so_json, "itemCount");
-            if (!cJSON_IsNumber(ic)) problem(&v, "manifest-summary.json", "no itemCount");
-            else sum_items = (uint64_t)ic->valuedouble;
-            if (strcmp(js(so_json, "outputFormat"), "DYNAMODB_JSON"))
-                problem(&v, "manifest-summary.json", "outputFormat %s: only DYNAMODB_JSON is "
-                        "checked line by line", js(so_json, "outputFormat"));
-        }
+        check_md5_file(&v, &l, LAYOUT_SUMMARY, LAYOUT_SUMMARY_MD5, &sum);
+        check_summary(&v, &sum, &ls);
         buf_reset(&files);
-        rc = loc_get(&l, "manifest-files.json", MANIFEST_MAX, &files);
+        rc = layout_loc_get(&l, LAYOUT_FILES, LAYOUT_FILES_MAX, &files);
         if (rc == TM_ENOTFOUND) {
-            problem(&v, "manifest-files.json", "missing");
+            problem(&v, LAYOUT_FILES, "missing");
             rc = 0;
             goto done;
         }
         if (rc) goto out;
     }
     rc = 0;
-    check_md5_file(&v, &l, "manifest-files.json", "manifest-files.md5", &files);
+    check_md5_file(&v, &l, LAYOUT_FILES, LAYOUT_FILES_MD5, &files);
     if (files.len && files.data[files.len - 1] != '\n')
-        problem(&v, "manifest-files.json", "the last line has no newline");
+        problem(&v, LAYOUT_FILES, "the last line has no newline");
     size_t start = 0, lineno = 0;
     while (start < files.len) {
         char *nl = memchr(files.data + start, '\n', files.len - start);
         size_t end = nl ? (size_t)(nl - files.data) : files.len;
         lineno++;
-        cJSON *line = cJSON_ParseWithLength(files.data + start, end - start);
-        if (!line || !cJSON_IsObject(line))
-            problem(&v, "manifest-files.json", "line %zu is not a JSON object", lineno);
-        else verify_file(&v, &l, line, lineno);
-        cJSON_Delete(line);
+        layout_file f;
+        if (layout_file_parse(files.data + start, end - start, &f))
+            problem(&v, LAYOUT_FILES, "line %zu: %s", lineno, err_msg());
+        else verify_file(&v, &l, &f, lineno);
         start = end + 1;
     }
-    if (have_sum && so_json && sum_items != st->items)
-        problem(&v, "manifest-summary.json", "itemCount %llu but the files list %llu",
-                (unsigned long long)sum_items, (unsigned long long)st->items);
+    if (have_sum && ls.have_item_count && ls.item_count != st->items)
+        problem(&v, LAYOUT_SUMMARY, "itemCount %llu but the files list %llu",
+                (unsigned long long)ls.item_count, (unsigned long long)st->items);
 done:
     check_schema(&v, &l);
     if (st->problems)
         rc = err_set(TM_ECORRUPT, "%s: %llu problem%s found", dir,
                      (unsigned long long)st->problems, st->problems == 1 ? "" : "s");
 out:
-    cJSON_Delete(so_json);
     buf_free(&sum);
     buf_free(&files);
-    loc_close(&l);
+    layout_loc_close(&l);
     return rc;
 }
