@@ -59,8 +59,16 @@ static void test_summary(void **state)
     assert_true(ls.prefix_null);
     assert_int_equal(ls.item_count, 3);
     assert_false(ls.aws_order);   /* members missing */
-    static const char bad[] = "{\"manifestFilesS3Key\":\"p/AWSDynamoDB/01-ab/other.json\"}";
+    assert_true(ls.object);
+    static const char bad[] = "{\"manifestFilesS3Key\":\"p/AWSDynamoDB/01-ab/other.json\","
+                              "\"itemCount\":7,\"tableId\":\"t-1\"}";
     assert_int_equal(layout_summary_parse(bad, strlen(bad), &ls), TM_ECORRUPT);
+    /* No location, but an object: its members are read all the same (describe, verify). */
+    assert_true(ls.object);
+    assert_int_equal(ls.item_count, 7);
+    assert_string_equal(ls.table_id, "t-1");
+    assert_int_equal(layout_summary_parse("[1]", 3, &ls), TM_ECORRUPT);
+    assert_false(ls.object);
     char n[64];
     layout_md5_name("manifest-files.json", n, sizeof n);
     assert_string_equal(n, "manifest-files.md5");
