@@ -1,5 +1,6 @@
-/* codec.c: compression of export data chunks, streaming decompression for verify, MD5 and the
- * small encodings the manifests use (base64, hex, etags, base32 file names, ExportIds).
+/* codec.c: compression of export data chunks, MD5 and the small encodings the manifests use
+ * (base64, hex, etags, base32 file names, ExportIds). Data files are read back by the layout's
+ * one decoder (layout_dec.c), for verify and import alike.
  *
  * Why ONE gzip member per data file: Java's GZIPInputStream before JDK 23 (OpenSearch Data
  * Prepper, the ScyllaDB migrator) and Python's zlib.decompressobj(31) idiom stop silently after
@@ -212,119 +213,6 @@ uint32_t xp_crc_combine(uint32_t a, uint32_t b, uint64_t blen)
 }
 
 const char *xp_ext(export_compression c) { return c == EXPORT_GZIP ? ".json.gz" : ".json.zst"; }
-
-/* ================================================================================================
- * Decompression (verify): concatenated gzip members or zstd frames, streaming
- * ============================================================================================== */
-
-struct xp_inflate {
-    int kind;            /* 0 unknown yet, 1 gzip, 2 zstd, 3 plain */
-    int in_member;       /* gzip: inside a member; zstd: a frame is not finished */
-    z_stream z;
-    int z_init;
-    ZSTD_DStream *zs;
-    unsigned char head[4];
-    size_t nhead;
-};
-
-int xp_inflate_new(xp_inflate **out)
-{
-    *out = calloc(1, sizeof **out);
-    return *out ? 0 : err_set(TM_ENOMEM, "out of memory");
-}
-
-static int feed_gzip(xp_inflate *z, const unsigned char *p, size_t n, buf *out)
-{
-    z->z.next_in = (unsigned char *)p;
-    z->z.avail_in = (uInt)n;
-    while (z->z.avail_in > 0) {
-        if (!z->in_member) {
-            /* Between members: anything else than a new member is trailing garbage. */
-            if (z->z.next_in[0] != 0x1f)
-                return err_set(TM_ECORRUPT, "gzip: garbage after the last member");
-            if (inflateReset2(&z->z, 31) != Z_OK) return err_set(TM_EIO, "zlib: reset failed");
-            z->in_member = 1;
-        }
-        int rc = buf_reserve(out, 256 * 1024);
-        if (rc) return rc;
-        z->z.next_out = (unsigned char *)out->data + out->len;
-        z->z.avail_out = (uInt)(out->cap - out->len - 1);
-        size_t before = z->z.avail_out;
-        int zr = inflate(&z->z, Z_NO_FLUSH);
-        out->len += before - z->z.avail_out;
-        out->data[out->len] = '\0';
-        if (zr == Z_STREAM_END) z->in_member = 0;
-        else if (zr == Z_BUF_ERROR && z->z.avail_in == 0) break;
-        else if (zr != Z_OK && zr != Z_BUF_ERROR)
-            return err_set(TM_ECORRUPT, "gzip: %s", z->z.msg ? z->z.msg : "bad data");
-    }
-    return 0;
-}
-
-static int feed_zstd(xp_inflate *z, const unsigned char *p, size_t n, buf *out)
-{
-    ZSTD_inBuffer in = {p, n, 0};
-    while (in.pos < in.size) {
-        int rc = buf_reserve(out, ZSTD_DStreamOutSize());
-        if (rc) return rc;
-        ZSTD_outBuffer o = {out->data + out->len, out->cap - out->len - 1, 0};
-        size_t r = ZSTD_decompressStream(z->zs, &o, &in);
-        if (ZSTD_isError(r)) return err_set(TM_ECORRUPT, "zstd: %s", ZSTD_getErrorName(r));
-        out->len += o.pos;
-        out->data[out->len] = '\0';
-        z->in_member = r != 0;
-    }
-    return 0;
-}
-
-int xp_inflate_feed(xp_inflate *z, const void *p, size_t n, buf *out)
-{
-    const unsigned char *c = p;
-    if (z->kind == 0) {
-        /* Sniff the format from the first bytes (they may arrive one at a time). */
-        while (z->nhead < 4 && n) {
-            z->head[z->nhead++] = *c++;
-            n--;
-        }
-        if (z->nhead < 4) return 0;
-        if (z->head[0] == 0x1f && z->head[1] == 0x8b) {
-            z->kind = 1;
-            if (inflateInit2(&z->z, 31) != Z_OK) return err_set(TM_ENOMEM, "zlib: init failed");
-            z->z_init = 1;
-            z->in_member = 1;
-            int rc = feed_gzip(z, z->head, 4, out);
-            if (rc) return rc;
-        } else if (z->head[0] == 0x28 && z->head[1] == 0xb5 && z->head[2] == 0x2f &&
-                   z->head[3] == 0xfd) {
-            z->kind = 2;
-            z->zs = ZSTD_createDStream();
-            if (!z->zs) return err_set(TM_ENOMEM, "zstd: init failed");
-            int rc = feed_zstd(z, z->head, 4, out);
-            if (rc) return rc;
-        } else {
-            return err_set(TM_ECORRUPT, "neither gzip nor zstd data");
-        }
-    }
-    if (!n) return 0;
-    return z->kind == 1 ? feed_gzip(z, c, n, out) : feed_zstd(z, c, n, out);
-}
-
-int xp_inflate_end(xp_inflate *z)
-{
-    if (z->kind == 0)
-        return z->nhead ? err_set(TM_ECORRUPT, "truncated compressed data") : 0;
-    if (z->in_member) return err_set(TM_ECORRUPT, "compressed data ends inside a %s",
-                                     z->kind == 1 ? "gzip member" : "zstd frame");
-    return 0;
-}
-
-void xp_inflate_free(xp_inflate *z)
-{
-    if (!z) return;
-    if (z->z_init) inflateEnd(&z->z);
-    if (z->zs) ZSTD_freeDStream(z->zs);
-    free(z);
-}
 
 /* ================================================================================================
  * MD5, base64, hex, names

@@ -1,7 +1,7 @@
 /* export_internal.h: what the files of export/ share. Not public.
  *
- *   codec.c     chunk compression (joinable deflate / zstd frames), streaming decompression, MD5,
- *               base32 file names, etags
+ *   codec.c     chunk compression (joinable deflate / zstd frames), MD5, base32 file names,
+ *               etags (data files are read by layout_dec.c)
  *   manifest.c  the JSON texts: manifest lines, summaries, schema file, ExportDescription
  *   pipeline.c  the producer -> N compressors -> one writer pipeline that makes data files
  *   export.c    full and incremental exports, resume (the format is specified there)
@@ -39,16 +39,6 @@ size_t xp_file_tail(export_compression c, uint32_t crc, uint64_t len,
 /* CRC-32 of A then B, from their CRCs and B's length. */
 uint32_t xp_crc_combine(uint32_t a, uint32_t b, uint64_t blen);
 const char *xp_ext(export_compression c);                /* ".json.gz" / ".json.zst" */
-
-/* Streaming decompression of concatenated gzip members or zstd frames (verify, tests).
- * The format is taken from the first bytes. */
-typedef struct xp_inflate xp_inflate;
-int xp_inflate_new(xp_inflate **out);
-/* Feeds compressed bytes; decompressed bytes are appended to out. */
-int xp_inflate_feed(xp_inflate *z, const void *p, size_t n, buf *out);
-/* TM_ECORRUPT if the input ended inside a member/frame. */
-int xp_inflate_end(xp_inflate *z);
-void xp_inflate_free(xp_inflate *z);
 
 /* Incremental MD5, base64 and hex come from store/store.h (store_md5_*, store_hex; base64 from engine/text.h). */
 void xp_md5_b64(const void *p, size_t n, char out[25]);   /* base64(MD5(p)) */
