@@ -196,7 +196,8 @@ static cJSON *failed_export(const export_options *o, const char *table_arn, int6
  * {ExportFromTime, ExportToTime, ExportViewType}; tidemark's TidemarkRegion and TidemarkAccount
  * (with TableName: the ARNs' region and account), TidemarkCompression (GZIP, ZSTD),
  * TidemarkCompressionLevel, TidemarkJobs, TidemarkMaxFileBytes, TidemarkNetchangeMemory,
- * TidemarkTmpDir, TidemarkEndpointUrl, TidemarkProfile, and TidemarkResume (an export
+ * TidemarkTmpDir, TidemarkEndpointUrl, TidemarkProfile, TidemarkExportId (the id
+ * tm_export_begin chose), and TidemarkResume (an export
  * directory to finish: the other members are then the export's own). */
 static int export_request(const cJSON *req, export_options *o, store_options *so, buf *dest,
                           char *region, char *account, char *name, tm_error *e)
@@ -269,7 +270,9 @@ static int export_request(const cJSON *req, export_options *o, store_options *so
     o->max_file_bytes = (uint64_t)v;
     if ((k = breq_num(req, "TidemarkNetchangeMemory", &v, NULL, e))) return k;
     o->netchange_mem = (size_t)v;
-    if ((k = req_str(req, "TidemarkTmpDir", 0, &o->tmp_dir, e))) return k;
+    if ((k = req_str(req, "TidemarkTmpDir", 0, &o->tmp_dir, e)) ||
+        (k = req_str(req, "TidemarkExportId", 0, &o->id, e)))
+        return k;
     return req_store(req, so, e);
 }
 
@@ -326,6 +329,16 @@ int tm_export_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
         k = export_done(db, &d, resp, e);
     }
     if (k && run && e) run->failed = failed_export(&o, tarn, start, e);
+    if (k && o.id && e) {   /* begun by tm_export_begin: its record says FAILED */
+        cJSON *f = run && run->failed ? run->failed : failed_export(&o, tarn, start, e);
+        cJSON *x = cJSON_GetObjectItemCaseSensitive(f, "ExportDescription");
+        char earn[1200];
+        tm_error ignored;
+        snprintf(earn, sizeof earn, "%s/export/%s", tarn, o.id);
+        cJSON_AddStringToObject(x, "ExportArn", earn);
+        catalog_put(db, "exports", o.id, "ExportDescription", x, NULL, &ignored);
+        if (f != (run ? run->failed : NULL)) cJSON_Delete(f);
+    }
     buf_free(&dest);
     return k;
 }
@@ -333,6 +346,118 @@ int tm_export_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
 int tm_export_table_to_point_in_time(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
 {
     return tm_export_run(db, req, NULL, resp, e);
+}
+
+/* ================================================================ an export answered before it runs */
+
+/* The request without its ClientToken, compact: what a token stands for. */
+static char *token_request(const cJSON *req)
+{
+    cJSON *c = cJSON_Duplicate(req, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(c, "ClientToken");
+    char *text = cJSON_PrintUnformatted(c);
+    cJSON_Delete(c);
+    return text;
+}
+
+/* What AWS checks before it answers: the table, and the times against its window. */
+static int export_check(tm_db *db, const export_options *o, table_info *info, tm_error *e)
+{
+    table *t = NULL;
+    int64_t earliest, latest, now = clock_now_us();
+    int k = api_open_table(db, o->table, TABLE_RDONLY, &t, info, e);
+    if (k == TM_ERR_RESOURCE_NOT_FOUND)
+        return tm_error_set(e, TM_ERR_TABLE_NOT_FOUND, "table %s not found (data directory %s)",
+                            o->table, tm_db_home(db));
+    if (k) return k;
+    int rc = table_pitr_window(t, &earliest, &latest);
+    api_close_table(db, o->table, t);
+    int64_t lo = o->type == EXPORT_FULL ? o->time_us : o->from_us;
+    int64_t hi = o->type == EXPORT_FULL ? o->time_us : o->to_us;
+    if (!lo) return 0;   /* a full export now needs no window */
+    if (rc == TM_ENOTFOUND)
+        return tm_error_set(e, TM_ERR_PITR_UNAVAILABLE, "Point in time recovery is not enabled "
+                            "for table '%s'", o->table);
+    if (rc) return tm_error_from(e, rc, NULL);
+    if (lo < earliest || hi > now || (o->type == EXPORT_FULL && hi > latest))
+        return tm_error_set(e, TM_ERR_INVALID_EXPORT_TIME, "%s is outside the point-in-time "
+                            "window of table %s", o->type == EXPORT_FULL ? "ExportTime" :
+                            "the export window", o->table);
+    return 0;
+}
+
+int tm_export_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req, tm_error *e)
+{
+    export_options o = EXPORT_OPTIONS_INIT;
+    store_options so = STORE_OPTIONS_INIT;
+    char region[256], account[256], name[256];
+    const char *token;
+    buf dest = BUF_INIT, bk = BUF_INIT, pf = BUF_INIT;
+    table_info info;
+    export_desc d;
+    char *text = NULL;
+    int k;
+    *resp = *run_req = NULL;
+    memset(&d, 0, sizeof d);
+    if ((k = export_request(req, &o, &so, &dest, region, account, name, e)) ||
+        (k = req_str(req, "ClientToken", 0, &token, e)) || (k = export_check(db, &o, &info, e)))
+        goto out;
+    d.start_us = clock_now_us();
+    backup_make_id(d.start_us, d.id);
+    if (token) {
+        text = token_request(req);
+        int t = catalog_token(db, "exports", token, text ? text : "", d.start_us / 1000000, d.id,
+                              sizeof d.id, e);
+        if (t == -1)
+            k = tm_error_set(e, TM_ERR_EXPORT_CONFLICT, "There was a conflict when writing to the "
+                             "specified S3 bucket: ClientToken %s was used by another request", token);
+        else if (t == -2) k = e ? e->kind : TM_ERR_IO;
+        if (t == 1) {   /* the same export again */
+            char arn[1024];
+            cJSON *q = cJSON_CreateObject();
+            table_arn(region, account, name, arn, sizeof arn);
+            snprintf(arn + strlen(arn), sizeof arn - strlen(arn), "/export/%s", d.id);
+            cJSON_AddStringToObject(q, "ExportArn", arn);
+            k = tm_describe_export(db, q, resp, e);
+            cJSON_Delete(q);
+        }
+        if (k || t == 1) goto out;
+    }
+    snprintf(d.status, sizeof d.status, "IN_PROGRESS");
+    table_arn(region, account, name, d.table_arn, sizeof d.table_arn);
+    snprintf(d.export_arn, sizeof d.export_arn, "%s/export/%s", d.table_arn, d.id);
+    snprintf(d.table_id, sizeof d.table_id, "%s", info.table_id);
+    snprintf(d.table_name, sizeof d.table_name, "%s", name);
+    d.type = o.type;
+    d.view = o.view;
+    d.export_time_us = o.time_us ? o.time_us : d.start_us;
+    d.from_us = o.from_us;
+    d.to_us = o.to_us ? o.to_us : d.start_us;
+    if (!strncmp(o.dest, "s3://", 5) && !store_s3_split(o.dest, &bk, &pf)) {
+        snprintf(d.bucket, sizeof d.bucket, "%s", bk.data ? bk.data : "");
+        snprintf(d.prefix, sizeof d.prefix, "%s", pf.data ? pf.data : "");
+    }
+    size_t dl = strlen(o.dest);
+    while (dl > 1 && o.dest[dl - 1] == '/') dl--;
+    snprintf(d.dir, sizeof d.dir, "%.*s/AWSDynamoDB/%s", (int)dl, o.dest, d.id);
+    *resp = shape_export_description(&d);
+    if ((k = catalog_put(db, "exports", d.id, "ExportDescription",
+                         cJSON_GetObjectItemCaseSensitive(*resp, "ExportDescription"), d.dir, e))) {
+        cJSON_Delete(*resp);
+        *resp = NULL;
+        goto out;
+    }
+    *run_req = cJSON_Duplicate(req, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(*run_req, "TidemarkExportId");
+    cJSON_AddStringToObject(*run_req, "TidemarkExportId", d.id);
+    if (!o.time_us && o.type == EXPORT_FULL)   /* the moment asked for is now, not when it runs */
+        cJSON_AddNumberToObject(*run_req, "ExportTime", (double)d.start_us / 1e6);
+out:
+    free(text);
+    buf_free(&dest);
+    buf_free(&bk);
+    buf_free(&pf);
+    return k;
 }
 
 /* ================================================================ DescribeExport, ListExports */
@@ -628,6 +753,49 @@ int tm_restore_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp
 int tm_restore_table_to_point_in_time(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
 {
     return tm_restore_run(db, req, NULL, resp, e);
+}
+
+/* The plan (pitr/) decides what AWS checks before it answers: the source, the time against its
+ * window, the target's name; the target must not exist. */
+int tm_restore_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req, tm_error *e)
+{
+    restore_options o = RESTORE_OPTIONS_INIT;
+    char region[256], account[256], name[256], dir[PATH_MAX];
+    pitr_plan *p = NULL;
+    table *t = NULL;
+    table_info info;
+    int k, rc;
+    *resp = *run_req = NULL;
+    if ((k = restore_request(db, req, &o, region, account, name, e))) return k;
+    table_path(o.home, o.target, NULL, dir, sizeof dir);
+    if (!table_check_name(o.target) && fsx_exists(dir))
+        return tm_error_set(e, TM_ERR_TABLE_ALREADY_EXISTS, "Table already exists: %s", o.target);
+    if ((rc = restore_plan(&o, &p))) return restore_error(e, rc);
+    int64_t at = p->t_us;
+    pitr_plan_free(p);
+    if ((k = api_open_table(db, o.source, TABLE_RDONLY, &t, &info, e))) return k;
+    api_close_table(db, o.source, t);
+    char src_arn[TABLE_ARN_MAX];
+    table_arn(o.region, o.account, o.source, src_arn, sizeof src_arn);
+    snprintf(info.name, sizeof info.name, "%s", o.target);
+    info.item_count = info.size_bytes = 0;
+    info.created_us = clock_now_us();
+    info.restored = 1;
+    memset(&info.restore, 0, sizeof info.restore);
+    snprintf(info.restore.source_table_arn, sizeof info.restore.source_table_arn, "%s", src_arn);
+    info.restore.restore_time_us = at;
+    info.restore.in_progress = 1;
+    cJSON *d = shape_table_description(&info, "CREATING");
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "TableId");   /* the new table's is not made yet */
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "Tidemark");
+    *resp = cJSON_CreateObject();
+    cJSON_AddItemToObject(*resp, "TableDescription", d);
+    *run_req = cJSON_Duplicate(req, 1);
+    if (o.time_us == PITR_LATEST) {   /* the latest time when asked, not when it runs */
+        cJSON_DeleteItemFromObjectCaseSensitive(*run_req, "UseLatestRestorableTime");
+        cJSON_AddNumberToObject(*run_req, "RestoreDateTime", (double)at / 1e6);
+    }
+    return 0;
 }
 
 /* TidemarkRestorePlan: the request of RestoreTableToPointInTime; writes nothing. Response:

@@ -50,6 +50,19 @@ int tm_export_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
 int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e);
 int tm_restore_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e);
 
+/* For a front end that answers before the run (tidemark serve, as AWS answers IN_PROGRESS):
+ * checks the request as AWS does before it answers (the table, the times against its window,
+ * the ClientToken), chooses the ExportId and records the export IN_PROGRESS in the catalog.
+ * *resp: the IN_PROGRESS ExportDescription (or, for a ClientToken seen with the same request
+ * within 8 hours, that export's description now, and *run_req NULL: nothing to run);
+ * *run_req: the request to hand to tm_export_run (in any thread), with the chosen id and time.
+ * Both the caller's. A token seen with another request: TM_ERR_EXPORT_CONFLICT. */
+int tm_export_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req, tm_error *e);
+/* The same for ImportTable (TM_ERR_IMPORT_CONFLICT), and for RestoreTableToPointInTime, whose
+ * *resp is the target's TableDescription with TableStatus CREATING and RestoreInProgress. */
+int tm_import_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req, tm_error *e);
+int tm_restore_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req, tm_error *e);
+
 /* Removes the "Tidemark..." members of a response's top-level shape object, or of each
  * summary in its top-level list (ListExports), in place. */
 void api_backup_strip(cJSON *resp);

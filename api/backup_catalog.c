@@ -26,6 +26,11 @@
  * (export_describe: IN_PROGRESS while its state moves, FAILED after a minute without progress,
  * and --resume finishes it). Nothing stays IN_PROGRESS forever.
  *
+ * CLIENT TOKENS: <home>/<kind>-tokens/<hex of the token>.json {"Id","Request","Time"}: the
+ * run a ClientToken started, the request (compact, without the token) and when (epoch s).
+ * AWS: the same token with the same request within 8 hours is that run again; with another
+ * request it is a conflict; after 8 hours the token is new.
+ *
  * CRASH SAFETY: fsx_write_atomic (temp file, fsync, rename, fsync the directory).
  * COMPATIBILITY: a newer Version is refused, never misread; members are only ever added. */
 #include "api/backup_internal.h"
@@ -35,6 +40,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,19 +74,26 @@ int catalog_put(tm_db *db, const char *kind, const char *id, const char *shape, 
     return rc ? tm_error_from(e, rc, "catalog record %s: ", path) : 0;
 }
 
-/* A killed import's record: IN_PROGRESS, its process gone. */
+/* A killed run's record: IN_PROGRESS, its process gone (an export recorded before its run by
+ * tm_export_begin reads FAILED too when its files do not say more). */
 static void settle(cJSON *r, cJSON *desc)
 {
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(desc, "ImportStatus");
+    int imp = cJSON_HasObjectItem(desc, "ImportStatus");
+    const char *sname = imp ? "ImportStatus" : "ExportStatus";
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(desc, sname);
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(r, "Pid");
     if (!cJSON_IsString(st) || strcmp(st->valuestring, "IN_PROGRESS") || !cJSON_IsNumber(pid))
         return;
     if (kill((pid_t)pid->valuedouble, 0) == 0 || errno != ESRCH) return;
     char msg[160];
-    snprintf(msg, sizeof msg, "the importing process (pid %d) ended before the import finished; "
-             "no table was created", (int)pid->valuedouble);
-    cJSON_ReplaceItemInObjectCaseSensitive(desc, "ImportStatus", cJSON_CreateString("FAILED"));
-    cJSON_AddStringToObject(desc, "FailureCode", "ImportInterrupted");
+    if (imp)
+        snprintf(msg, sizeof msg, "the importing process (pid %d) ended before the import finished; "
+                 "no table was created", (int)pid->valuedouble);
+    else
+        snprintf(msg, sizeof msg, "the exporting process (pid %d) ended before the export finished",
+                 (int)pid->valuedouble);
+    cJSON_ReplaceItemInObjectCaseSensitive(desc, sname, cJSON_CreateString("FAILED"));
+    cJSON_AddStringToObject(desc, "FailureCode", imp ? "ImportInterrupted" : "ExportInterrupted");
     cJSON_AddStringToObject(desc, "FailureMessage", msg);
 }
 
@@ -152,4 +165,55 @@ void catalog_ids_free(char **ids, size_t n)
 {
     for (size_t i = 0; i < n; i++) free(ids[i]);
     free(ids);
+}
+
+/* ================================================================ client tokens */
+
+#define TOKEN_TTL_S (8 * 3600)   /* AWS: a ClientToken is valid for 8 hours */
+
+static pthread_mutex_t token_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void token_path(tm_db *db, const char *kind, const char *token, char *dir, char *path)
+{
+    char hex[2 * 64 + 1] = "";
+    for (size_t i = 0; token[i] && i < 64; i++) snprintf(hex + 2 * i, 3, "%02x", (unsigned char)token[i]);
+    snprintf(dir, PATH_MAX, "%s/%s-tokens", tm_db_home(db), kind);
+    snprintf(path, PATH_MAX, "%s/%s.json", dir, hex);
+}
+
+int catalog_token(tm_db *db, const char *kind, const char *token, const char *request,
+                  int64_t now_s, char *id, size_t n, tm_error *e)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    buf b = BUF_INIT;
+    int ret = 0;
+    if (strlen(token) > 64) return tm_error_set(e, TM_ERR_BAD_PARAMETER, "ClientToken: at most 64 characters");
+    token_path(db, kind, token, dir, path);
+    pthread_mutex_lock(&token_mu);
+    if (!fsx_read_file(path, RECORD_MAX, &b)) {
+        cJSON *r = cJSON_ParseWithLength(b.data, b.len);
+        const char *rid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "Id"));
+        const char *rq = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "Request"));
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "Time");
+        if (rid && rq && cJSON_IsNumber(t) && now_s - (int64_t)t->valuedouble < TOKEN_TTL_S) {
+            if (strcmp(rq, request)) ret = -1;
+            else snprintf(id, n, "%s", rid), ret = 1;
+        }
+        cJSON_Delete(r);
+    }
+    buf_free(&b);
+    if (!ret) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "Id", id);
+        cJSON_AddStringToObject(r, "Request", request);
+        cJSON_AddNumberToObject(r, "Time", (double)now_s);
+        char *text = cJSON_PrintUnformatted(r);
+        cJSON_Delete(r);
+        int rc = text ? fsx_mkdirs(dir, 0755) : TM_ENOMEM;
+        if (!rc) rc = fsx_write_atomic(path, text, strlen(text));
+        free(text);
+        if (rc) ret = -2, tm_error_from(e, rc, "client token %s: ", path);
+    }
+    pthread_mutex_unlock(&token_mu);
+    return ret;
 }

@@ -4,6 +4,7 @@
 #include "api/backup_internal.h"
 #include "engine/clock.h"
 #include "engine/err.h"
+#include "engine/fsx.h"
 #include "engine/key.h"
 #include "engine/table.h"
 #include "import/import.h"
@@ -134,7 +135,8 @@ static int key_spec(const cJSON *tcp, key_schema *ks, tm_error *e)
  * KeySchema, AttributeDefinitions} (KeySchema absent: a tidemark export's own); tidemark's
  * TidemarkErrorLog, TidemarkMaxErrors, TidemarkMaxLineBytes, TidemarkMaxDecompressed,
  * TidemarkMaxRatio, TidemarkSortMemory, TidemarkThreads, TidemarkEndpointUrl, TidemarkProfile,
- * and TidemarkRegion, TidemarkAccount for the ARNs (backup.h: REGION AND ACCOUNT). */
+ * and TidemarkRegion, TidemarkAccount for the ARNs (backup.h: REGION AND ACCOUNT);
+ * TidemarkImportId: the id tm_import_begin chose. */
 static int import_request(const cJSON *req, import_options *o, key_schema *ks, buf *from,
                           const char ***hdr, tm_error *e)
 {
@@ -251,7 +253,9 @@ int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
     memset(&r, 0, sizeof r);
     r.start_us = clock_now_us();
     r.format = o.format == IMPORT_FMT_CSV ? IMPORT_FMT_CSV : IMPORT_FMT_DYNAMODB_JSON;
-    backup_make_id(r.start_us, id);
+    const char *given = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "TidemarkImportId"));
+    if (given && strlen(given) < sizeof id && !strchr(given, '/') && given[0] != '.') snprintf(id, sizeof id, "%s", given);
+    else backup_make_id(r.start_us, id);
     snprintf(arn, sizeof arn, "%s/import/%s", tarn, id);
     /* Recorded before it begins, so that DescribeImport sees it running. */
     cJSON *d = shape_import_description(arn, tarn, &o, &r, "IN_PROGRESS");
@@ -283,6 +287,69 @@ out:
 int tm_import_table(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
 {
     return tm_import_run(db, req, NULL, resp, e);
+}
+
+/* ================================================================ an import answered before it runs */
+
+int tm_import_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req, tm_error *e)
+{
+    import_options o = IMPORT_OPTIONS_INIT;
+    import_result r;
+    key_schema ks;
+    buf from = BUF_INIT;
+    const char **hdr = NULL, *token;
+    char id[24], tarn[600], arn[700], dir[PATH_MAX], *text = NULL;
+    int k;
+    *resp = *run_req = NULL;
+    o.home = tm_db_home(db);
+    if ((k = import_request(req, &o, &ks, &from, &hdr, e)) || (k = req_str(req, "ClientToken", 0, &token, e)))
+        goto out;
+    table_arn(o.region, o.account, o.table, tarn, sizeof tarn);
+    memset(&r, 0, sizeof r);
+    r.start_us = clock_now_us();
+    r.format = o.format == IMPORT_FMT_CSV ? IMPORT_FMT_CSV : IMPORT_FMT_DYNAMODB_JSON;
+    backup_make_id(r.start_us, id);
+    if (token) {
+        cJSON *c = cJSON_Duplicate(req, 1);
+        cJSON_DeleteItemFromObjectCaseSensitive(c, "ClientToken");
+        text = cJSON_PrintUnformatted(c);
+        cJSON_Delete(c);
+        int t = catalog_token(db, "imports", token, text ? text : "", r.start_us / 1000000, id, sizeof id, e);
+        if (t == -1)
+            k = tm_error_set(e, TM_ERR_IMPORT_CONFLICT, "There was a conflict when importing from the "
+                             "specified S3 source: ClientToken %s was used by another request", token);
+        else if (t == -2) k = e ? e->kind : TM_ERR_IO;
+        if (t == 1) {   /* the same import again */
+            cJSON *q = cJSON_CreateObject();
+            snprintf(arn, sizeof arn, "%s/import/%s", tarn, id);
+            cJSON_AddStringToObject(q, "ImportArn", arn);
+            k = tm_describe_import(db, q, resp, e);
+            cJSON_Delete(q);
+        }
+        if (k || t == 1) goto out;
+    }
+    table_path(o.home, o.table, NULL, dir, sizeof dir);
+    if (fsx_exists(dir)) {
+        k = tm_error_set(e, TM_ERR_RESOURCE_IN_USE, "Table already exists: %s", o.table);
+        goto out;
+    }
+    snprintf(arn, sizeof arn, "%s/import/%s", tarn, id);
+    source_named(&o, &r);
+    *resp = shape_import_description(arn, tarn, &o, &r, "IN_PROGRESS");
+    if ((k = catalog_put(db, "imports", id, "ImportTableDescription",
+                         cJSON_GetObjectItemCaseSensitive(*resp, "ImportTableDescription"), NULL, e))) {
+        cJSON_Delete(*resp);
+        *resp = NULL;
+        goto out;
+    }
+    *run_req = cJSON_Duplicate(req, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(*run_req, "TidemarkImportId");
+    cJSON_AddStringToObject(*run_req, "TidemarkImportId", id);
+out:
+    free(text);
+    free(hdr);
+    buf_free(&from);
+    return k;
 }
 
 /* ================================================================ DescribeImport, ListImports */

@@ -19,6 +19,12 @@ int catalog_get(tm_db *db, const char *kind, const char *id, const char *shape, 
 int catalog_ids(tm_db *db, const char *kind, char ***ids, size_t *n);
 void catalog_ids_free(char **ids, size_t n);
 
+/* ClientToken (backup_catalog.c: CLIENT TOKENS): 0 when new (recorded for id), 1 when the
+ * same request came with it within 8 hours (id := that run's), -1 when another request did
+ * (a conflict), -2 on a failure (e set). request: compact, without ClientToken. */
+int catalog_token(tm_db *db, const char *kind, const char *token, const char *request,
+                  int64_t now_s, char *id, size_t n, tm_error *e);
+
 /* A number member (epoch seconds for times); 0 and *present = 0 when absent. */
 int breq_num(const cJSON *req, const char *name, double *out, int *present, tm_error *e);
 /* The id after the last "/<what>/" of an ARN ("export", "import"). */

@@ -586,7 +586,8 @@ int export_run(const export_options *o, export_desc *res)
     if ((rc = table_open(o->home, o->table, TABLE_RDONLY, &t))) return rc;
     if ((rc = table_describe(t, &info))) goto out;
     x.m.start_us = clock_now_us();
-    xp_export_id(x.m.start_us, x.m.id);
+    if (o->id && strlen(o->id) < sizeof x.m.id) snprintf(x.m.id, sizeof x.m.id, "%s", o->id);
+    else xp_export_id(x.m.start_us, x.m.id);
     x.m.type = o->type;
     x.m.view = o->view;
     x.m.compression = o->compression;

@@ -51,10 +51,12 @@ typedef struct export_options {
     const char *tmp_dir;           /* spill files; NULL: $TMPDIR or /tmp */
     const store_options *store;    /* NULL: defaults (environment) */
     progress *prog;                /* optional; export_run only adds to it */
+    const char *id;                /* the ExportId to use (a server answered with it before the
+                                      run: api tm_export_begin); NULL: a new one */
 } export_options;
 
 #define EXPORT_OPTIONS_INIT {NULL, NULL, NULL, EXPORT_FULL, 0, 0, 0, EXPORT_VIEW_NEW_AND_OLD, \
-                             EXPORT_GZIP, 0, 1, NULL, NULL, 0, 0, NULL, NULL, NULL}
+                             EXPORT_GZIP, 0, 1, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL}
 
 /* What an export is, as describe reports it (ExportDescription). Strings are "" when unknown. */
 typedef struct export_desc {
