@@ -9,13 +9,13 @@ PREFIX   ?= /usr/local
 WERROR   ?= -Werror
 OPT      ?= -O2
 CFLAGS   ?= -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation $(WERROR)
-PKGS      = lmdb libzstd liblz4 libxxhash libcjson libcurl libarchive libcrypto zlib libdeflate
+PKGS      = lmdb libzstd liblz4 libxxhash libcjson libcurl libarchive libcrypto zlib libdeflate libmicrohttpd
 CPPFLAGS += -D_GNU_SOURCE -I. -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 BUILD    ?= build
 
 # Dependency order (left depends on right); linked as a group anyway.
-MODULES   = cli api restore import export lifecycle pitr remote store engine
+MODULES   = cli serve api restore import export lifecycle pitr remote store engine
 LIBS      = $(foreach m,$(MODULES),$(if $(wildcard $(m)/*.c),$(BUILD)/lib$(m).a))
 PROGS     = $(patsubst bin/%.c,$(BUILD)/bin/%,$(wildcard bin/*.c))
 UNITS     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*_test.c))
@@ -111,9 +111,10 @@ DEPS_export    = export pitr store engine
 DEPS_import    = import export store engine
 DEPS_lifecycle = lifecycle export import pitr store engine
 DEPS_api       = api restore import export lifecycle pitr store engine
+DEPS_serve     = serve api restore import export lifecycle pitr store engine
 DEPS_remote    = remote store engine
 # Which module a program, unit test or fuzz target belongs to (default: everything).
-MOD_tidemark           = api
+MOD_tidemark           = serve
 MOD_tidemark-store     = store
 MOD_tidemark-restore   = api
 MOD_tidemark-export    = api

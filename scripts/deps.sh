@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 debs=(build-essential pkg-config liblmdb-dev lmdb-utils libzstd-dev liblz4-dev libxxhash-dev
       libcjson-dev libcurl4-openssl-dev libarchive-dev libssl-dev zlib1g-dev libdeflate-dev
-      libcmocka-dev valgrind python3 python3-boto3 awscli nodejs npm sqlite3 pigz zstd lz4 gzip
+      libcmocka-dev libmicrohttpd-dev valgrind python3 python3-boto3 awscli nodejs npm sqlite3 pigz zstd lz4 gzip
       curl ca-certificates time bc help2man bash-completion)
 missing=()
 for d in "${debs[@]}"; do
