@@ -11,6 +11,7 @@
 #include "engine/fsx.h"
 #include "engine/table.h"
 #include "include/tidemark.h"
+#include "serve/serve.h"
 #include "pitr/timeline.h"
 
 #include <cjson/cJSON.h>
@@ -18,6 +19,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +37,7 @@ enum {
     O_DATA = 256, O_JSON, O_HELP, O_VERSION, O_TABLE, O_KEY, O_SORT_KEY, O_DURABILITY, O_ITEM,
     O_COND, O_NAMES, O_VALUES, O_RETURN, O_UPDATE, O_KEYCOND, O_FILTER, O_FORWARD, O_BACKWARD,
     O_LIMIT, O_ESK, O_SEGMENT, O_TOTAL, O_FILE, O_BATCH, O_PERIOD, O_FROM, O_TO, O_BY,
-    O_PRINT_ACKS, O_CONSISTENT, O_SNAP_EVERY, O_SNAP_WRITES, O_REQUEST, O_END
+    O_PRINT_ACKS, O_CONSISTENT, O_SNAP_EVERY, O_SNAP_WRITES, O_REQUEST, O_LISTEN, O_NO_AUTH, O_CREDENTIALS, O_END
 };
 
 static const struct option long_opts[] = {
@@ -74,6 +76,9 @@ static const struct option long_opts[] = {
     {"snapshot-every", required_argument, NULL, O_SNAP_EVERY},
     {"snapshot-every-writes", required_argument, NULL, O_SNAP_WRITES},
     {"request", required_argument, NULL, O_REQUEST},
+    {"listen", required_argument, NULL, O_LISTEN},
+    {"no-auth", no_argument, NULL, O_NO_AUTH},
+    {"credentials", required_argument, NULL, O_CREDENTIALS},
     {NULL, 0, NULL, 0},
 };
 
@@ -115,7 +120,7 @@ static int run_create(opts *o), run_describe(opts *o), run_list(opts *o), run_de
     run_query(opts *o), run_scan(opts *o), run_batch(opts *o), run_pitr_enable(opts *o),
     run_pitr_disable(opts *o), run_pitr_status(opts *o), run_snapshot(opts *o), run_snapshot_verify(opts *o),
     run_log_verify(opts *o), run_log_list(opts *o), run_timeline(opts *o), run_items_verify(opts *o),
-    run_call(opts *o);
+    run_call(opts *o), run_serve(opts *o);
 
 static const int a_create[] = {O_TABLE, O_KEY, O_SORT_KEY, O_DURABILITY, O_SNAP_EVERY, O_SNAP_WRITES, O_END};
 static const int a_snapshot[] = {O_TABLE, O_SNAP_EVERY, O_SNAP_WRITES, O_END};
@@ -133,6 +138,7 @@ static const int a_batch[] = {O_TABLE, O_FILE, O_BATCH, O_PRINT_ACKS, O_END};
 static const int a_pitr[] = {O_TABLE, O_PERIOD, O_END};
 static const int a_timeline[] = {O_TABLE, O_FROM, O_TO, O_BY, O_END};
 static const int a_call[] = {O_REQUEST, O_END};
+static const int a_serve[] = {O_LISTEN, O_NO_AUTH, O_CREDENTIALS, O_END};
 
 static const command commands[] = {
     {"create-table", run_create, a_create,
@@ -263,6 +269,16 @@ static const command commands[] = {
      "Examples:\n"
      "  tidemark timeline --table Chat --from -3h\n"
      "  tidemark timeline --table Chat --from 2025-11-12T08:00:00Z --by hour --json\n"},
+    {"serve", run_serve, a_serve, "[--listen HOST:PORT] [--no-auth] [--credentials FILE]",
+     "Serves the DynamoDB API (JSON 1.0 over HTTP: POST / with X-Amz-Target) on --listen\n"
+     "(default 127.0.0.1:8000): items, queries, tables, PITR, export, import and restore, for\n"
+     "the aws CLI and the SDKs with --endpoint-url. Requests must be SigV4-signed with a key pair\n"
+     "of AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the server's environment) or of --credentials\n"
+     "FILE (lines \"ACCESS_KEY_ID SECRET\"); --no-auth accepts anything (local development).\n"
+     "SIGTERM or Ctrl-C finishes the requests in flight and the running jobs, then exits.\n"
+     "Examples:\n"
+     "  tidemark --data /srv/tm serve --listen 0.0.0.0:8000 --credentials /etc/tidemark/keys\n"
+     "  tidemark serve --no-auth & aws dynamodb list-tables --endpoint-url http://127.0.0.1:8000\n"},
     {"call", run_call, a_call, "OPERATION [--request JSON|@FILE]",
      "Runs one operation on a request in the DynamoDB JSON 1.0 wire shape and prints the wire\n"
      "response, as an HTTP endpoint would send it (times as epoch seconds), or the wire error\n"
@@ -1243,6 +1259,32 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
     if (errno || *end || v > max) return -1;
     *out = v;
     return 0;
+}
+
+/* ================================================================ serve */
+
+static volatile sig_atomic_t serve_stop;
+static void on_stop(int sig) { (void)sig; serve_stop = 1; }
+static void serve_log(void *ctx, const char *line) { (void)ctx; fprintf(stderr, "%s serve: %s\n", PROG, line); }
+
+static int run_serve(opts *o)
+{
+    serve_options so = SERVE_OPTIONS_INIT;
+    tm_error e = {0, ""};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    so.home = o->home;
+    so.listen = ARG(o, O_LISTEN);
+    so.no_auth = GIVEN(o, O_NO_AUTH);
+    so.credentials = ARG(o, O_CREDENTIALS);
+    so.log = serve_log;
+    int k = serve_run(&so, &serve_stop, &e);
+    if (k) fprintf(stderr, "%s: serve: %s\n", PROG, e.message);
+    return k ? tm_err_exit(k) : 0;
 }
 
 int main(int argc, char **argv)
