@@ -12,6 +12,7 @@
 #include "engine/buf.h"
 #include "engine/key.h"
 #include "export/export.h"
+#include "export/layout.h"
 #include "store/store.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -93,9 +94,6 @@ int xp_summary_json(const xp_meta *m, const char *manifest_key, uint64_t items, 
                     buf *out);
 /* tidemark-schema.json (specified in export.c), its checksum appended. */
 int xp_schema_json(const xp_meta *m, buf *out);
-/* Checks a tidemark-schema.json: 0 when its Checksum holds, 1 for a version 1 file (no
- * checksum; only its JSON shape could be checked), -1 damaged (why says how). */
-int xp_schema_check(const char *text, size_t n, char *why, size_t wn);
 /* The resume state: meta + partitions done with their files. */
 int xp_state_json(const xp_meta *m, const char *status, const char *failure,
                   const xp_file *files, size_t nfiles, const unsigned char *done, buf *out);
@@ -118,12 +116,8 @@ int xp_split_dir(const char *dir, char *dest, size_t dn, char *id, size_t in);
 #define XP_UNRECORDED  "was stopped before it recorded its state (_started but no " \
                        XP_STATE_NAME "): nothing of it can be reused; run the export again " \
                        "(and delete this directory)"
-#define XP_SCHEMA_NAME "tidemark-schema.json"
-/* tidemark-schema.json version 2 ends with ,"Checksum":"<24 base64>"}\n (export.c). */
-#define XP_SCHEMA_VERSION  2
-#define XP_SCHEMA_SUM_HEAD ",\"Checksum\":\""
-#define XP_SCHEMA_SUM_TAIL "\"}\n"
-#define XP_SCHEMA_SUM_LEN  (sizeof XP_SCHEMA_SUM_HEAD - 1 + 24 + sizeof XP_SCHEMA_SUM_TAIL - 1)
+#define XP_SCHEMA_NAME LAYOUT_SCHEMA
+#define XP_SCHEMA_VERSION 2   /* tidemark-schema.json (export.c; its checksum: layout.h) */
 
 /* ---- pipeline.c --------------------------------------------------------------------------- */
 

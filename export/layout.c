@@ -98,6 +98,38 @@ int layout_check_md5(const char *name, const char *text, size_t n, const char *m
     return 0;
 }
 
+int layout_schema_check(const char *t, size_t n, char *why, size_t wn)
+{
+    const size_t hl = strlen(LAYOUT_SCHEMA_SUM_HEAD), tl = strlen(LAYOUT_SCHEMA_SUM_TAIL);
+    if (n > LAYOUT_SCHEMA_SUM_LEN && t[0] == '{' && !memcmp(t + n - LAYOUT_SCHEMA_SUM_LEN,
+                                                        LAYOUT_SCHEMA_SUM_HEAD, hl) &&
+        !memcmp(t + n - tl, LAYOUT_SCHEMA_SUM_TAIL, tl)) {
+        unsigned char d[16];
+        char md5[25];
+        store_md5(t, n - LAYOUT_SCHEMA_SUM_LEN, d);
+        text_b64(d, 16, md5);
+        if (!memcmp(md5, t + n - tl - 24, 24)) return 0;
+        snprintf(why, wn, "damaged: its Checksum %.24s does not match its bytes (MD5 %s)",
+                 t + n - tl - 24, md5);
+        return -1;
+    }
+    /* No checksum where version 2 puts it: version 1 only if nothing says version 2 (one
+     * damaged byte cannot take away both its SchemaVersion and its Checksum). */
+    if (memmem(t, n, "\"SchemaVersion\"", 15) || memmem(t, n, "\"Checksum\"", 10)) {
+        snprintf(why, wn, "damaged or truncated: no valid Checksum at its end (%zu bytes)", n);
+        return -1;
+    }
+    cJSON *j = cJSON_ParseWithLength(t, n);
+    int ok = cJSON_IsObject(j) && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "KeySchema"));
+    cJSON_Delete(j);
+    if (!ok) {
+        snprintf(why, wn, "damaged or truncated: not a JSON object with a KeySchema (%zu bytes)",
+                 n);
+        return -1;
+    }
+    return 1;
+}
+
 /* ================================================================================================
  * Manifests
  * ============================================================================================== */

@@ -47,6 +47,20 @@ int layout_path_safe(const char *path);
 int layout_check_md5(const char *json_name, const char *text, size_t n, const char *md5,
                      size_t md5n);
 
+/* ---- tidemark-schema.json (tidemark's own, beside the manifests; specified in export.c) --- */
+
+#define LAYOUT_SCHEMA "tidemark-schema.json"
+/* Version 2 ends with ,"Checksum":"<base64 MD5 of what precedes it>"}\n */
+#define LAYOUT_SCHEMA_SUM_HEAD ",\"Checksum\":\""
+#define LAYOUT_SCHEMA_SUM_TAIL "\"}\n"
+#define LAYOUT_SCHEMA_SUM_LEN \
+    (sizeof LAYOUT_SCHEMA_SUM_HEAD - 1 + 24 + sizeof LAYOUT_SCHEMA_SUM_TAIL - 1)
+
+/* Checks a tidemark-schema.json: 0 when its Checksum holds, 1 for a version 1 file (no
+ * checksum; only its JSON shape could be checked), -1 damaged (why says how: "damaged: ..." or
+ * "damaged or truncated: ..."). Verify reports it, import refuses the file. */
+int layout_schema_check(const char *text, size_t n, char *why, size_t wn);
+
 /* ---- manifest-summary.json --------------------------------------------------------------- */
 
 typedef struct layout_summary {

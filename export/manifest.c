@@ -208,39 +208,9 @@ int xp_schema_json(const xp_meta *m, buf *out)
     if (!rc) {
         char md5[25];
         xp_md5_b64(out->data + start, out->len - start, md5);
-        rc = buf_printf(out, "%s%s%s", XP_SCHEMA_SUM_HEAD, md5, XP_SCHEMA_SUM_TAIL);
+        rc = buf_printf(out, "%s%s%s", LAYOUT_SCHEMA_SUM_HEAD, md5, LAYOUT_SCHEMA_SUM_TAIL);
     }
     return rc;
-}
-
-int xp_schema_check(const char *t, size_t n, char *why, size_t wn)
-{
-    const size_t hl = strlen(XP_SCHEMA_SUM_HEAD), tl = strlen(XP_SCHEMA_SUM_TAIL);
-    if (n > XP_SCHEMA_SUM_LEN && t[0] == '{' && !memcmp(t + n - XP_SCHEMA_SUM_LEN,
-                                                        XP_SCHEMA_SUM_HEAD, hl) &&
-        !memcmp(t + n - tl, XP_SCHEMA_SUM_TAIL, tl)) {
-        char md5[25];
-        xp_md5_b64(t, n - XP_SCHEMA_SUM_LEN, md5);
-        if (!memcmp(md5, t + n - tl - 24, 24)) return 0;
-        snprintf(why, wn, "damaged: its Checksum %.24s does not match its bytes (MD5 %s)",
-                 t + n - tl - 24, md5);
-        return -1;
-    }
-    /* No checksum where version 2 puts it: version 1 only if nothing says version 2 (one
-     * damaged byte cannot take away both its SchemaVersion and its Checksum). */
-    if (memmem(t, n, "\"SchemaVersion\"", 15) || memmem(t, n, "\"Checksum\"", 10)) {
-        snprintf(why, wn, "damaged or truncated: no valid Checksum at its end (%zu bytes)", n);
-        return -1;
-    }
-    cJSON *j = cJSON_ParseWithLength(t, n);
-    int ok = cJSON_IsObject(j) && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "KeySchema"));
-    cJSON_Delete(j);
-    if (!ok) {
-        snprintf(why, wn, "damaged or truncated: not a JSON object with a KeySchema (%zu bytes)",
-                 n);
-        return -1;
-    }
-    return 1;
 }
 
 /* ================================================================================================

@@ -530,21 +530,21 @@ static void check_schema(vctx *v, layout_loc *l)
 {
     buf b = BUF_INIT;
     char why[256];
-    int rc = layout_loc_get(l, XP_SCHEMA_NAME, (size_t)1 << 20, &b);
+    int rc = layout_loc_get(l, LAYOUT_SCHEMA, (size_t)1 << 20, &b);
     if (rc == TM_ENOTFOUND) {
         if (v->tidemark_names) {
             v->st->schema = EXPORT_SCHEMA_BAD;
-            problem(v, XP_SCHEMA_NAME, "missing: tidemark-export wrote this export (its data "
+            problem(v, LAYOUT_SCHEMA, "missing: tidemark-export wrote this export (its data "
                     "file names say so) with its key schema in that file");
         }
     } else if (rc) {
         v->st->schema = EXPORT_SCHEMA_BAD;
-        problem(v, XP_SCHEMA_NAME, "cannot read: %s", err_msg());
+        problem(v, LAYOUT_SCHEMA, "cannot read: %s", err_msg());
     } else {
-        int r = xp_schema_check(b.data ? b.data : "", b.len, why, sizeof why);
+        int r = layout_schema_check(b.data ? b.data : "", b.len, why, sizeof why);
         v->st->schema = r == 0 ? EXPORT_SCHEMA_CHECKED : r == 1 ? EXPORT_SCHEMA_UNCHECKED
                                                                 : EXPORT_SCHEMA_BAD;
-        if (r < 0) problem(v, XP_SCHEMA_NAME, "%s", why);
+        if (r < 0) problem(v, LAYOUT_SCHEMA, "%s", why);
     }
     buf_free(&b);
 }

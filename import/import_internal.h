@@ -123,9 +123,6 @@ int import_manifest_parse_summary(import_manifest *m, const char *text, size_t n
  * outside it, or with an empty, "." or ".." segment, is TM_ECORRUPT ("refused"). Checks that the
  * counts add up to the summary's itemCount. */
 int import_manifest_parse_files(import_manifest *m, const char *text, size_t n);
-/* Checks a JSON file against its .md5 (base64 MD5, 24 chars). TM_ECORRUPT naming name. */
-int import_manifest_check_md5(const char *name, const char *text, size_t n, const char *md5,
-                              size_t md5n);
 void import_manifest_free(import_manifest *m);   /* frees the members; m stays usable */
 /* The index of the file with rel == rel, or -1. */
 long import_manifest_find(const import_manifest *m, const char *rel);
@@ -137,8 +134,6 @@ int import_schema_parse(const char *text, size_t n, struct key_schema *ks, buf *
 /* Names that are never data when found next to data: _started, manifest-*, *.md5,
  * tidemark-schema.json, and hidden (".") or "_"-prefixed base names. */
 int import_is_marker(const char *key);
-/* 1 if a relative path has no empty, "." or ".." segment and no leading '/' or '\\'. */
-int import_path_safe(const char *path);
 
 /* ---- error log (import_errlog.c) --------------------------------------------------------- */
 

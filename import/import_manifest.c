@@ -10,7 +10,6 @@
 #include "import/import_internal.h"
 #include "engine/err.h"
 #include "engine/key.h"
-#include "engine/text.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -30,11 +29,6 @@ int import_is_marker(const char *key)
     if (n >= 4 && strcmp(base + n - 4, ".md5") == 0) return 1;
     /* tidemark-schema.json, tidemark-export-state.json (an export in progress) */
     return strncmp(base, "tidemark-", 9) == 0 && n >= 5 && strcmp(base + n - 5, ".json") == 0;
-}
-
-int import_path_safe(const char *path)
-{
-    return layout_path_safe(path);
 }
 
 /* ---- manifests ---------------------------------------------------------------------------- */
@@ -164,12 +158,6 @@ long import_manifest_find(const import_manifest *m, const char *rel)
     return -1;
 }
 
-int import_manifest_check_md5(const char *name, const char *text, size_t n, const char *md5,
-                              size_t md5n)
-{
-    return layout_check_md5(name, text, n, md5, md5n);
-}
-
 /* ---- tidemark-schema.json --------------------------------------------------------------- */
 
 static av_type attr_type(const cJSON *defs, const char *name)
@@ -188,32 +176,13 @@ static av_type attr_type(const cJSON *defs, const char *name)
     return 0;
 }
 
-/* The checksum of a version 2 file (export/export.c: P + ',"Checksum":"' + base64(MD5(P)) +
- * '"}\n'); a file without one is version 1 only if nothing in it says version 2. */
-static int schema_checksum(const char *t, size_t n)
-{
-    static const char head[] = ",\"Checksum\":\"", tail[] = "\"}\n";
-    const size_t hl = sizeof head - 1, tl = sizeof tail - 1, sl = hl + 24 + tl;
-    if (n > sl && !memcmp(t + n - sl, head, hl) && !memcmp(t + n - tl, tail, tl)) {
-        unsigned char d[16];
-        char b64[25];
-        store_md5(t, n - sl, d);
-        text_b64(d, 16, b64);
-        if (!memcmp(b64, t + n - tl - 24, 24)) return 0;
-        return err_set(TM_ECORRUPT, "tidemark-schema.json is damaged: its Checksum %.24s does "
-                       "not match its bytes (MD5 %s)", t + n - tl - 24, b64);
-    }
-    if (memmem(t, n, "\"SchemaVersion\"", 15) || memmem(t, n, "\"Checksum\"", 10))
-        return err_set(TM_ECORRUPT, "tidemark-schema.json is damaged or truncated: no valid "
-                       "Checksum at its end (%zu bytes)", n);
-    return 0;
-}
-
 int import_schema_parse(const char *text, size_t n, key_schema *ks, buf *table_name)
 {
     int rc = 0;
+    char why[256];
     memset(ks, 0, sizeof *ks);
-    if ((rc = schema_checksum(text, n))) return rc;
+    if (layout_schema_check(text, n, why, sizeof why) < 0)
+        return err_set(TM_ECORRUPT, LAYOUT_SCHEMA " is %s", why);
     cJSON *j = cJSON_ParseWithLength(text, n);
     const cJSON *keys = cJSON_GetObjectItemCaseSensitive(j, "KeySchema");
     const cJSON *defs = cJSON_GetObjectItemCaseSensitive(j, "AttributeDefinitions");

@@ -152,12 +152,12 @@ static int markers_apply(import_source *src, marker_set *m, const char *where)
     if (!m->have_files)
         return err_set(TM_ECORRUPT, "%s: manifest-files.json is missing", where);
     if (m->have_summary_md5 &&
-        (rc = import_manifest_check_md5("manifest-summary.json", m->summary.data, m->summary.len,
-                                        m->summary_md5.data, m->summary_md5.len)))
+        (rc = layout_check_md5(LAYOUT_SUMMARY, m->summary.data, m->summary.len,
+                               m->summary_md5.data, m->summary_md5.len)))
         return err_wrap(rc, "%s: ", where);
     if (m->have_files_md5 &&
-        (rc = import_manifest_check_md5("manifest-files.json", m->files.data, m->files.len,
-                                        m->files_md5.data, m->files_md5.len)))
+        (rc = layout_check_md5(LAYOUT_FILES, m->files.data, m->files.len, m->files_md5.data,
+                               m->files_md5.len)))
         return err_wrap(rc, "%s: ", where);
     if ((rc = import_manifest_parse_summary(&src->man, m->summary.data, m->summary.len)) ||
         (rc = import_manifest_parse_files(&src->man, m->files.data, m->files.len)))
@@ -501,7 +501,7 @@ static int archive_next(import_archive *x)
             free(target);
             continue;
         }
-        if (!import_path_safe(x->path)) {
+        if (!layout_path_safe(x->path)) {
             free(target);
             return err_set(TM_ECORRUPT, "%s: archive entry \"%s\" has a \"..\" or empty path "
                            "segment: refused", x->src->archive_ptr, p);

@@ -535,7 +535,7 @@ static void test_texts(void **state)
         "\"2020-11-11T21:33:20.123456Z\",\"ExportType\":\"INCREMENTAL_EXPORT\","
         "\"Checksum\":\"3vdM1mu/kDIb0u/9LXrmig==\"}\n");   /* base64 MD5 of the bytes before it */
     char why[256];
-    assert_int_equal(xp_schema_check(b.data, b.len, why, sizeof why), 0);
+    assert_int_equal(layout_schema_check(b.data, b.len, why, sizeof why), 0);
     m.ks.range_type = 0;
     m.type = EXPORT_FULL;
     buf_reset(&b);
@@ -1148,11 +1148,11 @@ static void schema_problem(void *ctx, const char *what, const char *detail)
     schema_probs *p = ctx;
     (void)detail;
     p->n++;
-    p->named += !strcmp(what, XP_SCHEMA_NAME);
+    p->named += !strcmp(what, LAYOUT_SCHEMA);
 }
 
 /* tidemark-schema.json is under its checksum: every flipped bit and every truncation is a
- * problem named after the file, in verify and in the reader import uses (xp_schema_check is
+ * problem named after the file, in verify and in the reader import uses (layout_schema_check is
  * its twin); version 1 (no checksum) passes with the note; a tidemark export without it fails. */
 static void test_verify_schema(void **state)
 {
@@ -1168,23 +1168,23 @@ static void test_verify_schema(void **state)
     export_verify_stats st;
     assert_int_equal(verify_quiet(d.dir, &st), 0);
     assert_int_equal(st.schema, EXPORT_SCHEMA_CHECKED);
-    mkpath(p, sizeof p, "%s/%s", d.dir, XP_SCHEMA_NAME);
+    mkpath(p, sizeof p, "%s/%s", d.dir, LAYOUT_SCHEMA);
     buf good = BUF_INIT, bad = BUF_INIT;
     read_file(p, &good);
-    assert_true(good.len > XP_SCHEMA_SUM_LEN);
-    assert_int_equal(xp_schema_check(good.data, good.len, why, sizeof why), 0);
+    assert_true(good.len > LAYOUT_SCHEMA_SUM_LEN);
+    assert_int_equal(layout_schema_check(good.data, good.len, why, sizeof why), 0);
     /* Every bit of every byte, and every shorter length: the checker says damaged. */
     for (size_t i = 0; i < good.len; i++) {
         for (int bit = 0; bit < 8; bit++) {
             buf_reset(&bad);
             buf_append(&bad, good.data, good.len);
             bad.data[i] ^= (char)(1 << bit);
-            if (xp_schema_check(bad.data, bad.len, why, sizeof why) != -1)
+            if (layout_schema_check(bad.data, bad.len, why, sizeof why) != -1)
                 fail_msg("bit %d of byte %zu flipped: not seen", bit, i);
         }
     }
     for (size_t n = 0; n < good.len; n++)
-        if (xp_schema_check(good.data, n, why, sizeof why) != -1)
+        if (layout_schema_check(good.data, n, why, sizeof why) != -1)
             fail_msg("truncated to %zu bytes: not seen", n);
     /* verify names the file: a flip in the key type, a truncation, a deletion. */
     const char *ty = strstr(good.data, "\"AttributeType\":\"S\"");
@@ -1211,9 +1211,9 @@ static void test_verify_schema(void **state)
     assert_int_equal(strncmp(good.data, ver, strlen(ver)), 0);
     buf_reset(&bad);
     buf_puts(&bad, "{");
-    buf_append(&bad, good.data + strlen(ver), good.len - strlen(ver) - XP_SCHEMA_SUM_LEN);
+    buf_append(&bad, good.data + strlen(ver), good.len - strlen(ver) - LAYOUT_SCHEMA_SUM_LEN);
     buf_puts(&bad, "}\n");
-    assert_int_equal(xp_schema_check(bad.data, bad.len, why, sizeof why), 1);
+    assert_int_equal(layout_schema_check(bad.data, bad.len, why, sizeof why), 1);
     assert_int_equal(fsx_write_atomic(p, bad.data, bad.len), 0);
     assert_int_equal(verify_quiet(d.dir, &st), 0);
     assert_int_equal(st.schema, EXPORT_SCHEMA_UNCHECKED);

@@ -522,11 +522,10 @@ static void test_manifest(void **state)
     char b64[25];
     store_md5(SUMMARY, strlen(SUMMARY), d);
     text_b64(d, 16, b64);
-    assert_int_equal(import_manifest_check_md5("manifest-summary.json", SUMMARY, strlen(SUMMARY),
-                                               b64, 24), 0);
+    assert_int_equal(layout_check_md5(LAYOUT_SUMMARY, SUMMARY, strlen(SUMMARY), b64, 24), 0);
     b64[3] ^= 1;
-    assert_int_equal(import_manifest_check_md5("manifest-summary.json", SUMMARY, strlen(SUMMARY),
-                                               b64, 24), TM_ECORRUPT);
+    assert_int_equal(layout_check_md5(LAYOUT_SUMMARY, SUMMARY, strlen(SUMMARY), b64, 24),
+                     TM_ECORRUPT);
 }
 
 static void test_b64(void **state)
@@ -578,15 +577,15 @@ static void test_names(void **state)
     assert_true(import_is_marker("data/.tmp"));
     assert_false(import_is_marker("data/abc.json.gz"));
     assert_false(import_is_marker("items.csv"));
-    assert_true(import_path_safe("data/a.json.gz"));
-    assert_true(import_path_safe("a..b/c"));
-    assert_false(import_path_safe("../a"));
-    assert_false(import_path_safe("a/../../b"));
-    assert_false(import_path_safe("/etc/passwd"));
-    assert_false(import_path_safe("a//b"));
-    assert_false(import_path_safe("a/./b"));
-    assert_false(import_path_safe("..\\x"));
-    assert_false(import_path_safe(""));
+    assert_true(layout_path_safe("data/a.json.gz"));
+    assert_true(layout_path_safe("a..b/c"));
+    assert_false(layout_path_safe("../a"));
+    assert_false(layout_path_safe("a/../../b"));
+    assert_false(layout_path_safe("/etc/passwd"));
+    assert_false(layout_path_safe("a//b"));
+    assert_false(layout_path_safe("a/./b"));
+    assert_false(layout_path_safe("..\\x"));
+    assert_false(layout_path_safe(""));
 }
 
 /* ---- error log ---------------------------------------------------------------------------- */
