@@ -2,6 +2,7 @@
  * `tidemark call` command, `tidemark serve`). One line per operation. */
 #include "api/ops.h"
 #include "api/backup.h"
+#include "api/wire.h"
 
 #include <string.h>
 
@@ -52,6 +53,7 @@ int tm_call(tm_db *db, const char *operation, const cJSON *req, cJSON **resp, tm
     if (!fn) return tm_error_set(e, TM_ERR_UNKNOWN_OPERATION, "unknown operation '%s'", operation ? operation : "");
     if (req && !cJSON_IsObject(req))
         return tm_error_set(e, TM_ERR_SERIALIZATION, "the request must be a JSON object");
+    if (req && api_wire_check(req, e)) return TM_ERR_SERIALIZATION;
     cJSON *empty = req ? NULL : cJSON_CreateObject();
     int k = fn(db, req ? req : empty, resp, e);
     cJSON_Delete(empty);
