@@ -15,7 +15,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 BUILD    ?= build
 
 # Dependency order (left depends on right); linked as a group anyway.
-MODULES   = cli serve api restore import export lifecycle pitr remote store engine
+MODULES   = cli serve api rollback restore import export lifecycle pitr remote store engine
 LIBS      = $(foreach m,$(MODULES),$(if $(wildcard $(m)/*.c),$(BUILD)/lib$(m).a))
 PROGS     = $(patsubst bin/%.c,$(BUILD)/bin/%,$(wildcard bin/*.c))
 UNITS     = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*_test.c))
@@ -110,8 +110,9 @@ DEPS_restore   = restore export pitr store engine
 DEPS_export    = export pitr store engine
 DEPS_import    = import export store engine
 DEPS_lifecycle = lifecycle export import pitr store engine
-DEPS_api       = api restore import export lifecycle pitr store engine
-DEPS_serve     = serve api restore import export lifecycle pitr store engine
+DEPS_api       = api rollback restore import export lifecycle pitr remote store engine
+DEPS_rollback  = rollback export remote pitr store engine
+DEPS_serve     = serve api rollback restore import export lifecycle pitr remote store engine
 DEPS_remote    = remote store engine
 # Which module a program, unit test or fuzz target belongs to (default: everything).
 MOD_tidemark           = serve
@@ -119,6 +120,8 @@ MOD_tidemark-store     = store
 MOD_tidemark-restore   = api
 MOD_tidemark-export    = api
 MOD_tidemark-import    = api
+MOD_tidemark-rollback  = api
+MOD_rollback_test = rollback
 MOD_tidemark-lifecycle = lifecycle
 MOD_cli_test = cli
 MOD_item_test = engine

@@ -2,6 +2,7 @@
  * `tidemark call` command, `tidemark serve`). One line per operation. */
 #include "api/ops.h"
 #include "api/backup.h"
+#include "api/rollback.h"
 #include "api/wire.h"
 
 #include <string.h>
@@ -37,6 +38,7 @@ static const tm_op ops[] = {
     {"TidemarkItemsVerify", tm_items_verify},
     {"TidemarkExportVerify", tm_export_verify},
     {"TidemarkRestorePlan", tm_restore_plan},
+    {"TidemarkRollback", tm_rollback},
 };
 
 tm_op_fn tm_op_find(const char *operation)
