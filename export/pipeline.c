@@ -234,11 +234,13 @@ static int commit_file(xp_pipe *p)
     xp_file *f = &p->curf;
     f->size = res.size;
     snprintf(f->md5_b64, sizeof f->md5_b64, "%s", res.md5_base64);
-    if (res.parts > 1) {
-        /* The object's real S3 ETag (several parts). */
+    if (store_is_s3(p->c.st)) {
+        /* The object's real ETag as S3 answered it: a PUT's (its MD5 hex), or a multipart
+         * upload's "<hex>-<parts>". */
         snprintf(f->etag, sizeof f->etag, "%s", res.etag);
     } else {
-        /* As AWS records a one-part upload. */
+        /* A local directory has no ETag: what S3 gives the one-part multipart upload AWS
+         * makes of each data file, so that a copy to S3 in one part lists what AWS lists. */
         unsigned char md5[16];
         if (xp_unhex(res.md5_hex, md5, 16)) return err_set(TM_EIO, "store returned a bad MD5");
         xp_etag1(md5, f->etag);
