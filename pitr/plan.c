@@ -179,6 +179,24 @@ static void missing_text(const pitr_input *in, const cand *c, buf *b)
 
 /* ---- the planner ---- */
 
+/* Candidate k of the planner's seeds: the nf snapshots at or before the target (newest first
+ * or oldest first), the empty table, the later snapshots oldest first, the live table. 0 when
+ * that seed cannot serve (no empty seed, the live table behind the target, a skipped seed). */
+static int cand_at(const pitr_input *in, size_t k, size_t nf, int newest_first, cand *c)
+{
+    if (k < nf) cand_forward(in, c, &in->snaps[newest_first ? nf - 1 - k : k]);
+    else if (k == nf) {
+        if (!empty_seed_ok(in, nf)) return 0;
+        cand_forward(in, c, NULL);
+    } else if (k < in->nsnaps + 1) cand_backward(in, c, &in->snaps[k - 1]);
+    else {
+        cand_backward(in, c, NULL);
+        if (in->live_seq < in->target_seq) return 0;
+    }
+    return !seed_skipped(in, c);
+}
+
+
 int pitr_plan_make(const pitr_input *in, pitr_dir dir, pitr_plan **out)
 {
     int rc = 0;
@@ -212,16 +230,7 @@ int pitr_plan_make(const pitr_input *in, pitr_dir dir, pitr_plan **out)
     size_t total = in->nsnaps + 1 + (in->has_live ? 1 : 0);
     for (size_t k = 0; k < total; k++) {
         cand c;
-        if (k < nf) cand_forward(in, &c, &in->snaps[nf - 1 - k]);
-        else if (k == nf) {
-            if (!empty_seed_ok(in, nf)) continue;
-            cand_forward(in, &c, NULL);
-        } else if (k < in->nsnaps + 1) cand_backward(in, &c, &in->snaps[k - 1]);
-        else {
-            cand_backward(in, &c, NULL);
-            if (in->live_seq < S) continue;
-        }
-        if (seed_skipped(in, &c)) continue;
+        if (!cand_at(in, k, nf, 1, &c)) continue;
         if (c.dir == PITR_FORWARD && !have_fwd) { fwd_first = c; have_fwd = 1; }
         if (c.dir == PITR_BACKWARD && !have_bwd) { bwd_first = c; have_bwd = 1; }
         if (!c.ok) continue;
@@ -255,16 +264,7 @@ int pitr_plan_make(const pitr_input *in, pitr_dir dir, pitr_plan **out)
     if (dir == PITR_AUTO) {
         for (size_t k = 0; k < total; k++) {
             cand c;
-            if (k < nf) cand_forward(in, &c, &in->snaps[k]);
-            else if (k == nf) {
-                if (!empty_seed_ok(in, nf)) continue;
-                cand_forward(in, &c, NULL);
-            } else if (k < in->nsnaps + 1) cand_backward(in, &c, &in->snaps[k - 1]);
-            else {
-                cand_backward(in, &c, NULL);
-                if (in->live_seq < S) continue;
-            }
-            if (!c.ok || c.dir == best.dir || seed_skipped(in, &c)) continue;
+            if (!cand_at(in, k, nf, 0, &c) || !c.ok || c.dir == best.dir) continue;
             if (!have_alt || better(&c, &best_alt)) { best_alt = c; have_alt = 1; }
         }
     }
