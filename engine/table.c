@@ -1765,6 +1765,20 @@ int table_batch_delete_bin(table_batch *b, const void *key, size_t kn)
     return ws_change(&b->w, key, kn, NULL, 0, 0, NULL, 0, 0);
 }
 
+int table_batch_get_bin(table_batch *b, const void *key, size_t kn, const void **img, size_t *in)
+{
+    table *t = b->w.t;
+    MDB_val k = {kn, (void *)key}, v;
+    int rc = mdb_get(b->w.txn, t->env->items, &k, &v);
+    *img = NULL;
+    *in = 0;
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc) return lmdb_err(rc, "get", t->dir);
+    *img = (const char *)v.mv_data + 4;   /* after the stored size, as wreq_run reads it */
+    *in = v.mv_size - 4;
+    return 0;
+}
+
 int table_batch_commit(table_batch *b)
 {
     table *t = b->w.t;

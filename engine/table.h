@@ -146,6 +146,10 @@ int table_batch_delete(table_batch *b, const item *key);
 /* Raw forms for callers that already hold encodings (rollback, apply of incrementals). */
 int table_batch_put_bin(table_batch *b, const void *key, size_t kn, const void *img, size_t in);
 int table_batch_delete_bin(table_batch *b, const void *key, size_t kn);
+/* The current image of an encoded key inside the batch's write txn (the batch's own writes
+ * included): *img NULL when absent, else valid until the batch's next write. A check made with
+ * it and the write that follows are one transaction (rollback's check-then-write). */
+int table_batch_get_bin(table_batch *b, const void *key, size_t kn, const void **img, size_t *in);
 int table_batch_commit(table_batch *b);   /* frees b, whatever the outcome */
 /* Applies what a TABLE_BULK handle has pending and releases the write lock (close does too). */
 int table_flush(table *t);

@@ -444,7 +444,10 @@ static int run_target(const rollback_options *o, rb_target *t, recs *rs, rollbac
             }
     }
     progress_phase(o->prog, o->direction == ROLLBACK_APPLY ? "applying" : "rolling back");
-    if ((rc = run_pool(t, rs, 1, o->on_conflict == ROLLBACK_OVERWRITE, jobs, o->prog))) {
+    int force = o->on_conflict == ROLLBACK_OVERWRITE;
+    rc = t->ops->write_all ? t->ops->write_all(t, rs->v, rs->n, force, o->prog)
+                           : run_pool(t, rs, 1, force, jobs, o->prog);
+    if (rc) {
         report_all(o, rs, st, 0);   /* counts what was done before the error */
         return rc;
     }

@@ -35,6 +35,9 @@ typedef struct rb_target_ops {
     /* The checked write: sets r->action (RESTORE, DELETE, ALREADY, CONFLICT, or OVERWRITTEN
      * when force), keeping the current image of a conflict. Atomic with its check. */
     int (*write)(rb_target *t, rb_rec *r, int force);
+    /* Optional: every record through write's rule in batches, instead of write from a pool
+     * of threads (a tidemark table: one write txn and one durable log commit per batch). */
+    int (*write_all)(rb_target *t, rb_rec *v, size_t n, int force, progress *prog);
     void (*close)(rb_target *t);
 } rb_target_ops;
 

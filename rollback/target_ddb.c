@@ -164,7 +164,7 @@ static void remote_close(rb_target *bt)
     free(m);
 }
 
-static const rb_target_ops remote_ops = {remote_read, remote_write, remote_close};
+static const rb_target_ops remote_ops = {remote_read, remote_write, NULL, remote_close};
 
 /* ---- the table's key schema from DescribeTable --------------------------------------------- */
 
