@@ -1140,6 +1140,16 @@ static int rd_pump(struct store_s3_reader *r, int want_data)
     }
 }
 
+/* A reader with nothing (more) to transfer: it ends at end, as a completed GET. */
+static struct store_s3_reader *rd_empty(struct store_s3_reader *r, uint64_t end)
+{
+    r->end = end;
+    r->done = 1;
+    r->cres = CURLE_OK;
+    r->h.status = 200;
+    return r;
+}
+
 int store_s3_reader_open(store *s, const char *fkey, uint64_t off, uint64_t len,
                          store_object_info *info, struct store_s3_reader **out)
 {
@@ -1167,11 +1177,7 @@ int store_s3_reader_open(store *s, const char *fkey, uint64_t off, uint64_t len,
                          s->bucket, fkey);
             goto out;
         }
-        r->end = off;
-        r->done = 1;
-        r->cres = CURLE_OK;
-        r->h.status = 200;
-        *out = r;
+        *out = rd_empty(r, off);
         r = NULL;
         goto out;
     }
@@ -1180,12 +1186,8 @@ int store_s3_reader_open(store *s, const char *fkey, uint64_t off, uint64_t len,
     if (rc == TM_EINVAL && off == 0 && r->h.status == 416) {
         /* S3 refuses any Range on an empty object; that is an empty read, not an error. */
         if ((rc = store_s3_head(s, fkey, info))) goto out;
-        r->end = 0;
         r->recv = 0;
-        r->done = 1;
-        r->cres = CURLE_OK;
-        r->h.status = 200;
-        *out = r;
+        *out = rd_empty(r, 0);
         r = NULL;
         goto out;
     }
