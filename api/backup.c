@@ -192,7 +192,8 @@ static cJSON *failed_export(const export_options *o, const char *table_arn, int6
 /* ================================================================ ExportTableToPointInTime */
 
 /* Request: TableArn (or tidemark's TableName), S3Bucket + S3Prefix or TidemarkDestination (a
- * directory or s3://bucket/prefix), ExportTime, ExportType, IncrementalExportSpecification
+ * directory or s3://bucket/prefix; with S3Bucket/S3Prefix too, where a directory's export will
+ * be copied, recorded in its manifests), ExportTime, ExportType, IncrementalExportSpecification
  * {ExportFromTime, ExportToTime, ExportViewType}; tidemark's TidemarkRegion and TidemarkAccount
  * (with TableName: the ARNs' region and account), TidemarkCompression (GZIP, ZSTD),
  * TidemarkCompressionLevel, TidemarkJobs, TidemarkMaxFileBytes, TidemarkNetchangeMemory,
@@ -224,8 +225,12 @@ static int export_request(const cJSON *req, export_options *o, store_options *so
     if ((k = req_str(req, "TidemarkDestination", 0, &d, e)) ||
         (k = req_str(req, "S3Bucket", 0, &bucket, e)) || (k = req_str(req, "S3Prefix", 0, &prefix, e)))
         return k;
-    if (d) buf_puts(dest, d);
-    else if (bucket) buf_printf(dest, "s3://%s/%s", bucket, prefix ? prefix : "");
+    if (d) {
+        /* A directory with S3Bucket/S3Prefix: where the export will be copied (recorded). */
+        buf_puts(dest, d);
+        o->s3_bucket = bucket;
+        o->s3_prefix = prefix;
+    } else if (bucket) buf_printf(dest, "s3://%s/%s", bucket, prefix ? prefix : "");
     else return tm_error_set(e, TM_ERR_BAD_PARAMETER, "S3Bucket is required");
     o->dest = dest->data;
     if ((k = req_str(req, "ExportType", 0, &s, e))) return k;
@@ -723,7 +728,14 @@ int tm_restore_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp
     if (run) run->failed = NULL;
     if ((k = restore_request(db, req, &o, region, account, name, e))) return k;
     o.prog = run ? run->prog : NULL;
+    /* A deleted table whose history is kept (lifecycle): restored in its own directory. */
+    char dhome[PATH_MAX];
+    if ((k = api_restore_deleted_source(db, o.source, o.target, &o.time_us, dhome, sizeof dhome, e)))
+        return k;
+    if (dhome[0]) o.home = dhome;
     if ((rc = restore_run(&o, &r))) return restore_error(e, rc);
+    if (dhome[0] && (rc = api_restore_deleted_publish(db, dhome, o.target))) return restore_error(e, rc);
+    o.home = tm_db_home(db);
     /* Where it came from, in the new table's table.json (describe-table shows it). */
     table_restore_summary rs;
     memset(&rs, 0, sizeof rs);
@@ -733,8 +745,12 @@ int tm_restore_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp
     table_info info;
     if ((rc = table_open(o.home, o.target, 0, &t)) || (rc = table_set_restore_summary(t, &rs)) ||
         (rc = table_describe(t, &info))) {
+        /* The table was published without its summary (a full disk): a failed restore leaves
+         * no table, so this one goes (the error is taken first: the delete may set another). */
+        k = restore_error(e, rc);
         table_close(t);
-        return restore_error(e, rc);
+        table_delete(o.home, o.target);
+        return k;
     }
     table_close(t);
     cJSON *out = cJSON_CreateObject();

@@ -2,8 +2,8 @@
  * `tidemark call` command, `tidemark serve`). One line per operation. */
 #include "api/ops.h"
 #include "api/backup.h"
-#include "api/rollback.h"
 #include "api/wire.h"
+#include "api/rollback.h"
 
 #include <string.h>
 
@@ -36,8 +36,14 @@ static const tm_op ops[] = {
     {"TidemarkLogVerify", tm_log_verify},
     {"TidemarkLogList", tm_log_list},
     {"TidemarkItemsVerify", tm_items_verify},
+    {"TidemarkTimeline", tm_timeline},
     {"TidemarkExportVerify", tm_export_verify},
     {"TidemarkRestorePlan", tm_restore_plan},
+    {"TidemarkLifecycleRun", tm_lifecycle_run},
+    {"TidemarkLifecycleApply", tm_lifecycle_apply},
+    {"TidemarkLifecycleVerify", tm_lifecycle_verify},
+    {"TidemarkLifecycleReport", tm_lifecycle_report},
+    {"TidemarkListDeletedTables", tm_list_deleted_tables},
     {"TidemarkRollback", tm_rollback},
 };
 

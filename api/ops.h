@@ -40,6 +40,9 @@ char *req_text(const cJSON *req, const char *name);
 int api_open_table(tm_db *db, const char *name, unsigned flags, table **t, table_info *info, tm_error *e);
 /* Closes t, noticing writes that are durable but not yet applied. */
 void api_close_table(tm_db *db, const char *name, table *t);
+/* The directory of the table named by the request (TableName), or ResourceNotFoundException;
+ * for what reads a table's files without opening it (verify works on damaged tables). */
+int api_table_dir(tm_db *db, const cJSON *req, const char **name, char *dir, size_t n, tm_error *e);
 
 /* ---- shapes (shapes.c): one writer each ---- */
 cJSON *shape_table_description(const table_info *i, const char *status);
@@ -49,6 +52,15 @@ int shape_continuous_backups(tm_db *db, table *t, const table_info *i, cJSON **o
 cJSON *shape_item(const item *it, tm_error *e);
 /* The response {member: item} or {} for NULL. */
 cJSON *shape_item_response(const char *member, const item *it, tm_error *e);
+
+/* ---- deleted tables (lifecycle.c) ----
+ * When source is not a table but a deleted one is kept, dhome (dn bytes) receives its own data
+ * directory and *t_us its deletion time if PITR_LATEST (INT64_MAX); a time after the deletion is
+ * InvalidRestoreTime. dhome "" otherwise. After the restore into dhome, publish moves target
+ * into db's home. */
+int api_restore_deleted_source(tm_db *db, const char *source, const char *target,
+                               int64_t *t_us, char *dhome, size_t dn, tm_error *e);
+int api_restore_deleted_publish(tm_db *db, const char *dhome, const char *target);
 
 /* ---- the operation table ---- */
 typedef struct tm_op {

@@ -1,6 +1,7 @@
 /* tables.c: the control-plane operations: CreateTable, DescribeTable, ListTables, DeleteTable,
  * UpdateContinuousBackups and DescribeContinuousBackups. */
 #include "api/ops.h"
+#include "lifecycle/lifecycle.h"
 #include "engine/err.h"
 
 #include <stdio.h>
@@ -143,7 +144,13 @@ int tm_delete_table(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     int k, rc;
     *resp = NULL;
     if ((k = describe(db, req, &info, &name, e))) return k;
-    if ((rc = table_delete(db->home, name))) return tm_error_from(e, rc, NULL);
+    /* With PITR on the history stays for the period (lifecycle/deleted.c). */
+    int kept = 0;
+    if ((rc = lifecycle_delete_table(db->home, name, &kept))) return tm_error_from(e, rc, NULL);
+    if (kept)
+        api_notice(db, "table %s: its point-in-time history is kept for %d days (tidemark "
+                   "list-tables --deleted; tidemark-restore brings it back)", name,
+                   info.pitr_period_days);
     *resp = cJSON_CreateObject();
     cJSON_AddItemToObject(*resp, "TableDescription", shape_table_description(&info, "DELETING"));
     return 0;

@@ -130,6 +130,13 @@ int tm_log_verify(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);      
 int tm_log_list(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);          /* TidemarkLogList */
 int tm_items_verify(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);      /* TidemarkItemsVerify */
 int tm_snapshot_verify(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);   /* TidemarkSnapshotVerify */
+/* lifecycle (api/lifecycle.c): on a refusal or damage the response comes back beside the error */
+int tm_lifecycle_run(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);     /* TidemarkLifecycleRun */
+int tm_lifecycle_apply(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);   /* TidemarkLifecycleApply */
+int tm_lifecycle_verify(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);  /* TidemarkLifecycleVerify */
+int tm_lifecycle_report(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);  /* TidemarkLifecycleReport */
+int tm_list_deleted_tables(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e); /* TidemarkListDeletedTables */
+int tm_timeline(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);         /* TidemarkTimeline (api/timeline.c) */
 
 /* Query and Scan with each item handed to fn (its DynamoDB JSON, valid during the call) instead
  * of collected into Items: a front end prints a page of any size, read from one snapshot, in
