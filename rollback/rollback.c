@@ -53,6 +53,7 @@ int rb_keep_current(rb_rec *r, const void *p, size_t n)
     free(r->cur);
     r->cur = NULL;
     r->cn = 0;
+    r->kept = 1;
     r->has_cur = p != NULL;
     if (p && !(r->cur = dup_bytes(p, n))) return err_set(TM_ENOMEM, "out of memory");
     r->cn = (uint32_t)n;
@@ -384,7 +385,7 @@ static int report(const rollback_options *o, const rb_rec *r)
         int apply = o->direction == ROLLBACK_APPLY;
         rollback_event ev = {r->action, o->dry_run, keys, NULL, apply ? ex : tg, apply ? tg : ex,
                              tg, r->write_us};
-        ev.current = r->has_cur ? cur : r->action == ROLLBACK_ALREADY ? tg : ex;
+        ev.current = r->kept ? cur : r->action == ROLLBACK_ALREADY ? tg : ex;
         rc = o->on_item(o->ctx, &ev);
     }
     item_free(keys);

@@ -18,7 +18,8 @@ typedef struct rb_rec {
     rollback_action action;       /* 0 until decided */
     unsigned char *cur;           /* the current image when it is reported (conflicts) */
     uint32_t cn;
-    int has_cur;
+    int kept;                     /* cur was kept (rb_keep_current) */
+    int has_cur;                  /* ... and the item existed (else cur is NULL: absent) */
 } rb_rec;
 
 /* What the current image (NULL p: absent) is for r, before any force: ALREADY, RESTORE (or
