@@ -44,6 +44,9 @@ static void usage(void)
 "\n"
 "  -t, --table NAME        table to export (alias --table-name)\n"
 "  -o, --to DEST           directory or s3://bucket/prefix (alias --s3-destination)\n"
+"      --s3-bucket B       a directory's export will be copied to s3://B/P (aws s3 cp\n"
+"      --s3-prefix P       --recursive DEST s3://B/P): record B and P as s3Bucket, s3Prefix\n"
+"                          and in every key (default: the directory's name, no prefix)\n"
 "      --time TIME         FULL: export the state at TIME (alias --export-time)\n"
 "  -i, --incremental       INCREMENTAL export (alias --export-type INCREMENTAL_EXPORT)\n"
 "      --from TIME         start of the window, inclusive (alias --export-from-time)\n"
@@ -51,7 +54,8 @@ static void usage(void)
 "      --view VIEW         NEW_AND_OLD_IMAGES (default) or NEW_IMAGE (alias\n"
 "                          --export-view-type)\n"
 "      --compression C     gzip (default, as AWS) or zstd (.json.zst files; AWS ImportTable\n"
-"                          reads ZSTD too)\n"
+"                          reads ZSTD, but AWS's export readers, Glue, Athena and the like\n"
+"                          expect gzip)\n"
 "      --level N           compression level (gzip 1..12, default 6; zstd 1..19, default 3)\n"
 "  -j, --jobs N            compression threads (default 1); a full export gets at least N\n"
 "                          partitions (key-hash ranges, one or more data files each)\n"
@@ -99,7 +103,7 @@ static void usage(void)
 enum {
     OPT_TIME = 256, OPT_FROM, OPT_UNTIL, OPT_VIEW, OPT_COMPRESSION, OPT_LEVEL, OPT_MAXFILE,
     OPT_REGION, OPT_ACCOUNT, OPT_RESUME, OPT_TMP, OPT_ENDPOINT, OPT_PROFILE, OPT_JSON, OPT_DATA,
-    OPT_VERSION, OPT_EXPORT_TYPE, OPT_NCMEM,
+    OPT_VERSION, OPT_EXPORT_TYPE, OPT_NCMEM, OPT_S3BUCKET, OPT_S3PREFIX,
 };
 
 static const char shortopts[] = ":t:o:ij:qh";
@@ -108,6 +112,8 @@ static const struct option opts[] = {
     {"table-name", required_argument, NULL, 't'},
     {"to", required_argument, NULL, 'o'},
     {"s3-destination", required_argument, NULL, 'o'},
+    {"s3-bucket", required_argument, NULL, OPT_S3BUCKET},
+    {"s3-prefix", required_argument, NULL, OPT_S3PREFIX},
     {"time", required_argument, NULL, OPT_TIME},
     {"export-time", required_argument, NULL, OPT_TIME},
     {"incremental", no_argument, NULL, 'i'},
@@ -143,7 +149,7 @@ static const char *const commands[] = {"list", "describe", "verify"};
 /* What the command line says; times in µs (0: not given). */
 typedef struct args {
     const char *table, *dest, *region, *account, *resume, *tmp_dir, *endpoint, *profile, *data;
-    const char *time_s, *from_s, *until_s, *view, *compression;
+    const char *time_s, *from_s, *until_s, *view, *compression, *s3_bucket, *s3_prefix;
     int incremental, json, level, jobs;
     uint64_t max_file, ncmem;
     int64_t time_us, from_us, until_us;
@@ -335,6 +341,8 @@ static cJSON *request(const args *a)
         if (a->region) cJSON_AddStringToObject(r, "TidemarkRegion", a->region);
         if (a->account) cJSON_AddStringToObject(r, "TidemarkAccount", a->account);
         cJSON_AddStringToObject(r, "TidemarkDestination", a->dest);
+        if (a->s3_bucket) cJSON_AddStringToObject(r, "S3Bucket", a->s3_bucket);
+        if (a->s3_prefix) cJSON_AddStringToObject(r, "S3Prefix", a->s3_prefix);
         add_time(r, "ExportTime", a->time_us);
         cJSON_AddStringToObject(r, "ExportType", a->incremental ? "INCREMENTAL_EXPORT" : "FULL_EXPORT");
         if (a->incremental) {
@@ -403,6 +411,8 @@ static int option(args *a, int c, const char *v)
     switch (c) {
     case 't': a->table = v; break;
     case 'o': a->dest = v; break;
+    case OPT_S3BUCKET: a->s3_bucket = v; break;
+    case OPT_S3PREFIX: a->s3_prefix = v; break;
     case OPT_TIME: a->time_s = v; break;
     case 'i': a->incremental = 1; break;
     case OPT_EXPORT_TYPE:
@@ -457,7 +467,8 @@ static int option(args *a, int c, const char *v)
 static int check_export(args *a)
 {
     if (a->resume) {
-        if (a->table || a->dest || a->time_s || a->from_s || a->until_s || a->incremental)
+        if (a->table || a->dest || a->time_s || a->from_s || a->until_s || a->incremental ||
+            a->s3_bucket || a->s3_prefix)
             return cli_usage(prog, "--resume takes the export's own parameters: give only the "
                              "directory (and --jobs, --data)");
         return -1;

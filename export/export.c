@@ -31,8 +31,9 @@
  *   Each partition has one or more files, in key order; a new file starts past max_file_bytes
  *   (default 256 MiB compressed). An empty partition has one file of no records: the 20-byte
  *   empty gzip AWS writes (1f8b0800000000000000 0300 00000000 00000000), or an empty zstd frame.
- *   A file is the concatenation of independently compressed members (gzip) or frames (zstd) of
- *   about 1 MiB (4 MiB) of records (codec.c says why); readers see one stream.
+ *   A gzip file is ONE gzip member, as AWS writes it (readers that stop after the first member
+ *   are common); its ~1 MiB chunks are compressed in parallel and joined (codec.c). A zstd file
+ *   is the concatenation of independent frames of about 4 MiB of records.
  *   FULL line:         {"Item":{<attributes in name order>}}\n
  *   INCREMENTAL line:  {"Metadata":{"WriteTimestampMicros":{"N":"<µs>"}},"Keys":{<pk>,<sk>},
  *                       "OldImage":{...},"NewImage":{...}}\n  (one line; OldImage absent for an
@@ -43,8 +44,9 @@
  *   manifest-files.json: per data file, partition order then index order, one line ending '\n':
  *     {"itemCount":N,"md5Checksum":"<base64 MD5 of the file>","etag":"<ETag>",
  *      "dataFileS3Key":"<key from the bucket root, prefix included>"}
- *     ETag: S3's ETag of the object if it went up in several parts ("<hex>-<n>"), else what S3
- *     gives a one-part multipart upload, as AWS records it: hex(MD5(the 16 MD5 bytes)) + "-1".
+ *     ETag: to S3, the object's ETag as S3 answered the upload (a PUT's MD5 hex, a multipart
+ *     upload's "<hex>-<n>"); to a directory, which has none, what S3 gives the one-part
+ *     multipart upload AWS makes of a data file: hex(MD5(the 16 MD5 bytes)) + "-1".
  *   manifest-summary.json: one line, no newline. FULL:
  *     {"version":"2020-06-30","exportArn":…,"startTime":…,"endTime":…,"tableArn":…,"tableId":…,
  *      "exportTime":…,"s3Bucket":…,"s3Prefix":…|null,"s3SseAlgorithm":"AES256",
@@ -56,7 +58,10 @@
  *     (+ /export/<ExportId>); region and account from --region/--account, TIDEMARK_REGION /
  *     AWS_REGION / AWS_DEFAULT_REGION and TIDEMARK_ACCOUNT / AWS_ACCOUNT_ID, else us-east-1 and
  *     000000000000. s3Bucket/s3Prefix: the destination's (a directory: its base name, prefix
- *     null). billedSizeBytes: the bytes of the uncompressed data lines (tidemark bills nothing).
+ *     null, unless --s3-bucket/--s3-prefix say where it will be copied; every key from the
+ *     bucket root, dataFileS3Key and manifestFilesS3Key, is then under that prefix too; readers
+ *     resolve them relative to where the manifests are found, so a moved export still reads).
+ *     billedSizeBytes: the bytes of the uncompressed data lines (tidemark bills nothing).
  *     itemCount = the sum of the manifest's itemCounts (records, for an incremental export).
  *   *.md5: base64 MD5 of the JSON file beside it, 24 characters, no newline.
  *
@@ -247,7 +252,7 @@ static void fill_desc(const xp_run *x, uint64_t items, uint64_t billed, export_d
     char key[128];
     buf fk = BUF_INIT;
     xp_export_key(&x->m, "manifest-summary.json", key, sizeof key);
-    if (!store_full_key(x->st, key, &fk)) snprintf(d->manifest_key, sizeof d->manifest_key, "%s",
+    if (!xp_full_key(&x->m, key, &fk)) snprintf(d->manifest_key, sizeof d->manifest_key, "%s",
                                                    fk.data);
     buf_free(&fk);
     snprintf(d->dir, sizeof d->dir, "%s/AWSDynamoDB/%s", store_root(x->st), x->m.id);
@@ -274,7 +279,7 @@ static int finish(xp_run *x, export_desc *res)
     if (!rc) rc = xp_schema_json(&x->m, &b);
     if (!rc) rc = put_text(x->st, &x->m, XP_SCHEMA_NAME, b.data, b.len);
     xp_export_key(&x->m, "manifest-files.json", key, sizeof key);
-    if (!rc) rc = store_full_key(x->st, key, &fk);
+    if (!rc) rc = xp_full_key(&x->m, key, &fk);
     x->m.end_us = clock_now_us();
     if (x->m.end_us < x->m.start_us) x->m.end_us = x->m.start_us;
     buf_reset(&b);
@@ -610,8 +615,7 @@ int export_run(const export_options *o, export_desc *res)
     if ((rc = xp_codec_new(o->compression, o->level, &probe))) goto out;
     xp_codec_free(probe);
     if ((rc = open_store(o->dest, o->store, &x.st))) goto out;
-    snprintf(x.m.bucket, sizeof x.m.bucket, "%s", store_bucket(x.st));
-    snprintf(x.m.prefix, sizeof x.m.prefix, "%s", store_prefix(x.st));
+    if ((rc = xp_set_location(&x.m, x.st, o->s3_bucket, o->s3_prefix))) goto out;
     rc = do_export(&x, t, info.name, res);
 out:
     store_close(x.st);

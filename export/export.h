@@ -53,10 +53,14 @@ typedef struct export_options {
     progress *prog;                /* optional; export_run only adds to it */
     const char *id;                /* the ExportId to use (a server answered with it before the
                                       run: api tm_export_begin); NULL: a new one */
+    const char *s3_bucket;         /* a local export: the bucket and prefix it will be copied */
+    const char *s3_prefix;         /* to (s3Bucket, s3Prefix, the keys); NULL: the directory's
+                                      name, no prefix. An s3:// destination records its own. */
 } export_options;
 
 #define EXPORT_OPTIONS_INIT {NULL, NULL, NULL, EXPORT_FULL, 0, 0, 0, EXPORT_VIEW_NEW_AND_OLD, \
-                             EXPORT_GZIP, 0, 1, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL}
+                             EXPORT_GZIP, 0, 1, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, \
+                             NULL}
 
 /* What an export is, as describe reports it (ExportDescription). Strings are "" when unknown. */
 typedef struct export_desc {

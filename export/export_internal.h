@@ -87,6 +87,13 @@ void xp_export_arn(const xp_meta *m, char *out, size_t n);
 /* "AWSDynamoDB/<id>" and the data folder ("AWSDynamoDB/<id>/data/" or "AWSDynamoDB/data/"). */
 void xp_export_key(const xp_meta *m, const char *name, char *out, size_t n);
 void xp_data_prefix(const xp_meta *m, char *out, size_t n);
+/* Where the export lives, recorded as s3Bucket/s3Prefix and in every key from the bucket
+ * root: an S3 store's own bucket and prefix; a local directory's base name and no prefix,
+ * unless bucket/prefix (either may be NULL) say where it will be copied. TM_EINVAL for a bad
+ * name, or one that contradicts an S3 destination. */
+int xp_set_location(xp_meta *m, const store *st, const char *bucket, const char *prefix);
+/* A key from the bucket root (dataFileS3Key, manifestFilesS3Key): m->prefix + "/" + key. */
+int xp_full_key(const xp_meta *m, const char *key, buf *out);
 /* One manifest-files.json line, '\n' included. */
 int xp_manifest_line(const xp_file *f, buf *out);
 /* manifest-summary.json: one line, no newline. */

@@ -90,6 +90,36 @@ void xp_data_prefix(const xp_meta *m, char *out, size_t n)
     layout_data_prefix(m->id, m->type == EXPORT_INCREMENTAL, out, n);
 }
 
+int xp_set_location(xp_meta *m, const store *st, const char *bucket, const char *prefix)
+{
+    char p[sizeof m->prefix];
+    const char *s = prefix ? prefix : "";
+    while (*s == '/') s++;
+    snprintf(p, sizeof p, "%s", s);
+    for (size_t l = strlen(p); l > 0 && p[l - 1] == '/'; l--) p[l - 1] = '\0';
+    if (store_is_s3(st)) {
+        /* An S3 destination is where the export lives: nothing else may be recorded. */
+        if ((bucket && strcmp(bucket, store_bucket(st))) || (prefix && strcmp(p, store_prefix(st))))
+            return err_set(TM_EINVAL, "--s3-bucket/--s3-prefix are for a local export that will "
+                           "be copied to S3; an s3:// destination records its own bucket and "
+                           "prefix (s3://%s/%s)", store_bucket(st), store_prefix(st));
+        bucket = prefix = NULL;
+    }
+    if (bucket && (!*bucket || strchr(bucket, '/') || strlen(bucket) >= sizeof m->bucket))
+        return err_set(TM_EINVAL, "--s3-bucket '%s': not a bucket name", bucket);
+    if (prefix && *p && !layout_path_safe(p))
+        return err_set(TM_EINVAL, "--s3-prefix '%s': an empty, '.' or '..' segment", prefix);
+    snprintf(m->bucket, sizeof m->bucket, "%s", bucket ? bucket : store_bucket(st));
+    snprintf(m->prefix, sizeof m->prefix, "%s", prefix ? p : store_prefix(st));
+    return 0;
+}
+
+int xp_full_key(const xp_meta *m, const char *key, buf *out)
+{
+    if (m->prefix[0]) return buf_printf(out, "%s/%s", m->prefix, key);
+    return buf_puts(out, key);
+}
+
 void xp_part_range(int part, int n, uint32_t *lo, uint32_t *hi)
 {
     /* Partition i holds the hashes h with floor(h * n / 2^32) == i. */

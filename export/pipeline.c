@@ -246,7 +246,7 @@ static int commit_file(xp_pipe *p)
         xp_etag1(md5, f->etag);
     }
     buf fk = BUF_INIT;
-    rc = store_full_key(p->c.st, f->key, &fk);
+    rc = xp_full_key(&p->meta, f->key, &fk);
     if (!rc) snprintf(f->full_key, sizeof f->full_key, "%s", fk.data);
     buf_free(&fk);
     if (rc) return rc;

@@ -99,4 +99,28 @@ PY
 else
   echo "export_interchange: SKIP the Java reader (no javac; scripts/deps.sh installs default-jdk-headless)"
 fi
+
+# ---------------------------------------------------------------- 2. --s3-bucket / --s3-prefix
+expect_exit 0 tidemark-export --table Sales --to "$work/up" --s3-bucket tm-backups --s3-prefix /nightly/sales/ --json
+lid=$(jget "$OUT" ExportDescription.ExportArn); lid=${lid##*/}
+assert_contains "$(jc "$OUT")" '"ExportManifest":"nightly/sales/AWSDynamoDB/'"$lid"'/manifest-summary.json"'
+assert_contains "$(jc "$OUT")" '"S3Bucket":"tm-backups","S3Prefix":"nightly/sales"'
+ldir=$work/up/AWSDynamoDB/$lid
+sum=$(cat "$ldir/manifest-summary.json")
+assert_contains "$sum" '"s3Bucket":"tm-backups","s3Prefix":"nightly/sales",'
+assert_contains "$sum" '"manifestFilesS3Key":"nightly/sales/AWSDynamoDB/'"$lid"'/manifest-files.json"'
+n=$(grep -c '"dataFileS3Key":"nightly/sales/AWSDynamoDB/'"$lid"'/data/[a-z2-7]\{26\}\.json\.gz"}$' "$ldir/manifest-files.json")
+assert_eq "$(wc -l <"$ldir/manifest-files.json")" "$n" "data file keys under the prefix"
+expect_exit 0 tidemark-export verify "$ldir"
+expect_exit 0 tidemark-import --from "$ldir" --table Local1
+assert_eq 11999 "$(count Local1)" "import of the local export recorded for S3"
+expect_exit 0 tidemark-export --table Sales --to "$work/up2" --incremental --from "$t0" --s3-bucket tm-backups --s3-prefix nightly/sales
+expect_exit 0 tidemark-export verify "$(ls -d "$work"/up2/AWSDynamoDB/0*)"
+# Refused (as a bad --level: the export's own check, exit 1): a prefix with '..', an empty
+# bucket; --resume keeps the export's own place (usage, exit 2).
+expect_exit 1 tidemark-export --table Sales --to "$work/bad" --s3-bucket b --s3-prefix 'a/../b'
+assert_contains "$ERR" "--s3-prefix"
+expect_exit 1 tidemark-export --table Sales --to "$work/bad" --s3-bucket ''
+expect_exit 2 tidemark-export --table Sales --to "$work/bad" --resume "$ldir" --s3-bucket b
+
 echo "export_interchange: ok"
