@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ================================================================ the handle */
 
@@ -21,8 +22,8 @@ int tm_db_open(const char *home, unsigned flags, tm_db **out, tm_error *e)
     if (stat(home, &st) == 0 && !S_ISDIR(st.st_mode))
         return tm_error_set(e, TM_ERR_BAD_PARAMETER, "data directory %s is not a directory", home);
     if ((flags & TM_DB_READONLY) && stat(home, &st) != 0)
-        return tm_error_set(e, TM_ERR_RESOURCE_NOT_FOUND, "no tidemark data directory at %s (check --data or "
-                            "TIDEMARK_HOME)", home);
+        return tm_error_set(e, TM_ERR_RESOURCE_NOT_FOUND, "no tidemark data directory at %s (create one with "
+                            "`tidemark create-table --data %s ...`)", home, home);   /* as cli_home_existing */
     tm_db *db = calloc(1, sizeof *db);
     if (!db) return tm_error_set(e, TM_ERR_INTERNAL, "out of memory");
     snprintf(db->home, sizeof db->home, "%s", home);
@@ -162,4 +163,16 @@ void api_close_table(tm_db *db, const char *name, table *t)
         api_notice(db, "warning: table %s: the writes are durable in the log, but applying them to the items "
                    "failed (the next open applies them): %s", name, d);
     table_close(t);
+}
+
+/* The table's directory, or ResourceNotFoundException (verify works on damaged tables: it
+ * does not open them). */
+int api_table_dir(tm_db *db, const cJSON *req, const char **name, char *dir, size_t n, tm_error *e)
+{
+    int k = req_table_name(req, name, e);
+    if (k) return k;
+    table_path(db->home, *name, NULL, dir, n);
+    if (access(dir, F_OK))
+        return tm_error_set(e, TM_ERR_RESOURCE_NOT_FOUND, "table %s not found (data directory %s)", *name, db->home);
+    return 0;
 }

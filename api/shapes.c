@@ -14,6 +14,7 @@
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/log.h"   /* (its `log` type hides math.h: builtins below) */
+#include "engine/text.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -206,31 +207,10 @@ static int is_time_member(const cJSON *c)
     return cJSON_IsNumber(c) && n >= 4 && !strcmp(c->string + n - 4, "Time");
 }
 
-/* A JSON string as Python's json.dumps(ensure_ascii=False) writes it. */
-static void put_str(buf *o, const char *s)
-{
-    buf_putc(o, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[8];
-        switch (*p) {
-        case '"': buf_puts(o, "\\\""); break;
-        case '\\': buf_puts(o, "\\\\"); break;
-        case '\n': buf_puts(o, "\\n"); break;
-        case '\r': buf_puts(o, "\\r"); break;
-        case '\t': buf_puts(o, "\\t"); break;
-        case '\b': buf_puts(o, "\\b"); break;
-        case '\f': buf_puts(o, "\\f"); break;
-        default:
-            if (*p < 0x20) {
-                snprintf(esc, sizeof esc, "\\u%04x", *p);
-                buf_puts(o, esc);
-            } else {
-                buf_putc(o, (char)*p);
-            }
-        }
-    }
-    buf_putc(o, '"');
-}
+/* A JSON string as Python's json.dumps(ensure_ascii=False) writes it: text_json_str without
+ * TEXT_JSON_SAFE escapes exactly what Python does (the two-character escapes, other controls as
+ * lowercase \u00xx) and passes DEL and UTF-8 through (api_test checks the bytes). */
+static void put_str(buf *o, const char *s) { text_json_str(o, s, strlen(s), 0); }
 
 /* Python's repr: integers whole, other numbers the shortest text that reads back the same. */
 static void put_num(buf *o, double d)

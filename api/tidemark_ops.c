@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ================================================================ snapshots */
 
@@ -76,18 +75,6 @@ int tm_snapshot(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     return k;
 }
 
-/* The table's directory, or ResourceNotFoundException (verify works on damaged tables: it
- * does not open them). */
-static int table_dir_of(tm_db *db, const cJSON *req, const char **name, char *dir, size_t n, tm_error *e)
-{
-    int k = req_table_name(req, name, e);
-    if (k) return k;
-    table_path(db->home, *name, NULL, dir, n);
-    if (access(dir, F_OK))
-        return tm_error_set(e, TM_ERR_RESOURCE_NOT_FOUND, "table %s not found (data directory %s)", *name, db->home);
-    return 0;
-}
-
 static void snapv_report(void *c, const snap_info *s, int rc)
 {
     cJSON *x = cJSON_CreateObject();
@@ -104,7 +91,7 @@ int tm_snapshot_verify(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     const char *name;
     int k, rc;
     *resp = NULL;
-    if ((k = table_dir_of(db, req, &name, dir, sizeof dir, e))) return k;
+    if ((k = api_table_dir(db, req, &name, dir, sizeof dir, e))) return k;
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "TableName", name);
     if ((rc = snap_verify_all(dir, snapv_report, cJSON_AddArrayToObject(r, "Snapshots")))) {
@@ -146,7 +133,7 @@ int tm_log_verify(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     uint64_t end = 0, records = 0;
     int k, rc;
     *resp = NULL;
-    if ((k = table_dir_of(db, req, &name, tdir, sizeof tdir, e))) return k;
+    if ((k = api_table_dir(db, req, &name, tdir, sizeof tdir, e))) return k;
     table_path(db->home, name, "log", dir, sizeof dir);
     if ((k = api_open_table(db, name, TABLE_RDONLY, &t, &info, e))) return k;
     /* a missing tail is reported at the newest segment, the one it follows */
@@ -195,7 +182,7 @@ int tm_log_list(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     size_t n = 0;
     int k, rc;
     *resp = NULL;
-    if ((k = table_dir_of(db, req, &name, tdir, sizeof tdir, e))) return k;
+    if ((k = api_table_dir(db, req, &name, tdir, sizeof tdir, e))) return k;
     table_path(db->home, name, "log", dir, sizeof dir);
     if ((rc = log_list(dir, &segs, &n))) return tm_error_from(e, rc, NULL);
     cJSON *r = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(r, "Segments");

@@ -3,6 +3,7 @@
  * __type and exit status (a missing table, a failed condition, a bad parameter, a bad request,
  * an unknown operation); the aws CLI time form; RestoreSummary from table.json. */
 #include "include/tidemark.h"
+#include "engine/clock.h"
 #include "engine/fsx.h"
 #include "engine/table.h"
 
@@ -214,6 +215,22 @@ static void test_times(void **state)
     cJSON_Delete(o);
 }
 
+/* Strings print byte for byte as Python's json.dumps(indent=4, ensure_ascii=False), as the aws
+ * CLI prints them: two-character escapes, other controls as lowercase \u00xx, DEL and UTF-8
+ * as they are (the one JSON quoter, engine/text, without TEXT_JSON_SAFE). */
+static void test_text_form(void **state)
+{
+    (void)state;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "K\"1", "q\"b\\ nl\n cr\r tab\t bs\b ff\f c1\x01 c1f\x1f del\x7f \xc3\xa9 "
+                                     "\xe2\x9c\x93 \xf0\x9f\x98\x80");
+    char *s = tm_awscli_json("X", o);
+    assert_string_equal(s, "{\n    \"K\\\"1\": \"q\\\"b\\\\ nl\\n cr\\r tab\\t bs\\b ff\\f c1\\u0001 "
+                           "c1f\\u001f del\x7f \xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80\"\n}\n");
+    free(s);
+    cJSON_Delete(o);
+}
+
 static void test_restore_summary(void **state)
 {
     fx *f = *state;
@@ -239,6 +256,78 @@ static void test_restore_summary(void **state)
     cJSON_Delete(r);
 }
 
+static const char *str_at(const cJSON *j, const char *a, int i, const char *b)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, a), i), b));
+}
+
+static void put_at(fx *f, int64_t us, int n)
+{
+    char req[160];
+    tm_error e;
+    clock_set_us(us);
+    snprintf(req, sizeof req, "{\"TableName\":\"Tbl\",\"Item\":{\"pk\":{\"S\":\"t\"},\"sk\":{\"N\":\"%d\"}}}", n);
+    assert_int_equal(call(f, "PutItem", req, NULL, &e), 0);
+}
+
+/* TidemarkTimeline: a quiet start, then a load of 60 writes at 10:02:05 is the one burst, with
+ * the second to restore to; From/To as wire times and By choose the intervals; a bad By, a
+ * range that ends before it begins and a time that is not a number are parameters (exit 2). */
+static void test_timeline(void **state)
+{
+    fx *f = *state;
+    tm_error e;
+    cJSON *r;
+    const int64_t t0 = 1762941600LL * 1000000;   /* 2025-11-12T10:00:00Z */
+    create(f);
+    assert_int_equal(call(f, "TidemarkTimeline", "{\"TableName\":\"Tbl\"}", &r, &e), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "Intervals")), 0);   /* no writes yet */
+    assert_null(cJSON_GetObjectItem(r, "From"));
+    cJSON_Delete(r);
+    put_at(f, t0 + 30000000, 1);
+    put_at(f, t0 + 40000000, 1);   /* an update of the same item */
+    put_at(f, t0 + 70000000, 2);
+    for (int i = 0; i < 60; i++) put_at(f, t0 + 125000000, 100 + i);
+    clock_set_us(0);
+    assert_int_equal(call(f, "TidemarkTimeline", "{\"TableName\":\"Tbl\"}", &r, &e), 0);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "By")), "minute");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "From")), "2025-11-12T10:00:30.000000Z");
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "Writes")), 63);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "Updates")), 1);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "UsualWritesPerInterval")), 2);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "Intervals")), 3);
+    assert_string_equal(str_at(r, "Intervals", 1, "Start"), "2025-11-12T10:01:00Z");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r, "Intervals"), 2), "Burst")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "Bursts")), 1);
+    assert_string_equal(str_at(r, "Bursts", 0, "FirstWrite"), "2025-11-12T10:02:05.000000Z");
+    assert_string_equal(str_at(r, "Bursts", 0, "LastGoodTime"), "2025-11-12T10:02:04.999999Z");
+    assert_string_equal(str_at(r, "Bursts", 0, "LastGoodSecond"), "2025-11-12T10:02:04Z");
+    cJSON_Delete(r);
+    /* the minute 10:01 alone, as wire times; then by hour */
+    assert_int_equal(call(f, "TidemarkTimeline", "{\"TableName\":\"Tbl\",\"From\":1762941660,\"To\":1762941719.999999}",
+                          &r, &e), 0);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "Writes")), 1);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "To")), "2025-11-12T10:01:59.999999Z");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "Intervals")), 1);
+    cJSON_Delete(r);
+    assert_int_equal(call(f, "TidemarkTimeline", "{\"TableName\":\"Tbl\",\"By\":\"hour\"}", &r, &e), 0);
+    assert_string_equal(str_at(r, "Intervals", 0, "Start"), "2025-11-12T10:00:00Z");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "Intervals")), 1);
+    cJSON_Delete(r);
+    static const char *const bad[] = {
+        "{\"TableName\":\"Tbl\",\"By\":\"day\"}",
+        "{\"TableName\":\"Tbl\",\"From\":1762941700,\"To\":1762941600}",
+        "{\"TableName\":\"Tbl\",\"From\":\"yesterday\"}",
+        "{\"TableName\":\"a/b\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(call(f, "TidemarkTimeline", bad[i], NULL, &e), TM_ERR_BAD_PARAMETER);
+        assert_int_equal(tm_err_exit(e.kind), 2);
+    }
+    assert_int_equal(call(f, "TidemarkTimeline", "{\"TableName\":\"Nope\"}", NULL, &e), TM_ERR_RESOURCE_NOT_FOUND);
+    assert_int_equal(tm_err_exit(e.kind), 1);
+}
+
 static void test_readonly_home(void **state)
 {
     (void)state;
@@ -247,6 +336,9 @@ static void test_readonly_home(void **state)
     assert_int_equal(tm_db_open("/tmp/tm-api-test-no-such-dir", TM_DB_READONLY, &db, &e), TM_ERR_RESOURCE_NOT_FOUND);
     assert_null(db);
     assert_non_null(strstr(e.message, "/tmp/tm-api-test-no-such-dir"));
+    /* the words of every program's read-only check (cli_home_existing) */
+    assert_non_null(strstr(e.message, "no tidemark data directory at /tmp/tm-api-test-no-such-dir (create one with "
+                                      "`tidemark create-table --data /tmp/tm-api-test-no-such-dir ...`)"));
 }
 
 int main(void)
@@ -257,8 +349,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_continuous_backups, setup, teardown),
         cmocka_unit_test(test_times),
+        cmocka_unit_test(test_text_form),
         cmocka_unit_test_setup_teardown(test_restore_summary, setup, teardown),
         cmocka_unit_test(test_readonly_home),
+        cmocka_unit_test_setup_teardown(test_timeline, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

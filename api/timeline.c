@@ -1,0 +1,165 @@
+/* timeline.c: TidemarkTimeline, the write activity of a table from its change log: writes per
+ * minute or hour split by kind, the usual rate and the bursts far above it, each with the last
+ * good time to restore to (the computation is pitr/timeline.c's; this file reads the log into
+ * it and writes the response).
+ *
+ * REQUEST  {"TableName", "From"?, "To"? (wire times: epoch seconds; default: the log's first and
+ *          last write), "By"?: "minute"|"hour" (default: minutes up to two days)}
+ * RESPONSE {"TableName", "By", "From", "To", "Writes", "Puts", "Updates", "Deletes",
+ *          "UsualWritesPerInterval",
+ *          "Intervals": [{"Start", "Writes", "Puts", "Updates", "Deletes", "FirstWrite"?,
+ *                         "LastWrite"?, "Burst"}],
+ *          "Bursts": [{"FirstWrite", "LastWrite", "Writes", "Puts", "Updates", "Deletes",
+ *                      "LastGoodTime", "LastGoodSecond" (null when no whole second fits)}]}
+ *          A table whose log is empty: {"TableName", "Intervals": [], "Bursts": []}.
+ * Times in the response are ISO-8601 UTC strings, as TidemarkLogList's (a report read by
+ * scripts and people, with no aws CLI twin): µs for writes and the range ("…:00.000000Z"),
+ * whole seconds for interval starts and LastGoodSecond. `tidemark timeline --json` prints it as
+ * it is; its chart is drawn from it.
+ *
+ * EXTENDING: a new question about the writes (per key, per writer) is a field in the pitr
+ * accumulator and a member added here, in interval_json, burst_json or the top level; members
+ * are only ever added, so scripts reading the old ones keep working. */
+#include "api/ops.h"
+#include "engine/clock.h"
+#include "engine/err.h"
+#include "engine/log.h"
+#include "pitr/timeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void add_time(cJSON *o, const char *name, int64_t us, int digits)
+{
+    char ts[64];
+    clock_format(us, digits, ts, sizeof ts);
+    cJSON_AddStringToObject(o, name, ts);
+}
+
+static void add_counts(cJSON *o, uint64_t puts, uint64_t updates, uint64_t deletes)
+{
+    cJSON_AddNumberToObject(o, "Writes", (double)(puts + updates + deletes));
+    cJSON_AddNumberToObject(o, "Puts", (double)puts);
+    cJSON_AddNumberToObject(o, "Updates", (double)updates);
+    cJSON_AddNumberToObject(o, "Deletes", (double)deletes);
+}
+
+static cJSON *interval_json(const pitr_tl_interval *b)
+{
+    cJSON *x = cJSON_CreateObject();
+    add_time(x, "Start", b->start_us, 0);
+    add_counts(x, b->puts, b->updates, b->deletes);
+    if (b->first_us) {
+        add_time(x, "FirstWrite", b->first_us, 6);
+        add_time(x, "LastWrite", b->last_us, 6);
+    }
+    cJSON_AddBoolToObject(x, "Burst", b->burst);
+    return x;
+}
+
+static cJSON *burst_json(const pitr_tl_burst *b)
+{
+    cJSON *x = cJSON_CreateObject();
+    add_time(x, "FirstWrite", b->first_us, 6);
+    add_time(x, "LastWrite", b->last_us, 6);
+    cJSON_AddNumberToObject(x, "Writes", (double)b->writes);
+    cJSON_AddNumberToObject(x, "Puts", (double)b->puts);
+    cJSON_AddNumberToObject(x, "Updates", (double)b->updates);
+    cJSON_AddNumberToObject(x, "Deletes", (double)b->deletes);
+    /* The state just before the burst: exact, and as a whole second when one exists that no
+     * earlier write follows (a restore to that second then keeps every good write). */
+    add_time(x, "LastGoodTime", b->last_good_us, 6);
+    if (b->has_good_second) add_time(x, "LastGoodSecond", b->last_good_second_us, 0);
+    else cJSON_AddNullToObject(x, "LastGoodSecond");
+    return x;
+}
+
+static cJSON *timeline_json(const char *name, const pitr_timeline *tl)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "TableName", name);
+    cJSON_AddStringToObject(j, "By", tl->by == PITR_TL_HOUR ? "hour" : "minute");
+    add_time(j, "From", tl->from_us, 6);
+    add_time(j, "To", tl->to_us, 6);
+    add_counts(j, tl->puts, tl->updates, tl->deletes);
+    cJSON_AddNumberToObject(j, "UsualWritesPerInterval", (double)tl->usual);
+    cJSON *arr = cJSON_AddArrayToObject(j, "Intervals");
+    for (size_t i = 0; i < tl->niv; i++) cJSON_AddItemToArray(arr, interval_json(&tl->iv[i]));
+    arr = cJSON_AddArrayToObject(j, "Bursts");
+    for (size_t i = 0; i < tl->nbursts; i++) cJSON_AddItemToArray(arr, burst_json(&tl->bursts[i]));
+    return j;
+}
+
+/* Feeds the log's records with times in [tl->from_us, tl->to_us] to the timeline. */
+static int feed(const char *dir, uint64_t first_seq, pitr_timeline *tl)
+{
+    uint64_t from_seq = 0, to_seq = 0;
+    log_reader *rd = NULL;
+    log_record rec;
+    int rc;
+    if ((rc = log_seq_at_time(dir, tl->from_us - 1, &from_seq)) || (rc = log_seq_at_time(dir, tl->to_us, &to_seq)))
+        return rc;
+    from_seq++;
+    if (from_seq < first_seq) from_seq = first_seq;
+    if (to_seq < from_seq) return 0;
+    if ((rc = log_reader_open(dir, from_seq, to_seq, LOG_FORWARD, &rd))) return rc;
+    while ((rc = log_reader_next(rd, &rec)) > 0) pitr_timeline_add(tl, rec.time_us, rec.op);
+    log_reader_close(rd);
+    return rc < 0 ? rc : 0;
+}
+
+/* From, To (wire times) and By of the request. */
+static int read_range(const cJSON *req, int64_t *from, int *has_from, int64_t *to, int *has_to, pitr_tl_by *by,
+                      tm_error *e)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(req, "From"), *t = cJSON_GetObjectItemCaseSensitive(req, "To");
+    const char *b;
+    int k;
+    if ((f && !cJSON_IsNumber(f)) || (t && !cJSON_IsNumber(t)))
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "From and To are times (epoch seconds)");
+    if ((k = req_str(req, "By", 0, &b, e))) return k;
+    if (b && strcmp(b, "minute") && strcmp(b, "hour"))
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "By must be minute or hour, not '%s'", b);
+    *by = !b ? PITR_TL_AUTO : !strcmp(b, "hour") ? PITR_TL_HOUR : PITR_TL_MINUTE;
+    if ((*has_from = f != NULL)) *from = tm_json_time_us(f->valuedouble);
+    if ((*has_to = t != NULL)) *to = tm_json_time_us(t->valuedouble);
+    return 0;
+}
+
+int tm_timeline(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
+{
+    char dir[PATH_MAX];
+    const char *name;
+    log_segment *segs = NULL;
+    size_t nseg = 0;
+    pitr_timeline *tl = NULL;
+    int64_t from = 0, to = 0;
+    int has_from = 0, has_to = 0, k, rc;
+    pitr_tl_by by = PITR_TL_AUTO;
+    *resp = NULL;
+    if ((k = api_table_dir(db, req, &name, dir, sizeof dir, e)) ||
+        (k = read_range(req, &from, &has_from, &to, &has_to, &by, e)))
+        return k;
+    table_path(db->home, name, "log", dir, sizeof dir);
+    if ((rc = log_list(dir, &segs, &nseg))) return tm_error_from(e, rc, NULL);
+    if (!nseg) {
+        free(segs);
+        *resp = cJSON_CreateObject();
+        cJSON_AddStringToObject(*resp, "TableName", name);
+        cJSON_AddArrayToObject(*resp, "Intervals");
+        cJSON_AddArrayToObject(*resp, "Bursts");
+        return 0;
+    }
+    if (!has_from) from = segs[0].first_time;
+    if (!has_to) to = segs[nseg - 1].last_time;
+    if ((rc = pitr_timeline_new(from, to, by, &tl)) == TM_EINVAL) {
+        k = tm_error_set(e, TM_ERR_BAD_PARAMETER, "%s", err_msg());   /* the range asked for */
+    } else if (rc || (rc = feed(dir, segs[0].first_seq, tl)) || (rc = pitr_timeline_finish(tl))) {
+        k = tm_error_from(e, rc, NULL);
+    } else {
+        *resp = timeline_json(name, tl);
+    }
+    pitr_timeline_free(tl);
+    free(segs);
+    return k;
+}
