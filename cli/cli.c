@@ -1,7 +1,6 @@
-/* cli.c: data directory, messages, exit codes, --quiet and "did you mean" shared by every
+/* cli.c: data directory, messages, --quiet and "did you mean" shared by every
  * program (see cli.h). Progress on a terminal is in progress_tty.c. */
 #include "cli/cli.h"
-#include "engine/err.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -12,9 +11,19 @@
 #include <unistd.h>
 
 static int quiet;
+static const char *command;
 
 void cli_set_quiet(int on) { quiet = on != 0; }
 int cli_quiet(void) { return quiet; }
+void cli_set_command(const char *cmd) { command = cmd; }
+const char *cli_command(void) { return command; }
+
+/* "<prog>: [<command>: ]" on stderr: the start of every message. */
+static void put_prefix(const char *prog)
+{
+    if (command) fprintf(stderr, "%s: %s: ", prog, command);
+    else fprintf(stderr, "%s: ", prog);
+}
 
 /* ---- data directory ---- */
 
@@ -34,37 +43,23 @@ const char *cli_home_existing(const char *prog, const char *opt)
     const char *home = cli_home(opt);
     struct stat st;
     if (stat(home, &st) == 0 && S_ISDIR(st.st_mode)) return home;
-    fprintf(stderr, "%s: no tidemark data directory at %s (create one with `tidemark create-table "
-            "--data %s ...`)\n", prog, home, home);
+    put_prefix(prog);
+    fprintf(stderr, "no tidemark data directory at %s (create one with `tidemark create-table "
+            "--data %s ...`)\n", home, home);
     return NULL;
 }
 
 /* ---- messages and exit codes ---- */
 
-int cli_exit_code(int rc)
-{
-    if (rc == 0) return CLI_OK;
-    if (rc == TM_ECONFLICT) return CLI_PARTIAL;
-    return CLI_FAIL;
-}
-
-int cli_fail(const char *prog, const char *what, int rc)
-{
-    const char *m = err_msg();
-    if (!m || !*m) m = err_name(rc);
-    if (what && *what) fprintf(stderr, "%s: %s: %s\n", prog, what, m);
-    else fprintf(stderr, "%s: %s\n", prog, m);
-    return cli_exit_code(rc);
-}
-
 int cli_usage(const char *prog, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", prog);
+    put_prefix(prog);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s --help'.\n", prog);
+    if (command) fprintf(stderr, "\nTry '%s %s --help'.\n", prog, command);
+    else fprintf(stderr, "\nTry '%s --help'.\n", prog);
     return CLI_USAGE;
 }
 
@@ -72,7 +67,7 @@ void cli_note(const char *prog, const char *fmt, ...)
 {
     if (quiet) return;
     va_list ap;
-    fprintf(stderr, "%s: ", prog);
+    put_prefix(prog);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

@@ -2,11 +2,13 @@
  * exit codes, "did you mean", --quiet, and progress drawn on a terminal. Nothing below the api
  * layer includes this: modules report progress through engine/progress.h only.
  *
- * MESSAGES all read "<prog>: <what failed>: <detail>" on stderr, one line; usage errors add
- * "Try '<prog> --help'." on a second line.
+ * MESSAGES all read "<prog>: [<command>: ]<what failed>: <detail>" on stderr, one line;
+ * usage errors add "Try '<prog> [<command> ]--help'." on a second line. The command part is
+ * there once a program with sub-commands has called cli_set_command.
  *
  * EXIT CODES (ARCHITECTURE.md): 0 success, 1 failure, 2 usage error, 3 done with item-level
- * errors or conflicts.
+ * errors or conflicts. The error table of the api layer (api/errors.c) is their one source:
+ * cli_report and cli_fail (report.c, which links the api) take them from it.
  *
  * QUIET: after cli_set_quiet(1) a success prints nothing on stderr (no progress, no summary,
  * no notes); errors and warnings still do. Output asked for on stdout is not affected. */
@@ -19,6 +21,7 @@
 #include <stdint.h>
 
 struct option;
+struct tm_error;
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_PARTIAL = 3 };
 
@@ -27,20 +30,28 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_PARTIAL = 3 };
 /* --data DIR, else $TIDEMARK_HOME, else $HOME/.tidemark. Returned string is static or opt. */
 const char *cli_home(const char *opt);
 /* As cli_home, for commands that only read: when that directory does not exist, prints
- * "<prog>: no tidemark data directory at DIR (create one with `tidemark create-table --data
- * DIR ...`)" and returns NULL; the caller exits CLI_FAIL. */
+ * "<prog>: [<command>: ]no tidemark data directory at DIR (create one with `tidemark
+ * create-table --data DIR ...`)" and returns NULL; the caller exits CLI_FAIL. */
 const char *cli_home_existing(const char *prog, const char *opt);
 
 /* ---- messages and exit codes -------------------------------------------------------------- */
 
-/* Prints "<prog>: <what>: <err_msg()>" (or the code's name when there is no detail; no
- * "<what>: " when what is NULL or "") and returns the exit code for rc. */
+/* The sub-command that messages name after the program ("put-item", "pitr enable"; NULL:
+ * none). The string is borrowed until the next call. */
+void cli_set_command(const char *cmd);
+const char *cli_command(void);
+
+/* report.c: an api error for people: "<prog>: [<command>: ][<what>: ][<Exception>: ]<message>"
+ * (the exception's name when the error table says people act on it; no "<what>: " when what
+ * is NULL or ""). Returns the kind's exit status from the error table. */
+int cli_report(const char *prog, const char *what, const struct tm_error *e);
+/* report.c: the same for an engine code (engine/err.h) and its err_msg() (the code's name
+ * when there is no detail), mapped to its kind by the api (tm_error_from). */
 int cli_fail(const char *prog, const char *what, int rc);
-/* Prints "<prog>: <message>\nTry '<prog> --help'." and returns CLI_USAGE. */
+/* Prints "<prog>: [<command>: ]<message>\nTry '<prog> [<command> ]--help'." and returns
+ * CLI_USAGE. */
 int cli_usage(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The exit code for a module return code: 0 -> 0, TM_ECONFLICT -> 3, others 1. */
-int cli_exit_code(int rc);
-/* "<prog>: <message>" on stderr unless quiet: for what a success has to say. */
+/* "<prog>: [<command>: ]<message>" on stderr unless quiet: for what a success has to say. */
 void cli_note(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void cli_set_quiet(int on);
@@ -48,6 +59,13 @@ int cli_quiet(void);
 /* 1 if stderr is a terminal and not quiet (progress is drawn); TIDEMARK_PROGRESS=1/0 forces
  * the terminal test either way (tests). */
 int cli_interactive(void);
+
+/* The time forms every program takes (engine/clock.c clock_parse), for the --help texts: one
+ * wording everywhere. */
+#define CLI_HELP_TIME                                                                              \
+    "TIME: ISO-8601 with 'T' or a space, seconds and a fraction optional, 'Z' or an offset (no\n"  \
+    "zone is UTC): 2025-11-12T10:14:59Z, '2025-11-12 10:15', 2025-11-12T11:14:59.5+01:00; epoch\n" \
+    "seconds (1762942499); now; or relative to now: -90m, -1h30m, -2d.\n"
 
 /* ---- typos --------------------------------------------------------------------------------- */
 

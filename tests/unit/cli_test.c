@@ -1,7 +1,8 @@
 /* cli_test.c: unit tests of the front-end toolkit (cli/) and the progress counters under it
  * (engine/progress): did-you-mean, getopt's errors in GNU's words with a suggestion, the
  * read-only data directory check, --quiet, the progress line's width, phases, and rates from
- * the recent past rather than the whole run.
+ * the recent past rather than the whole run; messages naming the sub-command. What needs the
+ * api's error table (cli_report, cli_fail) is tested in cli_report_test.
  *
  * Time: clock_gettime is wrapped (--wrap, collected by the Makefile); while fake_now >= 0 the
  * monotonic clock reads fake_now, so rates are tested without sleeping. stderr is captured
@@ -173,19 +174,25 @@ static void test_unknown_command(void **state)
 
 /* ---- messages, data directory, quiet ---- */
 
-static void test_fail_separators(void **state)
+/* A program with sub-commands names the command in every message and in the help hint. */
+static void test_command_context(void **state)
 {
     (void)state;
     capture_begin();
-    err_set(TM_EINVAL, "key attribute 'sk': missing");
-    int code = cli_fail("tidemark", "get-item", TM_EINVAL);
-    err_set(TM_ECONFLICT, "The conditional request failed");
-    int code3 = cli_fail("tidemark", NULL, TM_ECONFLICT);
+    cli_set_command("put-item");
+    int code = cli_usage("tidemark", "--item is required");
+    const char *h = cli_home_existing("tidemark", "/tmp/cli_test_no_such_home");
+    cli_set_command(NULL);
+    cli_usage("tidemark", "no command given");
     const char *out = capture_end();
-    assert_int_equal(code, CLI_FAIL);
-    assert_int_equal(code3, CLI_PARTIAL);
-    assert_string_equal(out, "tidemark: get-item: key attribute 'sk': missing\n"
-                             "tidemark: The conditional request failed\n");
+    assert_int_equal(code, CLI_USAGE);
+    assert_null(h);
+    assert_string_equal(out, "tidemark: put-item: --item is required\n"
+                             "Try 'tidemark put-item --help'.\n"
+                             "tidemark: put-item: no tidemark data directory at /tmp/cli_test_no_such_home "
+                             "(create one with `tidemark create-table --data /tmp/cli_test_no_such_home ...`)\n"
+                             "tidemark: no command given\n"
+                             "Try 'tidemark --help'.\n");
 }
 
 static void test_home_existing(void **state)
@@ -218,10 +225,10 @@ static void test_quiet(void **state)
     progress_add(p, 10, 100);
     cli_progress_done(p, "loaded %d items", 10);
     cli_note("tidemark", "created table %s", "Chat");
-    err_set(TM_EIO, "disk full");
-    cli_fail("tidemark", "batch-write", TM_EIO);
+    cli_usage("tidemark", "--table is required");
     const char *out = capture_end();
-    assert_string_equal(out, "tidemark: batch-write: disk full\n");   /* errors still show */
+    /* errors still show (an api error under quiet: cli_report_test) */
+    assert_string_equal(out, "tidemark: --table is required\nTry 'tidemark --help'.\n");
     cli_set_quiet(0);
     capture_begin();
     cli_progress_done(cli_progress_new("tidemark", "loading", 0), "loaded %d items", 3);
@@ -383,7 +390,7 @@ int main(void)
         cmocka_unit_test(test_suggest),
         cmocka_unit_test(test_bad_option),
         cmocka_unit_test(test_unknown_command),
-        cmocka_unit_test(test_fail_separators),
+        cmocka_unit_test(test_command_context),
         cmocka_unit_test(test_home_existing),
         cmocka_unit_test(test_quiet),
         cmocka_unit_test(test_line_width),
