@@ -3,7 +3,7 @@
  * operation (include/tidemark.h) -> print (text, or with --json what the aws CLI prints for the
  * same response) -> the exit status from the error table. `tidemark call` runs any operation on
  * a wire request and prints the wire response. */
-#include "engine/cli.h"
+#include "cli/cli.h"
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/key.h"
@@ -12,7 +12,6 @@
 #include "engine/table.h"
 #include "include/tidemark.h"
 #include "serve/serve.h"
-#include "pitr/timeline.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -37,7 +36,7 @@ enum {
     O_DATA = 256, O_JSON, O_HELP, O_VERSION, O_TABLE, O_KEY, O_SORT_KEY, O_DURABILITY, O_ITEM,
     O_COND, O_NAMES, O_VALUES, O_RETURN, O_UPDATE, O_KEYCOND, O_FILTER, O_FORWARD, O_BACKWARD,
     O_LIMIT, O_ESK, O_SEGMENT, O_TOTAL, O_FILE, O_BATCH, O_PERIOD, O_FROM, O_TO, O_BY,
-    O_PRINT_ACKS, O_CONSISTENT, O_SNAP_EVERY, O_SNAP_WRITES, O_REQUEST, O_LISTEN, O_NO_AUTH, O_CREDENTIALS, O_END
+    O_PRINT_ACKS, O_CONSISTENT, O_SNAP_EVERY, O_SNAP_WRITES, O_REQUEST, O_QUIET, O_LISTEN, O_NO_AUTH, O_CREDENTIALS, O_END
 };
 
 static const struct option long_opts[] = {
@@ -76,6 +75,7 @@ static const struct option long_opts[] = {
     {"snapshot-every", required_argument, NULL, O_SNAP_EVERY},
     {"snapshot-every-writes", required_argument, NULL, O_SNAP_WRITES},
     {"request", required_argument, NULL, O_REQUEST},
+    {"quiet", no_argument, NULL, O_QUIET},
     {"listen", required_argument, NULL, O_LISTEN},
     {"no-auth", no_argument, NULL, O_NO_AUTH},
     {"credentials", required_argument, NULL, O_CREDENTIALS},
@@ -91,7 +91,6 @@ typedef struct opts {
     uint32_t segment, total;
     uint64_t batch;
     int period;
-    const char *cmd;                     /* "put-item", "pitr enable", ... for messages */
     const char *operation;               /* call: the operation's name */
 } opts;
 
@@ -265,7 +264,8 @@ static const command commands[] = {
      "Writes per minute (or hour) from the change log, split into puts (new items), updates\n"
      "(existing items replaced or edited) and deletes, as a bar chart in UTC. Intervals far above\n"
      "the usual rate are marked as bursts, with the last second before each: the tool to find\n"
-     "when a bad load began. TIME: 2025-11-12T10:15:00Z, epoch seconds, or relative (-90m).\n"
+     "when a bad load began.\n"
+     CLI_HELP_TIME
      "Examples:\n"
      "  tidemark timeline --table Chat --from -3h\n"
      "  tidemark timeline --table Chat --from 2025-11-12T08:00:00Z --by hour --json\n"},
@@ -305,9 +305,11 @@ static void print_help(void)
     printf("\nGlobal options:\n"
            "  --data DIR   data directory (default: $TIDEMARK_HOME, else ~/.tidemark)\n"
            "  --json       machine-readable output shaped like the DynamoDB API response\n"
+           "  -q, --quiet  print nothing on stderr on success (errors and warnings still)\n"
            "  --help       this help; 'tidemark COMMAND --help' for one command\n"
            "  --version    print the version\n\n"
            "Items and keys are DynamoDB JSON: '{\"Id\":{\"S\":\"1\"},\"Total\":{\"N\":\"450\"}}'.\n"
+           CLI_HELP_TIME
            "Exit status: 0 success, 1 failure, 2 usage error, 3 a conflict (a failed condition).\n"
            "TIDEMARK_CLOCK=2025-11-12T10:00:00Z makes the process take that instant as now\n"
            "(testing and simulation).\n\n"
@@ -327,51 +329,19 @@ static void print_command_help(const command *c)
 
 /* ================================================================ shared helpers */
 
-static int usage(const opts *o, const char *fmt, const char *a)
-{
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "%s", o->cmd ? o->cmd : "");
-    if (o->cmd) {
-        fprintf(stderr, "%s: %s: ", PROG, cmd);
-        fprintf(stderr, fmt, a);
-        fprintf(stderr, "\nTry '%s %s --help'.\n", PROG, cmd);
-        return CLI_USAGE;
-    }
-    return cli_usage(PROG, fmt, a);
-}
-
 static int need(const opts *o, int id)
 {
-    if (ARG(o, id)) return 0;
-    char n[64];
-    snprintf(n, sizeof n, "--%s", opt_name(id));
-    return usage(o, "%s is required", n);
+    return ARG(o, id) ? 0 : cli_usage(PROG, "--%s is required", opt_name(id));
 }
 
-static int fail(const opts *o, int rc) { return cli_fail(PROG, o->cmd, rc); }
+static int fail(int rc) { return cli_fail(PROG, NULL, rc); }
 
-static void iso(int64_t us, int digits, char *out, size_t n) { clock_format(us, digits, out, n); }
-
-/* Indented like the aws CLI's output (4 spaces), times as ISO-8601 UTC. */
-static void print_json(cJSON *j, int pretty)
+/* One line of compact JSON (the timeline's --json, as it always was). */
+static void print_compact(const cJSON *j)
 {
-    char *s = pretty ? tm_json_text(j, TM_TIMES_UTC) : cJSON_PrintUnformatted(j);
-    if (s) fputs(s, stdout);
-    if (s && !pretty) fputc('\n', stdout);
+    char *s = cJSON_PrintUnformatted(j);
+    if (s) puts(s);
     free(s);
-}
-
-/* Tables the timeline reads by directory (it reads the log, not the table). */
-static int table_log_path(const opts *o, char *dir, size_t n)
-{
-    char tdir[PATH_MAX];
-    int rc = table_check_name(ARG(o, O_TABLE));
-    if (rc) return rc;
-    table_path(o->home, ARG(o, O_TABLE), NULL, tdir, sizeof tdir);
-    if (access(tdir, F_OK))
-        return err_set(TM_ENOTFOUND, "table %s not found (data directory %s)", ARG(o, O_TABLE), o->home);
-    table_path(o->home, ARG(o, O_TABLE), "log", dir, n);
-    return 0;
 }
 
 /* ================================================================ requests and responses */
@@ -384,17 +354,20 @@ static void notice(void *ctx, const char *line)
 
 /* "tidemark: <cmd>: [<Exception>: ]<message>", and the kind's exit status; a bad parameter
  * reads as a usage error. */
-static int report(const opts *o, const tm_error *e)
+static int report(const tm_error *e)
 {
-    if (tm_err_named(e->kind)) fprintf(stderr, "%s: %s: %s: %s\n", PROG, o->cmd, tm_err_name(e->kind), e->message);
-    else fprintf(stderr, "%s: %s: %s\n", PROG, o->cmd, e->message);
-    if (e->kind == TM_ERR_BAD_PARAMETER) fprintf(stderr, "Try '%s %s --help'.\n", PROG, o->cmd);
-    return tm_err_exit(e->kind);
+    int ret = cli_report(PROG, NULL, e);
+    if (e->kind == TM_ERR_BAD_PARAMETER) fprintf(stderr, "Try '%s %s --help'.\n", PROG, cli_command());
+    return ret;
 }
 
-static int db_open(const opts *o, int readonly, tm_db **db, tm_error *e)
+/* Opens the database; a read-only command refuses a data directory that does not exist, in the
+ * words every program uses. Returns the exit status (the error reported). */
+static int db_open(const opts *o, int readonly, tm_db **db)
 {
-    if (tm_db_open(o->home, readonly ? TM_DB_READONLY : 0, db, e)) return e->kind;
+    tm_error e = {0, ""};
+    if (readonly && !cli_home_existing(PROG, ARG(o, O_DATA))) return CLI_FAIL;
+    if (tm_db_open(o->home, readonly ? TM_DB_READONLY : 0, db, &e)) return report(&e);
     tm_db_set_notice(*db, notice, NULL);
     return 0;
 }
@@ -405,12 +378,12 @@ static int invoke(const opts *o, int readonly, tm_op_fn fn, cJSON *req, cJSON **
 {
     tm_db *db = NULL;
     tm_error e = {0, ""};
-    int k = db_open(o, readonly, &db, &e);
+    int ret = db_open(o, readonly, &db);
     *resp = NULL;
-    if (!k) k = fn(db, req, resp, &e);
+    if (!ret && fn(db, req, resp, &e)) ret = report(&e);
     tm_db_close(db);
     cJSON_Delete(req);
-    return k ? report(o, &e) : 0;
+    return ret;
 }
 
 /* The request's TableName (and a new request). */
@@ -446,13 +419,8 @@ static void print_resp(const opts *o, const char *op, const cJSON *resp)
 /* Item responses print compact on one line ({"Item":{...}} or {}), --json as the aws CLI. */
 static void print_item_resp(const opts *o, const char *op, const cJSON *resp)
 {
-    if (o->json) {
-        print_resp(o, op, resp);
-        return;
-    }
-    char *s = cJSON_PrintUnformatted(resp);
-    if (s) puts(s);
-    free(s);
+    if (o->json) print_resp(o, op, resp);
+    else print_compact(resp);
 }
 
 /* ================================================================ tables */
@@ -479,14 +447,14 @@ static int add_snapshot_policy(const opts *o, cJSON *obj, const char *s_key, con
     int64_t every_s;
     if (ARG(o, O_SNAP_EVERY)) {
         if (parse_duration(ARG(o, O_SNAP_EVERY), &every_s))
-            return usage(o, "--snapshot-every must be a duration like 6h, 30m or 0, not '%s'", ARG(o, O_SNAP_EVERY));
+            return cli_usage(PROG, "--snapshot-every must be a duration like 6h, 30m or 0, not '%s'", ARG(o, O_SNAP_EVERY));
         cJSON_AddNumberToObject(obj, s_key, (double)every_s);
     }
     if (ARG(o, O_SNAP_WRITES)) {
         char *end;
         unsigned long long w = strtoull(ARG(o, O_SNAP_WRITES), &end, 10);
         if (*end || end == ARG(o, O_SNAP_WRITES))
-            return usage(o, "--snapshot-every-writes must be a number, not '%s'", ARG(o, O_SNAP_WRITES));
+            return cli_usage(PROG, "--snapshot-every-writes must be a number, not '%s'", ARG(o, O_SNAP_WRITES));
         cJSON_AddNumberToObject(obj, w_key, (double)w);
     }
     return 0;
@@ -496,9 +464,7 @@ static int add_snapshot_policy(const opts *o, cJSON *obj, const char *s_key, con
 static int add_key_spec(const opts *o, int id, const char *role, cJSON *ks, cJSON *ad, char *name)
 {
     av_type t;
-    char n[64];
-    snprintf(n, sizeof n, "--%s: %%s", opt_name(id));
-    if (key_parse_spec(ARG(o, id), name, &t)) return usage(o, n, err_msg());
+    if (key_parse_spec(ARG(o, id), name, &t)) return cli_usage(PROG, "--%s: %s", opt_name(id), err_msg());
     cJSON *x = cJSON_CreateObject();
     cJSON_AddStringToObject(x, "AttributeName", name);
     cJSON_AddStringToObject(x, "KeyType", role);
@@ -523,13 +489,13 @@ static int run_create(opts *o)
     if (ARG(o, O_SORT_KEY)) {
         if ((ret = add_key_spec(o, O_SORT_KEY, "RANGE", ks, ad, range))) goto out;
         if (!strcmp(range, hash)) {
-            ret = usage(o, "--sort-key: '%s' is already the partition key", range);
+            ret = cli_usage(PROG, "--sort-key: '%s' is already the partition key", range);
             goto out;
         }
     }
     if (ARG(o, O_DURABILITY)) {
         if (strcmp(ARG(o, O_DURABILITY), "sync") && strcmp(ARG(o, O_DURABILITY), "none")) {
-            ret = usage(o, "--durability must be sync or none, not '%s'", ARG(o, O_DURABILITY));
+            ret = cli_usage(PROG, "--durability must be sync or none, not '%s'", ARG(o, O_DURABILITY));
             goto out;
         }
         cJSON_AddStringToObject(set, "Durability", ARG(o, O_DURABILITY));
@@ -686,7 +652,7 @@ static int run_read(opts *o, int is_query)
         (ret = add_json_arg(o, req, "ExclusiveStartKey", O_ESK)))
         goto out;
     if (!is_query && GIVEN(o, O_SEGMENT) != GIVEN(o, O_TOTAL)) {
-        ret = usage(o, "%s", "--segment and --total-segments go together");
+        ret = cli_usage(PROG, "--segment and --total-segments go together");
         goto out;
     }
     if (o->backward) cJSON_AddFalseToObject(req, "ScanIndexForward");
@@ -695,10 +661,10 @@ static int run_read(opts *o, int is_query)
         cJSON_AddNumberToObject(req, "Segment", o->segment);
         cJSON_AddNumberToObject(req, "TotalSegments", o->total);
     }
-    if ((ret = db_open(o, 1, &db, &e)) ||
-        (ret = (is_query ? tm_query_each : tm_scan_each)(db, req, out_item, &oc, &rest, &e))) {
+    if ((ret = db_open(o, 1, &db))) goto out;
+    if ((is_query ? tm_query_each : tm_scan_each)(db, req, out_item, &oc, &rest, &e)) {
         if (o->json && oc.printed) fputs("\n    ]\n}\n", stdout);
-        ret = report(o, &e);
+        ret = report(&e);
         goto out;
     }
     const cJSON *last = cJSON_GetObjectItem(rest, "LastEvaluatedKey");
@@ -706,10 +672,10 @@ static int run_read(opts *o, int is_query)
         print_read_tail(&oc, rest);
     } else if (last) {
         char *s = cJSON_PrintUnformatted(last);
-        fprintf(stderr, "%s: %s: page limit reached; next page: --exclusive-start-key '%s'\n", PROG, o->cmd, s ? s : "");
+        cli_note(PROG, "page limit reached; next page: --exclusive-start-key '%s'", s ? s : "");
         free(s);
     }
-    if (fflush(stdout)) ret = fail(o, err_sys(TM_EIO, errno, "writing the output"));
+    if (fflush(stdout)) ret = fail(err_sys(TM_EIO, errno, "writing the output"));
 out:
     cJSON_Delete(rest);
     cJSON_Delete(req);
@@ -808,30 +774,29 @@ static int run_batch(opts *o)
     if ((ret = need(o, O_TABLE)) || (ret = need(o, O_FILE))) return ret;
     lo.source = strcmp(file, "-") ? file : "stdin";
     bc.L.line = (buf)BUF_INIT_MAX(LINE_MAX_BYTES);
-    if (!(bc.L.blk = malloc(BLOCK))) return fail(o, err_set(TM_ENOMEM, "out of memory"));
+    if (!(bc.L.blk = malloc(BLOCK))) return fail(err_set(TM_ENOMEM, "out of memory"));
     if (!strcmp(file, "-")) bc.L.f = stdin;
     else if (!(bc.L.f = fopen(file, "rb"))) {
-        ret = fail(o, err_sys(TM_EIO, errno, "%s", file));
+        ret = fail(err_sys(TM_EIO, errno, "%s", file));
         goto out;
     }
-    if ((ret = db_open(o, 0, &db, &e))) {
-        ret = report(o, &e);
-        goto out;
-    }
-    bc.pr = progress_new(PROG, "batch-write", 0);
+    if ((ret = db_open(o, 0, &db))) goto out;
+    bc.pr = cli_progress_new(PROG, "batch-write", 0);
     struct stat fst;   /* a file's size gives a percentage and an ETA; a pipe's does not */
     if (bc.L.f != stdin && !fstat(fileno(bc.L.f), &fst) && S_ISREG(fst.st_mode))
         progress_set_total_bytes(bc.pr, (uint64_t)fst.st_size);
     if (tm_batch_load(db, &lo, &st, &e)) {
-        progress_done(bc.pr, "batch-write stopped: %" PRIu64 " items in %" PRIu64 " batches are loaded and "
-                      "durable (input lines 1..%" PRIu64 " of %s); nothing after that was written",
-                      st.items, st.batches, st.acked_line, lo.source);
+        /* what is loaded is failure information: shown under --quiet too */
+        progress_free(bc.pr);
         bc.pr = NULL;
-        ret = report(o, &e);
+        fprintf(stderr, "%s: batch-write stopped: %" PRIu64 " items in %" PRIu64 " batches are loaded and durable "
+                "(input lines 1..%" PRIu64 " of %s); nothing after that was written\n", PROG, st.items,
+                st.batches, st.acked_line, lo.source);
+        ret = report(&e);
         goto out;
     }
     double el = progress_elapsed(bc.pr);
-    progress_done(bc.pr, "loaded %" PRIu64 " items in %" PRIu64 " batch%s from %s in %.1f s (%.0f items/s)",
+    cli_progress_done(bc.pr, "loaded %" PRIu64 " items in %" PRIu64 " batch%s from %s in %.1f s (%.0f items/s)",
                   st.items, st.batches, st.batches == 1 ? "" : "es", lo.source, el, el > 0 ? (double)st.items / el : 0.0);
     bc.pr = NULL;
 out:
@@ -1018,14 +983,17 @@ static int run_call(opts *o)
     const char *text = ARG(o, O_REQUEST);
     buf b = BUF_INIT;
     int k;
-    if (!o->operation) return usage(o, "%s", "the operation is required, e.g. tidemark call DescribeTable "
+    if (!o->operation) return cli_usage(PROG, "the operation is required, e.g. tidemark call DescribeTable "
                                     "--request '{\"TableName\":\"T\"}'");
     if (text && text[0] == '@') {
-        if (fsx_read_file(text + 1, (size_t)64 << 20, &b)) return fail(o, TM_EIO);
+        if (fsx_read_file(text + 1, (size_t)64 << 20, &b)) return fail(TM_EIO);
         text = b.data ? b.data : "";
     }
     if (text && !(req = cJSON_Parse(text))) k = tm_error_set(&e, TM_ERR_SERIALIZATION, "the request is not valid JSON");
-    else if (!(k = db_open(o, 0, &db, &e))) k = tm_call(db, o->operation, req, &resp, &e);
+    else if (!(k = tm_db_open(o->home, 0, &db, &e))) {
+        tm_db_set_notice(db, notice, NULL);
+        k = tm_call(db, o->operation, req, &resp, &e);
+    }
     buf_free(&b);
     cJSON_Delete(req);
     tm_db_close(db);
@@ -1049,203 +1017,122 @@ static int term_width(void)
     return 100;
 }
 
-static void tl_label(int64_t us, int hour, char *out, size_t n)
-{
-    char full[64];
-    clock_format(us, 0, full, sizeof full);   /* 2025-11-12T10:15:00Z -> 2025-11-12T10:15Z */
-    if (hour) snprintf(out, n, "%.13s:00Z", full);
-    else snprintf(out, n, "%.16sZ", full);
-}
-
 static void put_bar(int glyph_idx, uint64_t cells)
 {
     static const char *glyph[] = {"\xe2\x96\x88", "\xe2\x96\x93", "\xe2\x96\x91"};   /* █ ▓ ░ */
     for (uint64_t i = 0; i < cells; i++) fputs(glyph[glyph_idx], stdout);
 }
 
-/* Feeds the log's records with times in [tl->from_us, tl->to_us] to the timeline. */
-static int tl_read(const char *dir, uint64_t first_seq, pitr_timeline *tl)
-{
-    uint64_t from_seq = 0, to_seq = 0;
-    log_reader *rd = NULL;
-    log_record rec;
-    int rc;
-    if ((rc = log_seq_at_time(dir, tl->from_us - 1, &from_seq)) || (rc = log_seq_at_time(dir, tl->to_us, &to_seq)))
-        return rc;
-    from_seq++;
-    if (from_seq < first_seq) from_seq = first_seq;
-    if (to_seq < from_seq) return 0;
-    if ((rc = log_reader_open(dir, from_seq, to_seq, LOG_FORWARD, &rd))) return rc;
-    while ((rc = log_reader_next(rd, &rec)) > 0) pitr_timeline_add(tl, rec.time_us, rec.op);
-    log_reader_close(rd);
-    return rc < 0 ? rc : 0;
-}
+/* The chart's look: colours on a terminal, bar width from its width. */
+typedef struct chart {
+    int hour, barw;
+    uint64_t max, usual;
+    const char *red, *dim, *off;
+} chart;
 
-static cJSON *tl_burst_json(const pitr_tl_burst *x)
+/* One chart row: the interval's bar, split by kind, its count and the burst mark. The label
+ * is the interval's start (2025-11-12T10:15:00Z) cut to its minute or hour. */
+static void tl_print_row(const chart *ch, const cJSON *b)
 {
-    char ts[64];
-    cJSON *j = cJSON_CreateObject();
-    iso(x->first_us, 6, ts, sizeof ts);
-    cJSON_AddStringToObject(j, "FirstWrite", ts);
-    iso(x->last_us, 6, ts, sizeof ts);
-    cJSON_AddStringToObject(j, "LastWrite", ts);
-    cJSON_AddNumberToObject(j, "Writes", (double)x->writes);
-    cJSON_AddNumberToObject(j, "Puts", (double)x->puts);
-    cJSON_AddNumberToObject(j, "Updates", (double)x->updates);
-    cJSON_AddNumberToObject(j, "Deletes", (double)x->deletes);
-    /* The state just before the burst: exact, and as a whole second when one exists that no
-     * earlier write follows (restore --to <that second> then keeps every good write). */
-    iso(x->last_good_us, 6, ts, sizeof ts);
-    cJSON_AddStringToObject(j, "LastGoodTime", ts);
-    if (x->has_good_second) {
-        iso(x->last_good_second_us, 0, ts, sizeof ts);
-        cJSON_AddStringToObject(j, "LastGoodSecond", ts);
-    } else {
-        cJSON_AddNullToObject(j, "LastGoodSecond");
-    }
-    return j;
-}
-
-static void tl_print_json(const char *name, const pitr_timeline *tl)
-{
-    char ts[64];
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "TableName", name);
-    cJSON_AddStringToObject(j, "By", tl->by == PITR_TL_HOUR ? "hour" : "minute");
-    iso(tl->from_us, 6, ts, sizeof ts);
-    cJSON_AddStringToObject(j, "From", ts);
-    iso(tl->to_us, 6, ts, sizeof ts);
-    cJSON_AddStringToObject(j, "To", ts);
-    cJSON_AddNumberToObject(j, "Writes", (double)tl->writes);
-    cJSON_AddNumberToObject(j, "Puts", (double)tl->puts);
-    cJSON_AddNumberToObject(j, "Updates", (double)tl->updates);
-    cJSON_AddNumberToObject(j, "Deletes", (double)tl->deletes);
-    cJSON_AddNumberToObject(j, "UsualWritesPerInterval", (double)tl->usual);
-    cJSON *arr = cJSON_AddArrayToObject(j, "Intervals");
-    for (size_t i = 0; i < tl->niv; i++) {
-        const pitr_tl_interval *b = &tl->iv[i];
-        cJSON *x = cJSON_CreateObject();
-        iso(b->start_us, 0, ts, sizeof ts);
-        cJSON_AddStringToObject(x, "Start", ts);
-        cJSON_AddNumberToObject(x, "Writes", (double)pitr_tl_writes(b));
-        cJSON_AddNumberToObject(x, "Puts", (double)b->puts);
-        cJSON_AddNumberToObject(x, "Updates", (double)b->updates);
-        cJSON_AddNumberToObject(x, "Deletes", (double)b->deletes);
-        if (b->first_us) {
-            iso(b->first_us, 6, ts, sizeof ts);
-            cJSON_AddStringToObject(x, "FirstWrite", ts);
-            iso(b->last_us, 6, ts, sizeof ts);
-            cJSON_AddStringToObject(x, "LastWrite", ts);
-        }
-        cJSON_AddBoolToObject(x, "Burst", b->burst);
-        cJSON_AddItemToArray(arr, x);
-    }
-    cJSON *bursts = cJSON_AddArrayToObject(j, "Bursts");
-    for (size_t i = 0; i < tl->nbursts; i++) cJSON_AddItemToArray(bursts, tl_burst_json(&tl->bursts[i]));
-    print_json(j, 0);
-    cJSON_Delete(j);
-}
-
-/* One chart row: the interval's bar, split by kind, its count and the burst mark. */
-static void tl_print_row(const pitr_timeline *tl, const pitr_tl_interval *b, int barw, int tty)
-{
-    const char *red = tty ? "\033[1;31m" : "", *dim = tty ? "\033[2m" : "", *off = tty ? "\033[0m" : "";
-    uint64_t w = pitr_tl_writes(b), max = tl->max_writes;
+    uint64_t w = num_of(b, "Writes"), puts = num_of(b, "Puts"), upd = num_of(b, "Updates");
+    int burst = cJSON_IsTrue(cJSON_GetObjectItem(b, "Burst"));
     char lbl[32];
-    tl_label(b->start_us, tl->by == PITR_TL_HOUR, lbl, sizeof lbl);
-    uint64_t cells = max ? (w * (uint64_t)barw + max - 1) / max : 0;
+    if (ch->hour) snprintf(lbl, sizeof lbl, "%.13s:00Z", str_of(b, "Start"));
+    else snprintf(lbl, sizeof lbl, "%.16sZ", str_of(b, "Start"));
+    uint64_t cells = ch->max ? (w * (uint64_t)ch->barw + ch->max - 1) / ch->max : 0;
     /* cells per kind, rounded, so that a 1-cell row shows its main kind */
-    uint64_t cp = w ? (2 * cells * b->puts + w) / (2 * w) : 0;
-    uint64_t cu = w ? (2 * cells * b->updates + w) / (2 * w) : 0;
+    uint64_t cp = w ? (2 * cells * puts + w) / (2 * w) : 0;
+    uint64_t cu = w ? (2 * cells * upd + w) / (2 * w) : 0;
     if (cp > cells) cp = cells;
     if (cu > cells - cp) cu = cells - cp;
-    uint64_t cd = cells - cp - cu;
-    printf("%-17s %s", lbl, b->burst ? red : "");
+    printf("%-17s %s", lbl, burst ? ch->red : "");
     put_bar(0, cp);
     put_bar(1, cu);
-    put_bar(2, cd);
-    printf("%s%*s %8" PRIu64, b->burst ? off : "", (int)(barw - (int)cells), "", w);
-    if (w) printf("  %s(+%" PRIu64 " ~%" PRIu64 " -%" PRIu64 ")%s", dim, b->puts, b->updates, b->deletes, off);
-    if (b->burst)
-        printf("  %s\xe2\x97\x80 BURST x%.0f%s", red, tl->usual ? (double)w / (double)tl->usual : 0.0, off);
+    put_bar(2, cells - cp - cu);
+    printf("%s%*s %8" PRIu64, burst ? ch->off : "", (int)(ch->barw - (int)cells), "", w);
+    if (w) printf("  %s(+%" PRIu64 " ~%" PRIu64 " -%" PRIu64 ")%s", ch->dim, puts, upd, num_of(b, "Deletes"), ch->off);
+    if (burst) printf("  %s\xe2\x97\x80 BURST x%.0f%s", ch->red, ch->usual ? (double)w / (double)ch->usual : 0.0, ch->off);
     putchar('\n');
 }
 
-static void tl_print_chart(const char *name, const pitr_timeline *tl)
+/* "2025-11-12T08:00:30.000000Z" -> "2025-11-12T08:00:30Z" (the chart's header). */
+static void whole_second(const char *ts, char *out, size_t n)
 {
-    int tty = isatty(1), hour = tl->by == PITR_TL_HOUR;
-    const char *red = tty ? "\033[1;31m" : "", *dim = tty ? "\033[2m" : "", *off = tty ? "\033[0m" : "";
-    int barw = term_width() - 18 - 12 - 34;
-    if (barw < 20) barw = 20;
-    if (barw > 60) barw = 60;
-    char a[64], b2[64];
-    iso(tl->from_us, 0, a, sizeof a);
-    iso(tl->to_us, 0, b2, sizeof b2);
-    printf("writes per %s, table %s, %s .. %s (UTC)\n", hour ? "hour" : "minute", name, a, b2);
-    printf("%s\xe2\x96\x88 puts (new items)  \xe2\x96\x93 updates (existing items replaced or edited)  "
-           "\xe2\x96\x91 deletes%s\n\n", dim, off);
-    for (size_t i = 0; i < tl->niv; i++) {
-        if (!pitr_tl_writes(&tl->iv[i])) {
-            size_t k = i;
-            while (k < tl->niv && !pitr_tl_writes(&tl->iv[k])) k++;
-            if (k - i >= 3) {   /* quiet runs are folded */
-                printf("%s%17s   \xc2\xb7 %zu quiet %s%s\n", dim, "", k - i, hour ? "hours" : "minutes", off);
-                i = k - 1;
-                continue;
-            }
-        }
-        tl_print_row(tl, &tl->iv[i], barw, tty);
+    const char *dot = strchr(ts, '.');
+    if (dot) snprintf(out, n, "%.*sZ", (int)(dot - ts), ts);
+    else snprintf(out, n, "%s", ts);
+}
+
+/* The TidemarkTimeline response as a bar chart, quiet runs folded, then the totals and bursts. */
+static void tl_print_chart(const cJSON *r)
+{
+    int tty = isatty(1);
+    chart ch = {!strcmp(str_of(r, "By"), "hour"), term_width() - 18 - 12 - 34, 0, num_of(r, "UsualWritesPerInterval"),
+                tty ? "\033[1;31m" : "", tty ? "\033[2m" : "", tty ? "\033[0m" : ""};
+    const char *unit = ch.hour ? "hour" : "minute";
+    const cJSON *iv = cJSON_GetObjectItem(r, "Intervals"), *b;
+    if (!cJSON_GetObjectItem(r, "From")) {
+        printf("table %s: no writes in the change log\n", str_of(r, "TableName"));
+        return;
     }
-    printf("\n%" PRIu64 " writes (%" PRIu64 " puts, %" PRIu64 " updates, %" PRIu64 " deletes); usual rate "
-           "%" PRIu64 " per %s\n", tl->writes, tl->puts, tl->updates, tl->deletes, tl->usual, hour ? "hour" : "minute");
-    for (size_t i = 0; i < tl->nbursts; i++) {
-        const pitr_tl_burst *x = &tl->bursts[i];
-        char f[64], l[64], g[64];
-        iso(x->first_us, 6, f, sizeof f);
-        iso(x->last_us, 6, l, sizeof l);
-        if (x->has_good_second) iso(x->last_good_second_us, 0, g, sizeof g);
-        else iso(x->last_good_us, 6, g, sizeof g);
-        printf("%sburst%s: %s .. %s, %" PRIu64 " writes; state before it: %s\n", red, off, f, l, x->writes, g);
+    if (ch.barw < 20) ch.barw = 20;
+    if (ch.barw > 60) ch.barw = 60;
+    cJSON_ArrayForEach(b, iv) if (num_of(b, "Writes") > ch.max) ch.max = num_of(b, "Writes");
+    char a[64], z[64];
+    whole_second(str_of(r, "From"), a, sizeof a);
+    whole_second(str_of(r, "To"), z, sizeof z);
+    printf("writes per %s, table %s, %s .. %s (UTC)\n", unit, str_of(r, "TableName"), a, z);
+    printf("%s\xe2\x96\x88 puts (new items)  \xe2\x96\x93 updates (existing items replaced or edited)  "
+           "\xe2\x96\x91 deletes%s\n\n", ch.dim, ch.off);
+    for (b = iv ? iv->child : NULL; b; b = b->next) {
+        size_t quiet = 0;
+        const cJSON *k = b;
+        while (k && !num_of(k, "Writes")) k = k->next, quiet++;
+        if (quiet >= 3) {   /* quiet runs are folded */
+            printf("%s%17s   \xc2\xb7 %zu quiet %ss%s\n", ch.dim, "", quiet, unit, ch.off);
+            if (!k) break;
+            b = k->prev;
+            continue;
+        }
+        tl_print_row(&ch, b);
+    }
+    printf("\n%" PRIu64 " writes (%" PRIu64 " puts, %" PRIu64 " updates, %" PRIu64 " deletes); usual rate %" PRIu64
+           " per %s\n", num_of(r, "Writes"), num_of(r, "Puts"), num_of(r, "Updates"), num_of(r, "Deletes"), ch.usual,
+           unit);
+    cJSON_ArrayForEach(b, cJSON_GetObjectItem(r, "Bursts")) {
+        const char *g = cJSON_IsString(cJSON_GetObjectItem(b, "LastGoodSecond")) ? str_of(b, "LastGoodSecond")
+                                                                                  : str_of(b, "LastGoodTime");
+        printf("%sburst%s: %s .. %s, %" PRIu64 " writes; state before it: %s\n", ch.red, ch.off,
+               str_of(b, "FirstWrite"), str_of(b, "LastWrite"), num_of(b, "Writes"), g);
     }
 }
 
-/* Reads the log, lets pitr_timeline count and find the bursts, prints. */
+/* --from/--to: a time for people (clock_parse) into the request as a wire time. */
+static int add_time_arg(const opts *o, cJSON *req, const char *member, int id)
+{
+    int64_t us;
+    if (!ARG(o, id)) return 0;
+    if (clock_parse(ARG(o, id), &us)) return cli_usage(PROG, "--%s: %s", opt_name(id), err_msg());
+    tm_json_time(req, member, us);
+    return 0;
+}
+
+/* TidemarkTimeline; prints its response (--json: as it is, one line) or a chart of it. */
 static int run_timeline(opts *o)
 {
-    char dir[PATH_MAX];
-    log_segment *segs = NULL;
-    size_t nseg = 0;
-    pitr_timeline *tl = NULL;
-    int64_t from = 0, to = 0;
-    pitr_tl_by by = PITR_TL_AUTO;
-    int rc, ret;
-    if ((ret = need(o, O_TABLE))) return ret;
-    if (ARG(o, O_BY)) {
-        if (!strcmp(ARG(o, O_BY), "hour")) by = PITR_TL_HOUR;
-        else if (!strcmp(ARG(o, O_BY), "minute")) by = PITR_TL_MINUTE;
-        else return usage(o, "--by must be minute or hour, not '%s'", ARG(o, O_BY));
+    cJSON *resp, *req = table_req(o);
+    int ret;
+    add_str_arg(o, req, "By", O_BY);
+    if ((ret = need(o, O_TABLE)) || (ret = add_time_arg(o, req, "From", O_FROM)) ||
+        (ret = add_time_arg(o, req, "To", O_TO))) {
+        cJSON_Delete(req);
+        return ret;
     }
-    if (ARG(o, O_FROM) && clock_parse(ARG(o, O_FROM), &from)) return usage(o, "--from: %s", err_msg());
-    if (ARG(o, O_TO) && clock_parse(ARG(o, O_TO), &to)) return usage(o, "--to: %s", err_msg());
-    if ((rc = table_log_path(o, dir, sizeof dir)) || (rc = log_list(dir, &segs, &nseg))) goto out;
-    if (!nseg) {
-        if (o->json) printf("{\"TableName\":\"%s\",\"Intervals\":[],\"Bursts\":[]}\n", ARG(o, O_TABLE));
-        else printf("table %s: no writes in the change log\n", ARG(o, O_TABLE));
-        goto out;
-    }
-    if (!ARG(o, O_FROM)) from = segs[0].first_time;
-    if (!ARG(o, O_TO)) to = segs[nseg - 1].last_time;
-    if ((rc = pitr_timeline_new(from, to, by, &tl)) == TM_EINVAL) {
-        free(segs);
-        return usage(o, "%s", err_msg());
-    }
-    if (rc || (rc = tl_read(dir, segs[0].first_seq, tl)) || (rc = pitr_timeline_finish(tl))) goto out;
-    if (o->json) tl_print_json(ARG(o, O_TABLE), tl);
-    else tl_print_chart(ARG(o, O_TABLE), tl);
-out:
-    pitr_timeline_free(tl);
-    free(segs);
-    return rc ? fail(o, rc) : 0;
+    if ((ret = invoke(o, 1, tm_timeline, req, &resp))) return ret;
+    if (o->json) print_compact(resp);
+    else tl_print_chart(resp);
+    cJSON_Delete(resp);
+    return 0;
 }
 
 /* ================================================================ main */
@@ -1294,14 +1181,14 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.batch = 1000;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:h", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:hq", long_opts, NULL)) != -1) {
         /* "+": stop at the command; its own options are parsed below with the same table. */
         if (c == O_HELP || c == 'h') help = 1;
         else if (c == O_VERSION) { printf("tidemark %s\n", TIDEMARK_VERSION); return 0; }
         else if (c == O_DATA) ARG(&o, O_DATA) = optarg;
         else if (c == O_JSON) o.json = 1;
-        else if (c == '?') return cli_usage(PROG, "unknown option '%s'", argv[optind - 1]);
-        else if (c == ':') return cli_usage(PROG, "option '%s' needs a value", argv[optind - 1]);
+        else if (c == O_QUIET || c == 'q') cli_set_quiet(1);
+        else if (c == '?' || c == ':') return cli_bad_option(PROG, argv, "+:hq", long_opts);
         else return cli_usage(PROG, "option '%s' goes after the command", argv[optind - 1]);
     }
     if (optind >= argc) {
@@ -1339,32 +1226,25 @@ int main(int argc, char **argv)
                                        : "log needs one of: verify, list (got '%s')",
                              optind + 1 < argc ? argv[optind + 1] : "");
         }
-        return cli_usage(PROG, "unknown command '%s'", argv[optind]);
+        return cli_unknown_command(PROG, argv[optind], commands, NCOMMANDS, sizeof *commands);
     }
-    o.cmd = cmd->name;
+    cli_set_command(cmd->name);
     /* The command's options (globals too: aws-style, --json may follow the command). */
     int sub_argc = argc - optind - words + 1;
     char **sub_argv = argv + optind + words - 1;
     optind = 0;   /* glibc: 0 re-initialises the parser (the first pass used "+") */
-    while ((c = getopt_long(sub_argc, sub_argv, ":h", long_opts, NULL)) != -1) {
-        if (c == '?') return usage(&o, "unknown option '%s'", sub_argv[optind - 1]);
-        if (c == ':') return usage(&o, "option '%s' needs a value", sub_argv[optind - 1]);
+    while ((c = getopt_long(sub_argc, sub_argv, ":hq", long_opts, NULL)) != -1) {
+        if (c == '?' || c == ':') return cli_bad_option(PROG, sub_argv, ":hq", long_opts);
         if (c == 'h' || c == O_HELP) { help = 1; continue; }
         if (c == O_VERSION) { printf("tidemark %s\n", TIDEMARK_VERSION); return 0; }
         if (c == O_JSON) { o.json = 1; continue; }
+        if (c == O_QUIET || c == 'q') { cli_set_quiet(1); continue; }
         if (c == O_DATA) { ARG(&o, O_DATA) = optarg; continue; }
         int ok = 0;
         for (const int *a = cmd->allowed; *a != O_END; a++) ok |= *a == c;
-        if (!ok) {
-            char n[64];
-            snprintf(n, sizeof n, "--%s", opt_name(c));
-            return usage(&o, "option %s does not apply to this command", n);
-        }
-        if (GIVEN(&o, c) && c != O_FORWARD && c != O_BACKWARD) {
-            char n[64];
-            snprintf(n, sizeof n, "--%s", opt_name(c));
-            return usage(&o, "option %s given twice", n);
-        }
+        if (!ok) return cli_usage(PROG, "option --%s does not apply to this command", opt_name(c));
+        if (GIVEN(&o, c) && c != O_FORWARD && c != O_BACKWARD)
+            return cli_usage(PROG, "option --%s given twice", opt_name(c));
         GIVEN(&o, c) = 1;
         ARG(&o, c) = optarg ? optarg : "";
         uint64_t v;
@@ -1373,28 +1253,28 @@ int main(int argc, char **argv)
         case O_BACKWARD: o.backward = 1; break;
         case O_LIMIT:
             if (parse_u64(optarg, UINT32_MAX, &v) || v == 0)
-                return usage(&o, "--limit must be a positive integer, not '%s'", optarg);
+                return cli_usage(PROG, "--limit must be a positive integer, not '%s'", optarg);
             o.limit = v;
             break;
         case O_SEGMENT:
-            if (parse_u64(optarg, 999999, &v)) return usage(&o, "--segment must be 0..999999, not '%s'", optarg);
+            if (parse_u64(optarg, 999999, &v)) return cli_usage(PROG, "--segment must be 0..999999, not '%s'", optarg);
             o.segment = (uint32_t)v;
             break;
         case O_TOTAL:
             if (parse_u64(optarg, 1000000, &v) || v == 0)
-                return usage(&o, "--total-segments must be 1..1000000, not '%s'", optarg);
+                return cli_usage(PROG, "--total-segments must be 1..1000000, not '%s'", optarg);
             o.total = (uint32_t)v;
             break;
         case O_BATCH:
             if (parse_u64(optarg, 1000000, &v) || v == 0)
-                return usage(&o, "--batch-size must be 1..1000000, not '%s'", optarg);
+                return cli_usage(PROG, "--batch-size must be 1..1000000, not '%s'", optarg);
             o.batch = v;
             break;
         case O_PERIOD:
             if (parse_u64(optarg, INT_MAX, &v)) v = 0;
             o.period = (int)v;
             if (v < 1 || v > TABLE_PITR_MAX_DAYS)
-                return usage(&o, "--recovery-period-in-days must be between 1 and 35, not '%s'", optarg);
+                return cli_usage(PROG, "--recovery-period-in-days must be between 1 and 35, not '%s'", optarg);
             break;
         default: break;
         }
@@ -1404,14 +1284,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (cmd->run == run_call && optind < sub_argc) o.operation = sub_argv[optind++];
-    if (optind < sub_argc) return usage(&o, "unexpected argument '%s'", sub_argv[optind]);
+    if (optind < sub_argc) return cli_usage(PROG, "unexpected argument '%s'", sub_argv[optind]);
     if (GIVEN(&o, O_SEGMENT) && GIVEN(&o, O_TOTAL) && o.segment >= o.total)
-        return usage(&o, "--segment must be less than --total-segments (got %s)", ARG(&o, O_SEGMENT));
+        return cli_usage(PROG, "--segment must be less than --total-segments (got %s)", ARG(&o, O_SEGMENT));
     o.home = cli_home(ARG(&o, O_DATA));
     int ret = cmd->run(&o);
-    if (fflush(stdout) && !ret) {
-        fprintf(stderr, "%s: %s: writing the output: %s\n", PROG, o.cmd, strerror(errno));
-        ret = CLI_FAIL;
-    }
+    if (fflush(stdout) && !ret) ret = fail(err_sys(TM_EIO, errno, "writing the output"));
     return ret;
 }
