@@ -123,4 +123,58 @@ assert_contains "$ERR" "--s3-prefix"
 expect_exit 1 tidemark-export --table Sales --to "$work/bad" --s3-bucket ''
 expect_exit 2 tidemark-export --table Sales --to "$work/bad" --resume "$ldir" --s3-bucket b
 
+# ---------------------------------------------------------------- 3. copied and moved in S3; ETags
+. "$TM_ROOT/tests/s3/lib.sh"
+trap 's3_cleanup; _tm_cleanup' EXIT
+AWS=/usr/bin/aws
+for v in $(env | sed -n 's/^\(AWS_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER=""
+s3_start_s3rver "$work/s3rver" tm-backups
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3RVER_PORT
+s3() { "$AWS" --endpoint-url "$AWS_ENDPOINT_URL_S3" s3 "$@" --only-show-errors; }
+# The local export goes up where it said it would live; readers that follow its keys find it.
+s3 cp --recursive "$work/up/" "s3://tm-backups/nightly/sales/"
+sdir=s3://tm-backups/nightly/sales/AWSDynamoDB/$lid
+expect_exit 0 tidemark-export verify "$sdir"
+assert_contains "$OUT" "11999 items"
+expect_exit 0 tidemark-export describe --json "$sdir"
+assert_contains "$(jc "$OUT")" '"S3Bucket":"tm-backups","S3Prefix":"nightly/sales"'
+# Every key the manifests name is an object of the bucket.
+"$AWS" --endpoint-url "$AWS_ENDPOINT_URL_S3" s3api list-objects-v2 --bucket tm-backups --prefix nightly/ \
+  --query 'Contents[].Key' --output text | tr '\t' '\n' >"$work/keys"
+"$PY" - "$ldir" "$work/keys" <<'PY'
+import json, sys
+keys = set(open(sys.argv[2]).read().split())
+s = json.load(open(sys.argv[1] + "/manifest-summary.json"))
+want = [s["manifestFilesS3Key"]] + [json.loads(l)["dataFileS3Key"] for l in open(sys.argv[1] + "/manifest-files.json")]
+missing = [k for k in want if k not in keys]
+sys.exit("keys not in the bucket: %s" % missing if missing else 0)
+PY
+expect_exit 0 tidemark-import --from "$sdir" --table FromS3
+assert_eq 11999 "$(count FromS3)" "import from S3"
+# Moved to another prefix (aws s3 cp between prefixes): verify and import still read it.
+s3 cp --recursive "s3://tm-backups/nightly/sales/" "s3://tm-backups/archive/2025/sales/"
+s3 rm --recursive "s3://tm-backups/nightly/"
+mdir=s3://tm-backups/archive/2025/sales/AWSDynamoDB/$lid
+expect_exit 0 tidemark-export verify "$mdir"
+assert_contains "$OUT" "11999 items"
+expect_exit 0 tidemark-import --from "$mdir" --table Moved
+assert_eq 11999 "$(count Moved)" "import of the moved export"
+# An export straight to S3 lists each object's ETag as S3 reports it.
+expect_exit 0 tidemark-export --table Sales --to s3://tm-backups/direct --jobs 2
+ddir=$OUT
+did=$(basename "$ddir")
+s3 cp "s3://tm-backups/direct/AWSDynamoDB/$did/manifest-files.json" "$work/direct-files.json"
+while read -r key etag; do
+  got=$("$AWS" --endpoint-url "$AWS_ENDPOINT_URL_S3" s3api head-object --bucket tm-backups --key "$key" \
+    --query ETag --output text | tr -d '"')
+  assert_eq "$got" "$etag" "etag of $key"
+done < <("$PY" -c 'import json,sys
+for l in open(sys.argv[1]): f=json.loads(l); print(f["dataFileS3Key"], f["etag"])' "$work/direct-files.json")
+expect_exit 0 tidemark-export verify "$ddir"
+# The S3 keys cannot be told where to live: they are where they are.
+expect_exit 1 tidemark-export --table Sales --to s3://tm-backups/direct --s3-prefix elsewhere
+assert_contains "$ERR" "records its own bucket and prefix"
+
 echo "export_interchange: ok"
