@@ -143,4 +143,34 @@ expect_exit 1 tidemark get-item --table Orders --key "$k1"
 assert_contains "$ERR" "not found"
 expect_exit 0 tidemark list-tables
 assert_contains "$OUT" '"Accounts"'
+
+# ---- typos get "did you mean" (issue 12): commands, options before and after the command
+expect_exit 2 tidemark put-iten --table Orders
+assert_contains "$ERR" "tidemark: unknown command 'put-iten'; did you mean 'put-item'?"
+expect_exit 2 tidemark get-item --tabel Orders --key "$k1"
+assert_contains "$ERR" "tidemark: get-item: unrecognized option '--tabel'; did you mean '--table'?"
+assert_contains "$ERR" "Try 'tidemark get-item --help'."
+expect_exit 2 tidemark --jsno list-tables
+assert_contains "$ERR" "did you mean '--json'?"
+expect_exit 2 tidemark get-item --table
+assert_contains "$ERR" "option '--table' requires an argument"
+
+# ---- read-only commands refuse a data directory that does not exist (and do not make it),
+# in the words and with the exit status of tidemark-export (issue 12)
+nohome=$TM_HOME/no-such-home
+for c in list-tables "describe-table --table Orders" "timeline --table Orders" "scan --table Orders" \
+         "get-item --table Orders --key {}" "pitr status --table Orders" "log list --table Orders"; do
+  # shellcheck disable=SC2086
+  expect_exit 1 tidemark --data "$nohome" $c
+  assert_contains "$ERR" "no tidemark data directory at $nohome (create one with \`tidemark create-table --data $nohome ...\`)" "$c"
+  [ ! -e "$nohome" ] || fail "$c made $nohome"
+done
+TIDEMARK_HOME=$nohome expect_exit 1 tidemark list-tables
+assert_contains "$ERR" "tidemark: list-tables: no tidemark data directory at $nohome"
+
+# ---- --help names every time form
+expect_exit 0 tidemark timeline --help
+assert_contains "$OUT" "zone is UTC"
+assert_contains "$OUT" "'2025-11-12 10:15'"
+assert_contains "$OUT" "-1h30m"
 echo "tidemark_basic: OK"

@@ -62,4 +62,14 @@ assert_contains "$ERR" "none.jsonl"
 expect_exit 2 tidemark batch-write --table Bad --file x --batch-size 0
 expect_exit 0 tidemark batch-write --help
 assert_contains "$OUT" "never"
+
+# --quiet: a load that succeeds prints nothing on stderr; one that stops still says what is
+# loaded (failure information) and why (issue 12)
+expect_exit 0 tidemark batch-write --table Bad --file "$TM_HOME/bare.jsonl" --quiet
+assert_eq "" "$ERR" "stderr of a --quiet load"
+expect_exit 0 tidemark -q batch-write --table Bad --file "$TM_HOME/bare.jsonl"
+assert_eq "" "$ERR" "stderr of a -q load (global)"
+expect_exit 1 tidemark batch-write --table Bad --file "$TM_HOME/nokey.jsonl" --quiet
+assert_contains "$ERR" "tidemark: batch-write stopped: 1 items in 1 batches are loaded and durable (input lines 1..1"
+assert_contains "$ERR" "nokey.jsonl:2"
 echo "tidemark_batch: OK"
