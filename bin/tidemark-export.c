@@ -78,8 +78,8 @@ static void usage(void)
 "  -h, --help              show this help and exit\n"
 "      --version           show the version and exit\n"
 "\n"
-"TIME: ISO-8601 UTC (2025-11-12T10:14:59Z, optional .ffffff), epoch seconds, or relative to\n"
-"now (-90m, -2h, -7d). Progress goes to stderr on a terminal; otherwise one summary line.\n"
+CLI_HELP_TIME
+"Progress goes to stderr on a terminal; otherwise one summary line.\n"
 "On success the export's directory (DEST/AWSDynamoDB/<ExportId>) is printed on stdout.\n"
 "An interrupted export never has a manifest-summary.json; describe shows it FAILED or\n"
 "IN_PROGRESS and --resume finishes it, unless it was killed in its first moment, before it\n"
