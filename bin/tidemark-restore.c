@@ -30,8 +30,7 @@ static void usage(void)
 "\n"
 "  -t, --table NAME        source table (alias --source-table-name)\n"
 "  -T, --target NEW        table to create; must not exist (alias --target-table-name)\n"
-"      --time TIME         ISO-8601 UTC (2025-11-12T10:14:59Z, optional .ffffff), epoch\n"
-"                          seconds, or relative to now (-90m, -2h, -7d)\n"
+"      --time TIME         the time to restore to, in any form below\n"
 "                          (alias --restore-date-time)\n"
 "      --latest            the latest restorable time (alias --use-latest-restorable-time)\n"
 "  -n, --dry-run           print the plan (direction, seed, segments, estimated bytes and\n"
@@ -42,6 +41,8 @@ static void usage(void)
 "      --data DIR          data directory (default $TIDEMARK_HOME, else ~/.tidemark)\n"
 "  -h, --help              show this help and exit\n"
 "      --version           show the version and exit\n"
+"\n"
+CLI_HELP_TIME
 "\n"
 "Restoring from a full export (tidemark's or AWS's) into a new table is tidemark-import's job:\n"
 "  tidemark-import --help\n"
