@@ -52,8 +52,7 @@ static void usage(void)
 "      --key-prefix P      partition keys starting with P\n"
 "      --since TIME        records written at or after TIME (WriteTimestampMicros)\n"
 "      --until TIME        records written before TIME\n"
-"                          TIME: ISO-8601 UTC (2025-11-12T10:15:00Z, optional .ffffff), epoch\n"
-"                          seconds, or relative to now (-90m)\n"
+"                          (TIME: as below)\n"
 "      --condition EXPR    a ConditionExpression the record's NewImage must satisfy\n"
 "                          (a delete's NewImage is absent: attribute_not_exists(pk) holds)\n"
 "      --names JSON        its ExpressionAttributeNames ({\"#s\":\"status\"})\n"
@@ -75,6 +74,8 @@ static void usage(void)
 "to stderr. JSON lines: {\"Action\":\"RESTORE|DELETE|ALREADY_ROLLED_BACK|CONFLICT|OVERWRITTEN\",\n"
 "\"DryRun\",\"Keys\",\"WriteTimestampMicros\",\"Current\"(conflicts),\"NewImage\",\"OldImage\",\n"
 "\"Changes\":[{\"Attribute\",\"From\",\"To\"}]}, the last line {\"RollbackSummary\":{...}}.\n"
+"\n"
+CLI_HELP_TIME
 "\n"
 "Examples:\n"
 "  tidemark timeline --table Orders --from -2h --json          # find the bad load\n"
