@@ -406,8 +406,10 @@ int lifecycle_bundle(store *st, const char *id, int incremental, uint64_t *bytes
     if ((rc = store_writer_open(st, bk, NULL, &w))) goto out;
     struct archive *a = archive_write_new();
     archive_write_set_format_pax_restricted(a);
-    archive_write_add_filter_zstd(a);
-    if (archive_write_open2(a, w, NULL, bundle_write, NULL, NULL) != ARCHIVE_OK)
+    if (archive_write_add_filter_zstd(a) != ARCHIVE_OK)
+        rc = err_set(TM_EIO, "archive %s: zstd: %s", bk, archive_error_string(a));
+    archive_write_set_bytes_in_last_block(a, 1);
+    if (!rc && archive_write_open2(a, w, NULL, bundle_write, NULL, NULL) != ARCHIVE_OK)
         rc = err_set(TM_EIO, "archive %s: %s", bk, archive_error_string(a));
     for (size_t i = 0; !rc && i < ks.n; i++) {
         store_object_info info;
