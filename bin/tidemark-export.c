@@ -174,14 +174,6 @@ static int parse_size(const char *s, uint64_t *out)
 
 /* ---- output ---- */
 
-/* "<prog>: <what>: [<Exception>: ]<message>", and the error table's exit status. */
-static int fail(const char *what, const tm_error *e)
-{
-    fprintf(stderr, "%s: %s: %s%s%s\n", prog, what, tm_err_named(e->kind) ? tm_err_name(e->kind) : "",
-            tm_err_named(e->kind) ? ": " : "", e->message);
-    return tm_err_exit(e->kind);
-}
-
 /* A response as `aws dynamodb <operation>` prints it, without tidemark's extras. */
 static void print_json(const char *operation, cJSON *resp)
 {
@@ -303,7 +295,7 @@ static int run_command(const args *a, const char *cmd, const char *arg)
     progress_free(p);
     int code = CLI_OK;
     if (k) {
-        code = fail(cmd, &e);
+        code = cli_report(prog, cmd, &e);
     } else if (verify) {
         char *t = a->json ? tm_json_text(resp, TM_TIMES_AWSCLI) : NULL;
         if (a->json) fputs(t ? t : "", stdout);
@@ -383,12 +375,12 @@ static int run_export(const args *a)
     tm_backup_run br = TM_BACKUP_RUN_INIT;
     const char *what = a->resume ? "resume" : "export";
     int code = CLI_OK;
-    if (tm_db_open(cli_home(a->data), TM_DB_READONLY, &db, &e)) return fail(what, &e);
+    if (tm_db_open(cli_home(a->data), TM_DB_READONLY, &db, &e)) return cli_report(prog, what, &e);
     cJSON *req = request(a), *resp = NULL;
     br.prog = cli_progress_new(prog, "exporting", 0);
     if (tm_export_run(db, req, &br, &resp, &e)) {
         progress_free(br.prog);
-        code = fail(what, &e);
+        code = cli_report(prog, what, &e);
         if (a->json && br.failed) print_json("ExportTableToPointInTime", br.failed);
     } else {
         const cJSON *x = get(resp, "ExportDescription");
