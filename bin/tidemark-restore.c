@@ -58,14 +58,6 @@ CLI_HELP_TIME
 
 enum { OPT_TIME = 256, OPT_LATEST, OPT_JSON, OPT_DATA, OPT_VERSION, OPT_DIRECTION };
 
-/* "<prog>: <what>: [<Exception>: ]<message>", and the error table's exit status. */
-static int fail(const char *what, const tm_error *e)
-{
-    fprintf(stderr, "%s: %s: %s%s%s\n", prog, what, tm_err_named(e->kind) ? tm_err_name(e->kind) : "",
-            tm_err_named(e->kind) ? ": " : "", e->message);
-    return tm_err_exit(e->kind);
-}
-
 /* The RestoreTableToPointInTime request for the options. */
 static cJSON *request(const restore_options *o)
 {
@@ -84,7 +76,7 @@ static int print_plan(tm_db *db, const cJSON *req, const restore_options *o, int
 {
     tm_error e;
     cJSON *resp = NULL;
-    if (tm_restore_plan(db, req, &resp, &e)) return fail("plan", &e);
+    if (tm_restore_plan(db, req, &resp, &e)) return cli_report(prog, "plan", &e);
     if (json) {
         char *t = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(resp, "Plan"));
         printf("%s\n", t);
@@ -112,7 +104,7 @@ static int run(const restore_options *o, int dry, int json)
     tm_db *db = NULL;
     tm_error e;
     int code;
-    if (tm_db_open(o->home, TM_DB_READONLY, &db, &e)) return fail("restore", &e);
+    if (tm_db_open(o->home, TM_DB_READONLY, &db, &e)) return cli_report(prog, "restore", &e);
     cJSON *req = request(o), *resp = NULL;
     if (dry) {
         code = print_plan(db, req, o, json);
@@ -122,7 +114,7 @@ static int run(const restore_options *o, int dry, int json)
     br.prog = cli_progress_new(prog, "restoring: log records", 0);
     if (tm_restore_run(db, req, &br, &resp, &e)) {
         progress_free(br.prog);
-        code = fail("restore", &e);
+        code = cli_report(prog, "restore", &e);
         goto out;
     }
     const cJSON *td = cJSON_GetObjectItemCaseSensitive(resp, "TableDescription");
