@@ -92,14 +92,6 @@ CLI_HELP_TIME
 "written), 1 failed (a damaged export writes nothing), 2 usage error.\n");
 }
 
-/* "<prog>: <what>: [<Exception>: ]<message>", and the error table's exit status. */
-static int fail(const char *what, const tm_error *e)
-{
-    fprintf(stderr, "%s: %s: %s%s%s\n", prog, what, tm_err_named(e->kind) ? tm_err_name(e->kind) : "",
-            tm_err_named(e->kind) ? ": " : "", e->message);
-    return tm_err_exit(e->kind);
-}
-
 /* ================================================================ printing */
 
 typedef struct out {
@@ -250,13 +242,13 @@ static int run(const char *data, cJSON *req, const char *report, int json, int d
     }
     if (tm_db_open(home, cJSON_GetObjectItemCaseSensitive(req, "EndpointUrl") ? 0 : TM_DB_READONLY,
                    &db, &e)) {
-        code = fail("rollback", &e);
+        code = cli_report(prog, "rollback", &e);
         goto out;
     }
     tm_rollback_each each = {on_report, &o, cli_progress_new(prog, "records", 0)};
     if (tm_rollback_run(db, req, &each, &resp, &e)) {
         progress_free(each.prog);
-        code = fail("rollback", &e);
+        code = cli_report(prog, "rollback", &e);
         goto out;
     }
     if (o.report) print_json(o.report, resp);
