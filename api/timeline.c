@@ -1,21 +1,32 @@
 /* timeline.c: TidemarkTimeline, the write activity of a table from its change log: writes per
- * minute or hour split by kind, the usual rate and the bursts far above it, each with the last
- * good time to restore to (the computation is pitr/timeline.c's; this file reads the log into
- * it and writes the response).
+ * interval (a second up to days) split by kind, the usual rate and the bursts far above the rate
+ * before them, each with its exact first and last write, the last good time to restore to and
+ * what it touched (the computation is pitr/timeline.c's; this file reads the log into it, twice
+ * over the bursts, and writes the response).
  *
  * REQUEST  {"TableName", "From"?, "To"? (wire times: epoch seconds; default: the log's first and
- *          last write), "By"?: "minute"|"hour" (default: minutes up to two days)}
- * RESPONSE {"TableName", "By", "From", "To", "Writes", "Puts", "Updates", "Deletes",
- *          "UsualWritesPerInterval",
+ *          last write), "By"?: "second"|"minute"|"hour"|"day"|"10s"|"5m"|"2h"|"1d"... (default:
+ *          chosen for at most 60 rows)}
+ * RESPONSE {"TableName", "By" (its name: "minute", "10s"), "BucketSeconds", "From", "To",
+ *          "Writes", "Puts", "Updates", "Deletes", "UsualWritesPerInterval",
  *          "Intervals": [{"Start", "Writes", "Puts", "Updates", "Deletes", "FirstWrite"?,
  *                         "LastWrite"?, "Burst"}],
  *          "Bursts": [{"FirstWrite", "LastWrite", "Writes", "Puts", "Updates", "Deletes",
- *                      "LastGoodTime", "LastGoodSecond" (null when no whole second fits)}]}
+ *                      "LastGoodTime", "LastGoodSecond" (null when no whole second fits),
+ *                      "LastWriteBefore" (null: none), "RestoreTo" (the suggestion: the last
+ *                      write before it, else LastGoodTime), "UsualWritesBefore" (the trailing
+ *                      rate it was judged against),
+ *                      "ExportFrom", "ExportUntil" (the window [first, last + 1 µs) for
+ *                      tidemark-export --incremental --from --until and the rollback),
+ *                      "Touched": {"PartitionKeys", "PartitionKeysExact", "KeyPrefixes":
+ *                      [{"Prefix", "Writes"}], "KeyPrefixesExact", "Attributes": [{"Name",
+ *                      "Writes"}], "AttributesExact"}}]}
  *          A table whose log is empty: {"TableName", "Intervals": [], "Bursts": []}.
  * Times in the response are ISO-8601 UTC strings, as TidemarkLogList's (a report read by
  * scripts and people, with no aws CLI twin): µs for writes and the range ("…:00.000000Z"),
  * whole seconds for interval starts and LastGoodSecond. `tidemark timeline --json` prints it as
- * it is; its chart is drawn from it.
+ * it is; its chart and --svg are drawn from it. Touched's counts are exact while its *Exact
+ * member is true (timeline.h: the sketches and their limits).
  *
  * EXTENDING: a new question about the writes (per key, per writer) is a field in the pitr
  * accumulator and a member added here, in interval_json, burst_json or the top level; members
@@ -36,9 +47,9 @@ static void add_time(cJSON *o, const char *name, int64_t us, int digits)
     cJSON_AddStringToObject(o, name, ts);
 }
 
-static void add_counts(cJSON *o, uint64_t puts, uint64_t updates, uint64_t deletes)
+static void add_counts(cJSON *o, uint64_t writes, uint64_t puts, uint64_t updates, uint64_t deletes)
 {
-    cJSON_AddNumberToObject(o, "Writes", (double)(puts + updates + deletes));
+    cJSON_AddNumberToObject(o, "Writes", (double)writes);
     cJSON_AddNumberToObject(o, "Puts", (double)puts);
     cJSON_AddNumberToObject(o, "Updates", (double)updates);
     cJSON_AddNumberToObject(o, "Deletes", (double)deletes);
@@ -48,7 +59,7 @@ static cJSON *interval_json(const pitr_tl_interval *b)
 {
     cJSON *x = cJSON_CreateObject();
     add_time(x, "Start", b->start_us, 0);
-    add_counts(x, b->puts, b->updates, b->deletes);
+    add_counts(x, pitr_tl_writes(b), b->puts, b->updates, b->deletes);
     if (b->first_us) {
         add_time(x, "FirstWrite", b->first_us, 6);
         add_time(x, "LastWrite", b->last_us, 6);
@@ -62,10 +73,7 @@ static cJSON *burst_json(const pitr_tl_burst *b)
     cJSON *x = cJSON_CreateObject();
     add_time(x, "FirstWrite", b->first_us, 6);
     add_time(x, "LastWrite", b->last_us, 6);
-    cJSON_AddNumberToObject(x, "Writes", (double)b->writes);
-    cJSON_AddNumberToObject(x, "Puts", (double)b->puts);
-    cJSON_AddNumberToObject(x, "Updates", (double)b->updates);
-    cJSON_AddNumberToObject(x, "Deletes", (double)b->deletes);
+    add_counts(x, b->writes, b->puts, b->updates, b->deletes);
     /* The state just before the burst: exact, and as a whole second when one exists that no
      * earlier write follows (a restore to that second then keeps every good write). */
     add_time(x, "LastGoodTime", b->last_good_us, 6);
@@ -81,7 +89,7 @@ static cJSON *timeline_json(const char *name, const pitr_timeline *tl)
     cJSON_AddStringToObject(j, "By", tl->by == PITR_TL_HOUR ? "hour" : "minute");
     add_time(j, "From", tl->from_us, 6);
     add_time(j, "To", tl->to_us, 6);
-    add_counts(j, tl->puts, tl->updates, tl->deletes);
+    add_counts(j, tl->writes, tl->puts, tl->updates, tl->deletes);
     cJSON_AddNumberToObject(j, "UsualWritesPerInterval", (double)tl->usual);
     cJSON *arr = cJSON_AddArrayToObject(j, "Intervals");
     for (size_t i = 0; i < tl->niv; i++) cJSON_AddItemToArray(arr, interval_json(&tl->iv[i]));
