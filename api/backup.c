@@ -786,11 +786,20 @@ int tm_restore_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req,
     table_path(o.home, o.target, NULL, dir, sizeof dir);
     if (!table_check_name(o.target) && fsx_exists(dir))
         return tm_error_set(e, TM_ERR_TABLE_ALREADY_EXISTS, "Table already exists: %s", o.target);
+    if ((k = api_open_table(db, o.source, TABLE_RDONLY, &t, &info, e))) {
+        if (k == TM_ERR_RESOURCE_NOT_FOUND) k = TM_ERR_TABLE_NOT_FOUND;   /* AWS's for a source */
+        if (e) e->kind = k;
+        return k;
+    }
+    int64_t lo, hi;
+    rc = table_pitr_window(t, &lo, &hi);
+    api_close_table(db, o.source, t);
+    if (rc == TM_ENOTFOUND)
+        return tm_error_set(e, TM_ERR_PITR_UNAVAILABLE, "Point in time recovery is not enabled for "
+                            "table '%s'", o.source);
     if ((rc = restore_plan(&o, &p))) return restore_error(e, rc);
     int64_t at = p->t_us;
     pitr_plan_free(p);
-    if ((k = api_open_table(db, o.source, TABLE_RDONLY, &t, &info, e))) return k;
-    api_close_table(db, o.source, t);
     char src_arn[TABLE_ARN_MAX];
     table_arn(o.region, o.account, o.source, src_arn, sizeof src_arn);
     snprintf(info.name, sizeof info.name, "%s", o.target);
