@@ -201,7 +201,7 @@ static cJSON *deleted_json(const lifecycle_deleted *d)
     return j;
 }
 
-void lc_list_deleted(const char *home, cJSON *res)
+void lifecycle_deleted_json(const char *home, cJSON *res)
 {
     lifecycle_deleted *v = NULL;
     size_t n = 0;

@@ -97,6 +97,10 @@ int lifecycle_deleted_list(const char *home, lifecycle_deleted **out, size_t *n)
 /* The newest deletion of name (TM_ENOTFOUND: none kept). */
 int lifecycle_deleted_find(const char *home, const char *name, lifecycle_deleted *out);
 
+/* Adds "DeletedTables":[{TableName, DeletionTime, RecoveryPeriodInDays,
+ * EarliestRestorableDateTime, LatestRestorableDateTime, KeptUntil}] to res. */
+void lifecycle_deleted_json(const char *home, cJSON *res);
+
 /* Archive bundles (local destinations): AWSDynamoDB/<id>.tar.zst holding the export's folder
  * (and, for an incremental export, the data files of the shared folder it names). */
 int lifecycle_bundle(store *st, const char *id, int incremental, uint64_t *bytes);

@@ -7,9 +7,8 @@
 
 /* Adds name: an ISO-8601 UTC string (2025-11-12T10:15:00.123456Z) for us. */
 void lc_add_time(cJSON *obj, const char *name, int64_t us);
-/* Deleted tables (deleted.c): lists them into res ("DeletedTables"), and purges those whose
- * period has passed (listing what went, or would go, in res). */
-void lc_list_deleted(const char *home, cJSON *res);
+/* Deleted tables (deleted.c): purges those whose period has passed (listing what went, or
+ * would go, in res "DeletedTablesPurged"). */
 void lc_purge_deleted(const char *home, int dry_run, cJSON *res);
 
 #endif

@@ -523,7 +523,7 @@ int lifecycle_report(const char *home, const char *only, cJSON **out)
         if (r && only) rc = r;
     }
     table_names_free(names, n);
-    lc_list_deleted(home, res);
+    lifecycle_deleted_json(home, res);
     *out = res;
     return rc;
 }
