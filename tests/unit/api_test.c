@@ -289,7 +289,7 @@ static void test_timeline(void **state)
     put_at(f, t0 + 70000000, 2);
     for (int i = 0; i < 60; i++) put_at(f, t0 + 125000000, 100 + i);
     clock_set_us(0);
-    assert_int_equal(call(f, "TidemarkTimeline", "{\"TableName\":\"Tbl\"}", &r, &e), 0);
+    assert_int_equal(call(f, "TidemarkTimeline", "{\"TableName\":\"Tbl\",\"By\":\"minute\"}", &r, &e), 0);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "By")), "minute");
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "From")), "2025-11-12T10:00:30.000000Z");
     assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "Writes")), 63);
