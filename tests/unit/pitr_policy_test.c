@@ -1,11 +1,10 @@
 /* pitr_policy_test.c: unit tests of the PITR policy's pure functions (pitr/window.h,
  * pitr/retention.h): the restorable window, table-driven (latest = now while the log is current,
  * issue 12), what retention may delete with PITR off and on, and the property retention keeps:
- * after it, the planner still finds a plan for every second of the window; and the timeline's
- * intervals, usual rate and bursts (pitr/timeline.h). */
+ * after it, the planner still finds a plan for every second of the window. The timeline's tests
+ * are in timeline_test.c. */
 #include "pitr/plan.h"
 #include "pitr/retention.h"
-#include "pitr/timeline.h"
 #include "pitr/window.h"
 #include "engine/clock.h"
 #include "engine/err.h"
@@ -292,162 +291,6 @@ static void test_retention_keeps_plans(void **state)
     free(snaps);
 }
 
-/* ================================================================ timeline ==== */
-
-static pitr_timeline *timeline(int64_t from, int64_t to, pitr_tl_by by)
-{
-    pitr_timeline *tl = NULL;
-    assert_int_equal(pitr_timeline_new(from, to, by, &tl), 0);
-    return tl;
-}
-
-static void add_n(pitr_timeline *tl, int64_t at, int n, int op)
-{
-    for (int i = 0; i < n; i++) pitr_timeline_add(tl, at + i, op);
-}
-
-/* A quiet morning (a put and an update every 7 minutes), then a bad load at 10:15:00: the
- * usual rate, one burst, and the second to restore to. */
-static void test_timeline_burst(void **state)
-{
-    (void)state;
-    const int64_t h8 = T0 - 2 * HOUR;   /* 08:00 */
-    pitr_timeline *tl = timeline(h8, T0 + 30 * MIN, PITR_TL_AUTO);
-    for (int64_t m = 0; m < 135; m += 7) {
-        pitr_timeline_add(tl, h8 + m * MIN + 30 * SEC, LOG_OP_PUT);
-        pitr_timeline_add(tl, h8 + m * MIN + 40 * SEC, LOG_OP_UPDATE);
-    }
-    pitr_timeline_add(tl, T0 + 14 * MIN + 50 * SEC, LOG_OP_DELETE);
-    add_n(tl, T0 + 15 * MIN, 1500, LOG_OP_PUT);
-    add_n(tl, T0 + 15 * MIN + 1500, 9, LOG_OP_UPDATE);
-    pitr_timeline_add(tl, T0 + 31 * MIN, LOG_OP_PUT);   /* after --to: not counted */
-    assert_int_equal(pitr_timeline_finish(tl), 0);
-    assert_int_equal(tl->by, PITR_TL_MINUTE);
-    assert_int_equal(tl->niv, 151);
-    assert_int_equal(tl->iv[0].start_us, h8);
-    assert_int_equal(tl->writes, 20 * 2 + 1 + 1509);
-    assert_int_equal(tl->deletes, 1);
-    assert_int_equal(tl->usual, 2);
-    assert_int_equal(tl->max_writes, 1509);
-    assert_int_equal(tl->nbursts, 1);
-    const pitr_tl_burst *b = &tl->bursts[0];
-    assert_int_equal(b->first_us, T0 + 15 * MIN);
-    assert_int_equal(b->last_us, T0 + 15 * MIN + 1508);
-    assert_int_equal(b->writes, 1509);
-    assert_int_equal(b->puts, 1500);
-    assert_int_equal(b->updates, 9);
-    assert_int_equal(b->last_good_us, T0 + 15 * MIN - 1);
-    assert_true(b->has_good_second);
-    assert_int_equal(b->last_good_second_us, T0 + 14 * MIN + 59 * SEC);
-    for (size_t i = 0; i < tl->niv; i++) assert_int_equal(tl->iv[i].burst, tl->iv[i].start_us == T0 + 15 * MIN);
-    pitr_timeline_free(tl);
-}
-
-/* Where a burst ends, what splits it, when it is one at all, and when no whole second
- * separates it from the good writes before it. */
-static void test_timeline_rules(void **state)
-{
-    (void)state;
-    /* an empty minute inside a run does not split it; a quiet write between two does */
-    pitr_timeline *tl = timeline(T0, T0 + 10 * MIN - 1, PITR_TL_MINUTE);
-    static const int quiet[] = {0, 4, 6, 7, 8, 9};
-    for (size_t i = 0; i < sizeof quiet / sizeof *quiet; i++) pitr_timeline_add(tl, T0 + quiet[i] * MIN, LOG_OP_PUT);
-    add_n(tl, T0 + 1 * MIN, 100, LOG_OP_PUT);               /* 01, 02 empty, 03: one burst */
-    add_n(tl, T0 + 3 * MIN, 100, LOG_OP_DELETE);
-    add_n(tl, T0 + 5 * MIN + 30 * SEC, 100, LOG_OP_PUT);    /* 04 quiet: 05 is another */
-    assert_int_equal(pitr_timeline_finish(tl), 0);
-    assert_int_equal(tl->usual, 1);
-    assert_int_equal(tl->nbursts, 2);
-    assert_int_equal(tl->bursts[0].writes, 200);
-    assert_int_equal(tl->bursts[0].deletes, 100);
-    assert_int_equal(tl->bursts[0].last_us, T0 + 3 * MIN + 99);
-    assert_int_equal(tl->bursts[1].first_us, T0 + 5 * MIN + 30 * SEC);
-    assert_int_equal(tl->bursts[1].writes, 100);
-    assert_true(tl->bursts[1].has_good_second);
-    assert_int_equal(tl->bursts[1].last_good_second_us, T0 + 5 * MIN + 29 * SEC);
-    pitr_timeline_free(tl);
-
-    tl = timeline(T0, T0 + 10 * MIN - 1, PITR_TL_MINUTE);
-    for (int m = 0; m < 3; m++) pitr_timeline_add(tl, T0 + m * MIN, LOG_OP_PUT);
-    add_n(tl, T0 + 3 * MIN, 100, LOG_OP_PUT);
-    add_n(tl, T0 + 5 * MIN, 100, LOG_OP_PUT);               /* 04 empty: one run; 06, 07 empty */
-    pitr_timeline_add(tl, T0 + 8 * MIN, LOG_OP_PUT);        /* and 08 quiet: it ends at 05 */
-    assert_int_equal(pitr_timeline_finish(tl), 0);
-    assert_int_equal(tl->nbursts, 1);
-    assert_int_equal(tl->bursts[0].writes, 200);
-    assert_int_equal(tl->bursts[0].last_us, T0 + 5 * MIN + 99);
-    pitr_timeline_free(tl);
-
-    /* one busy interval alone is no burst: there is no usual rate to compare with */
-    tl = timeline(T0, T0 + 10 * MIN, PITR_TL_MINUTE);
-    add_n(tl, T0 + 2 * MIN, 1000, LOG_OP_PUT);
-    assert_int_equal(pitr_timeline_finish(tl), 0);
-    assert_int_equal(tl->nbursts, 0);
-    assert_int_equal(tl->usual, 1000);
-    pitr_timeline_free(tl);
-
-    /* at least 50 writes, and 5 x the usual rate */
-    static const struct { int n; int burst; } th[] = {{49, 0}, {50, 1}};
-    for (size_t i = 0; i < 2; i++) {
-        tl = timeline(T0, T0 + 10 * MIN, PITR_TL_MINUTE);
-        for (int m = 0; m < 5; m++) pitr_timeline_add(tl, T0 + m * MIN, LOG_OP_PUT);
-        add_n(tl, T0 + 7 * MIN, th[i].n, LOG_OP_PUT);
-        assert_int_equal(pitr_timeline_finish(tl), 0);
-        assert_int_equal(tl->nbursts, (size_t)th[i].burst);
-        pitr_timeline_free(tl);
-    }
-    tl = timeline(T0, T0 + 10 * MIN, PITR_TL_MINUTE);
-    for (int m = 0; m < 5; m++) add_n(tl, T0 + m * MIN, 20, LOG_OP_PUT);
-    add_n(tl, T0 + 7 * MIN, 99, LOG_OP_PUT);                 /* 99 < 5 x 20 */
-    add_n(tl, T0 + 9 * MIN, 100, LOG_OP_PUT);
-    assert_int_equal(pitr_timeline_finish(tl), 0);
-    assert_int_equal(tl->usual, 20);
-    assert_int_equal(tl->nbursts, 1);
-    assert_int_equal(tl->bursts[0].first_us, T0 + 9 * MIN);
-    pitr_timeline_free(tl);
-
-    /* a good write in the second before a burst that starts on the second: no whole second
-     * to restore to, only the exact time */
-    tl = timeline(T0, T0 + 10 * MIN, PITR_TL_MINUTE);
-    pitr_timeline_add(tl, T0 + 30 * SEC, LOG_OP_PUT);
-    pitr_timeline_add(tl, T0 + 2 * MIN - 500000, LOG_OP_PUT);
-    add_n(tl, T0 + 2 * MIN, 60, LOG_OP_PUT);
-    assert_int_equal(pitr_timeline_finish(tl), 0);
-    assert_int_equal(tl->nbursts, 1);
-    assert_false(tl->bursts[0].has_good_second);
-    assert_int_equal(tl->bursts[0].last_good_us, T0 + 2 * MIN - 1);
-    pitr_timeline_free(tl);
-}
-
-/* Intervals: minutes, hours past two days, whole units; ranges refused. */
-static void test_timeline_intervals(void **state)
-{
-    (void)state;
-    pitr_timeline *tl = timeline(T0 + 90 * SEC, T0 + 48 * HOUR + 90 * SEC, PITR_TL_AUTO);
-    assert_int_equal(tl->by, PITR_TL_MINUTE);
-    assert_int_equal(tl->iv[0].start_us, T0 + MIN);
-    assert_int_equal(tl->niv, 48 * 60 + 1);
-    pitr_timeline_free(tl);
-    tl = timeline(T0 + 90 * SEC, T0 + 48 * HOUR + 91 * SEC, PITR_TL_AUTO);
-    assert_int_equal(tl->by, PITR_TL_HOUR);
-    assert_int_equal(tl->iv[0].start_us, T0);
-    assert_int_equal(tl->niv, 49);
-    pitr_timeline_add(tl, T0 + 90 * SEC - 1, LOG_OP_PUT);     /* before --from */
-    pitr_timeline_add(tl, T0 + 90 * SEC, LOG_OP_PUT);
-    pitr_timeline_add(tl, T0 + 3 * HOUR, LOG_OP_UPDATE);
-    assert_int_equal(pitr_timeline_finish(tl), 0);
-    assert_int_equal(tl->writes, 2);
-    assert_int_equal(tl->iv[3].updates, 1);
-    pitr_timeline_free(tl);
-    pitr_timeline *bad = NULL;
-    assert_int_equal(pitr_timeline_new(T0, T0 - 1, PITR_TL_AUTO, &bad), TM_EINVAL);
-    assert_string_equal(err_msg(), "--to is before --from");
-    assert_int_equal(pitr_timeline_new(T0, T0 + (int64_t)PITR_TL_MAX_INTERVALS * MIN, PITR_TL_MINUTE, &bad),
-                     TM_EINVAL);
-    assert_non_null(strstr(err_msg(), "too many intervals"));
-    assert_null(bad);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,9 +298,6 @@ int main(void)
         cmocka_unit_test(test_retention_off),
         cmocka_unit_test(test_retention_on),
         cmocka_unit_test(test_retention_keeps_plans),
-        cmocka_unit_test(test_timeline_burst),
-        cmocka_unit_test(test_timeline_rules),
-        cmocka_unit_test(test_timeline_intervals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
