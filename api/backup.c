@@ -632,9 +632,11 @@ static void on_problem(void *ctx, const char *what, const char *detail)
     cJSON_AddItemToArray(v->problems, p);
 }
 
-/* Request: TidemarkExportDir; TidemarkEndpointUrl, TidemarkProfile. Response: {"Valid",
+/* Request: TidemarkExportDir; TidemarkEndpointUrl, TidemarkProfile, TidemarkIgnoreSummaryChecksum
+ * (true: a summary that no longer matches its .md5 is no problem). Response: {"Valid",
  * "DataFiles", "DataFilesOk", "ItemCount", "Lines", "Bytes", "Schema" (NONE, CHECKED,
- * UNCHECKED: an older tidemark's schema without checksum, BAD), "Problems":[{"What","Detail"}]}.
+ * UNCHECKED: an older tidemark's schema without checksum, BAD), "Problems":[{"What","Detail"}],
+ * "SummaryChecksumIgnored" (only when true)}.
  * Problems found are a response (Valid false), not an error. */
 int tm_export_verify(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
 {
@@ -645,9 +647,12 @@ int tm_export_verify(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     int k;
     *resp = NULL;
     if ((k = req_store(req, &so, e)) || (k = req_str(req, "TidemarkExportDir", 1, &dir, e))) return k;
+    export_verify_options vo = EXPORT_VERIFY_OPTIONS_INIT;
+    vo.ignore_summary_checksum =
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "TidemarkIgnoreSummaryChecksum"));
     cJSON *r = cJSON_CreateObject();
     vctx v = {cJSON_CreateArray()};
-    int rc = export_verify(dir, &so, on_problem, &v, &st);
+    int rc = export_verify_with(dir, &so, &vo, on_problem, &v, &st);
     if (rc && rc != TM_ECORRUPT) {
         cJSON_Delete(v.problems);
         cJSON_Delete(r);
@@ -662,6 +667,7 @@ int tm_export_verify(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     cJSON_AddNumberToObject(r, "Bytes", (double)st.bytes);
     cJSON_AddStringToObject(r, "Schema", schema[st.schema]);
     cJSON_AddNumberToObject(r, "ProblemCount", (double)st.problems);
+    if (st.summary_checksum_ignored) cJSON_AddTrueToObject(r, "SummaryChecksumIgnored");
     cJSON_AddItemToObject(r, "Problems", v.problems);
     *resp = r;
     return 0;

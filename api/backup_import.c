@@ -135,6 +135,7 @@ static int key_spec(const cJSON *tcp, key_schema *ks, tm_error *e)
  * KeySchema, AttributeDefinitions} (KeySchema absent: a tidemark export's own); tidemark's
  * TidemarkErrorLog, TidemarkMaxErrors, TidemarkMaxLineBytes, TidemarkMaxDecompressed,
  * TidemarkMaxRatio, TidemarkSortMemory, TidemarkThreads, TidemarkEndpointUrl, TidemarkProfile,
+ * TidemarkIgnoreSummaryChecksum (true: a summary edited by hand is accepted, layout.h),
  * and TidemarkRegion, TidemarkAccount for the ARNs (backup.h: REGION AND ACCOUNT);
  * TidemarkImportId: the id tm_import_begin chose. */
 static int import_request(const cJSON *req, import_options *o, key_schema *ks, buf *from,
@@ -202,6 +203,8 @@ static int import_request(const cJSON *req, import_options *o, key_schema *ks, b
         (k = req_str(req, "TidemarkRegion", 0, &o->region, e)) ||
         (k = req_str(req, "TidemarkAccount", 0, &o->account, e)))
         return k;
+    o->ignore_summary_checksum =
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "TidemarkIgnoreSummaryChecksum"));
     return req_str(req, "TidemarkProfile", 0, &o->profile, e);
 }
 

@@ -27,7 +27,7 @@ static void usage(void)
 "       tidemark-export --resume DEST/AWSDynamoDB/ID [--jobs N]\n"
 "       tidemark-export list DEST [--json]\n"
 "       tidemark-export describe DEST/AWSDynamoDB/ID [--json]\n"
-"       tidemark-export verify DEST/AWSDynamoDB/ID [--json]\n"
+"       tidemark-export verify DEST/AWSDynamoDB/ID [--ignore-summary-checksum] [--json]\n"
 "\n"
 "Export table NAME in Amazon DynamoDB's export format (DYNAMODB_JSON) to DEST, a directory or\n"
 "s3://bucket/prefix. The files land under DEST/AWSDynamoDB/<ExportId>/ exactly as AWS lays them\n"
@@ -85,7 +85,9 @@ CLI_HELP_TIME
 "IN_PROGRESS and --resume finishes it, unless it was killed in its first moment, before it\n"
 "recorded its state (_started but no tidemark-export-state.json): run that one again.\n"
 "verify also checks tidemark-schema.json's checksum (an older tidemark's has none: only its\n"
-"shape is checked, and verify says so).\n"
+"shape is checked, and verify says so). A manifest-summary.json edited by hand (an account id\n"
+"anonymised) no longer matches manifest-summary.md5: verify --ignore-summary-checksum accepts\n"
+"it when everything else verifies (tidemark-import and tidemark-rollback take it too).\n"
 "\n"
 "Examples:\n"
 "  tidemark-export --table Orders --to /backups/orders --jobs 4\n"
@@ -103,7 +105,7 @@ CLI_HELP_TIME
 enum {
     OPT_TIME = 256, OPT_FROM, OPT_UNTIL, OPT_VIEW, OPT_COMPRESSION, OPT_LEVEL, OPT_MAXFILE,
     OPT_REGION, OPT_ACCOUNT, OPT_RESUME, OPT_TMP, OPT_ENDPOINT, OPT_PROFILE, OPT_JSON, OPT_DATA,
-    OPT_VERSION, OPT_EXPORT_TYPE, OPT_NCMEM, OPT_S3BUCKET, OPT_S3PREFIX,
+    OPT_VERSION, OPT_EXPORT_TYPE, OPT_NCMEM, OPT_S3BUCKET, OPT_S3PREFIX, OPT_IGNORE_SUMMARY,
 };
 
 static const char shortopts[] = ":t:o:ij:qh";
@@ -114,6 +116,7 @@ static const struct option opts[] = {
     {"s3-destination", required_argument, NULL, 'o'},
     {"s3-bucket", required_argument, NULL, OPT_S3BUCKET},
     {"s3-prefix", required_argument, NULL, OPT_S3PREFIX},
+    {"ignore-summary-checksum", no_argument, NULL, OPT_IGNORE_SUMMARY},
     {"time", required_argument, NULL, OPT_TIME},
     {"export-time", required_argument, NULL, OPT_TIME},
     {"incremental", no_argument, NULL, 'i'},
@@ -150,7 +153,7 @@ static const char *const commands[] = {"list", "describe", "verify"};
 typedef struct args {
     const char *table, *dest, *region, *account, *resume, *tmp_dir, *endpoint, *profile, *data;
     const char *time_s, *from_s, *until_s, *view, *compression, *s3_bucket, *s3_prefix;
-    int incremental, json, level, jobs;
+    int incremental, json, level, jobs, ignore_summary;
     uint64_t max_file, ncmem;
     int64_t time_us, from_us, until_us;
 } args;
@@ -258,6 +261,9 @@ static void print_verify(const char *dir, const cJSON *r)
     if (cJSON_IsTrue(get(r, "Valid"))) {
         printf("OK %s: %.0f data file%s, %.0f items, %s: every checksum, etag, count and line "
                "verified\n", dir, files, files == 1 ? "" : "s", lines, hb);
+        if (cJSON_IsTrue(get(r, "SummaryChecksumIgnored")))
+            printf("NOTE manifest-summary.json does not match manifest-summary.md5 (edited by "
+                   "hand?): accepted as told (--ignore-summary-checksum)\n");
         if (!strcmp(str(r, "Schema"), "UNCHECKED"))
             printf("NOTE tidemark-schema.json has no checksum (schema version 1, an older "
                    "tidemark): only its JSON shape was checked\n");
@@ -288,6 +294,7 @@ static int run_command(const args *a, const char *cmd, const char *arg)
     cJSON_AddStringToObject(req, list ? "TidemarkDestination" : "TidemarkExportDir", arg);
     if (a->endpoint) cJSON_AddStringToObject(req, "TidemarkEndpointUrl", a->endpoint);
     if (a->profile) cJSON_AddStringToObject(req, "TidemarkProfile", a->profile);
+    if (verify && a->ignore_summary) cJSON_AddTrueToObject(req, "TidemarkIgnoreSummaryChecksum");
     progress *p = verify ? cli_progress_new(prog, "verifying", 0) : NULL;
     if (!(k = tm_db_open(home, 0, &db, &e)))
         k = list ? tm_list_exports(db, req, &resp, &e) : verify ? tm_export_verify(db, req, &resp, &e)
@@ -405,6 +412,7 @@ static int option(args *a, int c, const char *v)
     case 'o': a->dest = v; break;
     case OPT_S3BUCKET: a->s3_bucket = v; break;
     case OPT_S3PREFIX: a->s3_prefix = v; break;
+    case OPT_IGNORE_SUMMARY: a->ignore_summary = 1; break;
     case OPT_TIME: a->time_s = v; break;
     case 'i': a->incremental = 1; break;
     case OPT_EXPORT_TYPE:

@@ -68,6 +68,10 @@ static void usage(void)
 "      --region R, --account A   for the ARNs of --json (as tidemark-export: default\n"
 "                            $TIDEMARK_REGION, $AWS_REGION, us-east-1; $TIDEMARK_ACCOUNT,\n"
 "                            $AWS_ACCOUNT_ID, 000000000000)\n"
+"      --ignore-summary-checksum  import an export whose manifest-summary.json does not\n"
+"                            match manifest-summary.md5 (edited by hand, e.g. an account id\n"
+"                            anonymised); manifest-files.json and every data file must\n"
+"                            still verify\n"
 "  -h, --help                show this help and exit\n"
 "      --version             show the version and exit\n"
 "\n"
@@ -102,6 +106,7 @@ enum {
     OPT_FORMAT = 256, OPT_COMPRESSION, OPT_CSV_HEADER, OPT_CSV_DELIM, OPT_ERROR_LOG,
     OPT_MAX_ERRORS, OPT_JSON, OPT_DATA, OPT_VERSION, OPT_MAX_LINE, OPT_MAX_DEC, OPT_MAX_RATIO,
     OPT_SORT_MEM, OPT_THREADS, OPT_ENDPOINT, OPT_PROFILE, OPT_REGION, OPT_ACCOUNT,
+    OPT_IGNORE_SUMMARY,
 };
 
 static const char shortopts[] = ":f:t:k:s:qh";
@@ -131,6 +136,7 @@ static const struct option opts[] = {
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"region", required_argument, NULL, OPT_REGION},
     {"account", required_argument, NULL, OPT_ACCOUNT},
+    {"ignore-summary-checksum", no_argument, NULL, OPT_IGNORE_SUMMARY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -296,6 +302,7 @@ static int option(args *a, int c, const char *v)
     case OPT_PROFILE: cJSON_AddStringToObject(r, "TidemarkProfile", v); break;
     case OPT_REGION: cJSON_AddStringToObject(r, "TidemarkRegion", v); break;
     case OPT_ACCOUNT: cJSON_AddStringToObject(r, "TidemarkAccount", v); break;
+    case OPT_IGNORE_SUMMARY: cJSON_AddTrueToObject(r, "TidemarkIgnoreSummaryChecksum"); break;
     case OPT_JSON: a->json = 1; break;
     case 'q': cli_set_quiet(1); break;
     case OPT_DATA: a->data = v; break;

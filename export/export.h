@@ -114,9 +114,18 @@ typedef enum export_schema_state {
 typedef struct export_verify_stats {
     uint64_t files, files_ok, lines, items, bytes, problems;
     export_schema_state schema;
+    int summary_checksum_ignored;  /* the summary did not match its .md5, and was told to pass */
 } export_verify_stats;
 int export_verify(const char *dir, const store_options *so, export_report_fn report, void *ctx,
                   export_verify_stats *st);
+typedef struct export_verify_options {
+    int ignore_summary_checksum;   /* a summary edited by hand (its .md5 no longer matches) is
+                                      not a problem; everything else is checked as always */
+} export_verify_options;
+#define EXPORT_VERIFY_OPTIONS_INIT {0}
+/* export_verify with options (o NULL: the defaults). */
+int export_verify_with(const char *dir, const store_options *so, const export_verify_options *o,
+                       export_report_fn report, void *ctx, export_verify_stats *st);
 
 const char *export_type_name(export_type t);            /* FULL_EXPORT, INCREMENTAL_EXPORT */
 const char *export_view_name(export_view v);            /* NEW_AND_OLD_IMAGES, NEW_IMAGE */

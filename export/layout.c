@@ -130,6 +130,15 @@ int layout_schema_check(const char *t, size_t n, char *why, size_t wn)
     return 1;
 }
 
+int layout_check_summary_md5(const char *text, size_t n, const char *md5, size_t md5n)
+{
+    int rc = layout_check_md5(LAYOUT_SUMMARY, text, n, md5, md5n);
+    if (!rc) return 0;
+    char why[512];
+    snprintf(why, sizeof why, "%s", err_msg());   /* err_set reuses err_msg's buffer */
+    return err_set(rc, "%s (%s)", why, LAYOUT_IGNORE_SUMMARY_HINT);
+}
+
 /* ================================================================================================
  * Manifests
  * ============================================================================================== */

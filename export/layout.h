@@ -46,6 +46,13 @@ int layout_path_safe(const char *path);
  * space allowed). TM_ECORRUPT naming both files. */
 int layout_check_md5(const char *json_name, const char *text, size_t n, const char *md5,
                      size_t md5n);
+/* The same for manifest-summary.json and manifest-summary.md5, the refusal saying what to do
+ * about a summary edited by hand (anonymised account ids are common in bug reports and
+ * fixtures): --ignore-summary-checksum, which every reader takes, accepts it once
+ * manifest-files.json and every data file verify. */
+int layout_check_summary_md5(const char *text, size_t n, const char *md5, size_t md5n);
+#define LAYOUT_IGNORE_SUMMARY_HINT "edited by hand? --ignore-summary-checksum accepts it when " \
+    LAYOUT_FILES " and every data file verify"
 
 /* ---- tidemark-schema.json (tidemark's own, beside the manifests; specified in export.c) --- */
 
@@ -211,6 +218,16 @@ typedef struct layout_reader layout_reader;
  * hash to its md5Checksum. TM_ECORRUPT (naming the file) on any failure, TM_ENOTFOUND when
  * there is no complete export there. */
 int layout_reader_open(const char *dir, const store_options *so, layout_reader **out);
+
+typedef struct layout_reader_options {
+    int ignore_summary_checksum;  /* a summary that does not match (or lacks) its .md5 is read
+                                     all the same; manifest-files.json, the counts and every
+                                     data file are still checked */
+} layout_reader_options;
+#define LAYOUT_READER_OPTIONS_INIT {0}
+/* layout_reader_open with options (o NULL: the defaults). */
+int layout_reader_open_with(const char *dir, const store_options *so,
+                            const layout_reader_options *o, layout_reader **out);
 /* The summary read at open (valid until close). */
 const layout_summary *layout_reader_summary(const layout_reader *r);
 /* The next record: 1 with *rec filled (its items valid until the next call), 0 at the end,

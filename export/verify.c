@@ -268,6 +268,7 @@ typedef struct vctx {
     int tidemark_names;     /* a data file has the name tidemark-export gives partition 0 */
     int have_root;          /* the summary says where the export lived: */
     char root[1024];        /* its bucket-root prefix before AWSDynamoDB/ */
+    int ignore_summary;     /* export_verify_options.ignore_summary_checksum */
 } vctx;
 
 static void problem(vctx *v, const char *what, const char *fmt, ...)
@@ -293,9 +294,16 @@ static void check_md5_file(vctx *v, layout_loc *l, const char *json_name, const 
     else {
         char want[25];
         xp_md5_b64(json->data, json->len, want);
-        if (m.len != 24 || memcmp(m.data, want, 24))
-            problem(v, md5_name, "does not match %s: file says \"%.40s\", MD5 is %s", json_name,
-                    m.data, want);
+        int summary = !strcmp(json_name, LAYOUT_SUMMARY);
+        if (m.len == 24 && !memcmp(m.data, want, 24)) {
+            /* fine */
+        } else if (summary && v->ignore_summary) {
+            v->st->summary_checksum_ignored = 1;
+        } else {
+            problem(v, md5_name, "does not match %s: file says \"%.40s\", MD5 is %s%s%s",
+                    json_name, m.data, want, summary ? " (" : "",
+                    summary ? LAYOUT_IGNORE_SUMMARY_HINT ")" : "");
+        }
     }
     buf_free(&m);
 }
@@ -582,10 +590,16 @@ static void check_summary(vctx *v, const buf *sum, layout_summary *ls)
 int export_verify(const char *dir, const store_options *so, export_report_fn report, void *ctx,
                   export_verify_stats *stp)
 {
+    return export_verify_with(dir, so, NULL, report, ctx, stp);
+}
+
+int export_verify_with(const char *dir, const store_options *so, const export_verify_options *o,
+                       export_report_fn report, void *ctx, export_verify_stats *stp)
+{
     export_verify_stats local;
     export_verify_stats *st = stp ? stp : &local;
     memset(st, 0, sizeof *st);
-    vctx v = {report, ctx, st, EXPORT_FULL, 0, "", 0, 0, ""};
+    vctx v = {report, ctx, st, EXPORT_FULL, 0, "", 0, 0, "", o && o->ignore_summary_checksum};
     layout_loc l;
     buf sum = BUF_INIT, files = BUF_INIT;
     layout_summary ls;

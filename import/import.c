@@ -936,7 +936,8 @@ int import_run(const import_options *opt, import_result *res)
     store_options so = STORE_OPTIONS_INIT;
     so.endpoint_url = opt->endpoint_url;
     so.profile = opt->profile;
-    if ((rc = import_source_open(opt->from, &so, &im.budget, &im.src))) {
+    if ((rc = import_source_open(opt->from, &so, &im.budget, opt->ignore_summary_checksum,
+                                 &im.src))) {
         imp_fail(&im, rc, rc == TM_ENOTFOUND ? "DataFileNotFound" : rc == TM_EINVAL ?
                  "ValidationException" : rc == TM_EREMOTE ? "S3AccessError" :
                  rc == TM_ELIMIT ? "DecompressionLimitExceeded" : "InvalidSource");

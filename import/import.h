@@ -96,11 +96,14 @@ typedef struct import_options {
     const char *account;             /* NULL: TIDEMARK_ACCOUNT, AWS_ACCOUNT_ID, else 000000000000 */
     progress *prog;                  /* items and bytes are added as they are read; NULL: none */
     volatile sig_atomic_t *cancel;   /* set non-zero (signal) to stop: FAILED, no table */
+    int ignore_summary_checksum;     /* an export's manifest-summary.json that does not match
+                                        its .md5 (edited by hand) is accepted; manifest-files.json
+                                        and every data file are still checked */
 } import_options;
 
 #define IMPORT_OPTIONS_INIT {NULL, NULL, NULL, NULL, IMPORT_FMT_AUTO, IMPORT_COMP_AUTO, \
     NULL, 0, ',', NULL, UINT64_MAX, (size_t)1 << 20, (uint64_t)1 << 40, 1000, \
-    (size_t)256 << 20, 0, NULL, NULL, NULL, NULL, NULL, NULL}
+    (size_t)256 << 20, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0}
 
 #define IMPORT_MAX_ERROR_SAMPLES 10
 #define IMPORT_MAX_SKIPPED 16

@@ -151,9 +151,9 @@ static int markers_apply(import_source *src, marker_set *m, const char *where)
                        "manifest-summary.json (still running, or interrupted)", where);
     if (!m->have_files)
         return err_set(TM_ECORRUPT, "%s: manifest-files.json is missing", where);
-    if (m->have_summary_md5 &&
-        (rc = layout_check_md5(LAYOUT_SUMMARY, m->summary.data, m->summary.len,
-                               m->summary_md5.data, m->summary_md5.len)))
+    if (m->have_summary_md5 && !src->ignore_summary_checksum &&
+        (rc = layout_check_summary_md5(m->summary.data, m->summary.len, m->summary_md5.data,
+                                       m->summary_md5.len)))
         return err_wrap(rc, "%s: ", where);
     if (m->have_files_md5 &&
         (rc = layout_check_md5(LAYOUT_FILES, m->files.data, m->files.len, m->files_md5.data,
@@ -813,10 +813,11 @@ static int resolve_in(import_source *src, const char *parent, const char *key,
 }
 
 int import_source_open(const char *from, const store_options *so, import_dec_budget *budget,
-                       import_source *src)
+                       int ignore_summary_checksum, import_source *src)
 {
     int rc = 0;
     memset(src, 0, sizeof *src);
+    src->ignore_summary_checksum = ignore_summary_checksum;
     buf tn = BUF_INIT;
     src->schema_table = tn;
     if (!from || !*from) return err_set(TM_EINVAL, "no source (--from)");

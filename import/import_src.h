@@ -39,12 +39,13 @@ typedef struct import_source {
     char key_prefix[1024];
     import_skip *skipped;       /* archive entries skipped, in archive order */
     size_t nskipped;
+    int ignore_summary_checksum;/* import_options' */
 } import_source;
 
 /* Resolves from (see import.h SOURCES); lists and checks manifests (every listed file must be
  * there); for archives, runs the first pass. so may be NULL. budget bounds archive expansion. */
 int import_source_open(const char *from, const store_options *so, import_dec_budget *budget,
-                       import_source *src);
+                       int ignore_summary_checksum, import_source *src);
 void import_source_close(import_source *src);
 int import_is_archive_name(const char *name);
 

@@ -177,4 +177,38 @@ expect_exit 0 tidemark-export verify "$ddir"
 expect_exit 1 tidemark-export --table Sales --to s3://tm-backups/direct --s3-prefix elsewhere
 assert_contains "$ERR" "records its own bucket and prefix"
 
+# ---------------------------------------------------------------- 4. a summary edited by hand
+anon=$work/anon/AWSDynamoDB/$lid
+mkdir -p "$work/anon/AWSDynamoDB"
+cp -r "$ldir" "$anon"
+sed -i 's/:000000000000:/:123456789012:/g' "$anon/manifest-summary.json"
+grep -q ':123456789012:' "$anon/manifest-summary.json" || fail "the summary was not edited"
+expect_exit 1 tidemark-export verify "$anon"
+assert_contains "$OUT" "PROBLEM manifest-summary.md5: does not match manifest-summary.json"
+assert_contains "$OUT" "--ignore-summary-checksum"
+expect_exit 0 tidemark-export verify --ignore-summary-checksum "$anon"
+assert_contains "$OUT" "OK $anon"
+assert_contains "$OUT" "NOTE manifest-summary.json does not match manifest-summary.md5"
+expect_exit 0 tidemark-export verify --json --ignore-summary-checksum "$anon"
+assert_contains "$(jc "$OUT")" '"SummaryChecksumIgnored":true'
+expect_exit 1 tidemark-import --from "$anon" --table Anon1
+assert_contains "$ERR" "manifest-summary.json does not match its MD5 in manifest-summary.md5"
+assert_contains "$ERR" "--ignore-summary-checksum"
+case "$ERR" in *summary.json.md5*) fail "names manifest-summary.json.md5, a file that does not exist" ;; esac
+expect_exit 0 tidemark-import --from "$anon" --table Anon1 --ignore-summary-checksum
+assert_eq 11999 "$(count Anon1)" "import of the anonymised export"
+expect_exit 0 tidemark-import --from "$anon" --table Anon1j --ignore-summary-checksum --json
+assert_contains "$(jc "$OUT")" '"ImportStatus":"COMPLETED"'
+# The flag covers the summary only: manifest-files.json and the data files still count.
+f1=$(head -1 "$anon/manifest-files.json" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["dataFileS3Key"].rsplit("/", 1)[1])')
+printf 'x' >>"$anon/data/$f1"
+expect_exit 1 tidemark-export verify --ignore-summary-checksum "$anon"
+assert_contains "$OUT" "$f1"
+expect_exit 1 tidemark-import --from "$anon" --table Anon2 --ignore-summary-checksum
+cp "$ldir/data/$f1" "$anon/data/$f1"
+sed -i 's/"itemCount":[0-9]*,/"itemCount":1,/' "$anon/manifest-files.json"
+expect_exit 1 tidemark-export verify --ignore-summary-checksum "$anon"
+assert_contains "$OUT" "manifest-files.md5"
+expect_exit 1 tidemark-import --from "$anon" --table Anon3 --ignore-summary-checksum
+
 echo "export_interchange: ok"

@@ -141,9 +141,54 @@ static void test_reader_aws_sample(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* AWS's sample with its summary's account id anonymised (as bug reports and fixtures do): refused
+ * naming manifest-summary.md5, read whole with ignore_summary_checksum; the option does not
+ * excuse a changed manifest-files.json. */
+static void test_reader_edited_summary(void **state)
+{
+    (void)state;
+    const char *root = getenv("TM_ROOT") ? getenv("TM_ROOT") : ".";
+    char src[1024], dir[1024], cmd[3000], tmp[] = "/tmp/layout_test.XXXXXX";
+    snprintf(src, sizeof src, "%s/../shared/aws-samples/full-export-with-prefix-2020/demo_prefix",
+             root);
+    struct stat sb;
+    if (stat(src, &sb) != 0) skip();
+    assert_non_null(mkdtemp(tmp));
+    snprintf(dir, sizeof dir, "%s/demo_prefix/AWSDynamoDB/01605130432834-8a918b87", tmp);
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s/' && sed -i -E 's/:[0-9]{12}:/:123456789012:/g' "
+             "'%s/manifest-summary.json' && grep -q 123456789012 '%s/manifest-summary.json'", src,
+             tmp, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    layout_reader *r = NULL;
+    assert_int_equal(layout_reader_open(dir, NULL, &r), TM_ECORRUPT);
+    assert_null(r);
+    assert_non_null(strstr(err_msg(), "manifest-summary.md5"));
+    assert_non_null(strstr(err_msg(), "--ignore-summary-checksum"));
+    assert_null(strstr(err_msg(), "summary.json.md5"));
+    layout_reader_options o = LAYOUT_READER_OPTIONS_INIT;
+    o.ignore_summary_checksum = 1;
+    assert_int_equal(layout_reader_open_with(dir, NULL, &o, &r), 0);
+    layout_record rec;
+    int n = 0, rc;
+    while ((rc = layout_reader_next(r, &rec)) == 1) n++;
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, 3);
+    assert_non_null(strstr(layout_reader_summary(r)->export_arn, ":123456789012:"));
+    layout_reader_close(r);
+    /* manifest-files.json is still checked against its .md5 */
+    snprintf(cmd, sizeof cmd, "sed -i 's/\"itemCount\":1,/\"itemCount\":2,/' '%s/manifest-files.json'",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(layout_reader_open_with(dir, NULL, &o, &r), TM_ECORRUPT);
+    assert_non_null(strstr(err_msg(), "manifest-files.md5"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reader_edited_summary),
         cmocka_unit_test(test_path_rule),
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_records),
