@@ -4,8 +4,9 @@
 #   1. FULL export of a BENCH_ITEMS-item (default 1,000,000) table, gzip, --jobs 2, against
 #      `pigz -p 2 -6` compressing the same JSON lines (the export's own lines, produced once in
 #      the run by a warm-up export); and --compression zstd against `zstd -T2 -3`.
-#      Goal: export <= 1.25x the compressor alone. Each side: the best of 2 runs (other work on
-#      the machine adds noise to both).
+#      Goals: gzip, with ONE gzip member per data file (as AWS; checked), at or under pigz
+#      (<= 1x, issue 13); zstd <= 1.25x the compressor alone. Each side: the best of 2 runs
+#      (other work on the machine adds noise to both).
 #   2. INCREMENTAL export of the last BENCH_WINDOW (10,000) changes of a log holding
 #      BENCH_LOG_CHANGES (5,000,000) changes, against the same window on a log holding only
 #      those changes. Goal: <= 2x. The changes: puts over 100,000 chat items (new versions),
@@ -56,6 +57,12 @@ full() {
   best2 F_gz sh -c "rm -rf '$D/gz-$tag' && tidemark-export --data '$h' --table Chat --to '$D/gz-$tag' --jobs 2 >/dev/null 2>&1"
   F_gz_bytes=$(cat "$D/gz-$tag"/AWSDynamoDB/*/data/*.json.gz | wc -c)
   tidemark-export verify "$(ls -d "$D/gz-$tag"/AWSDynamoDB/*/)" >/dev/null || { log "gzip export does not verify"; exit 1; }
+  # One gzip member per data file: a reader that stops after the first gets every line.
+  python3 -c 'import sys, zlib
+for p in sys.argv[1:]:
+    d = zlib.decompressobj(31); d.decompress(open(p, "rb").read())
+    if not d.eof or d.unused_data: sys.exit(p + ": more than one gzip member")' "$D/gz-$tag"/AWSDynamoDB/*/data/*.json.gz ||
+    { log "gzip data files are not single-member"; exit 1; }
   best2 F_pigz sh -c "pigz -p 2 -6 < '$D/lines-$tag.json' > '$D/lines-$tag.json.gz'"
   F_pigz_bytes=$(stat -c %s "$D/lines-$tag.json.gz")
   best2 F_zs sh -c "rm -rf '$D/zs-$tag' && tidemark-export --data '$h' --table Chat --to '$D/zs-$tag' --jobs 2 --compression zstd >/dev/null 2>&1"
@@ -69,16 +76,16 @@ full() {
 mb() { echo "scale=1; $1 / 1048576" | bc; }
 full "$N" base
 row "full export $N items, gzip, --jobs 2 (time)" "$F_gz" "$F_pigz" \
-  "vs pigz -p 2 -6 on the same JSON lines; goal <= 1.25x. Sizes: $(mb "$F_gz_bytes") MiB (libdeflate 6, 1 MiB members) vs $(mb "$F_pigz_bytes") MiB" \
-  "op=full export $N items, gzip" "ref=pigz -p 2 -6" goal=1.25 "rss=$F_gz_rss" "ref_rss=$F_pigz_rss"
+  "vs pigz -p 2 -6 on the same JSON lines; goal <= 1x. Sizes: $(mb "$F_gz_bytes") MiB (libdeflate 6, 1 MiB chunks joined into one gzip member per file) vs $(mb "$F_pigz_bytes") MiB" \
+  "op=full export $N items, gzip" "ref=pigz -p 2 -6" goal=1 "rss=$F_gz_rss" "ref_rss=$F_pigz_rss"
 row "full export $N items, zstd, --jobs 2 (time)" "$F_zs" "$F_zstd" \
   "vs zstd -T2 -3 on the same JSON lines; goal <= 1.25x. Sizes: $(mb "$F_zs_bytes") MiB vs $(mb "$F_zstd_bytes") MiB" \
   "op=full export $N items, zstd" "ref=zstd -T2 -3" goal=1.25 "rss=$F_zs_rss" "ref_rss=$F_zstd_rss"
 mem_full="${F_gz_rss} KiB at $N items (zstd ${F_zs_rss} KiB; LMDB file $(mb "$F_items_bytes") MiB)"
 if [ "${BENCH_BIG:-0}" = 1 ]; then
   full $((4 * N)) big
-  row "full export $((4 * N)) items, gzip, --jobs 2 (time)" "$F_gz" "$F_pigz" "vs pigz -p 2 -6; goal <= 1.25x" \
-    "op=full export $((4 * N)) items, gzip" "ref=pigz -p 2 -6" goal=1.25 "rss=$F_gz_rss" "ref_rss=$F_pigz_rss"
+  row "full export $((4 * N)) items, gzip, --jobs 2 (time)" "$F_gz" "$F_pigz" "vs pigz -p 2 -6; goal <= 1x" \
+    "op=full export $((4 * N)) items, gzip" "ref=pigz -p 2 -6" goal=1 "rss=$F_gz_rss" "ref_rss=$F_pigz_rss"
   row "full export $((4 * N)) items, zstd, --jobs 2 (time)" "$F_zs" "$F_zstd" "vs zstd -T2 -3; goal <= 1.25x" \
     "op=full export $((4 * N)) items, zstd" "ref=zstd -T2 -3" goal=1.25 "rss=$F_zs_rss" "ref_rss=$F_zstd_rss"
   mem_full="$mem_full; ${F_gz_rss} KiB at $((4 * N)) items (zstd ${F_zs_rss} KiB; LMDB file $(mb "$F_items_bytes") MiB)"
