@@ -35,7 +35,7 @@ ls "$dir/data" | grep -Eqv '^[a-z2-7]{26}\.json\.gz$' && fail "data file names"
 [ "$(ls "$dir/data" | wc -l)" -ge 3 ] || fail "3 jobs: at least 3 partitions"
 [ -f "$dir/tidemark-schema.json" ] || fail "no tidemark-schema.json"
 assert_contains "$(cat "$dir/tidemark-schema.json")" '"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"N"}],"ExportTime":"'
-# Python's gzip and zcat read the concatenated members.
+# zcat reads every data file (one gzip member each: read_export.py checks it).
 [ "$(zcat "$dir"/data/*.json.gz | wc -l)" -eq 1499 ] || fail "zcat line count"
 # ARNs: defaults, then --region/--account and the environment.
 "$PY" "$RX" summary "$dir" | grep -qx 'exportArn=arn:aws:dynamodb:us-east-1:000000000000:table/Things/export/'"$(basename "$dir")" \
