@@ -329,14 +329,6 @@ static int check(args *a)
 
 /* ---- output ---- */
 
-/* "<prog>: <what>: [<Exception>: ]<message>", and the error table's exit status. */
-static int fail(const char *what, const tm_error *e)
-{
-    fprintf(stderr, "%s: %s: %s%s%s\n", prog, what, tm_err_named(e->kind) ? tm_err_name(e->kind) : "",
-            tm_err_named(e->kind) ? ": " : "", e->message);
-    return tm_err_exit(e->kind);
-}
-
 static const cJSON *get(const cJSON *o, const char *name)
 {
     return cJSON_GetObjectItemCaseSensitive(o, name);
@@ -397,7 +389,7 @@ static int run(const args *a)
     tm_backup_run br = TM_BACKUP_RUN_INIT;
     cJSON *resp = NULL;
     int code;
-    if (tm_db_open(cli_home(a->data), 0, &db, &e)) return fail("import failed", &e);
+    if (tm_db_open(cli_home(a->data), 0, &db, &e)) return cli_report(prog, "import failed", &e);
     on_signals();
     br.cancel = &cancelled;
     br.prog = cli_progress_new(prog, "importing", 0);
@@ -407,7 +399,7 @@ static int run(const args *a)
     print_rejected(x, get(a->req, "TidemarkErrorLog") != NULL);
     if (k) {
         progress_free(br.prog);
-        code = fail("import failed", &e);
+        code = cli_report(prog, "import failed", &e);
     } else {
         summary(br.prog, a->table, x);
         code = num(x, "ErrorCount") ? CLI_PARTIAL : CLI_OK;
