@@ -68,6 +68,30 @@ static cJSON *interval_json(const pitr_tl_interval *b)
     return x;
 }
 
+static cJSON *tops_json(const pitr_tl_top *t, size_t n, const char *what)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, what, t[i].name);
+        cJSON_AddNumberToObject(x, "Writes", (double)t[i].writes);
+        cJSON_AddItemToArray(arr, x);
+    }
+    return arr;
+}
+
+static cJSON *touched_json(const pitr_tl_touched *t)
+{
+    cJSON *x = cJSON_CreateObject();
+    cJSON_AddNumberToObject(x, "PartitionKeys", (double)t->partition_keys);
+    cJSON_AddBoolToObject(x, "PartitionKeysExact", t->partition_keys_exact);
+    cJSON_AddItemToObject(x, "KeyPrefixes", tops_json(t->prefixes, t->nprefixes, "Prefix"));
+    cJSON_AddBoolToObject(x, "KeyPrefixesExact", t->prefixes_exact);
+    cJSON_AddItemToObject(x, "Attributes", tops_json(t->attributes, t->nattributes, "Name"));
+    cJSON_AddBoolToObject(x, "AttributesExact", t->attributes_exact);
+    return x;
+}
+
 static cJSON *burst_json(const pitr_tl_burst *b)
 {
     cJSON *x = cJSON_CreateObject();
@@ -79,14 +103,24 @@ static cJSON *burst_json(const pitr_tl_burst *b)
     add_time(x, "LastGoodTime", b->last_good_us, 6);
     if (b->has_good_second) add_time(x, "LastGoodSecond", b->last_good_second_us, 0);
     else cJSON_AddNullToObject(x, "LastGoodSecond");
+    if (b->last_before_us) add_time(x, "LastWriteBefore", b->last_before_us, 6);
+    else cJSON_AddNullToObject(x, "LastWriteBefore");
+    add_time(x, "RestoreTo", b->last_before_us ? b->last_before_us : b->last_good_us, 6);
+    cJSON_AddNumberToObject(x, "UsualWritesBefore", (double)b->trailing);
+    add_time(x, "ExportFrom", b->first_us, 6);
+    add_time(x, "ExportUntil", b->last_us + 1, 6);
+    if (b->touched.done) cJSON_AddItemToObject(x, "Touched", touched_json(&b->touched));
     return x;
 }
 
 static cJSON *timeline_json(const char *name, const pitr_timeline *tl)
 {
+    char by[16];
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "TableName", name);
-    cJSON_AddStringToObject(j, "By", tl->by == PITR_TL_HOUR ? "hour" : "minute");
+    pitr_tl_by_name(tl->by, by, sizeof by);
+    cJSON_AddStringToObject(j, "By", by);
+    cJSON_AddNumberToObject(j, "BucketSeconds", (double)(tl->width_us / 1000000));
     add_time(j, "From", tl->from_us, 6);
     add_time(j, "To", tl->to_us, 6);
     add_counts(j, tl->writes, tl->puts, tl->updates, tl->deletes);
@@ -98,22 +132,45 @@ static cJSON *timeline_json(const char *name, const pitr_timeline *tl)
     return j;
 }
 
-/* Feeds the log's records with times in [tl->from_us, tl->to_us] to the timeline. */
-static int feed(const char *dir, uint64_t first_seq, pitr_timeline *tl)
+/* The records with times in [from, to], forward: the first pass (every write since the trailing
+ * rate's history) or the touch pass (one burst). */
+static int read_span(const char *dir, uint64_t first_seq, int64_t from, int64_t to, pitr_timeline *tl, int touch)
 {
     uint64_t from_seq = 0, to_seq = 0;
     log_reader *rd = NULL;
     log_record rec;
     int rc;
-    if ((rc = log_seq_at_time(dir, tl->from_us - 1, &from_seq)) || (rc = log_seq_at_time(dir, tl->to_us, &to_seq)))
-        return rc;
+    if ((rc = log_seq_at_time(dir, from - 1, &from_seq)) || (rc = log_seq_at_time(dir, to, &to_seq))) return rc;
     from_seq++;
     if (from_seq < first_seq) from_seq = first_seq;
     if (to_seq < from_seq) return 0;
     if ((rc = log_reader_open(dir, from_seq, to_seq, LOG_FORWARD, &rd))) return rc;
-    while ((rc = log_reader_next(rd, &rec)) > 0) pitr_timeline_add(tl, rec.time_us, rec.op);
+    while ((rc = log_reader_next(rd, &rec)) > 0) {
+        if (!touch) pitr_timeline_add(tl, rec.time_us, pitr_tl_kind(&rec));
+        else if ((rc = pitr_timeline_touch(tl, &rec))) break;
+    }
     log_reader_close(rd);
     return rc < 0 ? rc : 0;
+}
+
+/* Both passes; the touch pass needs the key schema (the table is opened for it only when a
+ * burst was found). */
+static int feed(tm_db *db, const char *name, const char *dir, uint64_t first_seq, pitr_timeline *tl, tm_error *e)
+{
+    table *t = NULL;
+    table_info info;
+    int k, rc;
+    if ((rc = read_span(dir, first_seq, tl->history_us, tl->to_us, tl, 0)) || (rc = pitr_timeline_finish(tl)))
+        return tm_error_from(e, rc, NULL);
+    if (!tl->nbursts) return 0;
+    if ((k = api_open_table(db, name, TABLE_RDONLY, &t, &info, e))) return k;
+    api_close_table(db, name, t);
+    pitr_timeline_touch_begin(tl, info.ks.hash_name, info.ks.range_name);
+    for (size_t i = 0; i < tl->nbursts; i++)
+        if ((rc = read_span(dir, first_seq, tl->bursts[i].first_us, tl->bursts[i].last_us, tl, 1)))
+            return tm_error_from(e, rc, NULL);
+    pitr_timeline_touch_finish(tl);
+    return 0;
 }
 
 /* From, To (wire times) and By of the request. */
@@ -126,9 +183,8 @@ static int read_range(const cJSON *req, int64_t *from, int *has_from, int64_t *t
     if ((f && !cJSON_IsNumber(f)) || (t && !cJSON_IsNumber(t)))
         return tm_error_set(e, TM_ERR_BAD_PARAMETER, "From and To are times (epoch seconds)");
     if ((k = req_str(req, "By", 0, &b, e))) return k;
-    if (b && strcmp(b, "minute") && strcmp(b, "hour"))
-        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "By must be minute or hour, not '%s'", b);
-    *by = !b ? PITR_TL_AUTO : !strcmp(b, "hour") ? PITR_TL_HOUR : PITR_TL_MINUTE;
+    *by = PITR_TL_AUTO;
+    if (b && pitr_tl_parse_by(b, by)) return tm_error_set(e, TM_ERR_BAD_PARAMETER, "By: %s", err_msg());
     if ((*has_from = f != NULL)) *from = tm_json_time_us(f->valuedouble);
     if ((*has_to = t != NULL)) *to = tm_json_time_us(t->valuedouble);
     return 0;
@@ -162,9 +218,9 @@ int tm_timeline(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     if (!has_to) to = segs[nseg - 1].last_time;
     if ((rc = pitr_timeline_new(from, to, by, &tl)) == TM_EINVAL) {
         k = tm_error_set(e, TM_ERR_BAD_PARAMETER, "%s", err_msg());   /* the range asked for */
-    } else if (rc || (rc = feed(dir, segs[0].first_seq, tl)) || (rc = pitr_timeline_finish(tl))) {
+    } else if (rc) {
         k = tm_error_from(e, rc, NULL);
-    } else {
+    } else if (!(k = feed(db, name, dir, segs[0].first_seq, tl, e))) {
         *resp = timeline_json(name, tl);
     }
     pitr_timeline_free(tl);

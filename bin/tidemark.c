@@ -36,7 +36,7 @@ enum {
     O_DATA = 256, O_JSON, O_HELP, O_VERSION, O_TABLE, O_KEY, O_SORT_KEY, O_DURABILITY, O_ITEM,
     O_COND, O_NAMES, O_VALUES, O_RETURN, O_UPDATE, O_KEYCOND, O_FILTER, O_FORWARD, O_BACKWARD,
     O_LIMIT, O_ESK, O_SEGMENT, O_TOTAL, O_FILE, O_BATCH, O_PERIOD, O_FROM, O_TO, O_BY,
-    O_PRINT_ACKS, O_CONSISTENT, O_SNAP_EVERY, O_SNAP_WRITES, O_REQUEST, O_QUIET, O_LISTEN, O_NO_AUTH, O_CREDENTIALS, O_END
+    O_PRINT_ACKS, O_CONSISTENT, O_SNAP_EVERY, O_SNAP_WRITES, O_REQUEST, O_QUIET, O_LISTEN, O_NO_AUTH, O_CREDENTIALS, O_SVG, O_END
 };
 
 static const struct option long_opts[] = {
@@ -70,6 +70,7 @@ static const struct option long_opts[] = {
     {"from", required_argument, NULL, O_FROM},
     {"to", required_argument, NULL, O_TO},
     {"by", required_argument, NULL, O_BY},
+    {"svg", required_argument, NULL, O_SVG},
     {"print-acks", no_argument, NULL, O_PRINT_ACKS},
     {"consistent-read", no_argument, NULL, O_CONSISTENT},
     {"snapshot-every", required_argument, NULL, O_SNAP_EVERY},
@@ -135,7 +136,7 @@ static const int a_scan[] = {O_TABLE, O_FILTER, O_NAMES, O_VALUES, O_LIMIT, O_ES
                              O_CONSISTENT, O_END};
 static const int a_batch[] = {O_TABLE, O_FILE, O_BATCH, O_PRINT_ACKS, O_END};
 static const int a_pitr[] = {O_TABLE, O_PERIOD, O_END};
-static const int a_timeline[] = {O_TABLE, O_FROM, O_TO, O_BY, O_END};
+static const int a_timeline[] = {O_TABLE, O_FROM, O_TO, O_BY, O_SVG, O_END};
 static const int a_call[] = {O_REQUEST, O_END};
 static const int a_serve[] = {O_LISTEN, O_NO_AUTH, O_CREDENTIALS, O_END};
 
@@ -260,15 +261,19 @@ static const command commands[] = {
      "Lists the change log's segments: seqs, times, size, codec and whether sealed.\n"
      "Example:\n  tidemark log list --table Orders --json\n"},
     {"timeline", run_timeline, a_timeline,
-     "--table T [--from TIME] [--to TIME] [--by minute|hour] [--json]",
-     "Writes per minute (or hour) from the change log, split into puts (new items), updates\n"
-     "(existing items replaced or edited) and deletes, as a bar chart in UTC. Intervals far above\n"
-     "the usual rate are marked as bursts, with the last second before each: the tool to find\n"
-     "when a bad load began.\n"
+     "--table T [--from TIME] [--to TIME] [--by WIDTH] [--svg FILE] [--json]",
+     "Writes per interval from the change log, split into puts (new items), updates (existing\n"
+     "items replaced or edited) and deletes, as a bar chart in UTC. WIDTH: second, minute, hour,\n"
+     "day or a count with s, m, h or d (10s, 5m); without it about 30 to 60 rows for the range.\n"
+     "An interval far above the rate of the ones before it is a burst: for each, its first and\n"
+     "last write to the microsecond, the state just before it (the time to restore to), what it\n"
+     "touched (partition keys, key prefixes, attributes changed) and the incremental export of\n"
+     "its window to undo it with. --svg FILE also draws the writes with the bursts marked.\n"
      CLI_HELP_TIME
      "Examples:\n"
      "  tidemark timeline --table Chat --from -3h\n"
-     "  tidemark timeline --table Chat --from 2025-11-12T08:00:00Z --by hour --json\n"},
+     "  tidemark timeline --table Chat --from 2025-11-12T10:10:00Z --to 2025-11-12T10:20:00Z --by 10s\n"
+     "  tidemark timeline --table Chat --from 2025-11-12T08:00:00Z --by hour --json --svg chat.svg\n"},
     {"serve", run_serve, a_serve, "[--listen HOST:PORT] [--no-auth] [--credentials FILE]",
      "Serves the DynamoDB API (JSON 1.0 over HTTP: POST / with X-Amz-Target) on --listen\n"
      "(default 127.0.0.1:8000): items, queries, tables, PITR, export, import and restore, for\n"
@@ -1023,21 +1028,23 @@ static void put_bar(int glyph_idx, uint64_t cells)
     for (uint64_t i = 0; i < cells; i++) fputs(glyph[glyph_idx], stdout);
 }
 
-/* The chart's look: colours on a terminal, bar width from its width. */
+/* The chart's look: colours on a terminal, bar width from its width, labels to the second
+ * when the width is not whole minutes. */
 typedef struct chart {
-    int hour, barw;
+    int seconds, lblw, barw;
     uint64_t max, usual;
     const char *red, *dim, *off;
+    char unit[32], units[48];    /* "minute", "minutes"; "10s", "intervals of 10s" */
 } chart;
 
 /* One chart row: the interval's bar, split by kind, its count and the burst mark. The label
- * is the interval's start (2025-11-12T10:15:00Z) cut to its minute or hour. */
+ * is the interval's start (2025-11-12T10:15:00Z) cut to its minute, or to its second. */
 static void tl_print_row(const chart *ch, const cJSON *b)
 {
     uint64_t w = num_of(b, "Writes"), puts = num_of(b, "Puts"), upd = num_of(b, "Updates");
     int burst = cJSON_IsTrue(cJSON_GetObjectItem(b, "Burst"));
     char lbl[32];
-    if (ch->hour) snprintf(lbl, sizeof lbl, "%.13s:00Z", str_of(b, "Start"));
+    if (ch->seconds) snprintf(lbl, sizeof lbl, "%.19sZ", str_of(b, "Start"));
     else snprintf(lbl, sizeof lbl, "%.16sZ", str_of(b, "Start"));
     uint64_t cells = ch->max ? (w * (uint64_t)ch->barw + ch->max - 1) / ch->max : 0;
     /* cells per kind, rounded, so that a 1-cell row shows its main kind */
@@ -1045,7 +1052,7 @@ static void tl_print_row(const chart *ch, const cJSON *b)
     uint64_t cu = w ? (2 * cells * upd + w) / (2 * w) : 0;
     if (cp > cells) cp = cells;
     if (cu > cells - cp) cu = cells - cp;
-    printf("%-17s %s", lbl, burst ? ch->red : "");
+    printf("%-*s %s", ch->lblw, lbl, burst ? ch->red : "");
     put_bar(0, cp);
     put_bar(1, cu);
     put_bar(2, cells - cp - cu);
@@ -1063,25 +1070,67 @@ static void whole_second(const char *ts, char *out, size_t n)
     else snprintf(out, n, "%s", ts);
 }
 
+/* "Name 12, Other 3" from a Touched list ({"Prefix"|"Name", "Writes"}), at most n of them. */
+static void tl_tops(const cJSON *arr, const char *key, int n, char *out, size_t cap)
+{
+    const cJSON *x;
+    size_t len = 0;
+    out[0] = 0;
+    cJSON_ArrayForEach(x, arr) {
+        if (n-- <= 0 || len >= cap) break;
+        len += (size_t)snprintf(out + len, cap - len, "%s%s %" PRIu64, len ? ", " : "", str_of(x, key), num_of(x, "Writes"));
+    }
+}
+
+/* Per burst: its times and the state before it, what it touched, the export that undoes it. */
+static void tl_print_burst(const chart *ch, const char *name, const cJSON *b)
+{
+    const char *g = cJSON_IsString(cJSON_GetObjectItem(b, "LastGoodSecond")) ? str_of(b, "LastGoodSecond")
+                                                                              : str_of(b, "LastGoodTime");
+    const cJSON *t = cJSON_GetObjectItem(b, "Touched");
+    printf("%sburst%s: %s .. %s, %" PRIu64 " writes; state before it: %s\n", ch->red, ch->off, str_of(b, "FirstWrite"),
+           str_of(b, "LastWrite"), num_of(b, "Writes"), g);
+    if (cJSON_IsString(cJSON_GetObjectItem(b, "LastWriteBefore")))
+        printf("  last write before it: %s (usual rate before it %" PRIu64 " per %s)\n", str_of(b, "LastWriteBefore"),
+               num_of(b, "UsualWritesBefore"), ch->unit);
+    printf("  %" PRIu64 " puts, %" PRIu64 " updates, %" PRIu64 " deletes", num_of(b, "Puts"), num_of(b, "Updates"),
+           num_of(b, "Deletes"));
+    if (t) {
+        char pre[512], att[512];
+        tl_tops(cJSON_GetObjectItem(t, "KeyPrefixes"), "Prefix", 5, pre, sizeof pre);
+        tl_tops(cJSON_GetObjectItem(t, "Attributes"), "Name", 5, att, sizeof att);
+        printf("; %s%" PRIu64 " partition keys\n  key prefixes: %s\n  attributes changed: %s",
+               cJSON_IsTrue(cJSON_GetObjectItem(t, "PartitionKeysExact")) ? "" : "about ", num_of(t, "PartitionKeys"),
+               pre[0] ? pre : "-", att[0] ? att : "-");
+    }
+    printf("\n  undo: tidemark-export --table %s --to DEST --incremental --from %s --until %s\n", name,
+           str_of(b, "ExportFrom"), str_of(b, "ExportUntil"));
+}
+
 /* The TidemarkTimeline response as a bar chart, quiet runs folded, then the totals and bursts. */
 static void tl_print_chart(const cJSON *r)
 {
     int tty = isatty(1);
-    chart ch = {!strcmp(str_of(r, "By"), "hour"), term_width() - 18 - 12 - 34, 0, num_of(r, "UsualWritesPerInterval"),
-                tty ? "\033[1;31m" : "", tty ? "\033[2m" : "", tty ? "\033[0m" : ""};
-    const char *unit = ch.hour ? "hour" : "minute";
+    const char *by = str_of(r, "By");
+    chart ch = {num_of(r, "BucketSeconds") % 60 != 0, 17, term_width() - 18 - 12 - 34, 0,
+                num_of(r, "UsualWritesPerInterval"), tty ? "\033[1;31m" : "", tty ? "\033[2m" : "",
+                tty ? "\033[0m" : "", "", ""};
     const cJSON *iv = cJSON_GetObjectItem(r, "Intervals"), *b;
     if (!cJSON_GetObjectItem(r, "From")) {
         printf("table %s: no writes in the change log\n", str_of(r, "TableName"));
         return;
     }
+    snprintf(ch.unit, sizeof ch.unit, "%s", by);
+    if (by[0] >= '0' && by[0] <= '9') snprintf(ch.units, sizeof ch.units, "intervals of %s", by);
+    else snprintf(ch.units, sizeof ch.units, "%ss", by);
+    if (ch.seconds) ch.lblw = 20;
     if (ch.barw < 20) ch.barw = 20;
     if (ch.barw > 60) ch.barw = 60;
     cJSON_ArrayForEach(b, iv) if (num_of(b, "Writes") > ch.max) ch.max = num_of(b, "Writes");
     char a[64], z[64];
     whole_second(str_of(r, "From"), a, sizeof a);
     whole_second(str_of(r, "To"), z, sizeof z);
-    printf("writes per %s, table %s, %s .. %s (UTC)\n", unit, str_of(r, "TableName"), a, z);
+    printf("writes per %s, table %s, %s .. %s (UTC)\n", ch.unit, str_of(r, "TableName"), a, z);
     printf("%s\xe2\x96\x88 puts (new items)  \xe2\x96\x93 updates (existing items replaced or edited)  "
            "\xe2\x96\x91 deletes%s\n\n", ch.dim, ch.off);
     for (b = iv ? iv->child : NULL; b; b = b->next) {
@@ -1089,7 +1138,7 @@ static void tl_print_chart(const cJSON *r)
         const cJSON *k = b;
         while (k && !num_of(k, "Writes")) k = k->next, quiet++;
         if (quiet >= 3) {   /* quiet runs are folded */
-            printf("%s%17s   \xc2\xb7 %zu quiet %ss%s\n", ch.dim, "", quiet, unit, ch.off);
+            printf("%s%*s   \xc2\xb7 %zu quiet %s%s\n", ch.dim, ch.lblw, "", quiet, ch.units, ch.off);
             if (!k) break;
             b = k->prev;
             continue;
@@ -1098,13 +1147,72 @@ static void tl_print_chart(const cJSON *r)
     }
     printf("\n%" PRIu64 " writes (%" PRIu64 " puts, %" PRIu64 " updates, %" PRIu64 " deletes); usual rate %" PRIu64
            " per %s\n", num_of(r, "Writes"), num_of(r, "Puts"), num_of(r, "Updates"), num_of(r, "Deletes"), ch.usual,
-           unit);
+           ch.unit);
+    cJSON_ArrayForEach(b, cJSON_GetObjectItem(r, "Bursts")) tl_print_burst(&ch, str_of(r, "TableName"), b);
+}
+
+/* ---------------------------------------------------------------- --svg */
+
+/* The SVG is written by hand: a few rects and texts, no library needed. Geometry in px. */
+#define SVG_W 960
+#define SVG_H 360
+#define SVG_L 70     /* left margin: the y axis labels */
+#define SVG_R 20
+#define SVG_T 50     /* top: the title and burst labels */
+#define SVG_B 50     /* bottom: the x axis labels */
+
+/* An ISO time of the response in µs (0 if it does not parse). */
+static int64_t tl_us(const cJSON *o, const char *member)
+{
+    int64_t us = 0;
+    return clock_parse(str_of(o, member), &us) ? 0 : us;
+}
+
+/* The writes per interval as bars (bursts red), each burst a shaded band from its first to its
+ * last write labelled with its times, the axes labelled with the range and the largest count. */
+static int tl_svg(const cJSON *r, buf *o)
+{
+    const cJSON *iv = cJSON_GetObjectItem(r, "Intervals"), *b;
+    int n = cJSON_GetArraySize(iv), i = 0, k = 0;
+    uint64_t max = 1;
+    cJSON_ArrayForEach(b, iv) if (num_of(b, "Writes") > max) max = num_of(b, "Writes");
+    double pw = SVG_W - SVG_L - SVG_R, ph = SVG_H - SVG_T - SVG_B, bw = n ? pw / n : pw;
+    int64_t t0 = n ? tl_us(cJSON_GetArrayItem(iv, 0), "Start") : 0, span = (int64_t)num_of(r, "BucketSeconds") * 1000000 * (n ? n : 1);
+    buf_printf(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+               "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+               "<text x=\"%d\" y=\"20\" font-size=\"15\">writes per %s, table %s (UTC)</text>\n",
+               SVG_W, SVG_H, SVG_W, SVG_H, SVG_L, str_of(r, "By"), str_of(r, "TableName"));
     cJSON_ArrayForEach(b, cJSON_GetObjectItem(r, "Bursts")) {
-        const char *g = cJSON_IsString(cJSON_GetObjectItem(b, "LastGoodSecond")) ? str_of(b, "LastGoodSecond")
-                                                                                  : str_of(b, "LastGoodTime");
-        printf("%sburst%s: %s .. %s, %" PRIu64 " writes; state before it: %s\n", ch.red, ch.off,
-               str_of(b, "FirstWrite"), str_of(b, "LastWrite"), num_of(b, "Writes"), g);
+        double x0 = SVG_L + pw * (double)(tl_us(b, "FirstWrite") - t0) / (double)span;
+        double x1 = SVG_L + pw * (double)(tl_us(b, "LastWrite") - t0) / (double)span;
+        if (x1 - x0 < 3) x1 = x0 + 3;   /* a burst of one instant stays visible */
+        buf_printf(o, "<g class=\"burst\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" fill=\"#d62728\" "
+                   "fill-opacity=\"0.15\" stroke=\"#d62728\"/>\n<text x=\"%.1f\" y=\"%d\" fill=\"#d62728\">burst %d: "
+                   "%s .. %s, %" PRIu64 " writes; restore to %s</text></g>\n",
+                   x0, SVG_T, x1 - x0, ph, x0, SVG_T - 6 - 14 * (k % 2), k + 1, str_of(b, "FirstWrite"),
+                   str_of(b, "LastWrite"), num_of(b, "Writes"), str_of(b, "RestoreTo"));
+        k++;
     }
+    cJSON_ArrayForEach(b, iv) {
+        uint64_t w = num_of(b, "Writes");
+        double h = ph * (double)w / (double)max;
+        if (w) buf_printf(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>%s: %" PRIu64
+                          " writes</title></rect>\n", SVG_L + i * bw, SVG_T + ph - h, bw > 2 ? bw - 1 : bw, h,
+                          cJSON_IsTrue(cJSON_GetObjectItem(b, "Burst")) ? "#d62728" : "#4c78a8", str_of(b, "Start"), w);
+        i++;
+    }
+    buf_printf(o, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n"
+               "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n"
+               "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%" PRIu64 "</text>\n"
+               "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n",
+               SVG_L, SVG_T + (int)ph, SVG_W - SVG_R, SVG_T + (int)ph, SVG_L, SVG_T, SVG_L, SVG_T + (int)ph,
+               SVG_L - 6, SVG_T + 10, max, SVG_L - 6, SVG_T + (int)ph);
+    if (n)
+        buf_printf(o, "<text x=\"%d\" y=\"%d\">%s</text>\n<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n",
+                   SVG_L, SVG_H - SVG_B + 20, str_of(cJSON_GetArrayItem(iv, 0), "Start"), SVG_W - SVG_R,
+                   SVG_H - SVG_B + 20, str_of(cJSON_GetArrayItem(iv, n - 1), "Start"));
+    return buf_puts(o, "</svg>\n");
 }
 
 /* --from/--to: a time for people (clock_parse) into the request as a wire time. */
@@ -1117,10 +1225,12 @@ static int add_time_arg(const opts *o, cJSON *req, const char *member, int id)
     return 0;
 }
 
-/* TidemarkTimeline; prints its response (--json: as it is, one line) or a chart of it. */
+/* TidemarkTimeline; prints its response (--json: as it is, one line) or a chart of it, and
+ * draws it into --svg FILE (replaced atomically). */
 static int run_timeline(opts *o)
 {
     cJSON *resp, *req = table_req(o);
+    buf svg = BUF_INIT;
     int ret;
     add_str_arg(o, req, "By", O_BY);
     if ((ret = need(o, O_TABLE)) || (ret = add_time_arg(o, req, "From", O_FROM)) ||
@@ -1131,8 +1241,13 @@ static int run_timeline(opts *o)
     if ((ret = invoke(o, 1, tm_timeline, req, &resp))) return ret;
     if (o->json) print_compact(resp);
     else tl_print_chart(resp);
+    if (ARG(o, O_SVG)) {
+        int rc = tl_svg(resp, &svg);
+        if (rc || (rc = fsx_write_atomic(ARG(o, O_SVG), svg.data, svg.len))) ret = fail(rc);
+    }
+    buf_free(&svg);
     cJSON_Delete(resp);
-    return 0;
+    return ret;
 }
 
 /* ================================================================ main */

@@ -289,6 +289,13 @@ static void test_timeline(void **state)
     put_at(f, t0 + 70000000, 2);
     for (int i = 0; i < 60; i++) put_at(f, t0 + 125000000, 100 + i);
     clock_set_us(0);
+    /* without By: a width for the range (95 s: 2 s, 48 rows; was minutes, issue 13) */
+    assert_int_equal(call(f, "TidemarkTimeline", "{\"TableName\":\"Tbl\"}", &r, &e), 0);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "By")), "2s");
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "BucketSeconds")), 2);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "Intervals")), 48);
+    assert_string_equal(str_at(r, "Bursts", 0, "FirstWrite"), "2025-11-12T10:02:05.000000Z");
+    cJSON_Delete(r);
     assert_int_equal(call(f, "TidemarkTimeline", "{\"TableName\":\"Tbl\",\"By\":\"minute\"}", &r, &e), 0);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "By")), "minute");
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "From")), "2025-11-12T10:00:30.000000Z");
@@ -302,9 +309,18 @@ static void test_timeline(void **state)
     assert_string_equal(str_at(r, "Bursts", 0, "FirstWrite"), "2025-11-12T10:02:05.000000Z");
     assert_string_equal(str_at(r, "Bursts", 0, "LastGoodTime"), "2025-11-12T10:02:04.999999Z");
     assert_string_equal(str_at(r, "Bursts", 0, "LastGoodSecond"), "2025-11-12T10:02:04Z");
+    /* issue 13: the write before it, the export window, what it touched */
+    assert_string_equal(str_at(r, "Bursts", 0, "RestoreTo"), "2025-11-12T10:01:10.000000Z");
+    assert_string_equal(str_at(r, "Bursts", 0, "ExportUntil"), "2025-11-12T10:02:05.000060Z");
+    const cJSON *t = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r, "Bursts"), 0), "Touched");
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(t, "PartitionKeys")), 1);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(t, "PartitionKeysExact")));
+    assert_string_equal(str_at(t, "KeyPrefixes", 0, "Prefix"), "t");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(t, "Attributes")), 0);
     cJSON_Delete(r);
     /* the minute 10:01 alone, as wire times; then by hour */
-    assert_int_equal(call(f, "TidemarkTimeline", "{\"TableName\":\"Tbl\",\"From\":1762941660,\"To\":1762941719.999999}",
+    assert_int_equal(call(f, "TidemarkTimeline", "{\"TableName\":\"Tbl\",\"From\":1762941660,\"To\":1762941719.999999,"
+                          "\"By\":\"minute\"}",
                           &r, &e), 0);
     assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "Writes")), 1);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "To")), "2025-11-12T10:01:59.999999Z");
@@ -315,7 +331,7 @@ static void test_timeline(void **state)
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "Intervals")), 1);
     cJSON_Delete(r);
     static const char *const bad[] = {
-        "{\"TableName\":\"Tbl\",\"By\":\"day\"}",
+        "{\"TableName\":\"Tbl\",\"By\":\"fortnight\"}",   /* day is a width now (issue 13) */
         "{\"TableName\":\"Tbl\",\"From\":1762941700,\"To\":1762941600}",
         "{\"TableName\":\"Tbl\",\"From\":\"yesterday\"}",
         "{\"TableName\":\"a/b\"}",
