@@ -93,8 +93,6 @@ int export_resume(const char *dir, const export_options *o, export_desc *res);
 /* Describes the export at dir (DEST/AWSDynamoDB/<ID>, or any directory holding its manifests).
  * TM_ENOTFOUND if there is no export there. */
 int export_describe(const char *dir, const store_options *so, export_desc *out);
-/* {"ExportDescription":{...}} in the DynamoDB API's shape. */
-int export_desc_json(const export_desc *d, buf *out);
 
 /* Every export under DEST/AWSDynamoDB/, oldest first. *out malloc'd (free()). */
 int export_list(const char *dest, const store_options *so, export_desc **out, size_t *n);

@@ -1,8 +1,9 @@
 /* manifest.c: the JSON texts of an export: manifest-files.json lines, manifest-summary.json
- * (full and incremental), tidemark-schema.json, the resume state file and the
- * ExportDescription of describe. Member order is part of the format (FORMATS.md 2-3), so the
- * AWS texts are written by hand in that order; the state file, which only tidemark reads, goes
- * through cJSON. The files themselves are specified at the top of export.c. */
+ * (full and incremental), tidemark-schema.json and the resume state file (the
+ * ExportDescription is the api layer's, api/backup.c). Member order is part of the format
+ * (FORMATS.md 2-3), so the AWS texts are written by hand in that order; the state file, which
+ * only tidemark reads, goes through cJSON. The files themselves are specified at the top of
+ * export.c. */
 #include "export/export_internal.h"
 #include "export/layout.h"
 #include "engine/clock.h"
@@ -450,55 +451,5 @@ out:
         *done = NULL;
         *nfiles = 0;
     }
-    return rc;
-}
-
-/* ================================================================================================
- * ExportDescription (describe --json), the DynamoDB API's shape
- * ============================================================================================== */
-
-int export_desc_json(const export_desc *d, buf *out)
-{
-    char t[40];
-    int rc = buf_puts(out, "{\"ExportDescription\":{");
-    if (!rc) rc = member_str(out, 1, "ExportArn", d->export_arn);
-    if (!rc) rc = member_str(out, 0, "ExportStatus", d->status);
-    if (d->start_us) {
-        xp_time(d->start_us, t);
-        if (!rc) rc = member_str(out, 0, "StartTime", t);
-    }
-    if (d->end_us) {
-        xp_time(d->end_us, t);
-        if (!rc) rc = member_str(out, 0, "EndTime", t);
-    }
-    if (d->manifest_key[0] && !rc) rc = member_str(out, 0, "ExportManifest", d->manifest_key);
-    if (!rc) rc = member_str(out, 0, "TableArn", d->table_arn);
-    if (!rc) rc = member_str(out, 0, "TableId", d->table_id);
-    if (d->type == EXPORT_FULL && d->export_time_us) {
-        xp_time(d->export_time_us, t);
-        if (!rc) rc = member_str(out, 0, "ExportTime", t);
-    }
-    if (!rc) rc = member_str(out, 0, "S3Bucket", d->bucket);
-    if (!rc) rc = member_str(out, 0, "S3Prefix", d->prefix[0] ? d->prefix : NULL);
-    if (!rc) rc = member_str(out, 0, "S3SseAlgorithm", d->sse[0] ? d->sse : "AES256");
-    if (d->failure[0] && !rc) {
-        rc = member_str(out, 0, "FailureCode", "ExportInterrupted");
-        if (!rc) rc = member_str(out, 0, "FailureMessage", d->failure);
-    }
-    if (!rc) rc = member_str(out, 0, "ExportFormat", d->format[0] ? d->format : "DYNAMODB_JSON");
-    if (!rc) rc = buf_printf(out, ",\"BilledSizeBytes\":%llu,\"ItemCount\":%llu",
-                             (unsigned long long)d->billed_bytes,
-                             (unsigned long long)d->item_count);
-    if (!rc) rc = member_str(out, 0, "ExportType", xp_type_text(d->type));
-    if (d->type == EXPORT_INCREMENTAL && !rc) {
-        rc = buf_puts(out, ",\"IncrementalExportSpecification\":{");
-        xp_time(d->from_us, t);
-        if (!rc) rc = member_str(out, 1, "ExportFromTime", t);
-        xp_time(d->to_us, t);
-        if (!rc) rc = member_str(out, 0, "ExportToTime", t);
-        if (!rc) rc = member_str(out, 0, "ExportViewType", export_view_name(d->view));
-        if (!rc) rc = buf_puts(out, "}");
-    }
-    if (!rc) rc = buf_puts(out, "}}");
     return rc;
 }
