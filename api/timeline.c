@@ -10,7 +10,8 @@
  * RESPONSE {"TableName", "By" (its name: "minute", "10s"), "BucketSeconds", "From", "To",
  *          "Writes", "Puts", "Updates", "Deletes", "UsualWritesPerInterval",
  *          "Intervals": [{"Start", "Writes", "Puts", "Updates", "Deletes", "FirstWrite"?,
- *                         "LastWrite"?, "Burst"}],
+ *                         "LastWrite"?, "Burst", "UsualWritesBefore"? (bursts: the trailing
+ *                         rate it was judged against)}],
  *          "Bursts": [{"FirstWrite", "LastWrite", "Writes", "Puts", "Updates", "Deletes",
  *                      "LastGoodTime", "LastGoodSecond" (null when no whole second fits),
  *                      "LastWriteBefore" (null: none), "RestoreTo" (the suggestion: the last
@@ -65,6 +66,7 @@ static cJSON *interval_json(const pitr_tl_interval *b)
         add_time(x, "LastWrite", b->last_us, 6);
     }
     cJSON_AddBoolToObject(x, "Burst", b->burst);
+    if (b->burst) cJSON_AddNumberToObject(x, "UsualWritesBefore", (double)b->trailing);   /* what it was judged against */
     return x;
 }
 

@@ -1058,7 +1058,9 @@ static void tl_print_row(const chart *ch, const cJSON *b)
     put_bar(2, cells - cp - cu);
     printf("%s%*s %8" PRIu64, burst ? ch->off : "", (int)(ch->barw - (int)cells), "", w);
     if (w) printf("  %s(+%" PRIu64 " ~%" PRIu64 " -%" PRIu64 ")%s", ch->dim, puts, upd, num_of(b, "Deletes"), ch->off);
-    if (burst) printf("  %s\xe2\x97\x80 BURST x%.0f%s", ch->red, ch->usual ? (double)w / (double)ch->usual : 0.0, ch->off);
+    uint64_t before = num_of(b, "UsualWritesBefore");   /* the rate it was judged against */
+    if (burst && before) printf("  %s\xe2\x97\x80 BURST x%.0f%s", ch->red, (double)w / (double)before, ch->off);
+    else if (burst) printf("  %s\xe2\x97\x80 BURST (quiet before)%s", ch->red, ch->off);
     putchar('\n');
 }
 

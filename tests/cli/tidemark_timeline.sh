@@ -142,6 +142,26 @@ done
 expect_exit 0 tidemark timeline --table Steady --by minute
 assert_contains "$OUT" "state before it: 2025-11-12T10:15:36Z"
 
+# a load right after a load (issue 13: 442,149 items, then 100,000 updates the next minute were
+# no burst; here 3,000 and 1,000): each is a burst, the second with the first's end before it
+at 2025-11-12T09:59:00Z tidemark create-table --table Loads --key k:S >/dev/null
+python3 -c 'for i in range(3000): print("{\"k\":{\"S\":\"item#%d\"},\"v\":{\"N\":\"1\"}}" % i)' > "$TM_HOME/init.jsonl"
+python3 -c 'for i in range(1000): print("{\"k\":{\"S\":\"item#%d\"},\"v\":{\"N\":\"2\"}}" % (3 * i))' > "$TM_HOME/bad2.jsonl"
+at 2025-11-12T10:00:00Z tidemark batch-write --table Loads --file "$TM_HOME/init.jsonl" 2>/dev/null
+at 2025-11-12T10:01:00Z tidemark batch-write --table Loads --file "$TM_HOME/bad2.jsonl" 2>/dev/null
+for by in minute auto second; do
+  if [ $by = auto ]; then expect_exit 0 tidemark timeline --table Loads --json
+  else expect_exit 0 tidemark timeline --table Loads --json --by $by; fi
+  j=$OUT
+  assert_eq "2 3000 1000 2025-11-12T10:01:00.000000Z 2025-11-12T10:00:00.002999Z 1000" \
+    "$(q '"%d %d %d %s %s %d" % (len(d["Bursts"]), d["Bursts"][0]["Puts"], d["Bursts"][1]["Updates"], d["Bursts"][1]["FirstWrite"], d["Bursts"][1]["LastWriteBefore"], d["Bursts"][1]["Touched"]["PartitionKeys"])')" "load after load, by $by"
+done
+expect_exit 0 tidemark timeline --table Loads --by minute
+row=$(grep '^2025-11-12T10:01Z' <<<"$OUT") || fail "no 10:01 row"
+assert_contains "$row" "BURST (quiet before)"
+expect_exit 0 tidemark timeline --table Chat --by minute
+assert_contains "$(grep '^2025-11-12T10:15Z' <<<"$OUT")" "BURST x754"   # 1509 against 2 a minute before it
+
 # --svg: well-formed XML with a bar per busy interval, the burst band and its label
 svg=$TM_HOME/steady.svg
 expect_exit 0 tidemark timeline --table Steady --by 10s --svg "$svg"
