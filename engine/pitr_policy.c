@@ -21,6 +21,8 @@ int pitr_window(const pitr_window_in *in, int64_t *earliest, int64_t *latest)
         const log_gap *g = &in->gaps[0];
         if (g->after_us == 0 && g->before_us != INT64_MAX && g->before_us > e) e = g->before_us;
     }
+    /* Nor before what retention kept (a raised period does not bring back what went). */
+    e = max64(e, in->floor_us);
     int64_t l = max64(in->log.last_us, p->enabled_since_us);
     if (in->log.current) l = max64(l, in->now_us / CLOCK_US_PER_SEC * CLOCK_US_PER_SEC);
     /* No write for longer than the period (or the head lost past the last write): the state
@@ -28,6 +30,20 @@ int pitr_window(const pitr_window_in *in, int64_t *earliest, int64_t *latest)
     *earliest = e;
     *latest = max64(l, e);
     return 0;
+}
+
+int64_t pitr_floor(const log_segment *segs, size_t nsegs, const snap_info *snaps, size_t nsnaps,
+                   int64_t last_us)
+{
+    size_t i = 0;
+    while (i < nsegs && segs[i].last_seq < segs[i].first_seq) i++;     /* empty: no time */
+    if (i == nsegs || segs[i].first_seq <= 1) return 0;
+    int64_t f = segs[i].first_time;
+    if (last_us && last_us < f) f = last_us;
+    for (size_t k = 0; k < nsnaps; k++)
+        if (snap_verifiable(&snaps[k]) && snaps[k].seq + 1 >= segs[i].first_seq && snaps[k].time_us < f)
+            f = snaps[k].time_us;
+    return f;
 }
 
 /* The newest snapshot that can seed a forward plan at the window's start, or -1. */

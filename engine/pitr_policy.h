@@ -36,11 +36,14 @@ typedef struct pitr_window_in {
     pitr_log_state log;
     const log_gap *gaps;          /* log_gaps up to last_seq, ascending; borrowed */
     size_t ngaps;
+    int64_t floor_us;             /* pitr_floor: the oldest time a plan still covers; 0: none */
 } pitr_window_in;
 
 /* The restorable window [earliest, latest] (FORMATS.md section 5):
  *   earliest = max(enabled_since, now - period), moved past a log that lost its head (the
- *              times before its first remaining record cannot be rebuilt);
+ *              times before its first remaining record cannot be rebuilt), and never before
+              floor_us (what retention left: raising the period does not bring back what a
+              shorter one let go);
  *   latest   = now, truncated to the second (AWS reports whole seconds, about 5 minutes
  *              behind; tidemark reports now: its log is durable before a write is
  *              acknowledged, so nothing between the last write and now can be lost), when the
@@ -49,6 +52,14 @@ typedef struct pitr_window_in {
  * Gaps inside the window are the planner's to refuse (table_pitr_check). TM_ENOTFOUND (no
  * message: the caller names the table) when PITR is disabled; *earliest = *latest = 0 then. */
 int pitr_window(const pitr_window_in *in, int64_t *earliest, int64_t *latest);
+
+/* The oldest time a restore plan still covers once retention has removed the log's head
+ * (segs ascending, oldest first_seq > 1): the oldest verifiable snapshot that the kept log
+ * continues (seq >= first_seq - 1), else the first kept record; the last write (last_us) bounds
+ * it too (the live table holds that state). 0 when the log still starts at seq 1 (nothing was
+ * removed: the enable time is the floor) or is empty. */
+int64_t pitr_floor(const log_segment *segs, size_t nsegs, const snap_info *snaps, size_t nsnaps,
+                   int64_t last_us);
 
 typedef struct pitr_retention_in {
     pitr_settings pitr;

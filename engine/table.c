@@ -2405,6 +2405,20 @@ int table_set_snapshot_policy(table *t, int64_t every_s, uint64_t every_writes)
     return conf_update(t, snap_policy_fn, &p);
 }
 
+/* pitr_floor of t's log and snapshots: what retention left bounds the window's start. */
+static int history_floor(table *t, int64_t last_us, int64_t *floor_us)
+{
+    log_segment *segs = NULL;
+    snap_info *snaps = NULL;
+    size_t nseg = 0, nsnap = 0;
+    int rc = log_list(t->log_dir, &segs, &nseg);
+    if (!rc) rc = snap_list(t->dir, &snaps, &nsnap);
+    *floor_us = rc ? 0 : pitr_floor(segs, nseg, snaps, nsnap, last_us);
+    free(segs);
+    free(snaps);
+    return rc;
+}
+
 /* The window of t now: its settings, position and gaps, decided by pitr_window. The log is
  * current when no gap reaches the items' position. */
 int table_pitr_window(table *t, int64_t *earliest, int64_t *latest)
@@ -2419,9 +2433,9 @@ int table_pitr_window(table *t, int64_t *earliest, int64_t *latest)
         return err_set(TM_ENOTFOUND, "point-in-time recovery is not enabled for table %s", i.name);
     if ((rc = log_gaps(t->log_dir, i.applied_seq, i.last_write_us, &g, &ng))) return rc;
     pitr_window_in in = {{i.pitr_enabled, i.pitr_enabled_us, i.pitr_period_days}, clock_now_us(),
-                         {i.applied_seq, i.last_write_us, 1}, g, ng};
+                         {i.applied_seq, i.last_write_us, 1}, g, ng, 0};
     if (ng && g[ng - 1].last_seq >= i.applied_seq) in.log.current = 0;
-    rc = pitr_window(&in, earliest, latest);
+    if (!(rc = history_floor(t, i.last_write_us, &in.floor_us))) rc = pitr_window(&in, earliest, latest);
     free(g);
     return rc;
 }

@@ -67,7 +67,7 @@ static void test_window(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const window_case *c = &cases[i];
         pitr_window_in in = {{c->enabled, c->since, c->period_days}, c->now, {100, c->last_us, c->current},
-                             c->gap.last_seq ? &c->gap : NULL, c->gap.last_seq ? 1 : 0};
+                             c->gap.last_seq ? &c->gap : NULL, c->gap.last_seq ? 1 : 0, 0};
         int64_t e = -1, l = -1;
         if (pitr_window(&in, &e, &l) != 0) fail_msg("%s: refused", c->what);
         if (e != c->want_e || l != c->want_l)
@@ -78,7 +78,7 @@ static void test_window(void **state)
         assert_true(e <= l);
     }
     /* disabled: no window */
-    pitr_window_in off = {{0, T0, 35}, T0 + HOUR, {5, T0 + MIN, 1}, NULL, 0};
+    pitr_window_in off = {{0, T0, 35}, T0 + HOUR, {5, T0 + MIN, 1}, NULL, 0, 0};
     int64_t e = 1, l = 1;
     assert_int_equal(pitr_window(&off, &e, &l), TM_ENOTFOUND);
     assert_int_equal(e, 0);
@@ -244,7 +244,7 @@ static void test_retention_keeps_plans(void **state)
     snaps[nn++] = snap(0, 0, 2);
     for (uint64_t k = 250; k <= NREC; k += 250) snaps[nn++] = snap(k, rec_time(k), k % 1000 ? 2 : 1);
     /* PITR of one day, enabled at the start, now ten minutes after the last write */
-    pitr_window_in wi = {{1, T0, 1}, rec_time(NREC) + 10 * MIN, {NREC, rec_time(NREC), 1}, NULL, 0};
+    pitr_window_in wi = {{1, T0, 1}, rec_time(NREC) + 10 * MIN, {NREC, rec_time(NREC), 1}, NULL, 0, 0};
     int64_t e, l;
     assert_int_equal(pitr_window(&wi, &e, &l), 0);
     assert_int_equal(l, rec_time(NREC) + 10 * MIN);
@@ -291,6 +291,86 @@ static void test_retention_keeps_plans(void **state)
     free(snaps);
 }
 
+/* ---- the window's floor: what retention kept bounds it (issue 15) ---- */
+
+static void test_floor(void **state)
+{
+    (void)state;
+    log_segment segs[4];
+    ten_segments(segs, 4);   /* records 1..40 at T0 + 1..40 min */
+    snap_info snaps[3] = {snap(0, 0, 2), snap(20, T0 + 20 * MIN, 2), snap(25, T0 + 25 * MIN, 2)};
+    /* nothing removed: no floor (the enable time is) */
+    assert_int_equal(pitr_floor(segs, 4, snaps, 3, T0 + 40 * MIN), 0);
+    assert_int_equal(pitr_floor(segs, 0, snaps, 3, 0), 0);
+    /* head removed through 20: the snapshot at 20 continues the kept log (21..) */
+    assert_int_equal(pitr_floor(segs + 2, 2, snaps, 3, T0 + 40 * MIN), T0 + 20 * MIN);
+    /* ... unless it has no checksum: then the first kept record */
+    snaps[1].version = 1;
+    assert_int_equal(pitr_floor(segs + 2, 2, snaps, 3, T0 + 40 * MIN), T0 + 21 * MIN);
+    /* a snapshot older than the kept log's start cannot seed it (seqs between are gone) */
+    assert_int_equal(pitr_floor(segs + 3, 1, snaps, 3, T0 + 40 * MIN), T0 + 31 * MIN);
+    /* the live table holds the state since the last write */
+    assert_int_equal(pitr_floor(segs + 3, 1, snaps, 3, T0 + 30 * MIN), T0 + 30 * MIN);
+    /* with the floor in the window's input: a raised period starts there, not at the enable */
+    pitr_window_in wi = {{1, T0, 35}, T0 + DAY, {40, T0 + 40 * MIN, 1}, NULL, 0,
+                         pitr_floor(segs + 2, 2, snaps, 3, T0 + 40 * MIN)};
+    int64_t e, l;
+    assert_int_equal(pitr_window(&wi, &e, &l), 0);
+    assert_int_equal(e, T0 + 21 * MIN);
+    assert_int_equal(l, T0 + DAY);
+    /* a floor before the period's start changes nothing */
+    wi.pitr.period_days = 1;
+    wi.now_us = T0 + 2 * DAY;
+    assert_int_equal(pitr_window(&wi, &e, &l), 0);
+    assert_int_equal(e, T0 + DAY);
+}
+
+/* Retention at a period of one day, then the period raised to 35: without the floor the window
+ * would start at the enable time, where no plan is left; with it every second has a plan. */
+static void test_raised_period_keeps_plans(void **state)
+{
+    (void)state;
+    size_t ns = NREC / PER_SEG, nn = 0;
+    log_segment *segs = calloc(ns, sizeof *segs);
+    snap_info *snaps = calloc(NREC / 250 + 2, sizeof *snaps);
+    assert_non_null(segs);
+    assert_non_null(snaps);
+    for (size_t i = 0; i < ns; i++) {
+        uint64_t a = i * PER_SEG + 1, b = a + PER_SEG - 1;
+        segs[i] = seg(a, b, rec_time(a), rec_time(b), i + 1 < ns);
+    }
+    snaps[nn++] = snap(0, 0, 2);
+    for (uint64_t k = 250; k <= NREC; k += 250) snaps[nn++] = snap(k, rec_time(k), 2);
+    pitr_window_in wi = {{1, T0, 1}, rec_time(NREC) + 10 * MIN, {NREC, rec_time(NREC), 1}, NULL, 0, 0};
+    int64_t e, l;
+    assert_int_equal(pitr_window(&wi, &e, &l), 0);
+    pitr_retention_in ri = {wi.pitr, e, NREC, segs, ns, snaps, nn};
+    unsigned char *ds = calloc(ns, 1), *dn = calloc(nn, 1);
+    assert_non_null(ds);
+    assert_non_null(dn);
+    assert_true(pitr_retention(&ri, ds, dn) > 10);
+    size_t nks = 0, nkn = 0;
+    for (size_t i = 0; i < ns; i++)
+        if (!ds[i]) segs[nks++] = segs[i];
+    for (size_t i = 0; i < nn; i++)
+        if (!dn[i]) snaps[nkn++] = snaps[i];
+    wi.pitr.period_days = 35;
+    int64_t bad_t, e35, l35;
+    assert_int_equal(pitr_window(&wi, &e35, &l35), 0);
+    assert_int_equal(e35, T0);   /* no floor: the enable time, and seconds without a plan */
+    assert_true(plans_missing(segs, nks, snaps, nkn, e35, e35 + HOUR, &bad_t) > 0);
+    wi.floor_us = pitr_floor(segs, nks, snaps, nkn, rec_time(NREC));
+    assert_int_equal(pitr_window(&wi, &e35, &l35), 0);
+    assert_true(e35 <= e);         /* the kept base's time: at or before the old start */
+    assert_true(e35 > T0);
+    long bad = plans_missing(segs, nks, snaps, nkn, e35, l35, &bad_t);
+    if (bad) fail_msg("%ld seconds of the raised window have no plan: %s", bad, err_msg());
+    free(ds);
+    free(dn);
+    free(segs);
+    free(snaps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +378,8 @@ int main(void)
         cmocka_unit_test(test_retention_off),
         cmocka_unit_test(test_retention_on),
         cmocka_unit_test(test_retention_keeps_plans),
+        cmocka_unit_test(test_floor),
+        cmocka_unit_test(test_raised_period_keeps_plans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
