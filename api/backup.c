@@ -527,6 +527,20 @@ static void add_summary(cJSON *list, const cJSON *d)
     cJSON_AddItemToArray(list, s);
 }
 
+/* A recorded export's summary: from its files when they can be read (its status moves on:
+ * backup_catalog.c), else from its record. */
+static void add_recorded(cJSON *list, const cJSON *rec, void *ctx)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "ExportDescription");
+    const cJSON *loc = cJSON_GetObjectItemCaseSensitive(rec, "Location");
+    cJSON *one = NULL;
+    tm_error skip;
+    if (cJSON_IsString(loc) && !describe_dir(loc->valuestring, ctx, &one, &skip))
+        d = cJSON_GetObjectItemCaseSensitive(one, "ExportDescription");
+    add_summary(list, d);
+    cJSON_Delete(one);
+}
+
 /* Paging: NextToken is the last id returned; MaxResults 1..25 (AWS), default all. */
 static int page_args(const cJSON *req, const char *max_name, const char **next, size_t *max,
                      tm_error *e)
@@ -578,40 +592,10 @@ int tm_list_exports(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
             n++;
         }
         free(v);
-    } else {
-        char **ids;
-        size_t nid;
-        if (catalog_ids(db, "exports", &ids, &nid)) {
-            cJSON_Delete(r);
-            return tm_error_from(e, TM_EIO, NULL);
-        }
-        for (size_t i = 0; i < nid; i++) {
-            cJSON *rec = NULL, *one = NULL;
-            tm_error skip;
-            if ((next && strcmp(ids[i], next) <= 0) || catalog_get(db, "exports", ids[i],
-                                                                   "ExportDescription", &rec, &skip))
-                continue;
-            const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "ExportDescription");
-            const cJSON *ta = cJSON_GetObjectItemCaseSensitive(d, "TableArn");
-            const cJSON *loc = cJSON_GetObjectItemCaseSensitive(rec, "Location");
-            if (tarn && (!cJSON_IsString(ta) || strcmp(ta->valuestring, tarn))) {
-                cJSON_Delete(rec);
-                continue;
-            }
-            if (n == max) {
-                cJSON_AddStringToObject(r, "NextToken", last);
-                cJSON_Delete(rec);
-                break;
-            }
-            last = ids[i];
-            if (cJSON_IsString(loc) && !describe_dir(loc->valuestring, &so, &one, &skip))
-                d = cJSON_GetObjectItemCaseSensitive(one, "ExportDescription");
-            add_summary(list, d);
-            n++;
-            cJSON_Delete(one);
-            cJSON_Delete(rec);
-        }
-        catalog_ids_free(ids, nid);
+    } else if ((k = catalog_page(db, "exports", "ExportDescription", tarn, next, max, r, list,
+                                 add_recorded, &so, e))) {
+        cJSON_Delete(r);
+        return k;
     }
     *resp = r;
     return 0;

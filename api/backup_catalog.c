@@ -217,3 +217,35 @@ int catalog_token(tm_db *db, const char *kind, const char *token, const char *re
     pthread_mutex_unlock(&token_mu);
     return ret;
 }
+
+int catalog_page(tm_db *db, const char *kind, const char *shape, const char *tarn,
+                 const char *next, size_t max, cJSON *resp, cJSON *list, catalog_add_fn add,
+                 void *ctx, tm_error *e)
+{
+    char **ids;
+    size_t nid, n = 0;
+    const char *last = NULL;
+    if (catalog_ids(db, kind, &ids, &nid)) return tm_error_from(e, TM_EIO, NULL);
+    for (size_t i = 0; i < nid; i++) {
+        cJSON *rec = NULL;
+        tm_error skip;
+        if ((next && strcmp(ids[i], next) <= 0) || catalog_get(db, kind, ids[i], shape, &rec, &skip))
+            continue;
+        const char *ta = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(rec, shape), "TableArn"));
+        int mine = !tarn || (ta && !strcmp(ta, tarn));
+        if (mine && n == max) {
+            cJSON_AddStringToObject(resp, "NextToken", last);
+            cJSON_Delete(rec);
+            break;
+        }
+        if (mine) {
+            add(list, rec, ctx);
+            last = ids[i];
+            n++;
+        }
+        cJSON_Delete(rec);
+    }
+    catalog_ids_free(ids, nid);
+    return 0;
+}

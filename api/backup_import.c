@@ -377,12 +377,25 @@ int tm_describe_import(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     return 0;
 }
 
-/* Request: TableArn (only that table's), PageSize, NextToken. ImportSummaryList holds
- * ImportArn, ImportStatus, TableArn, S3BucketSource, InputFormat, StartTime, EndTime. */
-int tm_list_imports(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
+/* An ImportSummary: ImportArn, ImportStatus, TableArn, S3BucketSource, InputFormat,
+ * StartTime, EndTime of the recorded description. */
+static void add_import_summary(cJSON *list, const cJSON *rec, void *ctx)
 {
     static const char *const keep[] = {"ImportArn", "ImportStatus", "TableArn", "S3BucketSource",
                                        "InputFormat", "StartTime", "EndTime"};
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "ImportTableDescription");
+    cJSON *s = cJSON_CreateObject();
+    (void)ctx;
+    for (size_t j = 0; j < sizeof keep / sizeof *keep; j++) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(d, keep[j]);
+        if (m) cJSON_AddItemToObject(s, keep[j], cJSON_Duplicate(m, 1));
+    }
+    cJSON_AddItemToArray(list, s);
+}
+
+/* Request: TableArn (only that table's), PageSize, NextToken. */
+int tm_list_imports(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
+{
     const char *tarn, *next;
     double v;
     int k, has;
@@ -390,39 +403,12 @@ int tm_list_imports(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     if ((k = req_str(req, "TableArn", 0, &tarn, e)) || (k = req_str(req, "NextToken", 0, &next, e)) ||
         (k = breq_num(req, "PageSize", &v, &has, e)))
         return k;
-    size_t max = has && v >= 1 ? (size_t)v : SIZE_MAX, n = 0, nid;
-    char **ids;
-    if (catalog_ids(db, "imports", &ids, &nid)) return tm_error_from(e, TM_EIO, NULL);
     cJSON *r = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(r, "ImportSummaryList");
-    const char *last = NULL;
-    for (size_t i = 0; i < nid; i++) {
-        cJSON *rec = NULL;
-        tm_error skip;
-        if ((next && strcmp(ids[i], next) <= 0) ||
-            catalog_get(db, "imports", ids[i], "ImportTableDescription", &rec, &skip))
-            continue;
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "ImportTableDescription");
-        const char *ta = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "TableArn"));
-        if (tarn && (!ta || strcmp(ta, tarn))) {
-            cJSON_Delete(rec);
-            continue;
-        }
-        if (n == max) {
-            cJSON_AddStringToObject(r, "NextToken", last);
-            cJSON_Delete(rec);
-            break;
-        }
-        cJSON *s = cJSON_CreateObject();
-        for (size_t j = 0; j < sizeof keep / sizeof *keep; j++) {
-            const cJSON *m = cJSON_GetObjectItemCaseSensitive(d, keep[j]);
-            if (m) cJSON_AddItemToObject(s, keep[j], cJSON_Duplicate(m, 1));
-        }
-        cJSON_AddItemToArray(list, s);
-        last = ids[i];
-        n++;
-        cJSON_Delete(rec);
+    if ((k = catalog_page(db, "imports", "ImportTableDescription", tarn, next,
+                          has && v >= 1 ? (size_t)v : SIZE_MAX, r, list, add_import_summary, NULL, e))) {
+        cJSON_Delete(r);
+        return k;
     }
-    catalog_ids_free(ids, nid);
     *resp = r;
     return 0;
 }

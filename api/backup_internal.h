@@ -15,6 +15,14 @@ int catalog_put(tm_db *db, const char *kind, const char *id, const char *shape, 
  * none (e untouched), else 0 or the error's kind. */
 int catalog_get(tm_db *db, const char *kind, const char *id, const char *shape, cJSON **record,
                 tm_error *e);
+/* One page of a List*: for each valid record of kind (oldest first) after the id next (NULL:
+ * from the first) whose description's TableArn is tarn (NULL: any), add(list, record, ctx),
+ * at most max; when more remain, NextToken (the last id added) in resp. TM_ERR_IO when the
+ * catalog cannot be read. */
+typedef void (*catalog_add_fn)(cJSON *list, const cJSON *record, void *ctx);
+int catalog_page(tm_db *db, const char *kind, const char *shape, const char *tarn,
+                 const char *next, size_t max, cJSON *resp, cJSON *list, catalog_add_fn add,
+                 void *ctx, tm_error *e);
 /* The ids recorded, oldest first (catalog_ids_free). */
 int catalog_ids(tm_db *db, const char *kind, char ***ids, size_t *n);
 void catalog_ids_free(char **ids, size_t n);

@@ -262,8 +262,6 @@ static void test_export_errors(void **state)
     assert_int_equal(call(f, "DescribeExport", NULL, &e, "{}"), TM_ERR_BAD_PARAMETER);
 }
 
-/* ================================================================ imports */
-
 static void write_file(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "w");
@@ -271,6 +269,52 @@ static void write_file(const char *path, const char *text)
     fputs(text, fp);
     fclose(fp);
 }
+
+/* List* pages: MaxResults/PageSize, then NextToken for the rest. */
+static void test_list_pages(void **state)
+{
+    fx *f = *state;
+    tm_error e;
+    cJSON *r, *r2;
+    source(f, 0);
+    export_src(f, &r);
+    cJSON_Delete(r);
+    export_src(f, &r);
+    cJSON_Delete(r);
+    assert_int_equal(call(f, "ListExports", &r, &e, "{\"MaxResults\":1}"), 0);
+    assert_int_equal(cJSON_GetArraySize(get(r, "ExportSummaries")), 1);
+    assert_int_equal(call(f, "ListExports", &r2, &e, "{\"MaxResults\":1,\"NextToken\":\"%s\"}",
+                          str(r, "NextToken")), 0);
+    assert_int_equal(cJSON_GetArraySize(get(r2, "ExportSummaries")), 1);
+    assert_null(get(r2, "NextToken"));
+    assert_string_not_equal(str(cJSON_GetArrayItem(get(r, "ExportSummaries"), 0), "ExportArn"),
+                            str(cJSON_GetArrayItem(get(r2, "ExportSummaries"), 0), "ExportArn"));
+    cJSON_Delete(r);
+    cJSON_Delete(r2);
+    assert_int_equal(call(f, "ListExports", NULL, &e, "{\"MaxResults\":0}"), TM_ERR_BAD_PARAMETER);
+    char path[512];
+    snprintf(path, sizeof path, "%s/items.jsonl", f->home);
+    write_file(path, "{\"Item\":{\"id\":{\"S\":\"1\"}}}\n");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(call(f, "ImportTable", NULL, &e, "{\"TidemarkSource\":\"%s\",\"TableCreationParameters\":"
+                              "{\"TableName\":\"Imp%d\",\"KeySchema\":[{\"AttributeName\":\"id\",\"KeyType\":"
+                              "\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"id\",\"AttributeType\":"
+                              "\"S\"}]}}", path, i), 0);
+    assert_int_equal(call(f, "ListImports", &r, &e, "{\"PageSize\":2}"), 0);
+    assert_int_equal(cJSON_GetArraySize(get(r, "ImportSummaryList")), 2);
+    assert_int_equal(call(f, "ListImports", &r2, &e, "{\"PageSize\":2,\"NextToken\":\"%s\"}",
+                          str(r, "NextToken")), 0);
+    assert_int_equal(cJSON_GetArraySize(get(r2, "ImportSummaryList")), 1);
+    assert_null(get(r2, "NextToken"));
+    cJSON_Delete(r);
+    cJSON_Delete(r2);
+    assert_int_equal(call(f, "ListImports", &r, &e, "{\"TableArn\":\"arn:aws:dynamodb:us-east-1:"
+                          "000000000000:table/Imp1\"}"), 0);
+    assert_int_equal(cJSON_GetArraySize(get(r, "ImportSummaryList")), 1);
+    cJSON_Delete(r);
+}
+
+/* ================================================================ imports */
 
 static void test_import(void **state)
 {
@@ -492,6 +536,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_region, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
