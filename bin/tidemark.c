@@ -36,7 +36,7 @@ enum {
     O_DATA = 256, O_JSON, O_HELP, O_VERSION, O_TABLE, O_KEY, O_SORT_KEY, O_DURABILITY, O_ITEM,
     O_COND, O_NAMES, O_VALUES, O_RETURN, O_UPDATE, O_KEYCOND, O_FILTER, O_FORWARD, O_BACKWARD,
     O_LIMIT, O_ESK, O_SEGMENT, O_TOTAL, O_FILE, O_BATCH, O_PERIOD, O_FROM, O_TO, O_BY,
-    O_PRINT_ACKS, O_CONSISTENT, O_SNAP_EVERY, O_SNAP_WRITES, O_REQUEST, O_QUIET, O_LISTEN, O_NO_AUTH, O_CREDENTIALS, O_SVG, O_END
+    O_PRINT_ACKS, O_CONSISTENT, O_SNAP_EVERY, O_SNAP_WRITES, O_REQUEST, O_QUIET, O_LISTEN, O_NO_AUTH, O_CREDENTIALS, O_SVG, O_DELETED, O_END
 };
 
 static const struct option long_opts[] = {
@@ -80,6 +80,7 @@ static const struct option long_opts[] = {
     {"listen", required_argument, NULL, O_LISTEN},
     {"no-auth", no_argument, NULL, O_NO_AUTH},
     {"credentials", required_argument, NULL, O_CREDENTIALS},
+    {"deleted", no_argument, NULL, O_DELETED},
     {NULL, 0, NULL, 0},
 };
 
@@ -125,7 +126,7 @@ static int run_create(opts *o), run_describe(opts *o), run_list(opts *o), run_de
 static const int a_create[] = {O_TABLE, O_KEY, O_SORT_KEY, O_DURABILITY, O_SNAP_EVERY, O_SNAP_WRITES, O_END};
 static const int a_snapshot[] = {O_TABLE, O_SNAP_EVERY, O_SNAP_WRITES, O_END};
 static const int a_table[] = {O_TABLE, O_END};
-static const int a_none[] = {O_END};
+static const int a_list[] = {O_DELETED, O_END};
 static const int a_put[] = {O_TABLE, O_ITEM, O_COND, O_NAMES, O_VALUES, O_RETURN, O_END};
 static const int a_get[] = {O_TABLE, O_KEY, O_CONSISTENT, O_END};
 static const int a_update[] = {O_TABLE, O_KEY, O_UPDATE, O_COND, O_NAMES, O_VALUES, O_RETURN, O_END};
@@ -157,8 +158,10 @@ static const command commands[] = {
      "Prints the table as DynamoDB DescribeTable does ({\"Table\":{...}}): key schema, item count,\n"
      "size, creation time, id and ARN.\n"
      "Example:\n  tidemark describe-table --table Orders\n"},
-    {"list-tables", run_list, a_none, "",
-     "Prints {\"TableNames\":[...]}, sorted.\nExample:\n  tidemark --data /srv/tm list-tables\n"},
+    {"list-tables", run_list, a_list, "[--deleted]",
+     "Prints {\"TableNames\":[...]}, sorted. With --deleted: the deleted tables whose history\n"
+     "is kept (PITR was on), with what can be restored and until when (DeletedTables).\n"
+     "Examples:\n  tidemark --data /srv/tm list-tables\n  tidemark list-tables --deleted\n"},
     {"delete-table", run_delete_table, a_table, "--table T",
      "Deletes the table with its items, change log and snapshots. Prints its last description.\n"
      "Example:\n  tidemark delete-table --table Orders\n"},
@@ -520,7 +523,7 @@ static int run_simple(opts *o, int readonly, tm_op_fn fn, const char *op)
 {
     cJSON *resp;
     int ret;
-    if (fn != tm_list_tables && (ret = need(o, O_TABLE))) return ret;
+    if (fn != tm_list_tables && fn != tm_list_deleted_tables && (ret = need(o, O_TABLE))) return ret;
     if ((ret = invoke(o, readonly, fn, table_req(o), &resp))) return ret;
     print_resp(o, op, resp);
     cJSON_Delete(resp);
@@ -528,7 +531,11 @@ static int run_simple(opts *o, int readonly, tm_op_fn fn, const char *op)
 }
 
 static int run_describe(opts *o) { return run_simple(o, 1, tm_describe_table, "DescribeTable"); }
-static int run_list(opts *o) { return run_simple(o, 1, tm_list_tables, "ListTables"); }
+static int run_list(opts *o)
+{
+    if (GIVEN(o, O_DELETED)) return run_simple(o, 1, tm_list_deleted_tables, "TidemarkListDeletedTables");
+    return run_simple(o, 1, tm_list_tables, "ListTables");
+}
 static int run_delete_table(opts *o) { return run_simple(o, 0, tm_delete_table, "DeleteTable"); }
 
 /* ================================================================ items */
