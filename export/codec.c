@@ -218,24 +218,6 @@ const char *xp_ext(export_compression c) { return c == EXPORT_GZIP ? ".json.gz" 
  * MD5, base64, hex, names
  * ============================================================================================== */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-int xp_unhex(const char *s, unsigned char *out, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        int a = hexval(s[2 * i]), b = a < 0 ? -1 : hexval(s[2 * i + 1]);
-        if (a < 0 || b < 0) return -1;
-        out[i] = (unsigned char)(a << 4 | b);
-    }
-    return s[2 * n] == '\0' || s[2 * n] == '-' ? 0 : -1;
-}
-
 void xp_md5_b64(const void *p, size_t n, char out[25])
 {
     unsigned char d[16];

@@ -132,6 +132,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -229,26 +230,12 @@ static int file_cmp(const void *a, const void *b)
 static void fill_desc(const xp_run *x, uint64_t items, uint64_t billed, export_desc *d)
 {
     memset(d, 0, sizeof *d);
-    snprintf(d->id, sizeof d->id, "%s", x->m.id);
+    xp_desc_from_meta(&x->m, d);
     snprintf(d->status, sizeof d->status, "COMPLETED");
-    xp_export_arn(&x->m, d->export_arn, sizeof d->export_arn);
-    xp_table_arn(&x->m, d->table_arn, sizeof d->table_arn);
-    snprintf(d->table_id, sizeof d->table_id, "%s", x->m.table_id);
-    snprintf(d->table_name, sizeof d->table_name, "%s", x->m.table);
-    d->type = x->m.type;
-    d->view = x->m.view;
-    d->start_us = x->m.start_us;
     d->end_us = x->m.end_us;
-    d->export_time_us = x->m.export_time_us;
-    d->from_us = x->m.from_us;
-    d->to_us = x->m.to_us;
     d->item_count = items;
     d->billed_bytes = billed;
     d->files = x->nfiles;
-    snprintf(d->bucket, sizeof d->bucket, "%s", x->m.bucket);
-    snprintf(d->prefix, sizeof d->prefix, "%s", x->m.prefix);
-    snprintf(d->sse, sizeof d->sse, "AES256");
-    snprintf(d->format, sizeof d->format, "DYNAMODB_JSON");
     char key[128];
     buf fk = BUF_INIT;
     xp_export_key(&x->m, "manifest-summary.json", key, sizeof key);
@@ -629,12 +616,6 @@ out:
  * Resume
  * ============================================================================================== */
 
-/* Splits ".../AWSDynamoDB/<ID>[/]" into the destination and the ID (the layout's rule). */
-int xp_split_dir(const char *dir, char *dest, size_t dn, char *id, size_t in)
-{
-    return layout_split_dir(dir, dest, dn, id, in);
-}
-
 /* A file of a finished partition is kept when it is still there with its size and, when the
  * store reports a plain MD5 ETag, that MD5. */
 static int file_intact(store *st, const xp_file *f)
@@ -643,10 +624,10 @@ static int file_intact(store *st, const xp_file *f)
     if (store_head(st, f->key, &info)) return 0;
     if (info.size != f->size) return 0;
     unsigned char md5[16];
-    char b64[25];
-    if (strlen(info.etag) == 32 && !xp_unhex(info.etag, md5, 16)) {
-        text_b64(md5, 16, b64);
-        return !strcmp(b64, f->md5_b64);
+    char hex[33];
+    if (strlen(info.etag) == 32 && !text_b64_decode16(f->md5_b64, strlen(f->md5_b64), md5)) {
+        store_hex(md5, 16, hex);
+        return !strcasecmp(hex, info.etag);
     }
     return 1;
 }
@@ -664,17 +645,17 @@ int export_resume(const char *dir, const export_options *o, export_desc *res)
     x.o = o;
     if (o->jobs < 1 || o->jobs > EXPORT_JOBS_MAX)
         return err_set(TM_EINVAL, "--jobs %d: must be 1..%d", o->jobs, EXPORT_JOBS_MAX);
-    if (xp_split_dir(dir, dest, sizeof dest, id, sizeof id))
+    if (layout_split_dir(dir, dest, sizeof dest, id, sizeof id))
         return err_set(TM_EINVAL, "%s: not an export directory (DEST/AWSDynamoDB/<ExportId>)", dir);
     if ((rc = open_store(dest, o->store, &x.st))) return rc;
-    snprintf(key, sizeof key, "AWSDynamoDB/%s/%s", id, XP_STATE_NAME);
+    layout_export_key(id, XP_STATE_NAME, key, sizeof key);
     rc = store_get_all(x.st, key, (size_t)64 << 20, &b);
     if (rc == TM_ENOTFOUND) {
-        snprintf(key, sizeof key, "AWSDynamoDB/%s/manifest-summary.json", id);
+        layout_export_key(id, LAYOUT_SUMMARY, key, sizeof key);
         buf_reset(&b);
         if (!store_get_all(x.st, key, 1 << 20, &b)) {
             /* Complete, but perhaps killed before the last object: finish that. */
-            snprintf(key, sizeof key, "AWSDynamoDB/%s/manifest-summary.md5", id);
+            layout_export_key(id, LAYOUT_SUMMARY_MD5, key, sizeof key);
             store_object_info oi;
             rc = 0;
             if (store_head(x.st, key, &oi)) {
@@ -685,7 +666,7 @@ int export_resume(const char *dir, const export_options *o, export_desc *res)
             if (!rc) rc = export_describe(dir, o->store, res ? res : &(export_desc){0});
             goto out;
         }
-        snprintf(key, sizeof key, "AWSDynamoDB/%s/_started", id);
+        layout_export_key(id, LAYOUT_STARTED, key, sizeof key);
         store_object_info oi;
         if (!store_head(x.st, key, &oi))
             rc = err_set(TM_EINVAL, "cannot resume %s: the export " XP_UNRECORDED, dir);

@@ -43,7 +43,6 @@ const char *xp_ext(export_compression c);                /* ".json.gz" / ".json.
 
 /* Incremental MD5, base64 and hex come from store/store.h (store_md5_*, store_hex; base64 from engine/text.h). */
 void xp_md5_b64(const void *p, size_t n, char out[25]);   /* base64(MD5(p)) */
-int xp_unhex(const char *s, unsigned char *out, size_t n);/* exactly 2n hex digits; 0 or -1 */
 /* S3's ETag of a one-part multipart upload, as AWS exports record it: hex(MD5(md5)) + "-1". */
 void xp_etag1(const unsigned char md5[16], char out[40]);
 /* "<26 lowercase base32 characters>", stable for (id, part, index): a regenerated file gets
@@ -84,6 +83,9 @@ typedef struct xp_meta {
 
 void xp_table_arn(const xp_meta *m, char *out, size_t n);
 void xp_export_arn(const xp_meta *m, char *out, size_t n);
+/* What an export's meta says of its ExportDescription: names, ARNs, type, view, start and
+ * export times, where it lives (end time, status and counts are the caller's). */
+void xp_desc_from_meta(const xp_meta *m, export_desc *d);
 /* "AWSDynamoDB/<id>" and the data folder ("AWSDynamoDB/<id>/data/" or "AWSDynamoDB/data/"). */
 void xp_export_key(const xp_meta *m, const char *name, char *out, size_t n);
 void xp_data_prefix(const xp_meta *m, char *out, size_t n);
@@ -114,8 +116,6 @@ const char *xp_type_text(export_type t);
 int xp_type_parse(const char *s, export_type *t);
 int xp_view_parse(const char *s, export_view *v);
 
-/* Splits "DEST/AWSDynamoDB/<ID>[/]" into DEST and ID; -1 if dir is not of that form. */
-int xp_split_dir(const char *dir, char *dest, size_t dn, char *id, size_t in);
 
 #define XP_STATE_NAME  "tidemark-export-state.json"
 /* An export with _started but no state file: killed in the moment between the two (or still

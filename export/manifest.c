@@ -80,6 +80,25 @@ void xp_export_arn(const xp_meta *m, char *out, size_t n)
              m->table, m->id);
 }
 
+void xp_desc_from_meta(const xp_meta *m, export_desc *d)
+{
+    snprintf(d->id, sizeof d->id, "%s", m->id);
+    xp_export_arn(m, d->export_arn, sizeof d->export_arn);
+    xp_table_arn(m, d->table_arn, sizeof d->table_arn);
+    snprintf(d->table_id, sizeof d->table_id, "%s", m->table_id);
+    snprintf(d->table_name, sizeof d->table_name, "%s", m->table);
+    d->type = m->type;
+    d->view = m->view;
+    d->start_us = m->start_us;
+    d->export_time_us = m->export_time_us;
+    d->from_us = m->from_us;
+    d->to_us = m->to_us;
+    snprintf(d->bucket, sizeof d->bucket, "%s", m->bucket);
+    snprintf(d->prefix, sizeof d->prefix, "%s", m->prefix);
+    snprintf(d->sse, sizeof d->sse, "AES256");
+    snprintf(d->format, sizeof d->format, "DYNAMODB_JSON");
+}
+
 /* The keys come from the layout's one key scheme (export/layout.h), which the readers share. */
 void xp_export_key(const xp_meta *m, const char *name, char *out, size_t n)
 {

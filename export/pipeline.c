@@ -20,6 +20,7 @@
 #include "engine/progress.h"
 #include "engine/err.h"
 #include "engine/item.h"
+#include "engine/text.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -242,7 +243,8 @@ static int commit_file(xp_pipe *p)
         /* A local directory has no ETag: what S3 gives the one-part multipart upload AWS
          * makes of each data file, so that a copy to S3 in one part lists what AWS lists. */
         unsigned char md5[16];
-        if (xp_unhex(res.md5_hex, md5, 16)) return err_set(TM_EIO, "store returned a bad MD5");
+        if (text_b64_decode16(res.md5_base64, strlen(res.md5_base64), md5))
+            return err_set(TM_EIO, "store returned a bad MD5");
         xp_etag1(md5, f->etag);
     }
     buf fk = BUF_INIT;

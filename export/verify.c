@@ -95,21 +95,7 @@ static int desc_from_state(const char *json, size_t n, export_desc *d)
     unsigned char *done;
     int rc = xp_state_parse(json, n, &m, status, sizeof status, &files, &nfiles, &done);
     if (rc) return rc;
-    snprintf(d->id, sizeof d->id, "%s", m.id);
-    xp_export_arn(&m, d->export_arn, sizeof d->export_arn);
-    xp_table_arn(&m, d->table_arn, sizeof d->table_arn);
-    snprintf(d->table_id, sizeof d->table_id, "%s", m.table_id);
-    snprintf(d->table_name, sizeof d->table_name, "%s", m.table);
-    d->type = m.type;
-    d->view = m.view;
-    d->start_us = m.start_us;
-    d->export_time_us = m.export_time_us;
-    d->from_us = m.from_us;
-    d->to_us = m.to_us;
-    snprintf(d->bucket, sizeof d->bucket, "%s", m.bucket);
-    snprintf(d->prefix, sizeof d->prefix, "%s", m.prefix);
-    snprintf(d->sse, sizeof d->sse, "AES256");
-    snprintf(d->format, sizeof d->format, "DYNAMODB_JSON");
+    xp_desc_from_meta(&m, d);
     for (size_t i = 0; i < nfiles; i++) {
         d->item_count += files[i].items;
         d->billed_bytes += files[i].json_bytes;
