@@ -1298,6 +1298,30 @@ static int run_serve(opts *o)
     return k ? tm_err_exit(k) : 0;
 }
 
+/* A word that starts two-word commands ("pitr" of "pitr enable") without a known second word:
+ * their help, or which they are, with a did-you-mean for a typo. -1: not such a word. */
+static int group_command(int argc, char **argv, int help)
+{
+    const char *word = argv[optind], *next = optind + 1 < argc ? argv[optind + 1] : "", *subs[NCOMMANDS];
+    size_t len = strlen(word), n = 0, at = 0;
+    char list[256] = "";
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strncmp(commands[i].name, word, len) || commands[i].name[len] != ' ') continue;
+        for (int j = optind + 1; j < argc; j++) help |= !strcmp(argv[j], "--help") || !strcmp(argv[j], "-h");
+        if (help) {
+            print_command_help(&commands[i]);
+            putchar('\n');
+        }
+        subs[n] = commands[i].name + len + 1;
+        at += (size_t)snprintf(list + at, at < sizeof list ? sizeof list - at : 0, "%s%s", n ? ", " : "", subs[n]);
+        n++;
+    }
+    if (!n || help) return n ? 0 : -1;
+    const char *s = *next ? cli_suggest(next, subs, n, sizeof *subs) : NULL;
+    if (s) return cli_usage(PROG, "unknown command '%s %s'; did you mean '%s %s'?", word, next, word, s);
+    return cli_usage(PROG, "%s needs one of: %s (got '%s')", word, list, next);
+}
+
 int main(int argc, char **argv)
 {
     opts o;
@@ -1331,25 +1355,8 @@ int main(int argc, char **argv)
         }
     }
     if (!cmd) {
-        if (!strcmp(argv[optind], "pitr") || !strcmp(argv[optind], "log") || !strcmp(argv[optind], "items")) {
-            int want_help = help;
-            for (int i = optind + 1; i < argc; i++)
-                if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) want_help = 1;
-            if (want_help) {
-                for (size_t i = 0; i < NCOMMANDS; i++)
-                    if (!strncmp(commands[i].name, argv[optind], strlen(argv[optind])) &&
-                        commands[i].name[strlen(argv[optind])] == ' ') {
-                        print_command_help(&commands[i]);
-                        putchar('\n');
-                    }
-                return 0;
-            }
-            return cli_usage(PROG, !strcmp(argv[optind], "pitr")
-                                       ? "pitr needs one of: enable, disable, status (got '%s')"
-                                   : !strcmp(argv[optind], "items") ? "items needs: verify (got '%s')"
-                                       : "log needs one of: verify, list (got '%s')",
-                             optind + 1 < argc ? argv[optind + 1] : "");
-        }
+        int ret = group_command(argc, argv, help);
+        if (ret >= 0) return ret;
         return cli_unknown_command(PROG, argv[optind], commands, NCOMMANDS, sizeof *commands);
     }
     cli_set_command(cmd->name);

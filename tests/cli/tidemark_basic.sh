@@ -154,6 +154,10 @@ expect_exit 2 tidemark --jsno list-tables
 assert_contains "$ERR" "did you mean '--json'?"
 expect_exit 2 tidemark get-item --table
 assert_contains "$ERR" "option '--table' requires an argument"
+expect_exit 2 tidemark pitr stauts --table Orders
+assert_contains "$ERR" "tidemark: unknown command 'pitr stauts'; did you mean 'pitr status'?"
+expect_exit 2 tidemark log
+assert_contains "$ERR" "log needs one of: verify, list"
 
 # ---- read-only commands refuse a data directory that does not exist (and do not make it),
 # in the words and with the exit status of tidemark-export (issue 12)
