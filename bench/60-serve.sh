@@ -17,7 +17,7 @@ DYN=$PWD/.deps/node_modules/dynalite/cli.js
 secs=${BENCH_SERVE_SECONDS:-$([ "${BENCH_QUICK:-0}" = 1 ] && echo 2 || echo 5)}
 cc -std=c11 -O2 -D_GNU_SOURCE bench/serve_client.c -o "$D/client" $(pkg-config --cflags --libs libcurl) -lpthread
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; true' EXIT
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done; true' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0; sleep 0.1; done; log "port $1 did not open"; exit 1; }
 
