@@ -21,7 +21,7 @@ export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 node "$DYN" --host 127.0.0.1 --port "$port" --createTableMs 10 >"$W/dynalite.log" 2>&1 &
 dpid=$!
-trap 'kill $dpid 2>/dev/null; wait $dpid 2>/dev/null; _tm_cleanup' EXIT
+trap 'kill $dpid 2>/dev/null || true; wait $dpid 2>/dev/null || true; _tm_cleanup' EXIT
 URL=http://127.0.0.1:$port
 for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break; sleep 0.1; done
 now() { python3 -c 'import time; print("%.6f" % time.time())'; }
