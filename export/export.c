@@ -171,7 +171,7 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int put_text(store *st, const xp_meta *m, const char *name, const void *p, size_t n)
+int xp_put_text(store *st, const xp_meta *m, const char *name, const void *p, size_t n)
 {
     char key[128];
     xp_export_key(m, name, key, sizeof key);
@@ -183,7 +183,7 @@ static int write_state(xp_run *x, const char *status, const char *failure)
 {
     buf b = BUF_INIT;
     int rc = xp_state_json(&x->m, status, failure, x->files, x->nfiles, x->done, &b);
-    if (!rc) rc = put_text(x->st, &x->m, XP_STATE_NAME, b.data, b.len);
+    if (!rc) rc = xp_put_text(x->st, &x->m, XP_STATE_NAME, b.data, b.len);
     buf_free(&b);
     x->last_state_us = mono_us();
     return rc;
@@ -227,61 +227,67 @@ static int file_cmp(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static void fill_desc(const xp_run *x, uint64_t items, uint64_t billed, export_desc *d)
+static void fill_desc(store *st, const xp_meta *m, size_t nfiles, uint64_t items,
+                      uint64_t billed, export_desc *d)
 {
     memset(d, 0, sizeof *d);
-    xp_desc_from_meta(&x->m, d);
+    xp_desc_from_meta(m, d);
     snprintf(d->status, sizeof d->status, "COMPLETED");
-    d->end_us = x->m.end_us;
+    d->end_us = m->end_us;
     d->item_count = items;
     d->billed_bytes = billed;
-    d->files = x->nfiles;
+    d->files = nfiles;
     char key[128];
     buf fk = BUF_INIT;
-    xp_export_key(&x->m, "manifest-summary.json", key, sizeof key);
-    if (!xp_full_key(&x->m, key, &fk)) snprintf(d->manifest_key, sizeof d->manifest_key, "%s",
-                                                   fk.data);
+    xp_export_key(m, "manifest-summary.json", key, sizeof key);
+    if (!xp_full_key(m, key, &fk)) snprintf(d->manifest_key, sizeof d->manifest_key, "%s",
+                                               fk.data);
     buf_free(&fk);
-    snprintf(d->dir, sizeof d->dir, "%s/AWSDynamoDB/%s", store_root(x->st), x->m.id);
+    snprintf(d->dir, sizeof d->dir, "%s/AWSDynamoDB/%s", store_root(st), m->id);
+}
+
+static int finish(xp_run *x, export_desc *res)
+{
+    return xp_finish(x->st, &x->m, x->files, x->nfiles, res);
 }
 
 /* The manifests, the schema file and the summary, in the crash-safe order. */
-static int finish(xp_run *x, export_desc *res)
+int xp_finish(store *st, xp_meta *m, xp_file *files, size_t nfiles, export_desc *res)
 {
     buf lines = BUF_INIT, b = BUF_INIT, fk = BUF_INIT;
     char md5[25], key[128];
     uint64_t items = 0, billed = 0;
     int rc = 0;
-    qsort(x->files, x->nfiles, sizeof *x->files, file_cmp);
-    for (size_t i = 0; !rc && i < x->nfiles; i++) {
-        rc = xp_manifest_line(&x->files[i], &lines);
-        items += x->files[i].items;
-        billed += x->files[i].json_bytes;
+    qsort(files, nfiles, sizeof *files, file_cmp);
+    for (size_t i = 0; !rc && i < nfiles; i++) {
+        rc = xp_manifest_line(&files[i], &lines);
+        items += files[i].items;
+        billed += files[i].json_bytes;
     }
-    if (!rc) rc = put_text(x->st, &x->m, "manifest-files.json", lines.data, lines.len);
+    if (!rc) rc = xp_put_text(st, m, "manifest-files.json", lines.data, lines.len);
     if (!rc) {
         xp_md5_b64(lines.data, lines.len, md5);
-        rc = put_text(x->st, &x->m, "manifest-files.md5", md5, 24);
+        rc = xp_put_text(st, m, "manifest-files.md5", md5, 24);
     }
-    if (!rc) rc = xp_schema_json(&x->m, &b);
-    if (!rc) rc = put_text(x->st, &x->m, XP_SCHEMA_NAME, b.data, b.len);
-    xp_export_key(&x->m, "manifest-files.json", key, sizeof key);
-    if (!rc) rc = xp_full_key(&x->m, key, &fk);
-    x->m.end_us = clock_now_us();
-    if (x->m.end_us < x->m.start_us) x->m.end_us = x->m.start_us;
+    if (!rc) rc = xp_schema_json(m, &b);
+    if (!rc) rc = xp_put_text(st, m, XP_SCHEMA_NAME, b.data, b.len);
+    xp_export_key(m, "manifest-files.json", key, sizeof key);
+    if (!rc) rc = xp_full_key(m, key, &fk);
+    m->end_us = clock_now_us();
+    if (m->end_us < m->start_us) m->end_us = m->start_us;
     buf_reset(&b);
-    if (!rc) rc = xp_summary_json(&x->m, fk.data, items, billed, &b);
+    if (!rc) rc = xp_summary_json(m, fk.data, items, billed, &b);
     if (!rc) {
         xp_md5_b64(b.data, b.len, md5);
-        rc = put_text(x->st, &x->m, "manifest-summary.md5", md5, 24);
+        rc = xp_put_text(st, m, "manifest-summary.md5", md5, 24);
     }
-    if (!rc) rc = put_text(x->st, &x->m, "manifest-summary.json", b.data, b.len);
+    if (!rc) rc = xp_put_text(st, m, "manifest-summary.json", b.data, b.len);
     if (!rc) {
         /* Complete: the state file has served its purpose. A failure here leaves a harmless
          * extra file that describe ignores once the summary is there. */
-        xp_export_key(&x->m, XP_STATE_NAME, key, sizeof key);
-        store_delete(x->st, key);
-        if (res) fill_desc(x, items, billed, res);
+        xp_export_key(m, XP_STATE_NAME, key, sizeof key);
+        store_delete(st, key);
+        if (res) fill_desc(st, m, nfiles, items, billed, res);
     }
     buf_free(&lines);
     buf_free(&b);
@@ -541,7 +547,7 @@ static int do_export(xp_run *x, table *t, const char *name, export_desc *res)
         }
     }
     /* The first objects: _started, then the state that makes the export resumable. */
-    if ((rc = put_text(x->st, &x->m, "_started", "", 0))) goto out;
+    if ((rc = xp_put_text(x->st, &x->m, "_started", "", 0))) goto out;
     if ((rc = write_state(x, "IN_PROGRESS", NULL))) goto out;
     if ((rc = run_pipeline(x, src.r, nc))) goto fail;
     source_close(&src);
@@ -678,6 +684,11 @@ int export_resume(const char *dir, const export_options *o, export_desc *res)
         goto out;
     }
     if (rc) goto out;
+    if (memmem(b.data, b.len, "\"" XP_STATE_REMOTE "\"", strlen(XP_STATE_REMOTE) + 2)) {
+        rc = err_set(TM_EINVAL, "cannot resume %s with --resume: it exports a remote table; run "
+                     "its tidemark-export --endpoint-url command again", dir);
+        goto out;
+    }
     if ((rc = xp_state_parse(b.data, b.len, &x.m, status, sizeof status, &files, &nfiles, &x.done)))
         goto out;
     if (strcmp(x.m.id, id)) {

@@ -117,7 +117,17 @@ int xp_type_parse(const char *s, export_type *t);
 int xp_view_parse(const char *s, export_view *v);
 
 
+/* Puts a small file of the export (AWSDynamoDB/<id>/<name>) whole. */
+int xp_put_text(store *st, const xp_meta *m, const char *name, const void *p, size_t n);
+/* Ends an export whose data files are all committed: manifest-files.json and .md5, the schema
+ * file, manifest-summary.md5 and .json (in that order; m->end_us set), then deletes the state
+ * file. files are sorted in place. res (may be NULL) describes it COMPLETED. */
+int xp_finish(store *st, xp_meta *m, xp_file *files, size_t nfiles, export_desc *res);
+
 #define XP_STATE_NAME  "tidemark-export-state.json"
+/* The state member naming the remote table an export reads (export_seg.c): such an export is
+ * continued by running its command again, not by export_resume. */
+#define XP_STATE_REMOTE "remoteSource"
 /* An export with _started but no state file: killed in the moment between the two (or still
  * starting). Nothing records its table, moment or options, so it cannot be resumed. */
 #define XP_UNRECORDED  "was stopped before it recorded its state (_started but no " \
