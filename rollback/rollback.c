@@ -5,6 +5,7 @@
 #include "rollback/rollback_internal.h"
 #include "engine/err.h"
 #include "engine/expr.h"
+#include "engine/hold.h"
 #include "export/layout.h"
 
 #include <pthread.h>
@@ -288,7 +289,10 @@ static int read_records(const rollback_options *o, const key_schema *ks, recs *r
     int rc = filter_init(&fl, &o->filter, ks);
     if (rc) return rc;
     progress_phase(o->prog, "reading the export");
-    rc = layout_reader_open(o->from, o->so ? o->so : &dso, &lr);
+    /* Held while read, so that tidemark-lifecycle apply does not expire or bundle it meanwhile. */
+    hold *h = NULL;
+    rc = hold_take_export(o->from, "rollback", &h);
+    if (!rc) rc = layout_reader_open(o->from, o->so ? o->so : &dso, &lr);
     if (!rc) {
         const layout_summary *s = layout_reader_summary(lr);
         rc = check_export(s, o->from, o->direction == ROLLBACK_APPLY);
@@ -306,6 +310,7 @@ static int read_records(const rollback_options *o, const key_schema *ks, recs *r
         if (rc) rc = err_wrap(rc, "record %llu: ", (unsigned long long)st->records);
     }
     layout_reader_close(lr);
+    hold_release(h);
     filter_free(&fl);
     if (rc) return rc;
     recs_dedupe(rs);
