@@ -9,6 +9,11 @@
  * VALIDITY: a file that does not parse is treated as holding everything until it is older than
  * HOLD_TTL_S (a writer killed mid-rename cannot leave one: files are replaced atomically).
  *
+ * EXPORTS: the holds of export <id> in a local destination are files of the same format in
+ * <dir>/AWSDynamoDB/.holds/<id>/holds/ (from 0, to UINT64_MAX, snap "*"), with the lock
+ * holds/.lock there; the ".holds" folder is no export (readers of a destination skip folders
+ * without a manifest).
+ *
  * CRASH SAFETY: written with fsx_write_atomic; a holder killed at any point leaves either no
  * file or a whole one, which expires with its pid. */
 #include "engine/hold.h"
@@ -261,4 +266,37 @@ size_t hold_filter(const hold_info *h, size_t n, const log_segment *segs, size_t
             kept++;
         }
     return kept;
+}
+
+/* ================================================================ exports ==== */
+
+#define EXPORT_HOLDS ".holds"
+#define AWS_DIR "AWSDynamoDB"
+#define BUNDLE_SUFFIX ".tar.zst"
+
+int hold_export_dir(const char *awsdir, const char *id, int create, char *out, size_t n)
+{
+    if ((size_t)snprintf(out, n, "%s/%s/%s", awsdir, EXPORT_HOLDS, id) >= n)
+        return err_set(TM_EINVAL, "path too long: %s", awsdir);
+    return create ? fsx_mkdirs(out, 0755) : 0;
+}
+
+int hold_take_export(const char *path, const char *what, hold **out)
+{
+    char p[PATH_MAX], dir[PATH_MAX];
+    *out = NULL;
+    if (!strncmp(path, "s3://", 5) || strlen(path) >= sizeof p || !fsx_exists(path)) return 0;
+    snprintf(p, sizeof p, "%s", path);
+    size_t n = strlen(p), bl = strlen(BUNDLE_SUFFIX);
+    while (n > 1 && p[n - 1] == '/') p[--n] = '\0';
+    if (n > bl && !strcmp(p + n - bl, BUNDLE_SUFFIX)) p[n - bl] = '\0';
+    char *slash = strrchr(p, '/');
+    const char *id = slash ? slash + 1 : p;
+    if (slash) *slash = '\0';
+    const char *parent = slash ? (p[0] ? p : "/") : ".";
+    const char *pb = strrchr(parent, '/');
+    pb = pb ? pb + 1 : parent;
+    if (!*id || strcmp(pb, AWS_DIR)) return 0;   /* not <dir>/AWSDynamoDB/<id>: nothing to hold */
+    int rc = hold_export_dir(parent, id, 1, dir, sizeof dir);
+    return rc ? rc : hold_take(dir, what, out);
 }

@@ -56,6 +56,17 @@ size_t hold_filter(const hold_info *h, size_t n, const struct log_segment *segs,
                    unsigned char *drop_segs, const struct snap_info *snaps, size_t nsnaps,
                    unsigned char *drop_snaps);
 
+/* Exports in a local directory: a reader of an export (a rollback, a forward apply) holds it,
+ * so that tidemark-lifecycle apply neither expires nor bundles it meanwhile. path is the
+ * export's folder <dir>/AWSDynamoDB/<ExportId> or its bundle <ExportId>.tar.zst; the holds of
+ * an export live in <dir>/AWSDynamoDB/.holds/<ExportId>/holds/ (the files and lock above, so
+ * apply checks and acts under hold_lock of that directory). *out NULL and 0 when path is not a
+ * local export (an s3:// export is not held: apply runs elsewhere). */
+int hold_take_export(const char *path, const char *what, hold **out);
+/* The directory (for hold_lock, hold_list) of export id's holds; awsdir: <dir>/AWSDynamoDB.
+ * Created when create is set. */
+int hold_export_dir(const char *awsdir, const char *id, int create, char *out, size_t n);
+
 /* Retention's side of the lock: held while deciding and deleting, so that no hold is taken in
  * between. Returns an fd for hold_unlock, or a negative code. */
 int hold_lock(const char *table_dir);

@@ -27,6 +27,7 @@
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/fsx.h"
+#include "engine/hold.h"
 #include "export/export.h"
 #include "export/layout.h"
 
@@ -134,10 +135,12 @@ typedef struct exp {
     int chain;                    /* index of its chain's head */
     int action;                   /* 0 keep, 1 transition, 2 expire */
     char to_cls[32], rule_id[256], why[512];
+    char held[96];                /* a running reader's hold (local), "" if none */
 } exp;
 
 typedef struct dest_ctx {
     store *st;
+    char awsdir[PATH_MAX];        /* local: <dest>/AWSDynamoDB (export holds); "" on S3 */
     exp *v;
     size_t n, cap;
 } dest_ctx;
@@ -268,6 +271,46 @@ static void chains_together(dest_ctx *d)
         snprintf(x->why, sizeof x->why, "kept with its chain (full export %s and its "
                  "incrementals): a newer member has not expired", d->v[head].id);
     }
+}
+
+/* ================================================================ holds ==== */
+
+/* x->held from the export's live holds (engine/hold.h); call under its lock to act on it. */
+static int check_held(const dest_ctx *d, exp *x)
+{
+    char dir[PATH_MAX];
+    hold_info *h = NULL;
+    size_t n = 0;
+    x->held[0] = '\0';
+    if (!d->awsdir[0]) return 0;
+    int rc = hold_export_dir(d->awsdir, x->id, 0, dir, sizeof dir);
+    if (!rc) rc = hold_list(dir, &h, &n);
+    if (!rc && n) snprintf(x->held, sizeof x->held, "a running %s (pid %ld)", h[0].what, h[0].pid);
+    free(h);
+    return rc;
+}
+
+/* A held export is left as it is, and so is every member of its chain that would expire. */
+static int keep_held(dest_ctx *d)
+{
+    int rc = 0;
+    for (size_t i = 0; !rc && i < d->n; i++) rc = check_held(d, &d->v[i]);
+    for (size_t i = 0; i < d->n; i++) {
+        exp *x = &d->v[i];
+        if (x->held[0] && x->action) {
+            x->action = 0;
+            snprintf(x->why, sizeof x->why, "held by %s that reads it", x->held);
+        }
+    }
+    for (size_t i = 0; i < d->n; i++)
+        for (size_t j = 0; j < d->n; j++) {
+            exp *x = &d->v[i], *y = &d->v[j];
+            if (x->action != 2 || y->chain != x->chain || !y->held[0]) continue;
+            x->action = 0;
+            snprintf(x->why, sizeof x->why, "kept with its chain: export %s is held by %s",
+                     y->id, y->held);
+        }
+    return rc;
 }
 
 /* ================================================================ acting ==== */
@@ -494,6 +537,7 @@ static cJSON *exp_json(const exp *x, const dest_ctx *d, int64_t now, int done, c
     if (x->bundled) cJSON_AddStringToObject(j, "Bundle", BUNDLE_EXT);
     if (x->chain != (int)(x - d->v)) cJSON_AddStringToObject(j, "Chain", d->v[x->chain].id);
     cJSON_AddStringToObject(j, "Action", names[x->action]);
+    if (x->held[0]) cJSON_AddStringToObject(j, "HeldBy", x->held);
     if (x->action == 1) cJSON_AddStringToObject(j, "ToStorageClass", x->to_cls);
     if (x->rule_id[0]) cJSON_AddStringToObject(j, "Rule", x->rule_id);
     if (x->why[0]) cJSON_AddStringToObject(j, "Reason", x->why);
@@ -502,7 +546,7 @@ static cJSON *exp_json(const exp *x, const dest_ctx *d, int64_t now, int done, c
     return j;
 }
 
-static int act(dest_ctx *d, exp *x)
+static int act_now(dest_ctx *d, exp *x)
 {
     if (x->action == 2) return expire(d->st, x);
     if (x->action != 1) return 0;
@@ -511,12 +555,35 @@ static int act(dest_ctx *d, exp *x)
     return transition_copy(d->st, x);
 }
 
+/* Acts under the export's hold lock (local), so that no reader takes a hold meanwhile and a
+ * hold taken since the decision keeps the export. */
+static int act(dest_ctx *d, exp *x)
+{
+    char dir[PATH_MAX];
+    if (!x->action) return 0;
+    if (!d->awsdir[0]) return act_now(d, x);
+    int rc = hold_export_dir(d->awsdir, x->id, 1, dir, sizeof dir);
+    int fd = rc ? rc : hold_lock(dir);
+    if (fd < 0) return fd;
+    rc = check_held(d, x);
+    if (!rc && x->held[0]) {
+        x->action = 0;
+        snprintf(x->why, sizeof x->why, "held by %s that reads it", x->held);
+    } else if (!rc) {
+        rc = act_now(d, x);
+    }
+    hold_unlock(fd);
+    if (!rc && x->action == 2) fsx_rmtree(dir);
+    return rc;
+}
+
 static int load_dest(const char *dest, const store_options *so, dest_ctx *d, int64_t now,
                      const rule *rs, size_t nr)
 {
     int rc = store_open(dest, so, &d->st);
     if (!rc) rc = list_exports(dest, so, d);
     if (rc) return rc;
+    if (!store_is_s3(d->st)) snprintf(d->awsdir, sizeof d->awsdir, "%s/AWSDynamoDB", dest);
     find_chains(d);
     for (size_t i = 0; i < d->n; i++) {
         buf k = BUF_INIT;
@@ -528,7 +595,7 @@ static int load_dest(const char *dest, const store_options *so, dest_ctx *d, int
         if (rs) decide_one(&d->v[i], rs, nr, now);
     }
     if (rs) chains_together(d);
-    return 0;
+    return keep_held(d);
 }
 
 int lifecycle_apply(const lifecycle_apply_opts *o, cJSON **out)
