@@ -123,7 +123,7 @@ static void export_time(cJSON *x, const char *name, int64_t us)
     tm_json_time(x, name, us - us % 1000);
 }
 
-static cJSON *shape_export_description(const export_desc *d)
+cJSON *backup_export_shape(const export_desc *d)
 {
     cJSON *o = cJSON_CreateObject(), *x = cJSON_AddObjectToObject(o, "ExportDescription");
     cJSON_AddStringToObject(x, "ExportArn", d->export_arn);
@@ -200,8 +200,8 @@ static cJSON *failed_export(const export_options *o, const char *table_arn, int6
  * TidemarkTmpDir, TidemarkEndpointUrl, TidemarkProfile, TidemarkExportId (the id
  * tm_export_begin chose), and TidemarkResume (an export
  * directory to finish: the other members are then the export's own). */
-static int export_request(const cJSON *req, export_options *o, store_options *so, buf *dest,
-                          char *region, char *account, char *name, tm_error *e)
+int breq_export(const cJSON *req, export_options *o, store_options *so, buf *dest,
+                char *region, char *account, char *name, tm_error *e)
 {
     const char *arn, *tn, *bucket, *prefix, *d, *s, *rg, *ac;
     double v;
@@ -284,7 +284,7 @@ static int export_request(const cJSON *req, export_options *o, store_options *so
 /* The record of a finished export, and its response. */
 static int export_done(tm_db *db, const export_desc *d, cJSON **resp, tm_error *e)
 {
-    cJSON *r = shape_export_description(d);
+    cJSON *r = backup_export_shape(d);
     int k = catalog_put(db, "exports", d->id, "ExportDescription",
                         cJSON_GetObjectItemCaseSensitive(r, "ExportDescription"), d->dir, e);
     if (k) {
@@ -317,7 +317,7 @@ int tm_export_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
         if ((rc = export_resume(resume, &o, &d))) return backup_error(e, rc, 0);
         return export_done(db, &d, resp, e);
     }
-    if ((k = export_request(req, &o, &so, &dest, region, account, name, e))) {
+    if ((k = breq_export(req, &o, &so, &dest, region, account, name, e))) {
         buf_free(&dest);
         return k;
     }
@@ -404,7 +404,7 @@ int tm_export_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req, 
     int k;
     *resp = *run_req = NULL;
     memset(&d, 0, sizeof d);
-    if ((k = export_request(req, &o, &so, &dest, region, account, name, e)) ||
+    if ((k = breq_export(req, &o, &so, &dest, region, account, name, e)) ||
         (k = req_str(req, "ClientToken", 0, &token, e)) || (k = export_check(db, &o, &info, e)))
         goto out;
     d.start_us = clock_now_us();
@@ -445,7 +445,7 @@ int tm_export_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req, 
     size_t dl = strlen(o.dest);
     while (dl > 1 && o.dest[dl - 1] == '/') dl--;
     snprintf(d.dir, sizeof d.dir, "%.*s/AWSDynamoDB/%s", (int)dl, o.dest, d.id);
-    *resp = shape_export_description(&d);
+    *resp = backup_export_shape(&d);
     if ((k = catalog_put(db, "exports", d.id, "ExportDescription",
                          cJSON_GetObjectItemCaseSensitive(*resp, "ExportDescription"), d.dir, e))) {
         cJSON_Delete(*resp);
@@ -473,7 +473,7 @@ static int describe_dir(const char *dir, const store_options *so, cJSON **resp, 
     export_desc d;
     int rc = export_describe(dir, so, &d);
     if (rc) return backup_error(e, rc, rc == TM_ENOTFOUND ? TM_ERR_EXPORT_NOT_FOUND : 0);
-    *resp = shape_export_description(&d);
+    *resp = backup_export_shape(&d);
     return 0;
 }
 
@@ -585,7 +585,7 @@ int tm_list_exports(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
                 cJSON_AddStringToObject(r, "NextToken", last);
                 break;
             }
-            cJSON *one = shape_export_description(&v[i]);
+            cJSON *one = backup_export_shape(&v[i]);
             add_summary(list, cJSON_GetObjectItemCaseSensitive(one, "ExportDescription"));
             cJSON_Delete(one);
             last = v[i].id;

@@ -39,9 +39,8 @@ static cJSON *key_schema_json(const key_schema *ks, int defs)
  * [{"Entry","Reason"}] and SkippedEntryCount (archive links not read: import_src.c), and the
  * Tidemark* members front ends drop (api_backup_strip): TidemarkRejected (the first rejected
  * items, "<key> item N: message"), TidemarkTableItemCount, TidemarkFiles. */
-static cJSON *shape_import_description(const char *arn, const char *table_arn,
-                                       const import_options *o, const import_result *r,
-                                       const char *status)
+cJSON *backup_import_shape(const char *arn, const char *table_arn, const import_options *o,
+                           const import_result *r, const char *status)
 {
     cJSON *out = cJSON_CreateObject(), *x = cJSON_AddObjectToObject(out, "ImportTableDescription");
     cJSON_AddStringToObject(x, "ImportArn", arn);
@@ -138,8 +137,8 @@ static int key_spec(const cJSON *tcp, key_schema *ks, tm_error *e)
  * TidemarkIgnoreSummaryChecksum (true: a summary edited by hand is accepted, layout.h),
  * and TidemarkRegion, TidemarkAccount for the ARNs (backup.h: REGION AND ACCOUNT);
  * TidemarkImportId: the id tm_import_begin chose. */
-static int import_request(const cJSON *req, import_options *o, key_schema *ks, buf *from,
-                          const char ***hdr, tm_error *e)
+int breq_import(const cJSON *req, import_options *o, key_schema *ks, buf *from,
+                const char ***hdr, tm_error *e)
 {
     const cJSON *tcp = cJSON_GetObjectItemCaseSensitive(req, "TableCreationParameters");
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(req, "S3BucketSource");
@@ -247,7 +246,7 @@ int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
     *resp = NULL;
     if (run) run->failed = NULL;
     o.home = tm_db_home(db);
-    if ((k = import_request(req, &o, &ks, &from, &hdr, e))) goto out;
+    if ((k = breq_import(req, &o, &ks, &from, &hdr, e))) goto out;
     if (run) {
         o.prog = run->prog;
         o.cancel = run->cancel;
@@ -261,7 +260,7 @@ int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
     else backup_make_id(r.start_us, id);
     snprintf(arn, sizeof arn, "%s/import/%s", tarn, id);
     /* Recorded before it begins, so that DescribeImport sees it running. */
-    cJSON *d = shape_import_description(arn, tarn, &o, &r, "IN_PROGRESS");
+    cJSON *d = backup_import_shape(arn, tarn, &o, &r, "IN_PROGRESS");
     k = catalog_put(db, "imports", id, "ImportTableDescription",
                     cJSON_GetObjectItemCaseSensitive(d, "ImportTableDescription"), NULL, e);
     cJSON_Delete(d);
@@ -271,7 +270,7 @@ int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
         k = backup_error(e, rc, import_kind(rc, &r));
         source_named(&o, &r);
     }
-    d = shape_import_description(arn, tarn, &o, &r, rc ? "FAILED" : "COMPLETED");
+    d = backup_import_shape(arn, tarn, &o, &r, rc ? "FAILED" : "COMPLETED");
     tm_error ce;
     catalog_put(db, "imports", id, "ImportTableDescription",
                 cJSON_GetObjectItemCaseSensitive(d, "ImportTableDescription"), NULL, &ce);
@@ -305,7 +304,7 @@ int tm_import_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req, 
     int k;
     *resp = *run_req = NULL;
     o.home = tm_db_home(db);
-    if ((k = import_request(req, &o, &ks, &from, &hdr, e)) || (k = req_str(req, "ClientToken", 0, &token, e)))
+    if ((k = breq_import(req, &o, &ks, &from, &hdr, e)) || (k = req_str(req, "ClientToken", 0, &token, e)))
         goto out;
     table_arn(o.region, o.account, o.table, tarn, sizeof tarn);
     memset(&r, 0, sizeof r);
@@ -338,7 +337,7 @@ int tm_import_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req, 
     }
     snprintf(arn, sizeof arn, "%s/import/%s", tarn, id);
     source_named(&o, &r);
-    *resp = shape_import_description(arn, tarn, &o, &r, "IN_PROGRESS");
+    *resp = backup_import_shape(arn, tarn, &o, &r, "IN_PROGRESS");
     if ((k = catalog_put(db, "imports", id, "ImportTableDescription",
                          cJSON_GetObjectItemCaseSensitive(*resp, "ImportTableDescription"), NULL, e))) {
         cJSON_Delete(*resp);

@@ -5,6 +5,9 @@
 
 #include "api/backup.h"
 #include "api/ops.h"
+#include "engine/buf.h"
+#include "export/export.h"
+#include "import/import.h"
 
 #include <stddef.h>
 
@@ -42,6 +45,18 @@ int breq_table_arn(const char *arn, char *region, char *account, char *name, tm_
 /* An engine failure of a backup run, as its kind, with the hints a person needs (a missing
  * bucket: --endpoint-url or create it). */
 int backup_error(tm_error *e, int rc, int kind_default);
+/* The ExportTableToPointInTime request (backup.c) read into o, so, dest and the ARN's parts
+ * (each >= 256), and the one ExportDescription writer ({"ExportDescription":{...}}). */
+int breq_export(const cJSON *req, export_options *o, store_options *so, buf *dest,
+                char *region, char *account, char *name, tm_error *e);
+cJSON *backup_export_shape(const export_desc *d);
+/* The ImportTable request (backup_import.c; *hdr: free()) and the one ImportTableDescription
+ * writer ({"ImportTableDescription":{...}}). */
+int breq_import(const cJSON *req, import_options *o, key_schema *ks, buf *from,
+                const char ***hdr, tm_error *e);
+cJSON *backup_import_shape(const char *arn, const char *table_arn, const import_options *o,
+                           const import_result *r, const char *status);
+
 /* ImportId / ExportId form: 14-digit epoch ms, '-', 8 hex digits (out >= 24). */
 void backup_make_id(int64_t us, char *out);
 

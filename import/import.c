@@ -755,6 +755,15 @@ static void *worker_archive(void *arg)
 
 /* ORDERED mode, the writer: every file's batches in file order into the builder. */
 /* Writes the batches of file i from w's queue (up to its eof batch) into the builder. */
+/* One item (val: its u32 size, then the image) into the builder, or the sink. */
+static int put_item(const imp *im, table_builder *tb, const void *key, size_t kn, const char *val,
+                    size_t vn)
+{
+    const import_sink *sk = im->opt->sink;
+    if (sk) return sk->put(sk->ctx, key, kn, val + 4, vn - 4);
+    return table_builder_put_bin_sized(tb, key, kn, val + 4, vn - 4, rd_u32le(val));
+}
+
 static int write_file(imp *im, worker *w, size_t i, table_builder *tb)
 {
     int rc = 0;
@@ -764,7 +773,7 @@ static int write_file(imp *im, worker *w, size_t i, table_builder *tb)
         const char *p = b->data, *end = b->data + b->len;
         while (p < end && !rc) {
             uint32_t kn = rd_u32le(p), vn = rd_u32le(p + 4);
-            rc = table_builder_put_bin_sized(tb, p + 8, kn, p + 8 + kn + 4, vn - 4, rd_u32le(p + 8 + kn));
+            rc = put_item(im, tb, p + 8, kn, p + 8 + kn, vn);
             p += 8 + (size_t)kn + vn;
         }
         int eof = b->eof;
@@ -831,8 +840,7 @@ static int put_cb(void *ctx, const void *key, size_t kn, const void *val, size_t
 {
     put_ctx *p = ctx;
     if ((++p->n & 8191) == 0 && imp_stopped(p->im)) return fail_rc(p->im);
-    const char *v = val;
-    return table_builder_put_bin_sized(p->tb, key, kn, v + 4, vn - 4, rd_u32le(v));
+    return put_item(p->im, p->tb, key, kn, val, vn);
 }
 
 /* TIDEMARK_IMPORT_TRACE=1: phase times on stderr (benchmarks). */
@@ -854,6 +862,12 @@ static int ks_equal(const key_schema *a, const key_schema *b)
            (!a->range_type || !strcmp(a->range_name, b->range_name));
 }
 
+static const char *sink_tmp(const import_options *o)
+{
+    const char *t = o->sink->tmp_dir ? o->sink->tmp_dir : getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
+
 static int nthreads(const import_options *o, size_t files)
 {
     long n = o->threads > 0 ? o->threads : sysconf(_SC_NPROCESSORS_ONLN);
@@ -866,7 +880,7 @@ static int nthreads(const import_options *o, size_t files)
 static int check_options(const import_options *o)
 {
     int rc;
-    if (!o->home || !o->from || !o->table)
+    if ((!o->home && !o->sink) || !o->from || !o->table)
         return err_set(TM_EINVAL, "--from and --table are required");
     if ((rc = table_check_name(o->table))) return rc;
     if (o->format != IMPORT_FMT_DYNAMODB_JSON) {
@@ -927,8 +941,8 @@ int import_run(const import_options *opt, import_result *res)
     im.budget.ratio_grace = (uint64_t)64 << 20;
 
     if ((rc = check_options(opt))) { imp_fail(&im, rc, "ValidationException"); goto out; }
-    table_path(opt->home, opt->table, NULL, path, sizeof path);
-    if (fsx_exists(path)) {
+    if (!opt->sink) table_path(opt->home, opt->table, NULL, path, sizeof path);
+    if (!opt->sink && fsx_exists(path)) {
         rc = err_set(TM_EEXIST, "table %s already exists", opt->table);
         imp_fail(&im, rc, "ResourceInUseException");
         goto out;
@@ -973,7 +987,11 @@ int import_run(const import_options *opt, import_result *res)
     }
     if (opt->prog && im.src.have_manifest) progress_set_total(opt->prog, im.src.man.item_count);
 
-    if ((rc = table_builder_open(opt->home, opt->table, &im.ks, &tb))) {
+    if (opt->sink && (rc = opt->sink->begin(opt->sink->ctx, &im.ks))) {
+        imp_fail(&im, rc, rc == TM_EREMOTE ? "RemoteTableError" : "ValidationException");
+        goto out;
+    }
+    if (!opt->sink && (rc = table_builder_open(opt->home, opt->table, &im.ks, &tb))) {
         imp_fail(&im, rc, rc == TM_EEXIST ? "ResourceInUseException" : "InternalError");
         goto out;
     }
@@ -994,7 +1012,8 @@ int import_run(const import_options *opt, import_result *res)
     th = calloc((size_t)nw, sizeof *th);
     if (!ws || !th) { rc = imp_fail(&im, err_set(TM_ENOMEM, "out of memory"), "InternalError"); goto out; }
     for (int i = 0; i < nw; i++)
-        if ((rc = worker_init(&ws[i], &im, table_builder_dir(tb), opt->sort_memory / (size_t)nw))) {
+        if ((rc = worker_init(&ws[i], &im, tb ? table_builder_dir(tb) : sink_tmp(opt),
+                              opt->sort_memory / (size_t)nw))) {
             imp_fail(&im, rc, "InternalError");
             goto out;
         }
@@ -1054,8 +1073,14 @@ int import_run(const import_options *opt, import_result *res)
     trace("merge and build", t_merge);
     int64_t t_commit = clock_now_us();
     table_info info;
-    rc = table_builder_commit(tb, &info);
-    tb = NULL;
+    memset(&info, 0, sizeof info);
+    if (opt->sink) {
+        rc = opt->sink->commit(opt->sink->ctx);
+        info.item_count = im.imported;
+    } else {
+        rc = table_builder_commit(tb, &info);
+        tb = NULL;
+    }
     trace("commit", t_commit);
     if (rc) { imp_fail(&im, rc, rc == TM_EEXIST ? "ResourceInUseException" : "InternalError"); goto out; }
     snprintf(res->table_id, sizeof res->table_id, "%s", info.table_id);

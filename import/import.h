@@ -71,6 +71,19 @@ typedef enum import_compression {
     IMPORT_COMP_ZSTD = 3,
 } import_compression;
 
+/* Where the items go instead of a new local table (a remote table: api/backup_remote.c).
+ * begin is called once the key schema is known, before any item; put with each accepted item
+ * (canonical binary, engine/item.h), from one thread, in key order for the SORTED and ORDERED
+ * paths alike (a key equal to the one before replaces it: the later item wins); commit after
+ * the last. A failed import may have put items already: the target is not atomic. */
+typedef struct import_sink {
+    int (*begin)(void *ctx, const key_schema *ks);
+    int (*put)(void *ctx, const void *key, size_t kn, const void *img, size_t n);
+    int (*commit)(void *ctx);
+    void *ctx;
+    const char *tmp_dir;             /* the sorter's spill files; NULL: $TMPDIR or /tmp */
+} import_sink;
+
 typedef struct import_options {
     const char *home;                /* data directory */
     const char *from;                /* SOURCE */
@@ -99,11 +112,13 @@ typedef struct import_options {
     int ignore_summary_checksum;     /* an export's manifest-summary.json that does not match
                                         its .md5 (edited by hand) is accepted; manifest-files.json
                                         and every data file are still checked */
+    const import_sink *sink;         /* NULL: a new table in home; else no table is built (home
+                                        and the table's existence are not checked) */
 } import_options;
 
 #define IMPORT_OPTIONS_INIT {NULL, NULL, NULL, NULL, IMPORT_FMT_AUTO, IMPORT_COMP_AUTO, \
     NULL, 0, ',', NULL, UINT64_MAX, (size_t)1 << 20, (uint64_t)1 << 40, 1000, \
-    (size_t)256 << 20, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0}
+    (size_t)256 << 20, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL}
 
 #define IMPORT_MAX_ERROR_SAMPLES 10
 #define IMPORT_MAX_SKIPPED 16
