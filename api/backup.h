@@ -63,6 +63,14 @@ int tm_export_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req, 
 int tm_import_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req, tm_error *e);
 int tm_restore_begin(tm_db *db, const cJSON *req, cJSON **resp, cJSON **run_req, tm_error *e);
 
+/* ExportTableToPointInTime (full, of the table now) and ImportTable on a table behind a
+ * DynamoDB-API endpoint, the request's TidemarkTableEndpointUrl (api/backup_remote.c says
+ * what else they take). db may be NULL: nothing local is read or recorded. */
+int tm_export_remote_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
+                         tm_error *e);
+int tm_import_remote_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
+                         tm_error *e);
+
 /* Removes the "Tidemark..." members of a response's top-level shape object, or of each
  * summary in its top-level list (ListExports), in place. */
 void api_backup_strip(cJSON *resp);

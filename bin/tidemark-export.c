@@ -25,6 +25,7 @@ static void usage(void)
 "       tidemark-export --table NAME --to DEST --incremental --from TIME [--until TIME]\n"
 "                       [--view NEW_AND_OLD_IMAGES|NEW_IMAGE] [OPTION]...\n"
 "       tidemark-export --resume DEST/AWSDynamoDB/ID [--jobs N]\n"
+"       tidemark-export --endpoint-url URL --table-name NAME --to DEST [--segments N]\n"
 "       tidemark-export list DEST [--json]\n"
 "       tidemark-export describe DEST/AWSDynamoDB/ID [--json]\n"
 "       tidemark-export verify DEST/AWSDynamoDB/ID [--ignore-summary-checksum] [--json]\n"
@@ -68,7 +69,16 @@ static void usage(void)
 "      --resume DIR        continue an interrupted export DEST/AWSDynamoDB/ID with the\n"
 "                          parameters it was started with; finished files are kept\n"
 "      --tmp-dir DIR       spill files of large incremental windows (default $TMPDIR, /tmp)\n"
-"      --endpoint-url URL  S3 endpoint (default $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL)\n"
+"      --endpoint-url URL  export table NAME of this DynamoDB-API endpoint (Amazon DynamoDB,\n"
+"                          ScyllaDB Alternator, dynalite, tidemark serve): a FULL export by\n"
+"                          parallel Scan, the same files; --region also picks its region.\n"
+"                          Killed or failed, the same command continues it: each segment\n"
+"                          from its last saved position. (list, describe and verify: the\n"
+"                          S3 endpoint, as --s3-endpoint-url)\n"
+"      --segments N        --endpoint-url: Scan segments read in parallel (default 4)\n"
+"      --checkpoint-size SZ  --endpoint-url: save each segment's position every SZ of\n"
+"                          items (default 32M)\n"
+"      --s3-endpoint-url URL  S3 endpoint (default $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL)\n"
 "      --profile NAME      AWS profile for credentials and region (default $AWS_PROFILE)\n"
 "      --json              print the response as the aws CLI prints it (aws dynamodb\n"
 "                          export-table-to-point-in-time, describe-export, list-exports);\n"
@@ -97,6 +107,8 @@ CLI_HELP_TIME
 "  tidemark-export list /backups/orders\n"
 "  tidemark-export verify /backups/orders/AWSDynamoDB/01731405600000-8a918b87\n"
 "  tidemark-export --resume /backups/orders/AWSDynamoDB/01731405600000-8a918b87\n"
+"  tidemark-export --endpoint-url https://dynamodb.eu-west-1.amazonaws.com \\\n"
+"      --table-name Orders --to s3://backups/orders --segments 16\n"
 "\n"
 "Exit status: 0 success (verify: all checks pass), 1 failure (verify: a problem found),\n"
 "2 usage error (a bad table name too).\n");
@@ -106,6 +118,7 @@ enum {
     OPT_TIME = 256, OPT_FROM, OPT_UNTIL, OPT_VIEW, OPT_COMPRESSION, OPT_LEVEL, OPT_MAXFILE,
     OPT_REGION, OPT_ACCOUNT, OPT_RESUME, OPT_TMP, OPT_ENDPOINT, OPT_PROFILE, OPT_JSON, OPT_DATA,
     OPT_VERSION, OPT_EXPORT_TYPE, OPT_NCMEM, OPT_S3BUCKET, OPT_S3PREFIX, OPT_IGNORE_SUMMARY,
+    OPT_S3ENDPOINT, OPT_SEGMENTS, OPT_CHECKPOINT, OPT_SCANLIMIT,
 };
 
 static const char shortopts[] = ":t:o:ij:qh";
@@ -136,6 +149,10 @@ static const struct option opts[] = {
     {"resume", required_argument, NULL, OPT_RESUME},
     {"tmp-dir", required_argument, NULL, OPT_TMP},
     {"endpoint-url", required_argument, NULL, OPT_ENDPOINT},
+    {"s3-endpoint-url", required_argument, NULL, OPT_S3ENDPOINT},
+    {"segments", required_argument, NULL, OPT_SEGMENTS},
+    {"total-segments", required_argument, NULL, OPT_SEGMENTS},
+    {"checkpoint-size", required_argument, NULL, OPT_CHECKPOINT},
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, 'q'},
@@ -144,6 +161,8 @@ static const struct option opts[] = {
     {"version", no_argument, NULL, OPT_VERSION},
     /* Not in --help: the grouping memory of incremental exports (tests force spills). */
     {"netchange-mem", required_argument, NULL, OPT_NCMEM},
+    /* Not in --help: Limit per Scan page of --endpoint-url (tests make many small pages). */
+    {"scan-limit", required_argument, NULL, OPT_SCANLIMIT},
     {NULL, 0, NULL, 0},
 };
 
@@ -153,8 +172,9 @@ static const char *const commands[] = {"list", "describe", "verify"};
 typedef struct args {
     const char *table, *dest, *region, *account, *resume, *tmp_dir, *endpoint, *profile, *data;
     const char *time_s, *from_s, *until_s, *view, *compression, *s3_bucket, *s3_prefix;
-    int incremental, json, level, jobs, ignore_summary;
-    uint64_t max_file, ncmem;
+    const char *s3_endpoint;
+    int incremental, json, level, jobs, ignore_summary, segments, scan_limit;
+    uint64_t max_file, ncmem, checkpoint;
     int64_t time_us, from_us, until_us;
 } args;
 
@@ -292,7 +312,8 @@ static int run_command(const args *a, const char *cmd, const char *arg)
     cJSON *req = cJSON_CreateObject(), *resp = NULL;
     int list = !strcmp(cmd, "list"), verify = !strcmp(cmd, "verify"), k;
     cJSON_AddStringToObject(req, list ? "TidemarkDestination" : "TidemarkExportDir", arg);
-    if (a->endpoint) cJSON_AddStringToObject(req, "TidemarkEndpointUrl", a->endpoint);
+    const char *s3 = a->s3_endpoint ? a->s3_endpoint : a->endpoint;   /* no table here */
+    if (s3) cJSON_AddStringToObject(req, "TidemarkEndpointUrl", s3);
     if (a->profile) cJSON_AddStringToObject(req, "TidemarkProfile", a->profile);
     if (verify && a->ignore_summary) cJSON_AddTrueToObject(req, "TidemarkIgnoreSummaryChecksum");
     progress *p = verify ? cli_progress_new(prog, "verifying", 0) : NULL;
@@ -357,8 +378,14 @@ static cJSON *request(const args *a)
         if (a->tmp_dir) cJSON_AddStringToObject(r, "TidemarkTmpDir", a->tmp_dir);
     }
     if (a->jobs) cJSON_AddNumberToObject(r, "TidemarkJobs", a->jobs);
-    if (a->endpoint) cJSON_AddStringToObject(r, "TidemarkEndpointUrl", a->endpoint);
+    if (a->s3_endpoint) cJSON_AddStringToObject(r, "TidemarkEndpointUrl", a->s3_endpoint);
     if (a->profile) cJSON_AddStringToObject(r, "TidemarkProfile", a->profile);
+    if (a->endpoint) {   /* a remote table's export */
+        cJSON_AddStringToObject(r, "TidemarkTableEndpointUrl", a->endpoint);
+        if (a->segments) cJSON_AddNumberToObject(r, "TidemarkSegments", a->segments);
+        if (a->scan_limit) cJSON_AddNumberToObject(r, "TidemarkScanLimit", a->scan_limit);
+        if (a->checkpoint) cJSON_AddNumberToObject(r, "TidemarkCheckpointBytes", (double)a->checkpoint);
+    }
     return r;
 }
 
@@ -382,10 +409,12 @@ static int run_export(const args *a)
     tm_backup_run br = TM_BACKUP_RUN_INIT;
     const char *what = a->resume ? "resume" : "export";
     int code = CLI_OK;
-    if (tm_db_open(cli_home(a->data), TM_DB_READONLY, &db, &e)) return cli_report(prog, what, &e);
+    if (!a->endpoint && tm_db_open(cli_home(a->data), TM_DB_READONLY, &db, &e))
+        return cli_report(prog, what, &e);
     cJSON *req = request(a), *resp = NULL;
     br.prog = cli_progress_new(prog, "exporting", 0);
-    if (tm_export_run(db, req, &br, &resp, &e)) {
+    if (a->endpoint ? tm_export_remote_run(NULL, req, &br, &resp, &e)
+                    : tm_export_run(db, req, &br, &resp, &e)) {
         progress_free(br.prog);
         code = cli_report(prog, what, &e);
         if (a->json && br.failed) print_json("ExportTableToPointInTime", br.failed);
@@ -452,6 +481,19 @@ static int option(args *a, int c, const char *v)
     case OPT_RESUME: a->resume = v; break;
     case OPT_TMP: a->tmp_dir = v; break;
     case OPT_ENDPOINT: a->endpoint = v; break;
+    case OPT_S3ENDPOINT: a->s3_endpoint = v; break;
+    case OPT_SEGMENTS:
+        a->segments = atoi(v);
+        if (a->segments < 1 || a->segments > 256)
+            return cli_usage(prog, "--segments must be 1..256, not '%s'", v);
+        break;
+    case OPT_SCANLIMIT:
+        if ((a->scan_limit = atoi(v)) < 1) return cli_usage(prog, "--scan-limit: bad number '%s'", v);
+        break;
+    case OPT_CHECKPOINT:
+        if (parse_size(v, &a->checkpoint))
+            return cli_usage(prog, "--checkpoint-size: bad size '%s'", v);
+        break;
     case OPT_PROFILE: a->profile = v; break;
     case OPT_JSON: a->json = 1; break;
     case 'q': cli_set_quiet(1); break;
@@ -471,9 +513,18 @@ static int check_export(args *a)
             a->s3_bucket || a->s3_prefix)
             return cli_usage(prog, "--resume takes the export's own parameters: give only the "
                              "directory (and --jobs, --data)");
+        if (a->endpoint && !a->s3_endpoint) {   /* no table here: the S3 endpoint, as before */
+            a->s3_endpoint = a->endpoint;
+            a->endpoint = NULL;
+        }
         return -1;
     }
     if (!a->table) return cli_usage(prog, "--table is required");
+    if (a->endpoint && (a->time_s || a->incremental || a->from_s || a->until_s))
+        return cli_usage(prog, "--endpoint-url exports the remote table as it is now (a full "
+                         "export by Scan): no --time, --incremental, --from or --until");
+    if (!a->endpoint && (a->segments || a->checkpoint || a->scan_limit))
+        return cli_usage(prog, "--segments and --checkpoint-size are for --endpoint-url");
     if (!a->dest) return cli_usage(prog, "--to is required (a directory or s3://bucket/prefix)");
     if (a->incremental) {
         if (a->time_s) return cli_usage(prog, "--time is for full exports; an incremental export "

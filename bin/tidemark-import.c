@@ -63,7 +63,15 @@ static void usage(void)
 "  -q, --quiet               print nothing on stderr on success (errors and rejected\n"
 "                            items still)\n"
 "      --data DIR            data directory (default $TIDEMARK_HOME, else ~/.tidemark)\n"
-"      --endpoint-url URL    S3 endpoint (default $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL)\n"
+"      --endpoint-url URL    import into table NEW of this DynamoDB-API endpoint (Amazon\n"
+"                            DynamoDB, ScyllaDB Alternator, dynalite, tidemark serve) by\n"
+"                            BatchWriteItem, --threads connections (default 8), retrying\n"
+"                            unprocessed items and throttling with backoff; the table is\n"
+"                            created (on demand) when missing, from --key/--sort-key or the\n"
+"                            export's schema, else its own key schema is used. Not atomic:\n"
+"                            a failed import leaves what it wrote. --region picks its region\n"
+"      --s3-endpoint-url URL S3 endpoint of SOURCE (default $AWS_ENDPOINT_URL_S3,\n"
+"                            $AWS_ENDPOINT_URL)\n"
 "      --profile NAME        AWS profile for credentials and region (default $AWS_PROFILE)\n"
 "      --region R, --account A   for the ARNs of --json (as tidemark-export: default\n"
 "                            $TIDEMARK_REGION, $AWS_REGION, us-east-1; $TIDEMARK_ACCOUNT,\n"
@@ -96,6 +104,8 @@ static void usage(void)
 "      --table Orders_dev --key pk:S --sort-key sk:S --error-log import-errors.jsonl\n"
 "  tidemark-import --from users.csv --table Users --key user_id:N\n"
 "  tidemark-import --from dump.tar.zst --table Chats --key user_id:S --sort-key sk:S --json\n"
+"  tidemark-import --from ./exports/AWSDynamoDB/01605130432834-8a918b87 --table-name Orders \\\n"
+"      --endpoint-url https://dynamodb.eu-west-1.amazonaws.com --threads 16\n"
 "\n"
 "Exit status: 0 imported, 1 failed (no table was created; no credentials too), 2 usage\n"
 "error (a bad table name too),\n"
@@ -106,7 +116,7 @@ enum {
     OPT_FORMAT = 256, OPT_COMPRESSION, OPT_CSV_HEADER, OPT_CSV_DELIM, OPT_ERROR_LOG,
     OPT_MAX_ERRORS, OPT_JSON, OPT_DATA, OPT_VERSION, OPT_MAX_LINE, OPT_MAX_DEC, OPT_MAX_RATIO,
     OPT_SORT_MEM, OPT_THREADS, OPT_ENDPOINT, OPT_PROFILE, OPT_REGION, OPT_ACCOUNT,
-    OPT_IGNORE_SUMMARY,
+    OPT_IGNORE_SUMMARY, OPT_S3ENDPOINT,
 };
 
 static const char shortopts[] = ":f:t:k:s:qh";
@@ -133,6 +143,7 @@ static const struct option opts[] = {
     {"sort-memory", required_argument, NULL, OPT_SORT_MEM},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"endpoint-url", required_argument, NULL, OPT_ENDPOINT},
+    {"s3-endpoint-url", required_argument, NULL, OPT_S3ENDPOINT},
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"region", required_argument, NULL, OPT_REGION},
     {"account", required_argument, NULL, OPT_ACCOUNT},
@@ -298,7 +309,8 @@ static int option(args *a, int c, const char *v)
                            "--sort-memory needs a size of at least 1M");
     case OPT_THREADS:
         return size_member(a, "TidemarkThreads", v, 1, 64, "--threads needs a number from 1 to 64");
-    case OPT_ENDPOINT: cJSON_AddStringToObject(r, "TidemarkEndpointUrl", v); break;
+    case OPT_ENDPOINT: cJSON_AddStringToObject(r, "TidemarkTableEndpointUrl", v); break;
+    case OPT_S3ENDPOINT: cJSON_AddStringToObject(r, "TidemarkEndpointUrl", v); break;
     case OPT_PROFILE: cJSON_AddStringToObject(r, "TidemarkProfile", v); break;
     case OPT_REGION: cJSON_AddStringToObject(r, "TidemarkRegion", v); break;
     case OPT_ACCOUNT: cJSON_AddStringToObject(r, "TidemarkAccount", v); break;
@@ -389,11 +401,14 @@ static int run(const args *a)
     tm_backup_run br = TM_BACKUP_RUN_INIT;
     cJSON *resp = NULL;
     int code;
-    if (tm_db_open(cli_home(a->data), 0, &db, &e)) return cli_report(prog, "import failed", &e);
+    int remote = get(a->req, "TidemarkTableEndpointUrl") != NULL;
+    if (!remote && tm_db_open(cli_home(a->data), 0, &db, &e))
+        return cli_report(prog, "import failed", &e);
     on_signals();
     br.cancel = &cancelled;
     br.prog = cli_progress_new(prog, "importing", 0);
-    int k = tm_import_run(db, a->req, &br, &resp, &e);
+    int k = remote ? tm_import_remote_run(NULL, a->req, &br, &resp, &e)
+                   : tm_import_run(db, a->req, &br, &resp, &e);
     cJSON *out = k ? br.failed : resp;
     const cJSON *x = get(out, "ImportTableDescription");
     print_rejected(x, get(a->req, "TidemarkErrorLog") != NULL);
