@@ -408,59 +408,139 @@ int layout_loc_data(layout_loc *l, const layout_file *f, store **st, char *key, 
  * Record lines
  * ============================================================================================== */
 
-static const char *const rec_ins[] = {"Metadata", "Keys", "NewImage", NULL};
-static const char *const rec_upd[] = {"Metadata", "Keys", "OldImage", "NewImage", NULL};
-static const char *const rec_del[] = {"Metadata", "Keys", "OldImage", NULL};
-static const char *const rec_key[] = {"Metadata", "Keys", NULL};
+/* Incremental record lines are read without a JSON tree (the rollback's hot path: a tree per
+ * line, printed again per image, was most of a no-op rollback's time): the members are found
+ * by their spans and each image goes straight to item_parse_json. Whitespace between members
+ * is allowed, as a JSON parser would; member names are compared as written. */
 
-/* One image of an incremental record as an item (sizes unchecked: an old image may be as
- * large as the table allowed then). */
-static int image(const cJSON *img, item **out, char *why, size_t wn)
+static const char *ws(const char *p, const char *e)
 {
-    if (!cJSON_IsObject(img)) {
-        snprintf(why, wn, "%s is not an object", img->string);
-        return TM_EINVAL;
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+    return p;
+}
+
+/* The end of the JSON object starting at p ('{'), or NULL: strings and nesting are followed,
+ * everything else is left to the parser of the span. */
+static const char *object_end(const char *p, const char *e)
+{
+    int depth = 0, in_str = 0;
+    if (p >= e || *p != '{') return NULL;
+    for (; p < e; p++) {
+        char c = *p;
+        if (in_str) {
+            if (c == '\\') p++;
+            else if (c == '"') in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if ((c == '}' || c == ']') && --depth == 0) {
+            return p + 1;
+        }
     }
-    char *s = cJSON_PrintUnformatted(img);
-    int rc = s ? item_parse_json(s, strlen(s), ITEM_PARSE_NOLIMITS, out) : TM_ENOMEM;
-    if (rc) snprintf(why, wn, "%s: %s", img->string, err_msg());
-    free(s);
-    return rc;
+    return NULL;
+}
+
+/* One member "name":{...} at p: its name (unescaped only) and its object's span. */
+static const char *member(const char *p, const char *e, const char **name, size_t *nn,
+                          const char **v, const char **ve)
+{
+    p = ws(p, e);
+    if (p >= e || *p != '"') return NULL;
+    const char *q = memchr(p + 1, '"', (size_t)(e - p - 1));
+    if (!q || memchr(p + 1, '\\', (size_t)(q - p - 1))) return NULL;
+    *name = p + 1;
+    *nn = (size_t)(q - p - 1);
+    p = ws(q + 1, e);
+    if (p >= e || *p != ':') return NULL;
+    *v = ws(p + 1, e);
+    return (*ve = object_end(*v, e));
+}
+
+static int name_is(const char *n, size_t nn, const char *want)
+{
+    return strlen(want) == nn && !memcmp(n, want, nn);
+}
+
+/* Metadata: {"WriteTimestampMicros":{"N":"<digits>"}} (other members allowed). */
+static int metadata(const char *p, size_t n, int64_t *us)
+{
+    cJSON *md = cJSON_ParseWithLength(p, n);
+    const cJSON *tn = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(md, "WriteTimestampMicros"), "N");
+    int ok = cJSON_IsString(tn) && *tn->valuestring && strlen(tn->valuestring) <= 18 &&
+             strspn(tn->valuestring, "0123456789") == strlen(tn->valuestring);
+    if (ok) *us = strtoll(tn->valuestring, NULL, 10);
+    cJSON_Delete(md);
+    return ok ? 0 : -1;
+}
+
+/* The common metadata as AWS and tidemark write it, without a parser; else metadata(). */
+static int metadata_fast(const char *p, size_t n, int64_t *us)
+{
+    static const char head[] = "{\"WriteTimestampMicros\":{\"N\":\"";
+    size_t h = sizeof head - 1, d = 0;
+    if (n > h + 4 && !memcmp(p, head, h)) {
+        while (h + d < n && p[h + d] >= '0' && p[h + d] <= '9') d++;
+        if (d && d <= 18 && n == h + d + 3 && !memcmp(p + h + d, "\"}}", 3)) {
+            *us = strtoll(p + h, NULL, 10);
+            return 0;
+        }
+    }
+    return metadata(p, n, us);
 }
 
 static int incremental_record(const char *p, size_t n, layout_record *r, char *why, size_t wn)
 {
-    cJSON *o = cJSON_ParseWithLength(p, n);
-    int rc = TM_EINVAL;
-    if (!o || !cJSON_IsObject(o)) {
+    static const char *const order_msg =
+        "members are not Metadata, Keys[, OldImage][, NewImage] in that order";
+    const char *e = p + n, *q = ws(p, e), *name, *v, *ve;
+    size_t nn;
+    int i = 0, rc = 0;
+    if (q >= e || *q != '{') {
         snprintf(why, wn, "not a JSON object");
-        goto out;
+        return TM_EINVAL;
     }
-    if (!members_are(o, rec_ins) && !members_are(o, rec_upd) && !members_are(o, rec_del) &&
-        !members_are(o, rec_key)) {
-        snprintf(why, wn, "members are not Metadata, Keys[, OldImage][, NewImage] in that order");
-        goto out;
+    q = ws(q + 1, e);
+    while (!rc && q < e && *q != '}') {
+        if (i && *q != ',') break;
+        if (i) q++;
+        const char *end = member(q, e, &name, &nn, &v, &ve);
+        item **dst = NULL;
+        if (!end) {
+            snprintf(why, wn, "not a JSON object of objects");
+            return TM_EINVAL;
+        }
+        if (i == 0 && name_is(name, nn, "Metadata")) {
+            if (metadata_fast(v, (size_t)(ve - v), &r->write_us)) {
+                snprintf(why, wn, "Metadata.WriteTimestampMicros is not {\"N\":\"<digits>\"}");
+                return TM_EINVAL;
+            }
+        } else if (i == 1 && name_is(name, nn, "Keys")) {
+            dst = &r->keys;
+        } else if (i >= 2 && !r->old_image && !r->new_image && name_is(name, nn, "OldImage")) {
+            dst = &r->old_image;
+        } else if (i >= 2 && !r->new_image && name_is(name, nn, "NewImage")) {
+            dst = &r->new_image;
+        } else {
+            snprintf(why, wn, "%s", order_msg);
+            return TM_EINVAL;
+        }
+        if (dst && (rc = item_parse_json(v, (size_t)(ve - v), ITEM_PARSE_NOLIMITS, dst)))
+            snprintf(why, wn, "%.*s: %s", (int)nn, name, err_msg());
+        q = ws(end, e);
+        i++;
     }
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "Metadata");
-    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(md, "WriteTimestampMicros");
-    const cJSON *tn = cJSON_GetObjectItemCaseSensitive(ts, "N");
-    if (!cJSON_IsString(tn) || !*tn->valuestring || strlen(tn->valuestring) > 18 ||
-        strspn(tn->valuestring, "0123456789") != strlen(tn->valuestring)) {
-        snprintf(why, wn, "Metadata.WriteTimestampMicros is not {\"N\":\"<digits>\"}");
-        goto out;
+    if (rc) return rc;
+    if (q >= e || *q != '}' || ws(q + 1, e) != e) {
+        snprintf(why, wn, "not a JSON object");
+        return TM_EINVAL;
     }
-    r->write_us = strtoll(tn->valuestring, NULL, 10);
-    const cJSON *e;
-    rc = 0;
-    cJSON_ArrayForEach(e, o) {
-        if (e == md) continue;
-        item **dst = !strcmp(e->string, "Keys") ? &r->keys
-                   : !strcmp(e->string, "OldImage") ? &r->old_image : &r->new_image;
-        if ((rc = image(e, dst, why, wn))) break;
+    if (i < 2) {
+        snprintf(why, wn, "%s", order_msg);
+        return TM_EINVAL;
     }
-out:
-    cJSON_Delete(o);
-    return rc;
+    return 0;
 }
 
 int layout_record_parse(int incremental, const char *p, size_t n, layout_record *r, char *why,
