@@ -232,6 +232,7 @@ int tm_rollback_run(tm_db *db, const cJSON *req, const tm_rollback_each *each, c
         r.o.on_item = on_item;
         r.o.ctx = &c;
         r.o.prog = each ? each->prog : NULL;
+        r.o.conflicts_only = each && each->conflicts_only;
         int rc = rollback_run(&r.o, &st);
         if (rc) k = tm_error_from(e, rc, NULL);
         else *resp = summary(&r.o, &st);
@@ -249,7 +250,7 @@ static int collect(void *ctx, const cJSON *report)
 int tm_rollback(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
 {
     cJSON *items = cJSON_CreateArray();
-    tm_rollback_each each = {collect, items, NULL};
+    tm_rollback_each each = {collect, items, NULL, 0};
     int k = tm_rollback_run(db, req, &each, resp, e);
     if (k) cJSON_Delete(items);
     else cJSON_AddItemToObject(*resp, "Items", items);

@@ -42,6 +42,8 @@ typedef struct tm_rollback_each {
     tm_rollback_item_fn fn;         /* may be NULL */
     void *ctx;
     progress *prog;                 /* may be NULL */
+    int conflicts_only;             /* fn gets only CONFLICT and OVERWRITTEN reports (the others
+                                       are not even built: a quiet run's cost) */
 } tm_rollback_each;
 
 int tm_rollback(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e);   /* TidemarkRollback */

@@ -245,7 +245,8 @@ static int run(const char *data, cJSON *req, const char *report, int json, int d
         code = cli_report(prog, "rollback", &e);
         goto out;
     }
-    tm_rollback_each each = {on_report, &o, cli_progress_new(prog, "records", 0)};
+    tm_rollback_each each = {on_report, &o, cli_progress_new(prog, "records", 0),
+                             !json && !dry && !o.report};
     if (tm_rollback_run(db, req, &each, &resp, &e)) {
         progress_free(each.prog);
         code = cli_report(prog, "rollback", &e);

@@ -170,14 +170,13 @@ static int filter_pass(const filter *fl, const layout_record *r, int *pass)
 typedef struct recs {
     rb_rec *v;
     size_t n, cap;
+    buf scratch;                  /* one record's encodings, reused */
 } recs;
 
+/* key, keys, expect and target share one block (r->key): one allocation per record. */
 static void rec_free(rb_rec *r)
 {
     free(r->key);
-    free(r->keys);
-    free(r->expect);
-    free(r->target);
     free(r->cur);
 }
 
@@ -185,23 +184,18 @@ static void recs_free(recs *rs)
 {
     for (size_t i = 0; i < rs->n; i++) rec_free(&rs->v[i]);
     free(rs->v);
+    buf_free(&rs->scratch);
 }
 
-static int encode_opt(const item *it, unsigned char **out, uint32_t *n)
+/* Appends its encoding to b (nothing when absent); *off and *n say where. */
+static int encode_at(const item *it, buf *b, size_t *off, uint32_t *n)
 {
-    buf b = BUF_INIT;
-    *out = NULL;
+    *off = b->len;
     *n = 0;
     if (!it) return 0;
-    int rc = item_encode(it, &b);
-    if (!rc && !b.data) rc = buf_reserve(&b, 1);
-    if (rc) {
-        buf_free(&b);
-        return rc;
-    }
-    *n = (uint32_t)b.len;
-    *out = (unsigned char *)buf_detach(&b);
-    return 0;
+    int rc = item_encode(it, b);
+    *n = (uint32_t)(b->len - *off);
+    return rc;
 }
 
 static int recs_add(recs *rs, const layout_record *lr, const key_schema *ks, int apply,
@@ -215,26 +209,26 @@ static int recs_add(recs *rs, const layout_record *lr, const key_schema *ks, int
         rs->cap = nc;
     }
     rb_rec *r = &rs->v[rs->n];
+    buf *b = &rs->scratch;
+    size_t kso, eo, to;
     memset(r, 0, sizeof *r);
-    buf k = BUF_INIT;
-    int rc = key_encode_item(ks, lr->keys, &k);
-    if (rc) {
-        buf_free(&k);
-        return err_wrap(rc, "Keys do not match the table's key: ");
-    }
-    r->kn = (uint32_t)k.len;
-    r->key = (unsigned char *)buf_detach(&k);
-    r->write_us = lr->write_us;
-    r->order = order;
+    buf_reset(b);
+    int rc = key_encode_item(ks, lr->keys, b);
+    if (rc) return err_wrap(rc, "Keys do not match the table's key: ");
+    r->kn = (uint32_t)b->len;
     const item *ex = apply ? lr->old_image : lr->new_image;
     const item *tg = apply ? lr->new_image : lr->old_image;
-    if (!rc) rc = encode_opt(lr->keys, &r->keys, &r->ksn);
-    if (!rc) rc = encode_opt(ex, &r->expect, &r->en);
-    if (!rc) rc = encode_opt(tg, &r->target, &r->tn);
-    if (rc) {
-        rec_free(r);
-        return rc;
-    }
+    rc = encode_at(lr->keys, b, &kso, &r->ksn);
+    if (!rc) rc = encode_at(ex, b, &eo, &r->en);
+    if (!rc) rc = encode_at(tg, b, &to, &r->tn);
+    if (!rc && !(r->key = malloc(b->len))) rc = err_set(TM_ENOMEM, "out of memory (records)");
+    if (rc) return rc;
+    memcpy(r->key, b->data, b->len);
+    r->keys = r->key + kso;
+    r->expect = ex ? r->key + eo : NULL;
+    r->target = tg ? r->key + to : NULL;
+    r->write_us = lr->write_us;
+    r->order = order;
     rs->n++;
     return 0;
 }
@@ -416,8 +410,12 @@ static int report_all(const rollback_options *o, const recs *rs, rollback_stats 
     int rc = 0;
     st->restored = st->deleted = st->already = st->conflicts = st->overwritten = 0;
     for (size_t i = 0; i < rs->n; i++) count(st, rs->v[i].action);
-    for (size_t i = 0; !rc && o->on_item && i < rs->n; i++)
-        if (!only_conflicts || rs->v[i].action == ROLLBACK_CONFLICT) rc = report(o, &rs->v[i]);
+    for (size_t i = 0; !rc && o->on_item && i < rs->n; i++) {
+        rollback_action a = rs->v[i].action;
+        if (only_conflicts && a != ROLLBACK_CONFLICT) continue;
+        if (o->conflicts_only && a != ROLLBACK_CONFLICT && a != ROLLBACK_OVERWRITTEN) continue;
+        rc = report(o, &rs->v[i]);
+    }
     return rc;
 }
 
@@ -463,7 +461,7 @@ static int run_target(const rollback_options *o, rb_target *t, recs *rs, rollbac
 int rollback_run(const rollback_options *o, rollback_stats *st)
 {
     rb_target *t = NULL;
-    recs rs = {0};
+    recs rs = {NULL, 0, 0, BUF_INIT};
     double t0 = mono_s();
     memset(st, 0, sizeof *st);
     if (!o->from || !o->table) return err_set(TM_EINVAL, "an export and a table are needed");

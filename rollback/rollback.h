@@ -103,11 +103,12 @@ typedef struct rollback_options {
     rollback_event_fn on_item;      /* every chosen record's outcome, key order; may be NULL */
     void *ctx;
     progress *prog;                 /* may be NULL */
+    int conflicts_only;             /* on_item gets only CONFLICT and OVERWRITTEN */
 } rollback_options;
 
 #define ROLLBACK_OPTIONS_INIT {NULL, NULL, NULL, NULL, NULL, NULL, NULL, ROLLBACK_UNDO, \
                                {NULL, 0, NULL, 0, 0, NULL, NULL, NULL}, ROLLBACK_SKIP, 0, 0, \
-                               NULL, NULL, NULL}
+                               NULL, NULL, NULL, 0}
 
 typedef struct rollback_stats {
     uint64_t records;               /* in the export */

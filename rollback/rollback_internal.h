@@ -9,7 +9,8 @@
 /* One chosen record, its images in the canonical encoding (item.h). expect and target are the
  * images of the direction (undo: NewImage and OldImage). */
 typedef struct rb_rec {
-    unsigned char *key;           /* the table's encoded key (key.h): sort order, duplicates */
+    unsigned char *key;           /* the table's encoded key (key.h): sort order, duplicates;
+                                     the one block that keys, expect and target point into */
     uint32_t kn;
     unsigned char *keys, *expect, *target;   /* NULL when absent (keys never) */
     uint32_t ksn, en, tn;
