@@ -14,6 +14,7 @@ typedef struct exprs {
     expr_env *env;
     expr_cond *cond, *filter;
     expr_update *update;
+    expr_proj *proj;
     expr_keycond keycond;
     expr_write w;
 } exprs;
@@ -23,6 +24,7 @@ static void exprs_free(exprs *x)
     expr_cond_free(x->cond);
     expr_cond_free(x->filter);
     expr_update_free(x->update);
+    expr_proj_free(x->proj);
     expr_env_free(x->env);
     memset(x, 0, sizeof *x);
 }
@@ -30,13 +32,14 @@ static void exprs_free(exprs *x)
 /* Parses the request's expressions (keycond needs ks); e names the member. */
 static int exprs_parse(const cJSON *req, const key_schema *ks, exprs *x, tm_error *e)
 {
-    const char *cond, *filter, *update, *keycond;
+    const char *cond, *filter, *update, *keycond, *proj;
     char *names = req_text(req, "ExpressionAttributeNames"), *values = req_text(req, "ExpressionAttributeValues");
     int k, rc;
     memset(x, 0, sizeof *x);
     if ((k = req_str(req, "ConditionExpression", 0, &cond, e)) || (k = req_str(req, "FilterExpression", 0, &filter, e)) ||
         (k = req_str(req, "UpdateExpression", 0, &update, e)) ||
-        (k = req_str(req, "KeyConditionExpression", 0, &keycond, e)))
+        (k = req_str(req, "KeyConditionExpression", 0, &keycond, e)) ||
+        (k = req_str(req, "ProjectionExpression", 0, &proj, e)))
         goto out;
     if ((rc = expr_env_new(names, values, &x->env))) goto fail;
     if (cond && (rc = expr_cond_parse(cond, x->env, &x->cond))) goto fail;
@@ -48,6 +51,7 @@ static int exprs_parse(const cJSON *req, const key_schema *ks, exprs *x, tm_erro
                    (rc = expr_update_check_keys(x->update, ks))))
         goto fail;
     if (keycond && (rc = expr_keycond_parse(keycond, x->env, ks, &x->keycond))) goto fail;
+    if (proj && (rc = expr_proj_parse(proj, x->env, &x->proj))) goto fail;
     if ((names || values) && (rc = expr_env_check_unused(x->env))) goto fail;
     x->w.cond = x->cond;
     x->w.update = x->update;
@@ -60,18 +64,38 @@ out:
     return k;
 }
 
-/* ReturnValues: NONE or the one other value this operation supports. 1 if it is that one. */
-static int return_values(const cJSON *req, const char *allowed, int *want, tm_error *e)
+/* An item as ProjectionExpression keeps it (it itself without one); *out NULL for NULL. */
+static int project(const exprs *x, item **it, tm_error *e)
+{
+    item *p;
+    if (!x->proj || !*it) return 0;
+    int rc = expr_proj_apply(x->proj, *it, &p);
+    if (rc) return tm_error_from(e, rc, NULL);
+    item_free(*it);
+    *it = p;
+    return 0;
+}
+
+/* ReturnValues, as DynamoDB defines them: PutItem and DeleteItem take NONE and ALL_OLD,
+ * UpdateItem all five. */
+enum { RV_NONE, RV_ALL_OLD, RV_UPDATED_OLD, RV_ALL_NEW, RV_UPDATED_NEW };
+static const char *const rv_names[] = {"NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"};
+
+static int return_values(const cJSON *req, int update, int *want, tm_error *e)
 {
     const char *v;
     int k = req_str(req, "ReturnValues", 0, &v, e);
-    *want = 0;
-    if (k || !v || !strcmp(v, "NONE")) return k;
-    if (!strcmp(v, allowed)) {
-        *want = 1;
-        return 0;
-    }
-    return tm_error_set(e, TM_ERR_BAD_PARAMETER, "ReturnValues must be NONE or %s here, not '%s'", allowed, v);
+    *want = RV_NONE;
+    if (k || !v) return k;
+    for (int i = 0; i < (update ? 5 : 2); i++)
+        if (!strcmp(v, rv_names[i])) {
+            *want = i;
+            return 0;
+        }
+    if (update)
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "ReturnValues must be NONE, ALL_OLD, UPDATED_OLD, "
+                            "ALL_NEW or UPDATED_NEW, not '%s'", v);
+    return tm_error_set(e, TM_ERR_BAD_PARAMETER, "ReturnValues must be NONE or ALL_OLD here, not '%s'", v);
 }
 
 /* ================================================================ single items */
@@ -87,14 +111,14 @@ typedef struct write_req {
     int want;                    /* ReturnValues asked for the image */
 } write_req;
 
-static int write_begin(tm_db *db, const cJSON *req, const char *member, const char *ret, write_req *w, tm_error *e)
+static int write_begin(tm_db *db, const cJSON *req, const char *member, int update, write_req *w, tm_error *e)
 {
     int k;
     memset(w, 0, sizeof *w);
-    if ((k = req_table_name(req, &w->name, e)) || (k = return_values(req, ret, &w->want, e))) return k;
+    if ((k = req_table_name(req, &w->name, e)) || (k = return_values(req, update, &w->want, e))) return k;
     if (!strcmp(member, "Item") && !cJSON_GetObjectItemCaseSensitive(req, "Item"))
         return tm_error_set(e, TM_ERR_BAD_PARAMETER, "Item is required");
-    if ((k = api_open_table(db, w->name, 0, &w->t, &w->info, e))) return k;
+    if ((k = api_open_table(db, w->name, API_KEEP_OPEN, &w->t, &w->info, e))) return k;
     if (!strcmp(member, "Item")) k = req_item(req, "Item", 0, &w->it, e);
     else k = req_key(req, "Key", &w->info.ks, &w->it, e);
     if (!k) k = exprs_parse(req, &w->info.ks, &w->x, e);
@@ -121,7 +145,7 @@ int tm_put_item(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     write_req w;
     item *old = NULL;
     *resp = NULL;
-    int k = write_begin(db, req, "Item", "ALL_OLD", &w, e);
+    int k = write_begin(db, req, "Item", 0, &w, e);
     if (!k) {
         int rc = table_put(w.t, w.it, w.x.cond ? expr_write_check : NULL, &w.x.w, w.want ? &old : NULL);
         k = write_done(rc, old, w.want, resp, e);
@@ -131,19 +155,62 @@ int tm_put_item(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     return k;
 }
 
+/* UpdateItem's callbacks: the condition, and a copy of the item as it was before (ALL_OLD,
+ * UPDATED_OLD), both inside the write's transaction. */
+typedef struct update_ctx {
+    expr_write w;
+    int keep_old;
+    item *old;
+} update_ctx;
+
+static int update_check(void *ctx, const item *old)
+{
+    update_ctx *u = ctx;
+    item_free(u->old);
+    u->old = NULL;
+    if (u->keep_old && old && !(u->old = item_dup(old))) return err_set(TM_ENOMEM, "out of memory");
+    return u->w.cond ? expr_write_check(&u->w, old) : 0;
+}
+
+static int update_mutate(void *ctx, item *it) { return expr_write_mutate(&((update_ctx *)ctx)->w, it); }
+
+/* UPDATED_OLD / UPDATED_NEW: only the attributes the update names, from img (it NULL: none). */
+static int updated_only(const expr_update *u, const item *img, item **out)
+{
+    *out = NULL;
+    if (!img) return 0;
+    if (!(*out = item_new())) return err_set(TM_ENOMEM, "out of memory");
+    for (int i = 0; i < expr_update_count(u); i++) {
+        const av *v = item_get(img, expr_update_name(u, i));
+        int rc = v ? item_put(*out, expr_update_name(u, i), v) : 0;
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 int tm_update_item(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
 {
     write_req w;
-    item *nw = NULL;
+    item *nw = NULL, *ret = NULL;
+    update_ctx u;
     *resp = NULL;
-    int k = write_begin(db, req, "Key", "ALL_NEW", &w, e);
+    memset(&u, 0, sizeof u);
+    int k = write_begin(db, req, "Key", 1, &w, e);
     if (!k && !w.x.update) k = tm_error_set(e, TM_ERR_BAD_PARAMETER, "UpdateExpression is required");
     if (!k) {
-        int rc = table_update(w.t, w.it, expr_write_mutate, w.x.cond ? expr_write_check : NULL, &w.x.w,
-                              w.want ? &nw : NULL);
-        k = write_done(rc, nw, w.want, resp, e);
+        u.w = w.x.w;
+        u.keep_old = w.want == RV_ALL_OLD || w.want == RV_UPDATED_OLD;
+        int rc = table_update(w.t, w.it, update_mutate, update_check, &u, w.want >= RV_ALL_NEW ? &nw : NULL);
+        if (!rc && w.want == RV_UPDATED_OLD) rc = updated_only(w.x.update, u.old, &ret);
+        if (!rc && w.want == RV_UPDATED_NEW) rc = updated_only(w.x.update, nw, &ret);
+        const item *img = w.want == RV_ALL_OLD ? u.old : w.want == RV_ALL_NEW ? nw : ret;
+        /* an image with no attribute left (UPDATED_OLD of attributes that were not there) is none */
+        if (img && !item_count(img)) img = NULL;
+        k = write_done(rc, img, w.want != RV_NONE, resp, e);
     }
     item_free(nw);
+    item_free(ret);
+    item_free(u.old);
     write_end(db, &w);
     return k;
 }
@@ -153,7 +220,7 @@ int tm_delete_item(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     write_req w;
     item *old = NULL;
     *resp = NULL;
-    int k = write_begin(db, req, "Key", "ALL_OLD", &w, e);
+    int k = write_begin(db, req, "Key", 0, &w, e);
     if (!k) {
         int rc = table_delete_item(w.t, w.it, w.x.cond ? expr_write_check : NULL, &w.x.w, w.want ? &old : NULL);
         k = write_done(rc, old, w.want, resp, e);
@@ -169,15 +236,20 @@ int tm_get_item(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     table *t = NULL;
     table_info info;
     item *key = NULL, *it = NULL;
+    exprs x;
     int k, rc;
     *resp = NULL;
     if ((k = req_table_name(req, &name, e))) return k;
     if (!cJSON_GetObjectItemCaseSensitive(req, "Key")) return tm_error_set(e, TM_ERR_BAD_PARAMETER, "Key is required");
-    if (!(k = api_open_table(db, name, TABLE_RDONLY, &t, &info, e)) && !(k = req_key(req, "Key", &info.ks, &key, e))) {
+    memset(&x, 0, sizeof x);
+    if (!(k = api_open_table(db, name, TABLE_RDONLY | API_KEEP_OPEN, &t, &info, e)) &&
+        !(k = req_key(req, "Key", &info.ks, &key, e)) && !(k = exprs_parse(req, &info.ks, &x, e))) {
         rc = table_get(t, key, &it);
         if (rc && rc != TM_ENOTFOUND) k = tm_error_from(e, rc, NULL);
-        else if (!(*resp = shape_item_response("Item", it, e))) k = e && e->kind ? e->kind : TM_ERR_INTERNAL;
+        else if (!(k = project(&x, &it, e)) && !(*resp = shape_item_response("Item", it, e)))
+            k = e && e->kind ? e->kind : TM_ERR_INTERNAL;
     }
+    exprs_free(&x);
     item_free(key);
     item_free(it);
     api_close_table(db, name, t);
@@ -188,28 +260,29 @@ int tm_get_item(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
 
 typedef struct read_ctx {
     const expr_cond *filter;
+    const expr_proj *proj;
     tm_item_fn fn;
     void *ctx;
     uint64_t count;
     buf line;
 } read_ctx;
 
+/* The filter sees the whole item, the response only what the projection keeps. */
 static int read_item(void *c, const void *key, size_t kn, const void *img, size_t in)
 {
     read_ctx *rc_ = c;
+    item *it = NULL, *p = NULL;
+    int ok = 1, rc = 0;
     (void)key;
     (void)kn;
-    if (rc_->filter) {
-        item *it = NULL;
-        int ok = 0, rc = item_decode(img, in, &it);
-        if (!rc) rc = expr_cond_eval(rc_->filter, it, &ok);
-        item_free(it);
-        if (rc) return rc;
-        if (!ok) return 0;
-    }
     buf_reset(&rc_->line);
-    int rc = item_bin_write_json(img, in, &rc_->line);
-    if (rc) return rc;
+    if (rc_->filter || rc_->proj) rc = item_decode(img, in, &it);
+    if (!rc && rc_->filter) rc = expr_cond_eval(rc_->filter, it, &ok);
+    if (!rc && ok && rc_->proj && !(rc = expr_proj_apply(rc_->proj, it, &p))) rc = item_write_json(p, &rc_->line);
+    else if (!rc && ok) rc = item_bin_write_json(img, in, &rc_->line);
+    item_free(it);
+    item_free(p);
+    if (rc || !ok) return rc;
     rc_->count++;
     return rc_->fn(rc_->ctx, rc_->line.data, rc_->line.len);
 }
@@ -256,7 +329,7 @@ static int read_each(tm_db *db, const cJSON *req, int is_query, tm_item_fn fn, v
     exprs x;
     expr_page pg = EXPR_PAGE_INIT;
     buf last = BUF_INIT;
-    read_ctx rc_ = {NULL, fn, ctx, 0, BUF_INIT};
+    read_ctx rc_ = {NULL, NULL, fn, ctx, 0, BUF_INIT};
     uint64_t scanned = 0, seg = 0, total = 1;
     int k, rc = 0;
     *resp = NULL;
@@ -264,11 +337,12 @@ static int read_each(tm_db *db, const cJSON *req, int is_query, tm_item_fn fn, v
     if ((k = req_table_name(req, &name, e)) || (k = page_args(req, is_query, &pg, &seg, &total, e))) return k;
     if (is_query && !cJSON_GetObjectItemCaseSensitive(req, "KeyConditionExpression"))
         return tm_error_set(e, TM_ERR_BAD_PARAMETER, "KeyConditionExpression is required");
-    if ((k = api_open_table(db, name, TABLE_RDONLY, &t, &info, e)) || (k = exprs_parse(req, &info.ks, &x, e)) ||
+    if ((k = api_open_table(db, name, TABLE_RDONLY | API_KEEP_OPEN, &t, &info, e)) || (k = exprs_parse(req, &info.ks, &x, e)) ||
         (k = req_item(req, "ExclusiveStartKey", ITEM_PARSE_NOLIMITS, &esk, e)))
         goto out;
     pg.start = esk;
     rc_.filter = x.filter;
+    rc_.proj = x.proj;
     if ((rc = table_read_begin(t, &r))) goto out;
     if (is_query) rc = expr_query_run(r, &info.ks, &x.keycond, &pg, read_item, &rc_, &last, &scanned);
     else rc = expr_scan_run(r, &info.ks, (uint32_t)seg, (uint32_t)total, &pg, read_item, &rc_, &last, &scanned);
@@ -306,18 +380,40 @@ static int collect(void *ctx, const char *json, size_t len)
     return 0;
 }
 
+static int count_only(void *ctx, const char *json, size_t len)
+{
+    (void)ctx;
+    (void)json;
+    (void)len;
+    return 0;
+}
+
+/* Select: ALL_ATTRIBUTES, SPECIFIC_ATTRIBUTES (with ProjectionExpression) or COUNT (no Items). */
+static int select_count(const cJSON *req, int *count, tm_error *e)
+{
+    const char *sel;
+    int k = req_str(req, "Select", 0, &sel, e);
+    *count = sel && !strcmp(sel, "COUNT");
+    if (k || !sel || *count || !strcmp(sel, "ALL_ATTRIBUTES") || !strcmp(sel, "SPECIFIC_ATTRIBUTES")) return k;
+    return tm_error_set(e, TM_ERR_BAD_PARAMETER, "Select must be ALL_ATTRIBUTES, SPECIFIC_ATTRIBUTES or COUNT, "
+                        "not '%s'", sel);
+}
+
 /* Items first, as DynamoDB's response shape orders them. */
 static int read_all(tm_db *db, const cJSON *req, int is_query, cJSON **resp, tm_error *e)
 {
-    cJSON *items = cJSON_CreateArray(), *rest = NULL;
-    int k = read_each(db, req, is_query, collect, items, &rest, e);
+    cJSON *items = NULL, *rest = NULL;
+    int count, k = select_count(req, &count, e);
     *resp = NULL;
-    if (k) {
+    if (k) return k;
+    items = cJSON_CreateArray();
+    if ((k = read_each(db, req, is_query, count ? count_only : collect, items, &rest, e))) {
         cJSON_Delete(items);
         return k;
     }
     *resp = cJSON_CreateObject();
-    cJSON_AddItemToObject(*resp, "Items", items);
+    if (count) cJSON_Delete(items);
+    else cJSON_AddItemToObject(*resp, "Items", items);
     while (rest->child) {
         cJSON *c = cJSON_DetachItemViaPointer(rest, rest->child);
         cJSON_AddItemToObject(*resp, c->string, c);
@@ -361,7 +457,7 @@ static int batch_write_table(tm_db *db, const cJSON *tb, tm_error *e)
     table_batch *b = NULL;
     const cJSON *w;
     int k, rc = 0;
-    if ((k = api_open_table(db, tb->string, 0, &t, &info, e))) return k;
+    if ((k = api_open_table(db, tb->string, API_KEEP_OPEN, &t, &info, e))) return k;
     if ((rc = table_batch_begin(t, &b))) goto out;
     cJSON_ArrayForEach(w, tb) {
         const cJSON *put = cJSON_GetObjectItemCaseSensitive(w, "PutRequest");
@@ -408,8 +504,14 @@ static int batch_get_table(tm_db *db, const cJSON *tb, cJSON *out, tm_error *e)
     table *t = NULL;
     table_info info;
     const cJSON *kj;
+    exprs x;
     int k;
-    if ((k = api_open_table(db, tb->string, TABLE_RDONLY, &t, &info, e))) return k;
+    memset(&x, 0, sizeof x);
+    if ((k = api_open_table(db, tb->string, TABLE_RDONLY | API_KEEP_OPEN, &t, &info, e))) return k;
+    if ((k = exprs_parse(tb, &info.ks, &x, e))) {
+        api_close_table(db, tb->string, t);
+        return k;
+    }
     cJSON *arr = cJSON_AddArrayToObject(out, tb->string);
     cJSON_ArrayForEach(kj, cJSON_GetObjectItemCaseSensitive(tb, "Keys")) {
         item *key = NULL, *it = NULL;
@@ -424,16 +526,21 @@ static int batch_get_table(tm_db *db, const cJSON *tb, cJSON *out, tm_error *e)
             k = tm_error_from(e, rc, NULL);
             break;
         }
-        if (it) {
-            cJSON *x = shape_item(it, e);
+        if ((k = project(&x, &it, e))) {
             item_free(it);
-            if (!x) {
+            break;
+        }
+        if (it) {
+            cJSON *j = shape_item(it, e);
+            item_free(it);
+            if (!j) {
                 k = e && e->kind ? e->kind : TM_ERR_INTERNAL;
                 break;
             }
-            cJSON_AddItemToArray(arr, x);
+            cJSON_AddItemToArray(arr, j);
         }
     }
+    exprs_free(&x);
     api_close_table(db, tb->string, t);
     return k;
 }

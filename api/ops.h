@@ -12,12 +12,20 @@
 #include "engine/table.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+
+struct db_table;
 
 struct tm_db {
     char home[PATH_MAX];
     unsigned flags;
     tm_notice_fn notice;
     void *notice_ctx;
+    /* TM_DB_KEEP_OPEN: the data plane's tables stay open between operations (db.c) */
+    pthread_mutex_t mu;
+    struct db_table *tables;
+    int64_t swept_us;
 };
 
 /* ---- notices: what a front end may show (recovery repairs, deferred errors, gaps) ---- */
@@ -35,11 +43,18 @@ int req_key(const cJSON *req, const char *name, const key_schema *ks, item **out
 /* A member as compact JSON text (caller frees); NULL if absent. */
 char *req_text(const cJSON *req, const char *name);
 
-/* Opens the table named by the request (flags: TABLE_RDONLY, TABLE_BULK) and describes it;
- * notices what recovery repaired. */
+/* Opens the table named by the request (flags: TABLE_RDONLY, TABLE_BULK, API_KEEP_OPEN) and
+ * describes it; notices what recovery repaired.
+ * API_KEEP_OPEN (the data plane's operations): on a TM_DB_KEEP_OPEN handle, the table comes
+ * from the handle's cache of open tables (one writer handle per table, shared by every thread:
+ * reads run in parallel, single writes meet in its group commit), and info holds the schema and
+ * settings as of table.json but counts and positions of when it was opened. */
+#define API_KEEP_OPEN 0x100
 int api_open_table(tm_db *db, const char *name, unsigned flags, table **t, table_info *info, tm_error *e);
-/* Closes t, noticing writes that are durable but not yet applied. */
+/* Closes t (or gives a cached table back), noticing writes that are durable but not yet applied. */
 void api_close_table(tm_db *db, const char *name, table *t);
+/* Drops name from the cache (DeleteTable): closed once its last user gives it back. */
+void api_forget_table(tm_db *db, const char *name);
 /* The directory of the table named by the request (TableName), or ResourceNotFoundException;
  * for what reads a table's files without opening it (verify works on damaged tables). */
 int api_table_dir(tm_db *db, const cJSON *req, const char **name, char *dir, size_t n, tm_error *e);

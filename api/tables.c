@@ -146,6 +146,7 @@ int tm_delete_table(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     if ((k = describe(db, req, &info, &name, e))) return k;
     /* With PITR on the history stays for the period (lifecycle/deleted.c). */
     int kept = 0;
+    api_forget_table(db, name);
     if ((rc = lifecycle_delete_table(db->home, name, &kept))) return tm_error_from(e, rc, NULL);
     if (kept)
         api_notice(db, "table %s: its point-in-time history is kept for %d days (tidemark "

@@ -1639,3 +1639,198 @@ out:
     buf_free(&sk);
     return rc;
 }
+
+/* ================================================================ ProjectionExpression
+ *
+ * path [, path ...]: the item keeps only those paths. A nested path keeps its enclosing maps
+ * and lists with only what was asked for (list elements in index order, renumbered from 0, as
+ * DynamoDB returns them). Paths that overlap (a and a.b) or conflict (a.b and a[0]) are
+ * refused, with DynamoDB's words. */
+
+struct expr_proj {
+    arena ar;
+    path *paths;
+    int n;
+};
+
+void expr_proj_free(expr_proj *p)
+{
+    if (!p) return;
+    arena_free(&p->ar);
+    free(p->paths);
+    free(p);
+}
+
+static void path_text(const path *p, char *out, size_t n)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < p->n && o < n; i++) {
+        if (p->segs[i].name)
+            o += (size_t)snprintf(out + o, n - o, "%s%.*s", i ? ", " : "", (int)p->segs[i].len, p->segs[i].name);
+        else
+            o += (size_t)snprintf(out + o, n - o, "%s[%u]", i ? ", " : "", p->segs[i].index);
+    }
+}
+
+static int seg_same(const pseg *a, const pseg *b)
+{
+    if (!a->name != !b->name) return 0;
+    return a->name ? a->len == b->len && !memcmp(a->name, b->name, a->len) : a->index == b->index;
+}
+
+static int proj_check_pair(const path *a, const path *b)
+{
+    char ta[256], tb[256];
+    int i = 0;
+    while (i < a->n && i < b->n && seg_same(&a->segs[i], &b->segs[i])) i++;
+    if (i < a->n && i < b->n) {
+        if (!a->segs[i].name == !b->segs[i].name) return 0;   /* they part: fine */
+        path_text(a, ta, sizeof ta);
+        path_text(b, tb, sizeof tb);
+        return err_set(TM_EINVAL, "Invalid ProjectionExpression: Two document paths conflict with each "
+                       "other; must remove or rewrite one of these paths; path one: [%s], path two: [%s]",
+                       ta, tb);
+    }
+    path_text(a, ta, sizeof ta);
+    path_text(b, tb, sizeof tb);
+    return err_set(TM_EINVAL, "Invalid ProjectionExpression: Two document paths overlap with each other; "
+                   "must remove or rewrite one of these paths; path one: [%s], path two: [%s]", ta, tb);
+}
+
+int expr_proj_parse(const char *text, expr_env *env, expr_proj **out)
+{
+    expr_proj *p = calloc(1, sizeof *p);
+    parser ps = {text ? text : "", 0, {0}, "ProjectionExpression", env, NULL, 0, 0};
+    int rc, cap = 0;
+    *out = NULL;
+    if (!p) return err_set(TM_ENOMEM, "out of memory");
+    ps.ar = &p->ar;
+    if ((rc = check_size(ps.s, ps.kind)) || (rc = next(&ps))) goto out;
+    if (ps.cur.kind == T_EOF) {
+        rc = err_set(TM_EINVAL, "Invalid ProjectionExpression: The expression can not be empty;");
+        goto out;
+    }
+    for (;;) {
+        if (p->n == cap) {
+            cap = cap ? 2 * cap : 8;
+            path *np = realloc(p->paths, (size_t)cap * sizeof *np);
+            if (!np) { rc = err_set(TM_ENOMEM, "out of memory"); goto out; }
+            p->paths = np;
+        }
+        if ((rc = parse_path(&ps, &p->paths[p->n]))) goto out;
+        for (int i = 0; i < p->n; i++)
+            if ((rc = proj_check_pair(&p->paths[i], &p->paths[p->n]))) goto out;
+        p->n++;
+        if (ps.cur.kind == T_EOF) break;
+        if ((rc = expect(&ps, T_COMMA, "expected , between the paths"))) goto out;
+    }
+out:
+    if (rc) expr_proj_free(p);
+    else *out = p;
+    return rc;
+}
+
+/* What one projected path keeps, as a tree: a node is a whole value (leaf) or the kept part of
+ * a map (children by name) or of a list (children by index). */
+typedef struct pnode {
+    const pseg *seg;
+    const av *leaf;
+    struct pnode *kids;
+    int n, cap;
+} pnode;
+
+static void pnode_free(pnode *t)
+{
+    for (int i = 0; i < t->n; i++) pnode_free(&t->kids[i]);
+    free(t->kids);
+}
+
+static pnode *pnode_child(pnode *t, const pseg *s)
+{
+    for (int i = 0; i < t->n; i++)
+        if (seg_same(t->kids[i].seg, s)) return &t->kids[i];
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 4;
+        pnode *nk = realloc(t->kids, (size_t)cap * sizeof *nk);
+        if (!nk) return NULL;
+        t->kids = nk;
+        t->cap = cap;
+    }
+    memset(&t->kids[t->n], 0, sizeof *t->kids);
+    t->kids[t->n].seg = s;
+    return &t->kids[t->n++];
+}
+
+static int pnode_index_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const pnode *)a)->seg->index, y = ((const pnode *)b)->seg->index;
+    return x < y ? -1 : x > y;
+}
+
+/* The value t keeps, built in sc (freed by the caller after item_put copied it). */
+static int pnode_value(pnode *t, scratch *sc, av *out)
+{
+    if (t->leaf) {
+        *out = *t->leaf;
+        return 0;
+    }
+    int is_list = !t->kids[0].seg->name;
+    memset(out, 0, sizeof *out);
+    out->type = is_list ? AV_L : AV_M;
+    out->len = (uint32_t)t->n;
+    if (is_list) {
+        qsort(t->kids, (size_t)t->n, sizeof *t->kids, pnode_index_cmp);
+        if (!(out->u.elems = scratch_keep(sc, calloc((size_t)t->n, sizeof *out->u.elems))))
+            return err_set(TM_ENOMEM, "out of memory");
+    } else if (!(out->u.attrs = scratch_keep(sc, calloc((size_t)t->n, sizeof *out->u.attrs)))) {
+        return err_set(TM_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < t->n; i++) {
+        av *v = is_list ? &out->u.elems[i] : &out->u.attrs[i].value;
+        if (!is_list) {
+            out->u.attrs[i].name = t->kids[i].seg->name;
+            out->u.attrs[i].name_len = (uint32_t)t->kids[i].seg->len;
+        }
+        int rc = pnode_value(&t->kids[i], sc, v);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int expr_proj_apply(const expr_proj *p, const item *it, item **out)
+{
+    pnode root;
+    scratch sc = {0};
+    int rc = 0;
+    *out = NULL;
+    memset(&root, 0, sizeof root);
+    for (int i = 0; i < p->n && !rc; i++) {
+        const path *pa = &p->paths[i];
+        const av *v = path_get(pa, it);
+        pnode *t = &root;
+        if (!v) continue;
+        for (int s = 0; s < pa->n && t; s++) t = pnode_child(t, &pa->segs[s]);
+        if (!t) rc = err_set(TM_ENOMEM, "out of memory");
+        else t->leaf = v;
+    }
+    item *res = rc ? NULL : item_new();
+    if (!rc && !res) rc = err_set(TM_ENOMEM, "out of memory");
+    for (int i = 0; i < root.n && !rc; i++) {
+        av v;
+        char *name = strndup(root.kids[i].seg->name, root.kids[i].seg->len);
+        if (!name) rc = err_set(TM_ENOMEM, "out of memory");
+        else if (!(rc = pnode_value(&root.kids[i], &sc, &v))) rc = item_put(res, name, &v);
+        free(name);
+    }
+    pnode_free(&root);
+    scratch_free(&sc);
+    if (rc) item_free(res);
+    else *out = res;
+    return rc;
+}
+
+/* ================================================================ what an update writes */
+
+int expr_update_count(const expr_update *u) { return u->n; }
+const char *expr_update_name(const expr_update *u, int i) { return u->acts[i].name; }

@@ -69,6 +69,20 @@ int expr_update_check_keys(const expr_update *u, const key_schema *ks);
  * TM_EINVAL (e.g. a + :n where a is not a number), it unchanged on error. */
 int expr_update_apply(const expr_update *u, item *it);
 
+/* The top-level attributes the update sets, removes, adds to or deletes from (for ReturnValues
+ * UPDATED_OLD and UPDATED_NEW): i in 0..count-1, names borrowed from u. */
+int expr_update_count(const expr_update *u);
+const char *expr_update_name(const expr_update *u, int i);
+
+/* ---- ProjectionExpression: path [, path ...] (paths may be nested: a.b[2].c) ---- */
+typedef struct expr_proj expr_proj;
+/* TM_EINVAL on a syntax error or paths that overlap (a, a.b) or conflict (a.b, a[0]). */
+int expr_proj_parse(const char *text, expr_env *env, expr_proj **out);
+void expr_proj_free(expr_proj *p);
+/* *out: a new item with only the projected paths of it that exist (maps and lists on a nested
+ * path keep only what was asked for; list elements in index order). */
+int expr_proj_apply(const expr_proj *p, const item *it, item **out);
+
 /* ---- glue for table_put / table_update / table_delete_item (one ctx for both callbacks) ---- */
 typedef struct expr_write {
     const expr_cond *cond;       /* NULL: unconditional */

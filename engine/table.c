@@ -129,6 +129,8 @@ typedef struct env_ref {
     MDB_env *env;
     MDB_dbi items, meta;
     int refs;
+    dev_t dev;               /* data.mdb's identity: a table deleted and made again under the */
+    ino_t ino;               /* same name while a handle holds the old one is another file */
     struct env_ref *next;
     /* disk reservation (env_reserve): blocks given up to `reserved` (bytes) by this process */
     int writemap;
@@ -455,6 +457,11 @@ static int env_open_raw(const char *dir, unsigned extra, env_ref **out)
         txn = NULL;
         goto lmdb_fail;
     }
+    struct stat st;
+    if (stat(data, &st) == 0) {
+        e->dev = st.st_dev;
+        e->ino = st.st_ino;
+    }
     e->refs = 1;
     *out = e;
     return 0;
@@ -469,11 +476,14 @@ lmdb_fail:
  * handle of a process decides for the ones that share its environment. */
 static int env_acquire(const char *dir, unsigned flags, env_ref **out)
 {
-    char real[PATH_MAX];
+    char real[PATH_MAX], data[PATH_MAX];
+    struct stat st;
     if (!realpath(dir, real)) return err_sys(TM_EIO, errno, "%s", dir);
+    snprintf(data, sizeof data, "%s/data.mdb", real);
+    int known = stat(data, &st) == 0;
     pthread_mutex_lock(&env_mu);
     for (env_ref *e = env_list; e; e = e->next)
-        if (!strcmp(e->dir, real)) {
+        if (!strcmp(e->dir, real) && known && e->dev == st.st_dev && e->ino == st.st_ino) {
             e->refs++;
             *out = e;
             pthread_mutex_unlock(&env_mu);

@@ -93,6 +93,11 @@ cJSON *tm_error_json(const tm_error *e);
 typedef struct tm_db tm_db;
 
 #define TM_DB_READONLY 0x1   /* refuse a home that does not exist (naming it); never create it */
+/* A long-lived handle used by many threads (tidemark serve): the tables the data plane touches
+ * stay open until tm_db_close, their table.json checked at each use (a table deleted, made
+ * again or changed by another process is opened again). One operation per process (the CLI)
+ * gains nothing from it. */
+#define TM_DB_KEEP_OPEN 0x2
 /* home: the data directory ($TIDEMARK_HOME). Without TM_DB_READONLY the directory is made
  * when a table is created. */
 int tm_db_open(const char *home, unsigned flags, tm_db **out, tm_error *e);

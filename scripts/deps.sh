@@ -37,3 +37,13 @@ if [ ! -f .deps/node_modules/s3rver/package.json ] || [ ! -d .deps/node_modules/
      dynalite@4.0.0 >/dev/null 2>&1) ||
     echo "deps: warning: npm install of test peers failed; S3 and DynamoDB endpoint tests will fail" >&2
 fi
+# The JavaScript SDK (tests/cli/serve_jssdk.sh): its model has what Debian's awscli and botocore
+# lack (ExportType, IncrementalExportSpecification, RecoveryPeriodInDays). Not pinned: the test is
+# that the current SDK works against tidemark serve.
+if [ ! -f .deps/node_modules/@aws-sdk/client-dynamodb/package.json ]; then
+  echo "deps: installing @aws-sdk/client-dynamodb into .deps/" >&2
+  mkdir -p .deps
+  (cd .deps && [ -f package.json ] || echo '{"name":"tidemark-test-peers","private":true}' > package.json)
+  (cd .deps && npm install --silent --no-audit --no-fund @aws-sdk/client-dynamodb >/dev/null 2>&1) ||
+    echo "deps: warning: npm install of @aws-sdk/client-dynamodb failed; serve_jssdk will fail" >&2
+fi

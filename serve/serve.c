@@ -296,7 +296,7 @@ int serve_run(const serve_options *o, volatile sig_atomic_t *stop, tm_error *e)
     pthread_mutex_init(&s.log_mu, NULL);
     if ((k = parse_listen(o->listen ? o->listen : "127.0.0.1:8000", &sa, e))) goto out;
     if (!o->no_auth && (k = auth_open(o->credentials, &s.auth, e))) goto out;
-    if ((k = tm_db_open(o->home, 0, &s.db, e))) goto out;
+    if ((k = tm_db_open(o->home, TM_DB_KEEP_OPEN, &s.db, e))) goto out;
     tm_db_set_notice(s.db, log_line, &s);
     if ((k = jobs_open(s.db, log_line, &s, &s.jobs, e))) goto out;
     struct MHD_Daemon *d = MHD_start_daemon(
