@@ -2,6 +2,7 @@
  * ImportTableDescription. An import is recorded IN_PROGRESS before it begins and again when it
  * ends (backup_catalog.c: a killed one reads FAILED). */
 #include "api/backup_internal.h"
+#include "rollback/rollback.h"
 #include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/fsx.h"
@@ -234,6 +235,17 @@ static void source_named(const import_options *o, import_result *r)
     buf_free(&pf);
 }
 
+/* A full export imported is where a chain of incremental exports applied forward starts
+ * (rollback/chain.c). Not recording it only leaves later applies unchecked: not an error of
+ * the import, which is complete. */
+static void chain_start(const import_options *o)
+{
+    store_options so = STORE_OPTIONS_INIT;
+    so.endpoint_url = o->endpoint_url;
+    so.profile = o->profile;
+    (void)rollback_chain_start(o->home, o->table, o->from, &so);
+}
+
 int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e)
 {
     import_options o = IMPORT_OPTIONS_INIT;
@@ -266,6 +278,7 @@ int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
     cJSON_Delete(d);
     if (k) goto out;
     rc = import_run(&o, &r);
+    if (!rc && !o.sink) chain_start(&o);
     if (rc) {
         k = backup_error(e, rc, import_kind(rc, &r));
         source_named(&o, &r);

@@ -2,6 +2,7 @@
  * JSON / CSV files, local, on S3 or in an archive, into a new table. argv -> ImportTable
  * request (api/backup.h) -> print; exit codes from the error table. The work is in import/. */
 #include "api/backup.h"
+#include "api/rollback.h"
 #include "cli/cli.h"
 #include "engine/err.h"
 #include "engine/key.h"
@@ -23,6 +24,8 @@ static void usage(void)
 {
     printf(
 "Usage: tidemark-import --from SOURCE --table NEW [OPTION]...\n"
+"       tidemark-import --apply-incremental EXPORT (--table T | --endpoint-url URL\n"
+"                       --table-name T) [--dry-run] [--on-conflict MODE] [--json]\n"
 "Import SOURCE into the new table NEW. NEW appears only when the import is complete: a\n"
 "failed or interrupted import leaves no table. Point-in-time recovery starts disabled.\n"
 "\n"
@@ -107,6 +110,19 @@ static void usage(void)
 "  tidemark-import --from ./exports/AWSDynamoDB/01605130432834-8a918b87 --table-name Orders \\\n"
 "      --endpoint-url https://dynamodb.eu-west-1.amazonaws.com --threads 16\n"
 "\n"
+"Replay: --apply-incremental EXPORT applies an incremental export forward onto an existing\n"
+"table whose items match the export's OldImages: each NewImage is written (or the item\n"
+"deleted); an item that already equals its NewImage is left alone; any other is a CONFLICT,\n"
+"left alone (--on-conflict overwrite writes it anyway, fail writes nothing; --dry-run writes\n"
+"nothing). It is tidemark-rollback's engine with the images swapped. On a tidemark table the\n"
+"exports applied are recorded in the table's directory, starting from the full export the\n"
+"table was imported from: an export that does not start where the last one ended (a gap),\n"
+"or starts earlier (a repeat, an overlap), is refused naming both times.\n"
+"  tidemark-import --from /b/AWSDynamoDB/01762900000000-aaaaaaaa --table Orders2\n"
+"  tidemark-import --apply-incremental /b/AWSDynamoDB/01762903600000-bbbbbbbb --table Orders2\n"
+"  Exit status: 0 applied, 3 applied with conflicts (or fail found some: nothing written),\n"
+"  1 failed or refused (a gap or a repeat), 2 usage error.\n"
+"\n"
 "Exit status: 0 imported, 1 failed (no table was created; no credentials too), 2 usage\n"
 "error (a bad table name too),\n"
 "3 imported with rejected items (see the error count and the error log).\n");
@@ -116,7 +132,7 @@ enum {
     OPT_FORMAT = 256, OPT_COMPRESSION, OPT_CSV_HEADER, OPT_CSV_DELIM, OPT_ERROR_LOG,
     OPT_MAX_ERRORS, OPT_JSON, OPT_DATA, OPT_VERSION, OPT_MAX_LINE, OPT_MAX_DEC, OPT_MAX_RATIO,
     OPT_SORT_MEM, OPT_THREADS, OPT_ENDPOINT, OPT_PROFILE, OPT_REGION, OPT_ACCOUNT,
-    OPT_IGNORE_SUMMARY, OPT_S3ENDPOINT,
+    OPT_IGNORE_SUMMARY, OPT_S3ENDPOINT, OPT_APPLY, OPT_DRY_RUN, OPT_ON_CONFLICT,
 };
 
 static const char shortopts[] = ":f:t:k:s:qh";
@@ -148,6 +164,9 @@ static const struct option opts[] = {
     {"region", required_argument, NULL, OPT_REGION},
     {"account", required_argument, NULL, OPT_ACCOUNT},
     {"ignore-summary-checksum", no_argument, NULL, OPT_IGNORE_SUMMARY},
+    {"apply-incremental", required_argument, NULL, OPT_APPLY},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"on-conflict", required_argument, NULL, OPT_ON_CONFLICT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -158,6 +177,8 @@ static volatile sig_atomic_t cancelled;
 /* What the command line says, besides the request members it adds as they come. */
 typedef struct args {
     const char *from, *table, *key, *sort_key, *data;
+    const char *apply, *on_conflict;   /* --apply-incremental EXPORT */
+    int dry_run;
     int json, format;          /* -1: guessed */
     int csv_header;
     cJSON *req;                /* the request being built */
@@ -315,6 +336,9 @@ static int option(args *a, int c, const char *v)
     case OPT_REGION: cJSON_AddStringToObject(r, "TidemarkRegion", v); break;
     case OPT_ACCOUNT: cJSON_AddStringToObject(r, "TidemarkAccount", v); break;
     case OPT_IGNORE_SUMMARY: cJSON_AddTrueToObject(r, "TidemarkIgnoreSummaryChecksum"); break;
+    case OPT_APPLY: a->apply = v; break;
+    case OPT_DRY_RUN: a->dry_run = 1; break;
+    case OPT_ON_CONFLICT: a->on_conflict = v; break;
     case OPT_JSON: a->json = 1; break;
     case 'q': cli_set_quiet(1); break;
     case OPT_DATA: a->data = v; break;
@@ -328,6 +352,17 @@ static int option(args *a, int c, const char *v)
 /* What the command line must say before anything is opened; -1: fine. */
 static int check(args *a)
 {
+    if (a->apply) {
+        if (a->from) return cli_usage(prog, "--apply-incremental and --from exclude each other");
+        if (!a->table) return cli_usage(prog, "--table is required (the table to apply to)");
+        if (a->on_conflict && strcmp(a->on_conflict, "skip") && strcmp(a->on_conflict, "overwrite") &&
+            strcmp(a->on_conflict, "fail"))
+            return cli_usage(prog, "--on-conflict must be skip, overwrite or fail, not '%s'",
+                             a->on_conflict);
+        return -1;
+    }
+    if (a->dry_run || a->on_conflict)
+        return cli_usage(prog, "--dry-run and --on-conflict are for --apply-incremental");
     if (!a->from) return cli_usage(prog, "--from is required (what to import)");
     if (!a->table) return cli_usage(prog, "--table is required (the new table's name)");
     if (a->sort_key && !a->key) return cli_usage(prog, "--sort-key needs --key");
@@ -426,9 +461,79 @@ static int run(const args *a)
     return code;
 }
 
+/* ---- --apply-incremental: TidemarkRollback with Direction APPLY ---- */
+
+static int on_applied(void *ctx, const cJSON *r)
+{
+    const int *json = ctx;
+    const char *act = cJSON_GetStringValue(get(r, "Action"));
+    if (*json) {
+        char *t = cJSON_PrintUnformatted(r);
+        printf("%s\n", t ? t : "{}");
+        free(t);
+    } else if (act && (!strcmp(act, "CONFLICT") || !strcmp(act, "OVERWRITTEN"))) {
+        char *k = cJSON_PrintUnformatted(get(r, "Keys")), *c = cJSON_PrintUnformatted(get(r, "Current"));
+        printf("%s CONFLICT (not as the export's OldImage): %s\n  current: %s\n", k ? k : "?",
+               strcmp(act, "CONFLICT") ? "overwritten" : "left alone", c ? c : "(absent)");
+        free(k);
+        free(c);
+    }
+    return 0;
+}
+
+/* The import request's members as TidemarkRollback's. */
+static void apply_request(const args *a, cJSON *req)
+{
+    static const char *const same[][2] = {{"TidemarkTableEndpointUrl", "EndpointUrl"},
+        {"TidemarkRegion", "Region"}, {"TidemarkProfile", "Profile"},
+        {"TidemarkEndpointUrl", "ExportEndpointUrl"}, {"TidemarkProfile", "ExportProfile"}};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        const char *v = cJSON_GetStringValue(get(a->req, same[i][0]));
+        if (v) cJSON_AddStringToObject(req, same[i][1], v);
+    }
+    cJSON_AddStringToObject(req, "ExportDir", a->apply);
+    cJSON_AddStringToObject(req, "TableName", a->table);
+    cJSON_AddStringToObject(req, "Direction", "APPLY");
+    if (a->on_conflict) cJSON_AddStringToObject(req, "OnConflict", a->on_conflict);
+    if (a->dry_run) cJSON_AddTrueToObject(req, "DryRun");
+}
+
+static int apply_run(const args *a)
+{
+    tm_db *db = NULL;
+    tm_error e;
+    cJSON *req = cJSON_CreateObject(), *resp = NULL;
+    int code, remote = get(a->req, "TidemarkTableEndpointUrl") != NULL;
+    apply_request(a, req);
+    if (tm_db_open(cli_home(a->data), remote ? TM_DB_READONLY : 0, &db, &e)) {
+        cJSON_Delete(req);
+        return cli_report(prog, "apply failed", &e);
+    }
+    tm_rollback_each each = {on_applied, (void *)&a->json, cli_progress_new(prog, "records", 0),
+                             !a->json};
+    if (tm_rollback_run(db, req, &each, &resp, &e)) {
+        progress_free(each.prog);
+        code = cli_report(prog, "apply failed", &e);
+    } else {
+        const cJSON *s = get(resp, "RollbackSummary");
+        if (a->json) on_applied((void *)&a->json, resp);
+        cli_progress_done(each.prog, "%s %s to %s: %.0f of %.0f records: %.0f written, %.0f "
+                          "deleted, %.0f already applied, %.0f conflicts left alone, %.0f "
+                          "overwritten in %.2f s", a->dry_run ? "dry run (nothing written) of"
+                          : "applied", a->apply, a->table, num(s, "Chosen"), num(s, "Records"),
+                          num(s, "Restored"), num(s, "Deleted"), num(s, "AlreadyRolledBack"),
+                          num(s, "Conflicts"), num(s, "Overwritten"), num(s, "Seconds"));
+        code = num(s, "Conflicts") > 0 ? tm_err_exit(TM_ERR_WRITE_CONFLICT) : CLI_OK;
+    }
+    cJSON_Delete(req);
+    cJSON_Delete(resp);
+    tm_db_close(db);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
-    args a = {NULL, NULL, NULL, NULL, NULL, 0, -1, 0, cJSON_CreateObject()};
+    args a = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, -1, 0, cJSON_CreateObject()};
     int c, r = -1;
     /* A fixed threshold: glibc otherwise raises it as big blocks are freed, and buffers of
      * 1 MiB then stay in the heap, fragmented, so that memory creeps up with the input. */
@@ -438,7 +543,7 @@ int main(int argc, char **argv)
         if ((r = option(&a, c, optarg)) == -2) r = cli_bad_option(prog, argv, shortopts, opts);
     if (r == -1 && optind < argc) r = cli_usage(prog, "unexpected argument '%s'", argv[optind]);
     if (r == -1) r = check(&a);
-    if (r == -1) r = run(&a);
+    if (r == -1) r = a.apply ? apply_run(&a) : run(&a);
     cJSON_Delete(a.req);
     return r;
 }

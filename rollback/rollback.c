@@ -275,7 +275,7 @@ static int check_export(const layout_summary *s, const char *from, int apply)
 }
 
 static int read_records(const rollback_options *o, const key_schema *ks, recs *rs,
-                        rollback_stats *st)
+                        rollback_stats *st, layout_summary *sum)
 {
     layout_reader *lr = NULL;
     store_options dso = STORE_OPTIONS_INIT;
@@ -290,6 +290,9 @@ static int read_records(const rollback_options *o, const key_schema *ks, recs *r
     if (!rc) {
         const layout_summary *s = layout_reader_summary(lr);
         rc = check_export(s, o->from, o->direction == ROLLBACK_APPLY);
+        if (!rc && o->direction == ROLLBACK_APPLY && !o->endpoint_url)
+            rc = rollback_chain_check(o->home, o->table, s);
+        *sum = *s;
         snprintf(st->export_arn, sizeof st->export_arn, "%s", s->export_arn);
         snprintf(st->export_from, sizeof st->export_from, "%s", s->from_time);
         snprintf(st->export_to, sizeof st->export_to, "%s", s->to_time);
@@ -428,10 +431,11 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int run_target(const rollback_options *o, rb_target *t, recs *rs, rollback_stats *st)
+static int run_target(const rollback_options *o, rb_target *t, recs *rs, rollback_stats *st,
+                      layout_summary *sum)
 {
     int jobs = o->jobs > 0 ? (o->jobs > ROLLBACK_MAX_JOBS ? ROLLBACK_MAX_JOBS : o->jobs) : 8;
-    int rc = read_records(o, &t->ks, rs, st);
+    int rc = read_records(o, &t->ks, rs, st, sum);
     if (rc) return rc;
     progress_set_total(o->prog, rs->n);
     if (o->dry_run || o->on_conflict == ROLLBACK_FAIL) {
@@ -468,7 +472,14 @@ int rollback_run(const rollback_options *o, rollback_stats *st)
     int rc = o->endpoint_url ? rb_ddb_open(o, &t) : rb_local_open(o, &t);
     if (rc) return rc;
     if (!o->endpoint_url) rc = rb_local_seq(t, &st->seq_before);
-    if (!rc) rc = run_target(o, t, &rs, st);
+    layout_summary *sum = calloc(1, sizeof *sum);   /* large: not on the stack */
+    if (!sum) rc = err_set(TM_ENOMEM, "out of memory");
+    if (!rc) rc = run_target(o, t, &rs, st, sum);
+    /* A forward apply that left nothing behind moves the table's chain to the export's end. */
+    if (!rc && o->direction == ROLLBACK_APPLY && !o->endpoint_url && !o->dry_run &&
+        !st->conflicts)
+        rc = rollback_chain_record(o->home, o->table, sum);
+    free(sum);
     if (!o->endpoint_url) {   /* keeps the run's error detail */
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", err_msg());

@@ -119,7 +119,23 @@ typedef struct rollback_stats {
     double seconds;
 } rollback_stats;
 
+/* Forward apply on a tidemark table also checks and records the chain of exports applied
+ * (chain.c): an export that does not start where the table is (the last one applied ended) is
+ * refused before any write, TM_EINVAL naming both times; one applied without conflicts is
+ * recorded. */
 int rollback_run(const rollback_options *o, rollback_stats *st);
+
+/* ---- the chain of applied exports (chain.c: the file and its rules) ---- */
+struct layout_summary;
+/* 0 when the export s may be applied next to the table (or no chain is recorded);
+ * TM_EINVAL for a gap, an overlap or a repeat, with the times that do not meet. */
+int rollback_chain_check(const char *home, const char *table, const struct layout_summary *s);
+/* Records s as applied: the table is now at its end time. */
+int rollback_chain_record(const char *home, const char *table, const struct layout_summary *s);
+/* After tidemark-import of from into table: a FULL export starts the chain at its ExportTime
+ * (anything else records nothing). 0, or the error writing the file. */
+int rollback_chain_start(const char *home, const char *table, const char *from,
+                         const store_options *so);
 
 /* The attributes that differ from a to b (either may be NULL: absent), in name order: fn gets
  * each name with its value in a and in b (NULL where absent). */
