@@ -12,8 +12,10 @@
 #include "engine/buf.h"
 #include "engine/err.h"
 #include "engine/fsx.h"
+#include "store/store.h"
 
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -25,8 +27,17 @@
 #define AUTH_SKEW_S 900             /* AWS: a signature is valid 15 minutes around its time */
 #define AUTH_FILE_MAX ((size_t)1 << 20)
 
+/* The signing key of a pair's last scope (date/region/service): a client signs every request of
+ * a day with the same one, and deriving it is four HMACs. */
+typedef struct key_cache {
+    pthread_mutex_t mu;
+    char scope[160];
+    unsigned char key[32];
+} key_cache;
+
 typedef struct auth_pair {
     char *id, *secret;
+    key_cache *kc;
 } auth_pair;
 
 struct serve_auth {
@@ -43,6 +54,7 @@ static int add_pair(serve_auth *a, const char *id, size_t idn, const char *sec, 
     a->p = np;
     np[a->n].id = strndup(id, idn);
     np[a->n].secret = strndup(sec, secn);
+    if ((np[a->n].kc = calloc(1, sizeof *np[a->n].kc))) pthread_mutex_init(&np[a->n].kc->mu, NULL);
     a->n++;
     return 0;
 }
@@ -108,6 +120,11 @@ void auth_free(serve_auth *a)
         OPENSSL_cleanse(a->p[i].secret, strlen(a->p[i].secret));
         free(a->p[i].id);
         free(a->p[i].secret);
+        if (a->p[i].kc) {
+            OPENSSL_cleanse(a->p[i].kc->key, sizeof a->p[i].kc->key);
+            pthread_mutex_destroy(&a->p[i].kc->mu);
+            free(a->p[i].kc);
+        }
     }
     free(a->p);
     free(a);
@@ -119,17 +136,13 @@ size_t auth_count(const serve_auth *a) { return a ? a->n : 0; }
 
 static void bputc(buf *b, char c) { buf_append(b, &c, 1); }
 
-static void hex(const unsigned char *p, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", p[i]);
-}
 
 static void sha256_hex(const void *p, size_t n, char out[65])
 {
     unsigned char d[32];
     unsigned int dl = 0;
     EVP_Digest(p, n, d, &dl, EVP_sha256(), NULL);
-    hex(d, 32, out);
+    store_hex(d, 32, out);
 }
 
 static void hmac(const void *key, size_t klen, const char *msg, unsigned char out[32])
@@ -244,11 +257,38 @@ static int64_t amz_time(const char *d)
     return end && !*end ? (int64_t)timegm(&tm) : -1;
 }
 
-static const char *find_secret(const serve_auth *a, const char *id)
+static const auth_pair *find_pair(const serve_auth *a, const char *id)
 {
     for (size_t i = 0; i < a->n; i++)
-        if (!strcmp(a->p[i].id, id)) return a->p[i].secret;
+        if (!strcmp(a->p[i].id, id)) return &a->p[i];
     return NULL;
+}
+
+/* key = HMAC chain "AWS4"+secret -> date -> region -> service -> "aws4_request", from the
+ * pair's cache when its scope is the same. */
+static void signing_key(const auth_pair *p, const auth_hdr *h, unsigned char key[32])
+{
+    char scope[160], first[256];
+    unsigned char k0[32], k1[32], k2[32];
+    snprintf(scope, sizeof scope, "%s/%s/%s", h->date, h->region, h->service);
+    if (p->kc) {
+        pthread_mutex_lock(&p->kc->mu);
+        int hit = !strcmp(p->kc->scope, scope);
+        if (hit) memcpy(key, p->kc->key, 32);
+        pthread_mutex_unlock(&p->kc->mu);
+        if (hit) return;
+    }
+    snprintf(first, sizeof first, "AWS4%s", p->secret);
+    hmac(first, strlen(first), h->date, k0);
+    hmac(k0, 32, h->region, k1);
+    hmac(k1, 32, h->service, k2);
+    hmac(k2, 32, "aws4_request", key);
+    OPENSSL_cleanse(first, sizeof first);
+    if (!p->kc) return;
+    pthread_mutex_lock(&p->kc->mu);
+    snprintf(p->kc->scope, sizeof p->kc->scope, "%s", scope);
+    memcpy(p->kc->key, key, 32);
+    pthread_mutex_unlock(&p->kc->mu);
 }
 
 int auth_check(const serve_auth *a, const serve_request *r, int64_t now_s, tm_error *e)
@@ -259,8 +299,8 @@ int auth_check(const serve_auth *a, const serve_request *r, int64_t now_s, tm_er
     if (parse_authorization(v, &h))
         return tm_error_set(e, TM_ERR_INVALID_SIGNATURE, "Authorization header requires "
                             "'Credential', 'SignedHeaders' and 'Signature' of AWS4-HMAC-SHA256");
-    const char *secret = find_secret(a, h.id);
-    if (!secret)
+    const auth_pair *pair = find_pair(a, h.id);
+    if (!pair)
         return tm_error_set(e, TM_ERR_UNRECOGNIZED_CLIENT, "The security token included in the "
                             "request is invalid.");
     if (strcmp(h.service, "dynamodb"))
@@ -292,16 +332,11 @@ int auth_check(const serve_auth *a, const serve_request *r, int64_t now_s, tm_er
     sha256_hex(creq.data, creq.len, creq_hash);
     buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amz, h.date, h.region,
                h.service, creq_hash);
-    unsigned char k0[32], k1[32], k2[32], k3[32], s[32];
-    char first[256];
-    snprintf(first, sizeof first, "AWS4%s", secret);
-    hmac(first, strlen(first), h.date, k0);
-    hmac(k0, 32, h.region, k1);
-    hmac(k1, 32, h.service, k2);
-    hmac(k2, 32, "aws4_request", k3);
+    unsigned char k3[32], s[32];
+    signing_key(pair, &h, k3);
     hmac(k3, 32, sts.data, s);
-    hex(s, 32, want);
-    OPENSSL_cleanse(first, sizeof first);
+    store_hex(s, 32, want);
+    OPENSSL_cleanse(k3, sizeof k3);
     if (CRYPTO_memcmp(want, h.sig, 64))
         k = tm_error_set(e, TM_ERR_INVALID_SIGNATURE, "The request signature we calculated does "
                          "not match the signature you provided. Check your AWS Secret Access Key "

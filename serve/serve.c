@@ -12,6 +12,7 @@
 #include "engine/buf.h"
 #include "engine/clock.h"
 #include "engine/err.h"
+#include "store/store.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -120,13 +121,33 @@ static void vec_free(vec *x)
 
 /* ================================================================ responses */
 
+static unsigned char rid_prefix[8];
+
+static void request_id_init(void)
+{
+    if (getrandom(rid_prefix, sizeof rid_prefix, 0) != (ssize_t)sizeof rid_prefix)
+        memset(rid_prefix, 0, sizeof rid_prefix);
+}
+
+/* x-amzn-RequestId: a random prefix drawn once and a counter (a getrandom per response cost
+ * a system call on every request), 32 hex digits. */
+static void request_id(char out[40])
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    static atomic_ullong counter;
+    unsigned char r[16];
+    pthread_once(&once, request_id_init);
+    unsigned long long n = atomic_fetch_add(&counter, 1);
+    memcpy(r, rid_prefix, 8);
+    for (int i = 0; i < 8; i++) r[8 + i] = (unsigned char)(n >> (56 - 8 * i));
+    store_hex(r, 16, out);
+}
+
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, char *text, size_t len,
                                  const char *type)
 {
     char crc[16], rid[40];
-    unsigned char r[16];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) memset(r, 0, sizeof r);
-    for (int i = 0; i < 16; i++) snprintf(rid + 2 * i, 3, "%02X", r[i]);
+    request_id(rid);
     snprintf(crc, sizeof crc, "%lu", crc32(0L, (const Bytef *)text, (uInt)len));
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {

@@ -619,6 +619,77 @@ static void test_limits(void **state)
     buf_free(&b);
 }
 
+/* ---------------------------------------------------------------- projection */
+
+typedef struct pcase {
+    const char *expr, *names;
+    const char *want;      /* projected item, or the start of the error message */
+    int ok;
+} pcase;
+
+static void test_projection(void **state)
+{
+    (void)state;
+    static const char *src = "{\"pk\":{\"S\":\"k\"},\"n\":{\"N\":\"1\"},\"name\":{\"S\":\"x\"},"
+                             "\"m\":{\"M\":{\"a\":{\"N\":\"1\"},\"b\":{\"L\":[{\"S\":\"b0\"},{\"S\":\"b1\"},"
+                             "{\"M\":{\"c\":{\"S\":\"deep\"},\"d\":{\"S\":\"no\"}}}]}}}}";
+    static const pcase cases[] = {
+        {"n, pk", NULL, "{\"n\":{\"N\":\"1\"},\"pk\":{\"S\":\"k\"}}", 1},
+        {"#nm", "{\"#nm\":\"name\"}", "{\"name\":{\"S\":\"x\"}}", 1},
+        {"missing, n", NULL, "{\"n\":{\"N\":\"1\"}}", 1},
+        {"missing", NULL, "{}", 1},
+        {"m.a", NULL, "{\"m\":{\"M\":{\"a\":{\"N\":\"1\"}}}}", 1},
+        /* list elements keep their order and close up; a map keeps only what was named */
+        {"m.b[2].c, m.b[0]", NULL, "{\"m\":{\"M\":{\"b\":{\"L\":[{\"S\":\"b0\"},{\"M\":{\"c\":{\"S\":\"deep\"}}}]}}}}", 1},
+        {"m.b[7], n.x, m.a.z", NULL, "{}", 1},
+        {"n, n", NULL, "Invalid ProjectionExpression: Two document paths overlap", 0},
+        {"m, m.a", NULL, "Invalid ProjectionExpression: Two document paths overlap", 0},
+        {"m.b[0], m.b.c", NULL, "Invalid ProjectionExpression: Two document paths conflict", 0},
+        {"", NULL, "Invalid ProjectionExpression: The expression can not be empty", 0},
+        {"n,", NULL, "Invalid ProjectionExpression: syntax error", 0},
+        {"#x", NULL, "Invalid ProjectionExpression: column 1: name placeholder '#x' is not defined", 0},
+    };
+    item *it = parse(src);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const pcase *c = &cases[i];
+        expr_env *env = NULL;
+        expr_proj *p = NULL;
+        item *out = NULL;
+        assert_int_equal(expr_env_new(c->names, NULL, &env), 0);
+        int rc = expr_proj_parse(c->expr, env, &p);
+        if (!c->ok) {
+            if (rc != TM_EINVAL || strncmp(err_msg(), c->want, strlen(c->want)))
+                fail_msg("%s: got %d %s", c->expr, rc, err_msg());
+        } else {
+            if (rc) fail_msg("%s: %s", c->expr, err_msg());
+            assert_int_equal(expr_proj_apply(p, it, &out), 0);
+            char *j = to_json(out);
+            if (strcmp(j, c->want)) fail_msg("%s: got %s, want %s", c->expr, j, c->want);
+            free(j);
+        }
+        item_free(out);
+        expr_proj_free(p);
+        expr_env_free(env);
+    }
+    item_free(it);
+}
+
+/* UPDATED_OLD and UPDATED_NEW name the attributes an update touches. */
+static void test_update_names(void **state)
+{
+    (void)state;
+    expr_env *env = NULL;
+    expr_update *u = NULL;
+    assert_int_equal(expr_env_new("{\"#g\":\"gone\"}", "{\":d\":{\"N\":\"1\"},\":s\":{\"SS\":[\"x\"]}}", &env), 0);
+    assert_int_equal(expr_update_parse("SET n = n + :d REMOVE #g ADD s :s", env, &u), 0);
+    assert_int_equal(expr_update_count(u), 3);
+    assert_string_equal(expr_update_name(u, 0), "n");
+    assert_string_equal(expr_update_name(u, 1), "gone");
+    assert_string_equal(expr_update_name(u, 2), "s");
+    expr_update_free(u);
+    expr_env_free(env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -626,7 +697,8 @@ int main(void)
         cmocka_unit_test(test_condition_table), cmocka_unit_test(test_env),
         cmocka_unit_test(test_keycond_table),  cmocka_unit_test(test_keycond_ranges),
         cmocka_unit_test(test_segments),       cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_nesting),
+        cmocka_unit_test(test_nesting),        cmocka_unit_test(test_projection),
+        cmocka_unit_test(test_update_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
