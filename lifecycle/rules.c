@@ -588,9 +588,9 @@ static int load_dest(const char *dest, const store_options *so, dest_ctx *d, int
     for (size_t i = 0; i < d->n; i++) {
         buf k = BUF_INIT;
         char rel[128];
-        snprintf(rel, sizeof rel, "%s%s/", LAYOUT_ROOT, d->v[i].id);
-        store_full_key(d->st, rel, &k);
-        snprintf(d->v[i].key, sizeof d->v[i].key, "%s", k.data ? k.data : rel);
+        snprintf(rel, sizeof rel, "%s%s", LAYOUT_ROOT, d->v[i].id);
+        store_full_key(d->st, rel, &k);   /* (a key, so without the folder's '/') */
+        snprintf(d->v[i].key, sizeof d->v[i].key, "%s/", k.data ? k.data : rel);
         buf_free(&k);
         if (rs) decide_one(&d->v[i], rs, nr, now);
     }
