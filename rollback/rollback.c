@@ -440,7 +440,9 @@ static int run_target(const rollback_options *o, rb_target *t, recs *rs, rollbac
     progress_set_total(o->prog, rs->n);
     if (o->dry_run || o->on_conflict == ROLLBACK_FAIL) {
         progress_phase(o->prog, "checking the current items");
-        if ((rc = run_pool(t, rs, 0, 0, jobs, o->prog))) return rc;
+        rc = t->ops->read_all ? t->ops->read_all(t, rs->v, rs->n, o->prog)
+                              : run_pool(t, rs, 0, 0, jobs, o->prog);
+        if (rc) return rc;
         if (o->dry_run) return report_all(o, rs, st, 0);
         for (size_t i = 0; i < rs->n; i++)
             if (rs->v[i].action == ROLLBACK_CONFLICT) {

@@ -41,6 +41,9 @@ typedef struct rb_target_ops {
      * of threads (a tidemark table: one write txn and one durable log commit per batch). */
     int (*write_all)(rb_target *t, rb_rec *v, size_t n, int force, progress *prog);
     void (*close)(rb_target *t);
+    /* Optional: read for every record, in batches (an endpoint: BatchGetItem), instead of
+     * read from a pool of threads. */
+    int (*read_all)(rb_target *t, rb_rec *v, size_t n, progress *prog);
 } rb_target_ops;
 
 struct rb_target {

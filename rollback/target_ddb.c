@@ -2,6 +2,10 @@
  * DynamoDB Local, ScyllaDB Alternator, dynalite), through remote/ddb.h: SigV4, the AWS
  * configuration chain, a pool of `jobs` connections, retries with backoff.
  *
+ * READING FIRST (dry runs, --on-conflict fail): BatchGetItem, ConsistentRead, 100 keys per
+ * call (the service's limit), UnprocessedKeys asked again with a growing pause (throttling
+ * answers are retried inside ddb_call); one round trip per 100 records instead of 100.
+ *
  * THE CHECK TRAVELS WITH THE WRITE. Per record: GetItem (ConsistentRead) classifies the item
  * (rollback.h). To restore, PutItem (or DeleteItem) carries a ConditionExpression built from the
  * expected image: `#a0 = :v0 AND #a1 = :v1 ...` over every attribute of it, or
@@ -28,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct remote {
     rb_target base;
@@ -131,6 +136,95 @@ static int remote_read(rb_target *bt, rb_rec *r)
     return rc;
 }
 
+/* ---- BatchGetItem ------------------------------------------------------------------------- */
+
+#define BATCH_GET_MAX 100           /* keys per BatchGetItem: the service's limit */
+#define BATCH_GET_TRIES 12          /* rounds for UnprocessedKeys before giving up */
+
+/* The record of v[0..n) whose key is the item j's (NULL: none). */
+static rb_rec *match(remote *m, rb_rec *v, size_t n, const cJSON *j, buf *k)
+{
+    buf b = BUF_INIT;
+    int present;
+    item *it = NULL;
+    rb_rec *hit = NULL;
+    buf_reset(k);
+    if (json_img(j, &b, &present) || !present || item_decode(b.data, b.len, &it) ||
+        key_encode_item(&m->base.ks, it, k))
+        goto out;
+    for (size_t i = 0; i < n && !hit; i++)
+        if (v[i].kn == k->len && !memcmp(v[i].key, k->data, k->len)) hit = &v[i];
+out:
+    item_free(it);
+    buf_free(&b);
+    return hit;
+}
+
+/* One BatchGetItem round over the keys of req; classifies what came back (found[i] set) and
+ * hands back the UnprocessedKeys request (NULL when none). */
+static int batch_round(remote *m, rb_rec *v, size_t n, char *found, cJSON *req, cJSON **again)
+{
+    cJSON *resp = NULL;
+    buf k = BUF_INIT;
+    *again = NULL;
+    int rc = ddb_call(m->c, "BatchGetItem", req, &resp, NULL);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(
+                               cJSON_GetObjectItemCaseSensitive(resp, "Responses"), m->table)) {
+        rb_rec *r = rc ? NULL : match(m, v, n, it, &k);
+        if (!r) continue;
+        found[r - v] = 1;
+        rc = classify_json(r, it, 0);
+    }
+    cJSON *un = cJSON_GetObjectItemCaseSensitive(resp, "UnprocessedKeys");
+    if (!rc && cJSON_GetArraySize(un) > 0) {
+        *again = cJSON_CreateObject();
+        cJSON_AddItemToObject(*again, "RequestItems", cJSON_DetachItemViaPointer(resp, un));
+    }
+    buf_free(&k);
+    cJSON_Delete(resp);
+    return rc;
+}
+
+/* The current images of up to 100 records. */
+static int batch_get(remote *m, rb_rec *v, size_t n)
+{
+    char found[BATCH_GET_MAX] = {0};
+    cJSON *req = cJSON_CreateObject(), *again = NULL;
+    cJSON *t = cJSON_AddObjectToObject(cJSON_AddObjectToObject(req, "RequestItems"), m->table);
+    cJSON *keys = cJSON_AddArrayToObject(t, "Keys");
+    cJSON_AddBoolToObject(t, "ConsistentRead", 1);
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(keys, img_json(v[i].keys, v[i].ksn));
+    int rc = 0, tries = 0;
+    while (!rc && req) {
+        if (tries && tries >= BATCH_GET_TRIES) {
+            rc = err_set(TM_EREMOTE, "BatchGetItem: keys still unprocessed after %d rounds", tries);
+            break;
+        }
+        if (tries) usleep((useconds_t)(10000u << (tries < 8 ? tries : 8)));   /* 20 ms .. 2.5 s */
+        rc = batch_round(m, v, n, found, req, &again);
+        cJSON_Delete(req);
+        req = again;
+        again = NULL;
+        tries++;
+    }
+    cJSON_Delete(req);
+    for (size_t i = 0; !rc && i < n; i++)   /* not returned: absent */
+        if (!found[i]) rc = classify_json(&v[i], NULL, 0);
+    return rc ? err_wrap(rc, "BatchGetItem: ") : 0;
+}
+
+static int remote_read_all(rb_target *bt, rb_rec *v, size_t n, progress *prog)
+{
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i += BATCH_GET_MAX) {
+        size_t k = n - i < BATCH_GET_MAX ? n - i : BATCH_GET_MAX;
+        rc = batch_get((remote *)bt, v + i, k);
+        progress_add(prog, k, 0);
+    }
+    return rc;
+}
+
 static int remote_write(rb_target *bt, rb_rec *r, int force)
 {
     remote *m = (remote *)bt;
@@ -164,7 +258,8 @@ static void remote_close(rb_target *bt)
     free(m);
 }
 
-static const rb_target_ops remote_ops = {remote_read, remote_write, NULL, remote_close};
+static const rb_target_ops remote_ops = {remote_read, remote_write, NULL, remote_close,
+                                         remote_read_all};
 
 /* ---- the table's key schema from DescribeTable --------------------------------------------- */
 

@@ -123,7 +123,8 @@ static void local_close(rb_target *bt)
     free(l);
 }
 
-static const rb_target_ops local_ops = {local_read, local_write, local_write_all, local_close};
+static const rb_target_ops local_ops = {local_read, local_write, local_write_all, local_close,
+                                        NULL};
 
 int rb_local_open(const rollback_options *o, rb_target **out)
 {

@@ -99,4 +99,30 @@ if lost: sys.exit("FAIL: the rollback overwrote the racing writer's last write o
 print("race: %d keys raced, %d conflicts, %d restored while racing" % (len(last),
       sum(1 for k in last if acts.get(k) == "CONFLICT"), sum(1 for k in last if acts.get(k) == "RESTORE")))
 PY
+# 3. more records than one BatchGetItem takes (100 keys): the dry run and fail mode read the
+# current items in batches; three items changed on the endpoint are found in any batch
+tidemark create-table --table Wide --key pk:S >/dev/null
+tidemark pitr enable --table Wide >/dev/null
+for i in $(seq -w 1 250); do echo "{\"pk\":{\"S\":\"w$i\"},\"v\":{\"N\":\"$i\"}}"; done | tidemark batch-write --table Wide --file - >/dev/null 2>&1
+sleep 0.05; u0=$(now); sleep 0.05
+for i in $(seq -w 1 250); do echo "{\"pk\":{\"S\":\"w$i\"},\"v\":{\"N\":\"-$i\"}}"; done | tidemark batch-write --table Wide --file - >/dev/null 2>&1
+sleep 0.05; u1=$(now)
+expect_exit 0 tidemark-export --table Wide --to "$W/wexp" --incremental --from "$u0" --until "$u1"
+WE=$OUT
+tidemark scan --table Wide >"$W/wide.jsonl"
+python3 "$PYE" seed "$URL" Wide "$W/wide.jsonl"
+python3 - "$URL" <<'PY2'
+import sys, boto3
+c = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1")
+for k in ("w001", "w150", "w250"):
+    c.put_item(TableName="Wide", Item={"pk": {"S": k}, "v": {"N": "7"}})
+PY2
+dump Wide >"$W/w0"
+expect_exit 3 tidemark-rollback --from "$WE" --endpoint-url "$URL" --table-name Wide --dry-run --json
+assert_contains "$ERR" "250 of 250 records chosen: 247 to restore, 0 to delete, 0 already rolled back, 3 conflicts"
+assert_eq "w001 w150 w250" "$(printf '%s\n' "$OUT" | python3 -c '
+import json, sys
+print(" ".join(sorted(json.loads(l)["Keys"]["pk"]["S"] for l in sys.stdin if "\"CONFLICT\"" in l)))')" "conflicts found through BatchGetItem"
+expect_exit 3 tidemark-rollback --from "$WE" --endpoint-url "$URL" --table-name Wide --on-conflict fail
+dump Wide | cmp -s - "$W/w0" || fail "fail mode wrote"
 echo "rollback_endpoint: ok"
