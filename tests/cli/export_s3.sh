@@ -101,15 +101,19 @@ assert_contains "$OUT" "INCREMENTAL_EXPORT"
 TIDEMARK_EXPORT_DELAY_MS=30 tidemark-export --table Sales --to "s3://$bucket/killed" --jobs 4 \
   --max-file-size 8K >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 400); do
-  "$AWS" --endpoint-url "$EP" s3 cp --only-show-errors "s3://$bucket/killed/" "$work/k/" --recursive \
-    --exclude '*' --include '*/tidemark-export-state.json' >/dev/null 2>&1 || true
-  st=$(ls "$work"/k/AWSDynamoDB/*/tidemark-export-state.json 2>/dev/null | head -1 || true)
+# The state is read where s3rver keeps the object (its file store): an `aws s3 cp` per poll took
+# seconds on a loaded machine, and the export could end between two polls.
+st=
+for _ in $(seq 1 600); do
+  st=$(ls "$work"/s3rver/"$bucket"/killed/AWSDynamoDB/*/tidemark-export-state.json._S3rver_object \
+    2>/dev/null | head -1 || true)
   if [ -n "$st" ] && grep -q '"partitionsDone":\[[0-9]' "$st"; then break; fi
-  sleep 0.1
+  kill -0 "$pid" 2>/dev/null || fail "the export ended before it could be killed mid-way"
+  sleep 0.05
 done
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
+[ -n "$st" ] || fail "no export state to kill at"
 kid=$(basename "$(dirname "$st")")
 kdir="s3://$bucket/killed/AWSDynamoDB/$kid"
 expect_exit 0 tidemark-export describe "$kdir"
