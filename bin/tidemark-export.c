@@ -178,23 +178,6 @@ typedef struct args {
     int64_t time_us, from_us, until_us;
 } args;
 
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s) return -1;
-    switch (*end) {
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
-    default: break;
-    }
-    if (*end == 'i' || *end == 'B') end += *end == 'i' ? (end[1] == 'B' ? 2 : 1) : 1;
-    if (*end || !v) return -1;
-    *out = v;
-    return 0;
-}
-
 /* ---- output ---- */
 
 /* A response as `aws dynamodb <operation>` prints it, without tidemark's extras. */
@@ -433,6 +416,12 @@ static int run_export(const args *a)
 
 /* ---- arguments ---- */
 
+/* A size option of at least one byte: -1 to go on, else the usage error's exit status. */
+static int size_option(const char *opt, const char *v, uint64_t *out)
+{
+    return cli_size_option(prog, opt, v, 1, UINT64_MAX, out) ? CLI_USAGE : -1;
+}
+
 /* One option into a; -1 to go on, else the exit status. */
 static int option(args *a, int c, const char *v)
 {
@@ -471,11 +460,9 @@ static int option(args *a, int c, const char *v)
             return cli_usage(prog, "--jobs must be 1..%d, not '%s'", EXPORT_JOBS_MAX, v);
         break;
     case OPT_MAXFILE:
-        if (parse_size(v, &a->max_file)) return cli_usage(prog, "--max-file-size: bad size '%s'", v);
-        break;
+        return size_option("--max-file-size", v, &a->max_file);
     case OPT_NCMEM:
-        if (parse_size(v, &a->ncmem)) return cli_usage(prog, "--netchange-mem: bad size '%s'", v);
-        break;
+        return size_option("--netchange-mem", v, &a->ncmem);
     case OPT_REGION: a->region = v; break;
     case OPT_ACCOUNT: a->account = v; break;
     case OPT_RESUME: a->resume = v; break;
@@ -491,9 +478,7 @@ static int option(args *a, int c, const char *v)
         if ((a->scan_limit = atoi(v)) < 1) return cli_usage(prog, "--scan-limit: bad number '%s'", v);
         break;
     case OPT_CHECKPOINT:
-        if (parse_size(v, &a->checkpoint))
-            return cli_usage(prog, "--checkpoint-size: bad size '%s'", v);
-        break;
+        return size_option("--checkpoint-size", v, &a->checkpoint);
     case OPT_PROFILE: a->profile = v; break;
     case OPT_JSON: a->json = 1; break;
     case 'q': cli_set_quiet(1); break;

@@ -190,28 +190,6 @@ static void on_signal(int sig)
     cancelled = 1;
 }
 
-/* "64M" -> bytes. */
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *s == '-') return -1;
-    uint64_t m = 1;
-    switch (*end) {
-    case 'k': case 'K': m = 1ull << 10; end++; break;
-    case 'm': case 'M': m = 1ull << 20; end++; break;
-    case 'g': case 'G': m = 1ull << 30; end++; break;
-    case 't': case 'T': m = 1ull << 40; end++; break;
-    default: break;
-    }
-    if ((*end == 'i' || *end == 'I') && m > 1) end++;
-    if ((*end == 'b' || *end == 'B')) end++;
-    if (*end || (v && m > UINT64_MAX / v)) return -1;
-    *out = v * m;
-    return 0;
-}
-
 static int parse_delim(const char *s, char *out)
 {
     if (!strcmp(s, "tab") || !strcmp(s, "\\t") || !strcmp(s, "\t")) { *out = '\t'; return 0; }
@@ -275,12 +253,12 @@ static int table_params(const args *a)
     return -1;
 }
 
-/* A size option as a request number: -1, or the usage error ("<what>, not '<v>'"). */
-static int size_member(args *a, const char *member, const char *v, uint64_t lo, uint64_t hi,
-                       const char *what)
+/* A size option as a request number: -1, or the usage error's exit status. */
+static int size_member(args *a, const char *member, const char *opt, const char *v, uint64_t lo,
+                       uint64_t hi)
 {
     uint64_t n;
-    if (parse_size(v, &n) || n < lo || n > hi) return cli_usage(prog, "%s, not '%s'", what, v);
+    if (cli_size_option(prog, opt, v, lo, hi, &n)) return CLI_USAGE;
     cJSON_AddNumberToObject(a->req, member, (double)n);
     return -1;
 }
@@ -317,19 +295,17 @@ static int option(args *a, int c, const char *v)
         break;
     case OPT_ERROR_LOG: cJSON_AddStringToObject(r, "TidemarkErrorLog", v); break;
     case OPT_MAX_ERRORS:
-        return size_member(a, "TidemarkMaxErrors", v, 0, UINT64_MAX, "--max-errors needs a number");
+        return size_member(a, "TidemarkMaxErrors", "--max-errors", v, 0, UINT64_MAX);
     case OPT_MAX_LINE:
-        return size_member(a, "TidemarkMaxLineBytes", v, 16, 1u << 30,
-                           "--max-line-bytes needs a size from 16 to 1G");
+        return size_member(a, "TidemarkMaxLineBytes", "--max-line-bytes", v, 16, 1u << 30);
     case OPT_MAX_DEC:
-        return size_member(a, "TidemarkMaxDecompressed", v, 0, UINT64_MAX, "--max-decompressed needs a size");
+        return size_member(a, "TidemarkMaxDecompressed", "--max-decompressed", v, 0, UINT64_MAX);
     case OPT_MAX_RATIO:
-        return size_member(a, "TidemarkMaxRatio", v, 0, UINT64_MAX, "--max-ratio needs a number");
+        return size_member(a, "TidemarkMaxRatio", "--max-ratio", v, 0, UINT64_MAX);
     case OPT_SORT_MEM:
-        return size_member(a, "TidemarkSortMemory", v, 1u << 20, (uint64_t)1 << 40,
-                           "--sort-memory needs a size of at least 1M");
+        return size_member(a, "TidemarkSortMemory", "--sort-memory", v, 1u << 20, (uint64_t)1 << 40);
     case OPT_THREADS:
-        return size_member(a, "TidemarkThreads", v, 1, 64, "--threads needs a number from 1 to 64");
+        return size_member(a, "TidemarkThreads", "--threads", v, 1, 64);
     case OPT_ENDPOINT: cJSON_AddStringToObject(r, "TidemarkTableEndpointUrl", v); break;
     case OPT_S3ENDPOINT: cJSON_AddStringToObject(r, "TidemarkEndpointUrl", v); break;
     case OPT_PROFILE: cJSON_AddStringToObject(r, "TidemarkProfile", v); break;

@@ -1,6 +1,8 @@
 /* cli.c: data directory, messages, --quiet and "did you mean" shared by every
  * program (see cli.h). Progress on a terminal is in progress_tty.c. */
 #include "cli/cli.h"
+#include "engine/err.h"
+#include "engine/text.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -61,6 +63,36 @@ int cli_usage(const char *prog, const char *fmt, ...)
     if (command) fprintf(stderr, "\nTry '%s %s --help'.\n", prog, command);
     else fprintf(stderr, "\nTry '%s --help'.\n", prog);
     return CLI_USAGE;
+}
+
+/* n as a size people read back: "64M" when it is a whole number of a unit, else bytes. */
+static void size_name(uint64_t n, char *out, size_t len)
+{
+    static const char units[] = "TGMK";
+    for (int i = 0; i < 4; i++) {
+        int shift = 10 * (4 - i);
+        if (n && !(n & ((1ull << shift) - 1))) {
+            snprintf(out, len, "%llu%c", (unsigned long long)(n >> shift), units[i]);
+            return;
+        }
+    }
+    snprintf(out, len, "%llu", (unsigned long long)n);
+}
+
+int cli_size_option(const char *prog, const char *opt, const char *v, uint64_t lo, uint64_t hi,
+                    uint64_t *out)
+{
+    uint64_t n;
+    if (text_parse_size(v, &n)) return cli_usage(prog, "%s: %s", opt, err_msg());
+    if (n >= lo && n <= hi) {
+        *out = n;
+        return 0;
+    }
+    char a[32], b[32];
+    size_name(lo, a, sizeof a);
+    size_name(hi, b, sizeof b);
+    if (hi == UINT64_MAX) return cli_usage(prog, "%s must be at least %s, not '%s'", opt, a, v);
+    return cli_usage(prog, "%s must be from %s to %s, not '%s'", opt, a, b, v);
 }
 
 void cli_note(const char *prog, const char *fmt, ...)

@@ -51,6 +51,12 @@ int cli_fail(const char *prog, const char *what, int rc);
 /* Prints "<prog>: [<command>: ]<message>\nTry '<prog> [<command> ]--help'." and returns
  * CLI_USAGE. */
 int cli_usage(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A size option's value (engine/text.h text_parse_size: "64M", "8KiB") within lo..hi: 0 with
+ * *out set, or the usage error "<opt>: bad size 'v': <reason>" or "<opt> must be from LO to
+ * HI, not 'v'" (LO and HI as sizes) and CLI_USAGE. Every program's size options go through
+ * it, so the same bad value gets the same message and exit status everywhere. */
+int cli_size_option(const char *prog, const char *opt, const char *v, uint64_t lo, uint64_t hi,
+                    uint64_t *out);
 /* "<prog>: [<command>: ]<message>" on stderr unless quiet: for what a success has to say. */
 void cli_note(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -282,3 +282,29 @@ void text_human_bytes(double b, char *out, size_t n)
     while (b >= 1024 && i < 4) { b /= 1024; i++; }
     snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
 }
+
+int text_parse_size(const char *s, uint64_t *out)
+{
+    static const char units[] = "KMGT";
+    const char *p = s;
+    uint64_t v = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) goto big;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    int digits = p > s, c = *p & ~0x20, shift = 0;
+    const char *u = c ? strchr(units, c) : NULL;
+    if (u) {
+        shift = 10 * (int)(u - units + 1);
+        if (*++p == 'i' || *p == 'I') p++;
+    }
+    if (*p == 'b' || *p == 'B') p++;
+    if (!digits || *p)
+        return err_set(TM_EINVAL, "bad size '%s': a number of bytes with an optional K, M, G or"
+                                  " T suffix (1K = 1024)", s);
+    if (shift && v > UINT64_MAX >> shift) goto big;
+    *out = v << shift;
+    return 0;
+big:
+    return err_set(TM_EINVAL, "bad size '%s': too large", s);
+}

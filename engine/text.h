@@ -10,6 +10,7 @@
 #include "engine/buf.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- JSON strings ---------------------------------------------------------------------- */
 
@@ -86,5 +87,12 @@ int text_utf8_valid(const void *s, size_t n);
 
 /* A byte count for people: "512 B", "1.5 KiB", "3.2 GiB" (binary units, up to TiB). */
 void text_human_bytes(double bytes, char *out, size_t n);
+
+/* A size as people write it on a command line: decimal digits, then an optional binary unit
+ * K, M, G or T (either case; 1K = 1024), an optional 'i' after the unit and an optional 'B':
+ * "4096", "64M", "8KiB", "1gb". No sign, space, fraction or overflow. 0 with *out set, or
+ * TM_EINVAL with the reason as the error detail (*out untouched). Zero is a size: callers
+ * check their own range. */
+int text_parse_size(const char *s, uint64_t *out);
 
 #endif

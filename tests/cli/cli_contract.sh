@@ -65,6 +65,23 @@ for bad in s3:/bucket/x s3:bucket S3://bucket s3:// s3:///x gs://bucket/x; do
 done
 [ ! -e s3: ] && [ ! -e S3: ] && [ ! -e gs: ] || fail "a typo made a local directory: $(ls)"
 
+# ---- size options: one parser (text_parse_size), one message, one exit status -----------------
+# export once took "-1" (as 2^64-1) and "8iB" and refused "1T"; import refused "8iB" and took "1T"
+for bad in -1 1.5G 12X 8iB 8KK 0x10 "" 99999999999T; do
+  expect_exit 2 tidemark-export --table Chat --to sized --max-file-size "$bad"
+  e=${ERR%%$'\n'*}; e=${e#tidemark-export: --max-file-size: }
+  expect_exit 2 tidemark-import --from sized --table Sized --max-decompressed "$bad"
+  i=${ERR%%$'\n'*}; i=${i#tidemark-import: --max-decompressed: }
+  assert_eq "$e" "$i" "the message for size '$bad'"
+  assert_contains "$e" "bad size '$bad': " "export --max-file-size '$bad'"
+done
+expect_exit 2 tidemark-export --table Chat --to sized --checkpoint-size 0
+assert_contains "$ERR" "tidemark-export: --checkpoint-size must be at least 1, not '0'" "size 0"
+expect_exit 2 tidemark-import --from sized --table Sized --max-line-bytes 2G
+assert_contains "$ERR" "tidemark-import: --max-line-bytes must be from 16 to 1G, not '2G'" "range"
+expect_exit 0 tidemark-export --table Chat --to sized --max-file-size 1TiB -q
+[ ! -e sized ] || [ -n "$(ls sized)" ] || fail "export with a 1TiB file size"
+
 # ---- progress on a terminal (forced) and in cron ----------------------------------------------
 pad=$(printf 'x%.0s' {1..60})
 awk -v pad="$pad" 'BEGIN { for (i = 1; i <= 30000; i++) printf "{\"pk\":{\"S\":\"k%d\"},\"v\":{\"S\":\"%s\"}}\n", i, pad }' > items.jsonl

@@ -167,6 +167,37 @@ static void test_human_bytes(void **state)
     }
 }
 
+static void test_parse_size(void **state)
+{
+    (void)state;
+    static const struct { const char *s; uint64_t v; } ok[] = {
+        {"0", 0}, {"4096", 4096}, {"8K", 8192}, {"8k", 8192}, {"8KB", 8192}, {"8KiB", 8192},
+        {"8kib", 8192}, {"64M", 64ull << 20}, {"1gb", 1ull << 30}, {"2T", 2ull << 40},
+        {"512B", 512}, {"18446744073709551615", UINT64_MAX},
+        {"16777215T", 16777215ull << 40},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint64_t v = 7;
+        assert_int_equal(text_parse_size(ok[i].s, &v), 0);
+        assert_true(v == ok[i].v);
+    }
+    static const char *const bad[] = {
+        "", "K", "B", "-1", "+1", " 1", "1 ", "1.5G", "1X", "8iB", "8Ki B", "8KK", "8KBB", "0x10",
+        "1E", "16E0", "16777216T", "18446744073709551616", "99999999999999999999K",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t v = 7;
+        assert_int_equal(text_parse_size(bad[i], &v), TM_EINVAL);
+        assert_true(v == 7); /* untouched */
+        assert_non_null(strstr(err_msg(), "bad size '"));
+    }
+    text_parse_size("1X", &(uint64_t){0});
+    assert_string_equal(err_msg(), "bad size '1X': a number of bytes with an optional K, M, G or T"
+                                   " suffix (1K = 1024)");
+    text_parse_size("16777216T", &(uint64_t){0});
+    assert_string_equal(err_msg(), "bad size '16777216T': too large");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_b64_decode16),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_human_bytes),
+        cmocka_unit_test(test_parse_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
