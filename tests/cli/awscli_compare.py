@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""awscli_compare.py OPERATION AWS OURS WIRE: compares a program's --json output (OURS) with
+"""awscli_compare.py OPERATION AWS OURS WIRE [OWN,...]: compares a program's --json output (OURS) with
 what the aws CLI prints for the same wire response (AWS: awscli_format.py's output for WIRE),
 field by field, timestamps included. Exit 0 when they agree, 1 (saying where) when not.
 
@@ -7,7 +7,9 @@ Agree means: every field of AWS is in OURS, equal and of the same JSON type; a f
 OURS is allowed only where the installed botocore model does not know it (a member newer than
 this awscli, e.g. ExportType, or tidemark's own, e.g. SkippedEntries) AND the wire response has
 it at the same place: the front end invents nothing. No "Tidemark..." member may remain (front
-ends strip them). Exit 77 when botocore cannot be imported (the caller prints SKIP)."""
+ends strip them), except the members named in OWN (tidemark's own that a program prints on
+purpose, e.g. `tidemark describe-table --json`'s Tidemark), and those only where the wire response
+has them too. Exit 77 when botocore cannot be imported (the caller prints SKIP)."""
 import json
 import sys
 
@@ -35,6 +37,9 @@ def child(shape, key):
     return None
 
 
+OWN = set()
+
+
 def compare(op, aws, ours, wire, shape, path, notes):
     ok = True
     if isinstance(aws, dict):
@@ -51,7 +56,7 @@ def compare(op, aws, ours, wire, shape, path, notes):
         for k in ours:
             if k in aws:
                 continue
-            if k.startswith("Tidemark"):
+            if k.startswith("Tidemark") and k not in OWN:
                 print("%s: %s.%s: a Tidemark member left in --json" % (op, path, k))
                 ok = False
             elif known(shape, k):
@@ -78,6 +83,8 @@ def compare(op, aws, ours, wire, shape, path, notes):
 
 def main():
     op, aws, ours, wire = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    if len(sys.argv) > 5:
+        OWN.update(n for n in sys.argv[5].split(",") if n)
     model = botocore.session.get_session().get_service_model("dynamodb")
     shape = model.operation_model(op).output_shape
     if aws.strip() == "" or ours.strip() == "":

@@ -3,49 +3,25 @@
 # same response. For each operation, `tidemark call <Op>` gives the wire response; awscli_format.py
 # runs it through botocore's parser and awscli's JSON formatter (aws CLI v2's own code path);
 # the program's --json output must hold every field of that, equal (timestamps included), with
-# only tidemark's own members ("Tidemark", "UnrestorableGaps") beside them (and members newer
-# than the installed awscli's model).
+# only tidemark's own "Tidemark" member and members newer than the installed awscli's model
+# beside them, each also in the wire response (awscli_compare.py, shared with
+# json_awscli_backup.sh).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 make_home
 PY=/usr/bin/python3
 FMT="$TM_ROOT/tests/cli/awscli_format.py"
+CMP="$TM_ROOT/tests/cli/awscli_compare.py"
 rc=0; echo '{}' | "$PY" "$FMT" DescribeTable >/dev/null 2>&1 || rc=$?
 if [ "$rc" = 77 ]; then echo "json_awscli: SKIP (awscli/botocore not importable by $PY)"; exit 0; fi
 export TZ=UTC
 
-# compare OP WIRE OURS: fields of aws's output against ours
+# compare OP WIRE OURS: fields of aws's output against ours (awscli_compare.py, the one
+# comparison; tidemark's own "Tidemark" member is printed on purpose)
 compare() {
   local op=$1 wire=$2 ours=$3 aws
   aws=$(printf '%s' "$wire" | "$PY" "$FMT" "$op") || fail "$op: awscli_format failed on: $wire"
-  "$PY" - "$op" "$aws" "$ours" <<'PYEOF' || fail "$op: --json differs from the aws CLI's output"
-import json, sys
-op, aws, ours = sys.argv[1], sys.argv[2], sys.argv[3]
-if aws.strip() == "":
-    if ours.strip() != "":
-        print("%s: aws prints nothing, tidemark printed %r" % (op, ours)); sys.exit(1)
-    sys.exit(0)
-a, o = json.loads(aws), json.loads(ours)
-# tidemark's own members, and RecoveryPeriodInDays (AWS added it in 2024: newer than this
-# awscli's service model, which drops what it does not know)
-OWN = {"Tidemark", "UnrestorableGaps", "RecoveryPeriodInDays"}
-def cmp(x, y, path):
-    if isinstance(x, dict):
-        if not isinstance(y, dict): print("%s: %s: not an object in tidemark's" % (op, path)); return False
-        ok = True
-        for k in x:
-            if k not in y: print("%s: %s.%s missing in tidemark's" % (op, path, k)); ok = False
-            else: ok = cmp(x[k], y[k], path + "." + k) and ok
-        for k in y:
-            if k not in x and k not in OWN: print("%s: %s.%s only in tidemark's" % (op, path, k)); ok = False
-        return ok
-    if isinstance(x, list):
-        if not isinstance(y, list) or len(x) != len(y): print("%s: %s: lists differ" % (op, path)); return False
-        return all([cmp(p, q, "%s[%d]" % (path, i)) for i, (p, q) in enumerate(zip(x, y))])
-    if x != y or type(x) != type(y): print("%s: %s: aws %r, tidemark %r" % (op, path, x, y)); return False
-    return True
-sys.exit(0 if cmp(a, o, op) else 1)
-PYEOF
+  "$PY" "$CMP" "$op" "$aws" "$ours" "$wire" Tidemark || fail "$op: --json differs from the aws CLI's output"
 }
 
 # check OP REQUEST -- tidemark args...: the wire response of OP and the --json output of args
