@@ -295,6 +295,22 @@ static int export_done(tm_db *db, const export_desc *d, cJSON **resp, tm_error *
     return 0;
 }
 
+/* The kind of export_run's failure rc where the engine code alone does not say it (0: as
+ * tm_error_from maps it). A time needs the change log: with PITR off, export_run's
+ * TM_ENOTFOUND is AWS's PointInTimeRecoveryUnavailableException, not a missing table. Looked
+ * up only after a failure. */
+static int export_fail_kind(tm_db *db, const export_options *o, const char *name, int rc)
+{
+    if (rc == TM_ERANGE) return TM_ERR_INVALID_EXPORT_TIME;
+    if (rc != TM_ENOTFOUND || (!o->time_us && o->type != EXPORT_INCREMENTAL)) return 0;
+    table *t = NULL;
+    table_info info;
+    tm_error ignored;
+    if (api_open_table(db, name, TABLE_RDONLY, &t, &info, &ignored)) return 0;
+    api_close_table(db, name, t);
+    return info.pitr_enabled ? 0 : TM_ERR_PITR_UNAVAILABLE;
+}
+
 int tm_export_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e)
 {
     export_options o = EXPORT_OPTIONS_INIT;
@@ -329,7 +345,7 @@ int tm_export_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
         k = tm_error_set(e, TM_ERR_TABLE_NOT_FOUND, "table %s not found (data directory %s)",
                          name, o.home);
     } else if ((rc = export_run(&o, &d))) {
-        k = backup_error(e, rc, rc == TM_ERANGE ? TM_ERR_INVALID_EXPORT_TIME : 0);
+        k = backup_error(e, rc, export_fail_kind(db, &o, name, rc));
     } else {
         k = export_done(db, &d, resp, e);
     }

@@ -99,6 +99,12 @@ assert_contains "$OUT" "tidemark-export (tidemark) "
 # An export at a time needs PITR, which is off here.
 expect_exit 1 tidemark-export --table Things --to "$work/x" --time -1m
 assert_contains "$ERR" "point-in-time recovery is not enabled"
+# ... as AWS says it (was ResourceNotFoundException): on stderr, and as the FAILED export's code
+assert_contains "$ERR" "tidemark-export: export: PointInTimeRecoveryUnavailableException: "
+expect_exit 1 tidemark-export --table Things --to "$work/x" --time -1m --json
+assert_contains "$OUT" '"FailureCode": "PointInTimeRecoveryUnavailableException"'
+expect_exit 1 tidemark-export --table Things --to "$work/x" --incremental --from -2h --until -1h
+assert_contains "$ERR" "PointInTimeRecoveryUnavailableException: "
 # 5b. The same contract as every program (issue 12): a bad table name is a usage error (was
 # 1); no credentials is a failure (1) as in import; a typo gets "did you mean"; a failed
 # export under --json still prints its ExportDescription, FAILED, on stdout (it printed

@@ -6,6 +6,7 @@
  * credentials, an existing target. The ExportDescription assertions of export_test's
  * export_desc_json live here (one writer: shape_export_description). */
 #include "api/backup.h"
+#include "engine/clock.h"
 #include "engine/fsx.h"
 
 #include <setjmp.h>
@@ -230,23 +231,40 @@ static void test_export_errors(void **state)
     assert_int_equal(call(f, "ExportTableToPointInTime", NULL, &e, "{\"TableName\":\"Src\","
                           "\"TidemarkDestination\":\"%s\",\"ExportTime\":\"yesterday\"}", f->dest),
                      TM_ERR_BAD_PARAMETER);
-    /* an export at a time outside the window fails; with a run, its FAILED description */
+    /* an export at a time on a table without PITR fails as AWS says (it was
+     * ResourceNotFoundException); with a run, its FAILED description */
     tm_backup_run run = TM_BACKUP_RUN_INIT;
     cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "TableName", "Src");
     cJSON_AddStringToObject(req, "TidemarkDestination", f->dest);
     cJSON_AddNumberToObject(req, "ExportTime", 1000000000);
-    assert_int_not_equal(tm_export_run(f->db, req, &run, &r, &e), 0);
+    assert_int_equal(tm_export_run(f->db, req, &run, &r, &e), TM_ERR_PITR_UNAVAILABLE);
     assert_null(r);
     assert_int_equal(tm_err_exit(e.kind), 1);
     assert_non_null(run.failed);
     const cJSON *x = get(run.failed, "ExportDescription");
     assert_string_equal(str(x, "ExportStatus"), "FAILED");
-    assert_string_equal(str(x, "FailureCode"), tm_err_name(e.kind));
+    assert_string_equal(str(x, "FailureCode"), "PointInTimeRecoveryUnavailableException");
     assert_string_equal(str(x, "TableArn"), "arn:aws:dynamodb:us-east-1:000000000000:table/Src");
     assert_int_equal((int)num(x, "ExportTime"), 1000000000);
     cJSON_Delete(run.failed);
     cJSON_Delete(req);
+    /* ... a second ago, and an incremental export: the same */
+    assert_int_equal(call(f, "ExportTableToPointInTime", NULL, &e, "{\"TableName\":\"Src\","
+                          "\"TidemarkDestination\":\"%s\",\"ExportTime\":%.6f}", f->dest,
+                          (double)clock_now_us() / 1e6 - 1), TM_ERR_PITR_UNAVAILABLE);
+    assert_int_equal(call(f, "ExportTableToPointInTime", NULL, &e, "{\"TableName\":\"Src\","
+                          "\"TidemarkDestination\":\"%s\",\"ExportType\":\"INCREMENTAL_EXPORT\","
+                          "\"IncrementalExportSpecification\":{\"ExportFromTime\":%.6f,"
+                          "\"ExportToTime\":%.6f}}", f->dest, (double)clock_now_us() / 1e6 - 3600,
+                          (double)clock_now_us() / 1e6 - 60), TM_ERR_PITR_UNAVAILABLE);
+    assert_non_null(strstr(e.message, "point-in-time recovery is not enabled"));
+    /* with PITR, a time before the window is InvalidExportTime */
+    assert_int_equal(call(f, "UpdateContinuousBackups", NULL, &e, "{\"TableName\":\"Src\","
+                          "\"PointInTimeRecoverySpecification\":{\"PointInTimeRecoveryEnabled\":true}}"), 0);
+    assert_int_equal(call(f, "ExportTableToPointInTime", NULL, &e, "{\"TableName\":\"Src\","
+                          "\"TidemarkDestination\":\"%s\",\"ExportTime\":1000000000}", f->dest),
+                     TM_ERR_INVALID_EXPORT_TIME);
 
     /* an export that does not exist */
     assert_int_equal(call(f, "DescribeExport", NULL, &e, "{\"ExportArn\":\"arn:aws:dynamodb:us-east-1:"
