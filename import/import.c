@@ -917,6 +917,24 @@ static int decide_format(imp *im)
     return rc ? imp_fail(im, rc, "ValidationException") : 0;
 }
 
+/* The FailureCode of a source that did not open. AWS's for S3 are "S3" + S3's error code
+ * (S3NoSuchBucket in the DynamoDB guide's import troubleshooting); a source that cannot be
+ * signed for (no credentials, a profile not found) gets what S3 answers an unsigned request,
+ * S3AccessDenied, not ValidationException. Looked at after the failure (its detail kept). */
+static const char *source_failure(const char *from, const store_options *so, int rc)
+{
+    if (rc == TM_ENOTFOUND) return "DataFileNotFound";
+    if (rc == TM_EREMOTE) return "S3AccessError";
+    if (rc == TM_ELIMIT) return "DecompressionLimitExceeded";
+    if (rc != TM_EINVAL) return "InvalidSource";
+    if (strncmp(from, "s3://", 5)) return "ValidationException";
+    char why[1024];
+    snprintf(why, sizeof why, "%s", err_msg());
+    int unsigned_source = store_aws_credentials_check(so) != 0;
+    err_set(rc, "%s", why);
+    return unsigned_source ? "S3AccessDenied" : "ValidationException";
+}
+
 int import_run(const import_options *opt, import_result *res)
 {
     int rc = 0;
@@ -952,9 +970,7 @@ int import_run(const import_options *opt, import_result *res)
     so.profile = opt->profile;
     if ((rc = import_source_open(opt->from, &so, &im.budget, opt->ignore_summary_checksum,
                                  &im.src))) {
-        imp_fail(&im, rc, rc == TM_ENOTFOUND ? "DataFileNotFound" : rc == TM_EINVAL ?
-                 "ValidationException" : rc == TM_EREMOTE ? "S3AccessError" :
-                 rc == TM_ELIMIT ? "DecompressionLimitExceeded" : "InvalidSource");
+        imp_fail(&im, rc, source_failure(opt->from, &so, rc));
         goto out;
     }
     snprintf(res->bucket, sizeof res->bucket, "%s", im.src.bucket);

@@ -104,6 +104,9 @@ typedef struct store_aws_config {
 
 int store_aws_config_load(const store_options *o, const char *service, store_aws_config *c);
 void store_aws_config_free(store_aws_config *c);  /* wipes the secrets */
+/* 0 if the chain finds credentials for o, else TM_EINVAL with store_aws_config_load's reason
+ * (none, or a named profile not found): a caller telling "cannot sign" from other refusals. */
+int store_aws_credentials_check(const store_options *o);
 
 /* HTTP helpers the S3 backend shares with other libcurl clients (store_http.c). */
 int store_curl_init(void);                 /* curl_global_init, once; TM_EIO if it failed */

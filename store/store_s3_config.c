@@ -113,33 +113,50 @@ int store_s3_config_load(const store_options *o, store_s3_config *c)
     return store_aws_config_load(o, "S3", c);
 }
 
-int store_aws_config_load(const store_options *o, const char *service, store_aws_config *c)
+/* The chain's credentials into c (environment, then the profile's); TM_EINVAL with the reason
+ * when there are none. *profile_out: the profile read (static or o's). */
+static int load_credentials(const store_options *o, store_aws_config *c, const char **profile_out)
 {
-    memset(c, 0, sizeof *c);
-    int rc = 0, found = 0;
-    char *tmp = NULL;
+    int found = 0;
     const char *profile = o->profile ? o->profile : env("AWS_PROFILE");
     int explicit_profile = profile != NULL;
     if (!profile) profile = "default";
-
+    *profile_out = profile;
     if (env("AWS_ACCESS_KEY_ID") && env("AWS_SECRET_ACCESS_KEY")) {
         c->access_key = strdup(env("AWS_ACCESS_KEY_ID"));
         c->secret_key = strdup(env("AWS_SECRET_ACCESS_KEY"));
         c->session_token = first(env("AWS_SESSION_TOKEN"), NULL, NULL);
-    } else {
-        c->access_key = profile_get(profile, "aws_access_key_id", 1, &found);
-        c->secret_key = profile_get(profile, "aws_secret_access_key", 1, &found);
-        c->session_token = profile_get(profile, "aws_session_token", 1, &found);
-        if (!c->access_key || !c->secret_key) {
-            rc = explicit_profile && !found
-                     ? err_set(TM_EINVAL, "AWS profile \"%s\" not found in the shared credentials or "
-                                          "config file", profile)
-                     : err_set(TM_EINVAL, "no AWS credentials: set AWS_ACCESS_KEY_ID and "
-                                          "AWS_SECRET_ACCESS_KEY, or aws_access_key_id and "
-                                          "aws_secret_access_key in profile \"%s\"", profile);
-            goto out;
-        }
+        return 0;
     }
+    c->access_key = profile_get(profile, "aws_access_key_id", 1, &found);
+    c->secret_key = profile_get(profile, "aws_secret_access_key", 1, &found);
+    c->session_token = profile_get(profile, "aws_session_token", 1, &found);
+    if (c->access_key && c->secret_key) return 0;
+    return explicit_profile && !found
+               ? err_set(TM_EINVAL, "AWS profile \"%s\" not found in the shared credentials or "
+                                    "config file", profile)
+               : err_set(TM_EINVAL, "no AWS credentials: set AWS_ACCESS_KEY_ID and "
+                                    "AWS_SECRET_ACCESS_KEY, or aws_access_key_id and "
+                                    "aws_secret_access_key in profile \"%s\"", profile);
+}
+
+int store_aws_credentials_check(const store_options *o)
+{
+    store_aws_config c;
+    const char *profile;
+    memset(&c, 0, sizeof c);
+    int rc = load_credentials(o, &c, &profile);
+    store_aws_config_free(&c);
+    return rc;
+}
+
+int store_aws_config_load(const store_options *o, const char *service, store_aws_config *c)
+{
+    memset(c, 0, sizeof *c);
+    char *tmp = NULL;
+    const char *profile;
+    int rc = load_credentials(o, c, &profile);
+    if (rc) goto out;
 
     tmp = profile_get(profile, "region", 0, NULL);
     c->region = first(o->region, env("AWS_REGION"), env("AWS_DEFAULT_REGION"));

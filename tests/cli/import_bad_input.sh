@@ -231,7 +231,7 @@ expect_exit 1 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_PROFILE -
   AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent HOME=/nonexistent \
   tidemark-import --from s3://no-credentials/dump --table NoCreds "${KEYS[@]}" --json
 assert_contains "$ERR" "no AWS credentials"
-failed_json ValidationException
+failed_json S3AccessDenied   # a source it cannot read, as AWS's S3 codes go (was ValidationException)
 assert_contains "$(jc "$OUT")" '"S3BucketSource":{"S3Bucket":"no-credentials","S3KeyPrefix":"dump"}'
 no_table NoCreds
 expect_exit 2 tidemark-import --form items.jsonl --table Typo "${KEYS[@]}"

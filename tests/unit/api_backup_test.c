@@ -456,6 +456,10 @@ static void test_import_errors(void **state)
     assert_int_not_equal(tm_import_run(f->db, req, &run, &r, &e), 0);
     assert_int_equal(tm_err_exit(e.kind), 1);
     assert_non_null(strstr(e.message, "no AWS credentials"));
+    /* ... a source it cannot read, as AWS's S3 codes go (was ValidationException) */
+    assert_string_equal(str(get(run.failed, "ImportTableDescription"), "FailureCode"), "S3AccessDenied");
+    assert_non_null(strstr(str(get(run.failed, "ImportTableDescription"), "FailureMessage"),
+                           "no AWS credentials"));
     const cJSON *src = get(get(run.failed, "ImportTableDescription"), "S3BucketSource");
     assert_string_equal(str(src, "S3Bucket"), "no-credentials");
     assert_string_equal(str(src, "S3KeyPrefix"), "dump");
