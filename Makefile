@@ -134,6 +134,7 @@ MOD_store_test = store
 MOD_pitr_test = pitr
 MOD_netchange_test = pitr
 MOD_restore_test = restore
+MOD_lifecycle_test = lifecycle
 MOD_export_test = export
 MOD_layout_test = export
 MOD_text_test = engine

@@ -1,21 +1,39 @@
-/* hold.c: holds on a table's history (see hold.h).
+/* hold.c: holds on a table's history, and on exports (see hold.h).
  *
- * FILE NAMING: <table dir>/holds/<pid>-<n>.hold, n counting the holds of one process; the lock
- * is holds/.lock (flock, never written). Temp files (.hold.tmp.<pid>) are never read.
+ * PURPOSE: a reader (restore, export at a time, incremental export, rollback) says what it
+ * reads, so that retention (table_retain, tidemark-lifecycle run) and export rules
+ * (tidemark-lifecycle apply) never delete it meanwhile; a killed reader's hold expires.
  *
- * FORMAT: one text line, fields separated by one space, in this order:
- *   "tidemark-hold 1 pid <pid> start <start> expires <epoch s> from <seq> to <seq> snap <name|-|*>
- *    what <word>\n"
- * VALIDITY: a file that does not parse is treated as holding everything until it is older than
- * HOLD_TTL_S (a writer killed mid-rename cannot leave one: files are replaced atomically).
+ * FILE NAMING: <table dir>/holds/<pid>-<n>.hold, n counting the holds of one process (decimal);
+ * the lock is holds/.lock (flock, never written). Temp files (.hold.tmp.<pid>) are never read.
+ * Exports in a local destination: <dir>/AWSDynamoDB/.holds/<ExportId>/holds/, same files and
+ * lock (from 0, to UINT64_MAX, snap "*"); the ".holds" folder is no export (readers of a
+ * destination skip folders without a manifest; ls hides it).
  *
- * EXPORTS: the holds of export <id> in a local destination are files of the same format in
- * <dir>/AWSDynamoDB/.holds/<id>/holds/ (from 0, to UINT64_MAX, snap "*"), with the lock
- * holds/.lock there; the ".holds" folder is no export (readers of a destination skip folders
- * without a manifest).
+ * RECORD: one text line, fields separated by one space, in this order:
+ *   HOLD_MAGIC HOLD_VERSION "pid" <pid> "start" <start> "expires" <epoch s> "from" <seq>
+ *   "to" <seq> "snap" <name|-|*> "what" <word> "\n"
+ *   pid      the holder's process id (decimal)
+ *   start    its start time, field 22 of /proc/<pid>/stat (0: unknown, the pid alone decides)
+ *   expires  real time (never TIDEMARK_CLOCK), taken + HOLD_TTL_S
+ *   from,to  the log seqs held, inclusive (0 .. 18446744073709551615: all)
+ *   snap     the snapshot held: its name, "-" none, "*" every one
+ *   what     who holds: restore, export, pitr-read, netchange, rollback, ...
  *
- * CRASH SAFETY: written with fsx_write_atomic; a holder killed at any point leaves either no
- * file or a whole one, which expires with its pid. */
+ * VALIDITY: a hold is live if and only if
+ *   1. its line parses as above with this HOLD_VERSION, and
+ *   2. expires is after now, and
+ *   3. process pid exists and its start time equals start (a reused pid does not keep it).
+ * A file that does not parse (rule 1) holds everything until its mtime + HOLD_TTL_S (a writer
+ * killed mid-rename cannot leave one: files are replaced atomically; a newer version's file is
+ * honoured the same way). A hold that is not live is removed by the next hold_list.
+ *
+ * CRASH SAFETY: written with fsx_write_atomic (temp, fsync, rename, fsync dir), taken under the
+ * lock, so that a retention that decided before it finishes deleting first; a holder killed at
+ * any point leaves either no file or a whole one, which expires with its pid.
+ *
+ * COMPATIBILITY: HOLD_VERSION changes when a field changes meaning or is added; an older
+ * reader then treats the newer file as unparsable (holds everything until its TTL): safe. */
 #include "engine/hold.h"
 #include "engine/err.h"
 #include "engine/fsx.h"
@@ -40,6 +58,10 @@ struct hold {
     char dir[PATH_MAX];
     hold_info info;
 };
+
+/* "tidemark-hold" names the file's kind in any listing; version 1 is the record above. */
+#define HOLD_MAGIC "tidemark-hold"
+#define HOLD_VERSION 1
 
 static unsigned hold_counter;
 
@@ -94,8 +116,8 @@ static int hold_write(hold *h)
 {
     char line[256];
     const hold_info *i = &h->info;
-    int n = snprintf(line, sizeof line, "tidemark-hold 1 pid %ld start %llu expires %" PRId64
-                     " from %" PRIu64 " to %" PRIu64 " snap %s what %s\n", i->pid, i->start,
+    int n = snprintf(line, sizeof line, HOLD_MAGIC " %d pid %ld start %llu expires %" PRId64
+                     " from %" PRIu64 " to %" PRIu64 " snap %s what %s\n", HOLD_VERSION, i->pid, i->start,
                      i->expires_s, i->from_seq, i->to_seq, i->snap[0] ? i->snap : "-", i->what);
     return fsx_write_atomic(h->path, line, (size_t)n);
 }
@@ -147,9 +169,10 @@ static int hold_parse(const char *text, hold_info *i)
 {
     char snap[40], what[40];
     int64_t from, to;
-    if (sscanf(text, "tidemark-hold 1 pid %ld start %llu expires %" SCNd64 " from %" SCNu64
-               " to %" SCNu64 " snap %31s what %31s", &i->pid, &i->start, &i->expires_s,
-               (uint64_t *)&from, (uint64_t *)&to, snap, what) != 7)
+    int version = 0;
+    if (sscanf(text, HOLD_MAGIC " %d pid %ld start %llu expires %" SCNd64 " from %" SCNu64
+               " to %" SCNu64 " snap %31s what %31s", &version, &i->pid, &i->start, &i->expires_s,
+               (uint64_t *)&from, (uint64_t *)&to, snap, what) != 8 || version != HOLD_VERSION)
         return -1;
     i->from_seq = (uint64_t)from;
     i->to_seq = (uint64_t)to;

@@ -1,12 +1,37 @@
 /* deleted.c: deleted tables whose history is kept for their PITR period (lifecycle.h).
  *
- * LAYOUT: <home>/deleted/<name>@<deletion µs, 16 lowercase hex>/
- *           deleted.json    {"TableName":..., "DeletionTime":µs, "RecoveryPeriodInDays":n}
- *           tables/<name>/  the table directory as it was, moved by one rename
- * CRASH SAFETY: the entry is staged as deleted/.<name>@<hex>.tmp (deleted.json written, then the
- * table directory renamed into it), then renamed to its name. A crash before the last rename
- * leaves the table either in place or inside the staging entry, which the next listing
- * finishes (a staging entry with its table inside is published; an empty one removed). */
+ * PURPOSE: DynamoDB keeps one backup of a table deleted with PITR on; tidemark keeps its whole
+ * history, so that tidemark-restore brings it back at any second of [earliest, deletion] until
+ * deletion + RecoveryPeriodInDays, when tidemark-lifecycle run removes it.
+ *
+ * FILE NAMING: <home>/deleted/<name>@<deletion time, µs since the epoch, 16 lowercase hex>/
+ *   (hex, zero-padded: lexical order is deletion order; a name deleted twice has two entries)
+ *     deleted.json    the record below
+ *     tables/<name>/  the table directory as it was (items, log, snapshots), moved by one
+ *                     rename: the entry is a data directory of its own, which the planner and
+ *                     the materializer read as any table
+ *   deleted/.<name>@<hex>.tmp    an entry being staged (never read as an entry)
+ *   deleted/.<name>@<hex>.purge  an entry being purged (removed by the next listing)
+ *
+ * RECORD (deleted.json, one JSON object):
+ *   "Version"               LIFECYCLE_DELETED_VERSION (absent: 1, the first entries)
+ *   "TableName"             the table's name
+ *   "DeletionTime"          µs since the epoch (the entry's hex)
+ *   "RecoveryPeriodInDays"  the table's period when it was deleted
+ *
+ * VALIDITY: an entry is valid if and only if its deleted.json parses, has TableName and a
+ * Version this code knows. An invalid entry is skipped by the listing (and never purged: a
+ * person looks at it).
+ *
+ * CRASH SAFETY: deleted.json is written into the staging entry (fsx_write_atomic), the table
+ * directory renamed into it, the parent fsynced, the staging entry renamed to its name and
+ * deleted/ fsynced. A crash before the last rename leaves the table either in place or inside
+ * the staging entry, which the next listing finishes (a staging entry with its table inside is
+ * published; an empty one removed). Purging renames the entry to a staging name first, so a
+ * half-removed entry is never listed.
+ *
+ * COMPATIBILITY: the Version goes up when a member changes meaning; a reader refuses a version
+ * it does not know (the entry is skipped, not purged). Members may be added without a change. */
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/lifecycle_internal.h"
 #include "engine/clock.h"
@@ -25,6 +50,9 @@
 #include <sys/stat.h>
 
 #define DAY_US (86400 * CLOCK_US_PER_SEC)
+
+/* Version 1: the record above. */
+#define LIFECYCLE_DELETED_VERSION 1
 
 void lc_add_time(cJSON *obj, const char *name, int64_t us)
 {
@@ -55,6 +83,7 @@ int lifecycle_delete_table(const char *home, const char *name, int *kept)
     snprintf(sub, sizeof sub, "%s/tables", stage);
     if ((rc = fsx_mkdirs(sub, 0755))) return rc;
     cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "Version", LIFECYCLE_DELETED_VERSION);
     cJSON_AddStringToObject(j, "TableName", name);
     cJSON_AddNumberToObject(j, "DeletionTime", (double)now);
     cJSON_AddNumberToObject(j, "RecoveryPeriodInDays", info.pitr_period_days);
@@ -91,9 +120,12 @@ static int read_entry(const char *area, const char *ent, lifecycle_deleted *d)
     cJSON *j = cJSON_ParseWithLength(b.data, b.len);
     buf_free(&b);
     const char *nm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "TableName"));
-    if (!nm) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "Version");
+    int version = cJSON_IsNumber(v) ? v->valueint : 1;
+    if (!nm || version != LIFECYCLE_DELETED_VERSION) {
         cJSON_Delete(j);
-        return err_set(TM_ECORRUPT, "%s: not a deleted table's record", path);
+        return err_set(TM_ECORRUPT, nm ? "%s: Version %d, this tidemark reads %d" : "%s: not a "
+                       "deleted table's record", path, version, LIFECYCLE_DELETED_VERSION);
     }
     snprintf(d->name, sizeof d->name, "%s", nm);
     d->deleted_us = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "DeletionTime"));
@@ -151,6 +183,11 @@ int lifecycle_deleted_list(const char *home, lifecycle_deleted **out, size_t *n)
         size_t len = strlen(e->d_name);
         if (e->d_name[0] == '.') {
             if (len > 5 && !strcmp(e->d_name + len - 4, ".tmp")) finish_stage(area, e->d_name);
+            if (len > 7 && !strcmp(e->d_name + len - 6, ".purge")) {
+                char p[PATH_MAX + 256];
+                snprintf(p, sizeof p, "%s/%s", area, e->d_name);
+                fsx_rmtree(p);   /* a purge a crash interrupted */
+            }
             continue;
         }
         lifecycle_deleted x;
@@ -211,6 +248,18 @@ void lifecycle_deleted_json(const char *home, cJSON *res)
     free(v);
 }
 
+/* Renamed out of the listing first, so that a half-removed entry is never listed. */
+static int purge_one(const char *entry)
+{
+    char gone[PATH_MAX + 16];
+    const char *slash = strrchr(entry, '/');
+    if (!slash) return err_set(TM_EINVAL, "%s: not a deleted table's entry", entry);
+    snprintf(gone, sizeof gone, "%.*s/.%s.purge", (int)(slash - entry), entry, slash + 1);
+    if (rename(entry, gone) < 0) return err_sys(TM_EIO, errno, "rename %s", entry);
+    fsx_fsync_parent(entry);
+    return fsx_rmtree(gone);
+}
+
 void lc_purge_deleted(const char *home, int dry_run, cJSON *res)
 {
     lifecycle_deleted *v = NULL;
@@ -221,7 +270,7 @@ void lc_purge_deleted(const char *home, int dry_run, cJSON *res)
     for (size_t i = 0; i < n; i++) {
         if (v[i].keep_until_us > now) continue;
         cJSON *j = deleted_json(&v[i]);
-        if (!dry_run && fsx_rmtree(v[i].home))
+        if (!dry_run && purge_one(v[i].home))
             cJSON_AddStringToObject(j, "Error", err_msg());
         cJSON_AddItemToArray(a, j);
     }
