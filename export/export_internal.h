@@ -96,6 +96,8 @@ void xp_data_prefix(const xp_meta *m, char *out, size_t n);
 int xp_set_location(xp_meta *m, const store *st, const char *bucket, const char *prefix);
 /* A key from the bucket root (dataFileS3Key, manifestFilesS3Key): m->prefix + "/" + key. */
 int xp_full_key(const xp_meta *m, const char *key, buf *out);
+/* Appends f to the growing array *files (*n used of *cap; doubled from 64). 0 or TM_ENOMEM. */
+int xp_files_add(xp_file **files, size_t *n, size_t *cap, const xp_file *f);
 /* One manifest-files.json line, '\n' included. */
 int xp_manifest_line(const xp_file *f, buf *out);
 /* manifest-summary.json: one line, no newline. */

@@ -109,15 +109,7 @@ static int write_state(export_seg *x, const char *status, const char *failure)
 
 static int add_file(export_seg *x, const xp_file *f)
 {
-    if (x->nfiles == x->capfiles) {
-        size_t c = x->capfiles ? x->capfiles * 2 : 64;
-        xp_file *nf = realloc(x->files, c * sizeof *nf);
-        if (!nf) return err_set(TM_ENOMEM, "out of memory");
-        x->files = nf;
-        x->capfiles = c;
-    }
-    x->files[x->nfiles++] = *f;
-    return 0;
+    return xp_files_add(&x->files, &x->nfiles, &x->capfiles, f);
 }
 
 /* Reads the segments member of a state; the counts must be the export's. */

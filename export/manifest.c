@@ -153,6 +153,19 @@ void xp_part_range(int part, int n, uint32_t *lo, uint32_t *hi)
  * AWS texts
  * ============================================================================================== */
 
+int xp_files_add(xp_file **files, size_t *n, size_t *cap, const xp_file *f)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        xp_file *nf = realloc(*files, c * sizeof *nf);
+        if (!nf) return err_set(TM_ENOMEM, "out of memory");
+        *files = nf;
+        *cap = c;
+    }
+    (*files)[(*n)++] = *f;
+    return 0;
+}
+
 int xp_manifest_line(const xp_file *f, buf *out)
 {
     int rc = buf_printf(out, "{\"itemCount\":%llu", (unsigned long long)f->items);
