@@ -288,21 +288,12 @@ static void set_options(const ddb_client *c, CURL *e, struct curl_slist *h, cons
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(e, CURLOPT_AWS_SIGV4, c->sigv4);
     curl_easy_setopt(e, CURLOPT_USERPWD, c->userpwd);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->timeout_s);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (c->cfg.ca_bundle) curl_easy_setopt(e, CURLOPT_CAINFO, c->cfg.ca_bundle);
+    store_curl_transport(e, c->timeout_s, c->cfg.ca_bundle, errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, a);
-    errbuf[0] = '\0';
 }
 
 /* One try. Returns 1 when the answer (or transport failure) in e may be retried, 0 when final

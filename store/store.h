@@ -113,6 +113,10 @@ int store_curl_init(void);                 /* curl_global_init, once; TM_EIO if 
 /* 1 when a CURLcode is a transport failure worth another try (connect, timeout, reset, an empty
  * reply, DNS, a TLS handshake). */
 int store_curl_retryable(int curl_code);
+/* The transport settings of every AWS-API request on the easy handle curl (a CURL *): no
+ * signals, a 10 s connect timeout, abort below 1 byte/s for timeout_s seconds, http(s) only,
+ * TLS verified (ca_bundle when not NULL), errors into errbuf (CURL_ERROR_SIZE; cleared). */
+void store_curl_transport(void *curl, long timeout_s, const char *ca_bundle, char *errbuf);
 /* Sleeps before try number attempt + 1: half of base_ms * 2^(attempt - 1), capped at cap_ms,
  * plus a random part of the other half. */
 void store_backoff(int base_ms, int cap_ms, int attempt);

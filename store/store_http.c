@@ -23,6 +23,21 @@ int store_curl_init(void)
     return curl_init_rc ? err_set(TM_EIO, "curl_global_init failed") : 0;
 }
 
+void store_curl_transport(void *curl, long timeout_s, const char *ca_bundle, char *errbuf)
+{
+    CURL *c = curl;
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, timeout_s);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (ca_bundle) curl_easy_setopt(c, CURLOPT_CAINFO, ca_bundle);
+    errbuf[0] = '\0';
+}
+
 int store_curl_retryable(int curl_code)
 {
     switch ((CURLcode)curl_code) {

@@ -223,16 +223,7 @@ static void set_common(const store *s, CURL *c, const char *url, struct curl_sli
         curl_easy_setopt(c, CURLOPT_AWS_SIGV4, x->sigv4);
         curl_easy_setopt(c, CURLOPT_USERPWD, x->userpwd);
     }
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, x->timeout_s);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (x->cfg.ca_bundle) curl_easy_setopt(c, CURLOPT_CAINFO, x->cfg.ca_bundle);
-    errbuf[0] = '\0';
+    store_curl_transport(c, x->timeout_s, x->cfg.ca_bundle, errbuf);
 }
 
 /* Headers every request carries: the payload hash and the session token. (Not "Expect:" to skip
