@@ -52,18 +52,6 @@
  * The remote table
  * ============================================================================================== */
 
-static av_type attr_type(const cJSON *defs, const char *name)
-{
-    const cJSON *d;
-    cJSON_ArrayForEach(d, defs) {
-        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeName"));
-        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeType"));
-        if (n && t && !strcmp(n, name))
-            return !strcmp(t, "S") ? AV_S : !strcmp(t, "N") ? AV_N : !strcmp(t, "B") ? AV_B : 0;
-    }
-    return 0;
-}
-
 /* A TableDescription's KeySchema and AttributeDefinitions as a key_schema. */
 static int remote_schema(const cJSON *desc, key_schema *ks)
 {
@@ -75,7 +63,7 @@ static int remote_schema(const cJSON *desc, key_schema *ks)
         if (!n || !t || strlen(n) > KEY_NAME_MAX) continue;
         int hash = !strcmp(t, "HASH");
         snprintf(hash ? ks->hash_name : ks->range_name, KEY_NAME_MAX + 1, "%s", n);
-        *(hash ? &ks->hash_type : &ks->range_type) = attr_type(defs, n);
+        *(hash ? &ks->hash_type : &ks->range_type) = req_attr_type(defs, n);
     }
     if (!ks->hash_type || (ks->range_name[0] && !ks->range_type))
         return err_set(TM_EREMOTE, "DescribeTable: no usable KeySchema/AttributeDefinitions");
