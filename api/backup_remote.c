@@ -52,24 +52,6 @@
  * The remote table
  * ============================================================================================== */
 
-/* A TableDescription's KeySchema and AttributeDefinitions as a key_schema. */
-static int remote_schema(const cJSON *desc, key_schema *ks)
-{
-    const cJSON *defs = cJSON_GetObjectItemCaseSensitive(desc, "AttributeDefinitions"), *k;
-    memset(ks, 0, sizeof *ks);
-    cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(desc, "KeySchema")) {
-        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "AttributeName"));
-        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "KeyType"));
-        if (!n || !t || strlen(n) > KEY_NAME_MAX) continue;
-        int hash = !strcmp(t, "HASH");
-        snprintf(hash ? ks->hash_name : ks->range_name, KEY_NAME_MAX + 1, "%s", n);
-        *(hash ? &ks->hash_type : &ks->range_type) = req_attr_type(defs, n);
-    }
-    if (!ks->hash_type || (ks->range_name[0] && !ks->range_type))
-        return err_set(TM_EREMOTE, "DescribeTable: no usable KeySchema/AttributeDefinitions");
-    return 0;
-}
-
 static const char *desc_str(const cJSON *desc, const char *name)
 {
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(desc, name));
@@ -248,7 +230,7 @@ int tm_export_remote_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON 
     if ((k = open_client(req, xo.segments < SCAN_THREADS ? xo.segments : SCAN_THREADS, &r.c,
                          &url, e)))
         goto out;
-    if ((rc = ddb_describe_table(r.c, name, &desc, NULL)) || (rc = remote_schema(desc, &xo.ks))) {
+    if ((rc = ddb_describe_table(r.c, name, &desc, NULL)) || (rc = ddb_key_schema(desc, &xo.ks))) {
         k = backup_error(e, rc, rc == TM_ENOTFOUND ? TM_ERR_TABLE_NOT_FOUND : 0);
         goto out;
     }
@@ -400,7 +382,7 @@ static int sink_begin(void *ctx, const key_schema *ks)
         cJSON_Delete(resp);
         if (!rc) rc = ddb_wait_active(s->c, s->table, ACTIVE_WAIT_MS, NULL);
         if (!rc) rc = ddb_describe_table(s->c, s->table, &desc, NULL);
-    } else if (!rc && !(rc = remote_schema(desc, &have)) &&
+    } else if (!rc && !(rc = ddb_key_schema(desc, &have)) &&
                (have.hash_type != ks->hash_type || have.range_type != ks->range_type ||
                 strcmp(have.hash_name, ks->hash_name) || strcmp(have.range_name, ks->range_name))) {
         rc = err_set(TM_EINVAL, "table %s at %s has another key schema (%s%s%s) than the import's "
@@ -447,7 +429,7 @@ int tm_import_remote_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON 
         k = backup_error(e, rc, 0);
         goto out;
     }
-    if (!rc && !o.ks && !remote_schema(desc, &have)) o.ks = &have;
+    if (!rc && !o.ks && !ddb_key_schema(desc, &have)) o.ks = &have;
     if (!rc) sink_note(&s, desc);
     o.sink = &sk;
     o.home = NULL;

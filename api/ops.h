@@ -42,9 +42,6 @@ int req_item(const cJSON *req, const char *name, unsigned flags, item **out, tm_
 int req_key(const cJSON *req, const char *name, const key_schema *ks, item **out, tm_error *e);
 /* A member as compact JSON text (caller frees); NULL if absent. */
 char *req_text(const cJSON *req, const char *name);
-/* The AttributeType ("S", "N", "B") of name in an AttributeDefinitions array; 0 if absent or
- * another type. (tables.c) */
-av_type req_attr_type(const cJSON *defs, const char *name);
 
 /* Opens the table named by the request (flags: TABLE_RDONLY, TABLE_BULK, API_KEEP_OPEN) and
  * describes it; notices what recovery repaired.

@@ -10,7 +10,7 @@
 
 /* ================================================================ CreateTable */
 
-av_type req_attr_type(const cJSON *defs, const char *name)
+static av_type attr_type(const cJSON *defs, const char *name)
 {
     const cJSON *d;
     cJSON_ArrayForEach(d, defs) {
@@ -37,7 +37,7 @@ static int req_key_schema(const cJSON *req, key_schema *ks, tm_error *e)
         if (!n || !*n || strlen(n) >= sizeof ks->hash_name || !role || (!range && strcmp(role, "HASH")))
             return tm_error_set(e, TM_ERR_BAD_PARAMETER, "KeySchema: each element needs an AttributeName and a "
                                 "KeyType of HASH or RANGE");
-        av_type t = req_attr_type(defs, n);
+        av_type t = attr_type(defs, n);
         if (!t)
             return tm_error_set(e, TM_ERR_BAD_PARAMETER, "AttributeDefinitions: no type S, N or B for key "
                                 "attribute '%s'", n);

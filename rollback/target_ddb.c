@@ -261,38 +261,6 @@ static void remote_close(rb_target *bt)
 static const rb_target_ops remote_ops = {remote_read, remote_write, NULL, remote_close,
                                          remote_read_all};
 
-/* ---- the table's key schema from DescribeTable --------------------------------------------- */
-
-static int attr_type(const cJSON *defs, const char *name, av_type *t)
-{
-    const cJSON *d;
-    cJSON_ArrayForEach(d, defs) {
-        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeName"));
-        const char *ty = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeType"));
-        if (!n || !ty || strcmp(n, name)) continue;
-        *t = !strcmp(ty, "S") ? AV_S : !strcmp(ty, "N") ? AV_N : !strcmp(ty, "B") ? AV_B : 0;
-        if (*t) return 0;
-    }
-    return err_set(TM_EREMOTE, "DescribeTable: no type for key attribute %s", name);
-}
-
-static int schema_of(const cJSON *desc, key_schema *ks)
-{
-    const cJSON *defs = cJSON_GetObjectItemCaseSensitive(desc, "AttributeDefinitions"), *k;
-    int rc = 0;
-    memset(ks, 0, sizeof *ks);
-    cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(desc, "KeySchema")) {
-        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "AttributeName"));
-        const char *ty = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "KeyType"));
-        if (!n || !ty || strlen(n) > KEY_NAME_MAX) continue;
-        int hash = !strcmp(ty, "HASH");
-        snprintf(hash ? ks->hash_name : ks->range_name, KEY_NAME_MAX + 1, "%s", n);
-        if (!rc) rc = attr_type(defs, n, hash ? &ks->hash_type : &ks->range_type);
-    }
-    if (!rc && !ks->hash_type) rc = err_set(TM_EREMOTE, "DescribeTable: no HASH key");
-    return rc;
-}
-
 int rb_ddb_open(const rollback_options *o, rb_target **out)
 {
     ddb_config cfg = DDB_CONFIG_INIT;
@@ -307,7 +275,7 @@ int rb_ddb_open(const rollback_options *o, rb_target **out)
     m->table = o->table;
     int rc = ddb_client_open(&cfg, &m->c);
     if (!rc) rc = ddb_describe_table(m->c, o->table, &desc, NULL);
-    if (!rc) rc = schema_of(desc, &m->base.ks);
+    if (!rc) rc = ddb_key_schema(desc, &m->base.ks);
     cJSON_Delete(desc);
     if (rc) {
         ddb_client_close(m->c);
