@@ -241,6 +241,7 @@ static void export_problem(void *ctx, const char *what, const char *detail)
 typedef struct fp_ctx {
     XXH3_state_t *h;
     uint64_t files, bytes;
+    const char *root;             /* a local destination's directory; NULL on S3 */
 } fp_ctx;
 
 static int fp_fn(void *ctx, const store_entry *e)
@@ -250,17 +251,26 @@ static int fp_fn(void *ctx, const store_entry *e)
     XXH3_64bits_update(f->h, &e->size, sizeof e->size);
     XXH3_64bits_update(f->h, e->etag, strlen(e->etag));
     XXH3_64bits_update(f->h, &e->last_modified, sizeof e->last_modified);
+    char path[PATH_MAX];
+    struct stat st;
+    if (f->root && (size_t)snprintf(path, sizeof path, "%s/%s", f->root, e->key) < sizeof path &&
+        stat(path, &st) == 0) {
+        /* ctime moves on every write, to the ns, and no one sets it back (touch sets mtime) */
+        int64_t t[3] = {(int64_t)st.st_ctim.tv_sec, (int64_t)st.st_ctim.tv_nsec, (int64_t)st.st_ino};
+        XXH3_64bits_update(f->h, t, sizeof t);
+    }
     f->files++;
     f->bytes += e->size;
     return 0;
 }
 
 /* The fingerprint of an export: its folder's objects and the shared data files it names are
- * listed (never read). Local stores report size, MD5-less ETags and second mtimes; a rewrite
- * within the same second with the same size is caught by --full only. */
-static int export_print(store *st, const export_desc *d, char *out, size_t n, uint64_t *bytes)
+ * listed (never read): keys, sizes, ETags and times; on a local destination also each file's
+ * ctime (ns) and inode, so that a rewrite in place within the same second is seen. */
+static int export_print(store *st, const char *dest, const export_desc *d, char *out, size_t n,
+                        uint64_t *bytes)
 {
-    fp_ctx f = {XXH3_createState(), 0, 0};
+    fp_ctx f = {XXH3_createState(), 0, 0, store_is_s3(st) ? NULL : dest};
     char pfx[256];
     XXH3_64bits_reset(f.h);
     snprintf(pfx, sizeof pfx, "%s%s/", LAYOUT_ROOT, d->id);
@@ -333,7 +343,7 @@ static void verify_dest(vctx *c, const char *dest)
         snprintf(c->where, sizeof c->where, "export/%s/%s", dest, v[i].id);
         snprintf(key, sizeof key, "%s", c->where);
         c->exports++;
-        if (export_print(st, &v[i], print, sizeof print, &bytes) == 0 && unchanged(c, key, print)) {
+        if (export_print(st, dest, &v[i], print, sizeof print, &bytes) == 0 && unchanged(c, key, print)) {
             c->skipped_exports++;
             record_clean(c, key, print);
             continue;
