@@ -5,8 +5,8 @@
 # N/50: 20,000 at 1M; quick 2,000) over a pool of W keys (pk:S, 100 bytes of text), at noon of
 # each day (TIDEMARK_CLOCK), with a 35-day PITR window and a `tidemark-lifecycle run` at 23:00
 # each day. Measured:
-#   - log bytes stored per write and per day at steady state (the median day of the window,
-#     on disk: LZ4, then zstd after 7 days), from `tidemark-lifecycle report`;
+#   - log bytes stored per write and per day at steady state: the kept log's bytes on disk
+#     (LZ4, then zstd after 7 days) over the records it holds (`tidemark log list`);
 #   - disk use after the 60 days (items, log, snapshots) against the floor: the item bytes
 #     written in the window (35 days x W x item size, DynamoDB's item size: names + values);
 #   - the time of an incremental verify after one more day against a full verify (goal: the
