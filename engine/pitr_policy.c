@@ -24,7 +24,7 @@ int pitr_window(const pitr_window_in *in, int64_t *earliest, int64_t *latest)
     /* Nor before what retention kept (a raised period does not bring back what went). */
     e = max64(e, in->floor_us);
     int64_t l = max64(in->log.last_us, p->enabled_since_us);
-    if (in->log.current) l = max64(l, in->now_us / CLOCK_US_PER_SEC * CLOCK_US_PER_SEC);
+    if (in->log.current) l = max64(l, in->now_us);
     /* No write for longer than the period (or the head lost past the last write): the state
      * has not changed since, so the window is the one instant of it that is still covered. */
     *earliest = e;

@@ -44,11 +44,12 @@ typedef struct pitr_window_in {
  *              times before its first remaining record cannot be rebuilt), and never before
               floor_us (what retention left: raising the period does not bring back what a
               shorter one let go);
- *   latest   = now, truncated to the second (AWS reports whole seconds, about 5 minutes
- *              behind; tidemark reports now: its log is durable before a write is
- *              acknowledged, so nothing between the last write and now can be lost), when the
- *              log is current; else the last write, never beyond a gap at the log's end. The
- *              last write is always inside (a write within this second), and latest >= earliest.
+ *   latest   = now, to the microsecond (AWS reports whole seconds, about 5 minutes behind;
+ *              tidemark reports now: its log is durable before a write is acknowledged, so
+ *              nothing between the last write and now can be lost, and a time earlier in the
+ *              current second, such as an export's end, is restorable), when the log is
+ *              current; else the last write, never beyond a gap at the log's end. The last
+ *              write is always inside, and latest >= earliest.
  * Gaps inside the window are the planner's to refuse (table_pitr_check). TM_ENOTFOUND (no
  * message: the caller names the table) when PITR is disabled; *earliest = *latest = 0 then. */
 int pitr_window(const pitr_window_in *in, int64_t *earliest, int64_t *latest);

@@ -21,15 +21,15 @@ expect_exit 0 at 2025-11-12T10:00:00Z tidemark pitr enable --table Orders
 assert_eq ENABLED "$(field PointInTimeRecoveryStatus <<<"$OUT")"
 assert_eq 35 "$(field RecoveryPeriodInDays <<<"$OUT")"
 assert_eq 2025-11-12T10:00:00.000000Z "$(field EarliestRestorableDateTime <<<"$OUT")"
-# latest is now, whole seconds (was the last write, 10:07:30.25, before issue 12), and never
-# before the last write
+# latest is now, to the microsecond (was the last write, 10:07:30.25, before issue 12), and
+# never before the last write
 at 2025-11-12T10:05:00Z tidemark put-item --table Orders --item '{"Id":{"S":"1"}}'
 at 2025-11-12T10:07:30.25Z tidemark put-item --table Orders --item '{"Id":{"S":"2"}}'
 expect_exit 0 at 2025-11-12T10:20:00Z tidemark pitr status --table Orders
 assert_eq 2025-11-12T10:00:00.000000Z "$(field EarliestRestorableDateTime <<<"$OUT")"
 assert_eq 2025-11-12T10:20:00.000000Z "$(field LatestRestorableDateTime <<<"$OUT")"
 expect_exit 0 at 2025-11-12T10:20:00.75Z tidemark pitr status --table Orders
-assert_eq 2025-11-12T10:20:00.000000Z "$(field LatestRestorableDateTime <<<"$OUT")"
+assert_eq 2025-11-12T10:20:00.750000Z "$(field LatestRestorableDateTime <<<"$OUT")"
 expect_exit 0 at 2025-11-12T10:07:30.25Z tidemark pitr status --table Orders
 assert_eq 2025-11-12T10:07:30.250000Z "$(field LatestRestorableDateTime <<<"$OUT")"
 # the earliest moves with the clock once the period is shorter than the history
