@@ -319,7 +319,10 @@ static int page_args(const cJSON *req, int is_query, expr_page *pg, uint64_t *se
     return 0;
 }
 
-static int read_each(tm_db *db, const cJSON *req, int is_query, tm_item_fn fn, void *ctx, cJSON **resp, tm_error *e)
+/* max_bytes: where a page ends (EXPR_PAGE_BYTES for the wire's pages, held in memory whole; 0
+ * for a front end that streams every item, the CLI's scan). */
+static int read_each(tm_db *db, const cJSON *req, int is_query, uint64_t max_bytes, tm_item_fn fn, void *ctx,
+                     cJSON **resp, tm_error *e)
 {
     const char *name;
     table *t = NULL;
@@ -328,6 +331,7 @@ static int read_each(tm_db *db, const cJSON *req, int is_query, tm_item_fn fn, v
     item *esk = NULL;
     exprs x;
     expr_page pg = EXPR_PAGE_INIT;
+    pg.max_bytes = max_bytes;
     buf last = BUF_INIT;
     read_ctx rc_ = {NULL, NULL, fn, ctx, 0, BUF_INIT};
     uint64_t scanned = 0, seg = 0, total = 1;
@@ -364,12 +368,12 @@ out:
 
 int tm_query_each(tm_db *db, const cJSON *req, tm_item_fn fn, void *ctx, cJSON **resp, tm_error *e)
 {
-    return read_each(db, req, 1, fn, ctx, resp, e);
+    return read_each(db, req, 1, 0, fn, ctx, resp, e);
 }
 
 int tm_scan_each(tm_db *db, const cJSON *req, tm_item_fn fn, void *ctx, cJSON **resp, tm_error *e)
 {
-    return read_each(db, req, 0, fn, ctx, resp, e);
+    return read_each(db, req, 0, 0, fn, ctx, resp, e);
 }
 
 static int collect(void *ctx, const char *json, size_t len)
@@ -399,7 +403,8 @@ static int select_count(const cJSON *req, int *count, tm_error *e)
                         "not '%s'", sel);
 }
 
-/* Items first, as DynamoDB's response shape orders them. */
+/* Items first, as DynamoDB's response shape orders them. A page ends after 1 MB read, with
+ * LastEvaluatedKey, as DynamoDB's does (a caller pages on). */
 static int read_all(tm_db *db, const cJSON *req, int is_query, cJSON **resp, tm_error *e)
 {
     cJSON *items = NULL, *rest = NULL;
@@ -407,7 +412,7 @@ static int read_all(tm_db *db, const cJSON *req, int is_query, cJSON **resp, tm_
     *resp = NULL;
     if (k) return k;
     items = cJSON_CreateArray();
-    if ((k = read_each(db, req, is_query, count ? count_only : collect, items, &rest, e))) {
+    if ((k = read_each(db, req, is_query, EXPR_PAGE_BYTES, count ? count_only : collect, items, &rest, e))) {
         cJSON_Delete(items);
         return k;
     }

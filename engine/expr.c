@@ -1493,7 +1493,7 @@ out:
 typedef struct page_ctx {
     table_raw_fn fn;
     void *ctx;
-    uint64_t limit, n;
+    uint64_t limit, n, max_bytes, bytes;
     const key_schema *ks;
     buf *last_key;
     int rc;
@@ -1505,7 +1505,8 @@ static int page_fn(void *c, const void *key, size_t kn, const void *img, size_t 
     int rc = pc->fn(pc->ctx, key, kn, img, in);
     if (rc) return rc;
     pc->n++;
-    if (pc->limit && pc->n >= pc->limit) {
+    pc->bytes += kn + in;   /* the stored key and image: close to the item's DynamoDB size */
+    if ((pc->limit && pc->n >= pc->limit) || (pc->max_bytes && pc->bytes >= pc->max_bytes)) {
         const char *names[2] = {pc->ks->hash_name, pc->ks->range_name};
         if (pc->last_key) {
             buf_reset(pc->last_key);
@@ -1541,7 +1542,7 @@ static int buf_cmp(const buf *a, const buf *b)
 static int run_range(table_read *r, const key_schema *ks, buf *lo, buf *hi, const expr_page *pg,
                      table_raw_fn fn, void *ctx, buf *last_key, uint64_t *count)
 {
-    page_ctx pc = {fn, ctx, pg->limit, 0, ks, last_key, 0};
+    page_ctx pc = {fn, ctx, pg->limit, 0, pg->max_bytes, 0, ks, last_key, 0};
     int rc;
     if (last_key) buf_reset(last_key);
     if (hi->len && buf_cmp(lo, hi) >= 0) goto done;

@@ -115,9 +115,12 @@ typedef struct expr_page {
     int backward;                /* ScanIndexForward=false */
     uint64_t limit;              /* 0: no limit */
     const item *start;           /* ExclusiveStartKey (key attributes only) or NULL */
+    uint64_t max_bytes;          /* 0: none; else the page ends at the item that reaches this
+                                    many bytes read (filtered out or not), as DynamoDB's 1 MB */
 } expr_page;
-#define EXPR_PAGE_INIT {0, 0, NULL}
-/* Calls fn for each item in order until the limit. If the limit stopped the page, *last_key
+#define EXPR_PAGE_INIT {0, 0, NULL, 0}
+#define EXPR_PAGE_BYTES ((uint64_t)1 << 20)   /* DynamoDB: a Query or Scan page reads at most 1 MB */
+/* Calls fn for each item in order until the limit (items or bytes). If it stopped the page, *last_key
  * receives the LastEvaluatedKey as DynamoDB JSON (else it is left empty). *count: items given. */
 int expr_query_run(table_read *r, const key_schema *ks, const expr_keycond *k,
                    const expr_page *pg, table_raw_fn fn, void *ctx, buf *last_key,

@@ -2,7 +2,8 @@
 # serve_boto3.sh: Debian's boto3 (/usr/bin/python3) against `tidemark serve` (SigV4 checked):
 # the workload of serve_workload.py (conditional writes, begins_with queries, pagination with a
 # Limit that ends exactly at the last item, a 4-segment parallel scan, batch writes with retries,
-# every UpdateExpression action with each ReturnValues, BatchGetItem, projections, COUNT), then
+# every UpdateExpression action with each ReturnValues, BatchGetItem, projections, COUNT, pages
+# that end after 1 MB read), then
 # the same workload against dynalite (npm) in the same run, compared step by step: tidemark
 # agrees with dynalite wherever dynalite follows DynamoDB. Steps where dynalite does not are
 # listed below with why; steps where tidemark's api is known to differ from DynamoDB are
@@ -42,6 +43,8 @@ assert_eq 91 "$(get scan_count)" "items after the batch writes"
 assert_eq '{"distinct": 91, "total": 91}' "$(get parallel_scan)" "parallel scan: every item once"
 assert_eq 30 "$(get query_pages_exact | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" "pages of p2"
 assert_eq null "$(get missing_item)" "GetItem of no item"
+assert_eq '{"count": 300, "first_page_under_120": true, "items": 300, "pages_at_least_3": true}' \
+  "$(get query_1mb_pages)" "a Query page ends after 1 MB read"
 
 # dynalite, same workload, compared step by step
 if [ ! -f "$DYN" ]; then echo "SKIP: dynalite comparison (no $DYN; run make deps)"; echo "serve_boto3: OK"; exit 0; fi

@@ -7,7 +7,7 @@ usage: serve_workload.py ENDPOINT_URL > results.jsonl
 Steps: conditional writes, begins_with queries, pagination (a Limit that ends exactly at the
 last item included), a 4-segment parallel scan, batch writes with retries of UnprocessedItems,
 updates (arithmetic, if_not_exists, list_append, REMOVE, ADD, DELETE) with each ReturnValues,
-BatchGetItem, Select COUNT, ProjectionExpression."""
+BatchGetItem, Select COUNT, ProjectionExpression, pages that end after 1 MB read."""
 import json, sys, threading, time
 import boto3
 from botocore.config import Config
@@ -164,3 +164,31 @@ out("get_projected", c.get_item(TableName=T, Key=key("p1", "item#001"), Projecti
 out("count_filtered", c.scan(TableName=T, Select="COUNT", FilterExpression="contains(tags, :t)",
                              ExpressionAttributeValues={":t": {"S": "b1"}})["Count"])
 out("missing_item", c.get_item(TableName=T, Key=key("zz", "zz")).get("Item"))
+
+# a Query or Scan page ends after 1 MB read (DynamoDB's rule): 300 items of about 10 KB
+big = "x" * 10000
+for i in range(0, 300, 25):
+    batch = {T: [{"PutRequest": {"Item": {**key("big", "%03d" % j), "blob": {"S": big}}}} for j in range(i, i + 25)]}
+    while batch:
+        batch = c.batch_write_item(RequestItems=batch).get("UnprocessedItems") or None
+
+
+def big_pages(read, **kw):
+    sizes, seen, esk = [], 0, None
+    while True:
+        a = dict(TableName=T, **kw)
+        if esk:
+            a["ExclusiveStartKey"] = esk
+        r = read(**a)
+        sizes.append(r["Count"])
+        seen += len(r.get("Items", []))
+        esk = r.get("LastEvaluatedKey")
+        if not esk:
+            # a query's first page holds only big items; a scan's order is the endpoint's own
+            first = {"first_page_under_120": sizes[0] < 120} if read == c.query else {}
+            return {"pages_at_least_3": len(sizes) >= 3, "count": sum(sizes), "items": seen, **first}
+
+
+out("query_1mb_pages", big_pages(c.query, KeyConditionExpression="pk = :p",
+                                 ExpressionAttributeValues={":p": {"S": "big"}}))
+out("scan_1mb_pages_count", big_pages(c.scan, Select="COUNT"))
