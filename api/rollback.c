@@ -96,6 +96,7 @@ static int parse(tm_db *db, const cJSON *req, rb_req *r, tm_error *e)
     rollback_options *o = &r->o;
     const cJSON *dry = cJSON_GetObjectItemCaseSensitive(req, "DryRun");
     const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(req, "Jobs");
+    const cJSON *ign = cJSON_GetObjectItemCaseSensitive(req, "TidemarkIgnoreSummaryChecksum");
     int k, oc = 0, dir = 0;
     o->home = tm_db_home(db);
     o->so = &r->so;
@@ -114,6 +115,9 @@ static int parse(tm_db *db, const cJSON *req, rb_req *r, tm_error *e)
         (k = enum_member(req, "Direction", direction, 2, &dir, e)))
         return k;
     if (dry && !cJSON_IsBool(dry)) return bad(e, "%s must be a boolean", "DryRun");
+    if (ign && !cJSON_IsBool(ign))
+        return bad(e, "%s must be a boolean", "TidemarkIgnoreSummaryChecksum");
+    o->ignore_summary_checksum = cJSON_IsTrue(ign);
     if (jobs && (!cJSON_IsNumber(jobs) || jobs->valuedouble < 1 || jobs->valuedouble > ROLLBACK_MAX_JOBS))
         return tm_error_set(e, TM_ERR_BAD_PARAMETER, "Jobs must be a number from 1 to %d", ROLLBACK_MAX_JOBS);
     if (o->filter.until_us && o->filter.since_us >= o->filter.until_us)

@@ -14,6 +14,8 @@
  *   ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues   on the NewImage
  *   DryRun (bool), OnConflict (SKIP | OVERWRITE | FAIL), Jobs (1..256),
  *   Direction (UNDO | APPLY: forward apply, the images swapped)
+ *   TidemarkIgnoreSummaryChecksum (bool): read an export whose manifest-summary.json no longer
+ *     matches manifest-summary.md5 (edited by hand); manifest-files and data files still checked
  * Response: {"RollbackSummary":{TableName, ExportArn, ExportFromTime, ExportToTime, DryRun,
  *   Records, Chosen, Restored, Deleted, AlreadyRolledBack, Conflicts, Overwritten,
  *   LogSeqBefore, LogSeqAfter (tidemark table), Seconds}}; tm_rollback also adds "Items": every

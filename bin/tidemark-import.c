@@ -472,6 +472,8 @@ static void apply_request(const args *a, cJSON *req)
     cJSON_AddStringToObject(req, "Direction", "APPLY");
     if (a->on_conflict) cJSON_AddStringToObject(req, "OnConflict", a->on_conflict);
     if (a->dry_run) cJSON_AddTrueToObject(req, "DryRun");
+    if (cJSON_IsTrue(get(a->req, "TidemarkIgnoreSummaryChecksum")))
+        cJSON_AddTrueToObject(req, "TidemarkIgnoreSummaryChecksum");
 }
 
 static int apply_run(const args *a)

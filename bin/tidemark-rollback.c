@@ -65,6 +65,10 @@ static void usage(void)
 "      --on-conflict MODE  skip (default): leave conflicts alone; overwrite: write the old\n"
 "                          image anyway; fail: check every item first and write nothing if\n"
 "                          any conflicts\n"
+"      --ignore-summary-checksum  read an export whose manifest-summary.json no longer\n"
+"                          matches manifest-summary.md5 (edited by hand, e.g. to anonymise\n"
+"                          the account id); manifest-files and every data file are still\n"
+"                          checked\n"
 "  -j, --jobs N            writers in parallel (endpoint: connections), 1..256 (default 8)\n"
 "  -q, --quiet             print nothing on stderr on success (errors still)\n"
 "  -h, --help              show this help and exit\n"
@@ -269,7 +273,7 @@ out:
 
 enum { OPT_DATA = 256, OPT_ENDPOINT, OPT_REGION, OPT_PROFILE, OPT_KEYVALUES, OPT_KEYS,
        OPT_PREFIX, OPT_SINCE, OPT_UNTIL, OPT_COND, OPT_NAMES, OPT_VALUES, OPT_REPORT, OPT_JSON,
-       OPT_CONFLICT, OPT_VERSION, OPT_DIRECTION };
+       OPT_CONFLICT, OPT_VERSION, OPT_DIRECTION, OPT_IGNORE_SUMMARY };
 
 static const char shortopts[] = ":f:t:nj:qh";
 
@@ -301,6 +305,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, OPT_VERSION},
         /* Not in --help: forward apply (tidemark-import --apply-incremental's engine). */
         {"direction", required_argument, NULL, OPT_DIRECTION},
+        {"ignore-summary-checksum", no_argument, NULL, OPT_IGNORE_SUMMARY},
         {NULL, 0, NULL, 0},
     };
     const char *data = NULL, *report = NULL;
@@ -343,6 +348,7 @@ int main(int argc, char **argv)
         case 'h': usage(); rc = -1; break;
         case OPT_VERSION: printf("%s (tidemark) %s\n", prog, ROLLBACK_VERSION); rc = -1; break;
         case OPT_DIRECTION: cJSON_AddStringToObject(req, "Direction", optarg); break;
+        case OPT_IGNORE_SUMMARY: cJSON_AddTrueToObject(req, "TidemarkIgnoreSummaryChecksum"); break;
         default: rc = cli_bad_option(prog, argv, shortopts, opts);
         }
     }

@@ -286,7 +286,9 @@ static int read_records(const rollback_options *o, const key_schema *ks, recs *r
     /* Held while read, so that tidemark-lifecycle apply does not expire or bundle it meanwhile. */
     hold *h = NULL;
     rc = hold_take_export(o->from, "rollback", &h);
-    if (!rc) rc = layout_reader_open(o->from, o->so ? o->so : &dso, &lr);
+    layout_reader_options ro = LAYOUT_READER_OPTIONS_INIT;
+    ro.ignore_summary_checksum = o->ignore_summary_checksum;
+    if (!rc) rc = layout_reader_open_with(o->from, o->so ? o->so : &dso, &ro, &lr);
     if (!rc) {
         const layout_summary *s = layout_reader_summary(lr);
         rc = check_export(s, o->from, o->direction == ROLLBACK_APPLY);

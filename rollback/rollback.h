@@ -104,11 +104,13 @@ typedef struct rollback_options {
     void *ctx;
     progress *prog;                 /* may be NULL */
     int conflicts_only;             /* on_item gets only CONFLICT and OVERWRITTEN */
+    int ignore_summary_checksum;    /* a summary edited by hand (its .md5 no longer matches) is
+                                       read; manifest-files and data files are still checked */
 } rollback_options;
 
 #define ROLLBACK_OPTIONS_INIT {NULL, NULL, NULL, NULL, NULL, NULL, NULL, ROLLBACK_UNDO, \
                                {NULL, 0, NULL, 0, 0, NULL, NULL, NULL}, ROLLBACK_SKIP, 0, 0, \
-                               NULL, NULL, NULL, 0}
+                               NULL, NULL, NULL, 0, 0}
 
 typedef struct rollback_stats {
     uint64_t records;               /* in the export */
