@@ -136,6 +136,64 @@ static void test_items(void **state)
     cJSON_Delete(r);
 }
 
+/* ReturnValues (all five of UpdateItem) and ProjectionExpression (GetItem, Query, Scan,
+ * BatchGetItem), request -> response text. */
+static void test_return_values_projection(void **state)
+{
+    static const char *const K = "{\"TableName\":\"Tbl\",\"Key\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}";
+    static const struct { const char *op, *req, *want; } steps[] = {
+        {"PutItem", "{\"TableName\":\"Tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},\"v\":{\"N\":\"1\"},"
+                    "\"gone\":{\"S\":\"g\"},\"m\":{\"M\":{\"x\":{\"N\":\"1\"},\"y\":{\"L\":[{\"S\":\"y0\"},{\"S\":\"y1\"}]}}}}}",
+         "{}"},
+        {"UpdateItem", "%s,\"UpdateExpression\":\"SET v = v + :d REMOVE gone\",\"ExpressionAttributeValues\":"
+                       "{\":d\":{\"N\":\"1\"}},\"ReturnValues\":\"UPDATED_OLD\"}",
+         "{\"Attributes\":{\"gone\":{\"S\":\"g\"},\"v\":{\"N\":\"1\"}}}"},
+        {"UpdateItem", "%s,\"UpdateExpression\":\"SET v = v + :d, w = :d\",\"ExpressionAttributeValues\":"
+                       "{\":d\":{\"N\":\"1\"}},\"ReturnValues\":\"UPDATED_NEW\"}",
+         "{\"Attributes\":{\"v\":{\"N\":\"3\"},\"w\":{\"N\":\"1\"}}}"},
+        {"UpdateItem", "%s,\"UpdateExpression\":\"REMOVE w\",\"ReturnValues\":\"ALL_OLD\"}",
+         "{\"Attributes\":{\"m\":{\"M\":{\"x\":{\"N\":\"1\"},\"y\":{\"L\":[{\"S\":\"y0\"},{\"S\":\"y1\"}]}}},"
+         "\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},\"v\":{\"N\":\"3\"},\"w\":{\"N\":\"1\"}}}"},
+        {"UpdateItem", "%s,\"UpdateExpression\":\"SET n = :d\",\"ExpressionAttributeValues\":{\":d\":{\"N\":\"1\"}},"
+                       "\"ReturnValues\":\"UPDATED_OLD\"}", "{}"},   /* n was not there: no Attributes */
+        {"UpdateItem", "{\"TableName\":\"Tbl\",\"Key\":{\"pk\":{\"S\":\"new\"},\"sk\":{\"N\":\"1\"}},"
+                       "\"UpdateExpression\":\"SET n = :d\",\"ExpressionAttributeValues\":{\":d\":{\"N\":\"1\"}},"
+                       "\"ReturnValues\":\"ALL_OLD\"}", "{}"},      /* no item before */
+        {"UpdateItem", "%s,\"UpdateExpression\":\"SET n = :d\",\"ExpressionAttributeValues\":{\":d\":{\"N\":\"2\"}},"
+                       "\"ReturnValues\":\"NONE\"}", "{}"},
+        {"GetItem", "%s,\"ProjectionExpression\":\"#v, m.y[1], nope\",\"ExpressionAttributeNames\":{\"#v\":\"v\"}}",
+         "{\"Item\":{\"m\":{\"M\":{\"y\":{\"L\":[{\"S\":\"y1\"}]}}},\"v\":{\"N\":\"3\"}}}"},
+        {"Query", "{\"TableName\":\"Tbl\",\"KeyConditionExpression\":\"pk = :p\",\"ExpressionAttributeValues\":"
+                  "{\":p\":{\"S\":\"a\"}},\"ProjectionExpression\":\"n, sk\"}",
+         "{\"Items\":[{\"n\":{\"N\":\"2\"},\"sk\":{\"N\":\"1\"}}],\"Count\":1,\"ScannedCount\":1}"},
+        {"Scan", "{\"TableName\":\"Tbl\",\"ProjectionExpression\":\"pk\",\"FilterExpression\":\"v = :v\","
+                 "\"ExpressionAttributeValues\":{\":v\":{\"N\":\"3\"}}}",
+         "{\"Items\":[{\"pk\":{\"S\":\"a\"}}],\"Count\":1,\"ScannedCount\":2}"},
+        {"Scan", "{\"TableName\":\"Tbl\",\"Select\":\"COUNT\"}", "{\"Count\":2,\"ScannedCount\":2}"},
+        {"BatchGetItem", "{\"RequestItems\":{\"Tbl\":{\"Keys\":[{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}],"
+                         "\"ProjectionExpression\":\"m.x\"}}}",
+         "{\"Responses\":{\"Tbl\":[{\"m\":{\"M\":{\"x\":{\"N\":\"1\"}}}}]},\"UnprocessedKeys\":{}}"},
+    };
+    fx *f = *state;
+    tm_error e;
+    create(f);
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        char req[1024];
+        cJSON *r = NULL;
+        snprintf(req, sizeof req, steps[i].req, K);
+        if (call(f, steps[i].op, req, &r, &e)) fail_msg("step %zu %s: %s", i, steps[i].op, e.message);
+        char *got = cJSON_PrintUnformatted(r);
+        if (strcmp(got, steps[i].want)) fail_msg("step %zu %s: got %s, want %s", i, steps[i].op, got, steps[i].want);
+        free(got);
+        cJSON_Delete(r);
+    }
+    /* PutItem and DeleteItem take NONE and ALL_OLD only; UpdateItem no other word */
+    assert_int_equal(call(f, "PutItem", "{\"TableName\":\"Tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
+                          "\"ReturnValues\":\"ALL_NEW\"}", NULL, &e), TM_ERR_BAD_PARAMETER);
+    assert_int_equal(call(f, "GetItem", "{\"TableName\":\"Tbl\",\"Key\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
+                          "\"ProjectionExpression\":\"m, m.x\"}", NULL, &e), TM_ERR_VALIDATION);
+}
+
 static void test_errors(void **state)
 {
     fx *f = *state;
@@ -362,6 +420,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_items, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_return_values_projection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_continuous_backups, setup, teardown),
         cmocka_unit_test(test_times),
