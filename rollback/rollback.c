@@ -167,24 +167,45 @@ static int filter_pass(const filter *fl, const layout_record *r, int *pass)
 
 /* ================================================================ records */
 
+#define RECS_BLOCK (1u << 20)
+
 typedef struct recs {
     rb_rec *v;
     size_t n, cap;
     buf scratch;                  /* one record's encodings, reused */
+    unsigned char **blocks;       /* the records' bytes, packed: no malloc/free per record */
+    size_t nblocks, used, avail;
 } recs;
 
-/* key, keys, expect and target share one block (r->key): one allocation per record. */
 static void rec_free(rb_rec *r)
 {
-    free(r->key);
     free(r->cur);
 }
 
 static void recs_free(recs *rs)
 {
     for (size_t i = 0; i < rs->n; i++) rec_free(&rs->v[i]);
+    for (size_t i = 0; i < rs->nblocks; i++) free(rs->blocks[i]);
+    free(rs->blocks);
     free(rs->v);
     buf_free(&rs->scratch);
+}
+
+/* n bytes that live until recs_free; a record larger than a block gets its own. */
+static unsigned char *recs_alloc(recs *rs, size_t n)
+{
+    if (n > rs->avail - rs->used) {
+        size_t sz = n > RECS_BLOCK ? n : RECS_BLOCK;
+        unsigned char **nb = realloc(rs->blocks, (rs->nblocks + 1) * sizeof *nb);
+        if (!nb) return NULL;
+        rs->blocks = nb;
+        if (!(nb[rs->nblocks] = malloc(sz))) return NULL;
+        rs->nblocks++;
+        rs->used = 0;
+        rs->avail = sz;
+    }
+    rs->used += n;
+    return rs->blocks[rs->nblocks - 1] + rs->used - n;
 }
 
 /* Appends its encoding to b (nothing when absent); *off and *n say where. */
@@ -221,7 +242,8 @@ static int recs_add(recs *rs, const layout_record *lr, const key_schema *ks, int
     rc = encode_at(lr->keys, b, &kso, &r->ksn);
     if (!rc) rc = encode_at(ex, b, &eo, &r->en);
     if (!rc) rc = encode_at(tg, b, &to, &r->tn);
-    if (!rc && !(r->key = malloc(b->len))) rc = err_set(TM_ENOMEM, "out of memory (records)");
+    if (!rc && !(r->key = recs_alloc(rs, b->len)))
+        rc = err_set(TM_ENOMEM, "out of memory (records)");
     if (rc) return rc;
     memcpy(r->key, b->data, b->len);
     r->keys = r->key + kso;
@@ -244,10 +266,13 @@ static int by_key_then_time(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Sorted by key; of equal keys the latest stays. */
+/* Sorted by key; of equal keys the latest stays. An export written in key order is not
+ * sorted again. */
 static void recs_dedupe(recs *rs)
 {
-    qsort(rs->v, rs->n, sizeof *rs->v, by_key_then_time);
+    size_t k = 1;
+    while (k < rs->n && by_key_then_time(&rs->v[k - 1], &rs->v[k]) <= 0) k++;
+    if (k < rs->n) qsort(rs->v, rs->n, sizeof *rs->v, by_key_then_time);
     size_t w = 0;
     for (size_t i = 0; i < rs->n; i++) {
         if (i + 1 < rs->n && rs->v[i].kn == rs->v[i + 1].kn &&
@@ -469,7 +494,7 @@ static int run_target(const rollback_options *o, rb_target *t, recs *rs, rollbac
 int rollback_run(const rollback_options *o, rollback_stats *st)
 {
     rb_target *t = NULL;
-    recs rs = {NULL, 0, 0, BUF_INIT};
+    recs rs = {NULL, 0, 0, BUF_INIT, NULL, 0, 0, 0};
     double t0 = mono_s();
     memset(st, 0, sizeof *st);
     if (!o->from || !o->table) return err_set(TM_EINVAL, "an export and a table are needed");

@@ -10,7 +10,8 @@
  * images of the direction (undo: NewImage and OldImage). */
 typedef struct rb_rec {
     unsigned char *key;           /* the table's encoded key (key.h): sort order, duplicates;
-                                     the one block that keys, expect and target point into */
+                                     the one block (in the records' arena) that keys, expect and
+                                     target point into */
     uint32_t kn;
     unsigned char *keys, *expect, *target;   /* NULL when absent (keys never) */
     uint32_t ksn, en, tn;
