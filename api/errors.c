@@ -14,6 +14,11 @@
 #define AWS "com.amazonaws.dynamodb.v20120810#"
 #define AWS_COMMON "com.amazon.coral.service#"
 
+#define TIDEMARK "tidemark#"
+
+/* A row: its __type is the namespace prefix and its name, written once. */
+#define ROW(prefix, name, http, exit, named) {name, prefix name, http, exit, named}
+
 typedef struct err_row {
     const char *name, *type;
     int http, exit, named;
@@ -21,45 +26,40 @@ typedef struct err_row {
 
 static const err_row rows[TM_ERR__COUNT] = {
     [TM_ERR_NONE] = {"", "", 200, 0, 0},
-    [TM_ERR_VALIDATION] = {"ValidationException", AWS_COMMON "ValidationException", 400, 1, 0},
-    [TM_ERR_BAD_PARAMETER] = {"ValidationException", AWS_COMMON "ValidationException", 400, 2, 0},
-    [TM_ERR_SERIALIZATION] = {"SerializationException", AWS_COMMON "SerializationException", 400, 2, 1},
-    [TM_ERR_RESOURCE_NOT_FOUND] = {"ResourceNotFoundException", AWS "ResourceNotFoundException", 400, 1, 0},
-    [TM_ERR_RESOURCE_IN_USE] = {"ResourceInUseException", AWS "ResourceInUseException", 400, 1, 0},
-    [TM_ERR_CONDITIONAL_CHECK_FAILED] = {"ConditionalCheckFailedException",
-                                         AWS "ConditionalCheckFailedException", 400, 3, 1},
-    [TM_ERR_TRANSACTION_CONFLICT] = {"TransactionConflictException", AWS "TransactionConflictException", 400, 3, 1},
-    [TM_ERR_THROUGHPUT_EXCEEDED] = {"ProvisionedThroughputExceededException",
-                                    AWS "ProvisionedThroughputExceededException", 400, 1, 1},
-    [TM_ERR_ITEM_COLLECTION_SIZE] = {"ItemCollectionSizeLimitExceededException",
-                                     AWS "ItemCollectionSizeLimitExceededException", 400, 1, 1},
-    [TM_ERR_PITR_UNAVAILABLE] = {"PointInTimeRecoveryUnavailableException",
-                                 AWS "PointInTimeRecoveryUnavailableException", 400, 1, 1},
-    [TM_ERR_CONTINUOUS_BACKUPS_UNAVAILABLE] = {"ContinuousBackupsUnavailableException",
-                                               AWS "ContinuousBackupsUnavailableException", 400, 1, 1},
-    [TM_ERR_INVALID_RESTORE_TIME] = {"InvalidRestoreTimeException", AWS "InvalidRestoreTimeException", 400, 1, 1},
-    [TM_ERR_TABLE_ALREADY_EXISTS] = {"TableAlreadyExistsException", AWS "TableAlreadyExistsException", 400, 1, 1},
-    [TM_ERR_TABLE_NOT_FOUND] = {"TableNotFoundException", AWS "TableNotFoundException", 400, 1, 1},
-    [TM_ERR_TABLE_IN_USE] = {"TableInUseException", AWS "TableInUseException", 400, 1, 1},
-    [TM_ERR_INVALID_EXPORT_TIME] = {"InvalidExportTimeException", AWS "InvalidExportTimeException", 400, 1, 1},
-    [TM_ERR_EXPORT_CONFLICT] = {"ExportConflictException", AWS "ExportConflictException", 400, 1, 1},
-    [TM_ERR_EXPORT_NOT_FOUND] = {"ExportNotFoundException", AWS "ExportNotFoundException", 400, 1, 1},
-    [TM_ERR_IMPORT_CONFLICT] = {"ImportConflictException", AWS "ImportConflictException", 400, 1, 1},
-    [TM_ERR_IMPORT_NOT_FOUND] = {"ImportNotFoundException", AWS "ImportNotFoundException", 400, 1, 1},
-    [TM_ERR_LIMIT_EXCEEDED] = {"LimitExceededException", AWS "LimitExceededException", 400, 1, 1},
-    [TM_ERR_UNKNOWN_OPERATION] = {"UnknownOperationException", AWS_COMMON "UnknownOperationException", 400, 2, 1},
-    [TM_ERR_MISSING_AUTH_TOKEN] = {"MissingAuthenticationTokenException",
-                                   AWS_COMMON "MissingAuthenticationTokenException", 400, 1, 1},
-    [TM_ERR_UNRECOGNIZED_CLIENT] = {"UnrecognizedClientException", AWS_COMMON "UnrecognizedClientException", 400, 1, 1},
-    [TM_ERR_INVALID_SIGNATURE] = {"InvalidSignatureException", AWS_COMMON "InvalidSignatureException", 400, 1, 1},
-    [TM_ERR_ACCESS_DENIED] = {"AccessDeniedException", AWS_COMMON "AccessDeniedException", 400, 1, 1},
-    [TM_ERR_INTERNAL] = {"InternalServerError", AWS "InternalServerError", 500, 1, 0},
-    [TM_ERR_IO] = {"IOException", "tidemark#IOException", 500, 1, 0},
-    [TM_ERR_DATA_CORRUPTED] = {"DataCorruptedException", "tidemark#DataCorruptedException", 500, 1, 0},
-    [TM_ERR_LOG_MISSING] = {"MissingLogSegmentException", "tidemark#MissingLogSegmentException", 500, 1, 0},
-    [TM_ERR_BUSY] = {"BusyException", "tidemark#BusyException", 503, 1, 0},
-    [TM_ERR_WRITE_CONFLICT] = {"WriteConflictException", "tidemark#WriteConflictException", 409, 3, 0},
-    [TM_ERR_REMOTE] = {"RemoteStoreException", "tidemark#RemoteStoreException", 502, 1, 0},
+    [TM_ERR_VALIDATION] = ROW(AWS_COMMON, "ValidationException", 400, 1, 0),
+    [TM_ERR_BAD_PARAMETER] = ROW(AWS_COMMON, "ValidationException", 400, 2, 0),
+    [TM_ERR_SERIALIZATION] = ROW(AWS_COMMON, "SerializationException", 400, 2, 1),
+    [TM_ERR_RESOURCE_NOT_FOUND] = ROW(AWS, "ResourceNotFoundException", 400, 1, 0),
+    [TM_ERR_RESOURCE_IN_USE] = ROW(AWS, "ResourceInUseException", 400, 1, 0),
+    [TM_ERR_CONDITIONAL_CHECK_FAILED] = ROW(AWS, "ConditionalCheckFailedException", 400, 3, 1),
+    [TM_ERR_TRANSACTION_CONFLICT] = ROW(AWS, "TransactionConflictException", 400, 3, 1),
+    [TM_ERR_THROUGHPUT_EXCEEDED] = ROW(AWS, "ProvisionedThroughputExceededException", 400, 1, 1),
+    [TM_ERR_ITEM_COLLECTION_SIZE] = ROW(AWS, "ItemCollectionSizeLimitExceededException", 400, 1, 1),
+    [TM_ERR_PITR_UNAVAILABLE] = ROW(AWS, "PointInTimeRecoveryUnavailableException", 400, 1, 1),
+    [TM_ERR_CONTINUOUS_BACKUPS_UNAVAILABLE] =
+        ROW(AWS, "ContinuousBackupsUnavailableException", 400, 1, 1),
+    [TM_ERR_INVALID_RESTORE_TIME] = ROW(AWS, "InvalidRestoreTimeException", 400, 1, 1),
+    [TM_ERR_TABLE_ALREADY_EXISTS] = ROW(AWS, "TableAlreadyExistsException", 400, 1, 1),
+    [TM_ERR_TABLE_NOT_FOUND] = ROW(AWS, "TableNotFoundException", 400, 1, 1),
+    [TM_ERR_TABLE_IN_USE] = ROW(AWS, "TableInUseException", 400, 1, 1),
+    [TM_ERR_INVALID_EXPORT_TIME] = ROW(AWS, "InvalidExportTimeException", 400, 1, 1),
+    [TM_ERR_EXPORT_CONFLICT] = ROW(AWS, "ExportConflictException", 400, 1, 1),
+    [TM_ERR_EXPORT_NOT_FOUND] = ROW(AWS, "ExportNotFoundException", 400, 1, 1),
+    [TM_ERR_IMPORT_CONFLICT] = ROW(AWS, "ImportConflictException", 400, 1, 1),
+    [TM_ERR_IMPORT_NOT_FOUND] = ROW(AWS, "ImportNotFoundException", 400, 1, 1),
+    [TM_ERR_LIMIT_EXCEEDED] = ROW(AWS, "LimitExceededException", 400, 1, 1),
+    [TM_ERR_UNKNOWN_OPERATION] = ROW(AWS_COMMON, "UnknownOperationException", 400, 2, 1),
+    [TM_ERR_MISSING_AUTH_TOKEN] = ROW(AWS_COMMON, "MissingAuthenticationTokenException", 400, 1, 1),
+    [TM_ERR_UNRECOGNIZED_CLIENT] = ROW(AWS_COMMON, "UnrecognizedClientException", 400, 1, 1),
+    [TM_ERR_INVALID_SIGNATURE] = ROW(AWS_COMMON, "InvalidSignatureException", 400, 1, 1),
+    [TM_ERR_ACCESS_DENIED] = ROW(AWS_COMMON, "AccessDeniedException", 400, 1, 1),
+    [TM_ERR_INTERNAL] = ROW(AWS, "InternalServerError", 500, 1, 0),
+    [TM_ERR_IO] = ROW(TIDEMARK, "IOException", 500, 1, 0),
+    [TM_ERR_DATA_CORRUPTED] = ROW(TIDEMARK, "DataCorruptedException", 500, 1, 0),
+    [TM_ERR_LOG_MISSING] = ROW(TIDEMARK, "MissingLogSegmentException", 500, 1, 0),
+    [TM_ERR_BUSY] = ROW(TIDEMARK, "BusyException", 503, 1, 0),
+    [TM_ERR_WRITE_CONFLICT] = ROW(TIDEMARK, "WriteConflictException", 409, 3, 0),
+    [TM_ERR_REMOTE] = ROW(TIDEMARK, "RemoteStoreException", 502, 1, 0),
 };
 
 static const err_row *row(int kind)
