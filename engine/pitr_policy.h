@@ -42,8 +42,8 @@ typedef struct pitr_window_in {
 /* The restorable window [earliest, latest] (FORMATS.md section 5):
  *   earliest = max(enabled_since, now - period), moved past a log that lost its head (the
  *              times before its first remaining record cannot be rebuilt), and never before
-              floor_us (what retention left: raising the period does not bring back what a
-              shorter one let go);
+ *              floor_us (what retention left: raising the period does not bring back what a
+ *              shorter one let go);
  *   latest   = now, to the microsecond (AWS reports whole seconds, about 5 minutes behind;
  *              tidemark reports now: its log is durable before a write is acknowledged, so
  *              nothing between the last write and now can be lost, and a time earlier in the
