@@ -299,16 +299,23 @@ static int export_done(tm_db *db, const export_desc *d, cJSON **resp, tm_error *
  * tm_error_from maps it). A time needs the change log: with PITR off, export_run's
  * TM_ENOTFOUND is AWS's PointInTimeRecoveryUnavailableException, not a missing table. Looked
  * up only after a failure. */
-static int export_fail_kind(tm_db *db, const export_options *o, const char *name, int rc)
+/* TM_ERR_PITR_UNAVAILABLE when table name exists with PITR off, else 0: what a TM_ENOTFOUND
+ * from a job that needs the change log (an export at a time, a restore) means. */
+static int pitr_off_kind(tm_db *db, const char *name)
 {
-    if (rc == TM_ERANGE) return TM_ERR_INVALID_EXPORT_TIME;
-    if (rc != TM_ENOTFOUND || (!o->time_us && o->type != EXPORT_INCREMENTAL)) return 0;
     table *t = NULL;
     table_info info;
     tm_error ignored;
     if (api_open_table(db, name, TABLE_RDONLY, &t, &info, &ignored)) return 0;
     api_close_table(db, name, t);
     return info.pitr_enabled ? 0 : TM_ERR_PITR_UNAVAILABLE;
+}
+
+static int export_fail_kind(tm_db *db, const export_options *o, const char *name, int rc)
+{
+    if (rc == TM_ERANGE) return TM_ERR_INVALID_EXPORT_TIME;
+    if (rc != TM_ENOTFOUND || (!o->time_us && o->type != EXPORT_INCREMENTAL)) return 0;
+    return pitr_off_kind(db, name);
 }
 
 int tm_export_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e)
@@ -739,7 +746,11 @@ int tm_restore_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp
     if ((k = api_restore_deleted_source(db, o.source, o.target, &o.time_us, dhome, sizeof dhome, e)))
         return k;
     if (dhome[0]) o.home = dhome;
-    if ((rc = restore_run(&o, &r))) return restore_error(e, rc);
+    if ((rc = restore_run(&o, &r))) {
+        if (rc == TM_ENOTFOUND && !dhome[0] && (k = pitr_off_kind(db, o.source)))
+            return backup_error(e, rc, k);
+        return restore_error(e, rc);
+    }
     if (dhome[0] && (rc = api_restore_deleted_publish(db, dhome, o.target))) return restore_error(e, rc);
     o.home = tm_db_home(db);
     /* Where it came from, in the new table's table.json (describe-table shows it). */

@@ -68,7 +68,7 @@ assert_contains "$ERR" "TableAlreadyExistsException: table Other already exists"
 expect_exit 0 tidemark scan --table Other
 assert_eq '{"Item":{"Id":{"S":"mine"}}}' "$OUT" "the existing target"
 expect_exit 1 tidemark-restore --table Other --target New --latest
-assert_contains "$ERR" "point-in-time recovery is not enabled for table Other"
+assert_contains "$ERR" "PointInTimeRecoveryUnavailableException: point-in-time recovery is not enabled for table Other"
 tables_are "Other Src"
 
 # ---- a log segment deleted by hand ----
