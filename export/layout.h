@@ -207,6 +207,20 @@ int layout_record_parse(int incremental, const char *line, size_t n, layout_reco
                         char *why, size_t wn);
 void layout_record_clear(layout_record *r);   /* frees the items; r can be reused */
 
+/* ---- archive bundles (layout_bundle.c) --------------------------------------------------- */
+
+/* tidemark-lifecycle apply bundles an export of a local destination into
+ * DEST/AWSDynamoDB/<ExportId>.tar.zst (its folder's files, keys as in the store). */
+#define LAYOUT_BUNDLE_EXT ".tar.zst"
+/* 1 with the bundle's path in out if dir (local) is a bundle, or the folder of an export that
+ * is gone with its bundle beside it; 0 otherwise. */
+int layout_bundle_find(const char *dir, char *out, size_t n);
+/* Extracts a bundle into dir (created); entries with unsafe paths are skipped. */
+int layout_unbundle(const char *archive, const char *dir);
+/* Unpacks a bundle into a new temporary directory tmp (the caller removes it with
+ * fsx_rmtree); dir gets the export's folder in it. */
+int layout_bundle_open(const char *bundle, char *tmp, size_t tn, char *dir, size_t dn);
+
 /* ---- reading an export's records (rollback, forward apply) ------------------------------- */
 
 typedef struct layout_reader layout_reader;
@@ -216,7 +230,8 @@ typedef struct layout_reader layout_reader;
  * (complete export) and matches its .md5, manifest-files.json matches its .md5, every
  * dataFileS3Key resolves inside the export, the counts add up, and every data file's bytes
  * hash to its md5Checksum. TM_ECORRUPT (naming the file) on any failure, TM_ENOTFOUND when
- * there is no complete export there. */
+ * there is no complete export there. A bundle (see above) is read through a temporary
+ * directory removed on close. */
 int layout_reader_open(const char *dir, const store_options *so, layout_reader **out);
 
 typedef struct layout_reader_options {

@@ -7,7 +7,9 @@
  * line (at most LINE_MAX_BYTES). */
 #include "export/layout.h"
 #include "engine/err.h"
+#include "engine/fsx.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +30,7 @@ struct layout_reader {
     uint64_t lines;               /* lines of the current file so far */
     layout_record rec;
     unsigned char *blk;
+    char tmp[PATH_MAX];           /* a bundle's temporary directory, removed on close */
 };
 
 /* ---- open: every check before the first record ------------------------------------------- */
@@ -143,7 +146,14 @@ int layout_reader_open_with(const char *dir, const store_options *so,
     }
     if (o) r->o = *o;
     r->text = (buf)BUF_INIT_MAX(LINE_MAX_BYTES + READ_BLOCK);
-    int rc = layout_loc_open(dir, so, &r->loc);
+    char bundle[PATH_MAX], unpacked[PATH_MAX + 64];
+    int rc = 0;
+    if (layout_bundle_find(dir, bundle, sizeof bundle)) {
+        rc = layout_bundle_open(bundle, r->tmp, sizeof r->tmp, unpacked, sizeof unpacked);
+        if (rc) r->tmp[0] = '\0';
+        dir = unpacked;
+    }
+    if (!rc) rc = layout_loc_open(dir, so, &r->loc);
     if (!rc) rc = read_manifests(r);
     for (size_t i = 0; !rc && i < r->nfiles; i++) rc = check_file(r, &r->files[i]);
     if (rc) {
@@ -247,6 +257,7 @@ void layout_reader_close(layout_reader *r)
     close_file(r);
     layout_record_clear(&r->rec);
     layout_loc_close(&r->loc);
+    if (r->tmp[0]) fsx_rmtree(r->tmp);
     free(r->files);
     buf_free(&r->text);
     free(r->blk);

@@ -104,7 +104,5 @@ void lifecycle_deleted_json(const char *home, cJSON *res);
 /* Archive bundles (local destinations): AWSDynamoDB/<id>.tar.zst holding the export's folder
  * (and, for an incremental export, the data files of the shared folder it names). */
 int lifecycle_bundle(store *st, const char *id, int incremental, uint64_t *bytes);
-/* Extracts a bundle into dir (created), so that readers that want a folder get one. */
-int lifecycle_unbundle(const char *archive, const char *dir);
 
 #endif

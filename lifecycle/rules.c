@@ -43,7 +43,7 @@
 #include <unistd.h>
 
 #define DAY_US (86400 * CLOCK_US_PER_SEC)
-#define BUNDLE_EXT ".tar.zst"
+#define BUNDLE_EXT LAYOUT_BUNDLE_EXT
 
 /* ================================================================ rules ==== */
 
@@ -475,51 +475,6 @@ int lifecycle_bundle(store *st, const char *id, int incremental, uint64_t *bytes
     rc = expire(st, &x);
 out:
     keys_free(&ks);
-    return rc;
-}
-
-int lifecycle_unbundle(const char *archive_path, const char *dir)
-{
-    struct archive *a = archive_read_new();
-    struct archive_entry *e;
-    int rc = 0;
-    archive_read_support_format_tar(a);
-    archive_read_support_filter_zstd(a);
-    if (archive_read_open_filename(a, archive_path, 1 << 16) != ARCHIVE_OK) {
-        rc = err_set(TM_ECORRUPT, "%s: %s", archive_path, archive_error_string(a));
-        goto out;
-    }
-    for (;;) {
-        int k = archive_read_next_header(a, &e);
-        if (k == ARCHIVE_EOF) break;
-        if (k != ARCHIVE_OK) {
-            rc = err_set(TM_ECORRUPT, "%s: %s", archive_path, archive_error_string(a));
-            break;
-        }
-        const char *p = archive_entry_pathname(e);
-        if (archive_entry_filetype(e) != AE_IFREG || !layout_path_safe(p)) continue;
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, p);
-        char *sl = strrchr(path, '/');
-        *sl = '\0';
-        fsx_mkdirs(path, 0755);
-        *sl = '/';
-        FILE *f = fopen(path, "wb");
-        if (!f) {
-            rc = err_sys(TM_EIO, errno, "%s", path);
-            break;
-        }
-        char b[1 << 16];
-        la_ssize_t n;
-        while ((n = archive_read_data(a, b, sizeof b)) > 0) fwrite(b, 1, (size_t)n, f);
-        fclose(f);
-        if (n < 0) {
-            rc = err_set(TM_ECORRUPT, "%s: %s: %s", archive_path, p, archive_error_string(a));
-            break;
-        }
-    }
-out:
-    archive_read_free(a);
     return rc;
 }
 

@@ -288,7 +288,7 @@ static int export_print(store *st, const char *dest, const export_desc *d, char 
 }
 
 /* An archive bundle (AWSDynamoDB/<id>.tar.zst of a local destination): unpacked to a
- * temporary directory, then verified as any export. */
+ * temporary directory (layout_bundle_open), then verified as any export. */
 static int bundle_fn(void *ctx, const store_entry *e)
 {
     vctx *c = ctx;
@@ -306,13 +306,7 @@ static int bundle_fn(void *ctx, const store_entry *e)
         return 0;
     }
     c->bytes_read += size;
-    snprintf(tmp, sizeof tmp, "%s/.tidemark-verify-XXXXXX", c->o->dest);
-    if (!mkdtemp(tmp)) {
-        problem(c, c->where, "cannot make a temporary directory");
-        return 0;
-    }
-    int rc = lifecycle_unbundle(path, tmp);
-    snprintf(dir, sizeof dir, "%s/%s%.*s", tmp, LAYOUT_ROOT, (int)(n - rl - 8), e->key + rl);
+    int rc = layout_bundle_open(path, tmp, sizeof tmp, dir, sizeof dir);
     export_verify_stats es;
     memset(&es, 0, sizeof es);
     if (!rc) rc = export_verify(dir, c->o->so, export_problem, c, &es);
