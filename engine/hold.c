@@ -146,6 +146,10 @@ int hold_take(const char *table_dir, const char *what, hold **out)
         return rc;
     }
     *out = h;
+    /* Testing: the reader lingers once it holds (lock released), so that a test can stop it
+     * holding however fast the machine is. */
+    const char *ms = getenv("TIDEMARK_TEST_HOLD_PAUSE_MS");
+    if (ms && *ms) usleep((useconds_t)strtoul(ms, NULL, 10) * 1000);
     return 0;
 }
 

@@ -1789,6 +1789,19 @@ int table_batch_get_bin(table_batch *b, const void *key, size_t kn, const void *
     return 0;
 }
 
+/* 1 if the snapshot policy is due after a write at seq, time: a bulk writer then commits to
+ * LMDB at once, since the policy runs at LMDB commits (a daily snapshot is taken that day, not
+ * at the next joined commit, which may be days of history later). */
+static int snapshot_due(const table *t, uint64_t seq, int64_t time)
+{
+    const table_info *i = &t->conf.info;
+    if (!i->pitr_enabled || !(i->snapshot_every_s || i->snapshot_every_writes)) return 0;
+    if (!t->have_snap) return 1;
+    int64_t since = t->snap_time ? t->snap_time : i->pitr_enabled_us;
+    return (i->snapshot_every_s && time - since >= i->snapshot_every_s * CLOCK_US_PER_SEC) ||
+           (i->snapshot_every_writes && seq - t->snap_seq >= i->snapshot_every_writes);
+}
+
 int table_batch_commit(table_batch *b)
 {
     table *t = b->w.t;
@@ -1796,7 +1809,8 @@ int table_batch_commit(table_batch *b)
     if ((t->flags & TABLE_BULK) && b->w.writes) {
         if (!(rc = ws_log_commit(&b->w))) {
             if (b->w.writes >= TABLE_BULK_OPS || b->w.payload >= BULK_BYTES ||
-                mono_ms() - t->pend_since >= TABLE_BULK_MS) {
+                mono_ms() - t->pend_since >= TABLE_BULK_MS ||
+                snapshot_due(t, b->w.seq, b->w.time)) {
                 rc = ws_apply_commit(&b->w);
             } else if (!(t->pend = malloc(sizeof *t->pend))) {
                 rc = ws_apply_commit(&b->w);

@@ -20,7 +20,8 @@ values() { tidemark scan --table "$1" | python3 -c 'import sys,json,collections
 c=collections.Counter(json.loads(l)["Item"]["v"]["S"] for l in sys.stdin if l.strip()); print(" ".join("%s:%d" % kv for kv in sorted(c.items())))'; }
 # stopped CMD...: starts CMD (its stdout and stderr to $SOUT) in the background with a watcher already looking for its hold
 # file under $HROOT; the watcher stops it (SIGSTOP) as soon as the hold appears, while it does
-# not hold the holds lock (a stopped lock holder would block the run). Sets $sp to its pid.
+# not hold the holds lock (a stopped lock holder would block the run). Sets $sp to its pid. The
+# readers run with TIDEMARK_TEST_HOLD_PAUSE_MS so that a fast one is still caught holding.
 stopped() {
   rm -f "$W/ready" "$W/stopped"
   python3 - "$HROOT" "$W" <<'PY' &
@@ -91,14 +92,14 @@ assert_eq "bad:20000" "$(values Copy)"
 H=$TM_HOME/tables/Race
 HROOT=$H
 SOUT=$W/restore.out
-stopped env TIDEMARK_CLOCK="$(day 10 23:00:00Z)" tidemark-restore --table Race --target Back --time "$(day 9 12:30:00Z)" -q
+stopped env TIDEMARK_TEST_HOLD_PAUSE_MS=2000 TIDEMARK_CLOCK="$(day 10 23:00:00Z)" tidemark-restore --table Race --target Back --time "$(day 9 12:30:00Z)" -q
 rp=$sp
 SOUT=$W/full.out
-stopped env TIDEMARK_CLOCK="$(day 10 23:00:00Z)" tidemark-export --table Race --to "$W/full" --time "$(day 9 18:00:00Z)" -q
+stopped env TIDEMARK_TEST_HOLD_PAUSE_MS=2000 TIDEMARK_CLOCK="$(day 10 23:00:00Z)" tidemark-export --table Race --to "$W/full" --time "$(day 9 18:00:00Z)" -q
 ep=$sp
 HROOT=$W/inc
 SOUT=$W/rb.out
-stopped env TIDEMARK_CLOCK="$(day 10 23:00:00Z)" tidemark-rollback --from "$E" --table Copy -q
+stopped env TIDEMARK_TEST_HOLD_PAUSE_MS=2000 TIDEMARK_CLOCK="$(day 10 23:00:00Z)" tidemark-rollback --from "$E" --table Copy -q
 bp=$sp
 held=$(ls "$H/holds" | grep -c '\.hold$')
 [ "$held" -ge 2 ] || fail "the restore and the export hold nothing ($held holds)"
