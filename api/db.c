@@ -181,7 +181,8 @@ static void close_table(tm_db *db, const char *name, table *t)
  * opened its table again before (an LMDB environment open and a recovery check per request, and
  * no group commit across connections, since each had its own handle). One writer handle per
  * table serves every thread: reads take their own LMDB read txn (MDB_NOTLS), single writes join
- * the handle's group commit (table_write1), batches take the write lock as ever. Never a
+ * the handle's group commit, run by its writer thread (TABLE_SHARED), batches pause that thread
+ * and take the write lock as ever. Never a
  * TABLE_BULK handle: its write lock outlives the call, and a reader of the same thread that
  * must catch up with it would wait for itself.
  *
@@ -297,7 +298,7 @@ static int cache_open(tm_db *db, const char *name, table **t, table_info *info, 
         table *nt;
         int k;
         if (!(d = calloc(1, sizeof *d))) return tm_error_set(e, TM_ERR_INTERNAL, "out of memory");
-        if ((k = open_table(db, name, 0, &nt, &d->info, e))) {
+        if ((k = open_table(db, name, TABLE_SHARED, &nt, &d->info, e))) {
             free(d);
             return k;
         }

@@ -1096,6 +1096,14 @@ struct table {
     int gc_leader;
     uint64_t group_commits;
     double pend_since;
+    /* TABLE_SHARED: the writer thread (writer_main); the fields below, but for wpend (the
+     * writer's own), are under gc_mu */
+    pthread_t wt;
+    int wt_on, wt_stop, wt_flush, wt_pause, wt_paused;
+    int wdirty;              /* acknowledged groups wait in wpend for their LMDB commit */
+    uint64_t wapplies;       /* LMDB commits of wpend so far */
+    pthread_cond_t wt_cv;    /* wakes the writer */
+    struct wstate *wpend;
     /* snapshot policy state */
     uint64_t snap_seq;
     int64_t snap_time;
@@ -1149,6 +1157,9 @@ static int reader_catch_up(table *t)
     return rc;
 }
 
+static void writer_start(table *t);
+static void writer_stop(table *t);
+
 int table_open_dir(const char *dir, unsigned flags, table **out)
 {
     table *t = calloc(1, sizeof *t);
@@ -1177,6 +1188,7 @@ int table_open_dir(const char *dir, unsigned flags, table **out)
     } else if ((rc = reader_catch_up(t))) {
         goto out;
     }
+    if ((flags & TABLE_SHARED) && !(flags & (TABLE_RDONLY | TABLE_BULK))) writer_start(t);
     *out = t;
     return 0;
 out:
@@ -1198,6 +1210,7 @@ int table_open(const char *home, const char *name, unsigned flags, table **out)
 void table_close(table *t)
 {
     if (!t) return;
+    writer_stop(t);
     table_flush(t);
     log_close(t->lg);
     env_release(t->env);
@@ -1498,8 +1511,23 @@ static double mono_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+static int on_writer(const table *t) { return t->wt_on && pthread_equal(pthread_self(), t->wt); }
+
 int table_flush(table *t)
 {
+    if (t && t->wt_on && !on_writer(t) && __atomic_load_n(&t->wdirty, __ATOMIC_ACQUIRE)) {
+        /* any LMDB commit the writer makes after this request holds every group it had
+         * acknowledged before it */
+        pthread_mutex_lock(&t->gc_mu);
+        uint64_t gen = t->wapplies;
+        while (t->wdirty && t->wapplies == gen) {
+            t->wt_flush = 1;
+            pthread_cond_signal(&t->wt_cv);
+            pthread_cond_wait(&t->gc_cv, &t->gc_mu);
+        }
+        pthread_mutex_unlock(&t->gc_mu);
+        return 0;
+    }
     if (!t || !t->pend) return 0;
     wstate *w = t->pend;
     t->pend = NULL;
@@ -1624,6 +1652,168 @@ static void group_run(table *t, wreq *group)
     buf_free(&val);
 }
 
+/* ---- the writer thread of a TABLE_SHARED handle (see table.h) ----
+ * LMDB binds a write txn to the thread that began it (its lock is a thread's mutex), so one
+ * thread runs every group of the handle and owns wpend, the txn they share. */
+
+static int snapshot_due(const table *t, uint64_t seq, int64_t time);
+
+/* One group in wpend (begun if need be) and one log commit. A failure aborts wpend: its
+ * earlier groups are durable in the log, and the next txn replays them (table_txn_begin). */
+static void writer_group(table *t, wreq *group)
+{
+    buf key = BUF_INIT, key2 = BUF_INIT, val = BUF_INIT;
+    wstate *w = t->wpend;
+    int rc = 0, fatal = 0;
+    if (!w) {
+        if (!(w = malloc(sizeof *w))) rc = err_set(TM_ENOMEM, "out of memory");
+        else if ((rc = ws_begin(t, w))) free(w);
+        if (rc) {
+            for (wreq *r = group; r; r = r->next) wreq_fail(r, rc);
+            return;
+        }
+        t->wpend = w;
+        t->pend_since = mono_ms();
+    }
+    int before = w->writes;
+    for (wreq *r = group; r && !fatal; r = r->next) {
+        if ((r->rc = wreq_run(t, w, r, &key, &key2, &val, &fatal)) && !fatal) wreq_fail(r, r->rc);
+        if (fatal) rc = r->rc;
+    }
+    if (fatal) ws_abort(w);
+    else if (w->writes > before) rc = ws_log_commit(w);   /* aborts w when it fails */
+    if (rc) {
+        free(w);
+        t->wpend = NULL;
+        for (wreq *r = group; r; r = r->next)
+            if (!r->rc || fatal) wreq_fail(r, rc);
+        MDB_txn *txn;
+        if (before && table_txn_begin(t, &txn) == 0) {   /* the replay commits them */
+            mdb_txn_abort(txn);
+            log_abort(t->lg);
+        }
+    }
+    buf_free(&key);
+    buf_free(&key2);
+    buf_free(&val);
+}
+
+/* Commits wpend to LMDB (its writes are durable already: a failure is kept as deferred). */
+static void writer_apply(table *t)
+{
+    wstate *w = t->wpend;
+    t->wpend = NULL;
+    if (w->writes) ws_apply_commit(w);
+    else ws_abort(w);
+    free(w);
+}
+
+static void *writer_main(void *arg)
+{
+    table *t = arg;
+    pthread_mutex_lock(&t->gc_mu);
+    for (;;) {
+        if (t->wt_pause && !t->wpend) {
+            t->wt_paused = 1;
+            pthread_cond_broadcast(&t->gc_cv);
+            while (t->wt_pause && !t->wt_stop) pthread_cond_wait(&t->wt_cv, &t->gc_mu);
+            t->wt_paused = 0;
+            if (t->wt_stop && !t->gc_head) break;
+            continue;
+        }
+        wreq *group = t->wt_pause ? NULL : t->gc_head;
+        int apply = t->wpend && (t->wt_flush || t->wt_pause || t->wt_stop ||
+                                 mono_ms() - t->pend_since >= TABLE_SHARED_MS);
+        if (!group && !apply) {
+            if (t->wt_stop) break;
+            if (t->wpend) {
+                double wait_ms = t->pend_since + TABLE_SHARED_MS - mono_ms();
+                long long ns = wait_ms > 0 ? (long long)(wait_ms * 1e6) : 0;
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ns += ts.tv_nsec;
+                ts.tv_sec += (time_t)(ns / 1000000000LL);
+                ts.tv_nsec = (long)(ns % 1000000000LL);
+                pthread_cond_timedwait(&t->wt_cv, &t->gc_mu, &ts);
+            } else {
+                pthread_cond_wait(&t->wt_cv, &t->gc_mu);
+            }
+            continue;
+        }
+        if (group) t->gc_head = t->gc_tail = NULL;
+        if (apply) t->wt_flush = 0;
+        pthread_mutex_unlock(&t->gc_mu);
+        if (group) {
+            writer_group(t, group);
+            t->group_commits++;
+            wstate *w = t->wpend;
+            if (w && (w->writes >= TABLE_BULK_OPS || w->payload >= BULK_BYTES || snapshot_due(t, w->seq, w->time)))
+                apply = 1;
+            pthread_mutex_lock(&t->gc_mu);
+            for (wreq *g = group, *next; g; g = next) {
+                next = g->next;
+                g->done = 1;
+            }
+            __atomic_store_n(&t->wdirty, t->wpend != NULL, __ATOMIC_RELEASE);
+            pthread_cond_broadcast(&t->gc_cv);
+            pthread_mutex_unlock(&t->gc_mu);
+        }
+        if (apply && t->wpend) writer_apply(t);
+        pthread_mutex_lock(&t->gc_mu);
+        if (!t->wpend && t->wdirty) {
+            __atomic_store_n(&t->wdirty, 0, __ATOMIC_RELEASE);
+            t->wapplies++;
+            pthread_cond_broadcast(&t->gc_cv);
+        }
+    }
+    pthread_mutex_unlock(&t->gc_mu);
+    return NULL;
+}
+
+static void writer_start(table *t)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);   /* its timed waits count mono_ms */
+    pthread_cond_init(&t->wt_cv, &a);
+    pthread_condattr_destroy(&a);
+    t->wt_on = pthread_create(&t->wt, NULL, writer_main, t) == 0;
+    if (!t->wt_on) pthread_cond_destroy(&t->wt_cv);   /* the leaders' group commit, as before */
+}
+
+/* Commits what waits and ends the thread; the handle goes on without it. */
+static void writer_stop(table *t)
+{
+    if (!t->wt_on) return;
+    pthread_mutex_lock(&t->gc_mu);
+    t->wt_stop = 1;
+    pthread_cond_signal(&t->wt_cv);
+    pthread_mutex_unlock(&t->gc_mu);
+    pthread_join(t->wt, NULL);
+    t->wt_on = 0;
+    pthread_cond_destroy(&t->wt_cv);
+}
+
+/* Before a caller takes the write lock itself (a batch, a settings change): the writer commits
+ * what waits and starts no txn until writer_resume. */
+static void writer_pause(table *t)
+{
+    if (!t->wt_on || on_writer(t)) return;
+    pthread_mutex_lock(&t->gc_mu);
+    t->wt_pause++;
+    pthread_cond_signal(&t->wt_cv);
+    while (!t->wt_paused) pthread_cond_wait(&t->gc_cv, &t->gc_mu);
+    pthread_mutex_unlock(&t->gc_mu);
+}
+
+static void writer_resume(table *t)
+{
+    if (!t->wt_on || on_writer(t)) return;
+    pthread_mutex_lock(&t->gc_mu);
+    if (--t->wt_pause == 0) pthread_cond_signal(&t->wt_cv);
+    pthread_mutex_unlock(&t->gc_mu);
+}
+
 static int table_write1(table *t, const item *key_item, const item *new_item, int is_update,
                         table_mutate_fn mutate, table_check_fn check, void *ctx, item **old_out,
                         item **new_out)
@@ -1642,8 +1832,9 @@ static int table_write1(table *t, const item *key_item, const item *new_item, in
     if (t->gc_tail) t->gc_tail->next = &r;
     else t->gc_head = &r;
     t->gc_tail = &r;
+    if (t->wt_on) pthread_cond_signal(&t->wt_cv);
     while (!r.done) {
-        if (t->gc_leader) {
+        if (t->gc_leader || t->wt_on) {
             pthread_cond_wait(&t->gc_cv, &t->gc_mu);
             continue;
         }
@@ -1717,6 +1908,7 @@ int table_update(table *t, const item *key, table_mutate_fn mutate, table_check_
 struct table_batch {
     wstate w;
     buf key, val;
+    int paused;              /* it paused the handle's writer thread */
 };
 
 int table_batch_begin(table *t, table_batch **out)
@@ -1735,7 +1927,10 @@ int table_batch_begin(table *t, table_batch **out)
         *out = b;
         return 0;
     }
+    writer_pause(t);
+    b->paused = t->wt_on;
     if ((rc = ws_begin(t, &b->w))) {
+        if (b->paused) writer_resume(t);
         free(b);
         return rc;
     }
@@ -1823,6 +2018,7 @@ int table_batch_commit(table_batch *b)
     } else {
         rc = ws_commit(&b->w);
     }
+    if (b->paused) writer_resume(t);
     buf_free(&b->key);
     buf_free(&b->val);
     free(b);
@@ -1833,6 +2029,7 @@ void table_batch_abort(table_batch *b)
 {
     if (!b) return;
     ws_abort(&b->w);
+    if (b->paused) writer_resume(b->w.t);
     buf_free(&b->key);
     buf_free(&b->val);
     free(b);
@@ -2294,7 +2491,7 @@ int table_snapshot(table *t, snap_info *out)
     snap_info s;
     int rc;
     memset(&s, 0, sizeof s);
-    if (t->pend && (rc = table_flush(t))) return rc;
+    if ((rc = table_flush(t))) return rc;
     snprintf(tmp, sizeof tmp, "%s/snapshots/.tmp-%d-%" PRId64, t->dir, (int)getpid(), clock_now_us());
     if ((rc = fsx_mkdirs(tmp, 0755))) return rc;
     /* The copy runs in one read txn: it reflects exactly one log position, read back below. */
@@ -2351,9 +2548,14 @@ static int conf_update(table *t, int (*fn)(table_conf *c, void *ctx), void *ctx)
     table_conf c;
     int rc = table_flush(t);
     if (rc) return rc;
-    if ((rc = env_txn_begin(t->env, 0, &txn))) return lmdb_err(rc, "lock", t->dir);
+    writer_pause(t);
+    if ((rc = env_txn_begin(t->env, 0, &txn))) {
+        writer_resume(t);
+        return lmdb_err(rc, "lock", t->dir);
+    }
     if (!(rc = conf_read(t->dir, &c)) && !(rc = fn(&c, ctx)) && !(rc = conf_write(t->dir, &c))) t->conf = c;
     mdb_txn_abort(txn);
+    writer_resume(t);
     return rc;
 }
 

@@ -95,6 +95,15 @@ int table_delete(const char *home, const char *name);
 #define TABLE_BULK   0x2
 #define TABLE_BULK_OPS 131072
 #define TABLE_BULK_MS  2000
+/* Shared handles (tidemark serve's, one per table for every connection): a writer thread runs
+ * the single writes' groups (table_write1) and owns their LMDB write txn, which it keeps open
+ * across groups. A group is acknowledged once its log commit is durable; the LMDB commit (a
+ * page sync as long as the log's) joins the groups of up to TABLE_SHARED_MS. Reads through
+ * the handle ask the writer to commit first (table_flush), so they see every acknowledged
+ * write; another process's reader or writer waits for that commit (at most TABLE_SHARED_MS).
+ * Batches and settings changes pause the writer and take the write lock themselves. */
+#define TABLE_SHARED   0x4
+#define TABLE_SHARED_MS 20
 /* Opens a table. A writer open recovers: truncates a torn log tail (reported on stderr-free
  * channel: see table_recovery) and replays log records above the applied seq. */
 int table_open(const char *home, const char *name, unsigned flags, table **out);

@@ -581,6 +581,96 @@ static void test_group_commit(void **state)
     table_close(t);
 }
 
+typedef struct sh_arg { table *t; int id; int errors, unseen; } sh_arg;
+
+/* A writer thread of a shared handle: each put is read back at once through the same handle. */
+static void *sh_writer(void *p)
+{
+    sh_arg *a = p;
+    char json[128], key[128];
+    for (int i = 0; i < 100; i++) {
+        item *it = NULL;
+        snprintf(json, sizeof json, "{\"pk\":{\"S\":\"s%d\"},\"sk\":{\"N\":\"%d\"},\"v\":{\"N\":\"1\"}}", a->id, i);
+        snprintf(key, sizeof key, "{\"pk\":{\"S\":\"s%d\"},\"sk\":{\"N\":\"%d\"}}", a->id, i);
+        if (item_parse_json(json, strlen(json), 0, &it) || table_put(a->t, it, NULL, NULL, NULL)) a->errors++;
+        item_free(it);
+        item *k = NULL, *got = NULL;
+        if (item_parse_json(key, strlen(key), 0, &k) || table_get(a->t, k, &got)) a->unseen++;
+        item_free(k);
+        item_free(got);
+    }
+    return NULL;
+}
+
+/* TABLE_SHARED: the writer thread keeps acknowledged groups in an open LMDB txn, yet a read
+ * through the handle, a batch, a settings change, another handle's open and a failed group
+ * never miss an acknowledged write. */
+static void test_shared_writer(void **state)
+{
+    (void)state;
+    key_schema ks = schema("pk", AV_S, "sk", AV_N);
+    table *t = NULL, *r = NULL;
+    assert_int_equal(table_create(home, "Shared1", &ks, NULL, NULL), 0);
+    assert_int_equal(table_open(home, "Shared1", TABLE_SHARED, &t), 0);
+    pthread_t th[8];
+    sh_arg args[8];
+    long before = fdatasyncs;
+    for (int i = 0; i < 8; i++) {
+        args[i] = (sh_arg){t, i, 0, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, sh_writer, &args[i]), 0);
+    }
+    /* batches and a settings change meanwhile: they pause the writer thread */
+    for (int i = 0; i < 5; i++) {
+        table_batch *b;
+        char json[128];
+        assert_int_equal(table_batch_begin(t, &b), 0);
+        snprintf(json, sizeof json, "{\"pk\":{\"S\":\"batch\"},\"sk\":{\"N\":\"%d\"}}", i);
+        item *it = parse(json);
+        assert_int_equal(table_batch_put(b, it), 0);
+        assert_int_equal(table_batch_commit(b), 0);
+        item_free(it);
+        if (i == 2) assert_int_equal(table_set_snapshot_policy(t, 3600, 0), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].errors, 0);
+        assert_int_equal(args[i].unseen, 0);
+    }
+    table_info info;
+    assert_int_equal(table_describe(t, &info), 0);
+    assert_int_equal(info.item_count, 805);
+    assert_int_equal(info.applied_seq, 805);
+    assert_true(table_group_commits(t) < 800);
+    assert_true(fdatasyncs - before < 805);
+    /* another handle (another process's reader) opened while the writer holds an acknowledged
+     * write in its txn finds it: it waits for the writer's LMDB commit */
+    put(t, "{\"pk\":{\"S\":\"late\"},\"sk\":{\"N\":\"1\"}}");
+    assert_int_equal(table_open(home, "Shared1", TABLE_RDONLY, &r), 0);
+    char *j = get_json(r, "{\"pk\":{\"S\":\"late\"},\"sk\":{\"N\":\"1\"}}");
+    assert_non_null(j);
+    free(j);
+    table_close(r);
+    /* a group that fails in LMDB after earlier groups were acknowledged in the same txn: those
+     * are replayed from the log, and the failed one is nowhere */
+    put(t, "{\"pk\":{\"S\":\"acked\"},\"sk\":{\"N\":\"1\"}}");
+    item *bad = parse("{\"pk\":{\"S\":\"failed\"},\"sk\":{\"N\":\"1\"}}");
+    fail_put_in = 1;
+    assert_true(table_put(t, bad, NULL, NULL, NULL) != 0);
+    fail_put_in = 0;
+    item_free(bad);
+    j = get_json(t, "{\"pk\":{\"S\":\"acked\"},\"sk\":{\"N\":\"1\"}}");
+    assert_non_null(j);
+    free(j);
+    assert_null(get_json(t, "{\"pk\":{\"S\":\"failed\"},\"sk\":{\"N\":\"1\"}}"));
+    put(t, "{\"pk\":{\"S\":\"after\"},\"sk\":{\"N\":\"1\"}}");
+    table_close(t);
+    assert_int_equal(table_open(home, "Shared1", 0, &t), 0);
+    assert_int_equal(table_describe(t, &info), 0);
+    assert_int_equal(info.item_count, 808);
+    assert_int_equal(info.applied_seq, 808);
+    table_close(t);
+}
+
 /* Leaf pages of the items db of the LMDB environment in dir (read-only, no lock). */
 static size_t leaf_pages(const char *dir, size_t *entries)
 {
@@ -1031,6 +1121,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention_without_pitr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bulk_crash_replays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_dense, setup, teardown),
         cmocka_unit_test_setup_teardown(test_builder_seeded_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_checksum, setup, teardown),
