@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/60-serve.sh: `tidemark serve` against dynalite (npm, the same run, the same client:
-# bench/serve_client.c, C with libcurl keep-alive, one connection per client thread).
+# bench/serve_client.c, C threads, one keep-alive HTTP/1.1 connection each).
 #   PutItem and GetItem with 1, 8 and 32 concurrent clients, BENCH_SERVE_SECONDS (default 5,
 #   quick 2) each: throughput, p50 and p99 latency. GetItem reads keys the 1-client PutItem
 #   run wrote. Every request SigV4-signed by libcurl; tidemark verifies each signature (dynalite
@@ -20,7 +20,7 @@ command -v tidemark >/dev/null || { log "tidemark is not built ($B/bin)"; exit 1
 DYN=$PWD/.deps/node_modules/dynalite/cli.js
 [ -f "$DYN" ] || { log "dynalite is missing ($DYN): run make deps"; exit 1; }
 secs=${BENCH_SERVE_SECONDS:-$([ "${BENCH_QUICK:-0}" = 1 ] && echo 2 || echo 5)}
-cc -std=c11 -O2 -D_GNU_SOURCE bench/serve_client.c -o "$D/client" $(pkg-config --cflags --libs libcurl libcrypto) -lpthread
+cc -std=c11 -O2 -D_GNU_SOURCE bench/serve_client.c -o "$D/client" $(pkg-config --cflags --libs libcrypto) -lpthread
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done; true' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
