@@ -15,7 +15,9 @@
  * own key schema is used when none is given) and waited ACTIVE; items go in key order, equal
  * keys merged (the later wins), by ddb_batch_write in groups of SINK_GROUP (chunks of 25 sent by
  * TidemarkThreads connections; UnprocessedItems and throttling retried with backoff). A remote
- * table is not atomic: a failed import leaves what it wrote.
+ * table is not atomic, so a failure (a bad item past MaxErrors, the source, the endpoint, a
+ * signal) is undone as far as AWS ImportTable's is: a table the import created is deleted
+ * (waited gone); in a table that existed, what was written stays, and the error says how much.
  *
  * REQUEST MEMBERS besides the local ops' (backup.c, backup_import.c):
  *   TidemarkTableEndpointUrl  the DynamoDB-API endpoint (required); TidemarkRegion also picks
@@ -37,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SCAN_THREADS     32
 #define DEFAULT_SEGMENTS 4
@@ -292,6 +295,8 @@ typedef struct rsink {
     size_t n;
     buf last_key, json;
     ddb_batch_stats st;
+    int created;                 /* CreateTable succeeded: a failed import deletes the table */
+    int began;                   /* an existing table's schema matched: writes may have begun */
     char table_id[64], table_arn[600];
 } rsink;
 
@@ -380,6 +385,7 @@ static int sink_begin(void *ctx, const key_schema *ks)
         rc = req ? ddb_call(s->c, "CreateTable", req, &resp, NULL) : err_set(TM_ENOMEM, "out of memory");
         cJSON_Delete(req);
         cJSON_Delete(resp);
+        s->created = !rc;
         if (!rc) rc = ddb_wait_active(s->c, s->table, ACTIVE_WAIT_MS, NULL);
         if (!rc) rc = ddb_describe_table(s->c, s->table, &desc, NULL);
     } else if (!rc && !(rc = ddb_key_schema(desc, &have)) &&
@@ -391,8 +397,84 @@ static int sink_begin(void *ctx, const key_schema *ks)
                      ks->range_type ? ", " : "", ks->range_name);
     }
     if (!rc) sink_note(s, desc);
+    s->began = !rc && !s->created;
     cJSON_Delete(desc);
     return rc;
+}
+
+/* ================================================================================================
+ * Import: a failure leaves no table the import created (as AWS ImportTable: a failed import's
+ * table is not left behind), and what it wrote into an existing table stays (it cannot be told
+ * from what was there, and a Scan to find it would be another failure's chance)
+ * ============================================================================================== */
+
+/* Polls DescribeTable until the table is gone (ResourceNotFoundException). */
+static int wait_gone(ddb_client *c, const char *name, int timeout_ms)
+{
+    struct timespec t0, now, nap = {0, 50 * 1000000L};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        cJSON *d = NULL;
+        int rc = ddb_describe_table(c, name, &d, NULL);
+        cJSON_Delete(d);
+        if (rc == TM_ENOTFOUND) return 0;
+        if (rc) return rc;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L;
+        if (ms >= timeout_ms)
+            return err_set(TM_ELIMIT, "it still exists after %d ms", timeout_ms);
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* DeleteTable and wait until it is gone. A table still CREATING refuses DeleteTable
+ * (ResourceInUseException): it is waited ACTIVE and asked once more. */
+static int delete_created(rsink *s)
+{
+    cJSON *req = cJSON_CreateObject(), *resp = NULL;
+    if (!req || !cJSON_AddStringToObject(req, "TableName", s->table)) {
+        cJSON_Delete(req);
+        return err_set(TM_ENOMEM, "out of memory");
+    }
+    int rc = ddb_call(s->c, "DeleteTable", req, &resp, NULL);
+    if (rc && rc != TM_ENOTFOUND && !ddb_wait_active(s->c, s->table, ACTIVE_WAIT_MS, NULL)) {
+        cJSON_Delete(resp);
+        resp = NULL;
+        rc = ddb_call(s->c, "DeleteTable", req, &resp, NULL);
+    }
+    cJSON_Delete(req);
+    cJSON_Delete(resp);
+    return rc == TM_ENOTFOUND ? 0 : rc ? rc : wait_gone(s->c, s->table, ACTIVE_WAIT_MS);
+}
+
+/* After a failure: deletes the table the import created, and says in note what became of the
+ * target ("" when the import failed before it touched one). */
+static void sink_undo(rsink *s, char *note, size_t n)
+{
+    note[0] = 0;
+    if (s->created) {
+        if (delete_created(s))
+            snprintf(note, n, "; the table %s this import created could not be deleted (%s): "
+                     "delete it (aws dynamodb delete-table --table-name %s)", s->table,
+                     err_msg(), s->table);
+        else
+            snprintf(note, n, "; the table %s this import created was deleted", s->table);
+    } else if (s->began && s->st.written) {
+        snprintf(note, n, "; %llu items were written to the existing table %s and stay there",
+                 (unsigned long long)s->st.written, s->table);
+    } else if (s->began) {
+        snprintf(note, n, "; no items were written to the existing table %s", s->table);
+    }
+}
+
+/* Appends note to a message of size n, cutting the message (not the note) when it is full. */
+static void append_note(char *msg, size_t n, const char *note)
+{
+    size_t l = strlen(msg), nl = strlen(note);
+    if (nl >= n) nl = n - 1;
+    if (l + nl >= n) l = n - 1 - nl;
+    memcpy(msg + l, note, nl);
+    msg[l + nl] = 0;
 }
 
 int tm_import_remote_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
@@ -444,7 +526,13 @@ int tm_import_remote_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON 
     r.table_items = s.st.written;
     backup_make_id(r.start_us ? r.start_us : clock_now_us(), id);
     snprintf(arn, sizeof arn, "%s/import/%s", tarn, id);
-    if (rc) k = backup_error(e, rc, rc == TM_EEXIST ? TM_ERR_RESOURCE_IN_USE : 0);
+    if (rc) {
+        char note[1024];
+        k = backup_error(e, rc, rc == TM_EEXIST ? TM_ERR_RESOURCE_IN_USE : 0);
+        sink_undo(&s, note, sizeof note);   /* after backup_error: it reads err_msg() */
+        if (e) append_note(e->message, sizeof e->message, note);
+        append_note(r.failure_message, sizeof r.failure_message, note);
+    }
     cJSON *d = backup_import_shape(arn, tarn, &o, &r, rc ? "FAILED" : "COMPLETED");
     cJSON *x = cJSON_GetObjectItemCaseSensitive(d, "ImportTableDescription");
     cJSON_AddNumberToObject(x, "TidemarkWritten", (double)s.st.written);

@@ -71,8 +71,11 @@ static void usage(void)
 "                            BatchWriteItem, --threads connections (default 8), retrying\n"
 "                            unprocessed items and throttling with backoff; the table is\n"
 "                            created (on demand) when missing, from --key/--sort-key or the\n"
-"                            export's schema, else its own key schema is used. Not atomic:\n"
-"                            a failed import leaves what it wrote. --region picks its region\n"
+"                            export's schema, else its own key schema is used. A failed or\n"
+"                            interrupted import deletes the table it created (as AWS\n"
+"                            ImportTable leaves none); items it wrote into a table that\n"
+"                            existed stay there, and the error says how many. --region\n"
+"                            picks its region\n"
 "      --s3-endpoint-url URL S3 endpoint of SOURCE (default $AWS_ENDPOINT_URL_S3,\n"
 "                            $AWS_ENDPOINT_URL)\n"
 "      --profile NAME        AWS profile for credentials and region (default $AWS_PROFILE)\n"
@@ -123,8 +126,9 @@ static void usage(void)
 "  Exit status: 0 applied, 3 applied with conflicts (or fail found some: nothing written),\n"
 "  1 failed or refused (a gap or a repeat), 2 usage error.\n"
 "\n"
-"Exit status: 0 imported, 1 failed (no table was created; no credentials too), 2 usage\n"
-"error (a bad table name too),\n"
+"Exit status: 0 imported, 1 failed (no table was created or is left; with --endpoint-url\n"
+"into an existing table, what was written stays; no credentials too), 2 usage error (a bad\n"
+"table name too),\n"
 "3 imported with rejected items (see the error count and the error log).\n");
 }
 
