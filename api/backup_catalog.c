@@ -26,6 +26,14 @@
  * (export_describe: IN_PROGRESS while its state moves, FAILED after a minute without progress,
  * and --resume finishes it). Nothing stays IN_PROGRESS forever.
  *
+ * A FULL DISK: a record that cannot be written leaves the one before it in place (atomic
+ * replace), and a long-lived process (tidemark serve) would read its own run IN_PROGRESS for
+ * as long as it lives. So the process remembers which of its runs it recorded IN_PROGRESS and
+ * has not ended; one of its own records IN_PROGRESS that is not among them reads FAILED
+ * ("RecordNotWritten"). A final record (COMPLETED, FAILED) that could not be written is kept
+ * in memory, read in place of the file, and written again at each later catalog call, so it
+ * lands once space is freed (lost only if the process ends first: then KILLED RUNS applies).
+ *
  * CLIENT TOKENS: <home>/<kind>-tokens/<hex of the token>.json {"Id","Request","Time"}: the
  * run a ClientToken started, the request (compact, without the token) and when (epoch s).
  * AWS: the same token with the same request within 8 hours is that run again; with another
@@ -55,6 +63,85 @@ static void record_path(tm_db *db, const char *kind, const char *id, char *out, 
     snprintf(out, n, "%s/%s/%s.json", tm_db_home(db), kind, id);
 }
 
+/* ================================================================ records not yet written */
+
+/* By record path: text NULL, a run this process recorded IN_PROGRESS and has not ended; else
+ * its final record, not yet written (A FULL DISK above). */
+typedef struct unsettled {
+    char *path;
+    char *text;
+} unsettled;
+
+#define UNSETTLED_MAX 1024   /* beyond: not remembered, and the run reads FAILED meanwhile */
+
+static pthread_mutex_t unsettled_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsettled unsettled_v[UNSETTLED_MAX];
+static size_t unsettled_n;
+
+static unsettled *unsettled_find(const char *path)
+{
+    for (size_t i = 0; i < unsettled_n; i++)
+        if (!strcmp(unsettled_v[i].path, path)) return &unsettled_v[i];
+    return NULL;
+}
+
+static void unsettled_drop(unsettled *u)
+{
+    free(u->path);
+    free(u->text);
+    *u = unsettled_v[--unsettled_n];
+}
+
+/* After a put of path: running (IN_PROGRESS written), pending (a final record not written:
+ * text kept), or neither (ended, or a run that could not record its start and so never runs). */
+static void unsettled_note(const char *path, const char *text, int running, int pending)
+{
+    pthread_mutex_lock(&unsettled_mu);
+    unsettled *u = unsettled_find(path);
+    if (!running && !pending) {
+        if (u) unsettled_drop(u);
+    } else if (u || unsettled_n < UNSETTLED_MAX) {
+        char *t = pending ? strdup(text) : NULL;
+        if (!u) {
+            u = &unsettled_v[unsettled_n];
+            if ((u->path = strdup(path))) unsettled_n++;
+            u->text = NULL;
+        }
+        if (u->path) {
+            free(u->text);
+            u->text = t;
+        } else {
+            free(t);
+        }
+    }
+    pthread_mutex_unlock(&unsettled_mu);
+}
+
+/* Writes the final records kept; those that land are forgotten. */
+static void unsettled_flush(void)
+{
+    pthread_mutex_lock(&unsettled_mu);
+    for (size_t i = 0; i < unsettled_n;) {
+        unsettled *u = &unsettled_v[i];
+        if (u->text && !fsx_write_atomic(u->path, u->text, strlen(u->text))) unsettled_drop(u);
+        else i++;
+    }
+    pthread_mutex_unlock(&unsettled_mu);
+}
+
+/* path's state in this process: 1 running, 0 not (pending: *text, malloc'd, else NULL). */
+static int unsettled_get(const char *path, char **text)
+{
+    pthread_mutex_lock(&unsettled_mu);
+    unsettled *u = unsettled_find(path);
+    int running = u && !u->text;
+    *text = u && u->text ? strdup(u->text) : NULL;
+    pthread_mutex_unlock(&unsettled_mu);
+    return running;
+}
+
+/* ================================================================ records */
+
 int catalog_put(tm_db *db, const char *kind, const char *id, const char *shape, cJSON *desc,
                 const char *location, tm_error *e)
 {
@@ -68,15 +155,21 @@ int catalog_put(tm_db *db, const char *kind, const char *id, const char *shape, 
     cJSON_AddItemReferenceToObject(r, shape, desc);
     char *text = cJSON_PrintUnformatted(r);
     cJSON_Delete(r);
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        desc, cJSON_HasObjectItem(desc, "ImportStatus") ? "ImportStatus" : "ExportStatus"));
+    int running = st && !strcmp(st, "IN_PROGRESS");
+    unsettled_flush();
     int rc = text ? fsx_mkdirs(dir, 0755) : err_set(TM_ENOMEM, "out of memory");
     if (!rc) rc = fsx_write_atomic(path, text, strlen(text));
+    if (text) unsettled_note(path, text, running && !rc, !running && rc);
     free(text);
     return rc ? tm_error_from(e, rc, "catalog record %s: ", path) : 0;
 }
 
 /* A killed run's record: IN_PROGRESS, its process gone (an export recorded before its run by
- * tm_export_begin reads FAILED too when its files do not say more). */
-static void settle(cJSON *r, cJSON *desc)
+ * tm_export_begin reads FAILED too when its files do not say more); or this process's, of a
+ * run that is not running (its end could not be recorded). */
+static void settle(cJSON *r, cJSON *desc, int running)
 {
     int imp = cJSON_HasObjectItem(desc, "ImportStatus");
     const char *sname = imp ? "ImportStatus" : "ExportStatus";
@@ -84,8 +177,17 @@ static void settle(cJSON *r, cJSON *desc)
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(r, "Pid");
     if (!cJSON_IsString(st) || strcmp(st->valuestring, "IN_PROGRESS") || !cJSON_IsNumber(pid))
         return;
+    char msg[200];
+    if ((pid_t)pid->valuedouble == getpid()) {
+        if (running) return;
+        snprintf(msg, sizeof msg, "the %s ended, but its record could not be written (see the "
+                 "log of process %d)", imp ? "import" : "export", (int)getpid());
+        cJSON_ReplaceItemInObjectCaseSensitive(desc, sname, cJSON_CreateString("FAILED"));
+        cJSON_AddStringToObject(desc, "FailureCode", "RecordNotWritten");
+        cJSON_AddStringToObject(desc, "FailureMessage", msg);
+        return;
+    }
     if (kill((pid_t)pid->valuedouble, 0) == 0 || errno != ESRCH) return;
-    char msg[160];
     if (imp)
         snprintf(msg, sizeof msg, "the importing process (pid %d) ended before the import finished; "
                  "no table was created", (int)pid->valuedouble);
@@ -106,7 +208,12 @@ int catalog_get(tm_db *db, const char *kind, const char *id, const char *shape, 
     if (!*id || strchr(id, '/') || id[0] == '.')
         return tm_error_set(e, TM_ERR_BAD_PARAMETER, "%s: not an id", id);
     record_path(db, kind, id, path, sizeof path);
-    int rc = fsx_read_file(path, RECORD_MAX, &b);
+    unsettled_flush();
+    char *kept;
+    int running = unsettled_get(path, &kept), rc = 0;
+    if (kept) rc = buf_puts(&b, kept);
+    else rc = fsx_read_file(path, RECORD_MAX, &b);
+    free(kept);
     if (rc == TM_ENOTFOUND) {
         buf_free(&b);
         return -1;   /* the caller names the kind (ExportNotFound, ImportNotFound) */
@@ -125,7 +232,7 @@ int catalog_get(tm_db *db, const char *kind, const char *id, const char *shape, 
                             "record (damaged, or written by a newer tidemark)", path,
                             BACKUP_CATALOG_VERSION);
     }
-    settle(r, desc);
+    settle(r, desc, running);
     *record = r;
     return 0;
 }
