@@ -18,6 +18,7 @@
  * table is not atomic, so a failure (a bad item past MaxErrors, the source, the endpoint, a
  * signal) is undone as far as AWS ImportTable's is: a table the import created is deleted
  * (waited gone); in a table that existed, what was written stays, and the error says how much.
+ * A SIGKILL (or a lost endpoint) leaves the table: the error says so when it knows.
  *
  * REQUEST MEMBERS besides the local ops' (backup.c, backup_import.c):
  *   TidemarkTableEndpointUrl  the DynamoDB-API endpoint (required); TidemarkRegion also picks
