@@ -164,8 +164,10 @@ static int journal_write(serve_jobs *j, job *b, tm_error *e)
     int rc = text ? fsx_mkdirs(dir, 0755) : TM_ENOMEM;
     if (!rc) rc = fsx_write_atomic(b->journal, text, strlen(text));
     free(text);
-    if (rc) b->journal[0] = '\0';
-    return rc ? tm_error_from(e, rc, "restore journal: ") : 0;
+    if (!rc) return 0;
+    int k = tm_error_from(e, rc, "restore journal %s: ", b->journal);
+    b->journal[0] = '\0';
+    return k;
 }
 
 int jobs_start(serve_jobs *j, const char *operation, const cJSON *req, cJSON **resp, tm_error *e)
