@@ -186,10 +186,10 @@ static void close_table(tm_db *db, const char *name, table *t)
  * TABLE_BULK handle: its write lock outlives the call, and a reader of the same thread that
  * must catch up with it would wait for itself.
  *
- * Reads through the cached handle do not catch up with another process's writes that are in
- * its log but not yet in the items (a bulk load between its joined LMDB commits, or a writer
- * killed between its log commit and its LMDB commit): they see them once applied, which the
- * next write through this handle does.
+ * Reads through the cached handle see another process's acknowledged writes that are in the
+ * log but not yet in the items (a bulk load between its joined LMDB commits, or a writer killed
+ * between its log commit and its LMDB commit): the table's LOGEND hint says the log is ahead,
+ * and the read waits for the handle's writer to catch up (engine/table.c, read_txn_begin).
  *
  * table.json is replaced atomically by every change of settings, by a delete and by a new
  * table of the same name, so its identity (device, inode, size, mtime) says whether the open

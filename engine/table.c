@@ -60,6 +60,19 @@
  *     listed (retention still removes it) but never a restore seed; `tidemark snapshot` taken
  *     at the same position replaces it, as it does a damaged one.
  *
+ * LOGEND (tables/<name>/logend), format 1
+ *   PURPOSE: tells a long-lived reader (tidemark serve's shared handle) that another process has
+ *     acknowledged writes its items do not have yet (a bulk writer between its joined LMDB
+ *     commits), without reading the log on every request.
+ *   RECORD: 8 bytes, u64le: the last log seq a writer of the table has committed (made durable,
+ *     or written for durability "none"). Stored through a shared map after each log commit and
+ *     at each recovery (then the log's last seq, or the items' if they are ahead); the file has
+ *     real blocks (fallocate) before it is mapped, so a full disk cannot fault a store.
+ *   VALIDITY: a hint, never data: a reader that finds it above the items' applied seq catches
+ *     up through the log (its writer's recovery), which also corrects a stale hint. Absent or
+ *     unmappable: no hint (such a reader then sees other processes' writes once they are
+ *     applied, as before format 1).
+ *
  * LMDB may not be opened twice in one process (its POSIX locks would break), so environments are
  * shared through a small registry keyed by directory. */
 #include "engine/table.h"
@@ -1103,7 +1116,9 @@ struct table {
     int wdirty;              /* acknowledged groups wait in wpend for their LMDB commit */
     uint64_t wapplies;       /* LMDB commits of wpend so far */
     pthread_cond_t wt_cv;    /* wakes the writer */
+    int wt_recover;          /* a reader asks the writer to catch up with the log */
     struct wstate *wpend;
+    uint64_t *logend;        /* the LOGEND map, NULL if none */
     /* snapshot policy state */
     uint64_t snap_seq;
     int64_t snap_time;
@@ -1113,6 +1128,32 @@ struct table {
 };
 
 static int table_txn_begin(table *t, MDB_txn **txn);
+
+/* Maps LOGEND (see the top). Best effort: without it, t->logend stays NULL. */
+static void logend_open(table *t)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/logend", t->dir);
+    int ro = (t->flags & TABLE_RDONLY) != 0;
+    int fd = open(path, ro ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (st.st_size >= 8 || (!ro && fsx_allocate(fd, 0, 8, path) == 0))) {
+        void *m = mmap(NULL, 8, ro ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m != MAP_FAILED) t->logend = m;
+    }
+    close(fd);
+}
+
+static void logend_store(table *t, uint64_t seq)
+{
+    if (t->logend && !(t->flags & TABLE_RDONLY)) __atomic_store_n(t->logend, seq, __ATOMIC_RELEASE);
+}
+
+static uint64_t logend_load(const table *t)
+{
+    return t->logend ? __atomic_load_n(t->logend, __ATOMIC_ACQUIRE) : 0;
+}
 
 /* Opens the log for writing and recovers: a write txn runs log_begin (torn tail, damage) and
  * replays what LMDB lacks. */
@@ -1175,6 +1216,7 @@ int table_open_dir(const char *dir, unsigned flags, table **out)
     if ((rc = conf_read(dir, &t->conf))) goto out;
     snprintf(items, sizeof items, "%s/items", dir);
     if ((rc = env_acquire(items, flags, &t->env))) goto out;
+    logend_open(t);
     snap_info *snaps = NULL;
     size_t nsnap = 0;
     if (snap_list(dir, &snaps, &nsnap) == 0 && nsnap) {
@@ -1214,6 +1256,7 @@ void table_close(table *t)
     table_flush(t);
     log_close(t->lg);
     env_release(t->env);
+    if (t->logend) munmap(t->logend, 8);
     pthread_mutex_destroy(&t->gc_mu);
     pthread_cond_destroy(&t->gc_cv);
     free(t);
@@ -1357,6 +1400,7 @@ static int table_txn_begin(table *t, MDB_txn **out)
         t->recovery.lost_first = last + 1;
         t->recovery.lost_last = applied;
     }
+    logend_store(t, last > applied ? last : applied);
     *out = txn;
     return 0;
 fail:
@@ -1449,6 +1493,7 @@ static int ws_log_commit(wstate *w)
     }
     int rc = log_commit(w->t->lg);
     if (rc) ws_abort(w);
+    else logend_store(w->t, w->seq);
     return rc;
 }
 
@@ -1563,6 +1608,7 @@ typedef struct wreq {
     table_mutate_fn mutate;
     table_check_fn check;
     void *ctx;
+    const buf *ops;           /* a joined batch's changes (batch_queue), instead of the above */
     item *old, *upd;          /* results, handed over only if the group commits */
     int rc, done;
     char msg[512];            /* the error detail travels to the waiting thread */
@@ -1570,10 +1616,13 @@ typedef struct wreq {
 } wreq;
 
 /* One request inside the leader's txn. *fatal is set when the txn itself is damaged. */
+static int batch_run(wstate *w, const buf *ops, int *fatal);
+
 static int wreq_run(table *t, wstate *w, wreq *r, buf *key, buf *key2, buf *val, int *fatal)
 {
     uint32_t size = 0;
     int rc;
+    if (r->ops) return batch_run(w, r->ops, fatal);
     buf_reset(key);
     buf_reset(key2);
     buf_reset(val);
@@ -1721,6 +1770,23 @@ static void *writer_main(void *arg)
             if (t->wt_stop && !t->gc_head) break;
             continue;
         }
+        if (t->wt_recover && !t->wt_pause) {
+            /* a reader found the log ahead of the items: commit what waits, then the
+             * recovery of a txn's begin (waiting for another process's commit) */
+            pthread_mutex_unlock(&t->gc_mu);
+            if (t->wpend) writer_apply(t);
+            MDB_txn *txn;
+            if (table_txn_begin(t, &txn) == 0) {
+                mdb_txn_abort(txn);
+                log_abort(t->lg);
+            }
+            pthread_mutex_lock(&t->gc_mu);
+            t->wt_recover = 0;
+            __atomic_store_n(&t->wdirty, 0, __ATOMIC_RELEASE);
+            t->wapplies++;
+            pthread_cond_broadcast(&t->gc_cv);
+            continue;
+        }
         wreq *group = t->wt_pause ? NULL : t->gc_head;
         int apply = t->wpend && (t->wt_flush || t->wt_pause || t->wt_stop ||
                                  mono_ms() - t->pend_since >= TABLE_SHARED_MS);
@@ -1806,6 +1872,33 @@ static void writer_pause(table *t)
     pthread_mutex_unlock(&t->gc_mu);
 }
 
+/* A reader's catch-up through the writer thread (see writer_main). */
+static void writer_recover(table *t)
+{
+    pthread_mutex_lock(&t->gc_mu);
+    uint64_t gen = t->wapplies;
+    t->wt_recover = 1;
+    pthread_cond_signal(&t->wt_cv);
+    while (t->wapplies == gen) pthread_cond_wait(&t->gc_cv, &t->gc_mu);
+    pthread_mutex_unlock(&t->gc_mu);
+}
+
+/* A read txn of a handle that has every write acknowledged before the call: its own writer's
+ * (table_flush) and, on a shared handle, other processes' (LOGEND, then one catch-up). */
+static int read_txn_begin(table *t, MDB_txn **txn)
+{
+    uint64_t need = t->wt_on ? logend_load(t) : 0;
+    int rc = table_flush(t);
+    if (rc) return rc;
+    for (int caught_up = 0;; caught_up = 1) {
+        if ((rc = env_txn_begin(t->env, MDB_RDONLY, txn))) return lmdb_err(rc, "begin read", t->dir);
+        if (!need || caught_up || meta_get_u64(*txn, t->env->meta, "applied_seq") >= need) return 0;
+        mdb_txn_abort(*txn);
+        *txn = NULL;
+        writer_recover(t);
+    }
+}
+
 static void writer_resume(table *t)
 {
     if (!t->wt_on || on_writer(t)) return;
@@ -1813,6 +1906,8 @@ static void writer_resume(table *t)
     if (--t->wt_pause == 0) pthread_cond_signal(&t->wt_cv);
     pthread_mutex_unlock(&t->gc_mu);
 }
+
+static int wreq_submit(table *t, wreq *rq);
 
 static int table_write1(table *t, const item *key_item, const item *new_item, int is_update,
                         table_mutate_fn mutate, table_check_fn check, void *ctx, item **old_out,
@@ -1828,12 +1923,24 @@ static int table_write1(table *t, const item *key_item, const item *new_item, in
     r.ctx = ctx;
     if (old_out) *old_out = NULL;
     if (new_out) *new_out = NULL;
+    int rc = wreq_submit(t, &r);
+    if (rc) return rc;
+    if (old_out) *old_out = r.old;
+    else item_free(r.old);
+    if (new_out) *new_out = r.upd;
+    else item_free(r.upd);
+    return 0;
+}
+
+/* Queues r and waits until its group is done (led by this thread, another, or the writer). */
+static int wreq_submit(table *t, wreq *rq)
+{
     pthread_mutex_lock(&t->gc_mu);
-    if (t->gc_tail) t->gc_tail->next = &r;
-    else t->gc_head = &r;
-    t->gc_tail = &r;
+    if (t->gc_tail) t->gc_tail->next = rq;
+    else t->gc_head = rq;
+    t->gc_tail = rq;
     if (t->wt_on) pthread_cond_signal(&t->wt_cv);
-    while (!r.done) {
+    while (!rq->done) {
         if (t->gc_leader || t->wt_on) {
             pthread_cond_wait(&t->gc_cv, &t->gc_mu);
             continue;
@@ -1853,14 +1960,10 @@ static int table_write1(table *t, const item *key_item, const item *new_item, in
         pthread_cond_broadcast(&t->gc_cv);
     }
     pthread_mutex_unlock(&t->gc_mu);
-    if (r.rc) {
-        err_set(r.rc, "%s", r.msg);
-        return r.rc;
+    if (rq->rc) {
+        err_set(rq->rc, "%s", rq->msg);
+        return rq->rc;
     }
-    if (old_out) *old_out = r.old;
-    else item_free(r.old);
-    if (new_out) *new_out = r.upd;
-    else item_free(r.upd);
     return 0;
 }
 
@@ -1870,12 +1973,8 @@ int table_get(table *t, const item *key_item, item **out)
     MDB_txn *txn = NULL;
     int rc;
     *out = NULL;
-    if ((rc = table_flush(t))) return rc;
-    if ((rc = key_encode_item(&t->conf.info.ks, key_item, &key))) return rc;
-    if ((rc = env_txn_begin(t->env, MDB_RDONLY, &txn))) {
-        rc = lmdb_err(rc, "read", t->dir);
-        goto out;
-    }
+    if ((rc = key_encode_item(&t->conf.info.ks, key_item, &key))) goto out;
+    if ((rc = read_txn_begin(t, &txn))) goto out;
     MDB_val k = {key.len, key.data}, v;
     rc = mdb_get(txn, t->env->items, &k, &v);
     if (rc == MDB_NOTFOUND) rc = err_set(TM_ENOTFOUND, "item not found");
@@ -1909,7 +2008,44 @@ struct table_batch {
     wstate w;
     buf key, val;
     int paused;              /* it paused the handle's writer thread */
+    /* on a shared handle the batch joins the writer's groups: its changes are queued here and
+     * run in the writer's txn, made durable by the group's log commit */
+    int queued;
+    buf q;                   /* per change: u32le kn, u32le in, u32le size, u8 delete, key, image */
+    size_t nq;
 };
+
+/* A queued batch's changes in the writer's txn; a failure fails the group (*fatal). */
+static int batch_run(wstate *w, const buf *ops, int *fatal)
+{
+    const unsigned char *p = (const unsigned char *)ops->data, *end = p + ops->len;
+    while (p < end) {
+        uint32_t kn = rd_u32le(p), in = rd_u32le(p + 4), size = rd_u32le(p + 8);
+        int del = p[12];
+        const unsigned char *key = p + 13, *img = key + kn;
+        int rc = ws_change(w, key, kn, del ? NULL : img, in, size, NULL, 0, 0);
+        if (rc) {
+            *fatal = 1;
+            return rc;
+        }
+        p = img + in;
+    }
+    return 0;
+}
+
+/* One change of a batch: queued (shared handle) or into its own txn. */
+static int batch_change(table_batch *b, const void *key, size_t kn, const void *img, size_t in, uint32_t size)
+{
+    if (!b->queued) return ws_change(&b->w, key, kn, img, in, size, NULL, 0, 0);
+    int rc;
+    unsigned char del = img == NULL;
+    if ((rc = buf_put_u32le(&b->q, (uint32_t)kn)) || (rc = buf_put_u32le(&b->q, (uint32_t)(img ? in : 0))) ||
+        (rc = buf_put_u32le(&b->q, size)) || (rc = buf_append(&b->q, &del, 1)) ||
+        (rc = buf_append(&b->q, key, kn)) || (img && (rc = buf_append(&b->q, img, in))))
+        return rc;
+    b->nq++;
+    return 0;
+}
 
 int table_batch_begin(table *t, table_batch **out)
 {
@@ -1919,6 +2055,13 @@ int table_batch_begin(table *t, table_batch **out)
     if (!b) return err_set(TM_ENOMEM, "out of memory");
     b->key = (buf)BUF_INIT;
     b->val = (buf)BUF_INIT;
+    b->q = (buf)BUF_INIT;
+    if (t->wt_on && !on_writer(t)) {
+        b->w.t = t;
+        b->queued = 1;
+        *out = b;
+        return 0;
+    }
     if (t->pend) { /* a bulk handle goes on in the txn it already holds */
         b->w = *t->pend;
         free(t->pend);
@@ -1946,7 +2089,7 @@ int table_batch_put(table_batch *b, const item *it)
     buf_reset(&b->key);
     buf_reset(&b->val);
     if ((rc = encode_item(b->w.t, it, &b->key, &b->val, &size))) return rc;
-    return ws_change(&b->w, b->key.data, b->key.len, b->val.data, b->val.len, size, NULL, 0, 0);
+    return batch_change(b, b->key.data, b->key.len, b->val.data, b->val.len, size);
 }
 
 int table_batch_delete(table_batch *b, const item *key)
@@ -1954,7 +2097,7 @@ int table_batch_delete(table_batch *b, const item *key)
     int rc;
     buf_reset(&b->key);
     if ((rc = key_encode_item(&b->w.t->conf.info.ks, key, &b->key))) return rc;
-    return ws_change(&b->w, b->key.data, b->key.len, NULL, 0, 0, NULL, 0, 0);
+    return batch_change(b, b->key.data, b->key.len, NULL, 0, 0);
 }
 
 int table_batch_put_bin(table_batch *b, const void *key, size_t kn, const void *img, size_t in)
@@ -1962,21 +2105,22 @@ int table_batch_put_bin(table_batch *b, const void *key, size_t kn, const void *
     uint32_t size;
     int rc = item_encoded_size(img, in, &size);
     if (rc) return rc;
-    return ws_change(&b->w, key, kn, img, in, size, NULL, 0, 0);
+    return batch_change(b, key, kn, img, in, size);
 }
 
 int table_batch_delete_bin(table_batch *b, const void *key, size_t kn)
 {
-    return ws_change(&b->w, key, kn, NULL, 0, 0, NULL, 0, 0);
+    return batch_change(b, key, kn, NULL, 0, 0);
 }
 
 int table_batch_get_bin(table_batch *b, const void *key, size_t kn, const void **img, size_t *in)
 {
     table *t = b->w.t;
     MDB_val k = {kn, (void *)key}, v;
-    int rc = mdb_get(b->w.txn, t->env->items, &k, &v);
     *img = NULL;
     *in = 0;
+    if (b->queued) return err_set(TM_EINVAL, "table %s: a batch of a shared handle cannot read", t->conf.info.name);
+    int rc = mdb_get(b->w.txn, t->env->items, &k, &v);
     if (rc == MDB_NOTFOUND) return 0;
     if (rc) return lmdb_err(rc, "get", t->dir);
     *img = (const char *)v.mv_data + 4;   /* after the stored size, as wreq_run reads it */
@@ -2000,8 +2144,13 @@ static int snapshot_due(const table *t, uint64_t seq, int64_t time)
 int table_batch_commit(table_batch *b)
 {
     table *t = b->w.t;
-    int rc;
-    if ((t->flags & TABLE_BULK) && b->w.writes) {
+    int rc = 0;
+    if (b->queued) {
+        wreq r;
+        memset(&r, 0, sizeof r);
+        r.ops = &b->q;
+        if (b->nq) rc = wreq_submit(t, &r);
+    } else if ((t->flags & TABLE_BULK) && b->w.writes) {
         if (!(rc = ws_log_commit(&b->w))) {
             if (b->w.writes >= TABLE_BULK_OPS || b->w.payload >= BULK_BYTES ||
                 mono_ms() - t->pend_since >= TABLE_BULK_MS ||
@@ -2021,6 +2170,7 @@ int table_batch_commit(table_batch *b)
     if (b->paused) writer_resume(t);
     buf_free(&b->key);
     buf_free(&b->val);
+    buf_free(&b->q);
     free(b);
     return rc;
 }
@@ -2028,8 +2178,9 @@ int table_batch_commit(table_batch *b)
 void table_batch_abort(table_batch *b)
 {
     if (!b) return;
-    ws_abort(&b->w);
+    if (!b->queued) ws_abort(&b->w);
     if (b->paused) writer_resume(b->w.t);
+    buf_free(&b->q);
     buf_free(&b->key);
     buf_free(&b->val);
     free(b);
@@ -2050,14 +2201,13 @@ int table_read_begin(table *t, table_read **out)
 {
     int rc;
     *out = NULL;
-    if ((rc = table_flush(t))) return rc;
     if ((t->flags & TABLE_RDONLY) && (rc = reader_catch_up(t))) return rc;
     table_read *r = calloc(1, sizeof *r);
     if (!r) return err_set(TM_ENOMEM, "out of memory");
     r->t = t;
-    if ((rc = env_txn_begin(t->env, MDB_RDONLY, &r->txn))) {
+    if ((rc = read_txn_begin(t, &r->txn))) {
         free(r);
-        return lmdb_err(rc, "begin read", t->dir);
+        return rc;
     }
     MDB_stat st;
     mdb_stat(r->txn, t->env->items, &st);

@@ -663,12 +663,74 @@ static void test_shared_writer(void **state)
     free(j);
     assert_null(get_json(t, "{\"pk\":{\"S\":\"failed\"},\"sk\":{\"N\":\"1\"}}"));
     put(t, "{\"pk\":{\"S\":\"after\"},\"sk\":{\"N\":\"1\"}}");
+    /* a batch joins the writer's groups: one group, no txn of its own */
+    uint64_t groups = table_group_commits(t);
+    table_batch *jb;
+    assert_int_equal(table_batch_begin(t, &jb), 0);
+    item *j1 = parse("{\"pk\":{\"S\":\"joined\"},\"sk\":{\"N\":\"1\"}}");
+    item *j2 = parse("{\"pk\":{\"S\":\"joined\"},\"sk\":{\"N\":\"2\"}}");
+    assert_int_equal(table_batch_put(jb, j1), 0);
+    assert_int_equal(table_batch_put(jb, j2), 0);
+    assert_int_equal(table_batch_commit(jb), 0);
+    assert_int_equal(table_group_commits(t), groups + 1);
+    j = get_json(t, "{\"pk\":{\"S\":\"joined\"},\"sk\":{\"N\":\"2\"}}");
+    assert_non_null(j);
+    free(j);
+    assert_int_equal(table_batch_begin(t, &jb), 0);
+    assert_int_equal(table_batch_delete(jb, j1), 0);
+    assert_int_equal(table_batch_commit(jb), 0);
+    assert_null(get_json(t, "{\"pk\":{\"S\":\"joined\"},\"sk\":{\"N\":\"1\"}}"));
+    item_free(j1);
+    item_free(j2);
     table_close(t);
     assert_int_equal(table_open(home, "Shared1", 0, &t), 0);
     assert_int_equal(table_describe(t, &info), 0);
-    assert_int_equal(info.item_count, 808);
-    assert_int_equal(info.applied_seq, 808);
+    assert_int_equal(info.item_count, 809);
+    assert_int_equal(info.applied_seq, 811);
     table_close(t);
+}
+
+typedef struct rd_arg { table *t; const char *key; int found; } rd_arg;
+
+static void *sh_reader(void *p)
+{
+    rd_arg *a = p;
+    char *j = get_json(a->t, a->key);
+    a->found = j != NULL;
+    free(j);
+    return NULL;
+}
+
+/* A shared handle's read waits for another writer's acknowledged batch (a bulk writer holds it
+ * between its joined LMDB commits) instead of missing it: LOGEND tells it the log is ahead. */
+static void test_shared_sees_other_writer(void **state)
+{
+    (void)state;
+    key_schema ks = schema("pk", AV_S, "sk", AV_N);
+    table *s = NULL, *b = NULL;
+    assert_int_equal(table_create(home, "Shared2", &ks, NULL, NULL), 0);
+    assert_int_equal(table_open(home, "Shared2", TABLE_SHARED, &s), 0);
+    put(s, "{\"pk\":{\"S\":\"mine\"},\"sk\":{\"N\":\"1\"}}");
+    assert_int_equal(table_open(home, "Shared2", TABLE_BULK, &b), 0);
+    table_batch *bt;
+    assert_int_equal(table_batch_begin(b, &bt), 0);
+    item *it = parse("{\"pk\":{\"S\":\"bulk\"},\"sk\":{\"N\":\"1\"}}");
+    assert_int_equal(table_batch_put(bt, it), 0);
+    item_free(it);
+    assert_int_equal(table_batch_commit(bt), 0);   /* acknowledged: in the log, not in LMDB */
+    rd_arg a = {s, "{\"pk\":{\"S\":\"bulk\"},\"sk\":{\"N\":\"1\"}}", -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, sh_reader, &a), 0);
+    usleep(100000);
+    assert_int_equal(a.found, -1);                 /* still waiting for the bulk writer's commit */
+    assert_int_equal(table_flush(b), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(a.found, 1);
+    table_close(b);
+    char *j = get_json(s, "{\"pk\":{\"S\":\"mine\"},\"sk\":{\"N\":\"1\"}}");
+    assert_non_null(j);
+    free(j);
+    table_close(s);
 }
 
 /* Leaf pages of the items db of the LMDB environment in dir (read-only, no lock). */
@@ -1122,6 +1184,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bulk_crash_replays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_sees_other_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_dense, setup, teardown),
         cmocka_unit_test_setup_teardown(test_builder_seeded_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_checksum, setup, teardown),
