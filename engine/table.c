@@ -1611,6 +1611,8 @@ typedef struct wreq {
     const buf *ops;           /* a joined batch's changes (batch_queue), instead of the above */
     item *old, *upd;          /* results, handed over only if the group commits */
     int rc, done;
+    pthread_cond_t cv;        /* writer thread: its own wake-up (a broadcast woke every waiter
+                                 of every group: a quarter of serve's CPU at 32 clients) */
     char msg[512];            /* the error detail travels to the waiting thread */
     struct wreq *next;
 } wreq;
@@ -1819,9 +1821,9 @@ static void *writer_main(void *arg)
             for (wreq *g = group, *next; g; g = next) {
                 next = g->next;
                 g->done = 1;
+                pthread_cond_signal(&g->cv);   /* g may be gone once gc_mu is released */
             }
             __atomic_store_n(&t->wdirty, t->wpend != NULL, __ATOMIC_RELEASE);
-            pthread_cond_broadcast(&t->gc_cv);
             pthread_mutex_unlock(&t->gc_mu);
         }
         if (apply && t->wpend) writer_apply(t);
@@ -1939,7 +1941,18 @@ static int wreq_submit(table *t, wreq *rq)
     if (t->gc_tail) t->gc_tail->next = rq;
     else t->gc_head = rq;
     t->gc_tail = rq;
-    if (t->wt_on) pthread_cond_signal(&t->wt_cv);
+    if (t->wt_on) {
+        pthread_cond_init(&rq->cv, NULL);
+        pthread_cond_signal(&t->wt_cv);
+        while (!rq->done) pthread_cond_wait(&rq->cv, &t->gc_mu);
+        pthread_mutex_unlock(&t->gc_mu);
+        pthread_cond_destroy(&rq->cv);
+        if (rq->rc) {
+            err_set(rq->rc, "%s", rq->msg);
+            return rq->rc;
+        }
+        return 0;
+    }
     while (!rq->done) {
         if (t->gc_leader || t->wt_on) {
             pthread_cond_wait(&t->gc_cv, &t->gc_mu);
