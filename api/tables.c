@@ -10,46 +10,10 @@
 
 /* ================================================================ CreateTable */
 
-static av_type attr_type(const cJSON *defs, const char *name)
-{
-    const cJSON *d;
-    cJSON_ArrayForEach(d, defs) {
-        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeName"));
-        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeType"));
-        if (n && t && !strcmp(n, name))
-            return !strcmp(t, "S") ? AV_S : !strcmp(t, "N") ? AV_N : !strcmp(t, "B") ? AV_B : 0;
-    }
-    return 0;
-}
-
 /* KeySchema + AttributeDefinitions -> ks. */
 static int req_key_schema(const cJSON *req, key_schema *ks, tm_error *e)
 {
-    const cJSON *sch = cJSON_GetObjectItemCaseSensitive(req, "KeySchema");
-    const cJSON *defs = cJSON_GetObjectItemCaseSensitive(req, "AttributeDefinitions"), *k;
-    memset(ks, 0, sizeof *ks);
-    if (!cJSON_IsArray(sch) || !cJSON_GetArraySize(sch))
-        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "KeySchema is required: a HASH key, and optionally a RANGE key");
-    cJSON_ArrayForEach(k, sch) {
-        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "AttributeName"));
-        const char *role = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "KeyType"));
-        int range = role && !strcmp(role, "RANGE");
-        if (!n || !*n || strlen(n) >= sizeof ks->hash_name || !role || (!range && strcmp(role, "HASH")))
-            return tm_error_set(e, TM_ERR_BAD_PARAMETER, "KeySchema: each element needs an AttributeName and a "
-                                "KeyType of HASH or RANGE");
-        av_type t = attr_type(defs, n);
-        if (!t)
-            return tm_error_set(e, TM_ERR_BAD_PARAMETER, "AttributeDefinitions: no type S, N or B for key "
-                                "attribute '%s'", n);
-        if ((range ? ks->range_type : ks->hash_type))
-            return tm_error_set(e, TM_ERR_BAD_PARAMETER, "KeySchema: more than one %s key", role);
-        snprintf(range ? ks->range_name : ks->hash_name, sizeof ks->hash_name, "%s", n);
-        *(range ? &ks->range_type : &ks->hash_type) = t;
-    }
-    if (!ks->hash_type) return tm_error_set(e, TM_ERR_BAD_PARAMETER, "KeySchema: a HASH key is required");
-    if (ks->range_type && !strcmp(ks->hash_name, ks->range_name))
-        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "KeySchema: '%s' is already the partition key", ks->range_name);
-    return 0;
+    return key_schema_from_json(req, ks) ? tm_error_set(e, TM_ERR_BAD_PARAMETER, "%s", err_msg()) : 0;
 }
 
 /* TidemarkSettings: {"Durability":"sync"|"none","SnapshotEverySeconds":N,"SnapshotEveryWrites":N} */

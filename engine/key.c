@@ -57,8 +57,10 @@
 #include "engine/key.h"
 #include "engine/err.h"
 
+#include <cjson/cJSON.h>
 #include <xxhash.h>
 
+#include <stdio.h>
 #include <string.h>
 
 /* The two budgets of the LMDB key, after the 4-byte hash. */
@@ -83,6 +85,47 @@ int key_parse_spec(const char *spec, char *name, av_type *type)
     }
     memcpy(name, spec, n);
     name[n] = '\0';
+    return 0;
+}
+
+/* The S/N/B type AttributeDefinitions give name; 0 if none. */
+static av_type def_type(const cJSON *defs, const char *name)
+{
+    const cJSON *d;
+    cJSON_ArrayForEach(d, defs) {
+        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeName"));
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeType"));
+        if (n && t && !strcmp(n, name))
+            return !strcmp(t, "S") ? AV_S : !strcmp(t, "N") ? AV_N : !strcmp(t, "B") ? AV_B : 0;
+    }
+    return 0;
+}
+
+int key_schema_from_json(const cJSON *obj, key_schema *ks)
+{
+    const cJSON *sch = cJSON_GetObjectItemCaseSensitive(obj, "KeySchema");
+    const cJSON *defs = cJSON_GetObjectItemCaseSensitive(obj, "AttributeDefinitions"), *k;
+    memset(ks, 0, sizeof *ks);
+    if (!cJSON_IsArray(sch) || !cJSON_GetArraySize(sch))
+        return err_set(TM_EINVAL, "KeySchema is required: a HASH key, and optionally a RANGE key");
+    cJSON_ArrayForEach(k, sch) {
+        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "AttributeName"));
+        const char *role = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "KeyType"));
+        int range = role && !strcmp(role, "RANGE");
+        if (!n || !*n || strlen(n) > KEY_NAME_MAX || !role || (!range && strcmp(role, "HASH")))
+            return err_set(TM_EINVAL, "KeySchema: each element needs an AttributeName and a KeyType of "
+                           "HASH or RANGE");
+        av_type t = def_type(defs, n);
+        if (!t)
+            return err_set(TM_EINVAL, "AttributeDefinitions: no type S, N or B for key attribute '%s'", n);
+        if ((range ? ks->range_type : ks->hash_type))
+            return err_set(TM_EINVAL, "KeySchema: more than one %s key", role);
+        snprintf(range ? ks->range_name : ks->hash_name, KEY_NAME_MAX + 1, "%s", n);
+        *(range ? &ks->range_type : &ks->hash_type) = t;
+    }
+    if (!ks->hash_type) return err_set(TM_EINVAL, "KeySchema: a HASH key is required");
+    if (ks->range_type && !strcmp(ks->hash_name, ks->range_name))
+        return err_set(TM_EINVAL, "KeySchema: '%s' is already the partition key", ks->range_name);
     return 0;
 }
 

@@ -24,6 +24,12 @@ typedef struct key_schema {
 /* Parses "Name:S" into name/type. TM_EINVAL naming the text. */
 int key_parse_spec(const char *spec, char *name, av_type *type);
 
+struct cJSON;
+/* The key schema of an object with KeySchema and AttributeDefinitions (a CreateTable request,
+ * a DescribeTable TableDescription): one HASH key, at most one RANGE key, each typed S, N or B.
+ * TM_EINVAL saying what is wrong ("KeySchema: a HASH key is required"). */
+int key_schema_from_json(const struct cJSON *obj, key_schema *ks);
+
 /* Encodes the key of an item. TM_EINVAL naming the attribute when a key attribute is missing,
  * of the wrong type, empty, or too long. */
 int key_encode_item(const key_schema *ks, const item *it, buf *out);

@@ -85,8 +85,8 @@ int ddb_call(ddb_client *c, const char *operation, const cJSON *request, cJSON *
 /* The table's TableDescription ("Table" of DescribeTable), owned by the caller. */
 int ddb_describe_table(ddb_client *c, const char *table, cJSON **desc, ddb_error *err);
 struct key_schema;
-/* A TableDescription's KeySchema and AttributeDefinitions as a key_schema. TM_EREMOTE when
- * there is no HASH key or a key attribute has no S/N/B type. */
+/* A TableDescription's KeySchema and AttributeDefinitions as a key_schema (key.h
+ * key_schema_from_json). TM_EREMOTE, "DescribeTable: <what is wrong>", when they are not one. */
 int ddb_key_schema(const cJSON *desc, struct key_schema *ks);
 /* Polls DescribeTable until TableStatus is ACTIVE; TM_ELIMIT after timeout_ms. */
 int ddb_wait_active(ddb_client *c, const char *table, int timeout_ms, ddb_error *err);

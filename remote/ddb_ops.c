@@ -44,33 +44,9 @@ int ddb_describe_table(ddb_client *c, const char *table, cJSON **desc, ddb_error
     return rc;
 }
 
-static av_type def_type(const cJSON *defs, const char *name)
-{
-    const cJSON *d;
-    cJSON_ArrayForEach(d, defs) {
-        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeName"));
-        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeType"));
-        if (n && t && !strcmp(n, name))
-            return !strcmp(t, "S") ? AV_S : !strcmp(t, "N") ? AV_N : !strcmp(t, "B") ? AV_B : 0;
-    }
-    return 0;
-}
-
 int ddb_key_schema(const cJSON *desc, key_schema *ks)
 {
-    const cJSON *defs = cJSON_GetObjectItemCaseSensitive(desc, "AttributeDefinitions"), *k;
-    memset(ks, 0, sizeof *ks);
-    cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(desc, "KeySchema")) {
-        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "AttributeName"));
-        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "KeyType"));
-        if (!n || !t || strlen(n) > KEY_NAME_MAX) continue;
-        int hash = !strcmp(t, "HASH");
-        snprintf(hash ? ks->hash_name : ks->range_name, KEY_NAME_MAX + 1, "%s", n);
-        if (!(*(hash ? &ks->hash_type : &ks->range_type) = def_type(defs, n)))
-            return err_set(TM_EREMOTE, "DescribeTable: no type for key attribute %s", n);
-    }
-    if (!ks->hash_type) return err_set(TM_EREMOTE, "DescribeTable: no HASH key");
-    return 0;
+    return key_schema_from_json(desc, ks) ? err_wrap(TM_EREMOTE, "DescribeTable: ") : 0;
 }
 
 int ddb_wait_active(ddb_client *c, const char *table, int timeout_ms, ddb_error *err)

@@ -9,6 +9,8 @@
 #include "engine/item.h"
 #include "engine/key.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +386,76 @@ static void test_hash_stable(void **state)
     buf_free(&k);
 }
 
+/* KeySchema + AttributeDefinitions, as CreateTable sends them and DescribeTable answers. */
+static void test_schema_from_json(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *keys, *defs;
+        const char *err;        /* NULL: parses to pk S [, sk N] */
+        int range;
+    } cases[] = {
+        {"[{'AttributeName':'pk','KeyType':'HASH'}]", "[{'AttributeName':'pk','AttributeType':'S'}]", NULL, 0},
+        {"[{'AttributeName':'sk','KeyType':'RANGE'},{'AttributeName':'pk','KeyType':'HASH'}]",
+         "[{'AttributeName':'sk','AttributeType':'N'},{'AttributeName':'pk','AttributeType':'S'}]", NULL, 1},
+        {NULL, "[]", "KeySchema is required", 0},
+        {"[]", "[]", "KeySchema is required", 0},
+        {"[{'AttributeName':'pk','KeyType':'HASH'}]", "[{'AttributeName':'pk','AttributeType':'SS'}]",
+         "no type S, N or B for key attribute 'pk'", 0},
+        {"[{'AttributeName':'pk','KeyType':'HASH'}]", NULL, "no type S, N or B for key attribute 'pk'", 0},
+        {"[{'AttributeName':'pk','KeyType':'PART'}]", "[{'AttributeName':'pk','AttributeType':'S'}]",
+         "each element needs", 0},
+        {"[{'KeyType':'HASH'}]", "[]", "each element needs", 0},
+        {"[{'AttributeName':'pk','KeyType':'HASH'},{'AttributeName':'x','KeyType':'HASH'}]",
+         "[{'AttributeName':'pk','AttributeType':'S'},{'AttributeName':'x','AttributeType':'S'}]",
+         "more than one HASH key", 0},
+        {"[{'AttributeName':'sk','KeyType':'RANGE'}]", "[{'AttributeName':'sk','AttributeType':'N'}]",
+         "a HASH key is required", 0},
+        {"[{'AttributeName':'pk','KeyType':'HASH'},{'AttributeName':'pk','KeyType':'RANGE'}]",
+         "[{'AttributeName':'pk','AttributeType':'S'}]", "'pk' is already the partition key", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "{%s%s%s%s%s%s}", cases[i].keys ? "'KeySchema':" : "",
+                 cases[i].keys ? cases[i].keys : "", cases[i].keys && cases[i].defs ? "," : "",
+                 cases[i].defs ? "'AttributeDefinitions':" : "", cases[i].defs ? cases[i].defs : "", "");
+        for (char *c = text; *c; c++) if (*c == '\'') *c = '"';
+        cJSON *j = cJSON_Parse(text);
+        assert_non_null(j);
+        key_schema ks;
+        int rc = key_schema_from_json(j, &ks);
+        cJSON_Delete(j);
+        if (!cases[i].err) {
+            assert_int_equal(rc, 0);
+            assert_string_equal(ks.hash_name, "pk");
+            assert_int_equal(ks.hash_type, AV_S);
+            assert_string_equal(ks.range_name, cases[i].range ? "sk" : "");
+            assert_int_equal(ks.range_type, cases[i].range ? AV_N : 0);
+            continue;
+        }
+        assert_int_equal(rc, TM_EINVAL);
+        if (!strstr(err_msg(), cases[i].err)) fail_msg("case %zu: '%s' lacks '%s'", i, err_msg(), cases[i].err);
+    }
+    /* a name longer than KEY_NAME_MAX */
+    char name[KEY_NAME_MAX + 2], text[2 * KEY_NAME_MAX + 200];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    snprintf(text, sizeof text, "{\"KeySchema\":[{\"AttributeName\":\"%s\",\"KeyType\":\"HASH\"}],"
+             "\"AttributeDefinitions\":[{\"AttributeName\":\"%s\",\"AttributeType\":\"S\"}]}", name, name);
+    cJSON *j = cJSON_Parse(text);
+    key_schema ks;
+    assert_int_equal(key_schema_from_json(j, &ks), TM_EINVAL);
+    name[KEY_NAME_MAX] = '\0';      /* exactly KEY_NAME_MAX: fits */
+    cJSON_Delete(j);
+    snprintf(text, sizeof text, "{\"KeySchema\":[{\"AttributeName\":\"%s\",\"KeyType\":\"HASH\"}],"
+             "\"AttributeDefinitions\":[{\"AttributeName\":\"%s\",\"AttributeType\":\"B\"}]}", name, name);
+    j = cJSON_Parse(text);
+    assert_int_equal(key_schema_from_json(j, &ks), 0);
+    assert_string_equal(ks.hash_name, name);
+    assert_int_equal(ks.hash_type, AV_B);
+    cJSON_Delete(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_long_keys),
         cmocka_unit_test(test_long_form_escape_cut),
         cmocka_unit_test(test_hash_stable),
+        cmocka_unit_test(test_schema_from_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

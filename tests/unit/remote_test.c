@@ -11,6 +11,7 @@
  * asserted). */
 #include "remote/ddb.h"
 #include "engine/err.h"
+#include "engine/key.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -247,10 +248,10 @@ static void free_items(cJSON **v, size_t n)
     free(v);
 }
 
-static const char *attr(const cJSON *item, const char *name, const char *type)
+static const char *attr(const cJSON *it, const char *name, const char *type)
 {
     return cJSON_GetStringValue(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, name), type));
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(it, name), type));
 }
 
 static double now_s(void)
@@ -326,9 +327,9 @@ static void test_put_get(void **state)
     cJSON_Delete(resp);
     ok(call(c, "GetItem", "{\"TableName\":\"t_items\",\"Key\":{\"pk\":{\"S\":\"a\"}}}", &resp,
             NULL));
-    const cJSON *item = cJSON_GetObjectItem(resp, "Item");
-    assert_string_equal(attr(item, "v", "S"), "one");
-    assert_string_equal(attr(item, "n", "N"), "42");
+    const cJSON *it = cJSON_GetObjectItem(resp, "Item");
+    assert_string_equal(attr(it, "v", "S"), "one");
+    assert_string_equal(attr(it, "n", "N"), "42");
     cJSON_Delete(resp);
     ddb_client_close(c);
 }
@@ -352,6 +353,29 @@ static void test_conditional_write(void **state)
     assert_non_null(strstr(err_msg(), "PutItem"));
     assert_non_null(strstr(err_msg(), "HTTP 400 ConditionalCheckFailedException"));
     ddb_client_close(c);
+}
+
+/* A TableDescription's key schema: the one parser of key.h, its detail after "DescribeTable: ". */
+static void test_key_schema(void **state)
+{
+    (void)state;
+    key_schema ks;
+    cJSON *d = cJSON_Parse("{\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"},"
+                           "{\"AttributeName\":\"sk\",\"KeyType\":\"RANGE\"}],\"AttributeDefinitions\":["
+                           "{\"AttributeName\":\"pk\",\"AttributeType\":\"B\"},"
+                           "{\"AttributeName\":\"sk\",\"AttributeType\":\"N\"}]}");
+    assert_int_equal(ddb_key_schema(d, &ks), 0);
+    assert_string_equal(ks.hash_name, "pk");
+    assert_int_equal(ks.hash_type, AV_B);
+    assert_string_equal(ks.range_name, "sk");
+    assert_int_equal(ks.range_type, AV_N);
+    cJSON_Delete(d);
+    d = cJSON_Parse("{\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"},"
+                    "{\"AttributeName\":\"x\",\"KeyType\":\"HASH\"}],\"AttributeDefinitions\":["
+                    "{\"AttributeName\":\"pk\",\"AttributeType\":\"S\"},{\"AttributeName\":\"x\",\"AttributeType\":\"S\"}]}");
+    assert_int_equal(ddb_key_schema(d, &ks), TM_EREMOTE);
+    assert_string_equal(err_msg(), "DescribeTable: KeySchema: more than one HASH key");
+    cJSON_Delete(d);
 }
 
 static void test_missing_table(void **state)
@@ -776,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_put_get),
         cmocka_unit_test(test_conditional_write),
         cmocka_unit_test(test_missing_table),
+        cmocka_unit_test(test_key_schema),
         cmocka_unit_test(test_batch_and_parallel_scan),
         cmocka_unit_test(test_scan_resume),
         cmocka_unit_test(test_batch_delete),
