@@ -16,8 +16,11 @@
  * WHAT DYNAMODB CANNOT SAY: "and no other attribute". The GetItem saw exactly the expected
  * attributes (else it was a conflict already), so the one write the condition does not catch
  * is one that, between the GetItem and the PutItem (one round trip), adds a NEW attribute and
- * leaves every expected attribute as it was: the restore then replaces that item without it.
- * Deletes have the same window. No other write is lost.
+ * leaves every expected attribute as it was. So the checked write asks for the image it
+ * replaced (ReturnValues ALL_OLD): when that is not exactly the expected image, the rollback
+ * puts it back at once, on the condition that the item is still what the rollback wrote (a
+ * later write stands), and reports a conflict. The other writer's change is kept; a reader
+ * may see the rolled-back image for that one round trip. Deletes are handled the same way.
  *
  * LIMITS: a ConditionExpression is at most 4 KB and 300 operators (EXPR_MAX_*): an expected
  * image of more than about 150 attributes is refused by the service (the run stops with its
@@ -225,6 +228,24 @@ static int remote_read_all(rb_target *bt, rb_rec *v, size_t n, progress *prog)
     return rc;
 }
 
+/* The checked write replaced old, which was not the expected image: old goes back where the
+ * item is still what the write left (r->target, or absent after a delete). */
+static int put_back(remote *m, const rb_rec *r, const cJSON *old)
+{
+    rb_rec wrote = *r;
+    wrote.expect = r->target;
+    wrote.en = r->tn;
+    cJSON *q = cJSON_CreateObject(), *resp = NULL;
+    cJSON_AddStringToObject(q, "TableName", m->table);
+    cJSON_AddItemToObject(q, "Item", cJSON_Duplicate(old, 1));
+    int rc = add_condition(m, &wrote, q);
+    if (!rc) rc = ddb_call(m->c, "PutItem", q, &resp, NULL);
+    if (rc == TM_ECONDITION) rc = 0;   /* written again since: that write stands */
+    cJSON_Delete(q);
+    cJSON_Delete(resp);
+    return rc;
+}
+
 static int remote_write(rb_target *bt, rb_rec *r, int force)
 {
     remote *m = (remote *)bt;
@@ -232,16 +253,31 @@ static int remote_write(rb_target *bt, rb_rec *r, int force)
     if (!force) {
         if ((rc = remote_read(bt, r))) return rc;
         if (r->action != ROLLBACK_RESTORE && r->action != ROLLBACK_DELETE) return 0;
+        /* a testing knob: widens the window between the read and the write */
+        const char *ms = getenv("TIDEMARK_TEST_ROLLBACK_PAUSE_MS");
+        if (ms && *ms) usleep((useconds_t)strtoul(ms, NULL, 10) * 1000);
     }
     rollback_action planned = r->action;
     const char *op = r->target ? "PutItem" : "DeleteItem";
     cJSON *q = base_request(m, r, r->target != NULL), *resp = NULL;
-    if (force) cJSON_AddStringToObject(q, "ReturnValues", "ALL_OLD");
+    cJSON_AddStringToObject(q, "ReturnValues", "ALL_OLD");
     rc = force ? 0 : add_condition(m, r, q);
     if (!rc) rc = ddb_call(m->c, op, q, &resp, NULL);
     if (rc == TM_ECONDITION && !force) {   /* written after the GetItem: a conflict */
         rc = classify_json(r, cJSON_GetObjectItemCaseSensitive(resp, "Item"), 0);
         if (!rc && r->action == planned) r->action = ROLLBACK_CONFLICT;   /* unseen change */
+    } else if (!rc && !force) {
+        /* the condition held: was the replaced image exactly the expected one? */
+        const cJSON *old = cJSON_GetObjectItemCaseSensitive(resp, "Attributes");
+        buf b = BUF_INIT;
+        int present;
+        rc = json_img(cJSON_GetArraySize(old) ? old : NULL, &b, &present);
+        if (!rc && rb_classify(r, present ? b.data : NULL, b.len) != planned) {
+            rc = put_back(m, r, old);
+            if (!rc) rc = classify_json(r, old, 0);
+            if (!rc) r->action = ROLLBACK_CONFLICT;
+        }
+        buf_free(&b);
     } else if (!rc && force) {
         rc = classify_json(r, cJSON_GetObjectItemCaseSensitive(resp, "Attributes"), 1);
     }
