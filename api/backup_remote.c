@@ -40,7 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define SCAN_THREADS     32
 #define DEFAULT_SEGMENTS 4
@@ -409,25 +408,6 @@ static int sink_begin(void *ctx, const key_schema *ks)
  * from what was there, and a Scan to find it would be another failure's chance)
  * ============================================================================================== */
 
-/* Polls DescribeTable until the table is gone (ResourceNotFoundException). */
-static int wait_gone(ddb_client *c, const char *name, int timeout_ms)
-{
-    struct timespec t0, now, nap = {0, 50 * 1000000L};
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        cJSON *d = NULL;
-        int rc = ddb_describe_table(c, name, &d, NULL);
-        cJSON_Delete(d);
-        if (rc == TM_ENOTFOUND) return 0;
-        if (rc) return rc;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long ms = (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L;
-        if (ms >= timeout_ms)
-            return err_set(TM_ELIMIT, "it still exists after %d ms", timeout_ms);
-        nanosleep(&nap, NULL);
-    }
-}
-
 /* DeleteTable and wait until it is gone. A table still CREATING refuses DeleteTable
  * (ResourceInUseException): it is waited ACTIVE and asked once more. */
 static int delete_created(rsink *s)
@@ -445,7 +425,7 @@ static int delete_created(rsink *s)
     }
     cJSON_Delete(req);
     cJSON_Delete(resp);
-    return rc == TM_ENOTFOUND ? 0 : rc ? rc : wait_gone(s->c, s->table, ACTIVE_WAIT_MS);
+    return rc == TM_ENOTFOUND ? 0 : rc ? rc : ddb_wait_deleted(s->c, s->table, ACTIVE_WAIT_MS, NULL);
 }
 
 /* After a failure: deletes the table the import created, and says in note what became of the

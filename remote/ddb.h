@@ -90,6 +90,9 @@ struct key_schema;
 int ddb_key_schema(const cJSON *desc, struct key_schema *ks);
 /* Polls DescribeTable until TableStatus is ACTIVE; TM_ELIMIT after timeout_ms. */
 int ddb_wait_active(ddb_client *c, const char *table, int timeout_ms, ddb_error *err);
+/* Polls DescribeTable until the table is gone (ResourceNotFoundException); TM_ELIMIT after
+ * timeout_ms ("DynamoDB table T still exists after N ms (DELETING)"). */
+int ddb_wait_deleted(ddb_client *c, const char *table, int timeout_ms, ddb_error *err);
 
 typedef struct ddb_batch_options {
     int deletes;                 /* 0: items are Items (PutRequest); 1: Keys (DeleteRequest) */

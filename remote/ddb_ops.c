@@ -49,26 +49,38 @@ int ddb_key_schema(const cJSON *desc, key_schema *ks)
     return key_schema_from_json(desc, ks) ? err_wrap(TM_EREMOTE, "DescribeTable: ") : 0;
 }
 
-int ddb_wait_active(ddb_client *c, const char *table, int timeout_ms, ddb_error *err)
+/* Polls DescribeTable every 50 ms until the table is ACTIVE, or gone when gone is 1. */
+static int wait_for(ddb_client *c, const char *table, int gone, int timeout_ms, ddb_error *err)
 {
     struct timespec t0, now, nap = {0, 50 * 1000000L};
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
-        cJSON *d;
+        cJSON *d = NULL;
         int rc = ddb_describe_table(c, table, &d, err);
+        if (rc == TM_ENOTFOUND && gone) return 0;
         if (rc) return rc;
         const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "TableStatus"));
         char status[32];
         snprintf(status, sizeof status, "%s", st ? st : "(none)");
         cJSON_Delete(d);
-        if (!strcmp(status, "ACTIVE")) return 0;
+        if (!gone && !strcmp(status, "ACTIVE")) return 0;
         clock_gettime(CLOCK_MONOTONIC, &now);
         long ms = (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L;
         if (ms >= timeout_ms)
-            return err_set(TM_ELIMIT, "DynamoDB table %s is not ACTIVE after %d ms (%s)", table,
-                           timeout_ms, status);
+            return err_set(TM_ELIMIT, "DynamoDB table %s %s after %d ms (%s)", table,
+                           gone ? "still exists" : "is not ACTIVE", timeout_ms, status);
         nanosleep(&nap, NULL);
     }
+}
+
+int ddb_wait_active(ddb_client *c, const char *table, int timeout_ms, ddb_error *err)
+{
+    return wait_for(c, table, 0, timeout_ms, err);
+}
+
+int ddb_wait_deleted(ddb_client *c, const char *table, int timeout_ms, ddb_error *err)
+{
+    return wait_for(c, table, 1, timeout_ms, err);
 }
 
 /* ================================================================================================

@@ -399,6 +399,24 @@ static void test_missing_table(void **state)
     ddb_client_close(c);
 }
 
+/* ddb_wait_deleted: returns once DescribeTable says ResourceNotFound; a table that stays is
+ * TM_ELIMIT naming it. */
+static void test_wait_deleted(void **state)
+{
+    (void)state;
+    ddb_client *c = client_at(dyn_port, 2, 3);
+    cJSON *resp, *d;
+    create_table(c, "t_gone");
+    assert_int_equal(ddb_wait_deleted(c, "t_gone", 200, NULL), TM_ELIMIT);
+    assert_non_null(strstr(err_msg(), "DynamoDB table t_gone still exists after 200 ms (ACTIVE)"));
+    ok(call(c, "DeleteTable", "{\"TableName\":\"t_gone\"}", &resp, NULL));
+    cJSON_Delete(resp);
+    ok(ddb_wait_deleted(c, "t_gone", 10000, NULL));
+    assert_int_equal(ddb_describe_table(c, "t_gone", &d, NULL), TM_ENOTFOUND);
+    assert_int_equal(ddb_wait_active(c, "t_gone", 10000, NULL), TM_ENOTFOUND);
+    ddb_client_close(c);
+}
+
 struct writer {
     ddb_client *c;
     const char *table;
@@ -801,6 +819,7 @@ int main(void)
         cmocka_unit_test(test_conditional_write),
         cmocka_unit_test(test_missing_table),
         cmocka_unit_test(test_key_schema),
+        cmocka_unit_test(test_wait_deleted),
         cmocka_unit_test(test_batch_and_parallel_scan),
         cmocka_unit_test(test_scan_resume),
         cmocka_unit_test(test_batch_delete),
