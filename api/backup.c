@@ -287,7 +287,13 @@ static int export_done(tm_db *db, const export_desc *d, cJSON **resp, tm_error *
     cJSON *r = backup_export_shape(d);
     int k = catalog_put(db, "exports", d->id, "ExportDescription",
                         cJSON_GetObjectItemCaseSensitive(r, "ExportDescription"), d->dir, e);
-    if (k) {
+    if (k) {   /* the export is whole at its destination: only its record is missing */
+        if (e) {
+            char m[sizeof e->message];
+            snprintf(m, sizeof m, "%s (the export itself is complete at %s; only the data directory's "
+                     "record of it, for list-exports and describe-export, was not written)", e->message, d->dir);
+            snprintf(e->message, sizeof e->message, "%s", m);
+        }
         cJSON_Delete(r);
         return k;
     }

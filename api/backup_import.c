@@ -236,14 +236,17 @@ static void source_named(const import_options *o, import_result *r)
 }
 
 /* A full export imported is where a chain of incremental exports applied forward starts
- * (rollback/chain.c). Not recording it only leaves later applies unchecked: not an error of
- * the import, which is complete. */
-static void chain_start(const import_options *o)
+ * (rollback/chain.c). Not recording it (a full disk) leaves later applies unchecked: not an
+ * error of the import, which is complete, but said. */
+static void chain_start(tm_db *db, const import_options *o)
 {
     store_options so = STORE_OPTIONS_INIT;
     so.endpoint_url = o->endpoint_url;
     so.profile = o->profile;
-    (void)rollback_chain_start(o->home, o->table, o->from, &so);
+    if (rollback_chain_start(o->home, o->table, o->from, &so))
+        api_notice(db, "warning: table %s is imported, but %s; forward applies of incremental exports "
+                   "(tidemark-import --apply-incremental) to it cannot be checked for a gap or a repeat",
+                   o->table, err_msg());
 }
 
 int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp, tm_error *e)
@@ -278,7 +281,7 @@ int tm_import_run(tm_db *db, const cJSON *req, tm_backup_run *run, cJSON **resp,
     cJSON_Delete(d);
     if (k) goto out;
     rc = import_run(&o, &r);
-    if (!rc && !o.sink) chain_start(&o);
+    if (!rc && !o.sink) chain_start(db, &o);
     if (rc) {
         k = backup_error(e, rc, import_kind(rc, &r));
         source_named(&o, &r);
