@@ -312,10 +312,15 @@ int hold_take_export(const char *path, const char *what, hold **out)
 {
     char p[PATH_MAX], dir[PATH_MAX];
     *out = NULL;
-    if (!strncmp(path, "s3://", 5) || strlen(path) >= sizeof p || !fsx_exists(path)) return 0;
+    if (!strncmp(path, "s3://", 5) || strlen(path) + sizeof BUNDLE_SUFFIX >= sizeof p) return 0;
     snprintf(p, sizeof p, "%s", path);
     size_t n = strlen(p), bl = strlen(BUNDLE_SUFFIX);
     while (n > 1 && p[n - 1] == '/') p[--n] = '\0';
+    /* a folder path whose export was bundled reads the bundle (layout_bundle_find): held too */
+    if (!fsx_exists(p)) {
+        snprintf(dir, sizeof dir, "%s%s", p, BUNDLE_SUFFIX);
+        if (!fsx_exists(dir)) return 0;
+    }
     if (n > bl && !strcmp(p + n - bl, BUNDLE_SUFFIX)) p[n - bl] = '\0';
     char *slash = strrchr(p, '/');
     const char *id = slash ? slash + 1 : p;

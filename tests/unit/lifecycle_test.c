@@ -271,6 +271,18 @@ static void test_holds(void **state)
     assert_string_equal(v[0].what, "rollback");
     free(v);
     hold_release(h);
+    /* the folder path of an export that was bundled is held as its bundle (the reader opens it) */
+    char folder[PATH_MAX + 64];
+    snprintf(folder, sizeof folder, "%s/01735689600000-abcd", aws);
+    assert_int_equal(hold_take_export(folder, "rollback", &h), 0);
+    assert_non_null(h);
+    assert_int_equal(hold_list(edir, &v, &n), 0);
+    assert_int_equal(n, 1);
+    free(v);
+    hold_release(h);
+    snprintf(folder, sizeof folder, "%s/01735689600000-none", aws);   /* neither: nothing */
+    assert_int_equal(hold_take_export(folder, "rollback", &h), 0);
+    assert_null(h);
     fsx_rmtree(dir);
 }
 
