@@ -19,33 +19,13 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testutil.h"
+
 #define ITEMS 40
 
-typedef struct fx {
-    char home[256], dest[300];
-    tm_db *db;
-} fx;
+typedef tu_api fx;
 
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    tm_error e;
-    snprintf(f->home, sizeof f->home, "/tmp/tm-api-backup-test-XXXXXX");
-    if (!mkdtemp(f->home)) return -1;
-    snprintf(f->dest, sizeof f->dest, "%s/exports-dest", f->home);
-    if (tm_db_open(f->home, 0, &f->db, &e)) return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    tm_db_close(f->db);
-    fsx_rmtree(f->home);
-    free(f);
-    return 0;
-}
+static int setup(void **state) { return tu_api_setup(state, "tm-api-backup-test", 0); }
 
 /* The ARNs' defaults (backup.h: REGION AND ACCOUNT) and the aws CLI's local time. */
 static int group_setup(void **state)
@@ -69,15 +49,7 @@ static int call(fx *f, const char *op, cJSON **resp, tm_error *e, const char *fm
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    cJSON *r = cJSON_Parse(text), *out = NULL;
-    if (!r) fail_msg("bad request text: %s", text);
-    memset(e, 0, sizeof *e);
-    int k = tm_call(f->db, op, r, &out, e);
-    cJSON_Delete(r);
-    if (k) assert_null(out);
-    if (resp) *resp = out;
-    else cJSON_Delete(out);
-    return k;
+    return tu_call(f->db, op, text, resp, e);
 }
 
 static const cJSON *get(const cJSON *j, const char *a)
@@ -280,14 +252,6 @@ static void test_export_errors(void **state)
     assert_int_equal(call(f, "DescribeExport", NULL, &e, "{}"), TM_ERR_BAD_PARAMETER);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
 /* List* pages: MaxResults/PageSize, then NextToken for the rest. */
 static void test_list_pages(void **state)
 {
@@ -312,7 +276,7 @@ static void test_list_pages(void **state)
     assert_int_equal(call(f, "ListExports", NULL, &e, "{\"MaxResults\":0}"), TM_ERR_BAD_PARAMETER);
     char path[512];
     snprintf(path, sizeof path, "%s/items.jsonl", f->home);
-    write_file(path, "{\"Item\":{\"id\":{\"S\":\"1\"}}}\n");
+    tu_write_file(path, "{\"Item\":{\"id\":{\"S\":\"1\"}}}\n");
     for (int i = 0; i < 3; i++)
         assert_int_equal(call(f, "ImportTable", NULL, &e, "{\"TidemarkSource\":\"%s\",\"TableCreationParameters\":"
                               "{\"TableName\":\"Imp%d\",\"KeySchema\":[{\"AttributeName\":\"id\",\"KeyType\":"
@@ -381,7 +345,7 @@ static void test_import(void **state)
     /* JSON lines with a key schema, ARNs in the request's region and account */
     char path[512];
     snprintf(path, sizeof path, "%s/items.jsonl", f->home);
-    write_file(path, "{\"Item\":{\"id\":{\"N\":\"1\"}}}\n{\"Item\":{\"id\":{\"N\":\"2\"}}}\n"
+    tu_write_file(path, "{\"Item\":{\"id\":{\"N\":\"1\"}}}\n{\"Item\":{\"id\":{\"N\":\"2\"}}}\n"
                      "{\"Item\":{\"nokey\":{\"N\":\"3\"}}}\n");
     assert_int_equal(call(f, "ImportTable", &r, &e, "{\"TidemarkSource\":\"%s\",\"TidemarkRegion\":"
                           "\"eu-west-1\",\"TidemarkAccount\":\"123456789012\",\"TableCreationParameters\":"
@@ -404,7 +368,7 @@ static void test_import_errors(void **state)
     source(f, 0);
     char path[512];
     snprintf(path, sizeof path, "%s/items.jsonl", f->home);
-    write_file(path, "{\"Item\":{\"id\":{\"S\":\"1\"}}}\n");
+    tu_write_file(path, "{\"Item\":{\"id\":{\"S\":\"1\"}}}\n");
     const char *keys = "\"KeySchema\":[{\"AttributeName\":\"id\",\"KeyType\":\"HASH\"}],"
                        "\"AttributeDefinitions\":[{\"AttributeName\":\"id\",\"AttributeType\":\"S\"}]";
     /* a missing file: a failure (exit 1), FAILED with DataFileNotFound, no table */
@@ -555,15 +519,15 @@ static void test_awscli_form(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_export, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_export_region, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_export_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_restore_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_awscli_form, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_export_region, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_export_errors, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_list_pages, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_import, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_import_errors, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_restore, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_restore_errors, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_awscli_form, setup, tu_api_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

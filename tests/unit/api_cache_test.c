@@ -18,49 +18,22 @@
 
 #include <cmocka.h>
 
-typedef struct fx {
-    char home[256];
-    tm_db *db;
-} fx;
+#include "tests/unit/testutil.h"
 
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    tm_error e;
-    snprintf(f->home, sizeof f->home, "/tmp/tm-api-cache-test-XXXXXX");
-    if (!mkdtemp(f->home)) return -1;
-    if (tm_db_open(f->home, TM_DB_KEEP_OPEN, &f->db, &e)) return -1;
-    *state = f;
-    return 0;
-}
+typedef tu_api fx;
 
-static int teardown(void **state)
-{
-    fx *f = *state;
-    tm_db_close(f->db);
-    fsx_rmtree(f->home);
-    free(f);
-    return 0;
-}
+static int setup(void **state) { return tu_api_setup(state, "tm-api-cache-test", TM_DB_KEEP_OPEN); }
 
 static int call(tm_db *db, const char *op, const char *req, cJSON **resp)
 {
-    cJSON *r = cJSON_Parse(req), *out = NULL;
-    tm_error e = {0, ""};
-    assert_non_null(r);
-    int k = tm_call(db, op, r, &out, &e);
-    cJSON_Delete(r);
-    if (resp) *resp = out;
-    else cJSON_Delete(out);
-    return k;
+    return tu_call(db, op, req, resp, NULL);
 }
 
 static void create(fx *f, const char *hash)
 {
-    char req[256];
-    snprintf(req, sizeof req, "{\"TableName\":\"Tbl\",\"KeySchema\":[{\"AttributeName\":\"%s\",\"KeyType\":\"HASH\"}],"
-             "\"AttributeDefinitions\":[{\"AttributeName\":\"%s\",\"AttributeType\":\"S\"}]}", hash, hash);
-    assert_int_equal(call(f->db, "CreateTable", req, NULL), 0);
+    char spec[64];
+    snprintf(spec, sizeof spec, "%s:S", hash);
+    tu_create_table(f->db, "Tbl", spec, NULL);
 }
 
 static int scan_count(fx *f)
@@ -219,12 +192,12 @@ static void test_cli_not_cached(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_kept_open, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_settings_changed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_made_again, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deleted_while_held, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cli_not_cached, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_open, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_settings_changed, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_made_again, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_while_held, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_not_cached, setup, tu_api_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,43 +17,16 @@
 
 #include <cmocka.h>
 
-typedef struct fx {
-    char home[256];
-    tm_db *db;
-} fx;
+#include "tests/unit/testutil.h"
 
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    tm_error e;
-    snprintf(f->home, sizeof f->home, "/tmp/tm-api-test-XXXXXX");
-    if (!mkdtemp(f->home)) return -1;
-    if (tm_db_open(f->home, 0, &f->db, &e)) return -1;
-    *state = f;
-    return 0;
-}
+typedef tu_api fx;
 
-static int teardown(void **state)
-{
-    fx *f = *state;
-    tm_db_close(f->db);
-    fsx_rmtree(f->home);
-    free(f);
-    return 0;
-}
+static int setup(void **state) { return tu_api_setup(state, "tm-api-test", 0); }
 
 /* Calls op on the JSON text req; returns the kind; *resp (may be NULL) gets the response. */
 static int call(fx *f, const char *op, const char *req, cJSON **resp, tm_error *e)
 {
-    cJSON *r = cJSON_Parse(req), *out = NULL;
-    assert_non_null(r);
-    memset(e, 0, sizeof *e);
-    int k = tm_call(f->db, op, r, &out, e);
-    cJSON_Delete(r);
-    if (k) assert_null(out);
-    if (resp) *resp = out;
-    else cJSON_Delete(out);
-    return k;
+    return tu_call(f->db, op, req, resp, e);
 }
 
 static const cJSON *path(const cJSON *j, const char *a, const char *b)
@@ -62,15 +35,7 @@ static const cJSON *path(const cJSON *j, const char *a, const char *b)
     return b ? cJSON_GetObjectItem(x, b) : x;
 }
 
-static void create(fx *f)
-{
-    tm_error e;
-    assert_int_equal(call(f, "CreateTable",
-                          "{\"TableName\":\"Tbl\",\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"},"
-                          "{\"AttributeName\":\"sk\",\"KeyType\":\"RANGE\"}],\"AttributeDefinitions\":["
-                          "{\"AttributeName\":\"pk\",\"AttributeType\":\"S\"},{\"AttributeName\":\"sk\",\"AttributeType\":\"N\"}]}",
-                          NULL, &e), 0);
-}
+static void create(fx *f) { tu_create_table(f->db, "Tbl", "pk:S", "sk:N"); }
 
 static void test_tables(void **state)
 {
@@ -418,16 +383,16 @@ static void test_readonly_home(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_items, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_return_values_projection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_continuous_backups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tables, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_items, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_return_values_projection, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, tu_api_teardown),
+        cmocka_unit_test_setup_teardown(test_continuous_backups, setup, tu_api_teardown),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_text_form),
-        cmocka_unit_test_setup_teardown(test_restore_summary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_summary, setup, tu_api_teardown),
         cmocka_unit_test(test_readonly_home),
-        cmocka_unit_test_setup_teardown(test_timeline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeline, setup, tu_api_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,44 +16,17 @@
 
 #include <cmocka.h>
 
-static int saved_fd = -1;
-static char cap_path[] = "/tmp/cli_report_test_XXXXXX";
-static char captured[4096];
-
-static void capture_begin(void)
-{
-    fflush(stderr);
-    int fd = mkstemp(cap_path);
-    assert_true(fd >= 0);
-    saved_fd = dup(2);
-    dup2(fd, 2);
-    close(fd);
-}
-
-static const char *capture_end(void)
-{
-    fflush(stderr);
-    dup2(saved_fd, 2);
-    close(saved_fd);
-    FILE *f = fopen(cap_path, "r");
-    assert_non_null(f);
-    size_t n = fread(captured, 1, sizeof captured - 1, f);
-    captured[n] = '\0';
-    fclose(f);
-    unlink(cap_path);
-    strcpy(cap_path, "/tmp/cli_report_test_XXXXXX");
-    return captured;
-}
+#include "tests/unit/testutil.h"
 
 static void test_fail_separators(void **state)
 {
     (void)state;
-    capture_begin();
+    tu_capture_begin();
     err_set(TM_EINVAL, "key attribute 'sk': missing");
     int code = cli_fail("tidemark", "get-item", TM_EINVAL);
     err_set(TM_ECONFLICT, "The conditional request failed");
     int code3 = cli_fail("tidemark", NULL, TM_ECONFLICT);
-    const char *out = capture_end();
+    const char *out = tu_capture_end();
     assert_int_equal(code, CLI_FAIL);
     assert_int_equal(code3, CLI_PARTIAL);
     assert_string_equal(out, "tidemark: get-item: key attribute 'sk': missing\n"
@@ -70,15 +43,15 @@ static void test_exit_from_table(void **state)
         tm_error e;
         err_set(codes[i], "detail");
         int kind = tm_error_from(&e, codes[i], NULL);
-        capture_begin();
+        tu_capture_begin();
         int code = cli_fail("p", "w", codes[i]);
-        capture_end();
+        tu_capture_end();
         assert_int_equal(code, tm_err_exit(kind));
     }
     err_set(TM_ECONDITION, "The conditional request failed");
-    capture_begin();
+    tu_capture_begin();
     assert_int_equal(cli_fail("p", NULL, TM_ECONDITION), CLI_PARTIAL);   /* a conflict: 3 (was 1) */
-    capture_end();
+    tu_capture_end();
     assert_int_equal(cli_fail("p", NULL, 0), CLI_OK);
 }
 
@@ -89,13 +62,13 @@ static void test_report(void **state)
     tm_error_set(&named, TM_ERR_CONDITIONAL_CHECK_FAILED, "The conditional request failed");
     tm_error_set(&plain, TM_ERR_RESOURCE_NOT_FOUND, "table Nope not found");
     tm_error_set(&bad, TM_ERR_BAD_PARAMETER, "bad table name 'a/b'");
-    capture_begin();
+    tu_capture_begin();
     int c1 = cli_report("tidemark-restore", "restore failed", &named);
     cli_set_command("describe-table");
     int c2 = cli_report("tidemark", NULL, &plain);
     int c3 = cli_report("tidemark", "", &bad);
     cli_set_command(NULL);
-    const char *out = capture_end();
+    const char *out = tu_capture_end();
     assert_int_equal(c1, 3);
     assert_int_equal(c2, 1);
     assert_int_equal(c3, 2);
@@ -109,10 +82,10 @@ static void test_quiet_errors_show(void **state)
 {
     (void)state;
     cli_set_quiet(1);
-    capture_begin();
+    tu_capture_begin();
     err_set(TM_EIO, "disk full");
     cli_fail("tidemark", "batch-write", TM_EIO);
-    const char *out = capture_end();
+    const char *out = tu_capture_end();
     cli_set_quiet(0);
     assert_string_equal(out, "tidemark: batch-write: disk full\n");   /* errors still show */
 }

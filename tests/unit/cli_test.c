@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testutil.h"
+
 /* ---- fake time ---- */
 
 static double fake_now = -1;
@@ -37,37 +39,6 @@ int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
     ts->tv_sec = (time_t)fake_now;
     ts->tv_nsec = (long)((fake_now - (double)ts->tv_sec) * 1e9);
     return 0;
-}
-
-/* ---- stderr capture ---- */
-
-static int saved_fd = -1;
-static char cap_path[] = "/tmp/cli_test_XXXXXX";
-static char captured[4096];
-
-static void capture_begin(void)
-{
-    fflush(stderr);
-    int fd = mkstemp(cap_path);
-    assert_true(fd >= 0);
-    saved_fd = dup(2);
-    dup2(fd, 2);
-    close(fd);
-}
-
-static const char *capture_end(void)
-{
-    fflush(stderr);
-    dup2(saved_fd, 2);
-    close(saved_fd);
-    FILE *f = fopen(cap_path, "r");
-    assert_non_null(f);
-    size_t n = fread(captured, 1, sizeof captured - 1, f);
-    captured[n] = '\0';
-    fclose(f);
-    unlink(cap_path);
-    strcpy(cap_path, "/tmp/cli_test_XXXXXX");
-    return captured;
 }
 
 /* ---- did you mean ---- */
@@ -116,14 +87,14 @@ static const char *bad_option(int argc, char **argv, int *code)
     *code = -1;
     optind = 0;
     opterr = 0;
-    capture_begin();
+    tu_capture_begin();
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         if (c == '?' || c == ':') {
             *code = cli_bad_option("prog", argv, shortopts, longopts);
             break;
         }
     }
-    return capture_end();
+    return tu_capture_end();
 }
 
 static void test_bad_option(void **state)
@@ -164,9 +135,9 @@ static void test_unknown_command(void **state)
         const char *name;
         int x;
     } table[] = {{"list", 0}, {"describe", 1}, {"verify", 2}};
-    capture_begin();
+    tu_capture_begin();
     int code = cli_unknown_command("tidemark-export", "lsit", table, 3, sizeof *table);
-    const char *out = capture_end();
+    const char *out = tu_capture_end();
     assert_int_equal(code, CLI_USAGE);
     assert_string_equal(out, "tidemark-export: unknown command 'lsit'; did you mean 'list'?\n"
                              "Try 'tidemark-export --help'.\n");
@@ -178,13 +149,13 @@ static void test_unknown_command(void **state)
 static void test_command_context(void **state)
 {
     (void)state;
-    capture_begin();
+    tu_capture_begin();
     cli_set_command("put-item");
     int code = cli_usage("tidemark", "--item is required");
     const char *h = cli_home_existing("tidemark", "/tmp/cli_test_no_such_home");
     cli_set_command(NULL);
     cli_usage("tidemark", "no command given");
-    const char *out = capture_end();
+    const char *out = tu_capture_end();
     assert_int_equal(code, CLI_USAGE);
     assert_null(h);
     assert_string_equal(out, "tidemark: put-item: --item is required\n"
@@ -203,9 +174,9 @@ static void test_home_existing(void **state)
     assert_string_equal(cli_home_existing("tidemark", dir), dir);
     char missing[64];
     snprintf(missing, sizeof missing, "%s/nope", dir);
-    capture_begin();
+    tu_capture_begin();
     const char *h = cli_home_existing("tidemark", missing);
-    const char *out = capture_end();
+    const char *out = tu_capture_end();
     assert_null(h);
     assert_non_null(strstr(out, "tidemark: no tidemark data directory at "));
     assert_non_null(strstr(out, "/nope (create one with `tidemark create-table --data "));
@@ -220,20 +191,20 @@ static void test_quiet(void **state)
     setenv("TIDEMARK_PROGRESS", "1", 1);
     cli_set_quiet(1);
     assert_int_equal(cli_interactive(), 0);   /* quiet draws nothing, even on a terminal */
-    capture_begin();
+    tu_capture_begin();
     progress *p = cli_progress_new("tidemark", "loading", 10);
     progress_add(p, 10, 100);
     cli_progress_done(p, "loaded %d items", 10);
     cli_note("tidemark", "created table %s", "Chat");
     cli_usage("tidemark", "--table is required");
-    const char *out = capture_end();
+    const char *out = tu_capture_end();
     /* errors still show (an api error under quiet: cli_report_test) */
     assert_string_equal(out, "tidemark: --table is required\nTry 'tidemark --help'.\n");
     cli_set_quiet(0);
-    capture_begin();
+    tu_capture_begin();
     cli_progress_done(cli_progress_new("tidemark", "loading", 0), "loaded %d items", 3);
     cli_note("tidemark", "created table %s", "Chat");
-    out = capture_end();
+    out = tu_capture_end();
     assert_string_equal(out, "tidemark: loaded 3 items\ntidemark: created table Chat\n");
     unsetenv("TIDEMARK_PROGRESS");
 }

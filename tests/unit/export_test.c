@@ -44,6 +44,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testutil.h"
+
 #define T0  1762934400000000LL   /* 2025-11-12T08:00:00Z */
 #define SEC 1000000LL
 
@@ -1386,9 +1388,7 @@ static void test_aws_samples(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "%s/export-test-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR")
-                                                                         : "/tmp");
-    if (!mkdtemp(root)) return -1;
+    if (tu_tmpdir(root, sizeof root, "export-test")) return -1;
     char home[PATH_MAX];
     home_of(home, sizeof home);
     return fsx_mkdirs(home, 0755);

@@ -13,13 +13,7 @@
 
 #include <cmocka.h>
 
-static item *parse(const char *json)
-{
-    item *it = NULL;
-    int rc = item_parse_json(json, strlen(json), 0, &it);
-    if (rc) fail_msg("parse %s: %s", json, err_msg());
-    return it;
-}
+#include "tests/unit/testutil.h"
 
 static char *to_json(const item *it)
 {
@@ -105,7 +99,7 @@ static void test_update_table(void **state)
         const ucase *c = &ucases[i];
         expr_env *env = NULL;
         expr_update *u = NULL;
-        item *it = parse(c->item);
+        item *it = tu_item(c->item);
         int rc = expr_env_new(c->names, c->values, &env);
         if (rc) fail_msg("case %zu: env: %s", i, err_msg());
         rc = expr_update_parse(c->expr, env, &u);
@@ -120,7 +114,7 @@ static void test_update_table(void **state)
             if (!strstr(err_msg(), c->err))
                 fail_msg("case %zu (%s): message '%s' lacks '%s'", i, c->expr, err_msg(), c->err);
             /* a failed update leaves the item as it was */
-            item *orig = parse(c->item);
+            item *orig = tu_item(c->item);
             char *got = to_json(it), *want = to_json(orig);
             assert_string_equal(got, want);
             free(got);
@@ -212,7 +206,7 @@ static void test_condition_table(void **state)
     (void)state;
     expr_env *env = NULL;
     assert_int_equal(expr_env_new("{\"#n\":\"n\"}", cvalues, &env), 0);
-    item *full = parse(citem);
+    item *full = tu_item(citem);
     for (size_t i = 0; i < sizeof ccases / sizeof *ccases; i++) {
         const ccase *c = &ccases[i];
         expr_cond *cond = NULL;
@@ -391,7 +385,7 @@ static void check_ranges(av_type t, const char *const *samples, size_t ns)
                         char ij[256];
                         snprintf(ij, sizeof ij, "{\"pk\":{\"S\":\"%s\"},\"sk\":{\"%s\":\"%s\"}}", pks[p],
                                  tag[t], samples[s]);
-                        item *it = parse(ij);
+                        item *it = tu_item(ij);
                         buf key = BUF_INIT;
                         if (key_encode_item(&ks, it, &key)) fail_msg("%s: %s", ij, err_msg());
                         int want = sk_holds(&k, item_get(it, "pk"), item_get(it, "sk"));
@@ -463,7 +457,7 @@ static void test_nesting(void **state)
     expr_cond *c = NULL;
     expr_keycond k;
     buf b = BUF_INIT;
-    item *it = parse("{\"pk\":{\"S\":\"u1\"},\"a\":{\"S\":\"x\"}}");
+    item *it = tu_item("{\"pk\":{\"S\":\"u1\"},\"a\":{\"S\":\"x\"}}");
     assert_int_equal(expr_env_new(NULL, "{\":v\":{\"S\":\"x\"},\":p\":{\"S\":\"u1\"}}", &env), 0);
 
     put_rep(&b, "(", 2000);
@@ -649,7 +643,7 @@ static void test_projection(void **state)
         {"n,", NULL, "Invalid ProjectionExpression: syntax error", 0},
         {"#x", NULL, "Invalid ProjectionExpression: column 1: name placeholder '#x' is not defined", 0},
     };
-    item *it = parse(src);
+    item *it = tu_item(src);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const pcase *c = &cases[i];
         expr_env *env = NULL;

@@ -528,22 +528,6 @@ static void test_manifest(void **state)
                      TM_ECORRUPT);
 }
 
-static void test_b64(void **state)
-{
-    (void)state;
-    unsigned char d[16];
-    char e[25];
-    /* the empty gzip of the AWS sample: OXDoJgXH0Qm7NI/JTp7swA== */
-    assert_int_equal(text_b64_decode16("OXDoJgXH0Qm7NI/JTp7swA==", 24, d), 0);
-    text_b64(d, 16, e);
-    assert_string_equal(e, "OXDoJgXH0Qm7NI/JTp7swA==");
-    assert_int_equal(text_b64_decode16("OXDoJgXH0Qm7NI/JTp7swA=", 23, d), -1);
-    assert_int_equal(text_b64_decode16("OXDoJgXH0Qm7NI/JTp7swB==", 24, d), -1);  /* not canonical */
-    assert_int_equal(text_b64_decode16("OXDoJgXH0Qm7NI/JTp7s!A==", 24, d), -1);
-    text_b64("ab", 2, e);
-    assert_string_equal(e, "YWI=");
-}
-
 static void test_schema(void **state)
 {
     (void)state;
@@ -746,7 +730,6 @@ int main(void)
         cmocka_unit_test(test_dec_formats),
         cmocka_unit_test(test_dec_bomb),
         cmocka_unit_test(test_manifest),
-        cmocka_unit_test(test_b64),
         cmocka_unit_test(test_schema),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_errlog),

@@ -7,7 +7,6 @@
 
 #include "engine/err.h"
 #include "engine/item.h"
-#include "engine/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -518,36 +517,6 @@ static void test_wrapped(void **state)
 
 /* ------------------------------------------------------------------------------------- */
 
-static void test_base64(void **state)
-{
-    (void)state;
-    static const struct { const char *raw; size_t n; const char *b64; } cases[] = {
-        {"", 0, ""}, {"f", 1, "Zg=="}, {"fo", 2, "Zm8="}, {"foo", 3, "Zm9v"},
-        {"foob", 4, "Zm9vYg=="}, {"fooba", 5, "Zm9vYmE="}, {"foobar", 6, "Zm9vYmFy"},
-        {"\x00\xff\xfe", 3, "AP/+"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        buf e = BUF_INIT, d = BUF_INIT;
-        assert_int_equal(text_b64_encode(cases[i].raw, cases[i].n, &e), 0);
-        assert_string_equal(e.data ? e.data : "", cases[i].b64);
-        assert_int_equal(text_b64_decode(cases[i].b64, strlen(cases[i].b64), &d), 0);
-        assert_int_equal(d.len, cases[i].n);
-        if (cases[i].n) assert_memory_equal(d.data, cases[i].raw, cases[i].n);
-        buf_free(&e);
-        buf_free(&d);
-    }
-    static const char *const bad[] = {"Zg", "Zg=", "Z===", "====", "Zg==Zg==", "Zm9v\n", "Zm-v",
-                                      "Zm9v====", "Zg=a", "=Zg="};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        buf d = BUF_INIT;
-        if (text_b64_decode(bad[i], strlen(bad[i]), &d) != TM_EINVAL) fail_msg("accepted '%s'", bad[i]);
-        assert_non_null(strstr(err_msg(), "invalid base64"));
-        buf_free(&d);
-    }
-}
-
-/* ------------------------------------------------------------------------------------- */
-
 static void test_av_compare_order(void **state)
 {
     (void)state;
@@ -848,7 +817,6 @@ int main(void)
         cmocka_unit_test(test_item_size_rules),
         cmocka_unit_test(test_name_length_limit),
         cmocka_unit_test(test_wrapped),
-        cmocka_unit_test(test_base64),
         cmocka_unit_test(test_av_compare_order),
         cmocka_unit_test(test_put_get_remove_dup),
         cmocka_unit_test(test_put_depth),

@@ -32,6 +32,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testutil.h"
+
 #define SEC CLOCK_US_PER_SEC
 #define HOUR (3600 * SEC)
 #define DAY (86400 * SEC)
@@ -40,8 +42,7 @@ static int nkeys = 20;                           /* keys written a day (fewer un
 
 static void new_home(char *home, size_t n)
 {
-    snprintf(home, n, "%s/tm-lifecycle-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    assert_non_null(mkdtemp(home));
+    assert_int_equal(tu_tmpdir(home, n, "tm-lifecycle"), 0);
 }
 
 static void make_table(const char *home, const char *name, int period)

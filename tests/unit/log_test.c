@@ -30,6 +30,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/testutil.h"
 #include <xxhash.h>
 
 /* ==== fault injection ========================================================================= */
@@ -1544,13 +1546,6 @@ static void write_seeds(const char *out)
 
 /* ==== benchmark =============================================================================== */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static double cpu_s(void)
 {
     struct rusage ru;
@@ -1573,15 +1568,15 @@ static void test_bench(void **state)
     char key[32], p[PATH_MAX];
     path_of(p, d, "floor");
     int fd = open(p, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    double f0 = now_s();
+    double f0 = tu_now_s();
     for (int i = 0; i < 1000; i++) {
         assert_int_equal(__real_write(fd, chunk, sizeof chunk), (ssize_t)sizeof chunk);
         assert_int_equal(fdatasync(fd), 0);
     }
-    double floor_s = now_s() - f0;
+    double floor_s = tu_now_s() - f0;
     close(fd);
     unlink(p);
-    double t0 = now_s(), c0 = cpu_s();
+    double t0 = tu_now_s(), c0 = cpu_s();
     CHECK(log_open(d, &o, &l));
     CHECK(log_begin(l, NULL));
     for (uint64_t s = 1; s <= N; s++) {
@@ -1592,7 +1587,7 @@ static void test_bench(void **state)
     }
     CHECK(log_commit(l));
     log_close(l);
-    double t1 = now_s(), c1 = cpu_s();
+    double t1 = tu_now_s(), c1 = cpu_s();
     log_reader *r;
     log_record rec;
     uint64_t cnt = 0;
@@ -1600,7 +1595,7 @@ static void test_bench(void **state)
     CHECK(log_reader_open(d, 1, UINT64_MAX, LOG_FORWARD, &r));
     while ((rc = log_reader_next(r, &rec)) == 1) cnt++;
     log_reader_close(r);
-    double t2 = now_s(), c2 = cpu_s();
+    double t2 = tu_now_s(), c2 = cpu_s();
     assert_int_equal(rc, 0);
     assert_int_equal(cnt, N);
     long long disk = fsx_du(d);

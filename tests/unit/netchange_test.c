@@ -28,6 +28,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testutil.h"
+
 /* ================================================================ helpers ==== */
 
 typedef struct got {
@@ -260,10 +262,8 @@ static char home[PATH_MAX];
 static item *mk(const char *pk, int v)
 {
     char j[128];
-    item *it = NULL;
     snprintf(j, sizeof j, "{\"pk\":{\"S\":\"%s\"},\"v\":{\"N\":\"%d\"}}", pk, v);
-    assert_int_equal(item_parse_json(j, strlen(j), 0, &it), 0);
-    return it;
+    return tu_item(j);
 }
 
 static void put_at(table *t, int64_t us, const char *pk, int v)
@@ -317,9 +317,7 @@ static int window(table *t, int64_t from, int64_t to, int *olds, int *news, int6
 static void test_real_log(void **state)
 {
     (void)state;
-    snprintf(home, sizeof home, "%s/netchange-test-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR")
-                                                                          : "/tmp");
-    assert_non_null(mkdtemp(home));
+    assert_int_equal(tu_tmpdir(home, sizeof home, "netchange-test"), 0);
     key_schema ks = {0};
     snprintf(ks.hash_name, sizeof ks.hash_name, "pk");
     ks.hash_type = AV_S;

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/testutil.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -252,13 +254,6 @@ static const char *attr(const cJSON *it, const char *name, const char *type)
 {
     return cJSON_GetStringValue(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(it, name), type));
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /* ================================================================================================
@@ -799,9 +794,9 @@ static void test_bench_batch_write(void **state)
         ddb_batch_options bo = DDB_BATCH_OPTIONS_INIT;
         bo.threads = conns[i];
         ddb_batch_stats st;
-        double t0 = now_s();
+        double t0 = tu_now_s();
         ok(ddb_batch_write(c, table, (const cJSON *const *)items, N, &bo, &st, NULL));
-        double dt = now_s() - t0;
+        double dt = tu_now_s() - t0;
         assert_int_equal(st.written, N);
         printf("remote_test: ddb_batch_write to dynalite, %2d connections: %d items in %.2f s, "
                "%.0f items/s\n", conns[i], N, dt, N / dt);

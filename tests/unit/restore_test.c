@@ -39,6 +39,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testutil.h"
+
 #define DAY_US (86400LL * CLOCK_US_PER_SEC)
 #define HOUR_US (3600LL * CLOCK_US_PER_SEC)
 #define T0 1762934400000000LL   /* 2025-11-12T08:00:00Z: PITR enabled here */
@@ -154,10 +156,8 @@ static void item_json(int k, const ver *v, buf *b)
 static item *make_item(int k, const ver *v)
 {
     buf b = BUF_INIT;
-    item *it = NULL;
     item_json(k, v, &b);
-    int rc = item_parse_json(b.data, b.len, 0, &it);
-    if (rc) fail_msg("parse %s: %s", b.data, err_msg());
+    item *it = tu_item(b.data);
     buf_free(&b);
     return it;
 }
@@ -288,8 +288,7 @@ static int setup(void **state)
     int big = soak && *soak == '1';
     /* Under valgrind (make check) a shorter history keeps the run within minutes. */
     M.small = pre && strstr(pre, "vgpreload") != NULL;
-    snprintf(M.home, sizeof M.home, "/tmp/tm-restore-test-XXXXXX");
-    if (!mkdtemp(M.home)) return -1;
+    if (tu_tmpdir(M.home, sizeof M.home, "tm-restore-test")) return -1;
     M.rng = 0x5eed1234abcdULL;
     /* Small segments: many segment boundaries to restore to. */
     setenv("TIDEMARK_SEGMENT_BYTES", "32768", 1);

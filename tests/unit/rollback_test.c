@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testutil.h"
+
 /* ---- images ---- */
 
 static buf enc(const char *json)
@@ -318,8 +320,7 @@ static void test_chain(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(home, sizeof home, "/tmp/rollback_test.XXXXXX");
-    if (!mkdtemp(home)) return -1;
+    if (tu_tmpdir(home, sizeof home, "rollback_test")) return -1;
     table_create_opts co = TABLE_CREATE_OPTS_INIT;
     table_info info;
     return table_create(home, "Orders", &KS, &co, &info) ? -1 : 0;

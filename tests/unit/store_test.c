@@ -33,6 +33,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/testutil.h"
+
 #include <dirent.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -861,14 +863,6 @@ static void test_sigv4_known_answer(void **st)
     assert_false(store_sigv4_names_clash(h, 3));
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Sets or unsets (v NULL) an environment variable, remembering nothing: callers restore. */
 static void env(const char *k, const char *v)
 {
@@ -899,10 +893,10 @@ static void test_config_resolution(void **st)
     char creds[400], conf[400];
     snprintf(creds, sizeof creds, "%s/creds.ini", G.dir);
     snprintf(conf, sizeof conf, "%s/config.ini", G.dir);
-    write_file(creds, "# comment\n[default]\naws_access_key_id = DEFKEY\naws_secret_access_key = DEFSECRET\n"
+    tu_write_file(creds, "# comment\n[default]\naws_access_key_id = DEFKEY\naws_secret_access_key = DEFSECRET\n"
                       "[prof1]\naws_access_key_id=P1KEY\naws_secret_access_key = P1SECRET\n"
                       "aws_session_token = P1TOKEN\n");
-    write_file(conf, "[default]\nregion = eu-west-3\n[profile prof1]\nregion = ap-south-1\n"
+    tu_write_file(conf, "[default]\nregion = eu-west-3\n[profile prof1]\nregion = ap-south-1\n"
                      "endpoint_url = http://127.0.0.1:9\nmax_attempts = 7\ns3 =\n  region = nope\n");
     env("HOME", G.dir);  /* no ~/.aws here */
     store_options o = STORE_OPTIONS_INIT;
