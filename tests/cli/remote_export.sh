@@ -13,13 +13,7 @@ make_home
 W=$TM_HOME/work
 mkdir -p "$W"
 PY="$TM_ROOT/tests/cli/remote_items.py"
-for v in $(env | sed -n 's/^\(AWS_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export AWS_ACCESS_KEY_ID=AKIDREMOTE AWS_SECRET_ACCESS_KEY=secret AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-SRV= DPID=
-trap '[ -n "$SRV" ] && kill "$SRV" 2>/dev/null; [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; wait 2>/dev/null; _tm_cleanup' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0; sleep 0.1; done; fail "nothing listens on $1"; }
+aws_env AKIDREMOTE secret
 
 N=4000
 python3 "$PY" gen $N >"$W/items.jsonl"
@@ -30,10 +24,8 @@ tidemark batch-write --table Orders --file "$W/items.jsonl" >/dev/null 2>&1
 tidemark scan --table Orders | python3 "$PY" canon - >"$W/local"
 cmp -s "$W/want" "$W/local" || fail "the seeded table is not the generated items"
 
-port=$(free_port)
-tidemark serve --no-auth --listen "127.0.0.1:$port" 2>"$W/serve.log" &
-SRV=$!
-wait_port "$port"
+start_serve "$W/serve.log" --no-auth
+port=$SRV_PORT
 
 # The items of an export's data files, canonical.
 export_items() { zcat "$1"/data/*.json.gz | python3 "$PY" canon -; }
@@ -111,14 +103,10 @@ expect_exit 1 tidemark-export --endpoint-url "http://127.0.0.1:$port" --table-na
 assert_contains "$ERR" "Missing"
 [ ! -d "$W/x/AWSDynamoDB" ] || [ -z "$(ls "$W/x/AWSDynamoDB")" ] || fail "a failed export of a missing table left an export"
 
-DYN="$TM_ROOT/.deps/node_modules/dynalite/cli.js"
-if [ -f "$DYN" ] && python3 -c 'import boto3' 2>/dev/null; then
-  dport=$(free_port)
-  node "$DYN" --host 127.0.0.1 --port "$dport" --createTableMs 10 >"$W/dynalite.log" 2>&1 &
-  DPID=$!
-  wait_port "$dport"
-  python3 "$PY" seed "http://127.0.0.1:$dport" Orders "$W/items.jsonl"
-  check dynalite "http://127.0.0.1:$dport" Orders
+if has_dynalite && python3 -c 'import boto3' 2>/dev/null; then
+  start_dynalite "$W/dynalite.log" --createTableMs 10
+  python3 "$PY" seed "$DYN_URL" Orders "$W/items.jsonl"
+  check dynalite "$DYN_URL" Orders
 else
   echo "remote_export: dynalite part SKIPPED (dynalite or python3-boto3 not installed)"
 fi

@@ -17,13 +17,7 @@ W=$TM_HOME/work
 mkdir -p "$W"
 PY="$TM_ROOT/tests/cli/remote_items.py"
 python3 -c 'import boto3' 2>/dev/null || { echo "SKIP: python3-boto3 not installed"; exit 0; }
-for v in $(env | sed -n 's/^\(AWS_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export AWS_ACCESS_KEY_ID=AKIDREMOTE AWS_SECRET_ACCESS_KEY=secret AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-SRV= DPID=
-trap '[ -n "$SRV" ] && kill "$SRV" 2>/dev/null; [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; wait 2>/dev/null; _tm_cleanup' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0; sleep 0.1; done; fail "nothing listens on $1"; }
+aws_env AKIDREMOTE secret
 
 N=3000
 python3 "$PY" gen $N >"$W/items.jsonl"
@@ -166,22 +160,16 @@ failed_imports() {
   gone "$url" Killed || fail "$name: an interrupted import left the table it created"
 }
 
-port=$(free_port)
-tidemark serve --no-auth --listen "127.0.0.1:$port" 2>"$W/serve.log" &
-SRV=$!
-wait_port "$port"
+start_serve "$W/serve.log" --no-auth
+port=$SRV_PORT
 check serve "http://127.0.0.1:$port"
 # the served table is a tidemark table: its own scan agrees
 tidemark scan --table Imported | python3 "$PY" canon - >"$W/serve.local"
 cmp -s "$W/want2" "$W/serve.local" || fail "serve: the local scan of the imported table differs"
 
-DYN="$TM_ROOT/.deps/node_modules/dynalite/cli.js"
-if [ -f "$DYN" ]; then
-  dport=$(free_port)
-  node "$DYN" --host 127.0.0.1 --port "$dport" --createTableMs 50 >"$W/dynalite.log" 2>&1 &
-  DPID=$!
-  wait_port "$dport"
-  check dynalite "http://127.0.0.1:$dport"
+if has_dynalite; then
+  start_dynalite "$W/dynalite.log" --createTableMs 50
+  check dynalite "$DYN_URL"
 else
   echo "remote_import: dynalite part SKIPPED (not installed: make deps)"
 fi

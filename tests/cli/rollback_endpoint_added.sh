@@ -10,18 +10,11 @@ set -euo pipefail
 make_home
 W=$TM_HOME/work
 mkdir -p "$W"
-DYN="$TM_ROOT/.deps/node_modules/dynalite/cli.js"
-[ -f "$DYN" ] || { echo "SKIP: dynalite not installed (make deps)"; exit 0; }
+has_dynalite || { echo "SKIP: dynalite not installed (make deps)"; exit 0; }
 python3 -c 'import boto3' 2>/dev/null || { echo "SKIP: python3-boto3 not installed"; exit 0; }
-for v in $(env | sed -n 's/^\(AWS_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export AWS_ACCESS_KEY_ID=AKIDROLLBACK AWS_SECRET_ACCESS_KEY=secret AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-node "$DYN" --host 127.0.0.1 --port "$port" --createTableMs 10 >"$W/dynalite.log" 2>&1 &
-dpid=$!
-trap 'kill $dpid 2>/dev/null || true; wait $dpid 2>/dev/null || true; _tm_cleanup' EXIT
-URL=http://127.0.0.1:$port
-for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break; sleep 0.1; done
+aws_env AKIDROLLBACK secret
+start_dynalite "$W/dynalite.log" --createTableMs 10
+URL=$DYN_URL
 now() { python3 -c 'import time; print("%.6f" % time.time())'; }
 ddb() {  # ddb OP JSON: one call through boto3, the answer as JSON
   python3 - "$URL" "$1" "$2" <<'PY'

@@ -12,24 +12,13 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 "$PY" -c 'import boto3' 2>/dev/null || { echo "SKIP: no python3-boto3"; exit 0; }
-DYN="$TM_ROOT/.deps/node_modules/dynalite/cli.js"
 make_home
 work=$TM_HOME/work
 mkdir -p "$work"
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done; _tm_cleanup' EXIT
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0; sleep 0.1; done; fail "port $1 did not open"; }
 
-for v in $(env | sed -n 's/^\(AWS_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export AWS_ACCESS_KEY_ID=AKIDSERVE AWS_SECRET_ACCESS_KEY=serve-secret AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-
-port=$(free_port)
-tidemark --data "$TM_HOME" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &
-PIDS+=($!)
-wait_port "$port"
-"$PY" "$TM_ROOT/tests/cli/serve_workload.py" "http://127.0.0.1:$port" >"$work/tm.jsonl" ||
+aws_env AKIDSERVE serve-secret
+start_serve "$work/serve.log"
+"$PY" "$TM_ROOT/tests/cli/serve_workload.py" "$SRV_URL" >"$work/tm.jsonl" ||
   fail "workload against tidemark: $(tail -3 "$work/tm.jsonl")"
 
 # tidemark's answers on their own (they hold whatever dynalite says)
@@ -47,12 +36,9 @@ assert_eq '{"count": 300, "first_page_under_120": true, "items": 300, "pages_at_
   "$(get query_1mb_pages)" "a Query page ends after 1 MB read"
 
 # dynalite, same workload, compared step by step
-if [ ! -f "$DYN" ]; then echo "SKIP: dynalite comparison (no $DYN; run make deps)"; echo "serve_boto3: OK"; exit 0; fi
-dport=$(free_port)
-node "$DYN" --host 127.0.0.1 --port "$dport" --createTableMs 20 --deleteTableMs 20 >"$work/dynalite.log" 2>&1 &
-PIDS+=($!)
-wait_port "$dport"
-"$PY" "$TM_ROOT/tests/cli/serve_workload.py" "http://127.0.0.1:$dport" >"$work/dyn.jsonl" ||
+if ! has_dynalite; then echo "SKIP: dynalite comparison (no $DYNALITE_JS; run make deps)"; echo "serve_boto3: OK"; exit 0; fi
+start_dynalite "$work/dynalite.log" --createTableMs 20 --deleteTableMs 20
+"$PY" "$TM_ROOT/tests/cli/serve_workload.py" "$DYN_URL" >"$work/dyn.jsonl" ||
   fail "workload against dynalite: $(tail -3 "$work/dyn.jsonl")"
 "$PY" - "$work/tm.jsonl" "$work/dyn.jsonl" <<'EOF' || fail "tidemark and dynalite differ"
 import json, sys

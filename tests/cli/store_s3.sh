@@ -16,6 +16,7 @@ BIN=${TM_BIN:-$ROOT/build/bin}
 TEST="$BIN/../tests/store_test"
 AWS=/usr/bin/aws
 . "$ROOT/tests/s3/lib.sh"
+PY=/usr/bin/python3
 
 [ -x "$TEST" ] || { echo "store_s3: $TEST is not built" >&2; exit 1; }
 work=$(mktemp -d /tmp/store_s3.XXXXXX)

@@ -6,15 +6,15 @@
 
 S3_PIDS=()
 S3_ROOT=${TM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-PY=/usr/bin/python3
+S3_PY=/usr/bin/python3   # not PY: the scripts that source this use PY for their own
 
 s3_free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  "$S3_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 s3_wait_port() {  # port [seconds]
   local port=$1 tries=$(( ${2:-20} * 10 ))
-  while ! "$PY" -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; do
+  while ! "$S3_PY" -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; do
     tries=$((tries - 1))
     [ "$tries" -gt 0 ] || { echo "port $port did not open" >&2; return 1; }
     sleep 0.1
@@ -47,7 +47,7 @@ s3_start_s3rver() {
 s3_start_sigv4() {
   local up=$1 log=$2; shift 2
   SIGV4_PORT=$(s3_free_port)
-  "$PY" "$S3_ROOT/tests/s3/sigv4_proxy.py" --listen "$SIGV4_PORT" --upstream "$up" --log "$log" "$@" &
+  "$S3_PY" "$S3_ROOT/tests/s3/sigv4_proxy.py" --listen "$SIGV4_PORT" --upstream "$up" --log "$log" "$@" &
   S3_PIDS+=($!)
   s3_wait_port "$SIGV4_PORT"
 }
@@ -56,7 +56,7 @@ s3_start_sigv4() {
 s3_start_fault() {
   local up=$1 log=$2; shift 2
   FAULT_PORT=$(s3_free_port)
-  "$PY" "$S3_ROOT/tests/s3/fault_proxy.py" --listen "$FAULT_PORT" --upstream "$up" --log "$log" "$@" &
+  "$S3_PY" "$S3_ROOT/tests/s3/fault_proxy.py" --listen "$FAULT_PORT" --upstream "$up" --log "$log" "$@" &
   S3_PIDS+=($!)
   s3_wait_port "$FAULT_PORT"
 }
