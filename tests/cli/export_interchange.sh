@@ -124,12 +124,8 @@ expect_exit 1 tidemark-export --table Sales --to "$work/bad" --s3-bucket ''
 expect_exit 2 tidemark-export --table Sales --to "$work/bad" --resume "$ldir" --s3-bucket b
 
 # ---------------------------------------------------------------- 3. copied and moved in S3; ETags
-. "$TM_ROOT/tests/s3/lib.sh"
-trap 's3_cleanup; _tm_cleanup' EXIT
 AWS=/usr/bin/aws
-for v in $(env | sed -n 's/^\(AWS_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER=""
+aws_env S3RVER S3RVER
 s3_start_s3rver "$work/s3rver" tm-backups
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3RVER_PORT
 s3() { "$AWS" --endpoint-url "$AWS_ENDPOINT_URL_S3" s3 "$@" --only-show-errors; }

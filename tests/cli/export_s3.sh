@@ -13,7 +13,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 # --json prints the aws CLI's indented form: assertions read it compacted (key order kept)
 jc() { python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1]), separators=(",", ":"), ensure_ascii=False))' "$1"; }
-. "$TM_ROOT/tests/s3/lib.sh"
 PY=/usr/bin/python3
 RX="$TM_ROOT/tests/export/read_export.py"
 GEN="$TM_ROOT/tests/export/gen_items.py"
@@ -21,15 +20,11 @@ AWS=/usr/bin/aws
 make_home
 work=$TM_HOME/work
 mkdir -p "$work"
-trap 's3_cleanup; _tm_cleanup' EXIT
 
-for v in $(env | sed -n 's/^\(AWS_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER=""
+aws_env S3RVER S3RVER
 bucket=tidemark-exports
-s3_start_s3rver "$work/s3rver" "$bucket"
-s3_start_sigv4 "$S3RVER_PORT" "$work/sigv4.log"
-export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$SIGV4_PORT
+start_s3 "$work" "$bucket"
+export AWS_ENDPOINT_URL_S3=$S3_EP
 EP=$AWS_ENDPOINT_URL_S3
 
 tidemark create-table --table Sales --key pk:S --sort-key sk:N >/dev/null

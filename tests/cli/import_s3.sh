@@ -11,18 +11,14 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 # --json prints the aws CLI's indented form: assertions read it compacted (key order kept)
 jc() { python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1]), separators=(",", ":"), ensure_ascii=False))' "$1"; }
-. "$TM_ROOT/tests/s3/lib.sh"
 make_home
 work=$(mktemp -d /tmp/import_s3.XXXXXX)
 trap 'rc=$?; s3_cleanup; rm -rf "$work"; _tm_cleanup; exit $rc' EXIT
 MK="python3 $TM_ROOT/tests/import/mkexport.py"
-for v in $(env | sed -n 's/^\(AWS_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER=""
+aws_env S3RVER S3RVER
 bucket=imports
-s3_start_s3rver "$work/s3rver" "$bucket"
-s3_start_sigv4 "$S3RVER_PORT" "$work/sigv4.log"
-EP=http://127.0.0.1:$SIGV4_PORT
+start_s3 "$work" "$bucket"
+EP=$S3_EP
 export AWS_ENDPOINT_URL_S3=$EP
 aws3() { /usr/bin/aws --endpoint-url "$EP" "$@"; }
 same_items() {

@@ -7,21 +7,16 @@
 # ../shared/aws-samples (only full exports there).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-. "$TM_ROOT/tests/s3/lib.sh"
 PY=/usr/bin/python3
 AWS=/usr/bin/aws
 make_home
 W=$TM_HOME/work
 mkdir -p "$W"
-trap 's3_cleanup; _tm_cleanup' EXIT
 [ -f "$TM_ROOT/.deps/node_modules/s3rver/bin/s3rver.js" ] || { echo "SKIP: s3rver not installed (make deps)"; exit 0; }
-for v in $(env | sed -n 's/^\(AWS_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER=""
+aws_env S3RVER S3RVER
 bucket=tidemark-undo
-s3_start_s3rver "$W/s3rver" "$bucket"
-s3_start_sigv4 "$S3RVER_PORT" "$W/sigv4.log"
-export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$SIGV4_PORT
+start_s3 "$W" "$bucket"
+export AWS_ENDPOINT_URL_S3=$S3_EP
 now() { "$PY" -c 'import time; print("%.6f" % time.time())'; }
 lastseq() { tidemark log list --table "$1" | tail -1; }
 state() { tidemark scan --table "$1" | sort; }

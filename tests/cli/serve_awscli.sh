@@ -8,30 +8,20 @@
 # holds the state of that time), and import-table of that export from s3rver (describe-import).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-. "$TM_ROOT/tests/s3/lib.sh"
 AWS=/usr/bin/aws
 [ -x "$AWS" ] || { echo "SKIP: no /usr/bin/aws"; exit 0; }
 make_home
 work=$TM_HOME/work
 mkdir -p "$work"
-SRV_PID=
-stop_server() { [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null; SRV_PID=; true; }
-trap 'stop_server; s3_cleanup; _tm_cleanup' EXIT
 
-for v in $(env | sed -n 's/^\(AWS_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER=""
+aws_env S3RVER S3RVER
 bucket=tm-serve
-s3_start_s3rver "$work/s3rver" "$bucket"
-s3_start_sigv4 "$S3RVER_PORT" "$work/sigv4.log"
-S3EP=http://127.0.0.1:$SIGV4_PORT
+start_s3 "$work" "$bucket"
+S3EP=$S3_EP
 
 # The server: its environment's key pair checks the signatures and reaches S3.
-AWS_ENDPOINT_URL_S3=$S3EP tidemark --data "$TM_HOME" serve --listen 127.0.0.1:0 2>"$work/serve.log" &
-SRV_PID=$!
-for _ in $(seq 100); do grep -q "listening on" "$work/serve.log" && break; sleep 0.05; done
-port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
-[ -n "$port" ] || fail "serve did not start: $(cat "$work/serve.log")"
+AWS_ENDPOINT_URL_S3=$S3EP start_serve "$work/serve.log"
+port=$SRV_PORT
 assert_contains "$(cat "$work/serve.log")" "SigV4 required: 1 key pair"
 ddb() { "$AWS" dynamodb --endpoint-url "http://127.0.0.1:$port" --output json "$@"; }
 jq_() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }

@@ -8,30 +8,20 @@
 # classes for refused ones. Every request is SigV4-signed by the SDK and checked by the server.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-. "$TM_ROOT/tests/s3/lib.sh"
 SDK="$TM_ROOT/.deps/node_modules/@aws-sdk/client-dynamodb"
 command -v node >/dev/null || { echo "SKIP: no node"; exit 0; }
 [ -f "$SDK/package.json" ] || fail "@aws-sdk/client-dynamodb is missing ($SDK): run make deps"
 make_home
 work=$TM_HOME/work
 mkdir -p "$work"
-SRV_PID=
-stop_server() { [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null; SRV_PID=; true; }
-trap 'stop_server; s3_cleanup; _tm_cleanup' EXIT
 
-for v in $(env | sed -n 's/^\(AWS_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+aws_env S3RVER S3RVER
+export AWS_REGION=us-east-1   # the JavaScript SDK reads this one
 bucket=tm-jssdk
-s3_start_s3rver "$work/s3rver" "$bucket"
-s3_start_sigv4 "$S3RVER_PORT" "$work/sigv4.log"
+start_s3 "$work" "$bucket"
 
-AWS_ENDPOINT_URL_S3=http://127.0.0.1:$SIGV4_PORT tidemark --data "$TM_HOME" serve --listen 127.0.0.1:0 \
-  2>"$work/serve.log" &
-SRV_PID=$!
-for _ in $(seq 100); do grep -q "listening on" "$work/serve.log" && break; sleep 0.05; done
-port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
-[ -n "$port" ] || fail "serve did not start: $(cat "$work/serve.log")"
+AWS_ENDPOINT_URL_S3=$S3_EP start_serve "$work/serve.log"
+port=$SRV_PORT
 
 cat >"$work/sdk.js" <<'JS'
 const ddb = require("@aws-sdk/client-dynamodb");
