@@ -66,7 +66,7 @@ done
 # The floor: bench/http_floor.c answers every request with a constant 200 and does nothing
 # else, so no endpoint can beat it with this client on these cores (see its header).
 fp=$(free_port)
-"$D/http_floor" "$fp" "$(nproc)" &
+"$D/http_floor" "$fp" &
 PIDS+=($!)
 wait_port "$fp"
 for op in put get; do
