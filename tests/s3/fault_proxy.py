@@ -27,16 +27,11 @@ usage: fault_proxy.py --listen PORT --upstream PORT [--rate 0.25] [--seed 1] [--
                       [--message TEXT] [--log FILE]
 """
 import argparse
-import http.client
 import random
 import re
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from xml.sax.saxutils import escape
 
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
-              "transfer-encoding", "upgrade", "expect"}
+from proxy_base import ProxyHandler, serve
 ERRORS = {
     "500": (500, "InternalError", "We encountered an internal error. Please try again."),
     "503": (503, "ServiceUnavailable", "Service is unable to handle request."),
@@ -46,21 +41,10 @@ ERRORS = {
 }
 
 
-class Faulty(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    upstream = rate = faults = match = rng = every = message = None
+class Faulty(ProxyHandler):
+    rate = faults = match = rng = every = message = None
     seen = 0
-    log = sys.stderr
-    lock = threading.Lock()
     counts = {}
-
-    def log_message(self, *args):
-        pass
-
-    def note(self, line):
-        with self.lock:
-            self.log.write(line + "\n")
-            self.log.flush()
 
     def pick(self):
         if self.match and not self.match.search(f"{self.command} {self.path}"):
@@ -94,36 +78,15 @@ class Faulty(BaseHTTPRequestHandler):
                 msg = (self.message.replace("{authorization}", self.headers.get("Authorization", ""))
                        .replace("{token}", self.headers.get("x-amz-security-token", ""))
                        .replace("{query}", q[1] if len(q) > 1 else ""))
-                msg = escape(msg)
-            x = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
-                 f"<Message>{msg}</Message><RequestId>fault-proxy</RequestId></Error>").encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(x)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(x)
+            self.reply_error(status, code, msg, "fault-proxy")
             return
         self.forward(body, cut=fault == "cut")
 
     def forward(self, body, cut):
-        conn = http.client.HTTPConnection("127.0.0.1", self.upstream, timeout=300)
+        conn, resp = self.send_upstream(body)
         try:
-            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-            for k, v in self.headers.items():
-                if k.lower() not in HOP_BY_HOP and k.lower() != "content-length":
-                    conn.putheader(k, v)
-            if body or self.command in ("PUT", "POST"):
-                conn.putheader("Content-Length", str(len(body)))
-            conn.endheaders(body if body else None)
-            resp = conn.getresponse()
             data = resp.read() if self.command != "HEAD" else b""
-            self.send_response(resp.status, resp.reason)
-            for k, v in resp.getheaders():
-                if k.lower() not in HOP_BY_HOP and k.lower() != "content-length":
-                    self.send_header(k, v)
-            self.send_header("Content-Length", resp.getheader("Content-Length") or str(len(data)))
-            self.end_headers()
+            self.relay_head(resp, resp.getheader("Content-Length") or str(len(data)))
             if cut:
                 self.wfile.write(data[: len(data) // 2])
                 self.wfile.flush()
@@ -161,9 +124,7 @@ def main():
     Faulty.message = a.message
     if a.log:
         Faulty.log = open(a.log, "a", buffering=1)
-    server = ThreadingHTTPServer(("127.0.0.1", a.listen), Faulty)
-    server.daemon_threads = True
-    server.serve_forever()
+    serve(a.listen, Faulty)
 
 
 if __name__ == "__main__":

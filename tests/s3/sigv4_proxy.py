@@ -28,16 +28,13 @@ import argparse
 import base64
 import hashlib
 import hmac
-import http.client
 import re
 import sys
-import threading
 import urllib.parse
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from xml.sax.saxutils import escape
 
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
-              "transfer-encoding", "upgrade", "expect"}
+from proxy_base import ProxyHandler, serve
 UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
 
 
@@ -176,25 +173,9 @@ def one(headers, name):
     return v[0] if v else None
 
 
-def xml_escape(s):
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-class Proxy(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Proxy(ProxyHandler):
     checker = None
-    upstream = None
-    log = sys.stderr
-    lock = threading.Lock()
     counts = {"ok": 0, "rejected": 0}
-
-    def log_message(self, *args):
-        pass
-
-    def note(self, line):
-        with self.lock:
-            self.log.write(line + "\n")
-            self.log.flush()
 
     def read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -210,18 +191,6 @@ class Proxy(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
-    def reply_error(self, r):
-        extra = "".join(f"<{k}>{xml_escape(v)}</{k}>" for k, v in r.extra.items())
-        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{r.code}</Code>'
-                f"<Message>{xml_escape(r.message)}</Message>{extra}<RequestId>sigv4-proxy</RequestId>"
-                "</Error>").encode()
-        self.send_response(r.status)
-        self.send_header("Content-Type", "application/xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
     def handle_any(self):
         body = self.read_body()
         headers = {}
@@ -233,7 +202,8 @@ class Proxy(BaseHTTPRequestHandler):
             with self.lock:
                 self.counts["rejected"] += 1
             self.note(f"REJECT {self.command} {self.path} {r.status} {r.code}: {r.message}")
-            self.reply_error(r)
+            extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in r.extra.items())
+            self.reply_error(r.status, r.code, r.message, "sigv4-proxy", extra)
             return
         with self.lock:
             self.counts["ok"] += 1
@@ -241,29 +211,14 @@ class Proxy(BaseHTTPRequestHandler):
         self.forward(body)
 
     def forward(self, body):
-        conn = http.client.HTTPConnection("127.0.0.1", self.upstream, timeout=300)
+        conn, resp = self.send_upstream(body)
         try:
-            fwd = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
-            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-            for k, v in fwd:
-                if k.lower() != "content-length":
-                    conn.putheader(k, v)
-            if body or self.command in ("PUT", "POST"):
-                conn.putheader("Content-Length", str(len(body)))
-            conn.endheaders(body if body else None)
-            resp = conn.getresponse()
             length = resp.getheader("Content-Length")
             data = None
             if length is None and self.command != "HEAD":
                 data = resp.read()
                 length = str(len(data))
-            self.send_response(resp.status, resp.reason)
-            for k, v in resp.getheaders():
-                if k.lower() not in HOP_BY_HOP and k.lower() != "content-length":
-                    self.send_header(k, v)
-            if length is not None:
-                self.send_header("Content-Length", length)
-            self.end_headers()
+            self.relay_head(resp, length)
             if self.command == "HEAD":
                 return
             if data is not None:
@@ -294,9 +249,7 @@ def main():
     Proxy.upstream = a.upstream
     if a.log:
         Proxy.log = open(a.log, "a", buffering=1)
-    server = ThreadingHTTPServer(("127.0.0.1", a.listen), Proxy)
-    server.daemon_threads = True
-    server.serve_forever()
+    serve(a.listen, Proxy)
 
 
 if __name__ == "__main__":
