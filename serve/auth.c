@@ -16,8 +16,6 @@
 
 #include <openssl/crypto.h>
 #include <pthread.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,18 +135,17 @@ size_t auth_count(const serve_auth *a) { return a ? a->n : 0; }
 static void bputc(buf *b, char c) { buf_append(b, &c, 1); }
 
 
-static void sha256_hex(const void *p, size_t n, char out[65])
+static int sha256_hex(const void *p, size_t n, char out[65])
 {
     unsigned char d[32];
-    unsigned int dl = 0;
-    EVP_Digest(p, n, d, &dl, EVP_sha256(), NULL);
+    if (store_sha256(p, n, d)) return -1;
     store_hex(d, 32, out);
+    return 0;
 }
 
-static void hmac(const void *key, size_t klen, const char *msg, unsigned char out[32])
+static int hmac(const void *key, size_t klen, const char *msg, unsigned char out[32])
 {
-    unsigned int len = 32;
-    HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &len);
+    return store_hmac_sha256(key, klen, msg, strlen(msg), out);
 }
 
 /* RFC 3986 unreserved kept; '/' too when keep_slash. */
@@ -266,7 +263,7 @@ static const auth_pair *find_pair(const serve_auth *a, const char *id)
 
 /* key = HMAC chain "AWS4"+secret -> date -> region -> service -> "aws4_request", from the
  * pair's cache when its scope is the same. */
-static void signing_key(const auth_pair *p, const auth_hdr *h, unsigned char key[32])
+static int signing_key(const auth_pair *p, const auth_hdr *h, unsigned char key[32])
 {
     char scope[160], first[256];
     unsigned char k0[32], k1[32], k2[32];
@@ -276,19 +273,22 @@ static void signing_key(const auth_pair *p, const auth_hdr *h, unsigned char key
         int hit = !strcmp(p->kc->scope, scope);
         if (hit) memcpy(key, p->kc->key, 32);
         pthread_mutex_unlock(&p->kc->mu);
-        if (hit) return;
+        if (hit) return 0;
     }
     snprintf(first, sizeof first, "AWS4%s", p->secret);
-    hmac(first, strlen(first), h->date, k0);
-    hmac(k0, 32, h->region, k1);
-    hmac(k1, 32, h->service, k2);
-    hmac(k2, 32, "aws4_request", key);
+    int k = hmac(first, strlen(first), h->date, k0) || hmac(k0, 32, h->region, k1) ||
+            hmac(k1, 32, h->service, k2) || hmac(k2, 32, "aws4_request", key);
     OPENSSL_cleanse(first, sizeof first);
-    if (!p->kc) return;
+    OPENSSL_cleanse(k0, sizeof k0);
+    OPENSSL_cleanse(k1, sizeof k1);
+    OPENSSL_cleanse(k2, sizeof k2);
+    if (k) return -1;
+    if (!p->kc) return 0;
     pthread_mutex_lock(&p->kc->mu);
     snprintf(p->kc->scope, sizeof p->kc->scope, "%s", scope);
     memcpy(p->kc->key, key, 32);
     pthread_mutex_unlock(&p->kc->mu);
+    return 0;
 }
 
 int auth_check(const serve_auth *a, const serve_request *r, int64_t now_s, tm_error *e)
@@ -327,14 +327,17 @@ int auth_check(const serve_auth *a, const serve_request *r, int64_t now_s, tm_er
                          "only headers the request has");
         goto out;
     }
-    sha256_hex(r->body ? r->body : "", r->len, body_hash);
-    buf_printf(&creq, "\n%s\n%s", h.signed_h, body_hash);
-    sha256_hex(creq.data, creq.len, creq_hash);
-    buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amz, h.date, h.region,
-               h.service, creq_hash);
     unsigned char k3[32], s[32];
-    signing_key(pair, &h, k3);
-    hmac(k3, 32, sts.data, s);
+    if (sha256_hex(r->body ? r->body : "", r->len, body_hash) ||
+        buf_printf(&creq, "\n%s\n%s", h.signed_h, body_hash) ||
+        sha256_hex(creq.data, creq.len, creq_hash) ||
+        buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amz, h.date, h.region,
+                   h.service, creq_hash) ||
+        signing_key(pair, &h, k3) || hmac(k3, 32, sts.data, s)) {
+        OPENSSL_cleanse(k3, sizeof k3);
+        k = tm_error_set(e, TM_ERR_INTERNAL, "cannot compute the signature (out of memory)");
+        goto out;
+    }
     store_hex(s, 32, want);
     OPENSSL_cleanse(k3, sizeof k3);
     if (CRYPTO_memcmp(want, h.sig, 64))

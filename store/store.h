@@ -272,6 +272,10 @@ void store_get_stats(const store *s, store_stats *out);
  * (base64 is engine/text.h's text_b64) */
 void store_hex(const unsigned char *p, size_t n, char *out);            /* 2n + NUL */
 void store_md5(const void *p, size_t n, unsigned char out[16]);
+/* SHA-256 and HMAC-SHA-256 (SigV4's hashes: the signer here and the verifier of serve/), on a
+ * digest fetched once. 0, or TM_ENOMEM when OpenSSL fails (out is then not a hash). */
+int store_sha256(const void *p, size_t n, unsigned char out[32]);
+int store_hmac_sha256(const void *key, size_t klen, const void *msg, size_t n, unsigned char out[32]);
 /* Incremental MD5 (OpenSSL EVP under the hood). */
 typedef struct store_md5_ctx store_md5_ctx;
 store_md5_ctx *store_md5_new(void);

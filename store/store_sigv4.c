@@ -17,8 +17,7 @@
 #include "engine/err.h"
 
 #include <ctype.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,12 +42,6 @@ struct hdr {
 static int cmp_hdr(const void *a, const void *b)
 {
     return strcmp(((const struct hdr *)a)->name, ((const struct hdr *)b)->name);
-}
-
-static void hmac(const void *key, size_t klen, const char *msg, unsigned char out[32])
-{
-    unsigned int len = 32;
-    HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &len);
 }
 
 /* Appends a value trimmed, with runs of spaces folded to one. */
@@ -123,21 +116,25 @@ int store_sigv4_sign(const char *method, const char *url, const char *const *hdr
     if (rc) goto out;
 
     char day[9], creq_hash[65], sig[65];
+    unsigned char d[32];
     snprintf(day, sizeof day, "%.8s", amz_date);
-    store_sha256_hex(creq.data, creq.len, creq_hash);
+    if ((rc = store_sha256(creq.data, creq.len, d))) goto out;
+    store_hex(d, 32, creq_hash);
     if ((rc = buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s", amz_date, day,
                          region, creq_hash)) ||
         (rc = buf_printf(&k, "AWS4%s", secret)))
         goto out;
     unsigned char k1[32], k2[32], k3[32], k4[32], s[32];
-    hmac(k.data, k.len, day, k1);
-    hmac(k1, 32, region, k2);
-    hmac(k2, 32, "s3", k3);
-    hmac(k3, 32, "aws4_request", k4);
-    hmac(k4, 32, sts.data, s);
+    if ((rc = store_hmac_sha256(k.data, k.len, day, strlen(day), k1)) ||
+        (rc = store_hmac_sha256(k1, 32, region, strlen(region), k2)) ||
+        (rc = store_hmac_sha256(k2, 32, "s3", 2, k3)) ||
+        (rc = store_hmac_sha256(k3, 32, "aws4_request", 12, k4)) ||
+        (rc = store_hmac_sha256(k4, 32, sts.data, sts.len, s)))
+        goto wipe;
     store_hex(s, 32, sig);
     rc = buf_printf(auth, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/aws4_request, SignedHeaders=%s, "
                           "Signature=%s", access_key, day, region, names.data, sig);
+wipe:
     memset(k1, 0, 32);
     memset(k2, 0, 32);
     memset(k3, 0, 32);

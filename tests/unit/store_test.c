@@ -37,6 +37,7 @@
 
 #include <dirent.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -842,6 +843,40 @@ static void test_redact(void **st)
 }
 
 /* The GET example of AWS's "Authenticating Requests: Using the Authorization Header" page. */
+/* store_sha256 and store_hmac_sha256 (SigV4's hashes, written over one fetched digest): the
+ * FIPS 180-2 and RFC 4231 vectors (a key longer than the block is hashed first), then against
+ * OpenSSL's one-shot HMAC() for every key length 0..130 and messages across block edges. */
+static void test_hash_helpers(void **st)
+{
+    (void)st;
+    unsigned char d[32], want[32], key[131], msg[300];
+    char hex[65];
+    ok(store_sha256("abc", 3, d));
+    store_hex(d, 32, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    ok(store_sha256("", 0, d));
+    store_hex(d, 32, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    memset(key, 0x0b, 20);
+    ok(store_hmac_sha256(key, 20, "Hi There", 8, d));
+    store_hex(d, 32, hex);
+    assert_string_equal(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+    memset(key, 0xaa, 131);
+    ok(store_hmac_sha256(key, 131, m6, strlen(m6), d));
+    store_hex(d, 32, hex);
+    assert_string_equal(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    fill(key, sizeof key, 7);
+    fill(msg, sizeof msg, 8);
+    for (size_t kl = 0; kl <= 130; kl++)
+        for (size_t ml = 0; ml < sizeof msg; ml += 37) {
+            unsigned int wl = 32;
+            HMAC(EVP_sha256(), key, (int)kl, msg, ml, want, &wl);
+            ok(store_hmac_sha256(key, kl, msg, ml, d));
+            assert_memory_equal(d, want, 32);
+        }
+}
+
 static void test_sigv4_known_answer(void **st)
 {
     (void)st;
@@ -1477,6 +1512,7 @@ int main(void)
     const struct CMUnitTest local[] = {CONTRACT, cmocka_unit_test(test_xml_and_encoding),
                                        cmocka_unit_test(test_config_resolution),
                                        cmocka_unit_test(test_sigv4_known_answer),
+                                       cmocka_unit_test(test_hash_helpers),
                                        cmocka_unit_test(test_redact),
                                        cmocka_unit_test(test_url_check)};
     failed += cmocka_run_group_tests_name("store contract: local", local, setup_local, teardown);
