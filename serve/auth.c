@@ -10,6 +10,7 @@
  * dynamodb, host must be signed, and X-Amz-Date within 15 minutes of now. */
 #include "serve/serve_internal.h"
 #include "engine/buf.h"
+#include "engine/clock.h"
 #include "engine/err.h"
 #include "engine/fsx.h"
 #include "store/store.h"
@@ -20,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define AUTH_SKEW_S 900             /* AWS: a signature is valid 15 minutes around its time */
 #define AUTH_FILE_MAX ((size_t)1 << 20)
@@ -132,9 +132,6 @@ size_t auth_count(const serve_auth *a) { return a ? a->n : 0; }
 
 /* ================================================================ canonical request */
 
-static void bputc(buf *b, char c) { buf_append(b, &c, 1); }
-
-
 static int sha256_hex(const void *p, size_t n, char out[65])
 {
     unsigned char d[32];
@@ -143,21 +140,30 @@ static int sha256_hex(const void *p, size_t n, char out[65])
     return 0;
 }
 
-static int hmac(const void *key, size_t klen, const char *msg, unsigned char out[32])
+static int hmac(const void *key, size_t klen, const char *msg, size_t n, unsigned char out[32])
 {
-    return store_hmac_sha256(key, klen, msg, strlen(msg), out);
+    return store_hmac_sha256(key, klen, msg, n, out);
 }
 
-/* RFC 3986 unreserved kept; '/' too when keep_slash. */
+static int unreserved(unsigned char c, int keep_slash)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~' || (keep_slash && c == '/');
+}
+
+/* RFC 3986 unreserved kept; '/' too when keep_slash. Runs of kept bytes go in one append. */
 static void uri_encode(buf *b, const char *s, int keep_slash)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/'))
-            bputc(b, (char)c);
-        else
-            buf_printf(b, "%%%02X", c);
+    static const char hexd[] = "0123456789ABCDEF";
+    while (*s) {
+        size_t n = 0;
+        while (s[n] && unreserved((unsigned char)s[n], keep_slash)) n++;
+        buf_append(b, s, n);
+        s += n;
+        if (!*s) break;
+        unsigned char c = (unsigned char)*s++;
+        char e[3] = {'%', hexd[c >> 4], hexd[c & 15]};
+        buf_append(b, e, 3);
     }
 }
 
@@ -189,23 +195,20 @@ static void canonical_query(buf *out, const serve_request *r)
     free(kv);
 }
 
-/* "value" trimmed, inner runs of blanks as one space. */
+/* "value" trimmed, inner runs of blanks as one space: appended word by word. */
 static void header_value(buf *out, const char *v)
 {
-    int space = 0, any = 0;
-    for (; v && *v; v++) {
-        if (*v == ' ' || *v == '\t') {
-            space = any;
-            continue;
-        }
-        if (space) bputc(out, ' ');
-        bputc(out, *v);
-        space = 0;
-        any = 1;
+    for (int any = 0; v && *v; any = 1) {
+        v += strspn(v, " \t");
+        size_t n = strcspn(v, " \t");
+        if (!n) break;
+        if (any) buf_putc(out, ' ');
+        buf_append(out, v, n);
+        v += n;
     }
 }
 
-/* The headers named in signed ("a;b;c") as canonical lines; -1 if one is absent. */
+/* The headers named in signed ("a;b;c", lower case) as canonical lines; -1 if one is absent. */
 static int canonical_headers(buf *out, const serve_request *r, const char *signed_h)
 {
     const char *p = signed_h;
@@ -214,14 +217,17 @@ static int canonical_headers(buf *out, const serve_request *r, const char *signe
         size_t n = strcspn(p, ";");
         char name[128];
         if (!n || n >= sizeof name) return -1;
+        for (size_t i = 0; i < n; i++)
+            if (p[i] >= 'A' && p[i] <= 'Z') return -1;
         memcpy(name, p, n);
         name[n] = '\0';
         const char *v = serve_header_get(r, name);
         if (!v) return -1;
         host |= !strcmp(name, "host");
-        buf_printf(out, "%s:", name);
+        buf_append(out, name, n);
+        buf_putc(out, ':');
         header_value(out, v);
-        bputc(out, '\n');
+        buf_putc(out, '\n');
         p += n + (p[n] == ';');
     }
     return host ? 0 : -1;
@@ -233,25 +239,61 @@ typedef struct auth_hdr {
     char id[128], date[16], region[64], service[64], signed_h[1024], sig[65];
 } auth_hdr;
 
+/* Copies into out (cap bytes) the run of p up to the first byte of stop (or the end): 1 to
+ * cap - 1 bytes, else -1. Returns the length; *p moves past the run. */
+static int take(const char **p, const char *stop, char *out, size_t cap)
+{
+    size_t n = strcspn(*p, stop);
+    if (!n || n >= cap) return -1;
+    memcpy(out, *p, n);
+    out[n] = '\0';
+    *p += n;
+    return (int)n;
+}
+
+/* "AWS4-HMAC-SHA256 Credential=ID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=a;b,
+ * Signature=64 hex" (the parts in any order). */
 static int parse_authorization(const char *v, auth_hdr *h)
 {
     const char *c = strstr(v, "Credential="), *s = strstr(v, "SignedHeaders="), *g = strstr(v, "Signature=");
-    memset(h, 0, sizeof *h);
     if (strncmp(v, "AWS4-HMAC-SHA256 ", 17) || !c || !s || !g) return -1;
-    if (sscanf(c + 11, "%127[^/]/%15[^/]/%63[^/]/%63[^/]/aws4_request", h->id, h->date, h->region,
-               h->service) != 4)
+    c += 11;
+    if (take(&c, "/", h->id, sizeof h->id) < 0 || *c++ != '/' || take(&c, "/", h->date, sizeof h->date) < 0 ||
+        *c++ != '/' || take(&c, "/", h->region, sizeof h->region) < 0 || *c++ != '/' ||
+        take(&c, "/", h->service, sizeof h->service) < 0 || strncmp(c, "/aws4_request", 13))
         return -1;
-    if (sscanf(s + 14, "%1023[^, ]", h->signed_h) != 1 || sscanf(g + 10, "%64[0-9a-f]", h->sig) != 1)
-        return -1;
-    return strlen(h->sig) == 64 ? 0 : -1;
+    s += 14;
+    if (take(&s, ", ", h->signed_h, sizeof h->signed_h) < 0) return -1;
+    g += 10;
+    for (int i = 0; i < 64; i++) {
+        if (!((g[i] >= '0' && g[i] <= '9') || (g[i] >= 'a' && g[i] <= 'f'))) return -1;
+        h->sig[i] = g[i];
+    }
+    h->sig[64] = '\0';
+    return 0;
 }
 
+/* X-Amz-Date "YYYYMMDDTHHMMSSZ" -> Unix seconds, -1 if it is not one. */
 static int64_t amz_time(const char *d)
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *end = d ? strptime(d, "%Y%m%dT%H%M%SZ", &tm) : NULL;
-    return end && !*end ? (int64_t)timegm(&tm) : -1;
+    static const char shape[] = "ddddddddTddddddZ";
+    char iso[21];
+    int64_t us;
+    if (!d || strlen(d) != 16) return -1;
+    for (int i = 0; i < 16; i++)
+        if (shape[i] == 'd' ? !(d[i] >= '0' && d[i] <= '9') : d[i] != shape[i]) return -1;
+    /* as ISO-8601 for the engine's one parser of times */
+    memcpy(iso, d, 4);
+    iso[4] = '-';
+    memcpy(iso + 5, d + 4, 2);
+    iso[7] = '-';
+    memcpy(iso + 8, d + 6, 3);
+    memcpy(iso + 11, d + 9, 2);
+    iso[13] = ':';
+    memcpy(iso + 14, d + 11, 2);
+    iso[16] = ':';
+    memcpy(iso + 17, d + 13, 4);
+    return clock_parse(iso, &us) ? -1 : us / 1000000;
 }
 
 static const auth_pair *find_pair(const serve_auth *a, const char *id)
@@ -261,13 +303,31 @@ static const auth_pair *find_pair(const serve_auth *a, const char *id)
     return NULL;
 }
 
+/* Appends n bytes at *p (the callers size their buffers from the parts' bounds). */
+static void put(char **p, const char *s, size_t n)
+{
+    memcpy(*p, s, n);
+    *p += n;
+}
+
+/* "DATE/REGION/SERVICE" (at most 15 + 63 + 63 + 3 bytes, auth_hdr's bounds). */
+static void scope_of(const auth_hdr *h, char out[160])
+{
+    char *p = out;
+    put(&p, h->date, strlen(h->date));
+    put(&p, "/", 1);
+    put(&p, h->region, strlen(h->region));
+    put(&p, "/", 1);
+    put(&p, h->service, strlen(h->service) + 1);
+}
+
 /* key = HMAC chain "AWS4"+secret -> date -> region -> service -> "aws4_request", from the
  * pair's cache when its scope is the same. */
 static int signing_key(const auth_pair *p, const auth_hdr *h, unsigned char key[32])
 {
     char scope[160], first[256];
     unsigned char k0[32], k1[32], k2[32];
-    snprintf(scope, sizeof scope, "%s/%s/%s", h->date, h->region, h->service);
+    scope_of(h, scope);
     if (p->kc) {
         pthread_mutex_lock(&p->kc->mu);
         int hit = !strcmp(p->kc->scope, scope);
@@ -276,8 +336,9 @@ static int signing_key(const auth_pair *p, const auth_hdr *h, unsigned char key[
         if (hit) return 0;
     }
     snprintf(first, sizeof first, "AWS4%s", p->secret);
-    int k = hmac(first, strlen(first), h->date, k0) || hmac(k0, 32, h->region, k1) ||
-            hmac(k1, 32, h->service, k2) || hmac(k2, 32, "aws4_request", key);
+    int k = hmac(first, strlen(first), h->date, strlen(h->date), k0) ||
+            hmac(k0, 32, h->region, strlen(h->region), k1) ||
+            hmac(k1, 32, h->service, strlen(h->service), k2) || hmac(k2, 32, "aws4_request", 12, key);
     OPENSSL_cleanse(first, sizeof first);
     OPENSSL_cleanse(k0, sizeof k0);
     OPENSSL_cleanse(k1, sizeof k1);
@@ -285,10 +346,38 @@ static int signing_key(const auth_pair *p, const auth_hdr *h, unsigned char key[
     if (k) return -1;
     if (!p->kc) return 0;
     pthread_mutex_lock(&p->kc->mu);
-    snprintf(p->kc->scope, sizeof p->kc->scope, "%s", scope);
+    memcpy(p->kc->scope, scope, strlen(scope) + 1);
     memcpy(p->kc->key, key, 32);
     pthread_mutex_unlock(&p->kc->mu);
     return 0;
+}
+
+/* The canonical request's hash, hex, into creq_hash; -1 when a signed header is missing or
+ * host is not signed, -2 when memory ran out. */
+static int canonical_hash(const serve_request *r, const auth_hdr *h, char creq_hash[65])
+{
+    buf creq = BUF_INIT;
+    char body_hash[65];
+    int k = buf_reserve(&creq, 1024) ? -2 : 0;
+    if (!k) {
+        buf_puts(&creq, r->method);
+        buf_putc(&creq, '\n');
+        uri_encode(&creq, r->path, 1);
+        buf_putc(&creq, '\n');
+        canonical_query(&creq, r);
+        buf_putc(&creq, '\n');
+        k = canonical_headers(&creq, r, h->signed_h);
+    }
+    if (!k) {
+        buf_putc(&creq, '\n');
+        buf_puts(&creq, h->signed_h);
+        buf_putc(&creq, '\n');
+        if (sha256_hex(r->body ? r->body : "", r->len, body_hash) || buf_append(&creq, body_hash, 64) ||
+            sha256_hex(creq.data, creq.len, creq_hash))
+            k = -2;
+    }
+    buf_free(&creq);
+    return k;
 }
 
 int auth_check(const serve_auth *a, const serve_request *r, int64_t now_s, tm_error *e)
@@ -314,38 +403,30 @@ int auth_check(const serve_auth *a, const serve_request *r, int64_t now_s, tm_er
     if (t < now_s - AUTH_SKEW_S || t > now_s + AUTH_SKEW_S)
         return tm_error_set(e, TM_ERR_INVALID_SIGNATURE, "Signature expired: %s is not within "
                             "15 minutes of the server's time", amz);
-    buf creq = BUF_INIT, sts = BUF_INIT;
-    char body_hash[65], creq_hash[65], want[65];
-    int k = 0;
-    buf_printf(&creq, "%s\n", r->method);
-    uri_encode(&creq, r->path, 1);
-    bputc(&creq, '\n');
-    canonical_query(&creq, r);
-    bputc(&creq, '\n');
-    if (canonical_headers(&creq, r, h.signed_h)) {
-        k = tm_error_set(e, TM_ERR_INVALID_SIGNATURE, "SignedHeaders must include host and name "
-                         "only headers the request has");
-        goto out;
-    }
+    char creq_hash[65], want[65], sts[320], *p = sts;
+    int k = canonical_hash(r, &h, creq_hash);
+    if (k == -1)
+        return tm_error_set(e, TM_ERR_INVALID_SIGNATURE, "SignedHeaders must include host and name "
+                            "only headers the request has");
+    if (k) return tm_error_set(e, TM_ERR_INTERNAL, "cannot compute the signature (out of memory)");
+    /* StringToSign; amz is 16 bytes (amz_time), the scope at most 143 */
+    put(&p, "AWS4-HMAC-SHA256\n", 17);
+    put(&p, amz, 16);
+    put(&p, "\n", 1);
+    scope_of(&h, p);
+    p += strlen(p);
+    put(&p, "/aws4_request\n", 14);
+    put(&p, creq_hash, 64);
     unsigned char k3[32], s[32];
-    if (sha256_hex(r->body ? r->body : "", r->len, body_hash) ||
-        buf_printf(&creq, "\n%s\n%s", h.signed_h, body_hash) ||
-        sha256_hex(creq.data, creq.len, creq_hash) ||
-        buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amz, h.date, h.region,
-                   h.service, creq_hash) ||
-        signing_key(pair, &h, k3) || hmac(k3, 32, sts.data, s)) {
+    if (signing_key(pair, &h, k3) || hmac(k3, 32, sts, (size_t)(p - sts), s)) {
         OPENSSL_cleanse(k3, sizeof k3);
-        k = tm_error_set(e, TM_ERR_INTERNAL, "cannot compute the signature (out of memory)");
-        goto out;
+        return tm_error_set(e, TM_ERR_INTERNAL, "cannot compute the signature (out of memory)");
     }
     store_hex(s, 32, want);
     OPENSSL_cleanse(k3, sizeof k3);
     if (CRYPTO_memcmp(want, h.sig, 64))
-        k = tm_error_set(e, TM_ERR_INVALID_SIGNATURE, "The request signature we calculated does "
-                         "not match the signature you provided. Check your AWS Secret Access Key "
-                         "and signing method. Consult the service documentation for details.");
-out:
-    buf_free(&creq);
-    buf_free(&sts);
-    return k;
+        return tm_error_set(e, TM_ERR_INVALID_SIGNATURE, "The request signature we calculated does "
+                            "not match the signature you provided. Check your AWS Secret Access Key "
+                            "and signing method. Consult the service documentation for details.");
+    return 0;
 }

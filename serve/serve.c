@@ -15,7 +15,6 @@
 #include "store/store.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -70,53 +69,92 @@ static void log_line(void *ctx, const char *line) { slog(ctx, "%s", line); }
 const char *serve_header_get(const serve_request *r, const char *lname)
 {
     for (size_t i = 0; i < r->nh; i++)
-        if (!strcmp(r->h[i].name, lname)) return r->h[i].value;
+        if (!strcasecmp(r->h[i].name, lname)) return r->h[i].value;
     return NULL;
 }
 
+/* The headers or query arguments of one request, borrowed from libmicrohttpd (valid until the
+ * response is queued): copying each one cost two mallocs per header per request. Only a
+ * repeated header's joined value is allocated (own[i], beside v[i]). */
+#define VEC_INLINE 24
+
 typedef struct vec {
     serve_header *v;
+    char **own;
     size_t n, cap;
-    int lower;                      /* names to lower case (headers) */
+    int join;                       /* headers: repeated names joined (SigV4's rule) */
+    serve_header inline_v[VEC_INLINE];
+    char *inline_own[VEC_INLINE];
 } vec;
+
+static void vec_init(vec *x, int join)
+{
+    x->v = x->inline_v;
+    x->own = x->inline_own;
+    x->n = 0;
+    x->cap = VEC_INLINE;
+    x->join = join;
+}
+
+static int vec_grow(vec *x)
+{
+    size_t cap = 2 * x->cap;
+    serve_header *nv = malloc(cap * sizeof *nv);
+    char **no = malloc(cap * sizeof *no);
+    if (!nv || !no) {
+        free(nv);
+        free(no);
+        return -1;
+    }
+    memcpy(nv, x->v, x->n * sizeof *nv);
+    memcpy(no, x->own, x->n * sizeof *no);
+    if (x->v != x->inline_v) {
+        free(x->v);
+        free(x->own);
+    }
+    x->v = nv;
+    x->own = no;
+    x->cap = cap;
+    return 0;
+}
+
+/* A repeated header: one value, joined with ',' (SigV4's rule). */
+static int join_value(vec *x, size_t i, const char *value)
+{
+    size_t a = strlen(x->v[i].value), b = strlen(value);
+    char *nv = realloc(x->own[i], a + b + 2);
+    if (!nv) return -1;
+    if (!x->own[i]) memcpy(nv, x->v[i].value, a);
+    nv[a] = ',';
+    memcpy(nv + a + 1, value, b + 1);
+    x->own[i] = nv;
+    x->v[i].value = nv;
+    return 0;
+}
 
 static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
     vec *x = cls;
-    if (x->lower)   /* a repeated header: one value, joined with ',' (SigV4's rule) */
+    if (!value) value = "";
+    if (x->join)
         for (size_t i = 0; i < x->n; i++)
-            if (!strcasecmp(x->v[i].name, key)) {
-                size_t a = strlen(x->v[i].value), b = strlen(value ? value : "");
-                char *nv = realloc(x->v[i].value, a + b + 2);
-                if (!nv) return MHD_NO;
-                nv[a] = ',';
-                memcpy(nv + a + 1, value ? value : "", b + 1);
-                x->v[i].value = nv;
-                return MHD_YES;
-            }
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? 2 * x->cap : 16;
-        serve_header *nv = realloc(x->v, cap * sizeof *nv);
-        if (!nv) return MHD_NO;
-        x->v = nv;
-        x->cap = cap;
-    }
-    char *name = strdup(key);
-    for (char *p = name; x->lower && p && *p; p++) *p = (char)tolower((unsigned char)*p);
-    x->v[x->n].name = name;
-    x->v[x->n].value = strdup(value ? value : "");
+            if (!strcasecmp(x->v[i].name, key)) return join_value(x, i, value) ? MHD_NO : MHD_YES;
+    if (x->n == x->cap && vec_grow(x)) return MHD_NO;
+    x->v[x->n].name = key;
+    x->v[x->n].value = value;
+    x->own[x->n] = NULL;
     x->n++;
     return MHD_YES;
 }
 
 static void vec_free(vec *x)
 {
-    for (size_t i = 0; i < x->n; i++) {
-        free(x->v[i].name);
-        free(x->v[i].value);
+    for (size_t i = 0; i < x->n; i++) free(x->own[i]);
+    if (x->v != x->inline_v) {
+        free(x->v);
+        free(x->own);
     }
-    free(x->v);
 }
 
 /* ================================================================ responses */
@@ -191,7 +229,9 @@ static int is_backup_op(const char *op)
 static int authenticate(server *s, struct MHD_Connection *c, const char *url, const char *method,
                         request_state *st, tm_error *e)
 {
-    vec h = {NULL, 0, 0, 1}, q = {NULL, 0, 0, 0};
+    vec h, q;
+    vec_init(&h, 1);
+    vec_init(&q, 0);
     MHD_get_connection_values(c, MHD_HEADER_KIND, collect, &h);
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect, &q);
     serve_request r = {method, url, q.v, q.n, h.v, h.n, st->body.data, st->body.len};

@@ -10,8 +10,8 @@
 
 /* ---- one request as auth sees it ---- */
 typedef struct serve_header {
-    char *name;                    /* lower case */
-    char *value;                   /* as received; repeated headers joined with "," */
+    const char *name;              /* as received: compare without case */
+    const char *value;             /* as received; repeated headers joined with "," */
 } serve_header;
 
 typedef struct serve_request {
@@ -24,7 +24,7 @@ typedef struct serve_request {
     size_t len;
 } serve_request;
 
-/* The header's value, or NULL. */
+/* The header's value (name in any case), or NULL. */
 const char *serve_header_get(const serve_request *r, const char *lname);
 
 /* ---- auth.c: SigV4 ---- */
