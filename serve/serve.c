@@ -181,12 +181,23 @@ static void request_id(char out[40])
     store_hex(r, 16, out);
 }
 
+/* v in decimal (the x-amz-crc32 header), without printf's cost on every response. */
+static void u32_dec(uint32_t v, char out[11])
+{
+    char t[10];
+    int n = 0;
+    do t[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    for (int i = 0; i < n; i++) out[i] = t[n - 1 - i];
+    out[n] = '\0';
+}
+
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, char *text, size_t len,
                                  const char *type)
 {
     char crc[16], rid[40];
     request_id(rid);
-    snprintf(crc, sizeof crc, "%lu", crc32(0L, (const Bytef *)text, (uInt)len));
+    u32_dec((uint32_t)crc32(0L, (const Bytef *)text, (uInt)len), crc);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
@@ -202,7 +213,7 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, char
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, const cJSON *body)
 {
-    char *text = cJSON_PrintUnformatted(body);
+    char *text = cJSON_PrintBuffered(body, 512, 0);   /* one allocation for a small answer */
     if (!text) return MHD_NO;
     return send_text(c, status, text, strlen(text), CONTENT_TYPE);
 }
