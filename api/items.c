@@ -29,10 +29,28 @@ static void exprs_free(exprs *x)
     memset(x, 0, sizeof *x);
 }
 
+/* The members exprs_parse reads: a request with none of them (most GetItem and PutItem) has
+ * no expression to parse, and skips building an empty environment. */
+static const char *const expr_members[] = {"ConditionExpression", "FilterExpression", "UpdateExpression",
+                                           "KeyConditionExpression", "ProjectionExpression",
+                                           "ExpressionAttributeNames", "ExpressionAttributeValues"};
+
+static int has_expr_member(const cJSON *req)
+{
+    for (const cJSON *c = req->child; c; c = c->next)
+        for (size_t i = 0; i < sizeof expr_members / sizeof *expr_members; i++)
+            if (c->string && !strcmp(c->string, expr_members[i])) return 1;
+    return 0;
+}
+
 /* Parses the request's expressions (keycond needs ks); e names the member. */
 static int exprs_parse(const cJSON *req, const key_schema *ks, exprs *x, tm_error *e)
 {
     const char *cond, *filter, *update, *keycond, *proj;
+    if (!has_expr_member(req)) {
+        memset(x, 0, sizeof *x);
+        return 0;
+    }
     char *names = req_text(req, "ExpressionAttributeNames"), *values = req_text(req, "ExpressionAttributeValues");
     int k, rc;
     memset(x, 0, sizeof *x);
