@@ -14,7 +14,8 @@ mkdir -p "$W"
 tidemark create-table --table Crash --key pk:S >/dev/null
 
 # load URL ROUND OUT: 8 threads write until the server dies; OUT gets one line per
-# acknowledged write: "P key" (present) or "D key" (deleted)
+# acknowledged write: "P key" (present) or "D key" (deleted), and "T key" before a delete is
+# sent (its answer may be cut by the kill)
 load() {
   python3 - "$@" <<'PY'
 import http.client, json, sys, threading
@@ -42,6 +43,8 @@ def worker(t):
                 acked = ["P " + k + "a", "P " + k + "b"]
             elif i % 5 == 4:
                 gone = "r%s-t%d-%d" % (rnd, t, i - 4)
+                with lock:   # sent but not acknowledged when the kill comes: either outcome
+                    f.write("T " + gone + "\n")
                 call(c, "DeleteItem", {"TableName": "Crash", "Key": {"pk": {"S": gone}}})
                 acked = ["D " + gone]
             else:
@@ -58,17 +61,18 @@ for x in th: x.join()
 PY
 }
 
-# check OUT: every "P" key present, every "D" key absent (a later put of it never happens)
+# check OUT: every "P" key present, every "D" key absent (a later put of it never happens); a
+# "T" key (a delete sent, its answer cut by the kill) may be either
 check() {
   tidemark scan --table Crash >"$W/scan.jsonl"
   python3 - "$1" "$W/scan.jsonl" <<'PY'
 import json, sys
 have = {json.loads(l)["Item"]["pk"]["S"] for l in open(sys.argv[2])}
-want, gone = set(), set()
+want, gone, maybe = set(), set(), set()
 for l in open(sys.argv[1]):
     op, k = l.split()
-    (want if op == "P" else gone).add(k)
-want -= gone
+    {"P": want, "D": gone, "T": maybe}[op].add(k)
+want -= gone | maybe
 lost = sorted(want - have)
 back = sorted(gone & have)
 if lost: sys.exit("FAIL: %d acknowledged writes lost after SIGKILL, e.g. %s" % (len(lost), lost[:5]))
