@@ -30,6 +30,7 @@
  * answer classified after the fact (reported as OVERWRITTEN when it was neither image). */
 #include "rollback/rollback_internal.h"
 #include "engine/err.h"
+#include "engine/fsx.h"
 #include "remote/ddb.h"
 
 #include <stdio.h>
@@ -253,8 +254,9 @@ static int remote_write(rb_target *bt, rb_rec *r, int force)
     if (!force) {
         if ((rc = remote_read(bt, r))) return rc;
         if (r->action != ROLLBACK_RESTORE && r->action != ROLLBACK_DELETE) return 0;
-        /* a testing knob: widens the window between the read and the write */
-        const char *ms = getenv("TIDEMARK_TEST_ROLLBACK_PAUSE_MS");
+        /* testing knobs: widen the window between the read and the write, and say when it opens */
+        const char *ms = getenv("TIDEMARK_TEST_ROLLBACK_PAUSE_MS"), *mark = getenv("TIDEMARK_TEST_ROLLBACK_PAUSED");
+        if (mark && *mark) fsx_write_atomic(mark, "", 0);
         if (ms && *ms) usleep((useconds_t)strtoul(ms, NULL, 10) * 1000);
     }
     rollback_action planned = r->action;
