@@ -100,32 +100,14 @@ cJSON *backup_import_shape(const char *arn, const char *table_arn, const import_
 
 /* ================================================================ ImportTable */
 
+/* TableCreationParameters' key schema (key_schema_from_json, CreateTable's own rules); none:
+ * ks zeroed, the source's own schema is used. */
 static int key_spec(const cJSON *tcp, key_schema *ks, tm_error *e)
 {
-    const cJSON *keys = cJSON_GetObjectItemCaseSensitive(tcp, "KeySchema");
-    const cJSON *defs = cJSON_GetObjectItemCaseSensitive(tcp, "AttributeDefinitions");
-    const cJSON *k;
     memset(ks, 0, sizeof *ks);
-    if (!keys) return 0;
-    cJSON_ArrayForEach(k, keys) {
-        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "AttributeName"));
-        const char *kt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "KeyType"));
-        const char *at = NULL;
-        const cJSON *d;
-        cJSON_ArrayForEach(d, defs)
-            if (name && !strcmp(name, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeName")) ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeName")) : ""))
-                at = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "AttributeType"));
-        if (!name || !kt || !at || strlen(at) != 1 || !strchr("SNB", at[0]) || strlen(name) > KEY_NAME_MAX)
-            return tm_error_set(e, TM_ERR_BAD_PARAMETER, "TableCreationParameters: each KeySchema "
-                                "element needs AttributeName, KeyType and an AttributeDefinitions "
-                                "entry of type S, N or B");
-        av_type t = at[0] == 'S' ? AV_S : at[0] == 'N' ? AV_N : AV_B;
-        int range = !strcmp(kt, "RANGE");
-        snprintf(range ? ks->range_name : ks->hash_name, KEY_NAME_MAX + 1, "%s", name);
-        *(range ? &ks->range_type : &ks->hash_type) = t;
-    }
-    if (!ks->hash_type)
-        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "TableCreationParameters: KeySchema has no HASH key");
+    if (!cJSON_GetObjectItemCaseSensitive(tcp, "KeySchema")) return 0;
+    if (key_schema_from_json(tcp, ks))
+        return tm_error_set(e, TM_ERR_BAD_PARAMETER, "TableCreationParameters: %s", err_msg());
     return 0;
 }
 

@@ -160,22 +160,6 @@ long import_manifest_find(const import_manifest *m, const char *rel)
 
 /* ---- tidemark-schema.json --------------------------------------------------------------- */
 
-static av_type attr_type(const cJSON *defs, const char *name)
-{
-    const cJSON *d;
-    cJSON_ArrayForEach(d, defs) {
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(d, "AttributeName");
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "AttributeType");
-        if (!cJSON_IsString(n) || !cJSON_IsString(t) || strcmp(n->valuestring, name) != 0)
-            continue;
-        if (strcmp(t->valuestring, "S") == 0) return AV_S;
-        if (strcmp(t->valuestring, "N") == 0) return AV_N;
-        if (strcmp(t->valuestring, "B") == 0) return AV_B;
-        return 0;
-    }
-    return 0;
-}
-
 int import_schema_parse(const char *text, size_t n, key_schema *ks, buf *table_name)
 {
     int rc = 0;
@@ -184,43 +168,14 @@ int import_schema_parse(const char *text, size_t n, key_schema *ks, buf *table_n
     if (layout_schema_check(text, n, why, sizeof why) < 0)
         return err_set(TM_ECORRUPT, LAYOUT_SCHEMA " is %s", why);
     cJSON *j = cJSON_ParseWithLength(text, n);
-    const cJSON *keys = cJSON_GetObjectItemCaseSensitive(j, "KeySchema");
-    const cJSON *defs = cJSON_GetObjectItemCaseSensitive(j, "AttributeDefinitions");
-    const cJSON *k;
-    int nh = 0, nr = 0;
-    if (!cJSON_IsObject(j) || !cJSON_IsArray(keys) || !cJSON_IsArray(defs)) {
+    if (!cJSON_IsObject(j) || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "KeySchema")) ||
+        !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "AttributeDefinitions"))) {
         rc = err_set(TM_ECORRUPT, "tidemark-schema.json: no KeySchema and AttributeDefinitions "
                      "(damaged or truncated?)");
         goto out;
     }
-    cJSON_ArrayForEach(k, keys) {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(k, "AttributeName");
-        const cJSON *kt = cJSON_GetObjectItemCaseSensitive(k, "KeyType");
-        if (!cJSON_IsString(name) || !cJSON_IsString(kt) || !name->valuestring[0] ||
-            strlen(name->valuestring) > KEY_NAME_MAX) {
-            rc = err_set(TM_ECORRUPT, "tidemark-schema.json: bad KeySchema element");
-            goto out;
-        }
-        av_type t = attr_type(defs, name->valuestring);
-        if (!t) {
-            rc = err_set(TM_ECORRUPT, "tidemark-schema.json: key %s has no S, N or B type in "
-                         "AttributeDefinitions", name->valuestring);
-            goto out;
-        }
-        if (strcmp(kt->valuestring, "HASH") == 0 && !nh++) {
-            snprintf(ks->hash_name, sizeof ks->hash_name, "%s", name->valuestring);
-            ks->hash_type = t;
-        } else if (strcmp(kt->valuestring, "RANGE") == 0 && !nr++) {
-            snprintf(ks->range_name, sizeof ks->range_name, "%s", name->valuestring);
-            ks->range_type = t;
-        } else {
-            rc = err_set(TM_ECORRUPT, "tidemark-schema.json: KeySchema needs one HASH and at "
-                         "most one RANGE key");
-            goto out;
-        }
-    }
-    if (!nh) {
-        rc = err_set(TM_ECORRUPT, "tidemark-schema.json: no HASH key in KeySchema");
+    if (key_schema_from_json(j, ks)) {   /* CreateTable's rules (engine/key.h) */
+        rc = err_set(TM_ECORRUPT, "tidemark-schema.json: %s", err_msg());
         goto out;
     }
     if (table_name) {
