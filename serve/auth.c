@@ -260,7 +260,8 @@ static int parse_authorization(const char *v, auth_hdr *h)
     c += 11;
     if (take(&c, "/", h->id, sizeof h->id) < 0 || *c++ != '/' || take(&c, "/", h->date, sizeof h->date) < 0 ||
         *c++ != '/' || take(&c, "/", h->region, sizeof h->region) < 0 || *c++ != '/' ||
-        take(&c, "/", h->service, sizeof h->service) < 0 || strncmp(c, "/aws4_request", 13))
+        take(&c, "/", h->service, sizeof h->service) < 0 || strncmp(c, "/aws4_request", 13) ||
+        (c[13] && c[13] != ',' && c[13] != ' '))
         return -1;
     s += 14;
     if (take(&s, ", ", h->signed_h, sizeof h->signed_h) < 0) return -1;
@@ -269,6 +270,7 @@ static int parse_authorization(const char *v, auth_hdr *h)
         if (!((g[i] >= '0' && g[i] <= '9') || (g[i] >= 'a' && g[i] <= 'f'))) return -1;
         h->sig[i] = g[i];
     }
+    if (g[64] && g[64] != ',' && g[64] != ' ') return -1;   /* exactly 64: AWS refuses more */
     h->sig[64] = '\0';
     return 0;
 }
