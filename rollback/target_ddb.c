@@ -247,6 +247,18 @@ static int put_back(remote *m, const rb_rec *r, const cJSON *old)
     return rc;
 }
 
+/* Testing knobs for the window between the read and the write: TIDEMARK_TEST_ROLLBACK_PAUSED
+ * names a file made when it opens; then the write waits until the file named by
+ * TIDEMARK_TEST_ROLLBACK_RESUME exists (60 s at most), or TIDEMARK_TEST_ROLLBACK_PAUSE_MS. */
+static void test_pause(void)
+{
+    const char *mark = getenv("TIDEMARK_TEST_ROLLBACK_PAUSED"), *resume = getenv("TIDEMARK_TEST_ROLLBACK_RESUME");
+    const char *ms = getenv("TIDEMARK_TEST_ROLLBACK_PAUSE_MS");
+    if (mark && *mark) fsx_write_atomic(mark, "", 0);
+    for (int i = 0; resume && *resume && !fsx_exists(resume) && i < 6000; i++) usleep(10000);
+    if (ms && *ms) usleep((useconds_t)strtoul(ms, NULL, 10) * 1000);
+}
+
 static int remote_write(rb_target *bt, rb_rec *r, int force)
 {
     remote *m = (remote *)bt;
@@ -254,10 +266,7 @@ static int remote_write(rb_target *bt, rb_rec *r, int force)
     if (!force) {
         if ((rc = remote_read(bt, r))) return rc;
         if (r->action != ROLLBACK_RESTORE && r->action != ROLLBACK_DELETE) return 0;
-        /* testing knobs: widen the window between the read and the write, and say when it opens */
-        const char *ms = getenv("TIDEMARK_TEST_ROLLBACK_PAUSE_MS"), *mark = getenv("TIDEMARK_TEST_ROLLBACK_PAUSED");
-        if (mark && *mark) fsx_write_atomic(mark, "", 0);
-        if (ms && *ms) usleep((useconds_t)strtoul(ms, NULL, 10) * 1000);
+        test_pause();
     }
     rollback_action planned = r->action;
     const char *op = r->target ? "PutItem" : "DeleteItem";
