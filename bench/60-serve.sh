@@ -12,7 +12,7 @@
 # answer, no work) say what no endpoint can beat with this client here, with 8 and 32 clients
 # (one client's rate is set by the scheduler's wake-ups, the floor's as much as anyone's). A durable PutItem
 # waits for the log's fdatasync (tidemark's default durability; concurrent puts share it
-# through group commit, and LMDB's page sync joins 20 ms of groups), dynalite keeps its data in
+# through group commit, and LMDB's page sync joins 10 ms of groups), dynalite keeps its data in
 # memory: one client's PutItem rate is bounded by the disk's sync latency, not by the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # serve_crash.sh: `tidemark serve` killed with SIGKILL under concurrent writes loses nothing it
 # acknowledged. Its writer thread acknowledges a PutItem, a BatchWriteItem or a DeleteItem
-# once the log holds it durably and joins LMDB commits of up to 20 ms, so a kill finds
+# once the log holds it durably and joins LMDB commits of up to 10 ms, so a kill finds
 # acknowledged writes only in the log: the next open (a restarted server, or `tidemark scan`)
 # replays them. Eight HTTP clients write (puts, two-item batches, deletes of their own earlier
 # puts) and record each write as soon as its 200 arrives; three rounds (SOAK=1: twenty), each
