@@ -120,7 +120,8 @@ first = {"TableArn": arn, "S3Bucket": "b", "TidemarkDestination": dest, "ClientT
 a = ok("ExportTableToPointInTime", first)["ExportDescription"]
 b2 = ok("ExportTableToPointInTime", first)["ExportDescription"]
 same = a["ExportArn"] == b2["ExportArn"] and a["ExportStatus"] == "IN_PROGRESS"
-print("%s same ClientToken, same request: the same export" % ("ok " if same else "BAD")); bad |= not same
+print("%s same ClientToken, same request: the same export%s" % ("ok " if same else "BAD",
+      "" if same else " (first %s, again %s)" % (json.dumps(a), json.dumps(b2)))); bad |= not same
 expect("same ClientToken, another request", "ExportTableToPointInTime", {**first, "S3Prefix": "other"}, 400,
        "ExportConflictException")
 for _ in range(100):
