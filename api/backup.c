@@ -527,11 +527,30 @@ int tm_describe_export(tm_db *db, const cJSON *req, cJSON **resp, tm_error *e)
     if (k) return k;
     const cJSON *loc = cJSON_GetObjectItemCaseSensitive(rec, "Location");
     tm_error ignored;
-    if (!cJSON_IsString(loc) || describe_dir(loc->valuestring, &so, resp, &ignored)) {
-        *resp = cJSON_CreateObject();
-        cJSON_AddItemToObject(*resp, "ExportDescription",
-                              cJSON_DetachItemFromObjectCaseSensitive(rec, "ExportDescription"));
+    cJSON *files = NULL;
+    if (cJSON_IsString(loc) && !describe_dir(loc->valuestring, &so, &files, &ignored)) {
+        cJSON *fd = cJSON_GetObjectItemCaseSensitive(files, "ExportDescription");
+        const char *farn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fd, "ExportArn"));
+        if (farn && *farn) {
+            *resp = files;
+            cJSON_Delete(rec);
+            return 0;
+        }
+        /* an export still starting (_started, no state yet) says only its status: the rest is
+         * the record's */
+        cJSON *rd = cJSON_GetObjectItemCaseSensitive(rec, "ExportDescription");
+        static const char *const moving[] = {"ExportStatus", "FailureCode", "FailureMessage"};
+        for (size_t i = 0; rd && i < sizeof moving / sizeof *moving; i++) {
+            cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(fd, moving[i]);
+            if (!v) continue;
+            cJSON_DeleteItemFromObjectCaseSensitive(rd, moving[i]);
+            cJSON_AddItemToObject(rd, moving[i], v);
+        }
+        cJSON_Delete(files);
     }
+    *resp = cJSON_CreateObject();
+    cJSON_AddItemToObject(*resp, "ExportDescription",
+                          cJSON_DetachItemFromObjectCaseSensitive(rec, "ExportDescription"));
     cJSON_Delete(rec);
     return 0;
 }

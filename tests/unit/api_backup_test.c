@@ -161,6 +161,28 @@ static void test_export(void **state)
     assert_string_equal(str(d, "Schema"), "CHECKED");
     assert_int_equal(cJSON_GetArraySize(get(d, "Problems")), 0);
     cJSON_Delete(d);
+
+    /* an export still starting (its folder holds only _started, its state not yet written):
+     * DescribeExport by ARN gives the record's ARN with the files' IN_PROGRESS (it gave an
+     * empty ARN, and a repeated ClientToken then looked like another export) */
+    char rq[1024], started[1200];
+    snprintf(rq, sizeof rq, "{\"TableName\":\"Src\",\"TidemarkDestination\":\"%s\"}", f->dest);
+    cJSON *req = cJSON_Parse(rq), *b = NULL, *run = NULL;
+    assert_int_equal(tm_export_begin(f->db, req, &b, &run, &e), 0);
+    snprintf(arn, sizeof arn, "%s", str(get(b, "ExportDescription"), "ExportArn"));
+    snprintf(dir, sizeof dir, "%s", str(get(b, "ExportDescription"), "TidemarkLocation"));
+    assert_int_equal(fsx_mkdirs(dir, 0755), 0);
+    snprintf(started, sizeof started, "%s/_started", dir);
+    assert_int_equal(fsx_write_atomic(started, "", 0), 0);
+    assert_int_equal(call(f, "DescribeExport", &d, &e, "{\"ExportArn\":\"%s\"}", arn), 0);
+    assert_string_equal(str(get(d, "ExportDescription"), "ExportArn"), arn);
+    assert_string_equal(str(get(d, "ExportDescription"), "ExportStatus"), "IN_PROGRESS");
+    assert_string_equal(str(get(d, "ExportDescription"), "TableArn"),
+                        "arn:aws:dynamodb:us-east-1:000000000000:table/Src");
+    cJSON_Delete(d);
+    cJSON_Delete(b);
+    cJSON_Delete(run);
+    cJSON_Delete(req);
 }
 
 static void test_export_region(void **state)
