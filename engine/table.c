@@ -69,9 +69,10 @@
  *     at each recovery (then the log's last seq, or the items' if they are ahead); the file has
  *     real blocks (fallocate) before it is mapped, so a full disk cannot fault a store.
  *   VALIDITY: a hint, never data: a reader that finds it above the items' applied seq catches
- *     up through the log (its writer's recovery), which also corrects a stale hint. Absent or
- *     unmappable: no hint (such a reader then sees other processes' writes once they are
- *     applied, as before format 1).
+ *     up through the log (its writer's recovery), which also corrects a stale or damaged hint;
+ *     one below only skips that catch-up. Mapped by writer handles only (read-only ones never
+ *     consult it); a short file is extended to 8 bytes. Absent or unmappable: no hint (a
+ *     shared handle then sees other processes' writes once they are applied).
  *
  * LMDB may not be opened twice in one process (its POSIX locks would break), so environments are
  * shared through a small registry keyed by directory. */
@@ -1129,17 +1130,16 @@ struct table {
 
 static int table_txn_begin(table *t, MDB_txn **txn);
 
-/* Maps LOGEND (see the top). Best effort: without it, t->logend stays NULL. */
+/* Maps LOGEND (see the top) for a writer handle. Best effort: without it, t->logend stays NULL. */
 static void logend_open(table *t)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/logend", t->dir);
-    int ro = (t->flags & TABLE_RDONLY) != 0;
-    int fd = open(path, ro ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return;
     struct stat st;
-    if (fstat(fd, &st) == 0 && (st.st_size >= 8 || (!ro && fsx_allocate(fd, 0, 8, path) == 0))) {
-        void *m = mmap(NULL, 8, ro ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (fstat(fd, &st) == 0 && (st.st_size >= 8 || fsx_allocate(fd, 0, 8, path) == 0)) {
+        void *m = mmap(NULL, 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (m != MAP_FAILED) t->logend = m;
     }
     close(fd);
@@ -1147,7 +1147,7 @@ static void logend_open(table *t)
 
 static void logend_store(table *t, uint64_t seq)
 {
-    if (t->logend && !(t->flags & TABLE_RDONLY)) __atomic_store_n(t->logend, seq, __ATOMIC_RELEASE);
+    if (t->logend) __atomic_store_n(t->logend, seq, __ATOMIC_RELEASE);
 }
 
 static uint64_t logend_load(const table *t)
@@ -1155,22 +1155,29 @@ static uint64_t logend_load(const table *t)
     return t->logend ? __atomic_load_n(t->logend, __ATOMIC_ACQUIRE) : 0;
 }
 
-/* Opens the log for writing and recovers: a write txn runs log_begin (torn tail, damage) and
- * replays what LMDB lacks. */
+/* A write txn's begin, for what it does first: it waits for any other writer's LMDB commit,
+ * then log_begin (torn tail, damage) and the replay of what LMDB lacks, committed. */
+static int catch_up(table *t)
+{
+    MDB_txn *txn;
+    int rc = table_txn_begin(t, &txn);
+    if (rc) return rc;
+    mdb_txn_abort(txn);
+    log_abort(t->lg);
+    return 0;
+}
+
+/* Opens the log for writing and recovers (catch_up). */
 static int table_recover(table *t)
 {
     log_options lo = LOG_OPTIONS_INIT;
-    MDB_txn *txn;
     int rc;
     lo.sync = t->conf.info.durability;
     if (t->conf.segment_bytes) lo.segment_bytes = t->conf.segment_bytes;
     if (!t->lg && (rc = log_open(t->log_dir, &lo, &t->lg))) return rc;
     /* A bulk writer seals while its LMDB commit syncs (ws_apply_commit): about 9% of a load. */
     if (t->flags & TABLE_BULK) log_defer_seal(t->lg, 1);
-    if ((rc = table_txn_begin(t, &txn))) return rc;
-    mdb_txn_abort(txn);
-    log_abort(t->lg);
-    return 0;
+    return catch_up(t);
 }
 
 /* A reader never sees less than was acknowledged. A writer acknowledges once its log commit is
@@ -1216,7 +1223,7 @@ int table_open_dir(const char *dir, unsigned flags, table **out)
     if ((rc = conf_read(dir, &t->conf))) goto out;
     snprintf(items, sizeof items, "%s/items", dir);
     if ((rc = env_acquire(items, flags, &t->env))) goto out;
-    logend_open(t);
+    if (!(flags & TABLE_RDONLY)) logend_open(t);   /* readers never consult it */
     snap_info *snaps = NULL;
     size_t nsnap = 0;
     if (snap_list(dir, &snaps, &nsnap) == 0 && nsnap) {
@@ -1738,11 +1745,7 @@ static void writer_group(table *t, wreq *group)
         t->wpend = NULL;
         for (wreq *r = group; r; r = r->next)
             if (!r->rc || fatal) wreq_fail(r, rc);
-        MDB_txn *txn;
-        if (before && table_txn_begin(t, &txn) == 0) {   /* the replay commits them */
-            mdb_txn_abort(txn);
-            log_abort(t->lg);
-        }
+        if (before) catch_up(t);   /* its replay commits them */
     }
     buf_free(&key);
     buf_free(&key2);
@@ -1777,11 +1780,7 @@ static void *writer_main(void *arg)
              * recovery of a txn's begin (waiting for another process's commit) */
             pthread_mutex_unlock(&t->gc_mu);
             if (t->wpend) writer_apply(t);
-            MDB_txn *txn;
-            if (table_txn_begin(t, &txn) == 0) {
-                mdb_txn_abort(txn);
-                log_abort(t->lg);
-            }
+            catch_up(t);
             pthread_mutex_lock(&t->gc_mu);
             t->wt_recover = 0;
             __atomic_store_n(&t->wdirty, 0, __ATOMIC_RELEASE);
