@@ -69,7 +69,7 @@ def lines(path, pk, n, pad, bad):
 d = sys.argv[1]
 lines(d + "/bad.jsonl", "bad", 20, 0, 1)
 lines(d + "/bigbad.jsonl", "big", 4000, 1000, 1)
-lines(d + "/huge.jsonl", "huge", 40000, 1000, 0)
+lines(d + "/huge.jsonl", "huge", 100000, 1000, 0)
 lines(d + "/keep.jsonl", "keep", 5, 0, 0)
 PY
 python3 "$PY" canon "$W/keep.jsonl" >"$W/keep"
@@ -150,8 +150,9 @@ failed_imports() {
   # 8. SIGTERM while writing into a table it created: deleted
   TIDEMARK_IMPORT_DIRECT=1 tidemark-import --from "$W/huge.jsonl" --table-name Killed --endpoint-url "$url" --key pk:S --sort-key sk:N 2>"$W/$name.kill" &
   local ip=$!
+  # as soon as the table is there (the import then writes for seconds: 100,000 items of 1 KB)
   for _ in $(seq 100); do gone "$url" Killed 2>/dev/null || break; sleep 0.1; done
-  sleep 0.3
+  kill -0 "$ip" 2>/dev/null || fail "$name: the import ended before the SIGTERM"
   kill -TERM "$ip"
   wait "$ip" || rc=$?
   ERR=$(cat "$W/$name.kill")
